@@ -1,0 +1,129 @@
+/**
+ * An HTTP fetch with a deadline, a hard cap on the response body and no redirects: the one way
+ * this project reads documents it does not control (OIDC discovery, JWKS, tokeninfo, token
+ * endpoints). Peers were hurt by unbounded JWKS fetches (octo-sts GHSA-75r6-6jg8-pfcq).
+ */
+
+export type FetchErrorKind = 'timeout' | 'too_large' | 'network' | 'aborted';
+
+/**
+ * Why a bounded fetch failed. The message names the kind and the limit only: never the URL
+ * (a query may carry a token), the request body or any header.
+ */
+export class FetchError extends Error {
+  readonly kind: FetchErrorKind;
+
+  constructor(kind: FetchErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FetchError';
+    this.kind = kind;
+  }
+}
+
+export interface BoundedFetchOptions {
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  /** Deadline for the whole exchange: connect, headers and body. */
+  timeoutMs: number;
+  /** Largest response body accepted, in bytes; one byte more aborts the request. */
+  maxBytes: number;
+  /** Caller's cancellation; combined with the deadline. */
+  signal?: AbortSignal;
+  fetchImpl?: typeof fetch;
+}
+
+export interface BoundedResponse {
+  status: number;
+  headers: Headers;
+  /** The body decoded as UTF-8, at most `maxBytes` bytes. */
+  text: string;
+}
+
+/**
+ * Fetches `url` without following redirects (a redirect could point key material elsewhere),
+ * within `timeoutMs`, reading at most `maxBytes` of body. Any status is returned to the caller;
+ * only transport failures throw, as {@link FetchError}. Invalid options throw `TypeError`.
+ */
+export async function boundedFetch(url: string, options: BoundedFetchOptions): Promise<BoundedResponse> {
+  const { timeoutMs, maxBytes } = options;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError('boundedFetch: timeoutMs must be a positive number');
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new TypeError('boundedFetch: maxBytes must be a non-negative integer');
+  const target = parseHttpUrl(url);
+  const fetchImpl = options.fetchImpl ?? fetch;
+
+  if (options.signal?.aborted) throw new FetchError('aborted', 'request aborted by the caller');
+
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new FetchError('timeout', `request timed out after ${timeoutMs} ms`));
+  }, timeoutMs);
+  const onCallerAbort = (): void => controller.abort(new FetchError('aborted', 'request aborted by the caller'));
+  options.signal?.addEventListener('abort', onCallerAbort, { once: true });
+
+  try {
+    const response = await fetchImpl(target, {
+      method: options.method ?? 'GET',
+      ...(options.headers === undefined ? {} : { headers: options.headers }),
+      ...(options.body === undefined ? {} : { body: options.body }),
+      redirect: 'error',
+      signal: controller.signal,
+    });
+    // Content-Length is only a hint: a short-cut rejection here, the streamed count below is the guard.
+    const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      controller.abort();
+      throw tooLarge(maxBytes);
+    }
+    const text = await readCapped(response, maxBytes, controller);
+    return { status: response.status, headers: response.headers, text };
+  } catch (error) {
+    if (error instanceof FetchError) throw error;
+    if (timedOut) throw new FetchError('timeout', `request timed out after ${timeoutMs} ms`, { cause: error });
+    if (options.signal?.aborted) throw new FetchError('aborted', 'request aborted by the caller', { cause: error });
+    throw new FetchError('network', 'request failed', { cause: error });
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onCallerAbort);
+  }
+}
+
+function parseHttpUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // Do not echo the input: it may carry a token in its query.
+    throw new TypeError('boundedFetch: url is not a valid absolute URL');
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw new TypeError('boundedFetch: url must use http or https');
+  }
+  return parsed;
+}
+
+async function readCapped(response: Response, maxBytes: number, controller: AbortController): Promise<string> {
+  if (response.body === null) return '';
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder('utf-8');
+  let received = 0;
+  let text = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    received += value.byteLength;
+    if (received > maxBytes) {
+      controller.abort();
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(maxBytes);
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+  return text + decoder.decode();
+}
+
+function tooLarge(maxBytes: number): FetchError {
+  return new FetchError('too_large', `response body exceeded ${maxBytes} bytes`);
+}

@@ -1,0 +1,210 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { inspect } from 'node:util';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { boundedFetch, FetchError } from '../../../shared/bounded-fetch.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+
+let server: Server;
+let base: string;
+let handler: Handler;
+let requests: { method: string; url: string; headers: IncomingMessage['headers']; body: string }[];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      requests.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+      handler(req, res, body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+beforeEach(() => {
+  requests = [];
+  handler = (_req, res) => res.end('ok');
+});
+
+async function fetchError(promise: Promise<unknown>): Promise<FetchError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(FetchError);
+  return error as FetchError;
+}
+
+describe('boundedFetch', () => {
+  it('returns the status, headers and body text of a response', async () => {
+    handler = (_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json', 'x-test': 'yes' });
+      res.end('{"error":"nope"}');
+    };
+    const response = await boundedFetch(`${base}/doc`, { timeoutMs: 2000, maxBytes: 1024 });
+    expect(response.status).toBe(404);
+    expect(response.headers.get('x-test')).toBe('yes');
+    expect(response.text).toBe('{"error":"nope"}');
+  });
+
+  it('sends the method, headers and body it is given', async () => {
+    handler = (_req, res, body) => res.end(body.toUpperCase());
+    const response = await boundedFetch(`${base}/post`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-extra': '1' },
+      body: 'a=b',
+      timeoutMs: 2000,
+      maxBytes: 1024,
+    });
+    expect(response.text).toBe('A=B');
+    expect(requests).toHaveLength(1);
+    expect(requests[0].method).toBe('POST');
+    expect(requests[0].headers['x-extra']).toBe('1');
+    expect(requests[0].body).toBe('a=b');
+  });
+
+  it('accepts a body of exactly maxBytes', async () => {
+    handler = (_req, res) => res.end('x'.repeat(100));
+    const response = await boundedFetch(`${base}/exact`, { timeoutMs: 2000, maxBytes: 100 });
+    expect(response.text).toHaveLength(100);
+  });
+
+  it('rejects a body larger than maxBytes announced by Content-Length', async () => {
+    handler = (_req, res) => res.end('x'.repeat(101));
+    const error = await fetchError(boundedFetch(`${base}/big`, { timeoutMs: 2000, maxBytes: 100 }));
+    expect(error.kind).toBe('too_large');
+  });
+
+  it('rejects a streamed body that grows past maxBytes without a Content-Length', async () => {
+    let wrote = 0;
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' }); // chunked: no Content-Length
+      const timer = setInterval(() => {
+        if (res.destroyed || wrote > 10_000_000) {
+          clearInterval(timer);
+          res.destroy();
+          return;
+        }
+        wrote += 4096;
+        res.write('y'.repeat(4096));
+      }, 1);
+    };
+    const error = await fetchError(boundedFetch(`${base}/stream`, { timeoutMs: 5000, maxBytes: 10_000 }));
+    expect(error.kind).toBe('too_large');
+    expect(wrote).toBeLessThan(10_000_000);
+  });
+
+  it('counts streamed bytes even when Content-Length claims a small body', async () => {
+    const encoder = new TextEncoder();
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulls += 1;
+        controller.enqueue(encoder.encode('w'.repeat(64)));
+      },
+    });
+    const fetchImpl = (() => Promise.resolve(new Response(body, { headers: { 'content-length': '3' } }))) as typeof fetch;
+    const error = await fetchError(boundedFetch('https://example.test/lie', { timeoutMs: 2000, maxBytes: 100, fetchImpl }));
+    expect(error.kind).toBe('too_large');
+    expect(pulls).toBeLessThan(10);
+  });
+
+  it('times out when the server never answers', async () => {
+    handler = () => undefined;
+    const started = Date.now();
+    const error = await fetchError(boundedFetch(`${base}/hang`, { timeoutMs: 150, maxBytes: 100 }));
+    expect(error.kind).toBe('timeout');
+    expect(error.message).toBe('request timed out after 150 ms');
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('times out when the body stalls after the headers', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.write('partial');
+    };
+    const error = await fetchError(boundedFetch(`${base}/stall`, { timeoutMs: 150, maxBytes: 100 }));
+    expect(error.kind).toBe('timeout');
+  });
+
+  it('reports a caller abort as aborted, not as a timeout', async () => {
+    handler = () => undefined;
+    const controller = new AbortController();
+    const pending = boundedFetch(`${base}/abort`, { timeoutMs: 10_000, maxBytes: 100, signal: controller.signal });
+    await expect.poll(() => requests.length).toBe(1);
+    controller.abort();
+    const error = await fetchError(pending);
+    expect(error.kind).toBe('aborted');
+  });
+
+  it('refuses to start with an already aborted signal', async () => {
+    const error = await fetchError(boundedFetch(`${base}/x`, { timeoutMs: 1000, maxBytes: 100, signal: AbortSignal.abort() }));
+    expect(error.kind).toBe('aborted');
+    expect(requests).toHaveLength(0);
+  });
+
+  it('never follows a redirect', async () => {
+    handler = (req, res) => {
+      if (req.url === '/elsewhere') {
+        res.end('followed');
+        return;
+      }
+      res.writeHead(302, { location: '/elsewhere' });
+      res.end();
+    };
+    const error = await fetchError(boundedFetch(`${base}/redirect`, { timeoutMs: 2000, maxBytes: 100 }));
+    expect(error.kind).toBe('network');
+    expect(requests.map((r) => r.url)).toEqual(['/redirect']);
+  });
+
+  it('reports a refused connection as a network error', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const error = await fetchError(boundedFetch(`http://127.0.0.1:${port}/`, { timeoutMs: 2000, maxBytes: 100 }));
+    expect(error.kind).toBe('network');
+  });
+
+  it('keeps query strings, request bodies and auth headers out of errors', async () => {
+    handler = () => undefined;
+    const secret = 'ya29.SECRET-token-value';
+    const error = await fetchError(
+      boundedFetch(`${base}/q?access_token=${secret}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}` },
+        body: `assertion=${secret}`,
+        timeoutMs: 100,
+        maxBytes: 100,
+      }),
+    );
+    expect(inspect(error, { depth: 10 })).not.toContain('SECRET');
+    expect(JSON.stringify(error)).not.toContain('SECRET');
+  });
+
+  it.each([
+    ['a zero timeout', { timeoutMs: 0, maxBytes: 1 }],
+    ['a negative maxBytes', { timeoutMs: 1, maxBytes: -1 }],
+    ['a fractional maxBytes', { timeoutMs: 1, maxBytes: 1.5 }],
+  ])('throws a TypeError for %s', async (_name, options) => {
+    await expect(boundedFetch(`${base}/`, options)).rejects.toThrow(TypeError);
+  });
+
+  it.each([
+    ['a relative URL', '/relative?access_token=SECRET'],
+    ['a non-http scheme', 'file:///etc/passwd?SECRET'],
+  ])('throws a TypeError without echoing the URL for %s', async (_name, url) => {
+    const error = await boundedFetch(url, { timeoutMs: 1000, maxBytes: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect(inspect(error, { depth: 10 })).not.toContain('SECRET');
+  });
+});
