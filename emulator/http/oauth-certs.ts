@@ -1,0 +1,26 @@
+import type { HttpDeps } from './deps.js';
+import { sendJson } from './respond.js';
+import type { Route } from './router.js';
+
+/** How long clients may cache the JWKS (Google serves a few hours; keys overlap across rotations). */
+export const CERTS_MAX_AGE_SECONDS = 3600;
+
+/** `GET /oauth2/v3/certs` (endpoint `oauth.certs`): JWKS of the emulator's Google signing keys. */
+export function oauthCertsRoutes(deps: HttpDeps): Route[] {
+  return [
+    {
+      path: /^\/oauth2\/v3\/certs$/,
+      endpoint: 'oauth.certs',
+      handle({ req, res }) {
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          sendJson(res, 405, { error: { code: 405, message: 'Method Not Allowed', status: 'INVALID_ARGUMENT' } }, { Allow: 'GET' });
+          return;
+        }
+        sendJson(res, 200, deps.state.signingKeys.jwks(), {
+          'Cache-Control': `public, max-age=${CERTS_MAX_AGE_SECONDS}, must-revalidate, no-transform`,
+          Expires: new Date(Date.now() + CERTS_MAX_AGE_SECONDS * 1000).toUTCString(),
+        });
+      },
+    },
+  ];
+}

@@ -1,0 +1,120 @@
+import { FaultRegistry } from './faults.js';
+import { adminRoutes } from './http/admin.js';
+import type { HttpDeps } from './http/deps.js';
+import { metadataRoutes } from './http/metadata.js';
+import { oauthCertsRoutes } from './http/oauth-certs.js';
+import { oauthTokenRoutes } from './http/oauth-token.js';
+import { oauthTokeninfoRoutes } from './http/oauth-tokeninfo.js';
+import { createRequestListener, type Route } from './http/router.js';
+import { listenHttp, urlHost, type HttpServerHandle } from './http/server.js';
+import { startSecretManagerGrpc } from './secret-manager/grpc-server.js';
+import { SecretStore } from './secret-manager/secret-store.js';
+import { loadSeed, type Seed, type SeedInput } from './seed.js';
+import { applySeed } from './state/apply-seed.js';
+import { DEFAULT_METADATA_SCOPES, type EmulatorState } from './state/emulator-state.js';
+import { GoogleSigningKeys } from './state/google-signing-keys.js';
+import { IssuedTokens } from './state/issued-tokens.js';
+import { ServiceAccountRegistry } from './state/service-accounts.js';
+
+export { FaultRegistry, type Fault, type FaultRule } from './faults.js';
+export type { Seed, SeedInput } from './seed.js';
+export type { EmulatorState, MetadataIdentity } from './state/emulator-state.js';
+export type { CreatedKey, KeyState, KeyType, ServiceAccount, ServiceAccountKey, ServiceAccountRegistry } from './state/service-accounts.js';
+export type { IssuedAccessToken, IssuedTokens } from './state/issued-tokens.js';
+export type { GoogleKeyFile } from './state/key-file.js';
+export type { GoogleSigningKeys } from './state/google-signing-keys.js';
+export type { Route, RequestContext } from './http/router.js';
+export type { HttpDeps } from './http/deps.js';
+
+export interface EmulatorOptions {
+  /** Seed object or path to a JSON seed; default `emulator/seed/demo.json`. */
+  seed?: Seed | SeedInput | string;
+  /** Listen address; default `127.0.0.1`. */
+  host?: string;
+  /** HTTP port; 0 (default) = ephemeral. */
+  httpPort?: number;
+  /** Secret Manager gRPC port; 0 (default) = ephemeral. */
+  grpcPort?: number;
+}
+
+/** A running emulator. */
+export interface Emulator {
+  /** e.g. `http://127.0.0.1:43121` */
+  httpUrl: string;
+  /** `host:port` of Secret Manager gRPC. */
+  grpcEndpoint: string;
+  /** `${httpUrl}/token` */
+  tokenUrl: string;
+  /** `${httpUrl}/oauth2/v3/certs` */
+  jwksUrl: string;
+  /** `${httpUrl}/tokeninfo` */
+  tokeninfoUrl: string;
+  /** `host:port` for `GCE_METADATA_HOST`. */
+  metadataHost: string;
+  projectId: string;
+  projectNumber: string;
+  faults: FaultRegistry;
+  state: EmulatorState;
+  stop(): Promise<void>;
+}
+
+/** HTTP route groups, in match order (admin first; it is never counted). */
+function httpRoutes(deps: HttpDeps): Route[] {
+  return [
+    ...adminRoutes(deps),
+    ...oauthTokenRoutes(deps),
+    ...oauthCertsRoutes(deps),
+    ...oauthTokeninfoRoutes(deps),
+    ...metadataRoutes(deps),
+  ];
+}
+
+/** Starts the local Google: HTTP (OAuth, JWKS, tokeninfo, metadata, admin) and Secret Manager gRPC. */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const seed = await loadSeed(options.seed);
+  const host = options.host ?? '127.0.0.1';
+  const faults = new FaultRegistry();
+  const signingKeysPromise = GoogleSigningKeys.create();
+  let http: HttpServerHandle | undefined;
+  let grpc: { port: number; stop(): Promise<void> } | undefined;
+  try {
+    http = await listenHttp(host, options.httpPort ?? 0);
+    const tokenUrl = `${http.url}/token`;
+    const secrets = new SecretStore({ projectId: seed.projectId, projectNumber: seed.projectNumber });
+    const state: EmulatorState = {
+      projectId: seed.projectId,
+      projectNumber: seed.projectNumber,
+      urls: { httpUrl: http.url, tokenUrl },
+      serviceAccounts: new ServiceAccountRegistry({ projectId: seed.projectId, tokenUrl }),
+      secrets,
+      tokens: new IssuedTokens(),
+      signingKeys: await signingKeysPromise,
+      metadata: { defaultServiceAccount: undefined, defaultScopes: DEFAULT_METADATA_SCOPES },
+    };
+    await applySeed(state, seed);
+    http.attach(createRequestListener(httpRoutes({ state, faults }), faults));
+    const grpcHandle = await startSecretManagerGrpc({ store: secrets, faults, host, port: options.grpcPort ?? 0 });
+    grpc = grpcHandle;
+    const httpHandle = http;
+    let stopping: Promise<void> | undefined;
+    return {
+      httpUrl: http.url,
+      grpcEndpoint: `${urlHost(host)}:${grpcHandle.port}`,
+      tokenUrl,
+      jwksUrl: `${http.url}/oauth2/v3/certs`,
+      tokeninfoUrl: `${http.url}/tokeninfo`,
+      metadataHost: `${urlHost(host)}:${http.port}`,
+      projectId: seed.projectId,
+      projectNumber: seed.projectNumber,
+      faults,
+      state,
+      stop() {
+        stopping ??= Promise.all([httpHandle.stop(), grpcHandle.stop()]).then(() => undefined);
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled([http?.stop(), grpc?.stop(), signingKeysPromise]);
+    throw error;
+  }
+}

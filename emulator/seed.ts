@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** The seed the emulator starts with when none is given. */
+export const DEFAULT_SEED_PATH = fileURLToPath(new URL('./seed/demo.json', import.meta.url));
+
+const SA_EMAIL = /^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\.iam\.gserviceaccount\.com$/;
+const email = z.string().regex(SA_EMAIL, 'must be a service-account email (name@project.iam.gserviceaccount.com)');
+const stringMap = z.record(z.string(), z.string());
+
+const VersionSeed = z.union([
+  z.strictObject({ data: z.string() }),
+  z.strictObject({ dataBase64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64') }),
+  z.strictObject({ serviceAccountKey: email }),
+]);
+
+const SecretSeed = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be 1-255 letters, digits, - or _'),
+  labels: stringMap.optional(),
+  annotations: stringMap.optional(),
+  versions: z.array(VersionSeed).default([]),
+  versionAliases: z.record(z.string(), z.number().int().positive()).optional(),
+});
+
+const ServiceAccountSeed = z.strictObject({
+  email,
+  displayName: z.string().optional(),
+  disabled: z.boolean().optional(),
+  /** User-managed keys to create at start (their private halves are discarded, as at Google). */
+  userManagedKeys: z.number().int().min(0).max(10).optional(),
+});
+
+export const SeedSchema = z
+  .strictObject({
+    projectId: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a GCP project id'),
+    projectNumber: z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a numeric project number'),
+    serviceAccounts: z.array(ServiceAccountSeed).default([]),
+    metadata: z.strictObject({ defaultServiceAccount: email.optional() }).optional(),
+    secrets: z.array(SecretSeed).default([]),
+  })
+  .superRefine((seed, ctx) => {
+    const emails = new Set<string>();
+    seed.serviceAccounts.forEach((sa, i) => {
+      if (emails.has(sa.email)) ctx.addIssue({ code: 'custom', path: ['serviceAccounts', i, 'email'], message: `duplicate service account ${sa.email}` });
+      emails.add(sa.email);
+    });
+    const defaultSa = seed.metadata?.defaultServiceAccount;
+    if (defaultSa !== undefined && !emails.has(defaultSa)) {
+      ctx.addIssue({ code: 'custom', path: ['metadata', 'defaultServiceAccount'], message: `${defaultSa} is not in serviceAccounts` });
+    }
+    const ids = new Set<string>();
+    seed.secrets.forEach((secret, i) => {
+      if (ids.has(secret.id)) ctx.addIssue({ code: 'custom', path: ['secrets', i, 'id'], message: `duplicate secret ${secret.id}` });
+      ids.add(secret.id);
+      secret.versions.forEach((version, j) => {
+        if ('serviceAccountKey' in version && !emails.has(version.serviceAccountKey)) {
+          ctx.addIssue({ code: 'custom', path: ['secrets', i, 'versions', j, 'serviceAccountKey'], message: `${version.serviceAccountKey} is not in serviceAccounts` });
+        }
+      });
+      for (const [alias, version] of Object.entries(secret.versionAliases ?? {})) {
+        if (version > secret.versions.length) {
+          ctx.addIssue({ code: 'custom', path: ['secrets', i, 'versionAliases', alias], message: `version ${version} does not exist` });
+        }
+      }
+    });
+  });
+
+/** A validated seed. */
+export type Seed = z.output<typeof SeedSchema>;
+/** What a seed file may contain (defaults not yet applied). */
+export type SeedInput = z.input<typeof SeedSchema>;
+export type SecretVersionSeed = z.output<typeof VersionSeed>;
+
+/** A seed that failed validation; the message lists every problem with its JSON path. */
+export class SeedError extends Error {
+  override readonly name = 'SeedError';
+}
+
+/** Validates a seed object, throwing {@link SeedError} with a readable list of problems. */
+export function parseSeed(input: unknown, source = 'seed'): Seed {
+  const parsed = SeedSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => `  - ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  throw new SeedError(`invalid emulator seed (${source}):\n${problems.join('\n')}`);
+}
+
+/** Loads a seed: an object is validated as is; a string is a path to a JSON file. Default: the demo seed. */
+export async function loadSeed(seed: SeedInput | string = DEFAULT_SEED_PATH): Promise<Seed> {
+  if (typeof seed !== 'string') return parseSeed(seed);
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(seed, 'utf8')) as unknown;
+  } catch (error) {
+    throw new SeedError(`cannot read emulator seed ${seed}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  return parseSeed(json, seed);
+}

@@ -1,0 +1,37 @@
+import type { Seed, SecretVersionSeed } from '../seed.js';
+import type { EmulatorState } from './emulator-state.js';
+
+/**
+ * Creates the seed's service accounts, keys and secrets in `state`. Keys are generated now
+ * (in parallel), never read from disk; `serviceAccountKey` versions hold a fresh key file.
+ */
+export async function applySeed(state: EmulatorState, seed: Seed): Promise<void> {
+  for (const sa of seed.serviceAccounts) {
+    state.serviceAccounts.create(sa.email, { displayName: sa.displayName ?? '', disabled: sa.disabled ?? false });
+  }
+  await Promise.all(
+    seed.serviceAccounts.flatMap((sa) => Array.from({ length: sa.userManagedKeys ?? 0 }, () => state.serviceAccounts.createKey(sa.email))),
+  );
+  const secrets = await Promise.all(
+    seed.secrets.map(async (secret) => ({ secret, payloads: await Promise.all(secret.versions.map((v) => payloadOf(state, v))) })),
+  );
+  for (const { secret, payloads } of secrets) {
+    state.secrets.seedSecret(
+      secret.id,
+      {
+        ...(secret.labels ? { labels: secret.labels } : {}),
+        ...(secret.annotations ? { annotations: secret.annotations } : {}),
+        ...(secret.versionAliases ? { versionAliases: secret.versionAliases } : {}),
+      },
+      payloads,
+    );
+  }
+  state.metadata.defaultServiceAccount = seed.metadata?.defaultServiceAccount ?? seed.serviceAccounts[0]?.email;
+}
+
+async function payloadOf(state: EmulatorState, version: SecretVersionSeed): Promise<Buffer> {
+  if ('data' in version) return Buffer.from(version.data, 'utf8');
+  if ('dataBase64' in version) return Buffer.from(version.dataBase64, 'base64');
+  const { keyFile } = await state.serviceAccounts.createKey(version.serviceAccountKey);
+  return Buffer.from(JSON.stringify(keyFile, null, 2), 'utf8');
+}

@@ -1,0 +1,39 @@
+import type { SecretStore } from '../secret-manager/secret-store.js';
+import type { GoogleSigningKeys } from './google-signing-keys.js';
+import type { IssuedTokens } from './issued-tokens.js';
+import type { ServiceAccountRegistry } from './service-accounts.js';
+
+/** Scopes a GCE/Cloud Run workload's attached service account gets by default. */
+export const DEFAULT_METADATA_SCOPES: readonly string[] = [
+  'https://www.googleapis.com/auth/cloud-platform',
+  'https://www.googleapis.com/auth/userinfo.email',
+];
+
+/** Identity the emulated metadata server speaks for (switchable at run time). */
+export interface MetadataIdentity {
+  /** Email of the attached service account; undefined = none attached (token paths 404). */
+  defaultServiceAccount: string | undefined;
+  /** Scopes of tokens minted without a `scopes=` parameter. */
+  defaultScopes: readonly string[];
+}
+
+/** Addresses of the emulator's HTTP side. */
+export interface EmulatorUrls {
+  readonly httpUrl: string;
+  /** `${httpUrl}/token` */
+  readonly tokenUrl: string;
+}
+
+/** Everything the emulated Google remembers, shared by all endpoints (HTTP and gRPC). */
+export interface EmulatorState {
+  readonly projectId: string;
+  readonly projectNumber: string;
+  readonly urls: EmulatorUrls;
+  readonly serviceAccounts: ServiceAccountRegistry;
+  readonly secrets: SecretStore;
+  /** Opaque access tokens minted by `/token`, the metadata server, ... */
+  readonly tokens: IssuedTokens;
+  /** Google's ID-token signing keys (JWKS at `/oauth2/v3/certs`). */
+  readonly signingKeys: GoogleSigningKeys;
+  readonly metadata: MetadataIdentity;
+}
