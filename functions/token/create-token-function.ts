@@ -1,0 +1,78 @@
+/**
+ * Wires the token function from configuration: caller authentication, policy, key store, minter,
+ * audit log. Used by `index.ts` (Cloud Functions), the local stack and the tests alike.
+ */
+import type { Writable } from 'node:stream';
+import { createAuditLog } from '../../shared/audit-log.js';
+import type { TokenServiceConfig } from '../../shared/config.js';
+import { GOOGLE_DEFAULTS } from '../../shared/config.js';
+import { describe } from '../../shared/google-error.js';
+import { createSecretAccessor } from '../../shared/gcp/secret-manager.js';
+import { ServiceAccountKeyStore } from '../../shared/key-store.js';
+import { createMinter, type Minter } from '../../shared/minter.js';
+import { createOpsLog } from '../../shared/ops-log.js';
+import { createTokenHandler, type TokenHandler } from './app.js';
+import { createCallerAuthenticator } from './auth/authenticate-caller.js';
+import { createPolicyProvider, filePolicySource, secretPolicySource, type PolicyProvider } from './policy/policy-provider.js';
+
+export interface TokenFunction {
+  handler: TokenHandler;
+  minter: Minter;
+  keys: ServiceAccountKeyStore;
+  policy: PolicyProvider;
+  /** Resolves when audit entries written so far reached the transport. */
+  flushAudit(): Promise<void>;
+}
+
+export interface TokenFunctionOverrides {
+  /** Where audit entries go (default: stdout, which Cloud Logging ingests). */
+  auditTransport?: Writable;
+  /** Where operational log lines go (default: stderr). */
+  opsLogWrite?: (line: string) => void;
+}
+
+/** Builds the token function. Throws (failing cold start) on a bad policy. */
+export async function createTokenFunction(config: TokenServiceConfig, overrides: TokenFunctionOverrides = {}): Promise<TokenFunction> {
+  const log = createOpsLog('token', overrides.opsLogWrite);
+  const secrets = createSecretAccessor(config.secretManagerEndpoint);
+
+  const policy = await createPolicyProvider({
+    source: config.policy.file ? filePolicySource(config.policy.file) : secretPolicySource(secrets, config.policy.secretVersion!),
+    ttlMs: config.policy.ttlSeconds * 1000,
+    onReloadError: (err) => log('ERROR', 'policy reload failed; keeping the last good policy', { error: describe(err) }),
+  });
+
+  const auth = createCallerAuthenticator({
+    issuers: [
+      { issuer: GOOGLE_DEFAULTS.googleIssuer, jwksUri: config.googleJwksUrl, audiences: [config.audience], algorithms: ['RS256'] },
+      ...config.issuers.map((i) => ({ ...i, audiences: i.audiences ?? [config.audience] })),
+    ],
+    clockToleranceSeconds: config.clockSkewSeconds,
+    googleAccessTokens: config.acceptGoogleAccessTokens ? { tokeninfoUrl: config.googleTokeninfoUrl } : undefined,
+  });
+
+  const keys = new ServiceAccountKeyStore({
+    secrets,
+    tokenUriAllowlist: config.tokenUriAllowlist,
+    timeoutMs: config.upstream.deadlineMs,
+    onBackgroundError: (err, secret) => log('WARNING', 'background key refresh failed; keeping the loaded key', { secret, error: describe(err) }),
+  });
+
+  const minter = createMinter({
+    keys,
+    cache: config.cache,
+    upstream: config.upstream,
+    onBackgroundError: (err, cacheKey) => log('WARNING', 'background token refresh failed', { cacheKey: cacheKey.split('|').slice(0, 2).join('|'), error: describe(err) }),
+  });
+
+  const audit = createAuditLog({ logName: config.auditLogName, projectId: config.projectId, transport: overrides.auditTransport });
+  const handler = createTokenHandler({
+    authenticate: (authorization) => auth.authenticate(authorization),
+    verifySubjectToken: (token) => auth.verifyJwt(token),
+    policy,
+    minter,
+    audit,
+    projectId: config.projectId,
+  });
+  return { handler, minter, keys, policy, flushAudit: () => audit.flush() };
+}

@@ -1,0 +1,47 @@
+/**
+ * The decision shared by every route: the caller, the policy and the request go in; a minted
+ * token or a typed error comes out. The HTTP front ends only translate wire formats.
+ */
+import { NotFoundError, PermissionDeniedError } from '../../shared/errors.js';
+import type { Minter, MintResult, TargetServiceAccount } from '../../shared/minter.js';
+import type { DenialReason, PolicyCaller, PolicyRequest } from './policy/compile-policy.js';
+import type { PolicyProvider } from './policy/policy-provider.js';
+
+export interface Grant {
+  minted: MintResult;
+  rule: string;
+  backend: TargetServiceAccount['backend'];
+}
+
+const DENIAL_MESSAGES: Record<DenialReason, string> = {
+  NO_RULE_FOR_CALLER: 'The caller is not allowed to obtain tokens from this service.',
+  SERVICE_ACCOUNT_NOT_ALLOWED: 'The caller is not allowed to obtain tokens for this service account.',
+  SCOPE_NOT_ALLOWED: 'The caller is not allowed one or more of the requested scopes.',
+  LIFETIME_EXCEEDS_POLICY: 'The requested lifetime exceeds what the policy allows this caller.',
+  AUDIENCE_NOT_ALLOWED: 'The caller is not allowed ID tokens for this audience.',
+};
+
+/** Denied → PermissionDeniedError; allowed but the SA is not configured → NotFoundError. Then mints. */
+export async function decideAndMint(
+  deps: { policy: PolicyProvider; minter: Minter },
+  caller: PolicyCaller,
+  request: PolicyRequest & { includeEmail?: boolean },
+): Promise<Grant> {
+  const decision = deps.policy.current().authorize(caller, request);
+  if (!decision.allowed) {
+    throw new PermissionDeniedError(DENIAL_MESSAGES[decision.reason], {
+      reason: decision.reason,
+      detail: decision.rule ? `closest rule: ${decision.rule}` : undefined,
+    });
+  }
+  const entry = decision.serviceAccount;
+  if (!entry) {
+    // The caller may use this SA by pattern, so telling it the SA is unknown leaks nothing.
+    throw new NotFoundError('The service account is not configured in this service.', { reason: 'SERVICE_ACCOUNT_NOT_FOUND', detail: `rule ${decision.rule}` });
+  }
+  const sa: TargetServiceAccount = entry.backend === 'key' ? { email: entry.email, backend: 'key', keySecret: entry.keySecret } : { email: entry.email, backend: 'keyless' };
+  const minted = request.kind === 'access_token'
+    ? await deps.minter.accessToken(sa, request.scopes)
+    : await deps.minter.idToken(sa, request.audience, request.includeEmail ?? false);
+  return { minted, rule: decision.rule, backend: sa.backend };
+}

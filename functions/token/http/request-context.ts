@@ -1,0 +1,71 @@
+/** What every handler needs to know about the incoming request, and the body checks they share. */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { InvalidArgumentError, TvsError } from '../../../shared/errors.js';
+
+/** functions-framework adds `rawBody`; the body-parser guard adds `bodyError`. */
+export type FunctionRequest = IncomingMessage & { rawBody?: Buffer; bodyError?: string };
+
+export interface RequestContext {
+  requestId: string;
+  trace?: string;
+  startedAtMs: number;
+  userAgent?: string;
+  remoteIp?: string;
+}
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export function requestContext(req: FunctionRequest, projectId: string | undefined, nowMs: number): RequestContext {
+  const traceHeader = header(req, 'x-cloud-trace-context');
+  const traceId = traceHeader?.split('/', 1)[0];
+  const executionId = header(req, 'function-execution-id');
+  return {
+    requestId: executionId && /^[A-Za-z0-9_-]{1,64}$/.test(executionId) ? executionId : randomUUID(),
+    trace: traceId && /^[0-9a-f]{32}$/.test(traceId) && projectId ? `projects/${projectId}/traces/${traceId}` : undefined,
+    startedAtMs: nowMs,
+    userAgent: header(req, 'user-agent')?.slice(0, 200),
+    remoteIp: req.socket.remoteAddress,
+  };
+}
+
+export function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** A 413/415/400 for bodies we will not read: too big, wrong media type, or unparseable. */
+export class BodyRejectedError extends InvalidArgumentError {
+  constructor(message: string, reason: string, readonly httpStatus: number) {
+    super(message, { reason });
+  }
+}
+
+/** Checks the body's size and media type; returns the raw bytes. */
+export function readBody(req: FunctionRequest, mediaType: 'application/json' | 'application/x-www-form-urlencoded'): Buffer {
+  const declared = Number(header(req, 'content-length') ?? 0);
+  if (req.bodyError === 'entity.too.large' || declared > MAX_BODY_BYTES || (req.rawBody?.length ?? 0) > MAX_BODY_BYTES) {
+    throw new BodyRejectedError(`The request body exceeds ${MAX_BODY_BYTES} bytes.`, 'REQUEST_TOO_LARGE', 413);
+  }
+  const contentType = header(req, 'content-type')?.split(';', 1)[0]?.trim().toLowerCase();
+  if (contentType !== mediaType) {
+    throw new BodyRejectedError(`The request body must be ${mediaType}.`, 'UNSUPPORTED_MEDIA_TYPE', 415);
+  }
+  if (req.bodyError !== undefined) {
+    throw new BodyRejectedError(
+      mediaType === 'application/json' ? 'The request body is not valid JSON.' : 'The request body could not be parsed.',
+      mediaType === 'application/json' ? 'MALFORMED_JSON' : 'MALFORMED_BODY',
+      400,
+    );
+  }
+  return req.rawBody ?? Buffer.alloc(0);
+}
+
+/** The HTTP status an error is sent with (body errors carry their own). */
+export function statusOverride(err: unknown): number | undefined {
+  return err instanceof BodyRejectedError ? err.httpStatus : undefined;
+}
+
+export function isTvsError(err: unknown): err is TvsError {
+  return err instanceof TvsError;
+}

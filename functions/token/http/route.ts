@@ -1,0 +1,28 @@
+/** The token function's routes: path and method parsing, nothing else. */
+
+export type Route =
+  | { kind: 'generateAccessToken'; serviceAccount: string }
+  | { kind: 'generateIdToken'; serviceAccount: string }
+  | { kind: 'oauthToken' }
+  | { kind: 'health' };
+
+export type RouteResult = { route: Route } | { error: 'not_found' } | { error: 'method_not_allowed'; allow: string };
+
+const IAM_PATH = /^\/v1\/projects\/([^/]+)\/serviceAccounts\/([^/:]+):(generateAccessToken|generateIdToken)$/;
+
+/** Matches `method` and the path of `url` (query ignored) to a route. */
+export function matchRoute(method: string, url: string): RouteResult {
+  const path = url.split('?', 1)[0] ?? '';
+  if (path === '/healthz') return method === 'GET' || method === 'HEAD' ? { route: { kind: 'health' } } : { error: 'method_not_allowed', allow: 'GET, HEAD' };
+  if (path === '/v1/token') return method === 'POST' ? { route: { kind: 'oauthToken' } } : { error: 'method_not_allowed', allow: 'POST' };
+  const m = IAM_PATH.exec(path);
+  if (!m) return { error: 'not_found' };
+  if (method !== 'POST') return { error: 'method_not_allowed', allow: 'POST' };
+  let serviceAccount: string;
+  try {
+    serviceAccount = decodeURIComponent(m[2]!);
+  } catch {
+    return { error: 'not_found' };
+  }
+  return { route: { kind: m[3] === 'generateAccessToken' ? 'generateAccessToken' : 'generateIdToken', serviceAccount } };
+}

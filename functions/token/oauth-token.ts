@@ -1,0 +1,173 @@
+/**
+ * `POST /v1/token`: OAuth 2.0 for callers without a Google identity.
+ * - `client_credentials` (RFC 6749 §4.4), client_secret_basic or client_secret_post (§2.3.1);
+ * - `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693), subject token = an OIDC JWT
+ *   from a configured issuer.
+ * The target service account is named by the `service_account` extension parameter (§8.2).
+ * Responses and errors are RFC 6749 §5.1/§5.2 shaped.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { tokenFingerprint, type AuditEntry } from '../../shared/audit-log.js';
+import { TvsError } from '../../shared/errors.js';
+import { asTvsError, describe } from '../../shared/google-error.js';
+import { auditCaller, toPolicyCaller, writeAudit, type TokenAppDeps, type VerifiedCaller } from './deps.js';
+import { decideAndMint } from './decide.js';
+import { header, readBody, statusOverride, type FunctionRequest, type RequestContext } from './http/request-context.js';
+import { sendJson, sendOAuthError, type OAuthErrorCode } from './http/respond.js';
+import type { PolicyCaller } from './policy/compile-policy.js';
+
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const SUBJECT_TOKEN_TYPES = new Set(['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token']);
+const REALM = 'Basic realm="token-vending", charset="UTF-8"';
+/** Compared against when the client is unknown, so timing does not reveal which ids exist. */
+const DUMMY_HASH = createHash('sha256').update('unknown-client').digest('hex');
+
+/** An RFC 6749 error on its way out. */
+class OAuthError extends Error {
+  constructor(readonly status: number, readonly error: OAuthErrorCode, readonly description: string, readonly reason: string, readonly headers: Record<string, string> = {}) {
+    super(description);
+  }
+}
+
+const invalidRequest = (description: string, reason = 'INVALID_REQUEST') => new OAuthError(400, 'invalid_request', description, reason);
+
+export async function handleOAuthToken(deps: TokenAppDeps, req: FunctionRequest, res: ServerResponse, ctx: RequestContext): Promise<void> {
+  const now = deps.now ?? Date.now;
+  let caller: VerifiedCaller | { kind: 'client'; clientId: string } | undefined;
+  let target: AuditEntry['target'];
+  let grantType = 'unknown';
+  try {
+    const params = parseForm(req);
+    grantType = params.get('grant_type') ?? '';
+    const serviceAccount = required(params, 'service_account').toLowerCase();
+    const scopes = required(params, 'scope').split(' ').filter(Boolean);
+    if (scopes.length === 0 || scopes.some((s) => !/^[\x21-\x7e]{1,512}$/.test(s))) throw new OAuthError(400, 'invalid_scope', 'scope must be space-separated scope URLs', 'INVALID_SCOPE');
+    target = { serviceAccount, scopes, lifetimeSeconds: 3600 };
+
+    let policyCaller: PolicyCaller;
+    if (grantType === 'client_credentials') {
+      const clientId = authenticateClient(deps, req, params);
+      caller = { kind: 'client', clientId };
+      policyCaller = { kind: 'client', clientId };
+    } else if (grantType === TOKEN_EXCHANGE_GRANT) {
+      if (header(req, 'authorization') || params.has('client_id')) throw invalidRequest('client authentication is not used with token exchange');
+      const subjectTokenType = required(params, 'subject_token_type');
+      if (!SUBJECT_TOKEN_TYPES.has(subjectTokenType)) throw invalidRequest('subject_token_type must be urn:ietf:params:oauth:token-type:jwt or :id_token');
+      const requested = params.get('requested_token_type');
+      if (requested !== null && requested !== ACCESS_TOKEN_TYPE) throw invalidRequest('only access tokens can be requested');
+      try {
+        caller = await deps.verifySubjectToken(required(params, 'subject_token'));
+      } catch (err) {
+        throw Object.assign(new OAuthError(400, 'invalid_grant', 'The subject token is invalid.', asTvsError(err).reason), { cause: err });
+      }
+      policyCaller = toPolicyCaller(caller);
+    } else {
+      throw new OAuthError(400, 'unsupported_grant_type', 'grant_type must be client_credentials or urn:ietf:params:oauth:grant-type:token-exchange', 'UNSUPPORTED_GRANT_TYPE');
+    }
+
+    const grant = await decideAndMint(deps, policyCaller, { kind: 'access_token', serviceAccount, scopes, lifetimeSeconds: 3600 });
+    target.backend = grant.backend;
+    const expiresIn = Math.max(0, Math.floor((grant.minted.expiresAtMs - now()) / 1000));
+    sendJson(res, 200, {
+      access_token: grant.minted.token,
+      token_type: 'Bearer',
+      expires_in: expiresIn,
+      scope: scopes.join(' '),
+      ...(grantType === TOKEN_EXCHANGE_GRANT ? { issued_token_type: ACCESS_TOKEN_TYPE } : {}),
+    });
+    writeAudit(deps.audit, ctx, now(), { decision: 'granted', reason: 'GRANTED', action: `oauthToken:${grantType}`, httpStatus: 200, caller: auditOf(caller), target, rule: grant.rule, cacheHit: grant.minted.cacheHit, tokenFingerprint: tokenFingerprint(grant.minted.token) });
+  } catch (err) {
+    const e = toOAuthError(err);
+    sendOAuthError(res, e.status, e.error, e.description, e.headers);
+    writeAudit(deps.audit, ctx, now(), {
+      decision: e.status >= 500 ? 'error' : 'denied',
+      reason: e.reason,
+      action: `oauthToken:${grantType.slice(0, 80)}`,
+      httpStatus: e.status,
+      caller: auditOf(caller),
+      target,
+      detail: err instanceof TvsError ? err.detail : (err as Error).cause ? describe((err as Error).cause) : undefined,
+    });
+  }
+}
+
+function auditOf(caller: VerifiedCaller | { kind: 'client'; clientId: string } | undefined): AuditEntry['caller'] {
+  if (caller && 'clientId' in caller) return { kind: 'client', clientId: caller.clientId };
+  return auditCaller(caller);
+}
+
+/** Parses the form body; a parameter sent twice is an error (RFC 6749 §3.2). */
+function parseForm(req: FunctionRequest): URLSearchParams {
+  let raw: Buffer;
+  try {
+    raw = readBody(req, 'application/x-www-form-urlencoded');
+  } catch (err) {
+    throw new OAuthError(statusOverride(err) ?? 400, 'invalid_request', (err as Error).message, asTvsError(err).reason);
+  }
+  const params = new URLSearchParams(raw.toString('utf8'));
+  const seen = new Set<string>();
+  for (const key of params.keys()) {
+    if (seen.has(key)) throw invalidRequest(`parameter ${JSON.stringify(key.slice(0, 40))} is repeated`);
+    seen.add(key);
+  }
+  return params;
+}
+
+function required(params: URLSearchParams, name: string): string {
+  const value = params.get(name);
+  if (!value) throw invalidRequest(`${name} is required`);
+  return value;
+}
+
+/** client_secret_basic or client_secret_post (never both); secrets compared as SHA-256 in constant time. */
+function authenticateClient(deps: TokenAppDeps, req: FunctionRequest, params: URLSearchParams): string {
+  const authorization = header(req, 'authorization');
+  let clientId: string | undefined;
+  let secret: string | undefined;
+  if (authorization) {
+    if (params.has('client_id') || params.has('client_secret')) throw invalidRequest('use one client authentication method, not two');
+    const m = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(authorization.trim());
+    const decoded = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '';
+    const colon = decoded.indexOf(':');
+    if (colon <= 0) throw invalidClient();
+    try {
+      clientId = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+      secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
+    } catch {
+      throw invalidClient();
+    }
+  } else {
+    clientId = params.get('client_id') ?? undefined;
+    secret = params.get('client_secret') ?? undefined;
+    if (!clientId || !secret) throw invalidClient();
+  }
+  const expected = deps.policy.current().clientSecretSha256(clientId);
+  const presented = createHash('sha256').update(secret, 'utf8').digest();
+  const ok = timingSafeEqual(presented, Buffer.from(expected ?? DUMMY_HASH, 'hex'));
+  if (!ok || expected === undefined) throw invalidClient();
+  return clientId;
+}
+
+function invalidClient(): OAuthError {
+  return new OAuthError(401, 'invalid_client', 'Client authentication failed.', 'INVALID_CLIENT', { 'www-authenticate': REALM });
+}
+
+/** Policy and minting errors in RFC 6749 terms. */
+function toOAuthError(err: unknown): OAuthError {
+  if (err instanceof OAuthError) return err;
+  const e = asTvsError(err);
+  const retry: Record<string, string> = e.retryAfterSeconds !== undefined ? { 'retry-after': String(Math.ceil(e.retryAfterSeconds)) } : {};
+  switch (e.reason) {
+    case 'NO_RULE_FOR_CALLER': return new OAuthError(400, 'unauthorized_client', e.message, e.reason);
+    case 'SERVICE_ACCOUNT_NOT_ALLOWED':
+    case 'SERVICE_ACCOUNT_NOT_FOUND': return new OAuthError(400, 'invalid_target', e.message, e.reason);
+    case 'SCOPE_NOT_ALLOWED':
+    case 'INVALID_SCOPE': return new OAuthError(400, 'invalid_scope', e.message, e.reason);
+    case 'LIFETIME_EXCEEDS_POLICY': return new OAuthError(400, 'invalid_request', e.message, e.reason);
+    default:
+      if (e.code === 'UNAVAILABLE') return new OAuthError(503, 'temporarily_unavailable', e.message, e.reason, retry);
+      return new OAuthError(500, 'server_error', 'Internal error.', e.reason);
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Parse → compile → check. A policy is judged only after it compiled: every pattern anchored and
+ * pre-built, rule names unique, every rule's service accounts configured with one backend.
+ */
+import { asciiLower, compileGlob, type Matcher } from './glob.js';
+import { policySchema, type PolicyDocument, type ServiceAccountEntry } from './policy-schema.js';
+
+/** Who is asking, as the policy sees it. */
+export type PolicyCaller =
+  | { kind: 'oidc'; issuer: string; subject: string; email?: string; emailVerified?: boolean; claims: Readonly<Record<string, unknown>> }
+  | { kind: 'client'; clientId: string };
+
+/** What is being asked for. */
+export type PolicyRequest =
+  | { kind: 'access_token'; serviceAccount: string; scopes: readonly string[]; lifetimeSeconds: number }
+  | { kind: 'id_token'; serviceAccount: string; audience: string };
+
+export type DenialReason =
+  | 'NO_RULE_FOR_CALLER'
+  | 'SERVICE_ACCOUNT_NOT_ALLOWED'
+  | 'SCOPE_NOT_ALLOWED'
+  | 'LIFETIME_EXCEEDS_POLICY'
+  | 'AUDIENCE_NOT_ALLOWED';
+
+export type Decision =
+  | { allowed: true; rule: string; serviceAccount: (ServiceAccountEntry & { email: string }) | undefined }
+  | { allowed: false; reason: DenialReason; rule?: string };
+
+export interface CompiledPolicy {
+  readonly version: 1;
+  readonly ruleCount: number;
+  /** The configured target SA, or undefined when the policy does not know it. */
+  serviceAccount(email: string): (ServiceAccountEntry & { email: string }) | undefined;
+  /** SHA-256 (hex) of a client's secret, or undefined for an unknown client. */
+  clientSecretSha256(clientId: string): string | undefined;
+  /** Deny by default: allowed only if ONE rule matches the caller and covers the whole request. */
+  authorize(caller: PolicyCaller, request: PolicyRequest): Decision;
+}
+
+/** A policy that does not parse or compile; the message names the rule and field. */
+export class PolicyError extends Error {
+  override readonly name = 'PolicyError';
+}
+
+interface CompiledRule {
+  name: string;
+  matchesCaller(caller: PolicyCaller): boolean;
+  serviceAccounts: Matcher[];
+  scopes: Matcher[];
+  audiences: Matcher[];
+  maxLifetimeSeconds: number;
+}
+
+/** Parses and compiles a policy document (already JSON-decoded). Throws `PolicyError`. */
+export function compilePolicy(input: unknown): CompiledPolicy {
+  const parsed = policySchema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `${describePath(input, issue.path)}: ${issue.message}`);
+    throw new PolicyError(`Invalid policy:\n  ${lines.join('\n  ')}`);
+  }
+  const doc = parsed.data;
+  const rules = doc.rules.map((rule, index) => compileRule(doc, rule, index));
+  const names = new Set<string>();
+  for (const rule of rules) {
+    if (names.has(rule.name)) throw new PolicyError(`Invalid policy:\n  rules[name=${rule.name}]: duplicate rule name`);
+    names.add(rule.name);
+  }
+
+  const accounts = new Map(Object.entries(doc.serviceAccounts).map(([email, entry]) => [email, { ...entry, email }]));
+  return {
+    version: 1,
+    ruleCount: rules.length,
+    serviceAccount: (email) => accounts.get(asciiLower(email)),
+    clientSecretSha256: (clientId) => (Object.hasOwn(doc.clients, clientId) ? doc.clients[clientId]!.secretSha256 : undefined),
+    authorize: (caller, request) => authorize(rules, caller, request, (email) => accounts.get(asciiLower(email))),
+  };
+}
+
+function compileRule(doc: PolicyDocument, rule: PolicyDocument['rules'][number], index: number): CompiledRule {
+  const where = `rules[${index}] (name=${rule.name})`;
+  const glob = (field: string, pattern: string, caseInsensitiveAscii = false): Matcher => {
+    try {
+      return compileGlob(pattern, { caseInsensitiveAscii });
+    } catch (err) {
+      throw new PolicyError(`Invalid policy:\n  ${where}.${field}: ${(err as Error).message}`);
+    }
+  };
+
+  const serviceAccounts = rule.serviceAccounts.map((p, i) => glob(`serviceAccounts[${i}]`, p, true));
+  const configured = Object.entries(doc.serviceAccounts).filter(([email]) => serviceAccounts.some((m) => m(email)));
+  for (const [i, p] of rule.serviceAccounts.entries()) {
+    if (!p.includes('*') && !Object.hasOwn(doc.serviceAccounts, p)) {
+      throw new PolicyError(`Invalid policy:\n  ${where}.serviceAccounts[${i}]: ${p} is not listed under "serviceAccounts"`);
+    }
+  }
+  const backends = new Set(configured.map(([, entry]) => entry.backend));
+  if (rule.backend === undefined && backends.size > 1) {
+    throw new PolicyError(`Invalid policy:\n  ${where}.backend: the rule's service accounts use both "key" and "keyless"; set "backend": "any" to allow that explicitly`);
+  }
+  if ((rule.backend === 'key' || rule.backend === 'keyless') && [...backends].some((b) => b !== rule.backend)) {
+    throw new PolicyError(`Invalid policy:\n  ${where}.backend: the rule says "${rule.backend}" but a matching service account uses another backend`);
+  }
+  if (!rule.scopes && !rule.idTokenAudiences) {
+    throw new PolicyError(`Invalid policy:\n  ${where}: grant "scopes", "idTokenAudiences" or both`);
+  }
+
+  const caller = rule.caller;
+  let matchesCaller: (c: PolicyCaller) => boolean;
+  if ('client' in caller) {
+    if (!Object.hasOwn(doc.clients, caller.client)) throw new PolicyError(`Invalid policy:\n  ${where}.caller.client: ${caller.client} is not listed under "clients"`);
+    matchesCaller = (c) => c.kind === 'client' && c.clientId === caller.client;
+  } else {
+    const subject = caller.subject === undefined ? undefined : glob('caller.subject', caller.subject);
+    const email = caller.email === undefined ? undefined : glob('caller.email', caller.email, true);
+    const claims = Object.entries(caller.claims ?? {}).map(([name, p]) => [name, glob(`caller.claims.${name}`, p)] as const);
+    matchesCaller = (c) => {
+      if (c.kind !== 'oidc' || c.issuer !== caller.issuer) return false;
+      if (subject && !subject(c.subject)) return false;
+      // An email only counts when the issuer verified it.
+      if (email && !(c.email !== undefined && c.emailVerified === true && email(c.email))) return false;
+      return claims.every(([name, m]) => {
+        const value = Object.hasOwn(c.claims, name) ? c.claims[name] : undefined;
+        return typeof value === 'string' && m(value);
+      });
+    };
+  }
+
+  return {
+    name: rule.name,
+    matchesCaller,
+    serviceAccounts,
+    scopes: (rule.scopes ?? []).map((p, i) => glob(`scopes[${i}]`, p)),
+    audiences: (rule.idTokenAudiences ?? []).map((p, i) => glob(`idTokenAudiences[${i}]`, p)),
+    maxLifetimeSeconds: rule.maxLifetimeSeconds,
+  };
+}
+
+const DENIAL_ORDER: DenialReason[] = ['NO_RULE_FOR_CALLER', 'SERVICE_ACCOUNT_NOT_ALLOWED', 'SCOPE_NOT_ALLOWED', 'AUDIENCE_NOT_ALLOWED', 'LIFETIME_EXCEEDS_POLICY'];
+
+function authorize(
+  rules: CompiledRule[],
+  caller: PolicyCaller,
+  request: PolicyRequest,
+  lookup: (email: string) => (ServiceAccountEntry & { email: string }) | undefined,
+): Decision {
+  // The denial reported is the one that got furthest: it tells an operator which field to fix.
+  let best: { reason: DenialReason; rule?: string } = { reason: 'NO_RULE_FOR_CALLER' };
+  const note = (reason: DenialReason, rule: string) => {
+    if (DENIAL_ORDER.indexOf(reason) > DENIAL_ORDER.indexOf(best.reason)) best = { reason, rule };
+  };
+  for (const rule of rules) {
+    if (!rule.matchesCaller(caller)) continue;
+    if (!rule.serviceAccounts.some((m) => m(request.serviceAccount))) { note('SERVICE_ACCOUNT_NOT_ALLOWED', rule.name); continue; }
+    if (request.kind === 'access_token') {
+      if (!request.scopes.every((scope) => rule.scopes.some((m) => m(scope)))) { note('SCOPE_NOT_ALLOWED', rule.name); continue; }
+      if (request.lifetimeSeconds > rule.maxLifetimeSeconds) { note('LIFETIME_EXCEEDS_POLICY', rule.name); continue; }
+    } else if (!rule.audiences.some((m) => m(request.audience))) { note('AUDIENCE_NOT_ALLOWED', rule.name); continue; }
+    return { allowed: true, rule: rule.name, serviceAccount: lookup(request.serviceAccount) };
+  }
+  return { allowed: false, ...best };
+}
+
+/** Renders a zod issue path with the rule's name when it is inside `rules[i]`. */
+function describePath(input: unknown, path: PropertyKey[]): string {
+  if (path.length === 0) return '(policy)';
+  const parts = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  if (path[0] === 'rules' && typeof path[1] === 'number') {
+    const name = (input as { rules?: Array<{ name?: unknown }> }).rules?.[path[1]]?.name;
+    if (typeof name === 'string') return parts.replace(/^rules\[(\d+)\]/, `rules[$1] (name=${name.slice(0, 64)})`);
+  }
+  return parts;
+}

@@ -1,0 +1,60 @@
+/**
+ * The policy document (version 1), parsed strictly: unknown keys are rejected at every level,
+ * exactly-one-of fields are enforced, and every string that becomes a pattern is checked.
+ */
+import { z } from 'zod';
+
+const email = z.string().regex(/^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$/, 'must be a lower-case email address');
+const pattern = z.string().min(1).max(512).refine((s) => !/[\s\u0000-\u001f\u007f]/.test(s), 'must not contain whitespace or control characters');
+const emailPattern = z.string().regex(/^[a-z0-9._%+*-]+@[a-z0-9.*-]+$/, 'must be a lower-case email or email glob');
+const scopePattern = pattern.refine((s) => /^https:\/\/[^\s]+$/.test(s), 'must be an https scope URL (or glob)');
+const secretVersion = z.string().regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/, 'must be projects/P/secrets/S/versions/V (use an alias such as "current")');
+
+/** A target SA and how it is minted; `backend` defaults to `keyless` (no key anywhere). */
+const serviceAccountSchema = z.preprocess(
+  (value) => (value && typeof value === 'object' && !Array.isArray(value) && !('backend' in value) ? { ...value, backend: 'keyless' } : value),
+  z.discriminatedUnion('backend', [
+    z.strictObject({ backend: z.literal('key'), keySecret: secretVersion }),
+    z.strictObject({ backend: z.literal('keyless') }),
+  ]),
+);
+
+const clientSchema = z.strictObject({
+  /** SHA-256 of the client secret, hex. Secrets are 32+ random bytes, so a fast hash is enough. */
+  secretSha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the client secret'),
+  description: z.string().max(200).optional(),
+});
+
+const oidcCallerSchema = z
+  .strictObject({
+    issuer: z.string().min(1),
+    subject: pattern.optional(),
+    email: emailPattern.optional(),
+    claims: z.record(z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'claim names are plain identifiers'), pattern).optional(),
+  })
+  .refine((c) => (c.subject === undefined) !== (c.email === undefined), { message: 'set exactly one of "subject" or "email"' });
+
+const clientCallerSchema = z.strictObject({ client: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/) });
+
+const ruleSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes'),
+  description: z.string().max(500).optional(),
+  caller: z.union([clientCallerSchema, oidcCallerSchema]),
+  serviceAccounts: z.array(emailPattern).min(1),
+  scopes: z.array(scopePattern).optional(),
+  idTokenAudiences: z.array(pattern).optional(),
+  maxLifetimeSeconds: z.number().int().min(1).max(3600).default(3600),
+  /** Which minting backend the rule's service accounts use; mixing needs an explicit "any". */
+  backend: z.enum(['key', 'keyless', 'any']).optional(),
+});
+
+export const policySchema = z.strictObject({
+  version: z.literal(1),
+  serviceAccounts: z.record(email, serviceAccountSchema),
+  clients: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/), clientSchema).default({}),
+  rules: z.array(ruleSchema).max(1000),
+});
+
+export type PolicyDocument = z.infer<typeof policySchema>;
+export type PolicyRule = PolicyDocument['rules'][number];
+export type ServiceAccountEntry = PolicyDocument['serviceAccounts'][string];

@@ -1,0 +1,78 @@
+/**
+ * Structured audit entries, one per decision, written through `@google-cloud/logging`'s LogSync:
+ * a JSON line on stdout that Cloud Functions/Run ingests into Cloud Logging (no API call on the
+ * request path, no logging IAM permission). The library is loaded lazily, off the cold-start
+ * path; entries written before it is ready are queued and flushed in order.
+ */
+import { createHash } from 'node:crypto';
+import type { Writable } from 'node:stream';
+
+export interface AuditEntry {
+  /** What was decided. */
+  decision: 'granted' | 'denied' | 'error';
+  /** Stable reason (ErrorInfo reason for denials and errors; the rule name travels separately). */
+  reason: string;
+  action: string;
+  httpStatus: number;
+  requestId: string;
+  caller?: { kind: string; issuer?: string; subject?: string; email?: string; clientId?: string };
+  target?: { serviceAccount?: string; scopes?: readonly string[]; audience?: string; lifetimeSeconds?: number; backend?: string };
+  rule?: string;
+  cacheHit?: boolean;
+  latencyMs: number;
+  /** `sha256:<hex>` of the issued token: lets an incident responder match a token to its grant. */
+  tokenFingerprint?: string;
+  detail?: string;
+}
+
+export interface AuditContext {
+  /** `projects/P/traces/T`, so the entry joins the request's trace in Cloud Logging. */
+  trace?: string;
+}
+
+export interface AuditLog {
+  write(entry: AuditEntry, context?: AuditContext): void;
+  /** Resolves when queued entries have been handed to the transport. */
+  flush(): Promise<void>;
+}
+
+/** SHA-256 fingerprint of a token, safe to log. */
+export function tokenFingerprint(token: string): string {
+  return `sha256:${createHash('sha256').update(token).digest('hex')}`;
+}
+
+/** An audit log on `@google-cloud/logging` LogSync, writing to `transport` (stdout by default). */
+export function createAuditLog(options: { logName: string; projectId?: string; transport?: Writable }): AuditLog {
+  type Log = import('@google-cloud/logging').LogSync;
+  let log: Log | undefined;
+  const queue: Array<[AuditEntry, AuditContext | undefined]> = [];
+
+  const emit = (target: Log, entry: AuditEntry, context: AuditContext | undefined) => {
+    const severity = entry.decision === 'granted' ? 'INFO' : entry.decision === 'denied' ? 'NOTICE' : 'ERROR';
+    const metadata = {
+      severity,
+      labels: { component: 'token-vending', decision: entry.decision },
+      ...(context?.trace ? { trace: context.trace } : {}),
+    };
+    target.write(target.entry(metadata, { ...entry, message: `${entry.action} ${entry.decision}: ${entry.reason}` }));
+  };
+
+  const ready = (async () => {
+    const { Logging } = await import('@google-cloud/logging');
+    const logging = new Logging(options.projectId ? { projectId: options.projectId } : {});
+    log = logging.logSync(options.logName, options.transport);
+    for (const [entry, context] of queue.splice(0)) emit(log, entry, context);
+  })();
+  // A failure to load the library is fatal for auditing: surface it loudly but never crash a request.
+  ready.catch((err: unknown) => {
+    process.emitWarning(`audit log unavailable: ${err instanceof Error ? err.message : String(err)}`);
+  });
+
+  return {
+    write(entry, context) {
+      if (log) emit(log, entry, context);
+      else queue.push([entry, context]);
+    },
+    flush: () => ready,
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * The token function's configuration: read once from the environment at cold start, validated
+ * with zod, failing loudly with the variable's name and what was wrong.
+ */
+import { z } from 'zod';
+
+/** Google's production endpoints; every one is overridable so the same code runs on the emulator. */
+export const GOOGLE_DEFAULTS = {
+  tokenUri: 'https://oauth2.googleapis.com/token',
+  jwksUrl: 'https://www.googleapis.com/oauth2/v3/certs',
+  tokeninfoUrl: 'https://oauth2.googleapis.com/tokeninfo',
+  iamCredentialsUrl: 'https://iamcredentials.googleapis.com',
+  secretManagerEndpoint: 'https://secretmanager.googleapis.com',
+  googleIssuer: 'https://accounts.google.com',
+} as const;
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/** https everywhere; plain http only for loopback (the local emulator). */
+const secureUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+  } catch {
+    return false;
+  }
+}, 'must be an https URL (http is allowed only for localhost)');
+
+const csv = z.string().transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean));
+const seconds = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const algorithm = z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA']);
+const issuerSchema = z.strictObject({
+  issuer: z.string().min(1),
+  jwksUri: secureUrl.optional(),
+  audiences: z.array(z.string().min(1)).min(1).optional(),
+  algorithms: z.array(algorithm).min(1).optional(),
+});
+export type ExternalIssuer = z.infer<typeof issuerSchema>;
+
+const jsonArray = <T extends z.ZodType>(item: T) =>
+  z.string().transform((value, ctx) => {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
+      return z.NEVER;
+    }
+  }).pipe(z.array(item));
+
+const envSchema = z.object({
+  TVS_AUDIENCE: z.string().min(1, 'must name the audience callers put in their ID tokens (the service URL)'),
+  TVS_POLICY_FILE: z.string().min(1).optional(),
+  TVS_POLICY_SECRET: z.string().regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/, 'must be projects/P/secrets/S/versions/V').optional(),
+  TVS_POLICY_TTL_SECONDS: seconds(5, 86_400).default(300),
+  TVS_OIDC_ISSUERS: jsonArray(issuerSchema).default([]),
+  TVS_ACCEPT_GOOGLE_ACCESS_TOKENS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  TVS_GOOGLE_JWKS_URL: secureUrl.default(GOOGLE_DEFAULTS.jwksUrl),
+  TVS_GOOGLE_TOKENINFO_URL: secureUrl.default(GOOGLE_DEFAULTS.tokeninfoUrl),
+  TVS_TOKEN_URI_ALLOWLIST: csv.pipe(z.array(secureUrl).min(1)).default([GOOGLE_DEFAULTS.tokenUri]),
+  TVS_IAM_CREDENTIALS_URL: secureUrl.default(GOOGLE_DEFAULTS.iamCredentialsUrl),
+  TVS_SECRET_MANAGER_ENDPOINT: secureUrl.default(GOOGLE_DEFAULTS.secretManagerEndpoint),
+  TVS_CLOCK_SKEW_SECONDS: seconds(0, 60).default(60),
+  TVS_CACHE_MAX_ENTRIES: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  TVS_REFRESH_AHEAD_SECONDS: seconds(0, 1800).default(300),
+  TVS_MIN_TOKEN_LIFETIME_SECONDS: seconds(0, 1800).default(60),
+  TVS_UPSTREAM_DEADLINE_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  TVS_UPSTREAM_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(4),
+  TVS_AUDIT_LOG_NAME: z.string().regex(/^[A-Za-z0-9_.\/-]{1,100}$/).default('token-vending-audit'),
+  GOOGLE_CLOUD_PROJECT: z.string().optional(),
+});
+
+export interface TokenServiceConfig {
+  audience: string;
+  policy: { file?: string; secretVersion?: string; ttlSeconds: number };
+  issuers: ExternalIssuer[];
+  acceptGoogleAccessTokens: boolean;
+  googleJwksUrl: string;
+  googleTokeninfoUrl: string;
+  tokenUriAllowlist: string[];
+  iamCredentialsUrl: string;
+  secretManagerEndpoint: string;
+  clockSkewSeconds: number;
+  cache: { maxEntries: number; refreshAheadMs: number; minRemainingMs: number };
+  upstream: { deadlineMs: number; maxAttempts: number };
+  auditLogName: string;
+  projectId: string | undefined;
+}
+
+/** Thrown when the environment is unusable; the message names every bad variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses the token function's environment. Throws `ConfigError` naming each bad variable. */
+export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): TokenServiceConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  if (!e.TVS_POLICY_FILE === !e.TVS_POLICY_SECRET) {
+    throw new ConfigError('Invalid configuration:\n  TVS_POLICY_FILE / TVS_POLICY_SECRET: set exactly one of them');
+  }
+  return {
+    audience: e.TVS_AUDIENCE,
+    policy: { file: e.TVS_POLICY_FILE, secretVersion: e.TVS_POLICY_SECRET, ttlSeconds: e.TVS_POLICY_TTL_SECONDS },
+    issuers: e.TVS_OIDC_ISSUERS,
+    acceptGoogleAccessTokens: e.TVS_ACCEPT_GOOGLE_ACCESS_TOKENS,
+    googleJwksUrl: e.TVS_GOOGLE_JWKS_URL,
+    googleTokeninfoUrl: e.TVS_GOOGLE_TOKENINFO_URL,
+    tokenUriAllowlist: e.TVS_TOKEN_URI_ALLOWLIST,
+    iamCredentialsUrl: e.TVS_IAM_CREDENTIALS_URL.replace(/\/+$/, ''),
+    secretManagerEndpoint: e.TVS_SECRET_MANAGER_ENDPOINT,
+    clockSkewSeconds: e.TVS_CLOCK_SKEW_SECONDS,
+    cache: {
+      maxEntries: e.TVS_CACHE_MAX_ENTRIES,
+      refreshAheadMs: e.TVS_REFRESH_AHEAD_SECONDS * 1000,
+      minRemainingMs: e.TVS_MIN_TOKEN_LIFETIME_SECONDS * 1000,
+    },
+    upstream: { deadlineMs: e.TVS_UPSTREAM_DEADLINE_MS, maxAttempts: e.TVS_UPSTREAM_MAX_ATTEMPTS },
+    auditLogName: e.TVS_AUDIT_LOG_NAME,
+    projectId: e.GOOGLE_CLOUD_PROJECT,
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * Small adapter over `@google-cloud/secret-manager`, loaded lazily so the heavy client stays off
+ * the cold-start path. The endpoint comes from configuration: `https://secretmanager.googleapis.com`
+ * in production, `http://localhost:PORT` (plaintext, loopback only) for the local emulator.
+ */
+import { crc32c } from '../crc32c.js';
+import { InternalError, NotFoundError, PermissionDeniedError, UnavailableError } from '../errors.js';
+import { describe } from '../google-error.js';
+
+export interface SecretPayload {
+  /** Resolved version name, e.g. `projects/123/secrets/s/versions/7`. */
+  name: string;
+  data: Buffer;
+}
+
+export interface SecretAccessor {
+  /** Reads a version (`.../versions/latest`, a number or an alias); checks CRC32C when the server sends one. */
+  access(versionName: string, options?: { timeoutMs?: number }): Promise<SecretPayload>;
+}
+
+type SecretManagerClient = import('@google-cloud/secret-manager').SecretManagerServiceClient;
+type ClientOptions = NonNullable<ConstructorParameters<typeof import('@google-cloud/secret-manager').SecretManagerServiceClient>[0]>;
+
+/** Builds client options for an endpoint URL (shared with the rotation function's adapter). */
+export async function secretManagerClientOptions(endpoint: string): Promise<ClientOptions> {
+  const url = new URL(endpoint);
+  const port = url.port ? Number(url.port) : 443;
+  if (url.protocol === 'https:') return { apiEndpoint: url.hostname, port };
+  // Plain http is accepted by config validation for loopback only (the emulator).
+  const grpc = await import('@grpc/grpc-js');
+  return { apiEndpoint: url.hostname, port, sslCreds: grpc.credentials.createInsecure() };
+}
+
+/** Creates a lazily-connected Secret Manager client for `endpoint`. */
+export function lazySecretManagerClient(endpoint: string): () => Promise<SecretManagerClient> {
+  let client: Promise<SecretManagerClient> | undefined;
+  return () => {
+    client ??= (async () => {
+      const [{ SecretManagerServiceClient }, options] = await Promise.all([
+        import('@google-cloud/secret-manager'),
+        secretManagerClientOptions(endpoint),
+      ]);
+      return new SecretManagerServiceClient(options);
+    })();
+    client.catch(() => { client = undefined; });
+    return client;
+  };
+}
+
+/** An accessor that reads secret versions through the real client library. */
+export function createSecretAccessor(endpoint: string): SecretAccessor {
+  const getClient = lazySecretManagerClient(endpoint);
+  return {
+    async access(versionName, options = {}) {
+      const client = await getClient();
+      let response;
+      try {
+        [response] = await client.accessSecretVersion({ name: versionName }, options.timeoutMs ? { timeout: options.timeoutMs } : undefined);
+      } catch (err) {
+        throw mapGrpcError(err, versionName);
+      }
+      const data = Buffer.from(response.payload?.data ?? new Uint8Array());
+      const expected = response.payload?.dataCrc32c;
+      if (expected !== undefined && expected !== null && Number(expected.toString()) !== crc32c(data)) {
+        throw new InternalError('Internal error.', { reason: 'SECRET_CHECKSUM_MISMATCH', detail: `CRC32C mismatch reading ${versionName}` });
+      }
+      return { name: response.name ?? versionName, data };
+    },
+  };
+}
+
+/** gRPC status → our errors. Only the resource name and the status go to the detail. */
+export function mapGrpcError(err: unknown, resource: string): Error {
+  const code = (err as { code?: unknown }).code;
+  const detail = `Secret Manager ${resource}: ${describe(err)}`;
+  switch (code) {
+    case 5: return new NotFoundError('A configured secret was not found.', { reason: 'SECRET_NOT_FOUND', detail, cause: err });
+    case 7: return new PermissionDeniedError('The service cannot read a configured secret.', { reason: 'SECRET_ACCESS_DENIED', detail, cause: err });
+    case 9: return new InternalError('A configured secret version is not usable.', { reason: 'SECRET_VERSION_NOT_ENABLED', detail, cause: err });
+    case 4: case 8: case 14: case 13: case 10:
+      return new UnavailableError('Secret Manager is unavailable; try again later.', { reason: 'SECRET_MANAGER_UNAVAILABLE', detail, cause: err });
+    default: return new InternalError('Internal error.', { reason: 'SECRET_MANAGER_ERROR', detail, cause: err });
+  }
+}

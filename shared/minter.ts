@@ -1,0 +1,137 @@
+/**
+ * Mints access and ID tokens for target service accounts behind one cache: concurrent misses for
+ * one (SA, scopes | audience) share one upstream exchange and one key read; transient upstream
+ * failures are retried with capped backoff and full jitter inside an overall deadline.
+ */
+import { InternalError, InvalidArgumentError, TvsError } from './errors.js';
+import type { ServiceAccountKeyStore } from './key-store.js';
+import { withRetry } from './retry.js';
+import { signAssertion, type AssertionTarget } from './sign-assertion.js';
+import { TokenCache } from './token-cache.js';
+import { classifyExchangeError, exchangeAssertion, TokenEndpointError, type ExchangeResult } from './token-exchange.js';
+
+export interface MintedToken {
+  token: string;
+  expiresAtMs: number;
+}
+
+export interface MintResult extends MintedToken {
+  cacheHit: boolean;
+}
+
+/** A target service account as the policy configures it. */
+export type TargetServiceAccount =
+  | { email: string; backend: 'key'; keySecret: string }
+  | { email: string; backend: 'keyless' };
+
+/** Mints without any key, through the IAM Service Account Credentials API (see keyless-backend.ts). */
+export interface KeylessBackend {
+  accessToken(email: string, scopes: readonly string[], signal: AbortSignal): Promise<MintedToken>;
+  idToken(email: string, audience: string, includeEmail: boolean, signal: AbortSignal): Promise<MintedToken>;
+}
+
+export interface MinterOptions {
+  keys: ServiceAccountKeyStore;
+  keyless?: KeylessBackend;
+  cache: { maxEntries: number; refreshAheadMs: number; minRemainingMs: number };
+  upstream: { deadlineMs: number; maxAttempts: number; baseDelayMs?: number; maxDelayMs?: number; attemptTimeoutMs?: number };
+  fetchImpl?: typeof fetch;
+  now?: () => number;
+  onBackgroundError?: (err: unknown, cacheKey: string) => void;
+}
+
+export interface Minter {
+  accessToken(sa: TargetServiceAccount, scopes: readonly string[]): Promise<MintResult>;
+  idToken(sa: TargetServiceAccount, audience: string, includeEmail: boolean): Promise<MintResult>;
+  readonly cache: TokenCache<MintedToken>;
+}
+
+/** Normalises scopes for the cache key: order and duplicates do not make a different token. */
+export function scopeKey(scopes: readonly string[]): string {
+  return [...new Set(scopes)].sort().join(' ');
+}
+
+export function createMinter(options: MinterOptions): Minter {
+  const now = options.now ?? Date.now;
+  const cache = new TokenCache<MintedToken>({ ...options.cache, now, onBackgroundError: options.onBackgroundError });
+  const retry = {
+    maxAttempts: options.upstream.maxAttempts,
+    deadlineMs: options.upstream.deadlineMs,
+    baseDelayMs: options.upstream.baseDelayMs ?? 100,
+    maxDelayMs: options.upstream.maxDelayMs ?? 2_000,
+    now,
+  };
+  const attemptTimeoutMs = options.upstream.attemptTimeoutMs ?? Math.min(5_000, options.upstream.deadlineMs);
+
+  /** One jwt-bearer exchange with the SA's key; on `invalid_grant` re-reads the key once (it may have rotated). */
+  const exchangeWithKey = async (sa: Extract<TargetServiceAccount, { backend: 'key' }>, target: AssertionTarget, signal: AbortSignal): Promise<ExchangeResult> => {
+    let key = await options.keys.get(sa.keySecret, sa.email);
+    for (let reloaded = false; ; reloaded = true) {
+      const assertion = await signAssertion(key, target, Math.floor(now() / 1000));
+      try {
+        return await exchangeAssertion(key.tokenUri, assertion, { signal, timeoutMs: attemptTimeoutMs, fetchImpl: options.fetchImpl, now });
+      } catch (err) {
+        if (reloaded || !(err instanceof TokenEndpointError) || err.oauthError !== 'invalid_grant') throw err;
+        const fresh = await options.keys.reload(sa.keySecret, sa.email, key.keyId);
+        if (fresh.keyId === key.keyId) throw err;
+        key = fresh;
+      }
+    }
+  };
+
+  const mint = async (sa: TargetServiceAccount, run: (signal: AbortSignal) => Promise<MintedToken>): Promise<MintedToken> => {
+    try {
+      return await withRetry((signal) => run(signal), { ...retry, classify: classifyExchangeError });
+    } catch (err) {
+      throw toMintError(err, sa);
+    }
+  };
+
+  return {
+    cache,
+    async accessToken(sa, scopes) {
+      const key = `at|${sa.email}|${scopeKey(scopes)}`;
+      const sorted = scopeKey(scopes).split(' ');
+      const { value, hit } = await cache.get(key, () =>
+        mint(sa, async (signal) => {
+          if (sa.backend === 'keyless') return requireKeyless(options.keyless).accessToken(sa.email, sorted, signal);
+          const result = await exchangeWithKey(sa, { scopes: sorted }, signal);
+          return { token: result.token, expiresAtMs: result.expiresAtMs };
+        }),
+      );
+      return { ...value, cacheHit: hit };
+    },
+    async idToken(sa, audience, includeEmail) {
+      const key = `id|${sa.email}|${includeEmail ? 'email' : 'noemail'}|${audience}`;
+      const { value, hit } = await cache.get(key, () =>
+        mint(sa, async (signal) => {
+          if (sa.backend === 'keyless') return requireKeyless(options.keyless).idToken(sa.email, audience, includeEmail, signal);
+          const result = await exchangeWithKey(sa, { targetAudience: audience }, signal);
+          return { token: result.token, expiresAtMs: result.expiresAtMs };
+        }),
+      );
+      return { ...value, cacheHit: hit };
+    },
+  };
+}
+
+function requireKeyless(backend: KeylessBackend | undefined): KeylessBackend {
+  if (!backend) throw new InternalError('Internal error.', { reason: 'KEYLESS_BACKEND_NOT_CONFIGURED', detail: 'a keyless service account was requested but no keyless backend is wired' });
+  return backend;
+}
+
+/** Final upstream refusals become our errors; transient exhaustion already is an UnavailableError. */
+function toMintError(err: unknown, sa: TargetServiceAccount): unknown {
+  if (err instanceof TvsError) return err;
+  if (err instanceof TokenEndpointError && err.kind === 'oauth_error') {
+    if (err.oauthError === 'invalid_scope') {
+      return new InvalidArgumentError('The token endpoint rejected the requested scopes.', { reason: 'INVALID_SCOPE', detail: `${sa.email}: ${err.message}`, cause: err });
+    }
+    return new InternalError('The service account credential was rejected by Google.', {
+      reason: err.oauthError === 'invalid_grant' ? 'SERVICE_ACCOUNT_CREDENTIAL_REJECTED' : 'UPSTREAM_REJECTED',
+      detail: `${sa.email}: ${err.message}`,
+      cause: err,
+    });
+  }
+  return err;
+}

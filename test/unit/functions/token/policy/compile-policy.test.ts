@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { compilePolicy, PolicyError, type PolicyCaller } from '../../../../../functions/token/policy/compile-policy.js';
+
+const SA = 'gemini@p.iam.gserviceaccount.com';
+const KEYLESS = 'keyless@p.iam.gserviceaccount.com';
+const CP = 'https://www.googleapis.com/auth/cloud-platform';
+const GOOGLE = 'https://accounts.google.com';
+const GH = 'https://token.actions.githubusercontent.com';
+
+function basePolicy(): any {
+  return {
+    version: 1,
+    serviceAccounts: {
+      [SA]: { backend: 'key', keySecret: 'projects/p/secrets/gemini-key/versions/current' },
+      [KEYLESS]: {},
+    },
+    clients: { 'ci-runner': { secretSha256: 'a'.repeat(64) } },
+    rules: [
+      { name: 'workload', caller: { issuer: GOOGLE, email: 'workload@p.iam.gserviceaccount.com' }, serviceAccounts: [SA], scopes: [CP], idTokenAudiences: ['https://*.run.app'], maxLifetimeSeconds: 1800 },
+      { name: 'github-main', caller: { issuer: GH, subject: 'repo:org/*:ref:refs/heads/main', claims: { repository_owner: 'org' } }, serviceAccounts: [KEYLESS], scopes: [CP] },
+      { name: 'client', caller: { client: 'ci-runner' }, serviceAccounts: [SA], scopes: [CP] },
+    ],
+  };
+}
+
+const workload: PolicyCaller = { kind: 'oidc', issuer: GOOGLE, subject: '1', email: 'workload@p.iam.gserviceaccount.com', emailVerified: true, claims: {} };
+const gh = (sub: string, owner = 'org'): PolicyCaller => ({ kind: 'oidc', issuer: GH, subject: sub, claims: { repository_owner: owner } });
+const at = (serviceAccount: string, scopes = [CP], lifetimeSeconds = 600) => ({ kind: 'access_token' as const, serviceAccount, scopes, lifetimeSeconds });
+
+describe('compilePolicy', () => {
+  it('grants a matching caller and names the rule and backend', () => {
+    const d = compilePolicy(basePolicy()).authorize(workload, at(SA));
+    expect(d).toMatchObject({ allowed: true, rule: 'workload', serviceAccount: { email: SA, backend: 'key' } });
+  });
+
+  it.each([
+    ['an unknown caller', { ...workload, email: 'other@p.iam.gserviceaccount.com' } as PolicyCaller, at(SA), 'NO_RULE_FOR_CALLER'],
+    ['an unverified email', { ...workload, emailVerified: false } as PolicyCaller, at(SA), 'NO_RULE_FOR_CALLER'],
+    ['another issuer with the same email', { ...workload, issuer: 'https://accounts.google.com.evil.com' } as PolicyCaller, at(SA), 'NO_RULE_FOR_CALLER'],
+    ['a service account outside the rule', workload, at(KEYLESS), 'SERVICE_ACCOUNT_NOT_ALLOWED'],
+    ['a scope outside the rule', workload, at(SA, [CP, 'https://www.googleapis.com/auth/gmail.send']), 'SCOPE_NOT_ALLOWED'],
+    ['a scope with a newline', workload, at(SA, [`${CP}\n`]), 'SCOPE_NOT_ALLOWED'],
+    ['a lifetime above the rule maximum', workload, at(SA, [CP], 1801), 'LIFETIME_EXCEEDS_POLICY'],
+    ['a branch other than main', gh('repo:org/app:ref:refs/heads/dev'), at(KEYLESS), 'NO_RULE_FOR_CALLER'],
+    ['a repository path that crosses a segment', gh('repo:org/a/b:ref:refs/heads/main'), at(KEYLESS), 'NO_RULE_FOR_CALLER'],
+    ['a claim mismatch', gh('repo:org/app:ref:refs/heads/main', 'evil'), at(KEYLESS), 'NO_RULE_FOR_CALLER'],
+    ['an ID token audience outside the rule', workload, { kind: 'id_token' as const, serviceAccount: SA, audience: 'https://evil.com/x.run.app' }, 'AUDIENCE_NOT_ALLOWED'],
+  ])('denies %s', (_name, caller, request, reason) => {
+    expect(compilePolicy(basePolicy()).authorize(caller, request)).toMatchObject({ allowed: false, reason });
+  });
+
+  it('matches emails case-insensitively in ASCII only', () => {
+    const p = compilePolicy(basePolicy());
+    expect(p.authorize({ ...workload, email: 'WORKLOAD@P.iam.gserviceaccount.com' } as PolicyCaller, at(SA)).allowed).toBe(true);
+    expect(p.authorize({ ...workload, email: 'wor\u212Aload@p.iam.gserviceaccount.com' } as PolicyCaller, at(SA)).allowed).toBe(false);
+  });
+
+  it('grants a GitHub workflow on main and a client by id', () => {
+    const p = compilePolicy(basePolicy());
+    expect(p.authorize(gh('repo:org/app:ref:refs/heads/main'), at(KEYLESS))).toMatchObject({ allowed: true, rule: 'github-main', serviceAccount: { backend: 'keyless' } });
+    expect(p.authorize({ kind: 'client', clientId: 'ci-runner' }, at(SA))).toMatchObject({ allowed: true, rule: 'client' });
+    expect(p.authorize({ kind: 'client', clientId: 'other' }, at(SA))).toMatchObject({ allowed: false, reason: 'NO_RULE_FOR_CALLER' });
+  });
+
+  it('defaults a service account without a backend to keyless', () => {
+    expect(compilePolicy(basePolicy()).serviceAccount(KEYLESS)).toEqual({ email: KEYLESS, backend: 'keyless' });
+  });
+
+  it('does not treat inherited properties as clients', () => {
+    const p = compilePolicy(basePolicy());
+    expect(p.clientSecretSha256('__proto__')).toBeUndefined();
+    expect(p.clientSecretSha256('constructor')).toBeUndefined();
+  });
+
+  it.each([
+    ['an unknown top-level key', (p: any) => { p.extra = 1; }, /Unrecognized key.*extra|extra/],
+    ['an unknown rule key, naming the rule', (p: any) => { p.rules[0].scopez = []; }, /rules\[0\] \(name=workload\)/],
+    ['both subject and email', (p: any) => { p.rules[1].caller.email = 'a@b.com'; }, /rules\[1\] \(name=github-main\).*exactly one of "subject" or "email"/s],
+    ['neither subject nor email', (p: any) => { delete p.rules[1].caller.subject; }, /exactly one of/],
+    ['a key backend without its secret', (p: any) => { delete p.serviceAccounts[SA].keySecret; }, /serviceAccounts.*keySecret/s],
+    ['a rule naming an unlisted service account', (p: any) => { p.rules[0].serviceAccounts = ['x@p.iam.gserviceaccount.com']; }, /rules\[0\] \(name=workload\)\.serviceAccounts\[0\].*not listed/],
+    ['a rule mixing backends silently', (p: any) => { p.rules[0].serviceAccounts = [SA, KEYLESS]; }, /rules\[0\] \(name=workload\)\.backend/],
+    ['a rule naming an unknown client', (p: any) => { p.rules[2].caller.client = 'nobody'; }, /rules\[2\] \(name=client\)\.caller\.client/],
+    ['a rule that grants nothing', (p: any) => { delete p.rules[0].scopes; delete p.rules[0].idTokenAudiences; }, /grant "scopes"/],
+    ['a scope with whitespace', (p: any) => { p.rules[0].scopes = ['https://a b']; }, /scopes\[0\]/],
+    ['a lifetime above one hour', (p: any) => { p.rules[0].maxLifetimeSeconds = 7200; }, /maxLifetimeSeconds/],
+    ['a ** pattern', (p: any) => { p.rules[1].caller.subject = 'repo:org/**'; }, /caller\.subject/],
+    ['duplicate rule names', (p: any) => { p.rules[1].name = 'workload'; }, /duplicate rule name/],
+    ['an unsupported version', (p: any) => { p.version = 2; }, /version/],
+    ['a malformed client secret hash', (p: any) => { p.clients['ci-runner'].secretSha256 = 'plaintext'; }, /secretSha256/],
+  ])('rejects %s with a message naming the field', (_name, mutate, message) => {
+    const p = basePolicy();
+    mutate(p);
+    expect(() => compilePolicy(p)).toThrow(PolicyError);
+    expect(() => compilePolicy(p)).toThrow(message);
+  });
+
+  it('allows mixing backends when the rule says "any"', () => {
+    const p = basePolicy();
+    p.rules[0].serviceAccounts = [SA, KEYLESS];
+    p.rules[0].backend = 'any';
+    expect(compilePolicy(p).authorize(workload, at(KEYLESS)).allowed).toBe(true);
+  });
+});

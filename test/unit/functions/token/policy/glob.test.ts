@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { asciiLower, compileGlob } from '../../../../../functions/token/policy/glob.js';
+
+describe('compileGlob', () => {
+  it.each([
+    ['exact', 'a@b.com', 'a@b.com', true],
+    ['exact is anchored at the end', 'a@b.com', 'a@b.com.evil.com', false],
+    ['exact is anchored at the start', 'a@b.com', 'xa@b.com', false],
+    ['star matches one email local part', '*@proj.iam.gserviceaccount.com', 'ci@proj.iam.gserviceaccount.com', true],
+    ['star does not cross the @', '*@proj.iam.gserviceaccount.com', 'a@evil.com@proj.iam.gserviceaccount.com', false],
+    ['star does not cross a domain label', 'ci@*.iam.gserviceaccount.com', 'ci@evil.com.iam.gserviceaccount.com', false],
+    ['star does not cross a path segment', 'repo:org/*:ref:refs/heads/main', 'repo:org/a/b:ref:refs/heads/main', false],
+    ['star matches within a segment', 'repo:org/*:ref:refs/heads/main', 'repo:org/app:ref:refs/heads/main', true],
+    ['star does not match empty', 'repo:org/*:ref', 'repo:org/:ref', false],
+    ['star does not cross a colon', 'system:serviceaccount:ci:*', 'system:serviceaccount:ci:a:b', false],
+    ['regex metacharacters are literal', 'https://a.b/(x)+', 'https://a.b/(x)+', true],
+    ['a dot is literal', 'https://a.b', 'https://aXb', false],
+    ['star does not match whitespace or newline', 'a*b', 'a\nb', false],
+    ['URL host glob stays in one label', 'https://*.run.app', 'https://evil.com/.run.app', false],
+    ['URL host glob matches a service', 'https://*.run.app', 'https://svc-abc.run.app', true],
+  ])('%s', (_name, pattern, value, expected) => {
+    expect(compileGlob(pattern)(value)).toBe(expected);
+  });
+
+  it('folds ASCII case only when asked', () => {
+    expect(compileGlob('ci@p.iam.gserviceaccount.com', { caseInsensitiveAscii: true })('CI@P.iam.gserviceaccount.com')).toBe(true);
+    expect(compileGlob('ci@p.iam.gserviceaccount.com')('CI@P.iam.gserviceaccount.com')).toBe(false);
+  });
+
+  it('never folds Unicode look-alikes (KELVIN SIGN is not k)', () => {
+    const m = compileGlob('kim@p.com', { caseInsensitiveAscii: true });
+    expect('\u212Aim@p.com'.toLowerCase()).toBe('kim@p.com'); // what a naive fold would do
+    expect(m('\u212Aim@p.com')).toBe(false);
+    expect(asciiLower('\u212A')).toBe('\u212A');
+  });
+
+  it('rejects ** and empty patterns', () => {
+    expect(() => compileGlob('a/**')).toThrow(TypeError);
+    expect(() => compileGlob('')).toThrow(TypeError);
+  });
+});
