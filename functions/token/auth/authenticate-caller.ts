@@ -1,0 +1,53 @@
+import { checkTokenSize, parseBearerHeader } from './bearer-header.js';
+import { createIssuerKeys } from './issuer-keys.js';
+import { resolveCallerAuthOptions } from './options.js';
+import { CallerAuthReason, rejectCaller } from './reasons.js';
+import type { CallerAuthenticator, CallerAuthOptions } from './types.js';
+import { createAccessTokenVerifier } from './verify-access-token.js';
+import { looksLikeJwt, verifyIdToken, type TrustedIssuer } from './verify-id-token.js';
+
+/**
+ * Builds the caller authenticator once, at cold start (invalid options throw `TypeError`). It
+ * holds the per-issuer key caches and the access-token cache, so keep one per process.
+ */
+export function createCallerAuthenticator(options: CallerAuthOptions): CallerAuthenticator {
+  const resolved = resolveCallerAuthOptions(options);
+  const fetchLimits = {
+    fetchTimeoutMs: resolved.fetchTimeoutMs,
+    maxDocumentBytes: resolved.maxDocumentBytes,
+    fetchImpl: resolved.fetchImpl,
+  };
+  const issuers = new Map<string, TrustedIssuer>(
+    resolved.issuers.map((config) => [
+      config.issuer,
+      {
+        config,
+        keys: createIssuerKeys(config, {
+          ...fetchLimits,
+          jwksCacheMaxAgeMs: resolved.jwksCacheMaxAgeMs,
+          jwksRefetchCooldownMs: resolved.jwksRefetchCooldownMs,
+          now: resolved.now,
+        }),
+      },
+    ]),
+  );
+  const idTokenDeps = { issuers, clockToleranceSeconds: resolved.clockToleranceSeconds, now: resolved.now };
+  const accessTokens =
+    resolved.googleAccessTokens === undefined
+      ? undefined
+      : createAccessTokenVerifier({ ...resolved.googleAccessTokens, ...fetchLimits, now: resolved.now });
+
+  return {
+    async authenticate(authorizationHeader) {
+      const token = parseBearerHeader(authorizationHeader, resolved.maxTokenBytes);
+      if (looksLikeJwt(token)) return verifyIdToken(token, idTokenDeps);
+      if (accessTokens !== undefined) return accessTokens.verify(token);
+      throw rejectCaller(CallerAuthReason.NOT_A_JWT, 'bearer token is not a JWT and access tokens are not accepted');
+    },
+    async verifyJwt(token) {
+      if (typeof token !== 'string' || token === '') throw rejectCaller(CallerAuthReason.MISSING, 'no token given');
+      checkTokenSize(token, resolved.maxTokenBytes);
+      return verifyIdToken(token, idTokenDeps);
+    },
+  };
+}

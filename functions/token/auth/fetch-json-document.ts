@@ -1,0 +1,41 @@
+import { boundedFetch } from '../../../shared/bounded-fetch.js';
+
+/** Limits for fetching a public JSON document (discovery, JWKS). */
+export interface DocumentFetchLimits {
+  fetchTimeoutMs: number;
+  maxDocumentBytes: number;
+  fetchImpl: typeof fetch | undefined;
+}
+
+export interface JsonDocument {
+  body: Record<string, unknown>;
+  headers: Headers;
+}
+
+/**
+ * GETs a public JSON object with a deadline and a size cap. Failures throw an `Error` whose
+ * message names the URL (these documents are public) and what went wrong; callers wrap it.
+ */
+export async function fetchJsonDocument(url: string, limits: DocumentFetchLimits): Promise<JsonDocument> {
+  let response;
+  try {
+    response = await boundedFetch(url, {
+      headers: { accept: 'application/json' },
+      timeoutMs: limits.fetchTimeoutMs,
+      maxBytes: limits.maxDocumentBytes,
+      ...(limits.fetchImpl === undefined ? {} : { fetchImpl: limits.fetchImpl }),
+    });
+  } catch (error) {
+    const why = error instanceof Error ? error.message : 'request failed';
+    throw new Error(`GET ${url}: ${why}`, { cause: error });
+  }
+  if (response.status !== 200) throw new Error(`GET ${url}: HTTP ${response.status}`);
+  let body: unknown;
+  try {
+    body = JSON.parse(response.text);
+  } catch (error) {
+    throw new Error(`GET ${url}: body is not JSON`, { cause: error });
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error(`GET ${url}: body is not a JSON object`);
+  return { body: body as Record<string, unknown>, headers: response.headers };
+}

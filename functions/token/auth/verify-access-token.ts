@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto';
+import { boundedFetch, FetchError, type BoundedResponse } from '../../../shared/bounded-fetch.js';
+import { SingleFlight } from '../../../shared/singleflight.js';
+import { freezeClaims } from './freeze-claims.js';
+import { CallerAuthReason, CallerAuthUnavailableReason, rejectCaller, verificationUnavailable } from './reasons.js';
+import type { CallerIdentity } from './types.js';
+
+const GOOGLE_ISSUER = 'https://accounts.google.com';
+
+export interface AccessTokenVerifierOptions {
+  tokeninfoUrl: string;
+  cacheMaxEntries: number;
+  fetchTimeoutMs: number;
+  maxDocumentBytes: number;
+  now: () => number;
+  fetchImpl: typeof fetch | undefined;
+}
+
+export interface AccessTokenVerifier {
+  /** Checks an opaque Google access token at tokeninfo (or the cache) and returns its caller. */
+  verify(token: string): Promise<CallerIdentity>;
+}
+
+/**
+ * Verifies opaque Google access tokens at Google's tokeninfo endpoint. Cache policy: a verified
+ * identity is kept until the token's own expiry, keyed by the token's SHA-256 (never the token),
+ * in an LRU of `cacheMaxEntries`; concurrent checks of one token share a request. Failures are
+ * not cached: a negative entry would lock out a caller after a transient error, and an attacker
+ * can vary tokens anyway. The token travels only in the request URL, which is never logged.
+ */
+export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): AccessTokenVerifier {
+  const { now, cacheMaxEntries } = options;
+  const cache = new Map<string, CallerIdentity>();
+  const flights = new SingleFlight<string, CallerIdentity>();
+
+  function remember(key: string, identity: CallerIdentity): void {
+    cache.delete(key);
+    cache.set(key, identity);
+    while (cache.size > cacheMaxEntries) cache.delete(cache.keys().next().value!);
+  }
+
+  return {
+    async verify(token) {
+      const key = createHash('sha256').update(token, 'utf8').digest('hex');
+      const cached = cache.get(key);
+      if (cached !== undefined) {
+        if (now() < cached.expiresAtMs) {
+          remember(key, cached); // most recently used
+          return cached;
+        }
+        cache.delete(key);
+      }
+      return flights.do(key, async () => {
+        const identity = await askTokeninfo(token, options);
+        remember(key, identity);
+        return identity;
+      });
+    },
+  };
+}
+
+async function askTokeninfo(token: string, options: AccessTokenVerifierOptions): Promise<CallerIdentity> {
+  const url = new URL(options.tokeninfoUrl);
+  url.searchParams.set('access_token', token);
+  const sentAtMs = options.now();
+  let response: BoundedResponse;
+  try {
+    response = await boundedFetch(url.href, {
+      timeoutMs: options.fetchTimeoutMs,
+      maxBytes: options.maxDocumentBytes,
+      ...(options.fetchImpl === undefined ? {} : { fetchImpl: options.fetchImpl }),
+    });
+  } catch (error) {
+    // No `cause`: a transport error could quote the URL, and the URL carries the token.
+    const kind = error instanceof FetchError ? error.kind : 'network';
+    throw verificationUnavailable(CallerAuthUnavailableReason.TOKENINFO_UNAVAILABLE, `tokeninfo request failed: ${kind}`);
+  }
+  const body = parseObject(response.text);
+  if (response.status === 400 && body?.error === 'invalid_token') {
+    throw rejectCaller(CallerAuthReason.ACCESS_TOKEN_INVALID, 'tokeninfo: invalid_token');
+  }
+  if (response.status !== 200 || body === undefined) {
+    throw verificationUnavailable(
+      CallerAuthUnavailableReason.TOKENINFO_UNAVAILABLE,
+      `tokeninfo answered HTTP ${response.status}${body === undefined ? ' without a JSON object' : ''}`,
+    );
+  }
+  return toIdentity(body, sentAtMs, options.now());
+}
+
+function toIdentity(info: Record<string, unknown>, sentAtMs: number, nowMs: number): CallerIdentity {
+  const subject = nonEmptyString(info.sub) ?? nonEmptyString(info.azp);
+  if (subject === undefined) throw rejectCaller(CallerAuthReason.CLAIM_MISSING, 'tokeninfo returned neither "sub" nor "azp"');
+  const exp = integer(info.exp);
+  const expiresIn = integer(info.expires_in);
+  // Prefer the absolute expiry; else count from when the request was sent, never from the answer.
+  const expiresAtMs = exp !== undefined ? exp * 1000 : expiresIn !== undefined ? sentAtMs + expiresIn * 1000 : undefined;
+  if (expiresAtMs === undefined) throw rejectCaller(CallerAuthReason.CLAIM_MISSING, 'tokeninfo returned neither "exp" nor "expires_in"');
+  if (expiresAtMs <= nowMs) throw rejectCaller(CallerAuthReason.EXPIRED, 'tokeninfo reports an expired access token');
+  const email = nonEmptyString(info.email);
+  // tokeninfo sends "true"/"false" as strings.
+  const emailVerified = email === undefined ? undefined : info.email_verified === 'true' || info.email_verified === true;
+  const audience = nonEmptyString(info.aud);
+  const { access_token: _dropped, ...claims } = info;
+  return {
+    kind: 'google_access_token',
+    issuer: GOOGLE_ISSUER,
+    subject,
+    ...(email !== undefined && emailVerified === true ? { email } : {}),
+    ...(emailVerified === undefined ? {} : { emailVerified }),
+    ...(audience === undefined ? {} : { audience }),
+    expiresAtMs,
+    claims: freezeClaims(claims),
+  };
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function nonEmptyString(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function integer(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : undefined;
+  return typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
+}
