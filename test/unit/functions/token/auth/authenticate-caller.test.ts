@@ -250,7 +250,7 @@ describe('createCallerAuthenticator().verifyJwt', () => {
     expect(identity).toMatchObject({ kind: 'id_token', issuer: GOOGLE, subject: '112233445566778899' });
   });
 
-  it.each([
+  it.each<[string, () => string | Promise<string>, CallerAuthReason]>([
     ['an empty token', () => '', CallerAuthReason.MISSING],
     ['an oversized token', () => 'a'.repeat(16 * 1024 + 1), CallerAuthReason.TOO_LARGE],
     ['a non-JWT', () => 'ya29.opaque', CallerAuthReason.MALFORMED],

@@ -54,7 +54,7 @@ export async function startTestServer(): Promise<TestServer> {
 
 /** Everything an error would show in a log: message, detail, own fields and the cause chain. */
 export function serializeError(error: unknown): string {
-  const plain = error instanceof Error ? { message: error.message, ...error } : { value: error };
+  const plain = error instanceof Error ? { ...error, message: error.message } : { value: error };
   return `${inspect(error, { depth: 20, showHidden: true })}\n${JSON.stringify(plain)}`;
 }
 
