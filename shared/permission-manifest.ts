@@ -1,0 +1,129 @@
+/**
+ * The single declaration of every Google API method the functions call and the IAM permission
+ * each needs. The adapters in `shared/gcp/` import it and stay true to it;
+ * `test/terraform/permission-manifest.test.ts` checks that Terraform grants each function's
+ * runtime identity exactly these permissions, at these scopes, and nothing more. Adding a call
+ * here without its grant, or a grant in Terraform without its call here, fails that test.
+ */
+
+/**
+ * Where a permission is granted: the whole project, one Secret Manager secret, or one service
+ * account. API Keys has no per-key IAM, so its permissions are project scoped.
+ */
+export type Scope = 'project' | 'secret' | 'serviceAccount';
+
+/** One Google API method a function calls, and what IAM must allow for it. */
+export interface GoogleCall {
+  /** Service host, e.g. `secretmanager.googleapis.com`. */
+  readonly api: string;
+  /** RPC / REST method name, e.g. `AccessSecretVersion`. */
+  readonly method: string;
+  /** The IAM permission the method checks. */
+  readonly permission: string;
+  /** The narrowest resource the permission can be granted on for this use. */
+  readonly on: Scope;
+  /** Which resources of that scope, in words (documentation for reviewers). */
+  readonly which: string;
+}
+
+/** The functions, named after the runtime identity they run as. */
+export type FunctionName = 'token' | 'rotate';
+
+const SM = 'secretmanager.googleapis.com';
+const MANAGED = 'each managed secret (label tvs-managed=true)';
+
+/** Calls made with the token function's runtime identity. */
+const TOKEN_CALLS: readonly GoogleCall[] = [
+  {
+    api: SM,
+    method: 'AccessSecretVersion',
+    permission: 'secretmanager.versions.access',
+    on: 'secret',
+    which: 'each SA-key secret, and the policy secret',
+  },
+  {
+    api: 'iamcredentials.googleapis.com',
+    method: 'GenerateAccessToken',
+    permission: 'iam.serviceAccounts.getAccessToken',
+    on: 'serviceAccount',
+    which: 'each keyless target service account',
+  },
+  {
+    api: 'iamcredentials.googleapis.com',
+    method: 'GenerateIdToken',
+    permission: 'iam.serviceAccounts.getOpenIdToken',
+    on: 'serviceAccount',
+    which: 'each keyless target service account',
+  },
+];
+
+const saKeys = (method: string, verb: string): GoogleCall => ({
+  api: 'iam.googleapis.com',
+  method: `projects.serviceAccounts.keys.${method}`,
+  permission: `iam.serviceAccountKeys.${verb}`,
+  on: 'serviceAccount',
+  which: 'each SA-key target service account',
+});
+
+const apiKeys = (method: string, permission: string): GoogleCall => ({
+  api: 'apikeys.googleapis.com',
+  method,
+  permission,
+  on: 'project',
+  which: 'the project (API Keys has no per-key IAM)',
+});
+
+const secret = (method: string, permission: string): GoogleCall => ({ api: SM, method, permission, on: 'secret', which: MANAGED });
+
+/** Calls made with the rotator's runtime identity (both `rotate` and `rotateOnEvent`). */
+const ROTATE_CALLS: readonly GoogleCall[] = [
+  { api: SM, method: 'ListSecrets', permission: 'secretmanager.secrets.list', on: 'project', which: 'the project (finds managed secrets by label)' },
+  secret('GetSecret', 'secretmanager.secrets.get'),
+  secret('UpdateSecret', 'secretmanager.secrets.update'),
+  secret('AddSecretVersion', 'secretmanager.versions.add'),
+  secret('AccessSecretVersion', 'secretmanager.versions.access'),
+  secret('ListSecretVersions', 'secretmanager.versions.list'),
+  secret('GetSecretVersion', 'secretmanager.versions.get'),
+  secret('EnableSecretVersion', 'secretmanager.versions.enable'),
+  secret('DisableSecretVersion', 'secretmanager.versions.disable'),
+  secret('DestroySecretVersion', 'secretmanager.versions.destroy'),
+  saKeys('create', 'create'),
+  saKeys('list', 'list'),
+  saKeys('get', 'get'),
+  saKeys('disable', 'disable'),
+  saKeys('enable', 'enable'),
+  saKeys('delete', 'delete'),
+  apiKeys('CreateKey', 'apikeys.keys.create'),
+  apiKeys('GetKey', 'apikeys.keys.get'),
+  apiKeys('ListKeys', 'apikeys.keys.list'),
+  apiKeys('GetKeyString', 'apikeys.keys.getKeyString'),
+  apiKeys('UpdateKey', 'apikeys.keys.update'),
+  apiKeys('DeleteKey', 'apikeys.keys.delete'),
+  apiKeys('UndeleteKey', 'apikeys.keys.undelete'),
+  // API Keys writes are long-running operations, polled through Service Usage.
+  { api: 'apikeys.googleapis.com', method: 'GetOperation', permission: 'serviceusage.operations.get', on: 'project', which: 'the project' },
+];
+
+/** Every Google call each function makes that IAM checks. */
+export const PERMISSION_MANIFEST: Readonly<Record<FunctionName, readonly GoogleCall[]>> = {
+  token: TOKEN_CALLS,
+  rotate: ROTATE_CALLS,
+};
+
+/** Calls the functions make that need no IAM permission, and why (kept here so nobody adds a grant for them). */
+export const CALLS_WITHOUT_IAM: readonly { readonly api: string; readonly method: string; readonly why: string }[] = [
+  { api: 'oauth2.googleapis.com', method: 'token (jwt-bearer grant)', why: 'authenticated by the signed assertion itself' },
+  { api: 'logging.googleapis.com', method: 'audit entries', why: 'written as structured JSON to stdout (LogSync) and collected by the platform' },
+  { api: 'generativelanguage.googleapis.com', method: 'generateContent (new API key check)', why: 'authenticated by the API key under test' },
+];
+
+/** The permissions `calls` need, grouped by scope, each list sorted and without duplicates. */
+export function permissionsByScope(calls: readonly GoogleCall[]): Record<Scope, string[]> {
+  const byScope: Record<Scope, Set<string>> = { project: new Set(), secret: new Set(), serviceAccount: new Set() };
+  for (const call of calls) byScope[call.on].add(call.permission);
+  return {
+    project: [...byScope.project].sort(),
+    secret: [...byScope.secret].sort(),
+    serviceAccount: [...byScope.serviceAccount].sort(),
+  };
+}

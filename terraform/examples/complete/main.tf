@@ -1,0 +1,223 @@
+# A complete deployment: identities and least-privilege grants, managed secrets, the token
+# function, the rotation functions with their triggers, the VPC-SC perimeter and audit sinks.
+
+locals {
+  labels = { app = "token-vending" }
+
+  apis = toset([
+    "apikeys.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "eventarc.googleapis.com",
+    "iam.googleapis.com",
+    "iamcredentials.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "sts.googleapis.com",
+  ])
+}
+
+resource "google_project_service" "apis" {
+  for_each = local.apis
+
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
+}
+
+# ---------------------------------------------------------------------------------------------
+# Build plumbing: source archives, image repository and the build identity's grants.
+# ---------------------------------------------------------------------------------------------
+
+resource "google_storage_bucket" "sources" {
+  project                     = var.project_id
+  name                        = "${var.project_id}-${var.name_prefix}-sources"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  labels                      = local.labels
+
+  lifecycle_rule {
+    condition {
+      age = 90
+    }
+    action {
+      type = "Delete"
+    }
+  }
+}
+
+data "archive_file" "token" {
+  type        = "zip"
+  source_dir  = var.token_source_dir
+  output_path = "${path.module}/.build/token.zip"
+}
+
+data "archive_file" "rotate" {
+  type        = "zip"
+  source_dir  = var.rotate_source_dir
+  output_path = "${path.module}/.build/rotate.zip"
+}
+
+# Content-addressed names: a code change yields a new object and so a new function revision.
+resource "google_storage_bucket_object" "token" {
+  bucket = google_storage_bucket.sources.name
+  name   = "token-${data.archive_file.token.output_sha256}.zip"
+  source = data.archive_file.token.output_path
+}
+
+resource "google_storage_bucket_object" "rotate" {
+  bucket = google_storage_bucket.sources.name
+  name   = "rotate-${data.archive_file.rotate.output_sha256}.zip"
+  source = data.archive_file.rotate.output_path
+}
+
+resource "google_artifact_registry_repository" "functions" {
+  project       = var.project_id
+  location      = var.region
+  repository_id = "${var.name_prefix}-functions"
+  format        = "DOCKER"
+  description   = "Images of the token vending functions."
+  labels        = local.labels
+}
+
+resource "google_project_iam_member" "build_log_writer" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = "serviceAccount:${module.iam.build_service_account_email}"
+}
+
+resource "google_artifact_registry_repository_iam_member" "build_writer" {
+  project    = var.project_id
+  location   = google_artifact_registry_repository.functions.location
+  repository = google_artifact_registry_repository.functions.name
+  role       = "roles/artifactregistry.writer"
+  member     = "serviceAccount:${module.iam.build_service_account_email}"
+}
+
+resource "google_storage_bucket_iam_member" "build_source_reader" {
+  bucket = google_storage_bucket.sources.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${module.iam.build_service_account_email}"
+}
+
+# ---------------------------------------------------------------------------------------------
+# The service.
+# ---------------------------------------------------------------------------------------------
+
+module "secrets" {
+  source = "../../modules/secrets"
+
+  project_id          = var.project_id
+  secret_id_prefix    = "${var.name_prefix}-"
+  managed_credentials = var.managed_credentials
+  kms_key_name        = var.kms_key_name
+  labels              = local.labels
+
+  depends_on = [google_project_service.apis]
+}
+
+module "iam" {
+  source = "../../modules/iam"
+
+  project_id               = var.project_id
+  name_prefix              = var.name_prefix
+  key_secret_ids           = module.secrets.key_secret_ids
+  policy_secret_id         = module.secrets.policy_secret_id
+  managed_secret_ids       = module.secrets.managed_secret_ids
+  sa_key_target_emails     = module.secrets.sa_key_target_emails
+  keyless_service_accounts = var.keyless_service_accounts
+  enable_api_key_rotation  = module.secrets.has_api_keys
+
+  depends_on = [google_project_service.apis]
+}
+
+module "token_vendor" {
+  source = "../../modules/token-vendor"
+
+  project_id               = var.project_id
+  region                   = var.region
+  function_name            = "${var.name_prefix}-token"
+  service_account_email    = module.iam.token_service_account_email
+  build_service_account_id = module.iam.build_service_account_id
+  source_bucket            = google_storage_bucket.sources.name
+  source_object            = google_storage_bucket_object.token.name
+  docker_repository        = google_artifact_registry_repository.functions.id
+  ingress_settings         = var.token_ingress_settings
+  audience                 = var.token_audience
+  policy_secret_version    = "${module.secrets.policy_secret_id}/versions/latest"
+  oidc_issuers             = var.oidc_issuers
+  token_uri_allowlist      = var.token_uri_allowlist
+  invoker_members          = var.token_invoker_members
+  labels                   = local.labels
+
+  depends_on = [
+    google_project_service.apis,
+    google_project_iam_member.build_log_writer,
+    google_artifact_registry_repository_iam_member.build_writer,
+    google_storage_bucket_iam_member.build_source_reader,
+  ]
+}
+
+module "rotation" {
+  source = "../../modules/rotation"
+
+  project_id                    = var.project_id
+  region                        = var.region
+  name_prefix                   = var.name_prefix
+  service_account_email         = module.iam.rotator_service_account_email
+  invoker_service_account_email = module.iam.rotation_invoker_service_account_email
+  build_service_account_id      = module.iam.build_service_account_id
+  source_bucket                 = google_storage_bucket.sources.name
+  source_object                 = google_storage_bucket_object.rotate.name
+  docker_repository             = google_artifact_registry_repository.functions.id
+  rotation_topic_id             = module.secrets.rotation_topic_id
+  labels                        = local.labels
+
+  depends_on = [
+    google_project_service.apis,
+    google_project_iam_member.build_log_writer,
+    google_artifact_registry_repository_iam_member.build_writer,
+    google_storage_bucket_iam_member.build_source_reader,
+  ]
+}
+
+module "perimeter" {
+  source = "../../modules/perimeter"
+
+  project_number      = var.project_number
+  access_policy_id    = var.access_policy_id
+  organization_id     = var.organization_id
+  perimeter_name      = replace("${var.name_prefix}_perimeter", "-", "_")
+  dry_run             = var.perimeter_dry_run
+  caller_identities   = var.perimeter_caller_identities
+  allowed_ip_ranges   = var.perimeter_allowed_ip_ranges
+  deployer_identities = var.deployer_identities
+  function_identities = [
+    "serviceAccount:${module.iam.token_service_account_email}",
+    "serviceAccount:${module.iam.rotator_service_account_email}",
+  ]
+}
+
+module "audit" {
+  source = "../../modules/audit"
+
+  project_id         = var.project_id
+  name_prefix        = var.name_prefix
+  token_service_name = module.token_vendor.function_name
+  function_service_names = [
+    module.token_vendor.function_name,
+    module.rotation.rotate_function_name,
+    module.rotation.rotate_on_event_function_name,
+  ]
+  location              = var.audit_location
+  lock_retention        = var.audit_lock_retention
+  notification_channels = var.notification_channels
+
+  depends_on = [google_project_service.apis]
+}

@@ -1,0 +1,34 @@
+output "token_url" {
+  description = "URL of the token function (internal ingress)."
+  value       = module.token_vendor.url
+}
+
+output "token_audience" {
+  description = "Audience callers request for their ID tokens."
+  value       = module.token_vendor.audience
+}
+
+output "token_service_account_email" {
+  description = "Runtime identity of the token function."
+  value       = module.iam.token_service_account_email
+}
+
+output "rotator_service_account_email" {
+  description = "Runtime identity of the rotation functions."
+  value       = module.iam.rotator_service_account_email
+}
+
+output "policy_secret_id" {
+  description = "Secret to add the policy to (gcloud secrets versions add ... --data-file=policy.yaml)."
+  value       = module.secrets.policy_secret_id
+}
+
+output "managed_secret_ids" {
+  description = "Managed secrets, by credential name."
+  value       = module.secrets.managed_secret_ids
+}
+
+output "perimeter_enforced" {
+  description = "False while the perimeter is in dry-run mode."
+  value       = module.perimeter.enforced
+}

@@ -1,0 +1,183 @@
+variable "project_id" {
+  type        = string
+  description = "Project hosting the token vending service."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a Google Cloud project id."
+  }
+}
+
+variable "project_number" {
+  type        = string
+  description = "Number of that project (for the perimeter)."
+
+  validation {
+    condition     = can(regex("^[0-9]{6,20}$", var.project_number))
+    error_message = "project_number must be numeric."
+  }
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the functions and the scheduler job."
+  default     = "europe-west1"
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
+    error_message = "region must be a Google Cloud region such as europe-west1."
+  }
+}
+
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of every resource name."
+  default     = "tvs"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,14}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-16 chars of lowercase letters, digits and hyphens."
+  }
+}
+
+variable "token_source_dir" {
+  type        = string
+  description = "Directory holding the packaged token function (built dist, package.json whose main is the token entry, package-lock.json)."
+}
+
+variable "rotate_source_dir" {
+  type        = string
+  description = "Directory holding the packaged rotation functions (main is the rotate entry, exporting rotate and rotateOnEvent)."
+}
+
+variable "managed_credentials" {
+  type = map(object({
+    kind            = string
+    target          = string
+    rotation_period = optional(string, "2592000s")
+    grace           = optional(string, "7200s")
+  }))
+  description = "SA keys and API keys the service keeps in Secret Manager and rotates (see modules/secrets)."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for c in values(var.managed_credentials) : contains(["sa-key", "api-key"], c.kind)])
+    error_message = "managed_credentials kind must be sa-key or api-key."
+  }
+}
+
+variable "keyless_service_accounts" {
+  type        = set(string)
+  description = "Service accounts minted for without a key: the token identity gets getAccessToken/getOpenIdToken on each, nothing at project level."
+  default     = []
+}
+
+variable "token_invoker_members" {
+  type        = list(string)
+  description = "Principals allowed to call the token function (roles/run.invoker on it only). Never allUsers."
+  default     = []
+
+  validation {
+    condition     = !contains(var.token_invoker_members, "allUsers") && !contains(var.token_invoker_members, "allAuthenticatedUsers")
+    error_message = "token_invoker_members must name explicit principals; allUsers and allAuthenticatedUsers are refused."
+  }
+}
+
+variable "token_ingress_settings" {
+  type        = string
+  description = "ALLOW_INTERNAL_ONLY, or ALLOW_INTERNAL_AND_GCLB when fronted by a load balancer."
+  default     = "ALLOW_INTERNAL_ONLY"
+
+  validation {
+    condition     = contains(["ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], var.token_ingress_settings)
+    error_message = "token_ingress_settings must be ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB."
+  }
+}
+
+variable "token_audience" {
+  type        = string
+  description = "Audience of callers' ID tokens; null uses the function URL."
+  default     = null
+}
+
+variable "oidc_issuers" {
+  type = list(object({
+    issuer     = string
+    jwksUri    = optional(string)
+    audiences  = optional(list(string))
+    algorithms = optional(list(string))
+  }))
+  description = "External OIDC issuers trusted by the token function."
+  default     = []
+}
+
+variable "token_uri_allowlist" {
+  type        = list(string)
+  description = "Token endpoints a key file's token_uri may name."
+  default     = ["https://oauth2.googleapis.com/token"]
+}
+
+variable "kms_key_name" {
+  type        = string
+  description = "Optional global Cloud KMS key for the secrets (CMEK)."
+  default     = null
+}
+
+variable "access_policy_id" {
+  type        = string
+  description = "Existing Access Context Manager policy id; null creates a project-scoped policy under organization_id."
+  default     = null
+}
+
+variable "organization_id" {
+  type        = string
+  description = "Organization id (needed when access_policy_id is null)."
+  default     = null
+}
+
+variable "perimeter_dry_run" {
+  type        = bool
+  description = "Keep the perimeter in dry-run mode. Apply with true first; set false once the dry-run logs are clean."
+  default     = true
+}
+
+variable "perimeter_caller_identities" {
+  type        = list(string)
+  description = "Identities outside the perimeter allowed to reach the token function."
+  default     = []
+
+  validation {
+    condition     = alltrue([for i in var.perimeter_caller_identities : can(regex("^(serviceAccount|user|group):.+|^principal(Set)?://.+", i))])
+    error_message = "perimeter_caller_identities must be serviceAccount:, user:, group:, principal:// or principalSet:// identities."
+  }
+}
+
+variable "perimeter_allowed_ip_ranges" {
+  type        = list(string)
+  description = "CIDR ranges those callers come from; empty allows any source for them."
+  default     = []
+}
+
+variable "deployer_identities" {
+  type        = list(string)
+  description = "Identities administering the project from outside the perimeter (Terraform, Cloud Build)."
+  default     = []
+}
+
+variable "audit_location" {
+  type        = string
+  description = "Location of the audit bucket and dataset."
+  default     = "EU"
+}
+
+variable "audit_lock_retention" {
+  type        = bool
+  description = "Lock the audit bucket's retention policy (irreversible)."
+  default     = true
+}
+
+variable "notification_channels" {
+  type        = list(string)
+  description = "Notification channels paged on denial spikes."
+  default     = []
+}

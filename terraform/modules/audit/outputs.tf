@@ -1,0 +1,27 @@
+output "archive_bucket" {
+  description = "Name of the retention-locked archive bucket, or null."
+  value       = var.enable_gcs_sink ? google_storage_bucket.archive[0].name : null
+}
+
+output "bigquery_dataset_id" {
+  description = "Id of the audit dataset, or null."
+  value       = var.enable_bigquery_sink ? google_bigquery_dataset.audit[0].dataset_id : null
+}
+
+output "sink_writer_identities" {
+  description = "Writer identities of the sinks (granted on their destinations)."
+  value = concat(
+    [for s in google_logging_project_sink.gcs : s.writer_identity],
+    [for s in google_logging_project_sink.bigquery : s.writer_identity],
+  )
+}
+
+output "denied_metric_name" {
+  description = "Log-based metric counting denied or failed authentications."
+  value       = google_logging_metric.denied.name
+}
+
+output "alert_policy_name" {
+  description = "Alert policy on denial spikes."
+  value       = google_monitoring_alert_policy.denied_spike.name
+}

@@ -1,0 +1,184 @@
+# Identities of the token vending service and every grant its runtime identities hold.
+# The grants to the two runtime identities (token, rotator) live in this file only, as custom
+# roles listing exactly the permissions of shared/permission-manifest.ts, bound at the
+# narrowest resource that IAM supports. test/terraform checks both directions.
+
+# ---------------------------------------------------------------------------------------------
+# Service accounts: one per role, never the default compute or App Engine account.
+# ---------------------------------------------------------------------------------------------
+
+resource "google_service_account" "token" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-token"
+  display_name = "Token vending: token function runtime"
+  description  = "Runtime identity of the token function. Reads key secrets and the policy secret; mints for keyless SAs."
+}
+
+resource "google_service_account" "rotator" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-rotator"
+  display_name = "Token vending: rotation function runtime"
+  description  = "Runtime identity of the rotation functions. Rotates SA keys and API keys held in managed secrets."
+}
+
+resource "google_service_account" "rotation_invoker" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-rotation-trigger"
+  display_name = "Token vending: rotation trigger"
+  description  = "Identity Cloud Scheduler (OIDC) and the Pub/Sub event trigger use to invoke the rotation functions."
+}
+
+resource "google_service_account" "build" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-build"
+  display_name = "Token vending: function build"
+  description  = "Cloud Build identity that builds the functions' containers, instead of the default compute account."
+}
+
+# ---------------------------------------------------------------------------------------------
+# Custom roles: exactly the permissions the code's Google calls need.
+# ---------------------------------------------------------------------------------------------
+
+resource "google_project_iam_custom_role" "token_secret_accessor" {
+  project     = var.project_id
+  role_id     = "${var.role_id_prefix}TokenSecretAccessor"
+  title       = "Token vending: read key and policy secrets"
+  description = "AccessSecretVersion on the SA-key secrets and the policy secret."
+  permissions = ["secretmanager.versions.access"]
+}
+
+resource "google_project_iam_custom_role" "token_keyless_minter" {
+  project     = var.project_id
+  role_id     = "${var.role_id_prefix}TokenKeylessMinter"
+  title       = "Token vending: mint for keyless service accounts"
+  description = "generateAccessToken and generateIdToken, granted on each keyless target SA only."
+  permissions = [
+    "iam.serviceAccounts.getAccessToken",
+    "iam.serviceAccounts.getOpenIdToken",
+  ]
+}
+
+resource "google_project_iam_custom_role" "rotator_secret_lister" {
+  project     = var.project_id
+  role_id     = "${var.role_id_prefix}RotatorSecretLister"
+  title       = "Token vending: find managed secrets"
+  description = "ListSecrets, to find managed secrets by label. Secret metadata only, never payloads."
+  permissions = ["secretmanager.secrets.list"]
+}
+
+resource "google_project_iam_custom_role" "rotator_secret_rotator" {
+  project     = var.project_id
+  role_id     = "${var.role_id_prefix}RotatorSecretRotator"
+  title       = "Token vending: rotate a managed secret"
+  description = "Read and advance the rotation state of one managed secret and its versions."
+  permissions = [
+    "secretmanager.secrets.get",
+    "secretmanager.secrets.update",
+    "secretmanager.versions.access",
+    "secretmanager.versions.add",
+    "secretmanager.versions.destroy",
+    "secretmanager.versions.disable",
+    "secretmanager.versions.enable",
+    "secretmanager.versions.get",
+    "secretmanager.versions.list",
+  ]
+}
+
+resource "google_project_iam_custom_role" "rotator_sa_key_rotator" {
+  project     = var.project_id
+  role_id     = "${var.role_id_prefix}RotatorSaKeyRotator"
+  title       = "Token vending: rotate user-managed SA keys"
+  description = "Create, list, disable, enable and delete keys, granted on each target SA only."
+  permissions = [
+    "iam.serviceAccountKeys.create",
+    "iam.serviceAccountKeys.delete",
+    "iam.serviceAccountKeys.disable",
+    "iam.serviceAccountKeys.enable",
+    "iam.serviceAccountKeys.get",
+    "iam.serviceAccountKeys.list",
+  ]
+}
+
+resource "google_project_iam_custom_role" "rotator_api_key_rotator" {
+  count = var.enable_api_key_rotation ? 1 : 0
+
+  project     = var.project_id
+  role_id     = "${var.role_id_prefix}RotatorApiKeyRotator"
+  title       = "Token vending: rotate API keys"
+  description = "API Keys v2 calls of the rotator and polling their long-running operations. Project level: API Keys has no per-key IAM."
+  permissions = [
+    "apikeys.keys.create",
+    "apikeys.keys.delete",
+    "apikeys.keys.get",
+    "apikeys.keys.getKeyString",
+    "apikeys.keys.list",
+    "apikeys.keys.undelete",
+    "apikeys.keys.update",
+    "serviceusage.operations.get",
+  ]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Token function grants.
+# ---------------------------------------------------------------------------------------------
+
+resource "google_secret_manager_secret_iam_member" "token_key_secrets" {
+  for_each = var.key_secret_ids
+
+  project   = var.project_id
+  secret_id = each.value
+  role      = google_project_iam_custom_role.token_secret_accessor.name
+  member    = google_service_account.token.member
+}
+
+resource "google_secret_manager_secret_iam_member" "token_policy_secret" {
+  count = var.policy_secret_id == null ? 0 : 1
+
+  project   = var.project_id
+  secret_id = var.policy_secret_id
+  role      = google_project_iam_custom_role.token_secret_accessor.name
+  member    = google_service_account.token.member
+}
+
+resource "google_service_account_iam_member" "token_keyless" {
+  for_each = var.keyless_service_accounts
+
+  service_account_id = "projects/${var.project_id}/serviceAccounts/${each.value}"
+  role               = google_project_iam_custom_role.token_keyless_minter.name
+  member             = google_service_account.token.member
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rotator grants.
+# ---------------------------------------------------------------------------------------------
+
+resource "google_project_iam_member" "rotator_secret_lister" {
+  project = var.project_id
+  role    = google_project_iam_custom_role.rotator_secret_lister.name
+  member  = google_service_account.rotator.member
+}
+
+resource "google_secret_manager_secret_iam_member" "rotator_managed_secrets" {
+  for_each = var.managed_secret_ids
+
+  project   = var.project_id
+  secret_id = each.value
+  role      = google_project_iam_custom_role.rotator_secret_rotator.name
+  member    = google_service_account.rotator.member
+}
+
+resource "google_service_account_iam_member" "rotator_sa_keys" {
+  for_each = var.sa_key_target_emails
+
+  service_account_id = "projects/${var.project_id}/serviceAccounts/${each.value}"
+  role               = google_project_iam_custom_role.rotator_sa_key_rotator.name
+  member             = google_service_account.rotator.member
+}
+
+resource "google_project_iam_member" "rotator_api_keys" {
+  count = var.enable_api_key_rotation ? 1 : 0
+
+  project = var.project_id
+  role    = google_project_iam_custom_role.rotator_api_key_rotator[0].name
+  member  = google_service_account.rotator.member
+}

@@ -1,0 +1,67 @@
+# The token function: Cloud Functions gen2, entry point `token`, internal ingress, its own
+# runtime identity, invocable only by the listed principals.
+
+locals {
+  audience = coalesce(var.audience, "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.function_name}")
+
+  # Optional issuer fields are dropped rather than sent as null: the config schema is strict.
+  oidc_issuers = [for i in var.oidc_issuers : { for k, v in i : k => v if v != null }]
+
+  environment = merge(
+    var.extra_environment_variables,
+    {
+      GOOGLE_CLOUD_PROJECT    = var.project_id
+      TVS_AUDIENCE            = local.audience
+      TVS_OIDC_ISSUERS        = jsonencode(local.oidc_issuers)
+      TVS_TOKEN_URI_ALLOWLIST = join(",", var.token_uri_allowlist)
+      TVS_AUDIT_LOG_NAME      = var.audit_log_name
+    },
+    var.policy_secret_version == null ? {} : { TVS_POLICY_SECRET = var.policy_secret_version },
+    var.policy_file == null ? {} : { TVS_POLICY_FILE = var.policy_file },
+  )
+}
+
+resource "google_cloudfunctions2_function" "token" {
+  project     = var.project_id
+  location    = var.region
+  name        = var.function_name
+  description = "Token vending: short-lived Google credentials by policy."
+  labels      = var.labels
+
+  build_config {
+    runtime           = var.runtime
+    entry_point       = "token"
+    service_account   = var.build_service_account_id
+    docker_repository = var.docker_repository
+
+    source {
+      storage_source {
+        bucket = var.source_bucket
+        object = var.source_object
+      }
+    }
+  }
+
+  service_config {
+    service_account_email            = var.service_account_email
+    ingress_settings                 = var.ingress_settings
+    all_traffic_on_latest_revision   = true
+    min_instance_count               = var.min_instances
+    max_instance_count               = var.max_instances
+    max_instance_request_concurrency = var.max_instance_request_concurrency
+    available_memory                 = var.available_memory
+    available_cpu                    = var.available_cpu
+    timeout_seconds                  = var.timeout_seconds
+    environment_variables            = local.environment
+  }
+}
+
+resource "google_cloud_run_v2_service_iam_member" "invoker" {
+  for_each = toset(var.invoker_members)
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.token.name
+  role     = "roles/run.invoker"
+  member   = each.value
+}

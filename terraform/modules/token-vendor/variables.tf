@@ -1,0 +1,246 @@
+variable "project_id" {
+  type        = string
+  description = "Project the token function runs in."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a Google Cloud project id (6-30 chars, lowercase letters, digits, hyphens)."
+  }
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the function (e.g. europe-west1)."
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
+    error_message = "region must be a Google Cloud region such as europe-west1."
+  }
+}
+
+variable "function_name" {
+  type        = string
+  description = "Name of the Cloud Functions (gen2) function and its Cloud Run service."
+  default     = "tvs-token"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,48}[a-z0-9]$", var.function_name))
+    error_message = "function_name must be 2-50 chars of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "service_account_email" {
+  type        = string
+  description = "Dedicated runtime service account of the function (the iam module's token account)."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\\.iam\\.gserviceaccount\\.com$", var.service_account_email))
+    error_message = "service_account_email must be a user-managed service account; the default compute account is refused."
+  }
+}
+
+variable "build_service_account_id" {
+  type        = string
+  description = "Service account Cloud Build uses to build the function (projects/P/serviceAccounts/E)."
+
+  validation {
+    condition     = can(regex("^projects/[^/]+/serviceAccounts/[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\\.iam\\.gserviceaccount\\.com$", var.build_service_account_id))
+    error_message = "build_service_account_id must be projects/P/serviceAccounts/EMAIL of a user-managed service account."
+  }
+}
+
+variable "source_bucket" {
+  type        = string
+  description = "GCS bucket holding the function's source archive."
+}
+
+variable "source_object" {
+  type        = string
+  description = "Object name of the source archive (a zip whose package.json main is the built token entry)."
+}
+
+variable "docker_repository" {
+  type        = string
+  description = "Artifact Registry repository for the built image (projects/P/locations/L/repositories/R); null lets the platform choose."
+  default     = null
+}
+
+variable "runtime" {
+  type        = string
+  description = "Node.js runtime of the function."
+  default     = "nodejs20"
+
+  validation {
+    condition     = contains(["nodejs20", "nodejs22"], var.runtime)
+    error_message = "runtime must be nodejs20 or nodejs22."
+  }
+}
+
+variable "ingress_settings" {
+  type        = string
+  description = "Who may reach the function over the network: internal traffic only, or internal plus an external Application Load Balancer."
+  default     = "ALLOW_INTERNAL_ONLY"
+
+  validation {
+    condition     = contains(["ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], var.ingress_settings)
+    error_message = "ingress_settings must be ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB; ALLOW_ALL is refused."
+  }
+}
+
+variable "min_instances" {
+  type        = number
+  description = "Instances kept warm (avoids cold starts on the token path)."
+  default     = 1
+
+  validation {
+    condition     = var.min_instances >= 0 && var.min_instances <= 100
+    error_message = "min_instances must be between 0 and 100."
+  }
+}
+
+variable "max_instances" {
+  type        = number
+  description = "Upper bound on instances (bounds cost and upstream load)."
+  default     = 20
+
+  validation {
+    condition     = var.max_instances >= 1 && var.max_instances <= 1000
+    error_message = "max_instances must be between 1 and 1000."
+  }
+}
+
+variable "max_instance_request_concurrency" {
+  type        = number
+  description = "Concurrent requests per instance (the token cache is per instance, so higher is cheaper)."
+  default     = 80
+
+  validation {
+    condition     = var.max_instance_request_concurrency >= 1 && var.max_instance_request_concurrency <= 1000
+    error_message = "max_instance_request_concurrency must be between 1 and 1000."
+  }
+}
+
+variable "available_memory" {
+  type        = string
+  description = "Memory per instance (e.g. 512M)."
+  default     = "512M"
+
+  validation {
+    condition     = can(regex("^[0-9]+(M|Mi|G|Gi)$", var.available_memory))
+    error_message = "available_memory must look like 512M or 1Gi."
+  }
+}
+
+variable "available_cpu" {
+  type        = string
+  description = "vCPUs per instance (1 allows request concurrency above 1)."
+  default     = "1"
+}
+
+variable "timeout_seconds" {
+  type        = number
+  description = "Request timeout; above the token function's upstream deadline."
+  default     = 60
+
+  validation {
+    condition     = var.timeout_seconds >= 10 && var.timeout_seconds <= 3600
+    error_message = "timeout_seconds must be between 10 and 3600."
+  }
+}
+
+variable "audience" {
+  type        = string
+  description = "Audience callers put in their ID tokens (TVS_AUDIENCE). null uses the function URL https://REGION-PROJECT.cloudfunctions.net/NAME."
+  default     = null
+}
+
+variable "policy_secret_version" {
+  type        = string
+  description = "Secret version holding the policy (TVS_POLICY_SECRET), e.g. projects/P/secrets/tvs-policy/versions/latest. Exactly one of this and policy_file."
+  default     = null
+
+  validation {
+    condition     = var.policy_secret_version == null || can(regex("^projects/[^/]+/secrets/[^/]+/versions/[^/]+$", var.policy_secret_version))
+    error_message = "policy_secret_version must be projects/P/secrets/S/versions/V."
+  }
+}
+
+variable "policy_file" {
+  type        = string
+  description = "Path of a policy file shipped in the source archive (TVS_POLICY_FILE). Exactly one of this and policy_secret_version."
+  default     = null
+
+  validation {
+    condition     = (var.policy_file == null) != (var.policy_secret_version == null)
+    error_message = "Set exactly one of policy_file and policy_secret_version."
+  }
+}
+
+variable "oidc_issuers" {
+  type = list(object({
+    issuer     = string
+    jwksUri    = optional(string)
+    audiences  = optional(list(string))
+    algorithms = optional(list(string))
+  }))
+  description = "External OIDC issuers whose tokens callers may present (TVS_OIDC_ISSUERS). Google's issuer is always trusted."
+  default     = []
+
+  validation {
+    condition     = alltrue([for i in var.oidc_issuers : startswith(i.issuer, "https://") && (i.jwksUri == null || startswith(coalesce(i.jwksUri, "https://"), "https://"))])
+    error_message = "oidc_issuers issuer and jwksUri must be https URLs."
+  }
+}
+
+variable "token_uri_allowlist" {
+  type        = list(string)
+  description = "Token endpoints a key file's token_uri may name (TVS_TOKEN_URI_ALLOWLIST)."
+  default     = ["https://oauth2.googleapis.com/token"]
+
+  validation {
+    condition     = length(var.token_uri_allowlist) > 0 && alltrue([for u in var.token_uri_allowlist : startswith(u, "https://") && !strcontains(u, ",")])
+    error_message = "token_uri_allowlist must hold at least one https URL, without commas."
+  }
+}
+
+variable "audit_log_name" {
+  type        = string
+  description = "Log name of the structured audit entries (TVS_AUDIT_LOG_NAME); the audit module filters on it."
+  default     = "token-vending-audit"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,100}$", var.audit_log_name))
+    error_message = "audit_log_name must be 1-100 chars of letters, digits, '_', '.' and '-'."
+  }
+}
+
+variable "extra_environment_variables" {
+  type        = map(string)
+  description = "Further TVS_* tuning variables (cache size, deadlines...). Never secrets: the function reads secrets from Secret Manager itself."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.extra_environment_variables) : can(regex("^TVS_[A-Z0-9_]+$", k))])
+    error_message = "extra_environment_variables keys must be TVS_* names."
+  }
+}
+
+variable "invoker_members" {
+  type        = list(string)
+  description = "Principals allowed to invoke the function (roles/run.invoker), e.g. serviceAccount:ci@P.iam.gserviceaccount.com. Never allUsers."
+  default     = []
+
+  validation {
+    condition = alltrue([
+      for m in var.invoker_members :
+      can(regex("^(serviceAccount|user|group|domain):.+|^principal(Set)?://.+", m)) && !contains(["allUsers", "allAuthenticatedUsers"], m)
+    ])
+    error_message = "invoker_members must be explicit principals (serviceAccount:, user:, group:, domain:, principal://, principalSet://); allUsers and allAuthenticatedUsers are refused."
+  }
+}
+
+variable "labels" {
+  type        = map(string)
+  description = "Labels for the function."
+  default     = {}
+}
