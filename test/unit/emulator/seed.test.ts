@@ -1,0 +1,86 @@
+import { createPrivateKey } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { SecretStore } from '../../../emulator/secret-manager/secret-store.js';
+import { DEFAULT_SEED_PATH, loadSeed, parseSeed, SeedError } from '../../../emulator/seed.js';
+import { applySeed } from '../../../emulator/state/apply-seed.js';
+import { DEFAULT_METADATA_SCOPES, type EmulatorState } from '../../../emulator/state/emulator-state.js';
+import type { GoogleSigningKeys } from '../../../emulator/state/google-signing-keys.js';
+import { IssuedTokens } from '../../../emulator/state/issued-tokens.js';
+import { ServiceAccountRegistry } from '../../../emulator/state/service-accounts.js';
+
+const SA = 'workload@tvs-local.iam.gserviceaccount.com';
+const base = { projectId: 'tvs-local', projectNumber: '123456789012' };
+
+describe('parseSeed', () => {
+  it('fills defaults for a minimal seed', () => {
+    expect(parseSeed(base)).toEqual({ ...base, serviceAccounts: [], secrets: [] });
+  });
+
+  it.each<[string, unknown, string]>([
+    ['a malformed project id', { ...base, projectId: 'Bad_Project' }, 'projectId: must be a GCP project id'],
+    ['a non-numeric project number', { ...base, projectNumber: '12ab' }, 'projectNumber: must be a numeric project number'],
+    ['an unknown top-level key', { ...base, extra: 1 }, 'Unrecognized key'],
+    ['a malformed service-account email', { ...base, serviceAccounts: [{ email: 'me@example.com' }] }, 'serviceAccounts.0.email: must be a service-account email'],
+    ['a duplicate service account', { ...base, serviceAccounts: [{ email: SA }, { email: SA }] }, `serviceAccounts.1.email: duplicate service account ${SA}`],
+    ['more than 10 user-managed keys', { ...base, serviceAccounts: [{ email: SA, userManagedKeys: 11 }] }, 'serviceAccounts.0.userManagedKeys'],
+    ['a metadata identity that is not seeded', { ...base, metadata: { defaultServiceAccount: SA } }, `metadata.defaultServiceAccount: ${SA} is not in serviceAccounts`],
+    ['a key version for an unseeded account', { ...base, secrets: [{ id: 'k', versions: [{ serviceAccountKey: SA }] }] }, `secrets.0.versions.0.serviceAccountKey: ${SA} is not in serviceAccounts`],
+    ['an alias to a missing version', { ...base, secrets: [{ id: 's', versions: [{ data: 'x' }], versionAliases: { current: 2 } }] }, 'secrets.0.versionAliases.current: version 2 does not exist'],
+    ['a duplicate secret id', { ...base, secrets: [{ id: 's' }, { id: 's' }] }, 'secrets.1.id: duplicate secret s'],
+    ['a version with two payload kinds', { ...base, secrets: [{ id: 's', versions: [{ data: 'x', dataBase64: 'eA==' }] }] }, 'secrets.0.versions.0'],
+  ])('rejects %s with a readable error', (_name, input, fragment) => {
+    expect(() => parseSeed(input, 'test.json')).toThrow(SeedError);
+    expect(() => parseSeed(input, 'test.json')).toThrow(fragment);
+  });
+
+  it('names the source file in the message', () => {
+    expect(() => parseSeed({}, 'my-seed.json')).toThrow(/^invalid emulator seed \(my-seed\.json\):/);
+  });
+});
+
+describe('loadSeed', () => {
+  it('loads and validates the demo seed by default', async () => {
+    const seed = await loadSeed();
+    expect(seed.projectId).toBe('tvs-local');
+    expect(seed.metadata?.defaultServiceAccount).toBe(SA);
+  });
+
+  it('reports an unreadable file as a SeedError', async () => {
+    await expect(loadSeed(`${DEFAULT_SEED_PATH}.missing`)).rejects.toThrow(SeedError);
+  });
+});
+
+describe('applySeed', () => {
+  it('creates accounts, fresh keys and secrets whose key versions are working key files', async () => {
+    const seed = await loadSeed();
+    const tokenUrl = 'http://127.0.0.1:1/token';
+    const secrets = new SecretStore({ projectId: seed.projectId, projectNumber: seed.projectNumber });
+    const state: EmulatorState = {
+      projectId: seed.projectId,
+      projectNumber: seed.projectNumber,
+      urls: { httpUrl: 'http://127.0.0.1:1', tokenUrl },
+      serviceAccounts: new ServiceAccountRegistry({ projectId: seed.projectId, tokenUrl }),
+      secrets,
+      tokens: new IssuedTokens(),
+      signingKeys: undefined as unknown as GoogleSigningKeys, // not used by seeding
+      metadata: { defaultServiceAccount: undefined, defaultScopes: DEFAULT_METADATA_SCOPES },
+    };
+
+    await applySeed(state, seed);
+
+    const caller = 'gemini-caller@tvs-local.iam.gserviceaccount.com';
+    expect(state.serviceAccounts.get(caller)?.uniqueId).toMatch(/^1\d{20}$/);
+    // One seeded user-managed key plus the one stored in the secret.
+    expect(state.serviceAccounts.listKeys(caller)).toHaveLength(2);
+    expect(state.metadata.defaultServiceAccount).toBe(SA);
+
+    const accessed = secrets.accessVersion('projects/tvs-local/secrets/gemini-caller-key/versions/current');
+    const keyFile = JSON.parse(accessed.data.toString('utf8')) as Record<string, string>;
+    expect(keyFile).toMatchObject({ type: 'service_account', project_id: 'tvs-local', client_email: caller, token_uri: tokenUrl, universe_domain: 'googleapis.com' });
+    expect(keyFile.private_key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    expect(createPrivateKey(keyFile.private_key).asymmetricKeyDetails?.modulusLength).toBe(2048);
+    expect(state.serviceAccounts.getKey(caller, keyFile.private_key_id)?.state).toBe('ENABLED');
+    expect(secrets.accessVersion('projects/tvs-local/secrets/plain/versions/latest').data.toString('utf8')).toBe('hello');
+    expect(secrets.getSecret('projects/tvs-local/secrets/gemini-caller-key').labels).toEqual({ 'tvs-kind': 'sa-key' });
+  });
+});
