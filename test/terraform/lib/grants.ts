@@ -1,0 +1,80 @@
+/**
+ * What Terraform grants each function's runtime identity, read from the HCL, compared with
+ * what `shared/permission-manifest.ts` says the code calls.
+ */
+import type { FunctionName, GoogleCall, Scope } from '../../../shared/permission-manifest.js';
+import { permissionsByScope } from '../../../shared/permission-manifest.js';
+import type { TfTree } from './hcl-tree.js';
+import { resources, strings, text, where } from './hcl-tree.js';
+import { customRolePermissions } from './rules-iam.js';
+
+/** The module that alone may grant anything to the runtime identities. */
+export const IAM_MODULE_DIR = 'modules/iam';
+
+/** How each function's runtime identity is written in the HCL. */
+const IDENTITY: Record<FunctionName, RegExp> = {
+  token: /google_service_account\.token\b|\btoken_service_account_(email|member)\b/,
+  rotate: /google_service_account\.rotator\b|\brotator_service_account_(email|member)\b/,
+};
+
+/** The scope each member resource type grants at. */
+const SCOPE_OF: Record<string, Scope> = {
+  google_project_iam_member: 'project',
+  google_secret_manager_secret_iam_member: 'secret',
+  google_service_account_iam_member: 'serviceAccount',
+};
+
+export type Granted = Record<FunctionName, Record<Scope, Set<string>>>;
+
+const empty = (): Record<Scope, Set<string>> => ({ project: new Set(), secret: new Set(), serviceAccount: new Set() });
+
+/** Reads the grants to the runtime identities; `problems` collects grants of a shape we refuse. */
+export function grantsToRuntimeIdentities(tree: TfTree): { granted: Granted; problems: string[] } {
+  const granted: Granted = { token: empty(), rotate: empty() };
+  const problems: string[] = [];
+  for (const r of resources(tree, /_iam_(member|binding|policy)$/)) {
+    const members = [...strings(r.body.member), ...strings(r.body.members), ...strings(r.body.policy_data)].join(' ');
+    for (const fn of Object.keys(IDENTITY) as FunctionName[]) {
+      if (!IDENTITY[fn].test(members)) continue;
+      const scope = SCOPE_OF[r.type];
+      if (r.file.dir !== IAM_MODULE_DIR) {
+        problems.push(`${where(r)}: grants to the ${fn} identity outside ${IAM_MODULE_DIR}`);
+        continue;
+      }
+      if (!scope) {
+        problems.push(`${where(r)}: ${r.type} is not a scope the ${fn} identity may be granted on`);
+        continue;
+      }
+      const permissions = customRolePermissions(tree, r);
+      if (!permissions) {
+        problems.push(`${where(r)}: the ${fn} identity holds ${text(r.body.role)}; runtime identities hold custom roles only`);
+        continue;
+      }
+      permissions.forEach((p) => granted[fn][scope].add(p));
+    }
+  }
+  return { granted, problems };
+}
+
+/**
+ * Every mismatch between the manifest and Terraform: a call whose permission is not granted at
+ * its scope, a permission granted that no call needs, or a grant of a refused shape.
+ */
+export function compareManifest(manifest: Readonly<Record<FunctionName, readonly GoogleCall[]>>, tree: TfTree): string[] {
+  const { granted, problems } = grantsToRuntimeIdentities(tree);
+  for (const fn of Object.keys(manifest) as FunctionName[]) {
+    const needed = permissionsByScope(manifest[fn]);
+    for (const scope of Object.keys(needed) as Scope[]) {
+      for (const p of needed[scope]) {
+        if (!granted[fn][scope].has(p)) {
+          const calls = manifest[fn].filter((c) => c.permission === p && c.on === scope).map((c) => c.method);
+          problems.push(`${fn}: ${p} on ${scope} is needed by ${calls.join(', ')} but not granted`);
+        }
+      }
+      for (const p of granted[fn][scope]) {
+        if (!needed[scope].includes(p)) problems.push(`${fn}: ${p} is granted on ${scope} but no call in the manifest needs it`);
+      }
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,53 @@
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TfTree } from './lib/hcl-tree.js';
+import { loadTree, resources, text } from './lib/hcl-tree.js';
+import { RULES } from './lib/policy-rules.js';
+
+const ROOT = fileURLToPath(new URL('../../terraform', import.meta.url));
+
+describe('the repository Terraform', () => {
+  let tree: TfTree;
+  beforeAll(async () => {
+    tree = await loadTree(ROOT);
+  });
+
+  it('holds the six modules and the complete example', () => {
+    expect([...tree.dirs.keys()].sort()).toEqual([
+      'examples/complete',
+      'modules/audit',
+      'modules/iam',
+      'modules/perimeter',
+      'modules/rotation',
+      'modules/secrets',
+      'modules/token-vendor',
+    ]);
+  });
+
+  it.each(Object.keys(RULES))('passes the %s rule', (name) => {
+    expect(RULES[name]!(tree)).toEqual([]);
+  });
+
+  it('deploys the three entry points the code exports, as gen2 functions', () => {
+    const entryPoints = resources(tree, 'google_cloudfunctions2_function')
+      .map((r) => text((r.body.build_config as Array<Record<string, unknown>>)[0]!.entry_point as string))
+      .sort();
+    expect(entryPoints).toEqual(['rotate', 'rotateOnEvent', 'token']);
+  });
+
+  it('passes the token function every environment variable its config requires', () => {
+    const fn = resources(tree, 'google_cloudfunctions2_function').find((r) => r.name === 'token')!;
+    const env = text((fn.body.service_config as Array<Record<string, unknown>>)[0]!.environment_variables as string);
+    expect(env).toBe('${local.environment}');
+    const localsText = JSON.stringify(fn.file.json.locals);
+    for (const name of ['TVS_AUDIENCE', 'TVS_POLICY_SECRET', 'TVS_POLICY_FILE', 'TVS_OIDC_ISSUERS', 'TVS_TOKEN_URI_ALLOWLIST', 'TVS_AUDIT_LOG_NAME', 'GOOGLE_CLOUD_PROJECT']) {
+      expect(localsText).toContain(name);
+    }
+  });
+
+  it('declares the keyless_service_accounts variable and grants keyless minting per service account only', () => {
+    const grant = resources(tree, 'google_service_account_iam_member').find((r) => r.name === 'token_keyless')!;
+    expect(text(grant.body.for_each)).toBe('${var.keyless_service_accounts}');
+    expect(resources(tree, 'google_project_iam_member').map((r) => text(r.body.role)).join(' ')).not.toMatch(/keyless/i);
+  });
+});
