@@ -41,27 +41,34 @@ export function tokenFingerprint(token: string): string {
   return `sha256:${createHash('sha256').update(token).digest('hex')}`;
 }
 
-/** An audit log on `@google-cloud/logging` LogSync, writing to `transport` (stdout by default). */
+/**
+ * An audit log formatted by `@google-cloud/logging` (its `Entry.toStructuredJSON`, the format
+ * LogSync writes), one JSON line per entry on `transport` (stdout by default). `Logging`/`LogSync`
+ * themselves are not constructed: their constructor builds a gRPC client and probes for
+ * credentials and the metadata server, work a stdout writer does not need.
+ */
 export function createAuditLog(options: { logName: string; projectId?: string; transport?: Writable }): AuditLog {
-  type Log = import('@google-cloud/logging').LogSync;
-  let log: Log | undefined;
+  type EntryClass = typeof import('@google-cloud/logging').Entry;
+  const transport: Writable = options.transport ?? process.stdout;
+  const logName = options.projectId ? `projects/${options.projectId}/logs/${encodeURIComponent(options.logName)}` : undefined;
+  let Entry: EntryClass | undefined;
   const queue: Array<[AuditEntry, AuditContext | undefined]> = [];
 
-  const emit = (target: Log, entry: AuditEntry, context: AuditContext | undefined) => {
+  const emit = (EntryCtor: EntryClass, entry: AuditEntry, context: AuditContext | undefined) => {
     const severity = entry.decision === 'granted' ? 'INFO' : entry.decision === 'denied' ? 'NOTICE' : 'ERROR';
     const metadata = {
       severity,
       labels: { component: 'token-vending', decision: entry.decision },
       ...(context?.trace ? { trace: context.trace } : {}),
     };
-    target.write(target.entry(metadata, { ...entry, message: `${entry.action} ${entry.decision}: ${entry.reason}` }));
+    const json = new EntryCtor(metadata, { ...entry, message: `${entry.action} ${entry.decision}: ${entry.reason}` }).toStructuredJSON(options.projectId, false) as Record<string, unknown>;
+    if (logName) json.logName = logName;
+    transport.write(`${JSON.stringify(json)}\n`);
   };
 
   const ready = (async () => {
-    const { Logging } = await import('@google-cloud/logging');
-    const logging = new Logging(options.projectId ? { projectId: options.projectId } : {});
-    log = logging.logSync(options.logName, options.transport);
-    for (const [entry, context] of queue.splice(0)) emit(log, entry, context);
+    ({ Entry } = await import('@google-cloud/logging'));
+    for (const [entry, context] of queue.splice(0)) emit(Entry, entry, context);
   })();
   // A failure to load the library is fatal for auditing: surface it loudly but never crash a request.
   ready.catch((err: unknown) => {
@@ -70,8 +77,8 @@ export function createAuditLog(options: { logName: string; projectId?: string; t
 
   return {
     write(entry, context) {
-      if (log) emit(log, entry, context);
-      else queue.push([entry, context]);
+      if (Entry) emit(Entry, entry, context);
+      else if (queue.length < 10_000) queue.push([entry, context]);
     },
     flush: () => ready,
   };

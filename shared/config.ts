@@ -49,7 +49,7 @@ const jsonArray = <T extends z.ZodType>(item: T) =>
   }).pipe(z.array(item));
 
 const envSchema = z.object({
-  TVS_AUDIENCE: z.string().min(1, 'must name the audience callers put in their ID tokens (the service URL)'),
+  TVS_AUDIENCE: csv.pipe(z.array(z.string().min(1)).min(1, 'must name the audience(s) callers put in their ID tokens (the service URL)')),
   TVS_POLICY_FILE: z.string().min(1).optional(),
   TVS_POLICY_SECRET: z.string().regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/, 'must be projects/P/secrets/S/versions/V').optional(),
   TVS_POLICY_TTL_SECONDS: seconds(5, 86_400).default(300),
@@ -71,7 +71,8 @@ const envSchema = z.object({
 });
 
 export interface TokenServiceConfig {
-  audience: string;
+  /** Audiences accepted in callers' ID tokens: the service's URL(s), comma-separated in the env. */
+  audiences: string[];
   policy: { file?: string; secretVersion?: string; ttlSeconds: number };
   issuers: ExternalIssuer[];
   acceptGoogleAccessTokens: boolean;
@@ -104,7 +105,7 @@ export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): To
     throw new ConfigError('Invalid configuration:\n  TVS_POLICY_FILE / TVS_POLICY_SECRET: set exactly one of them');
   }
   return {
-    audience: e.TVS_AUDIENCE,
+    audiences: e.TVS_AUDIENCE,
     policy: { file: e.TVS_POLICY_FILE, secretVersion: e.TVS_POLICY_SECRET, ttlSeconds: e.TVS_POLICY_TTL_SECONDS },
     issuers: e.TVS_OIDC_ISSUERS,
     acceptGoogleAccessTokens: e.TVS_ACCEPT_GOOGLE_ACCESS_TOKENS,

@@ -44,8 +44,8 @@ export async function createTokenFunction(config: TokenServiceConfig, overrides:
 
   const auth = createCallerAuthenticator({
     issuers: [
-      { issuer: GOOGLE_DEFAULTS.googleIssuer, jwksUri: config.googleJwksUrl, audiences: [config.audience], algorithms: ['RS256'] },
-      ...config.issuers.map((i) => ({ ...i, audiences: i.audiences ?? [config.audience] })),
+      { issuer: GOOGLE_DEFAULTS.googleIssuer, jwksUri: config.googleJwksUrl, audiences: config.audiences, algorithms: ['RS256'] },
+      ...config.issuers.map((i) => ({ ...i, audiences: i.audiences ?? config.audiences })),
     ],
     clockToleranceSeconds: config.clockSkewSeconds,
     googleAccessTokens: config.acceptGoogleAccessTokens ? { tokeninfoUrl: config.googleTokeninfoUrl } : undefined,

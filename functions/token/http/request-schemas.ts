@@ -25,6 +25,10 @@ export const generateAccessTokenBody = z.strictObject({
 export const generateIdTokenBody = z.strictObject({
   audience: token(2048),
   includeEmail: z.boolean().optional(),
+  // Sent by google-auth-library's Impersonated.fetchIdToken; accepted (as Google does) and not used:
+  // ID tokens minted through the jwt-bearer grant always carry the SA email as `email` and `azp`.
+  useEmailAzp: z.boolean().optional(),
+  organizationNumberIncluded: z.boolean().optional(),
   delegates: noDelegates,
 });
 
