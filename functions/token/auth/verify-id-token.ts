@@ -26,9 +26,18 @@ export interface IdTokenVerifierDeps {
   now: () => number;
 }
 
-/** Whether a bearer token has the shape of a JWS compact serialization (three segments). */
+/**
+ * Whether a bearer token is meant as a JWT: three segments whose first is a JOSE header. Google
+ * access tokens can have three dot-separated parts too (`ya29.c.…`), so the count alone is not enough.
+ */
 export function looksLikeJwt(token: string): boolean {
-  return token.split('.').length === 3;
+  if (token.split('.').length !== 3) return false;
+  try {
+    decodeProtectedHeader(token);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

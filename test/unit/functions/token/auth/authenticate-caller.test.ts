@@ -100,7 +100,9 @@ const rejections: RejectionCase[] = [
   { name: 'a JWT over 16 KiB', header: () => bearer(googleToken({ pad: 'p'.repeat(17 * 1024) })), reason: CallerAuthReason.TOO_LARGE, fetches: 0 },
   { name: 'an opaque token when access tokens are disabled', header: () => 'Bearer ya29.a0AfB_opaque-token', reason: CallerAuthReason.NOT_A_JWT, fetches: 0 },
   { name: 'a five-segment (JWE) token', header: () => 'Bearer aaaa.bbbb.cccc.dddd.eeee', reason: CallerAuthReason.NOT_A_JWT, fetches: 0 },
-  { name: 'three segments that are not JSON', header: () => 'Bearer aaaa.bbbb.cccc', reason: CallerAuthReason.MALFORMED, fetches: 0 },
+  { name: 'three segments without a JOSE header', header: () => 'Bearer aaaa.bbbb.cccc', reason: CallerAuthReason.NOT_A_JWT, fetches: 0 },
+  { name: 'a JOSE header with a payload that is not JSON', header: () => 'Bearer eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2lnbmF0dXJl', reason: CallerAuthReason.MALFORMED, fetches: 0 },
+  { name: 'a JOSE header with an empty payload', header: () => 'Bearer eyJhbGciOiJSUzI1NiJ9..c2lnbmF0dXJl', reason: CallerAuthReason.MALFORMED, fetches: 0 },
   { name: 'alg none', header: () => bearer(new UnsecuredJWT(googleClaims()).encode()), reason: CallerAuthReason.ALGORITHM_NOT_ALLOWED, fetches: 0 },
   {
     name: 'HS256 signed with the RSA public key bytes (key confusion)',

@@ -1,0 +1,212 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UnauthenticatedError, UnavailableError } from '../../../../../shared/errors.js';
+import { createCallerAuthenticator } from '../../../../../functions/token/auth/authenticate-caller.js';
+import { CallerAuthReason } from '../../../../../functions/token/auth/reasons.js';
+import type { CallerAuthOptions } from '../../../../../functions/token/auth/types.js';
+import { makeClock, makeKey, signToken } from './support/test-keys.js';
+import { rejectionOf, serializeError, startTestServer, type TestServer } from './support/test-servers.js';
+
+const GOOGLE = 'https://accounts.google.com';
+const SA_EMAIL = 'batch@proj.iam.gserviceaccount.com';
+const CLIENT_ID = '109876543210987654321';
+
+let server: TestServer;
+let clock: ReturnType<typeof makeClock>;
+/** token → tokeninfo fields, as Google's tokeninfo answers them (every value a string). */
+let valid: Map<string, Record<string, string>>;
+
+beforeEach(async () => {
+  clock = makeClock();
+  valid = new Map();
+  server = await startTestServer();
+  server.route('/tokeninfo', (_req, res, url) => {
+    const info = valid.get(url.searchParams.get('access_token') ?? '');
+    res.writeHead(info ? 200 : 400, { 'content-type': 'application/json; charset=utf-8' });
+    res.end(JSON.stringify(info ?? { error: 'invalid_token', error_description: 'Invalid Value' }));
+  });
+});
+
+afterEach(async () => {
+  await server.close();
+});
+
+function authenticator(overrides: Partial<CallerAuthOptions> = {}) {
+  return createCallerAuthenticator({
+    issuers: [{ issuer: GOOGLE, jwksUri: `${server.baseUrl}/certs`, audiences: ['https://tvs.example.com'] }],
+    clockToleranceSeconds: 30,
+    googleAccessTokens: { tokeninfoUrl: `${server.baseUrl}/tokeninfo` },
+    fetchTimeoutMs: 1000,
+    now: clock.now,
+    ...overrides,
+  });
+}
+
+let serial = 0;
+/** Registers a fresh access token with tokeninfo fields like Google's for an SA token. */
+function issue(fields: Record<string, string | undefined> = {}): string {
+  const token = `ya29.c.b0Aaek${++serial}Xy_secretpart${serial}`;
+  const base: Record<string, string | undefined> = {
+    azp: CLIENT_ID,
+    aud: CLIENT_ID,
+    scope: 'https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email',
+    exp: String(clock.seconds() + 3599),
+    expires_in: '3599',
+    email: SA_EMAIL,
+    email_verified: 'true',
+    access_type: 'online',
+    ...fields,
+  };
+  valid.set(token, Object.fromEntries(Object.entries(base).filter(([, v]) => v !== undefined)) as Record<string, string>);
+  return token;
+}
+
+describe('Google access tokens at tokeninfo', () => {
+  it('returns the identity tokeninfo describes, sending the token only as access_token', async () => {
+    const token = issue();
+    const identity = await authenticator().authenticate(`Bearer ${token}`);
+    expect(identity).toEqual({
+      kind: 'google_access_token',
+      issuer: GOOGLE,
+      subject: CLIENT_ID,
+      email: SA_EMAIL,
+      emailVerified: true,
+      audience: CLIENT_ID,
+      expiresAtMs: (clock.seconds() + 3599) * 1000,
+      claims: expect.objectContaining({ azp: CLIENT_ID, scope: expect.stringContaining('cloud-platform') }),
+    });
+    expect(Object.isFrozen(identity.claims)).toBe(true);
+    expect(server.urls).toHaveLength(1);
+    expect(server.urls[0]!.pathname).toBe('/tokeninfo');
+    expect([...server.urls[0]!.searchParams.keys()]).toEqual(['access_token']);
+    expect(server.urls[0]!.searchParams.get('access_token')).toBe(token);
+  });
+
+  it('prefers sub over azp as the subject', async () => {
+    const identity = await authenticator().authenticate(`Bearer ${issue({ sub: '1122334455' })}`);
+    expect(identity.subject).toBe('1122334455');
+  });
+
+  it.each([
+    ['email_verified is "false"', { email_verified: 'false' }, false],
+    ['email_verified is absent', { email_verified: undefined }, false],
+  ])('does not trust the email when %s', async (_name, fields, emailVerified) => {
+    const identity = await authenticator().authenticate(`Bearer ${issue(fields)}`);
+    expect(identity.email).toBeUndefined();
+    expect(identity.emailVerified).toBe(emailVerified);
+  });
+
+  it('has no email when the token lacks the email scope', async () => {
+    const identity = await authenticator().authenticate(`Bearer ${issue({ email: undefined, email_verified: undefined })}`);
+    expect(identity.email).toBeUndefined();
+    expect(identity.emailVerified).toBeUndefined();
+  });
+
+  it('counts expires_in from when the request was sent when exp is absent', async () => {
+    const sentAt = clock.ms;
+    const identity = await authenticator().authenticate(`Bearer ${issue({ exp: undefined, expires_in: '1200' })}`);
+    expect(identity.expiresAtMs).toBe(sentAt + 1_200_000);
+  });
+
+  it('serves a verified token from the cache without asking tokeninfo again', async () => {
+    const auth = authenticator();
+    const token = issue();
+    const first = await auth.authenticate(`Bearer ${token}`);
+    valid.delete(token); // tokeninfo would now say invalid: a request would show
+    clock.advance(3000_000);
+    await expect(auth.authenticate(`Bearer ${token}`)).resolves.toEqual(first);
+    expect(server.count('/tokeninfo')).toBe(1);
+  });
+
+  it('shares one tokeninfo request among concurrent checks of one token', async () => {
+    const auth = authenticator();
+    const token = issue();
+    await Promise.all(Array.from({ length: 20 }, () => auth.authenticate(`Bearer ${token}`)));
+    expect(server.count('/tokeninfo')).toBe(1);
+  });
+
+  it('checks an expired cache entry again at tokeninfo', async () => {
+    const auth = authenticator();
+    const token = issue({ exp: String(clock.seconds() + 600) });
+    await auth.authenticate(`Bearer ${token}`);
+    clock.advance(600_000);
+    valid.delete(token);
+    const error = await rejectionOf(auth.authenticate(`Bearer ${token}`));
+    expect((error as UnauthenticatedError).reason).toBe(CallerAuthReason.ACCESS_TOKEN_INVALID);
+    expect(server.count('/tokeninfo')).toBe(2);
+  });
+
+  it('bounds the cache, evicting the least recently used token', async () => {
+    const auth = authenticator({ googleAccessTokens: { tokeninfoUrl: `${server.baseUrl}/tokeninfo`, cacheMaxEntries: 2 } });
+    const [a, b, c] = [issue(), issue(), issue()];
+    await auth.authenticate(`Bearer ${a}`);
+    await auth.authenticate(`Bearer ${b}`);
+    await auth.authenticate(`Bearer ${a}`); // a is now the most recently used
+    await auth.authenticate(`Bearer ${c}`); // evicts b
+    expect(server.count('/tokeninfo')).toBe(3);
+    await auth.authenticate(`Bearer ${a}`);
+    await auth.authenticate(`Bearer ${c}`);
+    expect(server.count('/tokeninfo')).toBe(3);
+    await auth.authenticate(`Bearer ${b}`);
+    expect(server.count('/tokeninfo')).toBe(4);
+  });
+
+  it('rejects a token tokeninfo calls invalid and does not cache the failure', async () => {
+    const auth = authenticator();
+    const token = 'ya29.not-a-real-token-value';
+    for (let i = 0; i < 2; i++) {
+      const error = await rejectionOf(auth.authenticate(`Bearer ${token}`));
+      expect(error).toBeInstanceOf(UnauthenticatedError);
+      expect((error as UnauthenticatedError).reason).toBe(CallerAuthReason.ACCESS_TOKEN_INVALID);
+      expect(serializeError(error)).not.toContain(token);
+    }
+    expect(server.count('/tokeninfo')).toBe(2);
+  });
+
+  it.each<[string, Record<string, string | undefined>, CallerAuthReason]>([
+    ['an exp in the past', { exp: String(makeClock().seconds() - 10) }, CallerAuthReason.EXPIRED],
+    ['neither sub nor azp', { azp: undefined }, CallerAuthReason.CLAIM_MISSING],
+    ['neither exp nor expires_in', { exp: undefined, expires_in: undefined }, CallerAuthReason.CLAIM_MISSING],
+  ])('rejects a tokeninfo answer with %s', async (_name, fields, reason) => {
+    const token = issue(fields);
+    const error = await rejectionOf(authenticator().authenticate(`Bearer ${token}`));
+    expect(error).toBeInstanceOf(UnauthenticatedError);
+    expect((error as UnauthenticatedError).reason).toBe(reason);
+    expect(serializeError(error)).not.toContain(token);
+  });
+
+  it.each<[string, (s: TestServer) => void]>([
+    ['a 500', (s) => s.route('/tokeninfo', (_req, res) => res.writeHead(500).end('{"error":"internal_failure"}'))],
+    ['a 400 that is not invalid_token', (s) => s.route('/tokeninfo', (_req, res) => res.writeHead(400).end('{"error":"invalid_request"}'))],
+    ['a 200 that is not JSON', (s) => s.route('/tokeninfo', (_req, res) => res.end('<html>'))],
+    ['an answer larger than maxDocumentBytes', (s) => s.route('/tokeninfo', (_req, res) => res.end(JSON.stringify({ azp: 'x', exp: '9999999999', pad: 'p'.repeat(4096) })))],
+    ['no answer at all', (s) => s.hang('/tokeninfo')],
+    ['a redirect', (s) => s.route('/tokeninfo', (req, res) => res.writeHead(302, { location: `/elsewhere${req.url!.slice('/tokeninfo'.length)}` }).end())],
+  ])('is unavailable when tokeninfo gives %s, without leaking the token', async (_name, setUp) => {
+    setUp(server);
+    const token = issue();
+    const error = await rejectionOf(authenticator({ fetchTimeoutMs: 200, maxDocumentBytes: 2048 }).authenticate(`Bearer ${token}`));
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as UnavailableError).reason).toBe('TOKENINFO_UNAVAILABLE');
+    expect(serializeError(error)).not.toContain(token);
+    expect(server.count('/elsewhere')).toBe(0);
+  });
+
+  it('is unavailable when tokeninfo cannot be reached, without leaking the token', async () => {
+    const auth = authenticator();
+    await server.close();
+    const token = issue();
+    const error = await rejectionOf(auth.authenticate(`Bearer ${token}`));
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect(serializeError(error)).not.toContain(token);
+    server = await startTestServer(); // for afterEach
+  });
+
+  it('still sends JWT bearers down the JWT path, never to tokeninfo', async () => {
+    const key = await makeKey('k1');
+    const now = clock.seconds();
+    const jwt = await signToken(key, { iss: 'https://evil.example.com', aud: 'x', sub: 's', iat: now, exp: now + 60 });
+    const error = await rejectionOf(authenticator().authenticate(`Bearer ${jwt}`));
+    expect((error as UnauthenticatedError).reason).toBe(CallerAuthReason.ISSUER_UNKNOWN);
+    expect(server.count()).toBe(0);
+  });
+});
