@@ -1,0 +1,60 @@
+/**
+ * `npm start`: the whole local stack on the emulator, no Google account needed.
+ * Ports: TOKEN_PORT (8080), EMULATOR_HTTP_PORT (8085), EMULATOR_GRPC_PORT (8086); HOST (127.0.0.1).
+ */
+import { startEmulator } from '../emulator/index.js';
+import { startLocalStack } from './local-stack.js';
+
+const port = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65_535) {
+    console.error(`${name} must be a port number (0-65535), got ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return value;
+};
+
+const host = process.env.HOST ?? '127.0.0.1';
+const emulator = await startEmulator({ host, httpPort: port('EMULATOR_HTTP_PORT', 8085), grpcPort: port('EMULATOR_GRPC_PORT', 8086), seed: process.env.EMULATOR_SEED });
+const stack = await startLocalStack({ emulator, host, tokenPort: port('TOKEN_PORT', 8080) });
+
+const token = stack.tokenUrl.replace('//127.0.0.1:', '//localhost:');
+const meta = `http://${emulator.metadataHost.replace('127.0.0.1', 'localhost')}`;
+const sa = 'gemini-caller@tvs-local.iam.gserviceaccount.com';
+process.stdout.write(`
+Token vending service — local stack (everything Google is the emulator; nothing leaves this machine)
+
+  token function     ${token}
+  emulator (HTTP)    ${emulator.httpUrl}   OAuth /token, /oauth2/v3/certs, /tokeninfo, metadata server, /__admin
+  Secret Manager     ${emulator.grpcEndpoint} (gRPC)
+  metadata server    GCE_METADATA_HOST=${emulator.metadataHost}   identity: workload@tvs-local.iam.gserviceaccount.com
+  policy             ${stack.env.TVS_POLICY_FILE}
+
+Try it:
+
+  # 1. the workload's ID token (with its email: format=full) from the emulated metadata server
+  ID_TOKEN=$(curl -s -H 'Metadata-Flavor: Google' '${meta}/computeMetadata/v1/instance/service-accounts/default/identity?audience=${token}&format=full')
+
+  # 2. an access token for ${sa}
+  curl -s -X POST ${token}/v1/projects/-/serviceAccounts/${sa}:generateAccessToken \\
+    -H "Authorization: Bearer $ID_TOKEN" -H 'Content-Type: application/json' \\
+    -d '{"scope":["https://www.googleapis.com/auth/cloud-platform"],"lifetime":"3600s"}'
+
+  # 3. an ID token for another service
+  curl -s -X POST ${token}/v1/projects/-/serviceAccounts/${sa}:generateIdToken \\
+    -H "Authorization: Bearer $ID_TOKEN" -H 'Content-Type: application/json' -d '{"audience":"https://example.com"}'
+
+  # 4. what a token grants, as Google would say:  curl -s '${emulator.httpUrl}/tokeninfo?access_token=ACCESS_TOKEN'
+
+Audit entries are printed below as JSON lines. Ctrl-C stops everything.
+`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    void stack.stop().then(() => emulator.stop()).finally(() => process.exit(0));
+  });
+}
