@@ -76,9 +76,9 @@ describe('Google access tokens at tokeninfo', () => {
     });
     expect(Object.isFrozen(identity.claims)).toBe(true);
     expect(server.urls).toHaveLength(1);
-    expect(server.urls[0]!.pathname).toBe('/tokeninfo');
-    expect([...server.urls[0]!.searchParams.keys()]).toEqual(['access_token']);
-    expect(server.urls[0]!.searchParams.get('access_token')).toBe(token);
+    expect(server.urls[0].pathname).toBe('/tokeninfo');
+    expect([...server.urls[0].searchParams.keys()]).toEqual(['access_token']);
+    expect(server.urls[0].searchParams.get('access_token')).toBe(token);
   });
 
   it('prefers sub over azp as the subject', async () => {
