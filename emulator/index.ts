@@ -20,6 +20,8 @@ export { FaultRegistry, type Fault, type FaultRule } from './faults.js';
 export type { Seed, SeedInput } from './seed.js';
 export type { EmulatorState, MetadataIdentity } from './state/emulator-state.js';
 export type { CreatedKey, KeyState, KeyType, ServiceAccount, ServiceAccountKey, ServiceAccountRegistry } from './state/service-accounts.js';
+export { MAX_USER_MANAGED_KEYS } from './state/service-accounts.js';
+export { StateError, type StateErrorCode } from './state/state-error.js';
 export type { IssuedAccessToken, IssuedTokens } from './state/issued-tokens.js';
 export type { GoogleKeyFile } from './state/key-file.js';
 export type { GoogleSigningKeys } from './state/google-signing-keys.js';

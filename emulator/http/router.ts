@@ -42,7 +42,9 @@ export function createRequestListener(routes: readonly Route[], faults: FaultReg
 }
 
 async function dispatch(routes: readonly Route[], faults: FaultRegistry, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://emulator.invalid');
+  // Concatenate rather than resolve, so a path like `//x/y` stays a path instead of naming a host.
+  const target = req.url ?? '/';
+  const url = new URL(target.startsWith('/') ? `http://emulator.invalid${target}` : target, 'http://emulator.invalid');
   try {
     for (const route of routes) {
       const match = route.path.exec(url.pathname);
