@@ -14,27 +14,29 @@
  * - lists are newest first (ListSecretsResponse doc); totalSize is 0 when filtered.
  */
 import { EventEmitter } from 'node:events';
-import { crc32c } from '../../shared/crc32c.js';
-import { compileFilter, type FilterDoc } from './list-filter.js';
+import { EtagClock } from './etag-clock.js';
+import { SECRET_FILTER_FIELDS, VERSION_FILTER_FIELDS, secretFilterDoc, versionFilterDoc } from './filter-docs.js';
+import { compileFilter } from './list-filter.js';
+import { buildNotification } from './notification.js';
 import { paginate } from './paging.js';
-import { secretToJson, versionToJson } from './proto-json.js';
 import {
   checkSecretId, parseProjectParent, parseSecretName, parseVersionName, secretName, versionName,
   type ProjectIdentity,
 } from './resource-names.js';
 import { SecretManagerError, failedPrecondition, invalidArgument, notFound } from './secret-manager-error.js';
 import {
-  copySecret, copyVersion, type AccessedVersion, type NotificationEventType, type Page, type ReplicationStatus,
-  type Secret, type SecretInput, type SecretNotification, type SecretVersion,
+  copySecret, copyVersion, type AccessedVersion, type NotificationEventType, type Page,
+  type Secret, type SecretInput, type SecretVersion,
 } from './secret-model.js';
 import { applySecretUpdate } from './secret-update.js';
+import {
+  advanceRotation, applyTransition, checkPayload, destroyEntry, replicationStatusOf, resolveVersionRef,
+  type Transition, type VersionEntry,
+} from './version-rules.js';
 import {
   validateAliases, validateAnnotations, validateLabels, validatePositiveDuration, validateReplication,
   validateRotation, validateTopics,
 } from './secret-validation.js';
-
-/** Secret payloads are at most 64 KiB. */
-export const MAX_PAYLOAD_BYTES = 64 * 1024;
 
 export interface SecretStoreOptions {
   projectId: string;
@@ -49,13 +51,6 @@ export interface ListRequest {
   filter?: string;
 }
 
-interface VersionEntry {
-  version: SecretVersion;
-  /** Dropped when the version is destroyed. */
-  data?: Buffer;
-  crc32c?: number;
-}
-
 interface SecretEntry {
   seq: number;
   secret: Secret;
@@ -63,21 +58,19 @@ interface SecretEntry {
   versions: VersionEntry[];
 }
 
-const SECRET_FILTER_FIELDS = new Set(['name', 'labels', 'create_time', 'replication', 'topics', 'expire_time', 'annotations']);
-const VERSION_FILTER_FIELDS = new Set(['name', 'state', 'create_time', 'destroy_time']);
-
 export class SecretStore extends EventEmitter {
   private readonly project: ProjectIdentity;
   private readonly now: () => Date;
   private readonly secrets = new Map<string, SecretEntry>();
+  private readonly etags: EtagClock;
   private nextSeq = 1;
-  private lastEtagMicros = 0n;
 
   constructor(options: SecretStoreOptions) {
     super();
     if (!/^\d+$/.test(options.projectNumber)) throw new TypeError('projectNumber must be digits');
     this.project = { projectId: options.projectId, projectNumber: options.projectNumber };
     this.now = options.now ?? (() => new Date());
+    this.etags = new EtagClock(this.now);
   }
 
   /** Creates a secret (automatic replication) with one ENABLED version per payload, then its aliases. */
@@ -119,7 +112,7 @@ export class SecretStore extends EventEmitter {
       createTime: now,
       labels: { ...input.labels },
       topics: topics.map((t) => ({ name: t.name })),
-      etag: this.newEtag(),
+      etag: this.etags.next(),
       versionAliases: {},
       annotations: { ...input.annotations },
     };
@@ -147,7 +140,7 @@ export class SecretStore extends EventEmitter {
       now: this.now(),
       versionExists: (n) => n >= 1 && n <= entry.versions.length,
     });
-    updated.etag = this.newEtag();
+    updated.etag = this.etags.next();
     entry.secret = updated;
     this.notify('SECRET_UPDATE', updated);
     return copySecret(updated);
@@ -175,21 +168,14 @@ export class SecretStore extends EventEmitter {
   addVersion(parent: string, payload: { data: Buffer; dataCrc32c?: number }): SecretVersion {
     this.sweep();
     const entry = this.findSecret(parent, 'secretmanager.versions.add');
-    if (payload.data.length > MAX_PAYLOAD_BYTES) {
-      throw invalidArgument(`Secret payload is ${payload.data.length} bytes; the limit is ${MAX_PAYLOAD_BYTES} bytes.`);
-    }
-    const actual = crc32c(payload.data);
-    if (payload.dataCrc32c !== undefined && payload.dataCrc32c !== actual) {
-      // Google verifies a given checksum (docs/data-integrity); the wording is ours.
-      throw invalidArgument('Checksum mismatch: the data_crc32c provided does not match the CRC32C of the payload data.');
-    }
+    const actual = checkPayload(payload.data, payload.dataCrc32c);
     const number = entry.versions.length + 1;
     const version: SecretVersion = {
       name: versionName(this.project, entry.secret.secretId, number),
       version: number,
       createTime: this.now(),
       state: 'ENABLED',
-      etag: this.newEtag(),
+      etag: this.etags.next(),
       clientSpecifiedPayloadChecksum: payload.dataCrc32c !== undefined,
       replicationStatus: replicationStatusOf(entry.secret),
     };
@@ -225,19 +211,11 @@ export class SecretStore extends EventEmitter {
   }
 
   enableVersion(name: string, etag?: string): SecretVersion {
-    return this.changeVersion(name, etag, 'secretmanager.versions.enable', (entry) => {
-      entry.version.state = 'ENABLED';
-      delete entry.version.scheduledDestroyTime;
-      return 'SECRET_VERSION_ENABLE';
-    });
+    return this.changeVersion(name, etag, 'secretmanager.versions.enable', 'enable');
   }
 
   disableVersion(name: string, etag?: string): SecretVersion {
-    return this.changeVersion(name, etag, 'secretmanager.versions.disable', (entry) => {
-      entry.version.state = 'DISABLED';
-      delete entry.version.scheduledDestroyTime;
-      return 'SECRET_VERSION_DISABLE';
-    });
+    return this.changeVersion(name, etag, 'secretmanager.versions.disable', 'disable');
   }
 
   /**
@@ -246,16 +224,7 @@ export class SecretStore extends EventEmitter {
    * enabling or disabling it again cancels the schedule, as Google documents.
    */
   destroyVersion(name: string, etag?: string): SecretVersion {
-    return this.changeVersion(name, etag, 'secretmanager.versions.destroy', (entry, secret) => {
-      const now = this.now();
-      if (secret.versionDestroyTtlSeconds !== undefined) {
-        entry.version.state = 'DISABLED';
-        entry.version.scheduledDestroyTime = new Date(now.getTime() + secret.versionDestroyTtlSeconds * 1000);
-        return 'SECRET_VERSION_DESTROY_SCHEDULED';
-      }
-      destroyEntry(entry, now);
-      return 'SECRET_VERSION_DESTROY';
-    });
+    return this.changeVersion(name, etag, 'secretmanager.versions.destroy', 'destroy');
   }
 
   /**
@@ -266,17 +235,7 @@ export class SecretStore extends EventEmitter {
   rotateDue(now: Date = this.now()): string[] {
     const rotated: string[] = [];
     for (const entry of this.secrets.values()) {
-      const rotation = entry.secret.rotation;
-      const next = rotation?.nextRotationTime;
-      if (!rotation || !next || next.getTime() > now.getTime()) continue;
-      const periodMs = (rotation.rotationPeriodSeconds ?? 0) * 1000;
-      if (periodMs > 0) {
-        let at = next.getTime();
-        while (at <= now.getTime()) at += periodMs;
-        rotation.nextRotationTime = new Date(at);
-      } else {
-        delete rotation.nextRotationTime;
-      }
+      if (!advanceRotation(entry.secret.rotation, now)) continue;
       rotated.push(entry.secret.name);
       this.notify('SECRET_ROTATE', entry.secret);
     }
@@ -295,7 +254,7 @@ export class SecretStore extends EventEmitter {
         const due = v.version.scheduledDestroyTime;
         if (due && due.getTime() <= now.getTime()) {
           destroyEntry(v, due);
-          v.version.etag = this.newEtag();
+          v.version.etag = this.etags.next();
           this.notify('SECRET_VERSION_DESTROY', entry.secret, v.version);
         }
       }
@@ -311,7 +270,7 @@ export class SecretStore extends EventEmitter {
     name: string,
     etag: string | undefined,
     permission: string,
-    apply: (entry: VersionEntry, secret: Secret) => NotificationEventType,
+    transition: Transition,
   ): SecretVersion {
     this.sweep();
     const { entry, secret } = this.findVersionEntry(name, permission, false);
@@ -319,8 +278,8 @@ export class SecretStore extends EventEmitter {
     if (entry.version.state === 'DESTROYED') {
       throw failedPrecondition(`Secret Version [${entry.version.name}] is in DESTROYED state.`);
     }
-    const eventType = apply(entry, secret);
-    entry.version.etag = this.newEtag();
+    const eventType = applyTransition(entry, transition, secret, this.now());
+    entry.version.etag = this.etags.next();
     this.notify(eventType, secret, entry.version);
     return copyVersion(entry.version);
   }
@@ -345,17 +304,8 @@ export class SecretStore extends EventEmitter {
     const secretEntry = this.secrets.get(secretId);
     const fullSecretName = secretName(this.project, secretId);
     if (!secretEntry) throw notFound(`Secret [${fullSecretName}] not found or has no versions.`);
-    let number: number | undefined;
-    if (/^\d+$/.test(version)) {
-      number = Number(version);
-    } else if (!allowAliases) {
-      throw invalidArgument(`Version [${version}] must be a version number for this method.`);
-    } else if (version === 'latest') {
-      number = secretEntry.versions.length;
-      if (number === 0) throw notFound(`Secret [${fullSecretName}] not found or has no versions.`);
-    } else {
-      number = secretEntry.secret.versionAliases[version];
-    }
+    const number = resolveVersionRef(version, secretEntry.versions.length, secretEntry.secret.versionAliases, allowAliases);
+    if (number === undefined && version === 'latest') throw notFound(`Secret [${fullSecretName}] not found or has no versions.`);
     const entry = number !== undefined && number >= 1 ? secretEntry.versions[number - 1] : undefined;
     if (!entry) throw notFound(`Secret Version [${versionName(this.project, secretId, version)}] not found.`);
     return { entry, secret: secretEntry.secret };
@@ -368,56 +318,8 @@ export class SecretStore extends EventEmitter {
     }
   }
 
-  /** Quoted hex of a strictly increasing microsecond clock, shaped like Google's `"1665a5f0e2b4c"`. */
-  private newEtag(): string {
-    const micros = BigInt(this.now().getTime()) * 1000n;
-    this.lastEtagMicros = micros > this.lastEtagMicros ? micros : this.lastEtagMicros + 1n;
-    return `"${this.lastEtagMicros.toString(16)}"`;
-  }
-
   private notify(eventType: NotificationEventType, secret: Secret, version?: SecretVersion): void {
-    if (secret.topics.length === 0) return;
-    const notification: SecretNotification = {
-      eventType,
-      secretId: `projects/${this.project.projectId}/secrets/${secret.secretId}`,
-      topics: secret.topics.map((t) => t.name),
-      timestamp: this.now().toISOString(),
-      data: version ? versionToJson(version) : secretToJson(secret),
-    };
-    if (version) notification.versionId = version.name;
-    this.emit('notification', notification);
+    const notification = buildNotification(this.project.projectId, eventType, this.now(), secret, version);
+    if (notification) this.emit('notification', notification);
   }
-}
-
-function destroyEntry(entry: VersionEntry, at: Date): void {
-  entry.version.state = 'DESTROYED';
-  entry.version.destroyTime = at;
-  delete entry.version.scheduledDestroyTime;
-  delete entry.data;
-}
-
-function replicationStatusOf(secret: Secret): ReplicationStatus {
-  if ('userManaged' in secret.replication) {
-    return { userManaged: { replicas: secret.replication.userManaged.replicas.map((r) => ({ location: r.location })) } };
-  }
-  return { automatic: {} };
-}
-
-function secretFilterDoc(secret: Secret): FilterDoc {
-  const replication = 'userManaged' in secret.replication
-    ? { user_managed: { replicas: secret.replication.userManaged.replicas.map((r) => ({ location: r.location })) } }
-    : { automatic: {} };
-  return {
-    name: secret.name,
-    labels: { ...secret.labels },
-    annotations: { ...secret.annotations },
-    create_time: secret.createTime,
-    expire_time: secret.expireTime,
-    replication,
-    topics: secret.topics.map((t) => ({ name: t.name })),
-  };
-}
-
-function versionFilterDoc(version: SecretVersion): FilterDoc {
-  return { name: version.name, state: version.state, create_time: version.createTime, destroy_time: version.destroyTime };
 }
