@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { createCallerAuthenticator } from '../../../../../functions/token/auth/authenticate-caller.js';
+import type { CallerAuthOptions, IssuerConfig } from '../../../../../functions/token/auth/types.js';
+
+const issuer: IssuerConfig = { issuer: 'https://accounts.google.com', audiences: ['https://tvs.example.com'] };
+const valid: CallerAuthOptions = { issuers: [issuer], clockToleranceSeconds: 30 };
+
+describe('createCallerAuthenticator options', () => {
+  it.each<[string, Partial<CallerAuthOptions>]>([
+    ['no issuers', { issuers: [] }],
+    ['a clock tolerance above 60 s', { clockToleranceSeconds: 61 }],
+    ['a negative clock tolerance', { clockToleranceSeconds: -1 }],
+    ['a non-finite clock tolerance', { clockToleranceSeconds: Number.NaN }],
+    ['empty audiences', { issuers: [{ ...issuer, audiences: [] }] }],
+    ['an empty audience string', { issuers: [{ ...issuer, audiences: [''] }] }],
+    ['HS256', { issuers: [{ ...issuer, algorithms: ['HS256' as 'RS256'] }] }],
+    ['alg none', { issuers: [{ ...issuer, algorithms: ['none' as 'RS256'] }] }],
+    ['an empty algorithm list', { issuers: [{ ...issuer, algorithms: [] }] }],
+    ['the same issuer twice', { issuers: [issuer, issuer] }],
+    ['an issuer that is not a URL', { issuers: [{ ...issuer, issuer: 'accounts.google.com' }] }],
+    ['a plain-http non-loopback issuer', { issuers: [{ ...issuer, issuer: 'http://accounts.google.com' }] }],
+    ['a plain-http non-loopback jwksUri', { issuers: [{ ...issuer, jwksUri: 'http://www.googleapis.com/oauth2/v3/certs' }] }],
+    ['a jwksUri with credentials', { issuers: [{ ...issuer, jwksUri: 'https://user:pw@www.googleapis.com/oauth2/v3/certs' }] }],
+    ['a plain-http non-loopback tokeninfo URL', { googleAccessTokens: { tokeninfoUrl: 'http://oauth2.googleapis.com/tokeninfo' } }],
+    ['a zero access-token cache size', { googleAccessTokens: { tokeninfoUrl: 'https://oauth2.googleapis.com/tokeninfo', cacheMaxEntries: 0 } }],
+    ['a zero maxTokenBytes', { maxTokenBytes: 0 }],
+    ['a negative fetchTimeoutMs', { fetchTimeoutMs: -5 }],
+    ['a fractional maxDocumentBytes', { maxDocumentBytes: 1.5 }],
+    ['a zero jwksCacheMaxAgeMs', { jwksCacheMaxAgeMs: 0 }],
+    ['a zero jwksRefetchCooldownMs', { jwksRefetchCooldownMs: 0 }],
+  ])('throws a TypeError for %s', (_name, overrides) => {
+    expect(() => createCallerAuthenticator({ ...valid, ...overrides })).toThrow(TypeError);
+  });
+
+  it.each<[string, Partial<CallerAuthOptions>]>([
+    ['the defaults', {}],
+    ['a tolerance of exactly 60 s', { clockToleranceSeconds: 60 }],
+    ['every asymmetric algorithm', { issuers: [{ ...issuer, algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] }] }],
+    ['loopback http URLs', { issuers: [{ ...issuer, issuer: 'http://127.0.0.1:8080', jwksUri: 'http://localhost:8080/jwks' }], googleAccessTokens: { tokeninfoUrl: 'http://[::1]:9/tokeninfo' } }],
+  ])('accepts %s', (_name, overrides) => {
+    expect(() => createCallerAuthenticator({ ...valid, ...overrides })).not.toThrow();
+  });
+});
