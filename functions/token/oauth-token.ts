@@ -129,7 +129,7 @@ function authenticateClient(deps: TokenAppDeps, req: FunctionRequest, params: UR
   if (authorization) {
     if (params.has('client_id') || params.has('client_secret')) throw invalidRequest('use one client authentication method, not two');
     const m = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(authorization.trim());
-    const decoded = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '';
+    const decoded = m ? Buffer.from(m[1], 'base64').toString('utf8') : '';
     const colon = decoded.indexOf(':');
     if (colon <= 0) throw invalidClient();
     try {

@@ -53,7 +53,7 @@ export function parseJsonBody<T extends z.ZodType>(raw: Buffer | undefined, sche
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    const issue = parsed.error.issues[0];
     const field = issue.path.map(String).join('.') || 'body';
     const message = issue.code === 'unrecognized_keys' ? `Unknown field(s): ${issue.keys.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}` : `Invalid value at '${field}': ${issue.message}`;
     throw new InvalidArgumentError(message, { reason: 'INVALID_REQUEST_FIELD', metadata: { field } });

@@ -20,7 +20,7 @@ export function matchRoute(method: string, url: string): RouteResult {
   if (method !== 'POST') return { error: 'method_not_allowed', allow: 'POST' };
   let serviceAccount: string;
   try {
-    serviceAccount = decodeURIComponent(m[2]!);
+    serviceAccount = decodeURIComponent(m[2]);
   } catch {
     return { error: 'not_found' };
   }

@@ -71,7 +71,7 @@ export function compilePolicy(input: unknown): CompiledPolicy {
     version: 1,
     ruleCount: rules.length,
     serviceAccount: (email) => accounts.get(asciiLower(email)),
-    clientSecretSha256: (clientId) => (Object.hasOwn(doc.clients, clientId) ? doc.clients[clientId]!.secretSha256 : undefined),
+    clientSecretSha256: (clientId) => (Object.hasOwn(doc.clients, clientId) ? doc.clients[clientId].secretSha256 : undefined),
     authorize: (caller, request) => authorize(rules, caller, request, (email) => accounts.get(asciiLower(email))),
   };
 }
