@@ -151,9 +151,9 @@ export function resolveStringList(tree: TfTree, dir: string, value: Json | undef
   if (Array.isArray(value)) return value.flatMap((v) => resolveStringList(tree, dir, v, depth + 1));
   if (typeof value !== 'string' || depth > 8) return [];
   if (!value.startsWith('${')) return [value];
-  const out = [...value.matchAll(/"([^"$]*)"/g)].map((m) => m[1]!);
+  const out = [...value.matchAll(/"([^"$]*)"/g)].map((m) => m[1]);
   const defs = locals(tree, dir);
-  for (const m of value.matchAll(/\blocal\.([A-Za-z0-9_]+)/g)) out.push(...resolveStringList(tree, dir, defs.get(m[1]!), depth + 1));
+  for (const m of value.matchAll(/\blocal\.([A-Za-z0-9_]+)/g)) out.push(...resolveStringList(tree, dir, defs.get(m[1]), depth + 1));
   return out;
 }
 

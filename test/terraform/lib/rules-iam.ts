@@ -61,7 +61,7 @@ export function noPublicPrincipals(tree: TfTree): Violation[] {
       out.push({ rule: 'no-public-principals', where: where(r), message: 'grants to allUsers / allAuthenticatedUsers' });
     }
     if (members.some((m) => /^\$\{(each\.value|var\.[A-Za-z0-9_]+)\}$/.test(m))) {
-      const sources = [...`${text(r.body.for_each)} ${members.join(' ')}`.matchAll(/\bvar\.([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
+      const sources = [...`${text(r.body.for_each)} ${members.join(' ')}`.matchAll(/\bvar\.([A-Za-z0-9_]+)/g)].map((m) => m[1]);
       const vars = variables(tree, r.file.dir);
       const guarded = sources.length > 0 && sources.every((name) => {
         const conditions = blocks(vars.get(name) ?? {}, 'validation').map((v) => text(v.condition)).join(' ');

@@ -12,8 +12,8 @@ export function functionIngressInternal(tree: TfTree): Violation[] {
     const ref = /^\$\{var\.([A-Za-z0-9_]+)\}$/.exec(value);
     let ok = INTERNAL_INGRESS.has(value);
     if (ref) {
-      const variable = variables(tree, r.file.dir).get(ref[1]!) ?? {};
-      const allowed = blocks(variable, 'validation').flatMap((v) => [...text(v.condition).matchAll(/"(ALLOW_[A-Z_]+)"/g)].map((m) => m[1]!));
+      const variable = variables(tree, r.file.dir).get(ref[1]) ?? {};
+      const allowed = blocks(variable, 'validation').flatMap((v) => [...text(v.condition).matchAll(/"(ALLOW_[A-Z_]+)"/g)].map((m) => m[1]));
       ok = INTERNAL_INGRESS.has(text(variable.default)) && allowed.length > 0 && allowed.every((a) => INTERNAL_INGRESS.has(a));
     }
     if (!ok) out.push({ rule: 'function-ingress-internal', where: where(r), message: `ingress_settings ${value || '(unset, defaults to ALLOW_ALL)'} is not internal-only` });
@@ -71,7 +71,7 @@ export function managedSecretsRotate(tree: TfTree): Violation[] {
       fail(r, 'no topics { name = google_pubsub_topic.X.id }');
       continue;
     }
-    const grant = publisherGrant(tree, r, topic[1]!);
+    const grant = publisherGrant(tree, r, topic[1]);
     if (!grant) fail(r, `no roles/pubsub.publisher for the Secret Manager agent on google_pubsub_topic.${topic[1]}`);
     else if (!strings(r.body.depends_on).some((d) => d.includes(`google_pubsub_topic_iam_member.${grant.name}`))) {
       fail(r, `must depend_on google_pubsub_topic_iam_member.${grant.name} (Secret Manager checks the grant at creation)`);
@@ -136,7 +136,7 @@ export function auditLogging(tree: TfTree): Violation[] {
     if (!LOG_TYPES.every((t) => types.has(t))) continue;
     const service = text(r.body.service);
     const fromVar = /var\.([A-Za-z0-9_]+)/.exec(text(r.body.for_each));
-    const names = service === '${each.value}' && fromVar ? strings(variables(tree, r.file.dir).get(fromVar[1]!)?.default) : [service];
+    const names = service === '${each.value}' && fromVar ? strings(variables(tree, r.file.dir).get(fromVar[1])?.default) : [service];
     names.forEach((n) => covered.add(n));
   }
   for (const s of AUDIT_SERVICES) if (!covered.has(s)) fail('(tree)', `no audit config with ${LOG_TYPES.join('/')} for ${s}`);
