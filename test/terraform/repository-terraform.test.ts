@@ -12,8 +12,9 @@ describe('the repository Terraform', () => {
     tree = await loadTree(ROOT);
   });
 
-  it('holds the six modules and the complete example', () => {
-    expect([...tree.dirs.keys()].sort()).toEqual([
+  it('holds the six modules and the complete example, and the deploy README at its root', () => {
+    expect(tree.dirs.get('.')?.has('README.md')).toBe(true);
+    expect([...tree.dirs.keys()].filter((d) => d !== '.').sort()).toEqual([
       'examples/complete',
       'modules/audit',
       'modules/iam',

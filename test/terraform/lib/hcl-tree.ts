@@ -19,7 +19,7 @@ export interface TfFile {
 
 export interface TfTree {
   readonly files: readonly TfFile[];
-  /** Every file name (any extension) in each directory that holds a .tf file. */
+  /** Every file name (any extension), by directory relative to the root (`.` for the root). */
   readonly dirs: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
