@@ -45,7 +45,7 @@ export class FaultRegistry {
     this.counts.set(endpoint, (this.counts.get(endpoint) ?? 0) + 1);
     const index = this.rules.findIndex((r) => r.endpoint === endpoint);
     if (index < 0) return undefined;
-    const rule = this.rules[index]!;
+    const rule = this.rules[index];
     rule.times -= 1;
     if (rule.times <= 0) this.rules.splice(index, 1);
     const { endpoint: _e, times: _t, ...fault } = rule;

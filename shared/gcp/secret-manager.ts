@@ -25,10 +25,11 @@ type ClientOptions = NonNullable<ConstructorParameters<typeof import('@google-cl
 export async function secretManagerClientOptions(endpoint: string): Promise<ClientOptions> {
   const url = new URL(endpoint);
   const port = url.port ? Number(url.port) : 443;
-  if (url.protocol === 'https:') return { apiEndpoint: url.hostname, port };
+  // An explicit universe domain spares gax a credentials/metadata lookup just to learn it.
+  if (url.protocol === 'https:') return { apiEndpoint: url.hostname, port, universeDomain: 'googleapis.com' };
   // Plain http is accepted by config validation for loopback only (the emulator).
   const grpc = await import('@grpc/grpc-js');
-  return { apiEndpoint: url.hostname, port, sslCreds: grpc.credentials.createInsecure() };
+  return { apiEndpoint: url.hostname, port, sslCreds: grpc.credentials.createInsecure(), universeDomain: 'googleapis.com' };
 }
 
 /** Creates a lazily-connected Secret Manager client for `endpoint`. */

@@ -78,7 +78,7 @@ describe('token function with stock google-auth-library', () => {
 
   it('works as the endpoint of the stock Impersonated client (caller sends a Google access token)', async () => {
     const sourceClient = await new GoogleAuth().getClient();
-    const impersonated = new Impersonated({ sourceClient: sourceClient as any, targetPrincipal: GEMINI, targetScopes: [CP], lifetime: 3600, delegates: [], endpoint: stack.tokenUrl });
+    const impersonated = new Impersonated({ sourceClient: sourceClient, targetPrincipal: GEMINI, targetScopes: [CP], lifetime: 3600, delegates: [], endpoint: stack.tokenUrl });
     const { token } = await impersonated.getAccessToken();
     expect(stack.emulator.state.tokens.lookup(token!)).toMatchObject({ email: GEMINI, scopes: [CP] });
 
@@ -128,10 +128,10 @@ describe('caller authentication failures are 401 with one audit entry each', () 
   const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
   it.each<[string, () => Promise<string | undefined>]>([
-    ['no credential', async () => undefined],
-    ['a garbage bearer', async () => 'Bearer not-a-token'],
+    ['no credential', () => Promise.resolve(undefined)],
+    ['a garbage bearer', () => Promise.resolve('Bearer not-a-token')],
     ['a token from an unknown signer', async () => `Bearer ${await new SignJWT({ email: WORKLOAD, email_verified: true }).setProtectedHeader({ alg: 'RS256', kid: 'x' }).setIssuer('https://accounts.google.com').setAudience(stack.tokenUrl).setSubject('1').setIssuedAt().setExpirationTime('1h').sign(rsa.privateKey)}`],
-    ['an alg:none token', async () => `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: 'https://accounts.google.com', aud: stack.tokenUrl, sub: '1', email: WORKLOAD, email_verified: true, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 600 })}.`],
+    ['an alg:none token', () => Promise.resolve(`Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: 'https://accounts.google.com', aud: stack.tokenUrl, sub: '1', email: WORKLOAD, email_verified: true, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 600 })}.`)],
     ['an HS256 token keyed with the issuer public key', async () => {
       const jwks = await (await fetch(stack.emulator.jwksUrl)).json();
       const secret = new TextEncoder().encode(JSON.stringify(jwks.keys[0]));
@@ -264,7 +264,7 @@ describe('secrets stay out of logs', () => {
     const idRes = await post(idPath(GEMINI), { audience: 'https://example.com' }, { authorization: `Bearer ${auth}` });
     await stack.token.flushAudit();
     const logs = audit.text() + ops.text();
-    const keyFile = JSON.parse((await stack.emulator.state.secrets.accessVersion('projects/tvs-local/secrets/gemini-caller-key/versions/latest')).data.toString('utf8'));
+    const keyFile = JSON.parse((stack.emulator.state.secrets.accessVersion('projects/tvs-local/secrets/gemini-caller-key/versions/latest')).data.toString('utf8'));
     const privateKeyBody = keyFile.private_key.split('\n')[1];
     for (const secret of [res.json.accessToken, idRes.json.token, auth, privateKeyBody]) {
       expect(secret.length).toBeGreaterThan(20);

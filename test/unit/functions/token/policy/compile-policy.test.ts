@@ -34,9 +34,9 @@ describe('compilePolicy', () => {
   });
 
   it.each([
-    ['an unknown caller', { ...workload, email: 'other@p.iam.gserviceaccount.com' } as PolicyCaller, at(SA), 'NO_RULE_FOR_CALLER'],
-    ['an unverified email', { ...workload, emailVerified: false } as PolicyCaller, at(SA), 'NO_RULE_FOR_CALLER'],
-    ['another issuer with the same email', { ...workload, issuer: 'https://accounts.google.com.evil.com' } as PolicyCaller, at(SA), 'NO_RULE_FOR_CALLER'],
+    ['an unknown caller', { ...workload, email: 'other@p.iam.gserviceaccount.com' }, at(SA), 'NO_RULE_FOR_CALLER'],
+    ['an unverified email', { ...workload, emailVerified: false }, at(SA), 'NO_RULE_FOR_CALLER'],
+    ['another issuer with the same email', { ...workload, issuer: 'https://accounts.google.com.evil.com' }, at(SA), 'NO_RULE_FOR_CALLER'],
     ['a service account outside the rule', workload, at(KEYLESS), 'SERVICE_ACCOUNT_NOT_ALLOWED'],
     ['a scope outside the rule', workload, at(SA, [CP, 'https://www.googleapis.com/auth/gmail.send']), 'SCOPE_NOT_ALLOWED'],
     ['a scope with a newline', workload, at(SA, [`${CP}\n`]), 'SCOPE_NOT_ALLOWED'],
@@ -51,8 +51,8 @@ describe('compilePolicy', () => {
 
   it('matches emails case-insensitively in ASCII only', () => {
     const p = compilePolicy(basePolicy());
-    expect(p.authorize({ ...workload, email: 'WORKLOAD@P.iam.gserviceaccount.com' } as PolicyCaller, at(SA)).allowed).toBe(true);
-    expect(p.authorize({ ...workload, email: 'wor\u212Aload@p.iam.gserviceaccount.com' } as PolicyCaller, at(SA)).allowed).toBe(false);
+    expect(p.authorize({ ...workload, email: 'WORKLOAD@P.iam.gserviceaccount.com' }, at(SA)).allowed).toBe(true);
+    expect(p.authorize({ ...workload, email: 'wor\u212Aload@p.iam.gserviceaccount.com' }, at(SA)).allowed).toBe(false);
   });
 
   it('grants a GitHub workflow on main and a client by id', () => {
