@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { PolicyError } from '../../../../../functions/token/policy/compile-policy.js';
+import { createPolicyProvider, type PolicySource } from '../../../../../functions/token/policy/policy-provider.js';
+
+const SA = 'sa@p.iam.gserviceaccount.com';
+const policy = (scope: string) => JSON.stringify({
+  version: 1,
+  serviceAccounts: { [SA]: { backend: 'keyless' } },
+  rules: [{ name: 'r', caller: { issuer: 'https://accounts.google.com', email: 'w@p.iam.gserviceaccount.com' }, serviceAccounts: [SA], scopes: [scope] }],
+});
+const caller = { kind: 'oidc' as const, issuer: 'https://accounts.google.com', subject: '1', email: 'w@p.iam.gserviceaccount.com', emailVerified: true, claims: {} };
+const request = (scope: string) => ({ kind: 'access_token' as const, serviceAccount: SA, scopes: [scope], lifetimeSeconds: 60 });
+
+function source(texts: string[]): PolicySource & { reads: number } {
+  const s = {
+    reads: 0,
+    describe: () => 'test source',
+    read: () => {
+      const text = texts[Math.min(s.reads, texts.length - 1)];
+      s.reads += 1;
+      return Promise.resolve(text);
+    },
+  };
+  return s;
+}
+
+describe('createPolicyProvider', () => {
+  it('fails start-up on a bad policy, naming the source, rule and field', async () => {
+    const bad = JSON.stringify({ version: 1, serviceAccounts: {}, rules: [{ name: 'broken', caller: { issuer: 'x' }, serviceAccounts: ['a@b.com'], scopes: ['https://s'] }] });
+    await expect(createPolicyProvider({ source: source([bad]), ttlMs: 1000 })).rejects.toThrow(PolicyError);
+    await expect(createPolicyProvider({ source: source([bad]), ttlMs: 1000 })).rejects.toThrow(/test source[\s\S]*rules\[0\] \(name=broken\)/);
+    await expect(createPolicyProvider({ source: source(['{not json']), ttlMs: 1000 })).rejects.toThrow(/not valid JSON/);
+  });
+
+  it('re-reads the policy in the background after the TTL and then judges by the new one', async () => {
+    let now = 0;
+    const src = source([policy('https://a'), policy('https://b')]);
+    const provider = await createPolicyProvider({ source: src, ttlMs: 1000, now: () => now });
+    expect(provider.current().authorize(caller, request('https://a')).allowed).toBe(true);
+    now = 999;
+    provider.current();
+    expect(src.reads).toBe(1);
+    now = 1001;
+    expect(provider.current().authorize(caller, request('https://a')).allowed).toBe(true); // still the old one while reloading
+    await provider.reload();
+    expect(provider.current().authorize(caller, request('https://b')).allowed).toBe(true);
+    expect(provider.current().authorize(caller, request('https://a')).allowed).toBe(false);
+  });
+
+  it('keeps the last good policy when a re-read is bad, and reports it', async () => {
+    let now = 0;
+    const errors: unknown[] = [];
+    const provider = await createPolicyProvider({ source: source([policy('https://a'), '{"version": 2}']), ttlMs: 10, now: () => now, onReloadError: (e) => errors.push(e) });
+    now = 20;
+    provider.current();
+    await expect.poll(() => errors.length).toBe(1);
+    expect(errors[0]).toBeInstanceOf(PolicyError);
+    expect(provider.current().authorize(caller, request('https://a')).allowed).toBe(true);
+  });
+});
