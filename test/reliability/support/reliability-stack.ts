@@ -1,0 +1,107 @@
+/**
+ * The stack every reliability test drives: emulator + token function in-process (so the test can
+ * look into the server process), a policy that adds an OAuth client and an external OIDC issuer
+ * to the demo policy, and captured audit and operational logs.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEMO_POLICY_FILE, startLocalStack, type LocalStack } from '../../../scripts/local-stack.js';
+import type { Emulator } from '../../../emulator/index.js';
+import { createCapture, type Capture } from '../../support/capture.js';
+import { startKeyServer, type KeyServer } from './key-server.js';
+
+export const WORKLOAD = 'workload@tvs-local.iam.gserviceaccount.com';
+export const GEMINI = 'gemini-caller@tvs-local.iam.gserviceaccount.com';
+export const CP = 'https://www.googleapis.com/auth/cloud-platform';
+export const CLIENT_ID = 'fuzz-client';
+/** Subject glob of the external-issuer rule: `*` must stay inside one segment. */
+export const ISSUER_SUBJECT_PATTERN = 'repo:acme/*';
+
+export const accessPath = (sa: string): string => `/v1/projects/-/serviceAccounts/${sa}:generateAccessToken`;
+export const idPath = (sa: string): string => `/v1/projects/-/serviceAccounts/${sa}:generateIdToken`;
+
+export interface ReliabilityStack {
+  stack: LocalStack;
+  /** Base URL of the token function (also the audience callers' tokens carry). */
+  url: string;
+  audit: Capture;
+  ops: Capture;
+  /** The configured external OIDC issuer (its URL is the issuer string). */
+  issuer: KeyServer;
+  clientSecret: string;
+  /** A Google-signed ID token for a metadata identity (default: the demo workload), audience = this service. */
+  googleIdToken(options?: { nowMs?: number; audience?: string; email?: string; includeEmail?: boolean }): Promise<string>;
+  /** The target SA's private key body (a line of its PEM) and other secrets that must never leak. */
+  secrets(): string[];
+  /** Audit + ops log text, after flushing the audit log. */
+  logs(): Promise<string>;
+  /** A second token function on the same emulator: cold caches, own captures. */
+  fresh(env?: Record<string, string>): Promise<LocalStack>;
+  stop(): Promise<void>;
+}
+
+export interface ReliabilityStackOptions {
+  env?: Record<string, string>;
+  emulator?: Emulator;
+}
+
+/** Starts the stack; `env` overrides the token function's environment (e.g. a short upstream deadline). */
+export async function startReliabilityStack(options: ReliabilityStackOptions = {}): Promise<ReliabilityStack> {
+  const issuer = await startKeyServer();
+  const clientSecret = randomBytes(32).toString('base64url');
+  const dir = mkdtempSync(join(tmpdir(), 'tvs-reliability-'));
+  const policy = JSON.parse(readFileSync(DEMO_POLICY_FILE, 'utf8'));
+  policy.clients = { [CLIENT_ID]: { secretSha256: createHash('sha256').update(clientSecret).digest('hex') } };
+  policy.rules.push(
+    { name: 'client-calls-gemini', caller: { client: CLIENT_ID }, serviceAccounts: [GEMINI], scopes: [CP] },
+    { name: 'ci-calls-gemini', caller: { issuer: issuer.url, subject: ISSUER_SUBJECT_PATTERN }, serviceAccounts: [GEMINI], scopes: [CP], idTokenAudiences: ['https://*.run.app'] },
+  );
+  const policyFile = join(dir, 'policy.json');
+  writeFileSync(policyFile, JSON.stringify(policy));
+  const env = {
+    TVS_POLICY_FILE: policyFile,
+    TVS_OIDC_ISSUERS: JSON.stringify([{ issuer: issuer.url, jwksUri: issuer.jwksUrl }]),
+    ...options.env,
+  };
+  const audit = createCapture();
+  const ops = createCapture();
+  const stack = await startLocalStack({ emulator: options.emulator, env, auditTransport: audit.stream, opsLogWrite: ops.write });
+  const extra: LocalStack[] = [];
+
+  const privateKeyBody = (): string => {
+    const version = stack.emulator.state.secrets.accessVersion('projects/tvs-local/secrets/gemini-caller-key/versions/latest');
+    const keyFile = JSON.parse(version.data.toString('utf8'));
+    return String(keyFile.private_key).split('\n')[1];
+  };
+
+  return {
+    stack,
+    url: stack.tokenUrl,
+    audit,
+    ops,
+    issuer,
+    clientSecret,
+    googleIdToken({ nowMs, audience = stack.tokenUrl, email = WORKLOAD, includeEmail = true } = {}) {
+      const sa = stack.emulator.state.serviceAccounts.get(WORKLOAD)!;
+      return stack.emulator.state.signingKeys.signIdToken({ audience, subject: { email, uniqueId: sa.uniqueId }, includeEmail, nowMs });
+    },
+    secrets: () => [privateKeyBody(), clientSecret],
+    async logs() {
+      await stack.token.flushAudit();
+      return audit.text() + ops.text();
+    },
+    async fresh(extraEnv = {}) {
+      const other = await startLocalStack({ emulator: stack.emulator, env: { ...stack.env, ...extraEnv }, auditTransport: createCapture().stream, opsLogWrite: () => {} });
+      extra.push(other);
+      return other;
+    },
+    async stop() {
+      await Promise.all(extra.map((s) => s.stop()));
+      await stack.stop();
+      await issuer.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
