@@ -1,5 +1,6 @@
 import { FaultRegistry } from './faults.js';
 import { adminRoutes } from './http/admin.js';
+import { iamCredentialsRoutes } from './http/iam-credentials.js';
 import type { HttpDeps } from './http/deps.js';
 import { metadataRoutes } from './http/metadata.js';
 import { oauthCertsRoutes } from './http/oauth-certs.js';
@@ -13,6 +14,7 @@ import { loadSeed, type Seed, type SeedInput } from './seed.js';
 import { applySeed } from './state/apply-seed.js';
 import { DEFAULT_METADATA_SCOPES, type EmulatorState } from './state/emulator-state.js';
 import { GoogleSigningKeys } from './state/google-signing-keys.js';
+import { IamGrants, seedIamGrants } from './state/iam-grants.js';
 import { IssuedTokens } from './state/issued-tokens.js';
 import { ServiceAccountRegistry } from './state/service-accounts.js';
 
@@ -25,6 +27,7 @@ export { StateError, type StateErrorCode } from './state/state-error.js';
 export type { IssuedAccessToken, IssuedTokens } from './state/issued-tokens.js';
 export type { GoogleKeyFile } from './state/key-file.js';
 export type { GoogleSigningKeys } from './state/google-signing-keys.js';
+export { IamGrants, TOKEN_CREATOR_ROLE, serviceAccountMember, type IamBinding } from './state/iam-grants.js';
 export type { Route, RequestContext } from './http/router.js';
 export type { HttpDeps } from './http/deps.js';
 
@@ -68,6 +71,7 @@ function httpRoutes(deps: HttpDeps): Route[] {
     ...oauthCertsRoutes(deps),
     ...oauthTokeninfoRoutes(deps),
     ...metadataRoutes(deps),
+    ...iamCredentialsRoutes(deps),
   ];
 }
 
@@ -92,8 +96,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       tokens: new IssuedTokens(),
       signingKeys: await signingKeysPromise,
       metadata: { defaultServiceAccount: undefined, defaultScopes: DEFAULT_METADATA_SCOPES },
+      iam: new IamGrants(),
     };
     await applySeed(state, seed);
+    seedIamGrants(state.iam, seed);
     http.attach(createRequestListener(httpRoutes({ state, faults }), faults));
     const grpcHandle = await startSecretManagerGrpc({ store: secrets, faults, host, port: options.grpcPort ?? 0 });
     grpc = grpcHandle;

@@ -31,6 +31,13 @@ const ServiceAccountSeed = z.strictObject({
   userManagedKeys: z.number().int().min(0).max(10).optional(),
 });
 
+/** An IAM binding on one service account: a predefined role, or a permission list (a custom role). */
+const IamBindingSeed = z.strictObject({
+  serviceAccount: email,
+  member: z.string().regex(/^serviceAccount:.+@.+$/, 'must be serviceAccount:<email>'),
+  role: z.union([z.string().regex(/^roles\/[A-Za-z.]+$/, 'must be a predefined role (roles/...)'), z.array(z.string().regex(/^iam\.[A-Za-z.]+$/)).min(1)]),
+});
+
 export const SeedSchema = z
   .strictObject({
     projectId: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a GCP project id'),
@@ -38,6 +45,10 @@ export const SeedSchema = z
     serviceAccounts: z.array(ServiceAccountSeed).default([]),
     metadata: z.strictObject({ defaultServiceAccount: email.optional() }).optional(),
     secrets: z.array(SecretSeed).default([]),
+    /** IAM bindings on service accounts (checked by the IAM Credentials endpoints). */
+    iamBindings: z.array(IamBindingSeed).default([]),
+    /** SAs listed in the org policy `iam.allowServiceAccountCredentialLifetimeExtension` (tokens up to 12 h). */
+    lifetimeExtension: z.array(email).default([]),
   })
   .superRefine((seed, ctx) => {
     const emails = new Set<string>();
@@ -49,6 +60,9 @@ export const SeedSchema = z
     if (defaultSa !== undefined && !emails.has(defaultSa)) {
       ctx.addIssue({ code: 'custom', path: ['metadata', 'defaultServiceAccount'], message: `${defaultSa} is not in serviceAccounts` });
     }
+    seed.iamBindings.forEach((binding, i) => {
+      if (!emails.has(binding.serviceAccount)) ctx.addIssue({ code: 'custom', path: ['iamBindings', i, 'serviceAccount'], message: `${binding.serviceAccount} is not in serviceAccounts` });
+    });
     const ids = new Set<string>();
     seed.secrets.forEach((secret, i) => {
       if (ids.has(secret.id)) ctx.addIssue({ code: 'custom', path: ['secrets', i, 'id'], message: `duplicate secret ${secret.id}` });

@@ -1,5 +1,6 @@
 import type { SecretStore } from '../secret-manager/secret-store.js';
 import type { GoogleSigningKeys } from './google-signing-keys.js';
+import type { IamGrants } from './iam-grants.js';
 import type { IssuedTokens } from './issued-tokens.js';
 import type { ServiceAccountRegistry } from './service-accounts.js';
 
@@ -36,4 +37,6 @@ export interface EmulatorState {
   /** Google's ID-token signing keys (JWKS at `/oauth2/v3/certs`). */
   readonly signingKeys: GoogleSigningKeys;
   readonly metadata: MetadataIdentity;
+  /** IAM bindings on service accounts and the lifetime-extension org policy (IAM Credentials checks). */
+  readonly iam: IamGrants;
 }

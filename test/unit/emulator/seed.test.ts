@@ -4,6 +4,7 @@ import { SecretStore } from '../../../emulator/secret-manager/secret-store.js';
 import { DEFAULT_SEED_PATH, loadSeed, parseSeed, SeedError } from '../../../emulator/seed.js';
 import { applySeed } from '../../../emulator/state/apply-seed.js';
 import { DEFAULT_METADATA_SCOPES, type EmulatorState } from '../../../emulator/state/emulator-state.js';
+import { IamGrants } from '../../../emulator/state/iam-grants.js';
 import type { GoogleSigningKeys } from '../../../emulator/state/google-signing-keys.js';
 import { IssuedTokens } from '../../../emulator/state/issued-tokens.js';
 import { ServiceAccountRegistry } from '../../../emulator/state/service-accounts.js';
@@ -64,6 +65,7 @@ describe('applySeed', () => {
       tokens: new IssuedTokens(),
       signingKeys: undefined as unknown as GoogleSigningKeys, // not used by seeding
       metadata: { defaultServiceAccount: undefined, defaultScopes: DEFAULT_METADATA_SCOPES },
+      iam: new IamGrants(),
     };
 
     await applySeed(state, seed);
