@@ -46,7 +46,7 @@ export async function startKeyServer(): Promise<KeyServer> {
     publicJwk,
     hits: () => hits,
     sign: (claims, header = {}) =>
-      new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT', ...header } as { alg: string }).sign(privateKey),
+      new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT', ...header }).sign(privateKey),
     signRaw(header, claims) {
       const input = `${b64(header)}.${b64(claims)}`;
       return `${input}.${rsaSign('sha256', Buffer.from(input), KeyObject.from(privateKey)).toString('base64url')}`;
