@@ -5,6 +5,7 @@
  */
 import { InternalError, InvalidArgumentError, TvsError } from './errors.js';
 import type { ServiceAccountKeyStore } from './key-store.js';
+import { classifyKeylessError } from './keyless-backend.js';
 import { withRetry } from './retry.js';
 import { signAssertion, type AssertionTarget } from './sign-assertion.js';
 import { TokenCache } from './token-cache.js';
@@ -81,7 +82,7 @@ export function createMinter(options: MinterOptions): Minter {
 
   const mint = async (sa: TargetServiceAccount, run: (signal: AbortSignal) => Promise<MintedToken>): Promise<MintedToken> => {
     try {
-      return await withRetry((signal) => run(signal), { ...retry, classify: classifyExchangeError });
+      return await withRetry((signal) => run(signal), { ...retry, classify: (err) => classifyKeylessError(err) ?? classifyExchangeError(err) });
     } catch (err) {
       throw toMintError(err, sa);
     }

@@ -8,7 +8,9 @@ import type { TokenServiceConfig } from '../../shared/config.js';
 import { GOOGLE_DEFAULTS } from '../../shared/config.js';
 import { describe } from '../../shared/google-error.js';
 import { createSecretAccessor } from '../../shared/gcp/secret-manager.js';
+import { applicationDefaultCredential } from '../../shared/gcp/own-credential.js';
 import { ServiceAccountKeyStore } from '../../shared/key-store.js';
+import { createKeylessBackend } from '../../shared/keyless-backend.js';
 import { createMinter, type Minter } from '../../shared/minter.js';
 import { createOpsLog } from '../../shared/ops-log.js';
 import { createTokenHandler, type TokenHandler } from './app.js';
@@ -60,6 +62,12 @@ export async function createTokenFunction(config: TokenServiceConfig, overrides:
 
   const minter = createMinter({
     keys,
+    // The function's own identity (ADC) mints for keyless SAs; google-auth-library loads on first use.
+    keyless: createKeylessBackend({
+      iamCredentialsUrl: config.iamCredentialsUrl,
+      credential: applicationDefaultCredential(),
+      timeoutMs: Math.min(5_000, config.upstream.deadlineMs),
+    }),
     cache: config.cache,
     upstream: config.upstream,
     onBackgroundError: (err, cacheKey) => log('WARNING', 'background token refresh failed', { cacheKey: cacheKey.split('|').slice(0, 2).join('|'), error: describe(err) }),
