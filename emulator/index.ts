@@ -1,5 +1,9 @@
 import { FaultRegistry } from './faults.js';
 import { adminRoutes } from './http/admin.js';
+import { apiKeysRoutes } from './http/apikeys.js';
+import { geminiRoutes } from './http/gemini.js';
+import { iamKeysRoutes } from './http/iam-keys.js';
+import { testControlRoutes } from './http/test-control.js';
 import { iamCredentialsRoutes } from './http/iam-credentials.js';
 import type { HttpDeps } from './http/deps.js';
 import { metadataRoutes } from './http/metadata.js';
@@ -7,15 +11,19 @@ import { oauthCertsRoutes } from './http/oauth-certs.js';
 import { oauthTokenRoutes } from './http/oauth-token.js';
 import { oauthTokeninfoRoutes } from './http/oauth-tokeninfo.js';
 import { createRequestListener, type Route } from './http/router.js';
+import { PubSubPush } from './pubsub-push.js';
 import { listenHttp, urlHost, type HttpServerHandle } from './http/server.js';
 import { startSecretManagerGrpc } from './secret-manager/grpc-server.js';
 import { SecretStore } from './secret-manager/secret-store.js';
 import { loadSeed, type Seed, type SeedInput } from './seed.js';
+import { ApiKeyRegistry } from './state/api-keys.js';
 import { applySeed } from './state/apply-seed.js';
 import { DEFAULT_METADATA_SCOPES, type EmulatorState } from './state/emulator-state.js';
 import { GoogleSigningKeys } from './state/google-signing-keys.js';
 import { IamGrants, seedIamGrants } from './state/iam-grants.js';
 import { IssuedTokens } from './state/issued-tokens.js';
+import { OperationStore } from './state/operations.js';
+import { createOrgPolicy } from './state/org-policy.js';
 import { ServiceAccountRegistry } from './state/service-accounts.js';
 
 export { FaultRegistry, type Fault, type FaultRule } from './faults.js';
@@ -30,6 +38,10 @@ export type { GoogleSigningKeys } from './state/google-signing-keys.js';
 export { IamGrants, TOKEN_CREATOR_ROLE, serviceAccountMember, type IamBinding } from './state/iam-grants.js';
 export type { Route, RequestContext } from './http/router.js';
 export type { HttpDeps } from './http/deps.js';
+export type { PubSubPush, PushSubscription, PushSubscriptionOptions, PushAttempt, PublishedMessage } from './pubsub-push.js';
+export type { ApiKeyRegistry } from './state/api-keys.js';
+export type { ApiKey, Restrictions as ApiKeyRestrictions } from './state/api-key-model.js';
+export type { OrgPolicy } from './state/org-policy.js';
 
 export interface EmulatorOptions {
   /** Seed object or path to a JSON seed; default `emulator/seed/demo.json`. */
@@ -60,18 +72,24 @@ export interface Emulator {
   projectNumber: string;
   faults: FaultRegistry;
   state: EmulatorState;
+  /** Pub/Sub push of Secret Manager notifications (subscribe a CloudEvent receiver to a topic). */
+  pubsub: PubSubPush;
   stop(): Promise<void>;
 }
 
 /** HTTP route groups, in match order (admin first; it is never counted). */
-function httpRoutes(deps: HttpDeps): Route[] {
+function httpRoutes(deps: HttpDeps, pubsub: PubSubPush): Route[] {
   return [
     ...adminRoutes(deps),
+    ...testControlRoutes(deps, pubsub),
     ...oauthTokenRoutes(deps),
     ...oauthCertsRoutes(deps),
     ...oauthTokeninfoRoutes(deps),
     ...metadataRoutes(deps),
     ...iamCredentialsRoutes(deps),
+    ...iamKeysRoutes(deps),
+    ...apiKeysRoutes(deps),
+    ...geminiRoutes(deps),
   ];
 }
 
@@ -97,10 +115,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       signingKeys: await signingKeysPromise,
       metadata: { defaultServiceAccount: undefined, defaultScopes: DEFAULT_METADATA_SCOPES },
       iam: new IamGrants(),
+      apiKeys: new ApiKeyRegistry({ projectNumber: seed.projectNumber }),
+      operations: new OperationStore(`operations/akmf.p7-${seed.projectNumber}-`),
+      orgPolicy: createOrgPolicy(),
     };
     await applySeed(state, seed);
     seedIamGrants(state.iam, seed);
-    http.attach(createRequestListener(httpRoutes({ state, faults }), faults));
+    const pubsub = new PubSubPush({ state, faults });
+    http.attach(createRequestListener(httpRoutes({ state, faults }, pubsub), faults));
     const grpcHandle = await startSecretManagerGrpc({ store: secrets, faults, host, port: options.grpcPort ?? 0 });
     grpc = grpcHandle;
     const httpHandle = http;
@@ -116,8 +138,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       projectNumber: seed.projectNumber,
       faults,
       state,
+      pubsub,
       stop() {
-        stopping ??= Promise.all([httpHandle.stop(), grpcHandle.stop()]).then(() => undefined);
+        stopping ??= Promise.all([pubsub.stop(), httpHandle.stop(), grpcHandle.stop()]).then(() => undefined);
         return stopping;
       },
     };

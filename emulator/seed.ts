@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { RestrictionsSchema } from './state/api-key-model.js';
 
 /** The seed the emulator starts with when none is given. */
 export const DEFAULT_SEED_PATH = fileURLToPath(new URL('./seed/demo.json', import.meta.url));
@@ -13,6 +14,8 @@ const VersionSeed = z.union([
   z.strictObject({ data: z.string() }),
   z.strictObject({ dataBase64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64') }),
   z.strictObject({ serviceAccountKey: email }),
+  /** The key string of a seeded API key (by id). */
+  z.strictObject({ apiKeyString: z.string() }),
 ]);
 
 const SecretSeed = z.strictObject({
@@ -38,6 +41,13 @@ const IamBindingSeed = z.strictObject({
   role: z.union([z.string().regex(/^roles\/[A-Za-z.]+$/, 'must be a predefined role (roles/...)'), z.array(z.string().regex(/^iam\.[A-Za-z.]+$/)).min(1)]),
 });
 
+/** An API Keys v2 key created at start (its key string is generated, never stored in the seed). */
+const ApiKeySeed = z.strictObject({
+  id: z.string().regex(/^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must match [a-z]([a-z0-9-]{0,61}[a-z0-9])?'),
+  displayName: z.string().max(63).optional(),
+  restrictions: RestrictionsSchema.optional(),
+});
+
 export const SeedSchema = z
   .strictObject({
     projectId: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a GCP project id'),
@@ -45,6 +55,8 @@ export const SeedSchema = z
     serviceAccounts: z.array(ServiceAccountSeed).default([]),
     metadata: z.strictObject({ defaultServiceAccount: email.optional() }).optional(),
     secrets: z.array(SecretSeed).default([]),
+    /** API Keys v2 keys (Gemini API keys) created at start. */
+    apiKeys: z.array(ApiKeySeed).optional(),
     /** IAM bindings on service accounts (checked by the IAM Credentials endpoints). */
     iamBindings: z.array(IamBindingSeed).default([]),
     /** SAs listed in the org policy `iam.allowServiceAccountCredentialLifetimeExtension` (tokens up to 12 h). */
@@ -63,6 +75,11 @@ export const SeedSchema = z
     seed.iamBindings.forEach((binding, i) => {
       if (!emails.has(binding.serviceAccount)) ctx.addIssue({ code: 'custom', path: ['iamBindings', i, 'serviceAccount'], message: `${binding.serviceAccount} is not in serviceAccounts` });
     });
+    const apiKeyIds = new Set<string>();
+    (seed.apiKeys ?? []).forEach((key, i) => {
+      if (apiKeyIds.has(key.id)) ctx.addIssue({ code: 'custom', path: ['apiKeys', i, 'id'], message: `duplicate API key ${key.id}` });
+      apiKeyIds.add(key.id);
+    });
     const ids = new Set<string>();
     seed.secrets.forEach((secret, i) => {
       if (ids.has(secret.id)) ctx.addIssue({ code: 'custom', path: ['secrets', i, 'id'], message: `duplicate secret ${secret.id}` });
@@ -70,6 +87,9 @@ export const SeedSchema = z
       secret.versions.forEach((version, j) => {
         if ('serviceAccountKey' in version && !emails.has(version.serviceAccountKey)) {
           ctx.addIssue({ code: 'custom', path: ['secrets', i, 'versions', j, 'serviceAccountKey'], message: `${version.serviceAccountKey} is not in serviceAccounts` });
+        }
+        if ('apiKeyString' in version && !apiKeyIds.has(version.apiKeyString)) {
+          ctx.addIssue({ code: 'custom', path: ['secrets', i, 'versions', j, 'apiKeyString'], message: `${version.apiKeyString} is not in apiKeys` });
         }
       });
       for (const [alias, version] of Object.entries(secret.versionAliases ?? {})) {

@@ -12,6 +12,9 @@ export async function applySeed(state: EmulatorState, seed: Seed): Promise<void>
   await Promise.all(
     seed.serviceAccounts.flatMap((sa) => Array.from({ length: sa.userManagedKeys ?? 0 }, () => state.serviceAccounts.createKey(sa.email))),
   );
+  for (const key of seed.apiKeys ?? []) {
+    state.apiKeys.create(key.id, { displayName: key.displayName, restrictions: key.restrictions });
+  }
   const secrets = await Promise.all(
     seed.secrets.map(async (secret) => ({ secret, payloads: await Promise.all(secret.versions.map((v) => payloadOf(state, v))) })),
   );
@@ -32,6 +35,11 @@ export async function applySeed(state: EmulatorState, seed: Seed): Promise<void>
 async function payloadOf(state: EmulatorState, version: SecretVersionSeed): Promise<Buffer> {
   if ('data' in version) return Buffer.from(version.data, 'utf8');
   if ('dataBase64' in version) return Buffer.from(version.dataBase64, 'base64');
+  if ('apiKeyString' in version) {
+    const key = state.apiKeys.get(version.apiKeyString);
+    if (!key) throw new TypeError(`seed API key ${version.apiKeyString} was not created`);
+    return Buffer.from(key.keyString, 'utf8');
+  }
   const { keyFile } = await state.serviceAccounts.createKey(version.serviceAccountKey);
   return Buffer.from(JSON.stringify(keyFile, null, 2), 'utf8');
 }

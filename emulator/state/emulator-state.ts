@@ -1,7 +1,10 @@
 import type { SecretStore } from '../secret-manager/secret-store.js';
+import type { ApiKeyRegistry } from './api-keys.js';
 import type { GoogleSigningKeys } from './google-signing-keys.js';
 import type { IamGrants } from './iam-grants.js';
 import type { IssuedTokens } from './issued-tokens.js';
+import type { OperationStore } from './operations.js';
+import type { OrgPolicy } from './org-policy.js';
 import type { ServiceAccountRegistry } from './service-accounts.js';
 
 /** Scopes a GCE/Cloud Run workload's attached service account gets by default. */
@@ -37,6 +40,12 @@ export interface EmulatorState {
   /** Google's ID-token signing keys (JWKS at `/oauth2/v3/certs`). */
   readonly signingKeys: GoogleSigningKeys;
   readonly metadata: MetadataIdentity;
+  /** API Keys v2 keys (also what the Gemini endpoint checks keys against). */
+  readonly apiKeys: ApiKeyRegistry;
+  /** Long-running operations of API Keys v2 (`GET /v2/operations/...`). */
+  readonly operations: OperationStore;
+  /** Simulated org policy, e.g. `iam.disableServiceAccountKeyCreation`. */
+  readonly orgPolicy: OrgPolicy;
   /** IAM bindings on service accounts and the lifetime-extension org policy (IAM Credentials checks). */
   readonly iam: IamGrants;
 }

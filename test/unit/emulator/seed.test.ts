@@ -2,11 +2,14 @@ import { createPrivateKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { SecretStore } from '../../../emulator/secret-manager/secret-store.js';
 import { DEFAULT_SEED_PATH, loadSeed, parseSeed, SeedError } from '../../../emulator/seed.js';
+import { ApiKeyRegistry } from '../../../emulator/state/api-keys.js';
 import { applySeed } from '../../../emulator/state/apply-seed.js';
 import { DEFAULT_METADATA_SCOPES, type EmulatorState } from '../../../emulator/state/emulator-state.js';
 import { IamGrants } from '../../../emulator/state/iam-grants.js';
 import type { GoogleSigningKeys } from '../../../emulator/state/google-signing-keys.js';
 import { IssuedTokens } from '../../../emulator/state/issued-tokens.js';
+import { OperationStore } from '../../../emulator/state/operations.js';
+import { createOrgPolicy } from '../../../emulator/state/org-policy.js';
 import { ServiceAccountRegistry } from '../../../emulator/state/service-accounts.js';
 
 const SA = 'workload@tvs-local.iam.gserviceaccount.com';
@@ -66,6 +69,9 @@ describe('applySeed', () => {
       signingKeys: undefined as unknown as GoogleSigningKeys, // not used by seeding
       metadata: { defaultServiceAccount: undefined, defaultScopes: DEFAULT_METADATA_SCOPES },
       iam: new IamGrants(),
+      apiKeys: new ApiKeyRegistry({ projectNumber: seed.projectNumber }),
+      operations: new OperationStore('operations/test-'),
+      orgPolicy: createOrgPolicy(),
     };
 
     await applySeed(state, seed);
