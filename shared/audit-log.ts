@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
 
 export interface AuditEntry {
-  /** What was decided. */
-  decision: 'granted' | 'denied' | 'error';
+  /** What was decided (`done`: a rotation action completed). */
+  decision: 'granted' | 'denied' | 'error' | 'done';
   /** Stable reason (ErrorInfo reason for denials and errors; the rule name travels separately). */
   reason: string;
   action: string;
@@ -23,6 +23,8 @@ export interface AuditEntry {
   /** `sha256:<hex>` of the issued token: lets an incident responder match a token to its grant. */
   tokenFingerprint?: string;
   detail?: string;
+  /** Rotation actions: the secret and credential ids involved (ids only, never key material). */
+  rotation?: { secret: string; kind?: string; phase?: string; keyId?: string; oldKeyId?: string; newKeyId?: string; version?: number; trigger?: string };
 }
 
 export interface AuditContext {
@@ -55,7 +57,7 @@ export function createAuditLog(options: { logName: string; projectId?: string; t
   const queue: Array<[AuditEntry, AuditContext | undefined]> = [];
 
   const emit = (EntryCtor: EntryClass, entry: AuditEntry, context: AuditContext | undefined) => {
-    const severity = entry.decision === 'granted' ? 'INFO' : entry.decision === 'denied' ? 'NOTICE' : 'ERROR';
+    const severity = entry.decision === 'granted' || entry.decision === 'done' ? 'INFO' : entry.decision === 'denied' ? 'NOTICE' : 'ERROR';
     const metadata = {
       severity,
       labels: { component: 'token-vending', decision: entry.decision },
