@@ -12,8 +12,8 @@ interface Answer { status: number; body: unknown; headers?: Record<string, strin
 function fakeService(answers: Answer[]) {
   const calls: Array<{ url: string; headers: Headers; body: unknown }> = [];
   let gate: Promise<void> = Promise.resolve();
-  const fetchImpl = (async (url: string, init?: RequestInit) => {
-    calls.push({ url, headers: new Headers(init?.headers), body: JSON.parse(init?.body as string) });
+  const fetchImpl = (async (url: URL, init?: RequestInit) => {
+    calls.push({ url: url.href, headers: new Headers(init?.headers), body: JSON.parse(init?.body as string) });
     await gate;
     const a = answers[Math.min(calls.length - 1, answers.length - 1)];
     return new Response(JSON.stringify(a.body), { status: a.status, headers: { 'content-type': 'application/json', ...a.headers } });
