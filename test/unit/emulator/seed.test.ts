@@ -17,7 +17,7 @@ const base = { projectId: 'tvs-local', projectNumber: '123456789012' };
 
 describe('parseSeed', () => {
   it('fills defaults for a minimal seed', () => {
-    expect(parseSeed(base)).toEqual({ ...base, serviceAccounts: [], secrets: [] });
+    expect(parseSeed(base)).toEqual({ ...base, serviceAccounts: [], secrets: [], iamBindings: [], lifetimeExtension: [] });
   });
 
   it.each<[string, unknown, string]>([
