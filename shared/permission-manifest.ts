@@ -113,6 +113,7 @@ export const PERMISSION_MANIFEST: Readonly<Record<FunctionName, readonly GoogleC
 /** Calls the functions make that need no IAM permission, and why (kept here so nobody adds a grant for them). */
 export const CALLS_WITHOUT_IAM: readonly { readonly api: string; readonly method: string; readonly why: string }[] = [
   { api: 'oauth2.googleapis.com', method: 'token (jwt-bearer grant)', why: 'authenticated by the signed assertion itself' },
+  { api: 'metadata.google.internal', method: 'instance/service-accounts/default/token', why: "the runtime's own access token for IAM Credentials calls (keyless backend); the metadata server needs no IAM" },
   { api: 'logging.googleapis.com', method: 'audit entries', why: 'written as structured JSON to stdout (LogSync) and collected by the platform' },
   { api: 'generativelanguage.googleapis.com', method: 'generateContent (new API key check)', why: 'authenticated by the API key under test' },
 ];
