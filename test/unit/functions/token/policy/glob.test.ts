@@ -39,3 +39,15 @@ describe('compileGlob', () => {
     expect(() => compileGlob('')).toThrow(TypeError);
   });
 });
+
+describe('compileGlob under hostile input', () => {
+  // A backtracking regex (the previous implementation) needs O(n^3) steps here — hours for this
+  // input — so a regression shows up as this test hitting its timeout; the automaton takes milliseconds.
+  it('rejects a hostile value without backtracking', () => {
+    const m = compileGlob('ci-*-*-*@p.iam.gserviceaccount.com');
+    const hostile = `ci-${'a-'.repeat(20_000)}`; // no @: can never match
+    expect(m(hostile)).toBe(false);
+    expect(m(`ci-a-b-c@p.iam.gserviceaccount.com`)).toBe(true);
+    expect(m(`ci-a-b-c-d@p.iam.gserviceaccount.com`)).toBe(true);
+  });
+});
