@@ -19,7 +19,7 @@ export interface RawResponse {
   json: any;
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+const agent = new Agent({ keepAlive: true, maxSockets: 512 });
 
 /** Sends one request to `baseUrl` and reads the whole answer (30 s cap). */
 export function send(baseUrl: string, req: RawRequest): Promise<RawResponse> {
