@@ -39,9 +39,13 @@ export class ServiceAccountKeyStore {
     this.now = options.now ?? Date.now;
   }
 
-  /** The key for `email` from `secretVersion`; one Secret Manager read however many callers wait. */
+  /**
+   * The key for `email` from `secretVersion`; one Secret Manager read however many callers wait.
+   * Entries are keyed by (secret, email): a secret holding another SA's key is refused for every
+   * request, never served from a cache filled for the right SA.
+   */
   async get(secretVersion: string, email: string): Promise<LoadedKey> {
-    const entry = this.entries.get(secretVersion);
+    const entry = this.entries.get(entryKey(secretVersion, email));
     if (entry) {
       if (this.now() - entry.loadedAtMs > this.refreshIntervalMs) {
         this.load(secretVersion, email).catch((err: unknown) => this.options.onBackgroundError?.(err, secretVersion));
@@ -56,7 +60,7 @@ export class ServiceAccountKeyStore {
    * the same stale key share one read; a caller whose stale key was already replaced gets the new one.
    */
   async reload(secretVersion: string, email: string, staleKeyId: string): Promise<LoadedKey> {
-    const entry = this.entries.get(secretVersion);
+    const entry = this.entries.get(entryKey(secretVersion, email));
     if (entry && entry.key.keyId !== staleKeyId) return entry.key;
     return this.load(secretVersion, email);
   }
@@ -67,12 +71,13 @@ export class ServiceAccountKeyStore {
   }
 
   private load(secretVersion: string, email: string): Promise<LoadedKey> {
-    return this.flights.do(secretVersion, async () => {
+    const key = entryKey(secretVersion, email);
+    return this.flights.do(key, async () => {
       this.reads += 1;
       const payload = await this.options.secrets.access(secretVersion, { timeoutMs: this.options.timeoutMs });
-      const key = await this.parse(payload.data, secretVersion, email);
-      const loaded: LoadedKey = { ...key, versionName: payload.name };
-      this.entries.set(secretVersion, { key: loaded, loadedAtMs: this.now() });
+      const signingKey = await this.parse(payload.data, secretVersion, email);
+      const loaded: LoadedKey = { ...signingKey, versionName: payload.name };
+      this.entries.set(key, { key: loaded, loadedAtMs: this.now() });
       return loaded;
     }).catch((err: unknown) => {
       if (err instanceof TvsError && err.code === 'UNAVAILABLE') throw err;
@@ -103,6 +108,10 @@ export class ServiceAccountKeyStore {
       throw invalid(secretVersion, 'private_key does not import as an RSA PKCS#8 key');
     }
   }
+}
+
+function entryKey(secretVersion: string, email: string): string {
+  return `${secretVersion}|${email.toLowerCase()}`;
 }
 
 function invalid(secretVersion: string, why: string): InternalError {

@@ -53,6 +53,8 @@ interface CompiledRule {
 
 /** Parses and compiles a policy document (already JSON-decoded). Throws `PolicyError`. */
 export function compilePolicy(input: unknown): CompiledPolicy {
+  const reserved = findReservedKey(input, []);
+  if (reserved) throw new PolicyError(`Invalid policy:\n  ${describePath(input, reserved)}: is a reserved name`);
   const parsed = policySchema.safeParse(input);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `${describePath(input, issue.path)}: ${issue.message}`);
@@ -158,6 +160,21 @@ function authorize(
     return { allowed: true, rule: rule.name, serviceAccount: lookup(request.serviceAccount) };
   }
   return { allowed: false, ...best };
+}
+
+/**
+ * Finds `__proto__`/`constructor`/`prototype` used as a key anywhere in the document. Such keys
+ * would be assigned to prototypes by record parsing and silently vanish (a dropped claim
+ * constraint widens a rule), so they are refused before parsing.
+ */
+function findReservedKey(value: unknown, path: PropertyKey[]): PropertyKey[] | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') return [...path, key];
+    const found = findReservedKey((value as Record<string, unknown>)[key], [...path, Array.isArray(value) ? Number(key) : key]);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** Renders a zod issue path with the rule's name when it is inside `rules[i]`. */

@@ -19,6 +19,10 @@ const serviceAccountSchema = z.preprocess(
   ]),
 );
 
+/** Names that would land on Object.prototype when used as record keys: never allowed. */
+const notPrototypeKey = (s: string) => !['__proto__', 'constructor', 'prototype'].includes(s);
+const recordKey = (pattern: RegExp, what: string) => z.string().regex(pattern, what).refine(notPrototypeKey, 'is a reserved name');
+
 const clientSchema = z.strictObject({
   /** SHA-256 of the client secret, hex. Secrets are 32+ random bytes, so a fast hash is enough. */
   secretSha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the client secret'),
@@ -30,11 +34,11 @@ const oidcCallerSchema = z
     issuer: z.string().min(1),
     subject: pattern.optional(),
     email: emailPattern.optional(),
-    claims: z.record(z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'claim names are plain identifiers'), pattern).optional(),
+    claims: z.record(recordKey(/^[A-Za-z0-9_.:-]{1,100}$/, 'claim names are plain identifiers'), pattern).optional(),
   })
   .refine((c) => (c.subject === undefined) !== (c.email === undefined), { message: 'set exactly one of "subject" or "email"' });
 
-const clientCallerSchema = z.strictObject({ client: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/) });
+const clientCallerSchema = z.strictObject({ client: recordKey(/^[A-Za-z0-9_.-]{1,100}$/, 'client ids are plain identifiers') });
 
 const ruleSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes'),
@@ -51,7 +55,7 @@ const ruleSchema = z.strictObject({
 export const policySchema = z.strictObject({
   version: z.literal(1),
   serviceAccounts: z.record(email, serviceAccountSchema),
-  clients: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/), clientSchema).default({}),
+  clients: z.record(recordKey(/^[A-Za-z0-9_.-]{1,100}$/, 'client ids are plain identifiers'), clientSchema).default({}),
   rules: z.array(ruleSchema).max(1000),
 });
 

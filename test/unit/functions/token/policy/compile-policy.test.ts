@@ -87,6 +87,8 @@ describe('compilePolicy', () => {
     ['a ** pattern', (p: any) => { p.rules[1].caller.subject = 'repo:org/**'; }, /caller\.subject/],
     ['duplicate rule names', (p: any) => { p.rules[1].name = 'workload'; }, /duplicate rule name/],
     ['an unsupported version', (p: any) => { p.version = 2; }, /version/],
+    ['a __proto__ claim constraint (it would vanish into the prototype)', (p: any) => { p.rules[1].caller.claims = JSON.parse('{"__proto__": "only-this"}'); }, /rules\[1\].*claims.*reserved name/s],
+    ['a client named __proto__', (p: any) => { p.clients = JSON.parse('{"__proto__": {"secretSha256": "' + 'a'.repeat(64) + '"}}'); }, /clients.*reserved name/s],
     ['a malformed client secret hash', (p: any) => { p.clients['ci-runner'].secretSha256 = 'plaintext'; }, /secretSha256/],
   ])('rejects %s with a message naming the field', (_name, mutate, message) => {
     const p = basePolicy();
