@@ -1,0 +1,38 @@
+/** What the reconcile loop needs from a kind of credential (SA key, API key). */
+import type { RotationConfig } from '../state.js';
+
+/** A new credential and the bytes that go into the secret version. */
+export interface NewCredential {
+  keyId: string;
+  /** Secret payload: the key-file JSON (SA key) or the raw key string (API key). Never logged. */
+  payload: Buffer;
+}
+
+export interface CreateContext {
+  secretId: string;
+  /** The rotation's generation (1, 2, ...): names API keys deterministically. */
+  generation: number;
+  /** The credential being replaced (restrictions are copied from it), if any. */
+  currentKey: string | undefined;
+}
+
+export interface Credential {
+  /**
+   * Ids of the target's live keys, recorded when a rotation is claimed so that keys created by a
+   * crashed run can be told from everyone else's. Undefined for kinds with deterministic ids.
+   */
+  liveKeys(config: RotationConfig): Promise<string[] | undefined>;
+  /** Deletes keys created since `keysBefore` that are not in `keep`; returns their ids. */
+  deleteOrphans(config: RotationConfig, keysBefore: readonly string[], keep: readonly string[]): Promise<string[]>;
+  /** Throws `FailedPreconditionError` (`KEY_CAP`) when no key can be created. */
+  checkCapacity(config: RotationConfig): Promise<void>;
+  create(config: RotationConfig, context: CreateContext): Promise<NewCredential>;
+  /** The key id held in a payload, when the payload says (SA key files do). */
+  keyIdOf(config: RotationConfig, payload: Buffer): string | undefined;
+  /** Proves the credential works; throws `FailedPreconditionError` (`VERIFY_FAILED`) if it does not. */
+  verify(config: RotationConfig, payload: Buffer): Promise<void>;
+  /** Makes the key unusable but recoverable (a no-op where the API has no such state). */
+  disable(config: RotationConfig, keyId: string): Promise<void>;
+  /** Deletes the key; already gone is fine. */
+  delete(config: RotationConfig, keyId: string): Promise<void>;
+}

@@ -1,0 +1,34 @@
+/** One audit entry per rotation action, through the shared audit log (ids only, never key material). */
+import type { AuditLog } from '../../shared/audit-log.js';
+import type { TvsError } from '../../shared/errors.js';
+import { HTTP_STATUS } from '../../shared/errors.js';
+import type { Step } from './report.js';
+
+export interface RotationAuditFields {
+  secret: string;
+  kind?: string;
+  phase?: string;
+  keyId?: string;
+  oldKeyId?: string;
+  newKeyId?: string;
+  version?: number;
+}
+
+export interface RotationAudit {
+  done(step: Step, fields: RotationAuditFields, reason?: string): void;
+  failed(step: Step | 'run', fields: RotationAuditFields, error: TvsError): void;
+}
+
+/** Writes rotation audit entries to `log`; `runId` ties the entries of one run together. */
+export function rotationAudit(log: AuditLog, runId: string, trigger: string, now: () => number = Date.now): RotationAudit {
+  const started = now();
+  const base = (fields: RotationAuditFields) => ({ requestId: runId, latencyMs: now() - started, rotation: { ...fields, trigger } });
+  return {
+    done(step, fields, reason = step.toUpperCase().replace(/-/g, '_')) {
+      log.write({ decision: 'done', reason, action: `rotation.${step}`, httpStatus: 200, ...base(fields) });
+    },
+    failed(step, fields, error) {
+      log.write({ decision: 'error', reason: error.reason, action: `rotation.${step}`, httpStatus: HTTP_STATUS[error.code], ...(error.detail ? { detail: error.detail } : {}), ...base(fields) });
+    },
+  };
+}

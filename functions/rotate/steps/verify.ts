@@ -1,0 +1,71 @@
+/**
+ * The `verifying` phase: prove the new credential works, then promote it in one
+ * compare-and-swap (`current` → new version, `previous` → old version, state → retiring).
+ * A credential that does not work is rolled back: its version disabled, the key deleted, the
+ * secret back to idle with the old credential untouched and still current.
+ */
+import { FailedPreconditionError, TvsError } from '../../../shared/errors.js';
+import type { RotationState } from '../state.js';
+import type { StepContext } from './context.js';
+import { versionName } from './context.js';
+
+export async function verifyAndPromote(ctx: StepContext): Promise<'promoted' | 'rolled-back'> {
+  const { session, credential } = ctx;
+  const state = session.state;
+  const newKey = state.newKey!;
+  const newVersion = state.newVersion!;
+  const newVersionName = versionName(session.info.name, newVersion);
+
+  let failure: TvsError | undefined;
+  try {
+    const payload = await ctx.secrets.access(newVersionName);
+    await credential.verify(session.config, payload);
+  } catch (err) {
+    // Secret Manager being unreachable says nothing about the credential: try again later.
+    if (err instanceof TvsError && err.code === 'UNAVAILABLE' && err.reason === 'SECRET_MANAGER_UNAVAILABLE') throw err;
+    failure = err instanceof TvsError && err.reason === 'VERIFY_FAILED'
+      ? err
+      : new FailedPreconditionError('The new credential could not be verified.', { reason: 'VERIFY_FAILED', detail: err instanceof Error ? err.message : 'unknown', cause: err });
+  }
+  if (failure) {
+    await rollback(ctx, failure);
+    return 'rolled-back';
+  }
+  ctx.audit.done('verify', ctx.fields({ newKeyId: newKey, version: newVersion }), 'CREDENTIAL_WORKS');
+  await ctx.mark('verify');
+
+  const aliases: Record<string, number> = { ...session.info.aliases, current: newVersion };
+  if (state.oldVersion !== undefined) aliases.previous = state.oldVersion;
+  else delete aliases.previous;
+  const retiring = state.currentKey !== undefined || state.oldVersion !== undefined;
+  const next: RotationState = {
+    phase: retiring ? 'retiring' : 'idle',
+    generation: state.generation,
+    currentKey: newKey,
+    ...(retiring && state.currentKey ? { oldKey: state.currentKey } : {}),
+    ...(retiring && state.oldVersion !== undefined ? { oldVersion: state.oldVersion } : {}),
+    rotatedAtMs: ctx.now(),
+  };
+  await session.save(next, { release: true, aliases });
+  ctx.audit.done('promote', ctx.fields({ newKeyId: newKey, ...(state.currentKey ? { oldKeyId: state.currentKey } : {}), version: newVersion }), 'PROMOTED');
+  await ctx.mark('promote');
+  return 'promoted';
+}
+
+async function rollback(ctx: StepContext, failure: TvsError): Promise<void> {
+  const { session, credential } = ctx;
+  const state = session.state;
+  const versions = await ctx.secrets.listVersions(session.info.name);
+  const version = versions.find((v) => v.number === state.newVersion);
+  if (version?.state === 'ENABLED') await ctx.secrets.disable(version.name);
+  if (state.newKey) await credential.delete(session.config, state.newKey);
+  await session.save({
+    phase: 'idle',
+    generation: state.generation,
+    ...(state.currentKey ? { currentKey: state.currentKey } : {}),
+    ...(state.rotatedAtMs !== undefined ? { rotatedAtMs: state.rotatedAtMs } : {}),
+    lastError: failure.reason,
+  }, { release: true });
+  ctx.audit.failed('rollback', ctx.fields({ ...(state.newKey ? { newKeyId: state.newKey } : {}), ...(state.newVersion ? { version: state.newVersion } : {}) }), failure);
+  await ctx.mark('rollback');
+}

@@ -1,0 +1,81 @@
+/**
+ * The rotation function's configuration: read once from the environment at cold start,
+ * validated with zod, failing loudly with each bad variable's name.
+ */
+import { z } from 'zod';
+import { ConfigError, GOOGLE_DEFAULTS } from './config.js';
+
+/** Google's production endpoints the rotator talks to; each is overridable (the emulator). */
+export const ROTATE_DEFAULTS = {
+  iamUrl: 'https://iam.googleapis.com',
+  apiKeysUrl: 'https://apikeys.googleapis.com',
+  geminiUrl: 'https://generativelanguage.googleapis.com',
+} as const;
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/** https everywhere; plain http only for loopback (the local emulator). */
+const secureUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+  } catch {
+    return false;
+  }
+}, 'must be an https URL (http is allowed only for localhost)');
+
+const csv = z.string().transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean));
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const envSchema = z.object({
+  GOOGLE_CLOUD_PROJECT: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be the project id that holds the managed secrets'),
+  TVS_SECRET_MANAGER_ENDPOINT: secureUrl.default(GOOGLE_DEFAULTS.secretManagerEndpoint),
+  TVS_IAM_URL: secureUrl.default(ROTATE_DEFAULTS.iamUrl),
+  TVS_APIKEYS_URL: secureUrl.default(ROTATE_DEFAULTS.apiKeysUrl),
+  TVS_GEMINI_URL: secureUrl.default(ROTATE_DEFAULTS.geminiUrl),
+  TVS_TOKEN_URI_ALLOWLIST: csv.pipe(z.array(secureUrl).min(1)).default([GOOGLE_DEFAULTS.tokenUri]),
+  // A run's claim on a secret expires after this long, so a crashed run never blocks rotation
+  // for good. Longer than one run can take (Cloud Functions stops a run after 540 s).
+  TVS_ROTATION_CLAIM_TTL_SECONDS: int(60, 3600).default(600),
+  // New SA keys can take ~60 s to work everywhere: verification retries this long.
+  TVS_ROTATION_VERIFY_DEADLINE_MS: int(1000, 300_000).default(120_000),
+  TVS_UPSTREAM_DEADLINE_MS: int(100, 60_000).default(10_000),
+  TVS_AUDIT_LOG_NAME: z.string().regex(/^[A-Za-z0-9_.\/-]{1,100}$/).default('token-vending-rotation'),
+});
+
+export interface RotateConfig {
+  projectId: string;
+  secretManagerEndpoint: string;
+  iamUrl: string;
+  apiKeysUrl: string;
+  geminiUrl: string;
+  tokenUriAllowlist: string[];
+  claimTtlMs: number;
+  verifyDeadlineMs: number;
+  upstreamDeadlineMs: number;
+  auditLogName: string;
+}
+
+const trimSlash = (url: string): string => url.replace(/\/+$/, '');
+
+/** Parses the rotation function's environment. Throws `ConfigError` naming each bad variable. */
+export function loadRotateConfig(env: NodeJS.ProcessEnv = process.env): RotateConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return {
+    projectId: e.GOOGLE_CLOUD_PROJECT,
+    secretManagerEndpoint: e.TVS_SECRET_MANAGER_ENDPOINT,
+    iamUrl: trimSlash(e.TVS_IAM_URL),
+    apiKeysUrl: trimSlash(e.TVS_APIKEYS_URL),
+    geminiUrl: trimSlash(e.TVS_GEMINI_URL),
+    tokenUriAllowlist: e.TVS_TOKEN_URI_ALLOWLIST,
+    claimTtlMs: e.TVS_ROTATION_CLAIM_TTL_SECONDS * 1000,
+    verifyDeadlineMs: e.TVS_ROTATION_VERIFY_DEADLINE_MS,
+    upstreamDeadlineMs: e.TVS_UPSTREAM_DEADLINE_MS,
+    auditLogName: e.TVS_AUDIT_LOG_NAME,
+  };
+}

@@ -1,0 +1,42 @@
+/** A managed secret over the fakes, and a run helper, for the reconcile tests. */
+import { sweep, type SweepRequest } from '../../../../../functions/rotate/sweep.js';
+import type { Step } from '../../../../../functions/rotate/report.js';
+import { parseRotationState } from '../../../../../functions/rotate/state.js';
+import { fakeClock, FakeKeys, FakeSecrets, recordingAudit } from './fakes.js';
+
+export const HOUR = 3_600_000;
+export const GRACE_MS = 2 * HOUR;
+export const PERIOD_MS = 30 * 24 * HOUR;
+export const CLAIM_TTL_MS = 10 * 60_000;
+
+export const SA_TARGET = 'rotated@proj-12345.iam.gserviceaccount.com';
+export const API_TARGET = 'projects/proj-12345/locations/global/keys/orig';
+
+export function managedSecret(mode: 'sa' | 'api', options: { cap?: number } = {}) {
+  const clock = fakeClock();
+  const secrets = new FakeSecrets();
+  const keys = new FakeKeys(mode, options.cap);
+  const audit = recordingAudit();
+  const originalKey = keys.seed(mode === 'api' ? 'orig' : 'k0');
+  const name = secrets.add(
+    'my-secret',
+    { 'tvs-managed': 'true', 'tvs-kind': mode === 'sa' ? 'sa-key' : 'api-key' },
+    { 'tvs.rotation.target': mode === 'sa' ? SA_TARGET : API_TARGET, 'tvs.rotation.period': `${PERIOD_MS / 1000}s`, 'tvs.rotation.grace': `${GRACE_MS / 1000}s`, 'other.tool': 'kept' },
+    [`secret:${originalKey}`],
+    { current: 1 },
+  );
+  let runs = 0;
+  const run = (request: SweepRequest & { owner?: string; afterStep?: (step: Step, secretId: string) => void | Promise<void>; eventTimeMs?: number } = {}) => {
+    const { owner, afterStep, eventTimeMs, ...sweepRequest } = request;
+    const deps = {
+      secrets, credentials: { 'sa-key': keys, 'api-key': keys }, now: clock.now, owner: owner ?? `run-${++runs}`,
+      claimTtlMs: CLAIM_TTL_MS, audit, projectId: 'proj-12345', ...(afterStep ? { afterStep } : {}),
+    };
+    if (eventTimeMs !== undefined) {
+      return import('../../../../../functions/rotate/reconcile-secret.js').then(async ({ reconcileSecret }) => reconcileSecret(deps, await secrets.get(name), { eventTimeMs }));
+    }
+    return sweep(deps, sweepRequest).then((r) => r.secrets[0]);
+  };
+  const state = () => parseRotationState(secrets.secret(name).info.annotations);
+  return { clock, secrets, keys, audit, name, originalKey, run, state };
+}
