@@ -15,6 +15,11 @@ export interface Credential {
   valid: boolean;
 }
 
+interface Authz {
+  header: string | undefined;
+  credential: Credential;
+}
+
 export type Endpoint = 'access' | 'id' | 'oauth' | 'other';
 
 export interface FuzzRequest {
@@ -139,11 +144,11 @@ export function fuzzRequest(pool: CredentialPool): fc.Arbitrary<FuzzRequest> {
     { weight: 2, arbitrary: fc.constantFrom(...pool.forged.map((token): Credential => ({ kind: 'forged', token, valid: false }))) },
     { weight: 1, arbitrary: fc.constant<Credential>({ kind: 'none', valid: false }) },
   );
-  const garbage = printable.map((h) => ({ header: h, credential: { kind: 'garbage', valid: false } }));
-  const authz = fc.oneof(
-    { weight: 6, arbitrary: bearer.map((c) => ({ header: c.token ? `Bearer ${c.token}` : undefined, credential: c })) },
+  const garbage = printable.map((h): Authz => ({ header: h, credential: { kind: 'garbage', valid: false } }));
+  const authz: fc.Arbitrary<Authz> = fc.oneof(
+    { weight: 6, arbitrary: bearer.map((c): Authz => ({ header: c.token ? `Bearer ${c.token}` : undefined, credential: c })) },
     { weight: 1, arbitrary: garbage },
-    { weight: 1, arbitrary: fc.constantFrom(...pool.forged).map((t) => ({ header: `bearer  ${t}`, credential: { kind: 'forged', token: t, valid: false } })) },
+    { weight: 1, arbitrary: fc.constantFrom(...pool.forged).map((t): Authz => ({ header: `bearer  ${t}`, credential: { kind: 'forged', token: t, valid: false } })) },
   );
   const method = fc.oneof({ weight: 8, arbitrary: fc.constant('POST') }, { weight: 1, arbitrary: fc.constantFrom('GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD') });
   const extraHeaders = fc.record({ 'x-cloud-trace-context': printable, 'function-execution-id': printable, 'user-agent': printable, accept: printable }, { requiredKeys: [] });
