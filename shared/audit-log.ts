@@ -69,19 +69,35 @@ export function createAuditLog(options: { logName: string; projectId?: string; t
   };
 
   const ready = (async () => {
-    ({ Entry } = await import('@google-cloud/logging'));
+    try {
+      ({ Entry } = await import('@google-cloud/logging'));
+    } catch (err) {
+      // Never fail open: without the library, entries still go out as plain structured JSON.
+      process.emitWarning(`audit log: @google-cloud/logging unavailable, writing plain JSON (${err instanceof Error ? err.message : String(err)})`);
+      Entry = PlainEntry as unknown as EntryClass;
+    }
     for (const [entry, context] of queue.splice(0)) emit(Entry, entry, context);
   })();
-  // A failure to load the library is fatal for auditing: surface it loudly but never crash a request.
-  ready.catch((err: unknown) => {
-    process.emitWarning(`audit log unavailable: ${err instanceof Error ? err.message : String(err)}`);
-  });
 
   return {
     write(entry, context) {
       if (Entry) emit(Entry, entry, context);
-      else if (queue.length < 10_000) queue.push([entry, context]);
+      else queue.push([entry, context]); // only until the import settles, which it always does
     },
     flush: () => ready,
   };
+}
+
+/** Fallback formatter with the same structured-logging fields, used only if the library cannot load. */
+class PlainEntry {
+  constructor(private readonly metadata: { severity: string; labels: Record<string, string>; trace?: string }, private readonly data: object) {}
+  toStructuredJSON(): Record<string, unknown> {
+    return {
+      ...this.data,
+      severity: this.metadata.severity,
+      'logging.googleapis.com/labels': this.metadata.labels,
+      ...(this.metadata.trace ? { 'logging.googleapis.com/trace': this.metadata.trace } : {}),
+      timestamp: new Date().toISOString(),
+    };
+  }
 }

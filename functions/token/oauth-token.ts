@@ -15,6 +15,7 @@ import { auditCaller, toPolicyCaller, writeAudit, type TokenAppDeps, type Verifi
 import { decideAndMint } from './decide.js';
 import { header, readBody, statusOverride, type FunctionRequest, type RequestContext } from './http/request-context.js';
 import { sendJson, sendOAuthError, type OAuthErrorCode } from './http/respond.js';
+import { parseServiceAccountEmail } from './http/request-schemas.js';
 import type { PolicyCaller } from './policy/compile-policy.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -41,9 +42,17 @@ export async function handleOAuthToken(deps: TokenAppDeps, req: FunctionRequest,
   try {
     const params = parseForm(req);
     grantType = params.get('grant_type') ?? '';
-    const serviceAccount = required(params, 'service_account').toLowerCase();
+    let serviceAccount: string;
+    try {
+      serviceAccount = parseServiceAccountEmail(required(params, 'service_account'));
+    } catch {
+      throw invalidRequest('service_account must be a service account email');
+    }
     const scopes = required(params, 'scope').split(' ').filter(Boolean);
-    if (scopes.length === 0 || scopes.some((s) => !/^[\x21-\x7e]{1,512}$/.test(s))) throw new OAuthError(400, 'invalid_scope', 'scope must be space-separated scope URLs', 'INVALID_SCOPE');
+    if (scopes.length === 0 || scopes.length > 64 || scopes.some((s) => !/^[\x21-\x7e]{1,512}$/.test(s))) {
+      throw new OAuthError(400, 'invalid_scope', 'scope must be 1-64 space-separated scope URLs', 'INVALID_SCOPE');
+    }
+    // Validated and bounded above, so a denial's audit entry stays small whoever sent it.
     target = { serviceAccount, scopes, lifetimeSeconds: 3600 };
 
     let policyCaller: PolicyCaller;
@@ -53,6 +62,7 @@ export async function handleOAuthToken(deps: TokenAppDeps, req: FunctionRequest,
       policyCaller = { kind: 'client', clientId };
     } else if (grantType === TOKEN_EXCHANGE_GRANT) {
       if (header(req, 'authorization') || params.has('client_id')) throw invalidRequest('client authentication is not used with token exchange');
+      if (params.has('actor_token')) throw invalidRequest('delegation (actor_token) is not supported');
       const subjectTokenType = required(params, 'subject_token_type');
       if (!SUBJECT_TOKEN_TYPES.has(subjectTokenType)) throw invalidRequest('subject_token_type must be urn:ietf:params:oauth:token-type:jwt or :id_token');
       const requested = params.get('requested_token_type');
@@ -60,6 +70,8 @@ export async function handleOAuthToken(deps: TokenAppDeps, req: FunctionRequest,
       try {
         caller = await deps.verifySubjectToken(required(params, 'subject_token'));
       } catch (err) {
+        // An issuer outage is ours to report as such (retryable), not the client's invalid grant.
+        if (err instanceof TvsError && err.code === 'UNAVAILABLE') throw err;
         throw Object.assign(new OAuthError(400, 'invalid_grant', 'The subject token is invalid.', asTvsError(err).reason), { cause: err });
       }
       policyCaller = toPolicyCaller(caller);
@@ -67,7 +79,16 @@ export async function handleOAuthToken(deps: TokenAppDeps, req: FunctionRequest,
       throw new OAuthError(400, 'unsupported_grant_type', 'grant_type must be client_credentials or urn:ietf:params:oauth:grant-type:token-exchange', 'UNSUPPORTED_GRANT_TYPE');
     }
 
-    const grant = await decideAndMint(deps, policyCaller, { kind: 'access_token', serviceAccount, scopes, lifetimeSeconds: 3600 });
+    let grant;
+    try {
+      grant = await decideAndMint(deps, policyCaller, { kind: 'access_token', serviceAccount, scopes, lifetimeSeconds: 3600 });
+    } catch (err) {
+      // With token exchange there is no client: a subject no rule covers is an unauthorised grant.
+      if (grantType === TOKEN_EXCHANGE_GRANT && err instanceof TvsError && err.reason === 'NO_RULE_FOR_CALLER') {
+        throw new OAuthError(400, 'invalid_grant', err.message, err.reason);
+      }
+      throw err;
+    }
     target.backend = grant.backend;
     const expiresIn = Math.max(0, Math.floor((grant.minted.expiresAtMs - now()) / 1000));
     sendJson(res, 200, {

@@ -19,9 +19,9 @@ export const MAX_BODY_BYTES = 64 * 1024;
 export function requestContext(req: FunctionRequest, projectId: string | undefined, nowMs: number): RequestContext {
   const traceHeader = header(req, 'x-cloud-trace-context');
   const traceId = traceHeader?.split('/', 1)[0];
-  const executionId = header(req, 'function-execution-id');
   return {
-    requestId: executionId && /^[A-Za-z0-9_-]{1,64}$/.test(executionId) ? executionId : randomUUID(),
+    // Always ours: a caller-supplied id (e.g. function-execution-id) could collide with another request's entries.
+    requestId: randomUUID(),
     trace: traceId && /^[0-9a-f]{32}$/.test(traceId) && projectId ? `projects/${projectId}/traces/${traceId}` : undefined,
     startedAtMs: nowMs,
     userAgent: header(req, 'user-agent')?.slice(0, 200),

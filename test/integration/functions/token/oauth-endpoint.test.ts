@@ -57,6 +57,8 @@ beforeAll(async () => {
       TVS_UPSTREAM_DEADLINE_MS: '2000',
     },
   });
+  // Load the key once, so the short deadline above measures upstream faults, not the lazy client import.
+  await stack.token.keys.get('projects/tvs-local/secrets/gemini-caller-key/versions/current', GEMINI);
 });
 
 afterAll(async () => {
@@ -160,7 +162,8 @@ describe('token exchange (RFC 8693)', () => {
   });
 
   it.each<[string, () => Promise<string>, Record<string, string>, string]>([
-    ['a branch the policy does not allow', () => ciToken('repo:org/app:ref:refs/heads/dev'), {}, 'unauthorized_client'],
+    ['a branch the policy does not allow', () => ciToken('repo:org/app:ref:refs/heads/dev'), {}, 'invalid_grant'],
+    ['an actor token (delegation)', () => ciToken('repo:org/app:ref:refs/heads/main'), { actor_token: 'x', actor_token_type: 'urn:ietf:params:oauth:token-type:jwt' }, 'invalid_request'],
     ['a subject token for another audience', () => ciToken('repo:org/app:ref:refs/heads/main', 'someone-else'), {}, 'invalid_grant'],
     ['a garbage subject token', () => Promise.resolve('not-a-jwt'), {}, 'invalid_grant'],
     ['an unsupported subject token type', () => ciToken('repo:org/app:ref:refs/heads/main'), { subject_token_type: 'urn:ietf:params:oauth:token-type:saml2' }, 'invalid_request'],

@@ -23,6 +23,8 @@ beforeAll(async () => {
   ops = createCapture();
   stack = await startLocalStack({ auditTransport: audit.stream, opsLogWrite: ops.write, env: { TVS_UPSTREAM_DEADLINE_MS: '3000' } });
   restoreEnv = useEmulatorMetadata(stack.emulator.metadataHost);
+  // Warm the lazily loaded Secret Manager client so the short deadline measures upstream faults only.
+  await stack.token.keys.get('projects/tvs-local/secrets/gemini-caller-key/versions/current', GEMINI);
 });
 
 afterAll(async () => {
