@@ -65,7 +65,7 @@ export async function createTokenFunction(config: TokenServiceConfig, overrides:
     // The function's own identity (ADC) mints for keyless SAs; google-auth-library loads on first use.
     keyless: createKeylessBackend({
       iamCredentialsUrl: config.iamCredentialsUrl,
-      credential: applicationDefaultCredential(),
+      credential: applicationDefaultCredential({ projectId: config.projectId }),
       timeoutMs: Math.min(5_000, config.upstream.deadlineMs),
     }),
     cache: config.cache,

@@ -24,11 +24,16 @@ type AuthClient = import('google-auth-library').AuthClient;
 /** Scope IAM Credentials accepts. */
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 
-/** ADC through google-auth-library's `GoogleAuth` with the cloud-platform scope. */
-export function applicationDefaultCredential(): OwnCredential {
+/**
+ * ADC through google-auth-library's `GoogleAuth` with the cloud-platform scope. Pass the
+ * project id when known: without it `getClient()` looks the project up, which includes running
+ * `gcloud config config-helper` where gcloud is installed (seconds, on the first mint).
+ */
+export function applicationDefaultCredential(options: { projectId?: string } = {}): OwnCredential {
   let client: Promise<AuthClient> | undefined;
   const getClient = (): Promise<AuthClient> => {
-    client ??= import('google-auth-library').then(({ GoogleAuth }) => new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] }).getClient());
+    client ??= import('google-auth-library').then(({ GoogleAuth }) =>
+      new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE], ...(options.projectId ? { projectId: options.projectId } : {}) }).getClient());
     client.catch(() => { client = undefined; });
     return client;
   };
