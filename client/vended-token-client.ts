@@ -88,7 +88,7 @@ export class VendedTokenClient extends AuthClient {
   /** `Authorization: Bearer <vended token>` (plus `x-goog-user-project` when a quota project is set). */
   async getRequestHeaders(_url?: string | URL): Promise<Headers> {
     const headers = new Headers({ authorization: `Bearer ${await this.#currentToken()}` });
-    return this.addSharedMetadataHeaders(headers);
+    return withOwnProperties(this.addSharedMetadataHeaders(headers));
   }
 
   /** A gaxios request with vended credentials; a 401 drops the cached token and retries once. */
@@ -173,6 +173,17 @@ export class VendedTokenClient extends AuthClient {
       throw err;
     }
   }
+}
+
+/**
+ * Mirrors each header as an own enumerable property of the `Headers` object. grpc-js's
+ * `createFromGoogleCredential` (what google-gax 4 uses, so @google-cloud/secret-manager 6 and
+ * other gRPC clients) reads credentials with `Object.keys(headers)`, the google-auth-library 9
+ * shape; google-auth-library 10 and @google/genai iterate the `Headers`. Both then see them.
+ */
+function withOwnProperties(headers: Headers): Headers {
+  headers.forEach((value, name) => Object.defineProperty(headers, name, { value, enumerable: true, configurable: true }));
+  return headers;
 }
 
 function validate(options: VendedTokenClientOptions): void {

@@ -185,6 +185,14 @@ describe('VendedTokenClient', () => {
     expect((await c.getAccessToken()).token).toBe('ya29.second');
   });
 
+  it('exposes the headers both as Headers and as own properties (grpc-js reads Object.keys)', async () => {
+    const clock = { now: T0 };
+    const svc = fakeService([ok('ya29.first', T0 + 3600_000)]);
+    const headers = await client(svc.fetchImpl, clock).getRequestHeaders();
+    expect(headers.get('authorization')).toBe('Bearer ya29.first');
+    expect({ ...headers }).toEqual({ authorization: 'Bearer ya29.first' });
+  });
+
   it('adds x-goog-user-project when a quota project is set', async () => {
     const clock = { now: T0 };
     const svc = fakeService([ok('ya29.first', T0 + 3600_000)]);
