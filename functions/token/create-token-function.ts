@@ -31,6 +31,8 @@ export interface TokenFunctionOverrides {
   auditTransport?: Writable;
   /** Where operational log lines go (default: stderr). */
   opsLogWrite?: (line: string) => void;
+  /** How often loaded SA keys are re-read from Secret Manager (default 5 min; tests of rotation use less). */
+  keyRefreshIntervalMs?: number;
 }
 
 /** Builds the token function. Throws (failing cold start) on a bad policy. */
@@ -57,6 +59,7 @@ export async function createTokenFunction(config: TokenServiceConfig, overrides:
     secrets,
     tokenUriAllowlist: config.tokenUriAllowlist,
     timeoutMs: config.upstream.deadlineMs,
+    ...(overrides.keyRefreshIntervalMs !== undefined ? { refreshIntervalMs: overrides.keyRefreshIntervalMs } : {}),
     onBackgroundError: (err, secret) => log('WARNING', 'background key refresh failed; keeping the loaded key', { secret, error: describe(err) }),
   });
 
