@@ -153,6 +153,27 @@ describe('Gemini API with an API key (@google/genai)', () => {
   });
 });
 
+describe('Gemini credentials outside the SDK defaults', () => {
+  const body = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'raw' }] }] });
+
+  it('accepts an OAuth bearer token on the Gemini API instead of a key', async () => {
+    const authorization = (await metadataClient.getRequestHeaders()).get('authorization');
+    expect(authorization).toMatch(/^Bearer ya29\./);
+    const response = await fetch(`${emulator.httpUrl}/v1beta/models/${MODEL}:generateContent`, { method: 'POST', headers: { Authorization: authorization! }, body });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ candidates: [{ content: { parts: [{ text: 'echo: raw' }] } }] });
+  });
+
+  it('refuses an API key on the Vertex AI regional endpoint', async () => {
+    const url = `${emulator.httpUrl}/v1/projects/${PROJECT}/locations/${LOCATION}/publishers/google/models/${MODEL}:generateContent`;
+    const response = await fetch(url, { method: 'POST', headers: { 'x-goog-api-key': keyString('gemini-only') }, body });
+    const error = ((await response.json()) as GoogleErrorBody).error;
+    expect(response.status).toBe(401);
+    expect(error.message).toMatch(/^API keys are not supported by this API\. Expected OAuth2 access token/);
+    expect(error.details?.[0]?.reason).toBe('CREDENTIALS_MISSING');
+  });
+});
+
 describe('Vertex AI with a bearer token (@google/genai, vertexai: true)', () => {
   it('answers generateContent for a metadata-server token on the v1beta1 publisher-model path', async () => {
     const before = emulator.faults.count('vertex.generateContent');
