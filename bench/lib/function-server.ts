@@ -1,0 +1,87 @@
+/**
+ * Serves a function the production way, in its own pinned process:
+ * `node functions-framework/build/src/main.js --target=T --source=S --port=P`.
+ */
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FIXTURES_OUT, FUNCTIONS_FRAMEWORK_MAIN, ROOT, TOKEN_SOURCE } from './build.js';
+import { freePort, SERVER_CORE, spawnNode, type Child } from './processes.js';
+
+export type FunctionKind = 'hello' | 'heavyHello' | 'token';
+
+const SOURCES: Record<FunctionKind, string> = {
+  hello: join(FIXTURES_OUT, 'hello-function.js'),
+  heavyHello: join(FIXTURES_OUT, 'heavy-hello-function.js'),
+  token: TOKEN_SOURCE,
+};
+
+export interface FunctionServer {
+  kind: FunctionKind;
+  url: string;
+  child: Child;
+  /** `performance.now()` just before spawn. */
+  spawnedAt: number;
+  stop(): Promise<void>;
+}
+
+/** The environment a served function sees: ours, minus loaders the bench itself runs under. */
+function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
+/**
+ * Spawns a function server. `env` is built once the port (and so the URL, the token function's
+ * audience) is known.
+ */
+export async function spawnFunction(kind: FunctionKind, env: (url: string) => Promise<Record<string, string>> | Record<string, string> = () => ({})): Promise<FunctionServer> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const extra = { ...(await env(url)), NODE_ENV: 'production' };
+  const args = [FUNCTIONS_FRAMEWORK_MAIN, `--target=${kind}`, `--source=${SOURCES[kind]}`, `--port=${port}`];
+  const spawnedAt = performance.now();
+  const child = spawnNode(args, { core: SERVER_CORE, env: childEnv(extra), cwd: ROOT });
+  return { kind, url, child, spawnedAt, stop: () => child.stop() };
+}
+
+export interface HttpAnswer {
+  status: number;
+  body: string;
+}
+
+/** One HTTP request without keep-alive (each poll is a fresh connection, as a cold client's). */
+export function httpRequest(url: string, options: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false, timeout: options.timeoutMs ?? 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/**
+ * Polls `url` every `intervalMs` until it answers 200; returns `performance.now()` at that answer.
+ * Connection refusals (not listening yet) are retried; a process exit fails.
+ */
+export async function waitFor200(server: FunctionServer, path: string, options: { deadlineMs?: number; intervalMs?: number } = {}): Promise<number> {
+  const deadline = performance.now() + (options.deadlineMs ?? 30_000);
+  for (;;) {
+    if (server.child.process.exitCode !== null) throw new Error(`${server.kind} exited (${server.child.process.exitCode}): ${server.child.stderrTail()}`);
+    try {
+      const answer = await httpRequest(`${server.url}${path}`, { timeoutMs: 5_000 });
+      if (answer.status === 200) return performance.now();
+    } catch {
+      // Not listening yet.
+    }
+    if (performance.now() > deadline) throw new Error(`${server.kind} did not answer 200 on ${path} in time: ${server.child.stderrTail()}`);
+    await sleep(options.intervalMs ?? 2);
+  }
+}

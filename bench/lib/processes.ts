@@ -1,0 +1,103 @@
+/**
+ * Child processes for the bench: spawned pinned to a core when `taskset` exists, stdout counted
+ * (audit entries are produced but not kept), RSS read from `/proc`, stopped by their own pid.
+ */
+import { execFileSync, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+/** Cores for the server under test and for the load generator (and upstream). */
+export const SERVER_CORE = 0;
+export const LOAD_CORE = 1;
+
+let tasksetPath: string | null | undefined;
+
+/** Path of `taskset`, or null when it is missing (then nothing is pinned). */
+export function taskset(): string | null {
+  if (tasksetPath === undefined) {
+    try {
+      tasksetPath = execFileSync('sh', ['-c', 'command -v taskset'], { encoding: 'utf8' }).trim() || null;
+    } catch {
+      tasksetPath = null;
+    }
+  }
+  return tasksetPath;
+}
+
+/** Pins an existing process (all its threads) to `core`; no-op without taskset. */
+export function pinProcess(pid: number, core: number): boolean {
+  const path = taskset();
+  if (!path) return false;
+  execFileSync(path, ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
+  return true;
+}
+
+export interface Child {
+  process: ChildProcess;
+  pid: number;
+  /** Lines written to stdout so far (audit entries for the token function). */
+  stdoutLines(): number;
+  /** Last stderr text, for error reports. */
+  stderrTail(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Spawns `node args...` pinned to `core`; stdout lines are counted, not kept. */
+export function spawnNode(args: string[], options: { core: number; env?: NodeJS.ProcessEnv; ipc?: boolean; cwd?: string }): Child {
+  const path = taskset();
+  const [command, argv] = path ? [path, ['-c', String(options.core), process.execPath, ...args]] : [process.execPath, args];
+  const stdio: StdioOptions = options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'];
+  // taskset execs node in place, so the pid is node's own (RSS and signals reach the right process).
+  const child = spawn(command, argv, { stdio, env: options.env ?? process.env, cwd: options.cwd });
+  let lines = 0;
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  if (child.pid === undefined) throw new Error(`could not spawn ${command}`);
+  const pid = child.pid;
+  return {
+    process: child,
+    pid,
+    stdoutLines: () => lines,
+    stderrTail: () => stderr,
+    async stop(graceMs = 2_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Resident set size of `pid` in bytes (`VmRSS`), or undefined when it is gone. */
+export function rssBytes(pid: number): number | undefined {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An unused loopback port (the function's URL, its audience, must be known before it starts). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
