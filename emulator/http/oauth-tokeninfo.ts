@@ -72,7 +72,9 @@ function describeAccessToken(state: EmulatorState, value: string, nowMs: number)
     scope: token.scopes.join(' '),
     exp: String(Math.floor(token.expiresAtMs / 1000)),
     expires_in: String(Math.max(0, Math.floor((token.expiresAtMs - nowMs) / 1000))),
-    ...(showEmail ? { email: token.email, email_verified: 'true' } : {}),
+    // Google names the principal in `sub` when the token carries an identity scope; for a service
+    // account's own token it is the account's unique id, the same as azp.
+    ...(showEmail ? { sub: clientId, email: token.email, email_verified: 'true' } : {}),
     access_type: 'online',
   };
 }

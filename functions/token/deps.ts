@@ -27,7 +27,7 @@ export interface TokenAppDeps {
 }
 
 export function toPolicyCaller(caller: VerifiedCaller): PolicyCaller {
-  return { kind: 'oidc', issuer: caller.issuer, subject: caller.subject, email: caller.email, emailVerified: caller.emailVerified, claims: caller.claims };
+  return { kind: 'oidc', credential: caller.kind === 'google_access_token' ? 'access_token' : 'id_token', issuer: caller.issuer, subject: caller.subject, email: caller.email, emailVerified: caller.emailVerified, claims: caller.claims };
 }
 
 export function auditCaller(caller: VerifiedCaller | undefined): AuditEntry['caller'] {

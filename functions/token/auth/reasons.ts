@@ -42,6 +42,7 @@ export const CallerAuthReason = {
   CLAIM_INVALID: 'CALLER_CREDENTIAL_CLAIM_INVALID',
   /** Google's tokeninfo says the opaque access token is not valid. */
   ACCESS_TOKEN_INVALID: 'CALLER_CREDENTIAL_ACCESS_TOKEN_INVALID',
+  ACCESS_TOKEN_NOT_SERVICE_ACCOUNT: 'CALLER_CREDENTIAL_ACCESS_TOKEN_NOT_SERVICE_ACCOUNT',
 } as const;
 export type CallerAuthReason = (typeof CallerAuthReason)[keyof typeof CallerAuthReason];
 

@@ -100,6 +100,17 @@ function toIdentity(info: Record<string, unknown>, sentAtMs: number, nowMs: numb
   const email = nonEmptyString(info.email);
   // tokeninfo sends "true"/"false" as strings.
   const emailVerified = email === undefined ? undefined : info.email_verified === 'true' || info.email_verified === true;
+  // An access token carries no audience for us. Accept only a service account's own token: one
+  // issued to a user through some OAuth app (azp = the app's client) could be replayed here by
+  // that app, and a service account's token names the account itself as its OAuth client.
+  const azp = nonEmptyString(info.azp);
+  const sub = nonEmptyString(info.sub);
+  if (sub !== undefined && azp !== undefined && sub !== azp) {
+    throw rejectCaller(CallerAuthReason.ACCESS_TOKEN_NOT_SERVICE_ACCOUNT, 'access token was issued to another OAuth client (azp differs from sub)');
+  }
+  if (email === undefined || emailVerified !== true || !/\.gserviceaccount\.com$/.test(email)) {
+    throw rejectCaller(CallerAuthReason.ACCESS_TOKEN_NOT_SERVICE_ACCOUNT, 'access tokens are accepted only from service accounts with a verified email (userinfo.email scope)');
+  }
   const audience = nonEmptyString(info.aud);
   const { access_token: _dropped, ...claims } = info;
   return {

@@ -7,7 +7,16 @@ import { policySchema, type PolicyDocument, type ServiceAccountEntry } from './p
 
 /** Who is asking, as the policy sees it. */
 export type PolicyCaller =
-  | { kind: 'oidc'; issuer: string; subject: string; email?: string; emailVerified?: boolean; claims: Readonly<Record<string, unknown>> }
+  | {
+      kind: 'oidc';
+      /** How the caller proved it: an ID token (audience-bound to us) or a Google access token (checked at tokeninfo). */
+      credential: 'id_token' | 'access_token';
+      issuer: string;
+      subject: string;
+      email?: string;
+      emailVerified?: boolean;
+      claims: Readonly<Record<string, unknown>>;
+    }
   | { kind: 'client'; clientId: string };
 
 /** What is being asked for. */
@@ -115,8 +124,11 @@ function compileRule(doc: PolicyDocument, rule: PolicyDocument['rules'][number],
     const subject = caller.subject === undefined ? undefined : glob('caller.subject', caller.subject);
     const email = caller.email === undefined ? undefined : glob('caller.email', caller.email, true);
     const claims = Object.entries(caller.claims ?? {}).map(([name, p]) => [name, glob(`caller.claims.${name}`, p)] as const);
+    const credentials = new Set(caller.credentials ?? ['id_token']);
     matchesCaller = (c) => {
       if (c.kind !== 'oidc' || c.issuer !== caller.issuer) return false;
+      // Access tokens are not bound to this service's audience: a rule must opt in to them.
+      if (!credentials.has(c.credential)) return false;
       if (subject && !subject(c.subject)) return false;
       // An email only counts when the issuer verified it.
       if (email && !(c.email !== undefined && c.emailVerified === true && email(c.email))) return false;

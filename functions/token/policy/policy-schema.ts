@@ -35,6 +35,8 @@ const oidcCallerSchema = z
     subject: pattern.optional(),
     email: emailPattern.optional(),
     claims: z.record(recordKey(/^[A-Za-z0-9_.:-]{1,100}$/, 'claim names are plain identifiers'), pattern).optional(),
+    /** Credentials accepted from this caller; default ID tokens only. `access_token` (Google only) is what `Impersonated` sends. */
+    credentials: z.array(z.enum(['id_token', 'access_token'])).min(1).optional(),
   })
   .refine((c) => (c.subject === undefined) !== (c.email === undefined), { message: 'set exactly one of "subject" or "email"' });
 

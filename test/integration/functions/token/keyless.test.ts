@@ -39,7 +39,7 @@ const policy = {
   rules: [
     {
       name: 'workload-keyless',
-      caller: { issuer: 'https://accounts.google.com', email: WORKLOAD },
+      caller: { issuer: 'https://accounts.google.com', email: WORKLOAD, credentials: ['id_token', 'access_token'] },
       serviceAccounts: [VERTEX, UNGRANTED],
       scopes: [CP],
       idTokenAudiences: ['https://example.com'],

@@ -81,24 +81,22 @@ describe('Google access tokens at tokeninfo', () => {
     expect(server.urls[0].searchParams.get('access_token')).toBe(token);
   });
 
-  it('prefers sub over azp as the subject', async () => {
-    const identity = await authenticator().authenticate(`Bearer ${issue({ sub: '1122334455' })}`);
-    expect(identity.subject).toBe('1122334455');
+  it('accepts a service account token whose sub is its own client (azp)', async () => {
+    const identity = await authenticator().authenticate(`Bearer ${issue({ sub: CLIENT_ID })}`);
+    expect(identity.subject).toBe(CLIENT_ID);
   });
 
+  // Access tokens carry no audience for this service: only a service account's own token counts.
   it.each([
-    ['email_verified is "false"', { email_verified: 'false' }, false],
-    ['email_verified is absent', { email_verified: undefined }, false],
-  ])('does not trust the email when %s', async (_name, fields, emailVerified) => {
-    const identity = await authenticator().authenticate(`Bearer ${issue(fields)}`);
-    expect(identity.email).toBeUndefined();
-    expect(identity.emailVerified).toBe(emailVerified);
-  });
-
-  it('has no email when the token lacks the email scope', async () => {
-    const identity = await authenticator().authenticate(`Bearer ${issue({ email: undefined, email_verified: undefined })}`);
-    expect(identity.email).toBeUndefined();
-    expect(identity.emailVerified).toBeUndefined();
+    ['its sub differs from azp (a user token held by some OAuth app)', { sub: '1122334455' }],
+    ['email_verified is "false"', { email_verified: 'false' }],
+    ['email_verified is absent', { email_verified: undefined }],
+    ['the token lacks the email scope', { email: undefined, email_verified: undefined }],
+    ['the email is not a service account', { email: 'alice@example.com' }],
+  ])('refuses an access token when %s', async (_name, fields) => {
+    const error = await rejectionOf(authenticator().authenticate(`Bearer ${issue(fields)}`));
+    expect(error).toBeInstanceOf(UnauthenticatedError);
+    expect((error as UnauthenticatedError).reason).toBe(CallerAuthReason.ACCESS_TOKEN_NOT_SERVICE_ACCOUNT);
   });
 
   it('counts expires_in from when the request was sent when exp is absent', async () => {

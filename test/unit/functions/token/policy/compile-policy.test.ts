@@ -23,8 +23,8 @@ function basePolicy(): any {
   };
 }
 
-const workload: PolicyCaller = { kind: 'oidc', issuer: GOOGLE, subject: '1', email: 'workload@p.iam.gserviceaccount.com', emailVerified: true, claims: {} };
-const gh = (sub: string, owner = 'org'): PolicyCaller => ({ kind: 'oidc', issuer: GH, subject: sub, claims: { repository_owner: owner } });
+const workload: PolicyCaller = { kind: 'oidc', credential: 'id_token', issuer: GOOGLE, subject: '1', email: 'workload@p.iam.gserviceaccount.com', emailVerified: true, claims: {} };
+const gh = (sub: string, owner = 'org'): PolicyCaller => ({ kind: 'oidc', credential: 'id_token', issuer: GH, subject: sub, claims: { repository_owner: owner } });
 const at = (serviceAccount: string, scopes = [CP], lifetimeSeconds = 600) => ({ kind: 'access_token' as const, serviceAccount, scopes, lifetimeSeconds });
 
 describe('compilePolicy', () => {
@@ -47,6 +47,14 @@ describe('compilePolicy', () => {
     ['an ID token audience outside the rule', workload, { kind: 'id_token' as const, serviceAccount: SA, audience: 'https://evil.com/x.run.app' }, 'AUDIENCE_NOT_ALLOWED'],
   ])('denies %s', (_name, caller, request, reason) => {
     expect(compilePolicy(basePolicy()).authorize(caller, request)).toMatchObject({ allowed: false, reason });
+  });
+
+  it('accepts Google access tokens only where a rule opts in', () => {
+    const p = basePolicy();
+    const viaAccessToken = { ...workload, credential: 'access_token' } as PolicyCaller;
+    expect(compilePolicy(p).authorize(viaAccessToken, at(SA))).toMatchObject({ allowed: false, reason: 'NO_RULE_FOR_CALLER' });
+    p.rules[0].caller.credentials = ['id_token', 'access_token'];
+    expect(compilePolicy(p).authorize(viaAccessToken, at(SA)).allowed).toBe(true);
   });
 
   it('matches emails case-insensitively in ASCII only', () => {

@@ -8,7 +8,7 @@ const policy = (scope: string) => JSON.stringify({
   serviceAccounts: { [SA]: { backend: 'keyless' } },
   rules: [{ name: 'r', caller: { issuer: 'https://accounts.google.com', email: 'w@p.iam.gserviceaccount.com' }, serviceAccounts: [SA], scopes: [scope] }],
 });
-const caller = { kind: 'oidc' as const, issuer: 'https://accounts.google.com', subject: '1', email: 'w@p.iam.gserviceaccount.com', emailVerified: true, claims: {} };
+const caller = { kind: 'oidc' as const, credential: 'id_token' as const, issuer: 'https://accounts.google.com', subject: '1', email: 'w@p.iam.gserviceaccount.com', emailVerified: true, claims: {} };
 const request = (scope: string) => ({ kind: 'access_token' as const, serviceAccount: SA, scopes: [scope], lifetimeSeconds: 60 });
 
 function source(texts: string[]): PolicySource & { reads: number } {
