@@ -89,6 +89,17 @@ describe('API Keys v2', () => {
     expect((await api('GET', 'operations/akmf.p7-0-unknown')).status).toBe(404);
   });
 
+  it('finishes operations in the method’s own answer when told to need no polls', async () => {
+    const configured = await fetch(`${emulator.httpUrl}/__admin/apikeys/operations`, { method: 'POST', body: JSON.stringify({ pollsUntilDone: 0 }) });
+    expect(configured.status).toBe(204);
+    try {
+      const answer = await api('POST', `${PARENT}/keys?keyId=instant`, {});
+      expect(answer.data).toMatchObject({ done: true, response: { name: `projects/${NUMBER}/locations/global/keys/instant` } });
+    } finally {
+      emulator.state.operations.pollsUntilDone = 1;
+    }
+  });
+
   it('reveals the key string only through getKeyString, and looks keys up by it', async () => {
     const created = await createKey('lookup-me');
     const got = await api('GET', `${PARENT}/keys/lookup-me`);

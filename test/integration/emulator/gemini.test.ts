@@ -153,6 +153,21 @@ describe('Gemini API with an API key (@google/genai)', () => {
   });
 });
 
+describe('the demo seed', () => {
+  it('holds the gemini-demo key string in Secret Manager, and that key works at Gemini', async () => {
+    const demo = await startEmulator();
+    try {
+      const secret = demo.state.secrets.accessVersion('projects/tvs-local/secrets/gemini-api-key/versions/current');
+      const apiKey = secret.data.toString('utf8');
+      expect(apiKey).toBe(demo.state.apiKeys.get('gemini-demo')?.keyString);
+      const ai = new GoogleGenAI({ apiKey, httpOptions: { baseUrl: demo.httpUrl } });
+      expect((await ai.models.generateContent({ model: MODEL, contents: 'demo' })).text).toBe('echo: demo');
+    } finally {
+      await demo.stop();
+    }
+  });
+});
+
 describe('Gemini credentials outside the SDK defaults', () => {
   const body = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'raw' }] }] });
 
