@@ -31,12 +31,15 @@ export interface RestResponse {
 /** Sends one request; never throws for an HTTP status (only for network failures). */
 export type RestTransport = (request: RestRequest) => Promise<RestResponse>;
 
-/** A transport that authenticates with Application Default Credentials (cloud-platform scope). */
-export function googleAuthTransport(): RestTransport {
+/**
+ * A transport that authenticates with Application Default Credentials (cloud-platform scope).
+ * A known `projectId` spares google-auth-library a lookup (which may shell out to gcloud).
+ */
+export function googleAuthTransport(options: { projectId?: string } = {}): RestTransport {
   type Auth = import('google-auth-library').GoogleAuth;
   let auth: Promise<Auth> | undefined;
   return async (request) => {
-    auth ??= import('google-auth-library').then(({ GoogleAuth }) => new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] }));
+    auth ??= import('google-auth-library').then(({ GoogleAuth }) => new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'], ...(options.projectId ? { projectId: options.projectId } : {}) }));
     const client = await auth;
     const response = await client.request<string>({
       url: request.url,

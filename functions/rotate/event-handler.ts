@@ -1,0 +1,53 @@
+/**
+ * `rotateOnEvent`: Secret Manager's notifications arrive through Pub/Sub (Eventarc) as
+ * `google.cloud.pubsub.topic.v1.messagePublished` CloudEvents. Only `SECRET_ROTATE` is acted
+ * on; every other type (`TOPIC_CONFIGURED`, `SECRET_VERSION_ADD`, ...) is acknowledged and
+ * ignored. Delivery is at least once: the reconcile makes duplicates harmless. Throwing asks
+ * Pub/Sub to deliver again, so only transient failures throw.
+ */
+import { z } from 'zod';
+import { TvsError } from '../../shared/errors.js';
+import type { SecretReport } from './report.js';
+
+const eventSchema = z.object({
+  message: z.object({
+    attributes: z.record(z.string(), z.string()).default({}),
+    publishTime: z.string().optional(),
+    messageId: z.string().optional(),
+  }),
+});
+
+/** What the event asks for, or why it is ignored. */
+export type RotateNotice = { kind: 'rotate'; secretName: string; timeMs: number; messageId?: string } | { kind: 'ignore'; reason: string };
+
+export function parseRotateNotice(data: unknown): RotateNotice {
+  const parsed = eventSchema.safeParse(typeof data === 'string' ? safeJson(data) : data);
+  if (!parsed.success) return { kind: 'ignore', reason: 'not a Pub/Sub message' };
+  const { attributes, publishTime, messageId } = parsed.data.message;
+  if (attributes.eventType !== 'SECRET_ROTATE') return { kind: 'ignore', reason: `event type ${attributes.eventType ?? '(none)'}` };
+  const secretName = attributes.secretId ?? '';
+  if (!/^projects\/[^/]+\/secrets\/[A-Za-z0-9_-]{1,255}$/.test(secretName)) return { kind: 'ignore', reason: 'SECRET_ROTATE without a valid secretId' };
+  const timeMs = Date.parse(attributes.timestamp ?? publishTime ?? '');
+  if (Number.isNaN(timeMs)) return { kind: 'ignore', reason: 'SECRET_ROTATE without a timestamp' };
+  return { kind: 'rotate', secretName, timeMs, ...(messageId ? { messageId } : {}) };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+const TRANSIENT = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'ABORTED', 'INTERNAL']);
+
+/** True when a failed report is worth a redelivery (not a refusal that will fail again). */
+export function shouldRedeliver(report: SecretReport): boolean {
+  return report.outcome === 'failed' && report.error !== undefined && TRANSIENT.has(report.error.code) && report.error.reason !== 'MISCONFIGURED';
+}
+
+/** Error thrown to make Pub/Sub redeliver; carries no secret. */
+export class RedeliverError extends TvsError {
+  readonly code = 'UNAVAILABLE' as const;
+}
