@@ -14,6 +14,8 @@ import { loadTokenServiceConfig } from '../shared/config.js';
 import { installBodyParserGuard } from '../functions/token/http/body-parser-guard.js';
 import { MAX_BODY_BYTES } from '../functions/token/http/request-context.js';
 import { createTokenFunction, type TokenFunction } from '../functions/token/create-token-function.js';
+import { createRotateFunction, type RotateFunction, type RotateFunctionOverrides } from '../functions/rotate/create-rotate-function.js';
+import { loadRotateConfig } from '../shared/rotate-config.js';
 
 export const DEMO_POLICY_FILE = fileURLToPath(new URL('../emulator/seed/demo-policy.json', import.meta.url));
 
@@ -26,6 +28,14 @@ export interface LocalStackOptions {
   env?: Record<string, string>;
   auditTransport?: Writable;
   opsLogWrite?: (line: string) => void;
+  /** How often the token function re-reads SA keys (default 5 min). */
+  keyRefreshIntervalMs?: number;
+  /** Rotation function (`rotate`) port; 0 (default) = ephemeral. Its event endpoint is always ephemeral. */
+  rotatePort?: number;
+  /** Extra/overriding environment for the rotation function. */
+  rotateEnv?: Record<string, string>;
+  /** Clock, crash hook, audit transport of the rotation function (tests). */
+  rotate?: RotateFunctionOverrides;
 }
 
 export interface LocalStack {
@@ -34,6 +44,11 @@ export interface LocalStack {
   token: TokenFunction;
   /** The environment the token function was configured with. */
   env: Record<string, string>;
+  /** `rotate` (HTTP): POST `{dryRun?, force?, secrets?}`. */
+  rotateUrl: string;
+  /** `rotateOnEvent` (CloudEvent): the push endpoint for `emulator.pubsub.subscribe(topic, url)`. */
+  rotateEventsUrl: string;
+  rotation: RotateFunction;
   stop(): Promise<void>;
 }
 
@@ -54,7 +69,32 @@ export function localTokenEnv(emulator: Emulator, tokenUrl: string): Record<stri
   };
 }
 
-/** Starts (or reuses) an emulator and serves the token function on `tokenPort`. */
+/** The rotation function's environment for an emulator. */
+export function localRotateEnv(emulator: Emulator): Record<string, string> {
+  return {
+    GOOGLE_CLOUD_PROJECT: emulator.projectId,
+    TVS_SECRET_MANAGER_ENDPOINT: `http://${emulator.grpcEndpoint}`,
+    TVS_IAM_URL: emulator.httpUrl,
+    TVS_APIKEYS_URL: emulator.httpUrl,
+    TVS_GEMINI_URL: emulator.httpUrl,
+    TVS_TOKEN_URI_ALLOWLIST: emulator.tokenUrl,
+  };
+}
+
+async function listen(server: Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return `http://${host.includes(':') ? `[${host}]` : host}:${(server.address() as AddressInfo).port}`;
+}
+
+async function close(server: Server): Promise<void> {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections?.();
+}
+
+/** Starts (or reuses) an emulator and serves the token function on `tokenPort`, the rotation function on `rotatePort`. */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const ownsEmulator = !(options.emulator && 'stop' in options.emulator);
   const emulator = options.emulator && 'stop' in options.emulator ? options.emulator : await startEmulator(options.emulator ?? {});
@@ -72,7 +112,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return handler(req, res);
   });
   const server: Server = getTestServer(name);
+  const rotateEnv = { ...localRotateEnv(emulator), ...options.rotateEnv };
+  const rotation = createRotateFunction(loadRotateConfig(rotateEnv), { auditTransport: options.auditTransport, opsLogWrite: options.opsLogWrite, ...options.rotate });
+  functions.http(`rotate-${functionCounter}`, (req, res) => rotation.http(req, res));
+  functions.cloudEvent(`rotateOnEvent-${functionCounter}`, async (event: functions.CloudEvent<unknown>) => {
+    await rotation.event(event);
+  });
+  const rotateServer: Server = getTestServer(`rotate-${functionCounter}`);
+  const rotateEventServer: Server = getTestServer(`rotateOnEvent-${functionCounter}`);
   try {
+    const rotateUrl = await listen(rotateServer, options.rotatePort ?? 0, host);
+    const rotateEventsUrl = await listen(rotateEventServer, 0, host);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.tokenPort ?? 0, host, () => resolve());
@@ -80,21 +130,29 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const port = (server.address() as AddressInfo).port;
     const tokenUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     const env = { ...localTokenEnv(emulator, tokenUrl), ...options.env };
-    const token = await createTokenFunction(loadTokenServiceConfig(env), { auditTransport: options.auditTransport, opsLogWrite: options.opsLogWrite });
+    const token = await createTokenFunction(loadTokenServiceConfig(env), {
+      auditTransport: options.auditTransport,
+      opsLogWrite: options.opsLogWrite,
+      ...(options.keyRefreshIntervalMs !== undefined ? { keyRefreshIntervalMs: options.keyRefreshIntervalMs } : {}),
+    });
     handler = token.handler;
     return {
       emulator,
       tokenUrl,
       token,
       env,
+      rotateUrl,
+      rotateEventsUrl,
+      rotation,
       async stop() {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections?.();
+        await Promise.all([close(server), close(rotateServer), close(rotateEventServer)]);
         if (ownsEmulator) await emulator.stop();
       },
     };
   } catch (err) {
     server.close();
+    rotateServer.close();
+    rotateEventServer.close();
     if (ownsEmulator) await emulator.stop();
     throw err;
   }
