@@ -109,18 +109,18 @@ describe('an issuer JWKS endpoint down', () => {
   it.each<[string, Fault | undefined]>([
     ['up', undefined],
     ['down', { status: 503 }],
-  ])('300 tokens with unknown kids cause at most one JWKS fetch (endpoint %s)', async (_name, fault) => {
+  ])('100 tokens with unknown kids cause at most one JWKS fetch (endpoint %s)', async (_name, fault) => {
     const fresh = await r.fresh();
     expect((await call(fresh.tokenUrl)).status).toBe(200);
     r.stack.emulator.faults.reset();
     if (fault) r.stack.emulator.faults.inject({ endpoint: 'oauth.certs', times: Infinity, ...fault });
-    const tokens = await Promise.all(Array.from({ length: 300 }, (_, i) => unknownKidToken(`rotated-${i}`)));
+    const tokens = await Promise.all(Array.from({ length: 100 }, (_, i) => unknownKidToken(`rotated-${i}`)));
     const results = await Promise.all(tokens.map((t) => postJson(fresh.tokenUrl, accessPath(GEMINI), { scope: [CP] }, `Bearer ${t}`)));
     for (const res of results) {
       expect([401, 503]).toContain(res.status);
       expect(googleErrorProblem(res)).toBeUndefined();
     }
-    expect(results.filter((res) => res.status === 401).length).toBeGreaterThan(250);
+    expect(results.filter((res) => res.status === 401).length).toBeGreaterThan(80);
     expect(r.stack.emulator.faults.count('oauth.certs')).toBeLessThanOrEqual(1);
     // The known key still works throughout.
     expect((await call(fresh.tokenUrl)).status).toBe(200);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO_POLICY_FILE, startLocalStack, type LocalStack } from '../../../scripts/local-stack.js';
 import type { Emulator } from '../../../emulator/index.js';
+import { Writable } from 'node:stream';
 import { createCapture, type Capture } from '../../support/capture.js';
 import { startKeyServer, type KeyServer } from './key-server.js';
 
@@ -45,6 +46,8 @@ export interface ReliabilityStack {
 export interface ReliabilityStackOptions {
   env?: Record<string, string>;
   emulator?: Emulator;
+  /** Drop log lines instead of keeping them (a soak must not measure its own log capture). */
+  discardLogs?: boolean;
 }
 
 /** Starts the stack; `env` overrides the token function's environment (e.g. a short upstream deadline). */
@@ -65,8 +68,8 @@ export async function startReliabilityStack(options: ReliabilityStackOptions = {
     TVS_OIDC_ISSUERS: JSON.stringify([{ issuer: issuer.url, jwksUri: issuer.jwksUrl }]),
     ...options.env,
   };
-  const audit = createCapture();
-  const ops = createCapture();
+  const audit = options.discardLogs ? discardingCapture() : createCapture();
+  const ops = options.discardLogs ? discardingCapture() : createCapture();
   const stack = await startLocalStack({ emulator: options.emulator, env, auditTransport: audit.stream, opsLogWrite: ops.write });
   const extra: LocalStack[] = [];
 
@@ -103,5 +106,14 @@ export async function startReliabilityStack(options: ReliabilityStackOptions = {
       await issuer.stop();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+function discardingCapture(): Capture {
+  return {
+    stream: new Writable({ write: (_chunk, _enc, done) => done() }),
+    write: () => {},
+    text: () => '',
+    entries: () => [],
   };
 }
