@@ -41,7 +41,9 @@ export async function spawnFunction(kind: FunctionKind, env: (url: string) => Pr
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const extra = { ...(await env(url)), NODE_ENV: 'production' };
-  const args = [FUNCTIONS_FRAMEWORK_MAIN, `--target=${kind}`, `--source=${SOURCES[kind]}`, `--port=${port}`];
+  // TVS_BENCH_CPU_PROF=<dir>: every served function writes a V8 CPU profile there when stopped.
+  const profile = process.env.TVS_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TVS_BENCH_CPU_PROF}`] : [];
+  const args = [...profile, FUNCTIONS_FRAMEWORK_MAIN, `--target=${kind}`, `--source=${SOURCES[kind]}`, `--port=${port}`];
   const spawnedAt = performance.now();
   const child = spawnNode(args, { core: SERVER_CORE, env: childEnv(extra), cwd: ROOT });
   return { kind, url, child, spawnedAt, stop: () => child.stop() };

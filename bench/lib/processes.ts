@@ -89,6 +89,24 @@ export function rssBytes(pid: number): number | undefined {
   }
 }
 
+let ticksPerSecond: number | undefined;
+
+/**
+ * CPU time (user + system, all threads) `pid` has used so far, in seconds, from `/proc/<pid>/stat`;
+ * undefined when it is gone. Unlike wall time, it barely moves when neighbours share the machine.
+ */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at state: utime is the 12th, stime the 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return undefined;
+  }
+}
+
 /** An unused loopback port (the function's URL, its audience, must be known before it starts). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -6,10 +6,23 @@
 import type { BenchContext } from '../lib/context.js';
 import { spawnFunction, waitFor200 } from '../lib/function-server.js';
 import { runLoad, type LoadResult } from '../lib/load.js';
-import { rssBytes } from '../lib/processes.js';
+import { cpuSeconds, rssBytes } from '../lib/processes.js';
 import type { Figure } from '../lib/report.js';
 import { pairedRatio, summarize } from '../lib/stats.js';
 import { accessTokenRequest, fetchAccessToken, startTokenFunction } from '../lib/token-target.js';
+
+interface MeasuredLoad extends LoadResult {
+  /** Server CPU (user + system) per successful response, microseconds. */
+  cpuUsPerRequest: number;
+}
+
+/** Runs a load and charges the server's CPU time to its successful responses. */
+async function withCpu(pid: number, load: () => Promise<LoadResult>): Promise<MeasuredLoad> {
+  const before = cpuSeconds(pid) ?? Number.NaN;
+  const result = await load();
+  const used = (cpuSeconds(pid) ?? Number.NaN) - before;
+  return { ...result, cpuUsPerRequest: (used * 1e6) / Math.max(1, result.ok) };
+}
 
 export interface ThroughputOutcome {
   figures: Figure[];
@@ -25,15 +38,15 @@ export async function cacheHitThroughput(ctx: BenchContext): Promise<ThroughputO
     await waitFor200(hello, '/');
     await fetchAccessToken(token.url, idToken); // fills the cache: every measured request is a hit
     const req = accessTokenRequest(idToken);
-    const helloLoad = (seconds: number) => runLoad({ url: hello.url, connections: config.connections, durationSeconds: seconds });
+    const helloLoad = (seconds: number) => withCpu(hello.child.pid, () => runLoad({ url: hello.url, connections: config.connections, durationSeconds: seconds }));
     const tokenLoad = (seconds: number) =>
-      runLoad({ url: token.url, connections: config.connections, durationSeconds: seconds, method: req.method, path: req.path, headers: req.headers, body: req.body });
+      withCpu(token.child.pid, () => runLoad({ url: token.url, connections: config.connections, durationSeconds: seconds, method: req.method, path: req.path, headers: req.headers, body: req.body }));
 
     await helloLoad(config.warmupSeconds);
     await tokenLoad(config.warmupSeconds);
     const auditBefore = token.child.stdoutLines();
-    const helloRuns: LoadResult[] = [];
-    const tokenRuns: LoadResult[] = [];
+    const helloRuns: MeasuredLoad[] = [];
+    const tokenRuns: MeasuredLoad[] = [];
     for (let run = 0; run < config.runs; run++) {
       helloRuns.push(await helloLoad(config.loadSeconds));
       tokenRuns.push(await tokenLoad(config.loadSeconds));
@@ -48,7 +61,7 @@ export async function cacheHitThroughput(ctx: BenchContext): Promise<ThroughputO
     const helloRss = rssBytes(hello.child.pid) ?? Number.NaN;
     ctx.details.cacheHitThroughput = { hello: helloRuns, token: tokenRuns, tokenRequestsServed: served, auditEntriesWritten: auditEntries };
 
-    const pick = (runs: LoadResult[], key: 'reqPerSec' | 'p50Ms' | 'p99Ms') => runs.map((r) => r[key]);
+    const pick = (runs: MeasuredLoad[], key: 'reqPerSec' | 'p50Ms' | 'p99Ms' | 'cpuUsPerRequest') => runs.map((r) => r[key]);
     const throughputRatio = pairedRatio(pick(tokenRuns, 'reqPerSec'), pick(helloRuns, 'reqPerSec'));
     const audited = `${auditEntries} audit entries for ${served} measured requests`;
     return {
@@ -69,6 +82,12 @@ export async function cacheHitThroughput(ctx: BenchContext): Promise<ThroughputO
           id: '1c', name: 'cache-hit latency p99', unit: 'ms',
           ours: summarize(pick(tokenRuns, 'p99Ms')), baselineName: 'hello-world', baseline: summarize(pick(helloRuns, 'p99Ms')),
           ratio: pairedRatio(pick(tokenRuns, 'p99Ms'), pick(helloRuns, 'p99Ms')), decimals: 1,
+        },
+        {
+          id: '1d', name: 'server CPU time per cache-hit request', unit: 'µs',
+          ours: summarize(pick(tokenRuns, 'cpuUsPerRequest')), baselineName: 'hello-world', baseline: summarize(pick(helloRuns, 'cpuUsPerRequest')),
+          ratio: pairedRatio(pick(tokenRuns, 'cpuUsPerRequest'), pick(helloRuns, 'cpuUsPerRequest')),
+          note: 'user + system CPU of the server process (all threads) per 2xx response, from /proc: insensitive to neighbours stealing the core',
         },
       ],
     };
