@@ -43,5 +43,5 @@ export async function sweep(deps: ReconcileDeps & { projectId: string }, request
   } else {
     for (const secret of managed.sort((a, b) => a.secretId.localeCompare(b.secretId))) reports.push(await reconcileSecret(deps, secret, options));
   }
-  return { runId: deps.owner, dryRun: options.dryRun === true, ok: reports.every((r) => r.outcome !== 'failed'), secrets: reports };
+  return { runId: deps.owner, dryRun: options.dryRun === true, ok: reports.every((r) => r.outcome !== 'failed' && r.outcome !== 'rolled-back'), secrets: reports };
 }

@@ -117,10 +117,21 @@ export function createApiKeys(options: ApiKeysOptions): ApiKeys {
     },
     async delete(name) {
       const what = `API Keys DeleteKey ${name}`;
+      const deleted = async (): Promise<boolean> => {
+        try {
+          return (await api.get(name)).deleteTime !== undefined;
+        } catch (err) {
+          if (err instanceof NotFoundError) return true;
+          throw err;
+        }
+      };
+      if (await deleted()) return;
       try {
         await wait(await call('DELETE', name, what) as Operation, what);
       } catch (err) {
-        if (!(err instanceof NotFoundError)) throw err;
+        // Deleting a key that is already (soft) deleted is refused: that is the state we want.
+        if (err instanceof NotFoundError || (err instanceof TvsError && err.code === 'FAILED_PRECONDITION' && await deleted())) return;
+        throw err;
       }
     },
   };

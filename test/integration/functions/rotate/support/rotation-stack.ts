@@ -1,0 +1,73 @@
+/**
+ * A local stack seeded with two managed secrets (an SA key and an API key, labelled and
+ * annotated as Terraform does), a settable rotation clock and a crash hook.
+ */
+import type { SeedInput } from '../../../../../emulator/index.js';
+import type { Step } from '../../../../../functions/rotate/report.js';
+import { parseRotationState } from '../../../../../functions/rotate/state.js';
+import { startLocalStack, type LocalStack } from '../../../../../scripts/local-stack.js';
+import { createCapture, type Capture } from '../../../../support/capture.js';
+
+export const PROJECT = 'tvs-local';
+export const WORKLOAD = 'workload@tvs-local.iam.gserviceaccount.com';
+export const ROTATED_SA = 'rotated-sa@tvs-local.iam.gserviceaccount.com';
+export const GRACE_MS = 7_200_000;
+export const PERIOD_MS = 2_592_000_000;
+export const SA_SECRET = 'projects/tvs-local/secrets/sa-secret';
+export const API_SECRET = 'projects/tvs-local/secrets/api-secret';
+
+const managed = (kind: string, target: string) => ({
+  labels: { 'tvs-managed': 'true', 'tvs-kind': kind },
+  annotations: { 'tvs.rotation.target': target, 'tvs.rotation.period': `${PERIOD_MS / 1000}s`, 'tvs.rotation.grace': `${GRACE_MS / 1000}s` },
+});
+
+export const ROTATION_SEED: SeedInput = {
+  projectId: PROJECT,
+  projectNumber: '123456789012',
+  serviceAccounts: [{ email: WORKLOAD }, { email: ROTATED_SA }],
+  metadata: { defaultServiceAccount: WORKLOAD },
+  apiKeys: [{ id: 'gemini-demo', displayName: 'Gemini demo key', restrictions: { apiTargets: [{ service: 'generativelanguage.googleapis.com' }] } }],
+  secrets: [
+    { id: 'sa-secret', ...managed('sa-key', ROTATED_SA), versions: [{ serviceAccountKey: ROTATED_SA }], versionAliases: { current: 1 } },
+    { id: 'api-secret', ...managed('api-key', 'projects/tvs-local/locations/global/keys/gemini-demo'), versions: [{ apiKeyString: 'gemini-demo' }], versionAliases: { current: 1 } },
+    { id: 'unmanaged', versions: [{ data: 'hello' }] },
+  ],
+};
+
+export interface RotationStack {
+  stack: LocalStack;
+  audit: Capture;
+  clock: { now(): number; advance(ms: number): void };
+  /** Crash (throw) right after this step, once. */
+  crashAfter(step: Step | undefined): void;
+  state(secret: string): ReturnType<typeof parseRotationState>;
+}
+
+export async function startRotationStack(options: { seed?: SeedInput; env?: Record<string, string>; keyRefreshIntervalMs?: number } = {}): Promise<RotationStack> {
+  const audit = createCapture();
+  let nowMs = Date.now();
+  let crashStep: Step | undefined;
+  const stack = await startLocalStack({
+    emulator: { seed: options.seed ?? ROTATION_SEED },
+    auditTransport: audit.stream,
+    opsLogWrite: () => undefined,
+    ...(options.keyRefreshIntervalMs !== undefined ? { keyRefreshIntervalMs: options.keyRefreshIntervalMs } : {}),
+    rotateEnv: { TVS_ROTATION_VERIFY_DEADLINE_MS: '1500', TVS_UPSTREAM_DEADLINE_MS: '3000', ...options.env },
+    rotate: {
+      now: () => nowMs,
+      afterStep: (step) => {
+        if (step === crashStep) {
+          crashStep = undefined;
+          throw new Error(`killed after ${step}`);
+        }
+      },
+    },
+  });
+  return {
+    stack,
+    audit,
+    clock: { now: () => nowMs, advance: (ms) => { nowMs += ms; } },
+    crashAfter: (step) => { crashStep = step; },
+    state: (secret) => parseRotationState(stack.emulator.state.secrets.getSecret(secret).annotations),
+  };
+}
