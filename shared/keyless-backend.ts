@@ -54,7 +54,7 @@ type Method = keyof typeof PERMISSION;
 /** Builds the keyless backend the minter calls for SAs whose policy entry says `backend: keyless`. */
 export function createKeylessBackend(options: KeylessBackendOptions): KeylessBackend {
   const now = options.now ?? Date.now;
-  const lifetime = `${options.lifetimeSeconds ?? 3600}s`;
+  const defaultLifetimeSeconds = options.lifetimeSeconds ?? 3600;
 
   const call = async (method: Method, email: string, body: Record<string, unknown>, signal: AbortSignal): Promise<{ json: Record<string, unknown>; sentAtMs: number }> => {
     let token: string;
@@ -91,8 +91,8 @@ export function createKeylessBackend(options: KeylessBackendOptions): KeylessBac
   };
 
   return {
-    async accessToken(email, scopes, signal) {
-      const { json } = await call('generateAccessToken', email, { scope: scopes, lifetime }, signal);
+    async accessToken(email, scopes, signal, lifetimeSeconds = defaultLifetimeSeconds) {
+      const { json } = await call('generateAccessToken', email, { scope: scopes, lifetime: `${lifetimeSeconds}s` }, signal);
       const expiresAtMs = typeof json.expireTime === 'string' ? Date.parse(json.expireTime) : Number.NaN;
       if (typeof json.accessToken !== 'string' || !json.accessToken || !Number.isFinite(expiresAtMs)) {
         throw new KeylessUpstreamError('IAM Credentials generateAccessToken answered without accessToken/expireTime', 200, undefined);

@@ -27,9 +27,13 @@ export type TargetServiceAccount =
 
 /** Mints without any key, through the IAM Service Account Credentials API (see keyless-backend.ts). */
 export interface KeylessBackend {
-  accessToken(email: string, scopes: readonly string[], signal: AbortSignal): Promise<MintedToken>;
+  /** IAM honours `lifetimeSeconds` exactly (default 3600). */
+  accessToken(email: string, scopes: readonly string[], signal: AbortSignal, lifetimeSeconds?: number): Promise<MintedToken>;
   idToken(email: string, audience: string, includeEmail: boolean, signal: AbortSignal): Promise<MintedToken>;
 }
+
+/** Tokens from Google's jwt-bearer grant (the key backend) always live one hour. */
+export const KEY_BACKEND_LIFETIME_SECONDS = 3600;
 
 export interface MinterOptions {
   keys: ServiceAccountKeyStore;
@@ -42,7 +46,11 @@ export interface MinterOptions {
 }
 
 export interface Minter {
-  accessToken(sa: TargetServiceAccount, scopes: readonly string[]): Promise<MintResult>;
+  /**
+   * An access token living at most `lifetimeSeconds` (default 3600). The key backend can only
+   * mint one-hour tokens, so it refuses shorter lifetimes rather than hand out a longer-lived token.
+   */
+  accessToken(sa: TargetServiceAccount, scopes: readonly string[], lifetimeSeconds?: number): Promise<MintResult>;
   idToken(sa: TargetServiceAccount, audience: string, includeEmail: boolean): Promise<MintResult>;
   readonly cache: TokenCache<MintedToken>;
 }
@@ -90,12 +98,21 @@ export function createMinter(options: MinterOptions): Minter {
 
   return {
     cache,
-    async accessToken(sa, scopes) {
-      const key = `at|${sa.email}|${scopeKey(scopes)}`;
+    async accessToken(sa, scopes, lifetimeSeconds = KEY_BACKEND_LIFETIME_SECONDS) {
+      if (sa.backend === 'key' && lifetimeSeconds < KEY_BACKEND_LIFETIME_SECONDS) {
+        throw new InvalidArgumentError(`Tokens for ${sa.email} are minted from a key and live ${KEY_BACKEND_LIFETIME_SECONDS}s; ask for "${KEY_BACKEND_LIFETIME_SECONDS}s" (or use a keyless service account for shorter lifetimes).`, {
+          reason: 'LIFETIME_NOT_SUPPORTED_BY_BACKEND',
+          metadata: { field: 'lifetime' },
+        });
+      }
+      // The key says where a token came from: backend and key secret (a policy change never serves
+      // a token minted the old way) and, for keyless, the lifetime IAM minted it with.
+      const origin = sa.backend === 'key' ? `key:${sa.keySecret}` : `keyless:${lifetimeSeconds}`;
+      const key = `at|${sa.email}|${origin}|${scopeKey(scopes)}`;
       const sorted = scopeKey(scopes).split(' ');
       const { value, hit } = await cache.get(key, () =>
         mint(sa, async (signal) => {
-          if (sa.backend === 'keyless') return requireKeyless(options.keyless).accessToken(sa.email, sorted, signal);
+          if (sa.backend === 'keyless') return requireKeyless(options.keyless).accessToken(sa.email, sorted, signal, lifetimeSeconds);
           const result = await exchangeWithKey(sa, { scopes: sorted }, signal);
           return { token: result.token, expiresAtMs: result.expiresAtMs };
         }),
@@ -103,7 +120,8 @@ export function createMinter(options: MinterOptions): Minter {
       return { ...value, cacheHit: hit };
     },
     async idToken(sa, audience, includeEmail) {
-      const key = `id|${sa.email}|${includeEmail ? 'email' : 'noemail'}|${audience}`;
+      const origin = sa.backend === 'key' ? `key:${sa.keySecret}` : 'keyless';
+      const key = `id|${sa.email}|${origin}|${includeEmail ? 'email' : 'noemail'}|${audience}`;
       const { value, hit } = await cache.get(key, () =>
         mint(sa, async (signal) => {
           if (sa.backend === 'keyless') return requireKeyless(options.keyless).idToken(sa.email, audience, includeEmail, signal);

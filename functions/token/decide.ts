@@ -41,7 +41,7 @@ export async function decideAndMint(
   }
   const sa: TargetServiceAccount = entry.backend === 'key' ? { email: entry.email, backend: 'key', keySecret: entry.keySecret } : { email: entry.email, backend: 'keyless' };
   const minted = request.kind === 'access_token'
-    ? await deps.minter.accessToken(sa, request.scopes)
+    ? await deps.minter.accessToken(sa, request.scopes, request.lifetimeSeconds)
     : await deps.minter.idToken(sa, request.audience, request.includeEmail ?? false);
   return { minted, rule: decision.rule, backend: sa.backend };
 }

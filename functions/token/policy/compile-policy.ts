@@ -111,6 +111,9 @@ function compileRule(doc: PolicyDocument, rule: PolicyDocument['rules'][number],
   if ((rule.backend === 'key' || rule.backend === 'keyless') && [...backends].some((b) => b !== rule.backend)) {
     throw new PolicyError(`Invalid policy:\n  ${where}.backend: the rule says "${rule.backend}" but a matching service account uses another backend`);
   }
+  if (rule.scopes && rule.maxLifetimeSeconds < 3600 && configured.some(([, entry]) => entry.backend === 'key')) {
+    throw new PolicyError(`Invalid policy:\n  ${where}.maxLifetimeSeconds: tokens minted from a key live 3600 s; a shorter maximum needs keyless service accounts`);
+  }
   if (!rule.scopes && !rule.idTokenAudiences) {
     throw new PolicyError(`Invalid policy:\n  ${where}: grant "scopes", "idTokenAudiences" or both`);
   }

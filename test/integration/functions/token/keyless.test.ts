@@ -22,11 +22,12 @@ const TOKEN_VENDOR = sa('token-vendor');
 const WORKLOAD = sa('workload');
 const VERTEX = sa('vertex-caller');
 const UNGRANTED = sa('ungranted');
+const SHORT = sa('short-lived-caller');
 
 const seed: SeedInput = {
   projectId: 'tvs-local',
   projectNumber: '123456789012',
-  serviceAccounts: [TOKEN_VENDOR, WORKLOAD, VERTEX, UNGRANTED].map((email) => ({ email })),
+  serviceAccounts: [TOKEN_VENDOR, WORKLOAD, VERTEX, UNGRANTED, SHORT].map((email) => ({ email })),
   // The function's runtime identity; the workload holds no IAM role on any target.
   metadata: { defaultServiceAccount: TOKEN_VENDOR },
   iamBindings: [{ serviceAccount: VERTEX, member: `serviceAccount:${TOKEN_VENDOR}`, role: TOKEN_CREATOR_ROLE }],
@@ -44,6 +45,7 @@ const policy = {
       scopes: [CP],
       idTokenAudiences: ['https://example.com'],
     },
+    { name: 'short-lived', caller: { issuer: 'https://accounts.google.com', email: SHORT }, serviceAccounts: [VERTEX], scopes: [CP], maxLifetimeSeconds: 600 },
   ],
 };
 
@@ -216,5 +218,38 @@ describe('refusals and upstream faults', () => {
       expect(secret.length).toBeGreaterThan(20);
       expect(audit.text()).not.toContain(secret);
     }
+  });
+});
+
+describe('lifetimes', () => {
+  it.each([
+    ['600s', 200],
+    ['601s', 403],
+  ])('a rule capped at 600 s answers %s with %i, and IAM mints exactly the lifetime asked for', async (lifetime, status) => {
+    const idToken = await stack.emulator.state.signingKeys.signIdToken({ audience: stack.tokenUrl, subject: stack.emulator.state.serviceAccounts.get(SHORT)!, includeEmail: true });
+    const res = await fetch(`${stack.tokenUrl}${accessPath(VERTEX)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${idToken}` },
+      body: JSON.stringify({ scope: [CP], lifetime }),
+    });
+    expect(res.status).toBe(status);
+    const body = await res.json();
+    if (status === 403) {
+      expect(body.error.details[0].reason).toBe('LIFETIME_EXCEEDS_POLICY');
+      return;
+    }
+    const remainingSeconds = (Date.parse(body.expireTime) - Date.now()) / 1000;
+    expect(remainingSeconds).toBeGreaterThan(600 - 60);
+    expect(remainingSeconds).toBeLessThanOrEqual(600);
+  });
+
+  it('never serves a token minted for a longer lifetime to a shorter request', async () => {
+    const long = await workloadIdToken(stack.tokenUrl);
+    const short = await stack.emulator.state.signingKeys.signIdToken({ audience: stack.tokenUrl, subject: stack.emulator.state.serviceAccounts.get(SHORT)!, includeEmail: true });
+    const ask = (idToken: string, lifetime: string) => fetch(`${stack.tokenUrl}${accessPath(VERTEX)}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${idToken}` }, body: JSON.stringify({ scope: [CP], lifetime }) }).then((r) => r.json());
+    const hour = await ask(long, '3600s');
+    const tenMinutes = await ask(short, '600s');
+    expect(tenMinutes.accessToken).not.toBe(hour.accessToken);
+    expect(Date.parse(tenMinutes.expireTime)).toBeLessThan(Date.parse(hour.expireTime));
   });
 });

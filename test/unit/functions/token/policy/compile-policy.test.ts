@@ -16,8 +16,8 @@ function basePolicy(): any {
     },
     clients: { 'ci-runner': { secretSha256: 'a'.repeat(64) } },
     rules: [
-      { name: 'workload', caller: { issuer: GOOGLE, email: 'workload@p.iam.gserviceaccount.com' }, serviceAccounts: [SA], scopes: [CP], idTokenAudiences: ['https://*.run.app'], maxLifetimeSeconds: 1800 },
-      { name: 'github-main', caller: { issuer: GH, subject: 'repo:org/*:ref:refs/heads/main', claims: { repository_owner: 'org' } }, serviceAccounts: [KEYLESS], scopes: [CP] },
+      { name: 'workload', caller: { issuer: GOOGLE, email: 'workload@p.iam.gserviceaccount.com' }, serviceAccounts: [SA], scopes: [CP], idTokenAudiences: ['https://*.run.app'] },
+      { name: 'github-main', caller: { issuer: GH, subject: 'repo:org/*:ref:refs/heads/main', claims: { repository_owner: 'org' } }, serviceAccounts: [KEYLESS], scopes: [CP], maxLifetimeSeconds: 1800 },
       { name: 'client', caller: { client: 'ci-runner' }, serviceAccounts: [SA], scopes: [CP] },
     ],
   };
@@ -40,7 +40,7 @@ describe('compilePolicy', () => {
     ['a service account outside the rule', workload, at(KEYLESS), 'SERVICE_ACCOUNT_NOT_ALLOWED'],
     ['a scope outside the rule', workload, at(SA, [CP, 'https://www.googleapis.com/auth/gmail.send']), 'SCOPE_NOT_ALLOWED'],
     ['a scope with a newline', workload, at(SA, [`${CP}\n`]), 'SCOPE_NOT_ALLOWED'],
-    ['a lifetime above the rule maximum', workload, at(SA, [CP], 1801), 'LIFETIME_EXCEEDS_POLICY'],
+    ['a lifetime above the rule maximum', gh('repo:org/app:ref:refs/heads/main'), at(KEYLESS, [CP], 1801), 'LIFETIME_EXCEEDS_POLICY'],
     ['a branch other than main', gh('repo:org/app:ref:refs/heads/dev'), at(KEYLESS), 'NO_RULE_FOR_CALLER'],
     ['a repository path that crosses a segment', gh('repo:org/a/b:ref:refs/heads/main'), at(KEYLESS), 'NO_RULE_FOR_CALLER'],
     ['a claim mismatch', gh('repo:org/app:ref:refs/heads/main', 'evil'), at(KEYLESS), 'NO_RULE_FOR_CALLER'],
@@ -92,6 +92,7 @@ describe('compilePolicy', () => {
     ['a rule that grants nothing', (p: any) => { delete p.rules[0].scopes; delete p.rules[0].idTokenAudiences; }, /grant "scopes"/],
     ['a scope with whitespace', (p: any) => { p.rules[0].scopes = ['https://a b']; }, /scopes\[0\]/],
     ['a lifetime above one hour', (p: any) => { p.rules[0].maxLifetimeSeconds = 7200; }, /maxLifetimeSeconds/],
+    ['a maximum below one hour for key-minted tokens', (p: any) => { p.rules[0].maxLifetimeSeconds = 600; }, /rules\[0\] \(name=workload\)\.maxLifetimeSeconds: tokens minted from a key live 3600 s/],
     ['a ** pattern', (p: any) => { p.rules[1].caller.subject = 'repo:org/**'; }, /caller\.subject/],
     ['duplicate rule names', (p: any) => { p.rules[1].name = 'workload'; }, /duplicate rule name/],
     ['an unsupported version', (p: any) => { p.version = 2; }, /version/],
