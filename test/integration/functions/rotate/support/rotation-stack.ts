@@ -43,7 +43,7 @@ export interface RotationStack {
   state(secret: string): ReturnType<typeof parseRotationState>;
 }
 
-export async function startRotationStack(options: { seed?: SeedInput; env?: Record<string, string>; keyRefreshIntervalMs?: number } = {}): Promise<RotationStack> {
+export async function startRotationStack(options: { seed?: SeedInput | string; env?: Record<string, string>; keyRefreshIntervalMs?: number } = {}): Promise<RotationStack> {
   const audit = createCapture();
   let nowMs = Date.now();
   let crashStep: Step | undefined;
