@@ -41,6 +41,9 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
 
   return {
     async verify(token) {
+      // Google OAuth access tokens start with "ya29."; anything else is refused without spending
+      // a tokeninfo call on it (an unauthenticated caller must not make us call Google at will).
+      if (!token.startsWith('ya29.')) throw rejectCaller(CallerAuthReason.ACCESS_TOKEN_INVALID, 'not a Google OAuth access token (no ya29. prefix)');
       const key = createHash('sha256').update(token, 'utf8').digest('hex');
       const cached = cache.get(key);
       if (cached !== undefined) {

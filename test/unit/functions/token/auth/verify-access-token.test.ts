@@ -81,6 +81,12 @@ describe('Google access tokens at tokeninfo', () => {
     expect(server.urls[0].searchParams.get('access_token')).toBe(token);
   });
 
+  it('refuses an opaque bearer that is not a Google access token without calling tokeninfo', async () => {
+    const error = await rejectionOf(authenticator().authenticate('Bearer not-a-google-token-0123456789'));
+    expect((error as UnauthenticatedError).reason).toBe(CallerAuthReason.ACCESS_TOKEN_INVALID);
+    expect(server.count('/tokeninfo')).toBe(0);
+  });
+
   it('accepts a service account token whose sub is its own client (azp)', async () => {
     const identity = await authenticator().authenticate(`Bearer ${issue({ sub: CLIENT_ID })}`);
     expect(identity.subject).toBe(CLIENT_ID);
