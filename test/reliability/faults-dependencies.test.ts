@@ -22,6 +22,7 @@ let survived = 0;
 beforeAll(async () => {
   r = await startReliabilityStack({ env: { TVS_UPSTREAM_DEADLINE_MS: String(DEADLINE_MS) } });
   attacker = await startKeyServer();
+  await r.warm();
 });
 
 afterAll(async () => {
@@ -111,7 +112,7 @@ describe('an issuer JWKS endpoint down', () => {
     ['down', { status: 503 }],
   ])('100 tokens with unknown kids cause at most one JWKS fetch (endpoint %s)', async (_name, fault) => {
     const fresh = await r.fresh();
-    expect((await call(fresh.tokenUrl)).status).toBe(200);
+    await r.warm(fresh.tokenUrl);
     r.stack.emulator.faults.reset();
     if (fault) r.stack.emulator.faults.inject({ endpoint: 'oauth.certs', times: Infinity, ...fault });
     const tokens = await Promise.all(Array.from({ length: 100 }, (_, i) => unknownKidToken(`rotated-${i}`)));

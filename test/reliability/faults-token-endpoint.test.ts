@@ -23,7 +23,7 @@ beforeAll(async () => {
   r = await startReliabilityStack({ env: { TVS_UPSTREAM_DEADLINE_MS: String(DEADLINE_MS), TVS_UPSTREAM_MAX_ATTEMPTS: String(MAX_ATTEMPTS) } });
   auth = `Bearer ${await r.googleIdToken()}`;
   // Load the SA key once: these tests are about the token endpoint, not Secret Manager.
-  expect((await postJson(r.url, accessPath(GEMINI), { scope: [CP] }, auth)).status).toBe(200);
+  await r.warm();
 });
 
 afterAll(async () => {
@@ -105,6 +105,9 @@ describe('no thundering herd', () => {
     // A function with a roomy deadline, and a first failure that takes 1.5 s: the whole burst
     // arrives while the first sequence runs, so every caller must join it.
     const roomy = await r.fresh({ TVS_UPSTREAM_DEADLINE_MS: '8000' });
+    await r.warm(roomy.tokenUrl);
+    roomy.token.minter.cache.clear();
+    r.stack.emulator.faults.reset();
     r.stack.emulator.faults.inject({ endpoint: 'oauth.token', times: 1, status: 503, latencyMs: 1500 });
     r.stack.emulator.faults.inject({ endpoint: 'oauth.token', times: Infinity, status: 503, retryAfterSeconds: 0 });
     const missesBefore = roomy.token.minter.cache.stats().misses;

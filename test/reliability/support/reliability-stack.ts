@@ -12,6 +12,7 @@ import type { Emulator } from '../../../emulator/index.js';
 import { Writable } from 'node:stream';
 import { createCapture, type Capture } from '../../support/capture.js';
 import { startKeyServer, type KeyServer } from './key-server.js';
+import { postJson } from './raw-http.js';
 
 export const WORKLOAD = 'workload@tvs-local.iam.gserviceaccount.com';
 export const GEMINI = 'gemini-caller@tvs-local.iam.gserviceaccount.com';
@@ -36,6 +37,12 @@ export interface ReliabilityStack {
   googleIdToken(options?: { nowMs?: number; audience?: string; email?: string; includeEmail?: boolean }): Promise<string>;
   /** The target SA's private key body (a line of its PEM) and other secrets that must never leak. */
   secrets(): string[];
+  /**
+   * Makes one allowed request until it succeeds (20 s at most): the first request of a cold
+   * instance pays the lazy import of the Secret Manager client, which on a loaded machine can
+   * outlast a short upstream deadline. Fault tests start from a warm instance.
+   */
+  warm(url?: string): Promise<void>;
   /** Audit + ops log text, after flushing the audit log. */
   logs(): Promise<string>;
   /** A second token function on the same emulator: cold caches, own captures. */
@@ -91,6 +98,16 @@ export async function startReliabilityStack(options: ReliabilityStackOptions = {
       return stack.emulator.state.signingKeys.signIdToken({ audience, subject: { email, uniqueId: sa.uniqueId }, includeEmail, nowMs });
     },
     secrets: () => [privateKeyBody(), clientSecret],
+    async warm(url = stack.tokenUrl) {
+      const until = Date.now() + 20_000;
+      for (;;) {
+        const sa = stack.emulator.state.serviceAccounts.get(WORKLOAD)!;
+        const token = await stack.emulator.state.signingKeys.signIdToken({ audience: stack.tokenUrl, subject: { email: WORKLOAD, uniqueId: sa.uniqueId } });
+        const res = await postJson(url, accessPath(GEMINI), { scope: [CP] }, `Bearer ${token}`);
+        if (res.status === 200) return;
+        if (Date.now() > until) throw new Error(`the token function did not warm up: last answer ${res.status} ${res.text.slice(0, 200)}`);
+      }
+    },
     async logs() {
       await stack.token.flushAudit();
       return audit.text() + ops.text();
