@@ -1,6 +1,6 @@
 /**
  * `npm start`: the whole local stack on the emulator, no Google account needed.
- * Ports: TOKEN_PORT (8080), EMULATOR_HTTP_PORT (8085), EMULATOR_GRPC_PORT (8086); HOST (127.0.0.1).
+ * Ports: TOKEN_PORT (8080), ROTATE_PORT (8081), EMULATOR_HTTP_PORT (8085), EMULATOR_GRPC_PORT (8086); HOST (127.0.0.1).
  */
 import { startEmulator } from '../emulator/index.js';
 import { startLocalStack } from './local-stack.js';
@@ -17,15 +17,36 @@ const port = (name: string, fallback: number): number => {
 
 const host = process.env.HOST ?? '127.0.0.1';
 const emulator = await startEmulator({ host, httpPort: port('EMULATOR_HTTP_PORT', 8085), grpcPort: port('EMULATOR_GRPC_PORT', 8086), seed: process.env.EMULATOR_SEED });
-const stack = await startLocalStack({ emulator, host, tokenPort: port('TOKEN_PORT', 8080) });
+// The functions' own identity (ADC: the rotator's IAM / API Keys calls) comes from the emulated metadata server.
+process.env.GCE_METADATA_HOST = emulator.metadataHost;
+// Mark the demo key secrets managed, as Terraform's secrets module does, so `rotate` has work.
+for (const [id, kind, target] of [
+  ['gemini-caller-key', 'sa-key', 'gemini-caller@tvs-local.iam.gserviceaccount.com'],
+  ['gemini-api-key', 'api-key', 'projects/tvs-local/locations/global/keys/gemini-demo'],
+] as const) {
+  const name = `projects/${emulator.projectId}/secrets/${id}`;
+  try {
+    const secret = emulator.state.secrets.getSecret(name);
+    emulator.state.secrets.updateSecret({
+      name,
+      labels: { ...secret.labels, 'tvs-managed': 'true', 'tvs-kind': kind },
+      annotations: { ...secret.annotations, 'tvs.rotation.target': target, 'tvs.rotation.period': '2592000s', 'tvs.rotation.grace': '7200s' },
+    }, ['labels', 'annotations']);
+  } catch {
+    // A custom EMULATOR_SEED without this secret: nothing to mark.
+  }
+}
+const stack = await startLocalStack({ emulator, host, tokenPort: port('TOKEN_PORT', 8080), rotatePort: port('ROTATE_PORT', 8081) });
 
 const token = stack.tokenUrl.replace('//127.0.0.1:', '//localhost:');
 const meta = `http://${emulator.metadataHost.replace('127.0.0.1', 'localhost')}`;
 const sa = 'gemini-caller@tvs-local.iam.gserviceaccount.com';
+const rotate = stack.rotateUrl.replace('//127.0.0.1:', '//localhost:');
 process.stdout.write(`
 Token vending service — local stack (everything Google is the emulator; nothing leaves this machine)
 
   token function     ${token}
+  rotation function  ${rotate}   POST {"dryRun"?, "force"?, "secrets"?: [...]}  (events: ${stack.rotateEventsUrl})
   emulator (HTTP)    ${emulator.httpUrl}   OAuth /token, /oauth2/v3/certs, /tokeninfo, metadata server, /__admin
   Secret Manager     ${emulator.grpcEndpoint} (gRPC)
   metadata server    GCE_METADATA_HOST=${emulator.metadataHost}   identity: workload@tvs-local.iam.gserviceaccount.com
@@ -46,6 +67,10 @@ Try it:
     -H "Authorization: Bearer $ID_TOKEN" -H 'Content-Type: application/json' -d '{"audience":"https://example.com"}'
 
   # 4. what a token grants, as Google would say:  curl -s '${emulator.httpUrl}/tokeninfo?access_token=ACCESS_TOKEN'
+
+  # 5. rotation: see the plan, then rotate the demo secrets now (see docs/rotation.md)
+  curl -s -X POST ${rotate} -H 'Content-Type: application/json' -d '{"dryRun":true}'
+  curl -s -X POST ${rotate} -H 'Content-Type: application/json' -d '{"force":true,"secrets":["gemini-caller-key"]}'
 
 Audit entries are printed below as JSON lines. Ctrl-C stops everything.
 `);
