@@ -2,7 +2,7 @@
  * The in-process minters the mint-path figure compares, all against the same emulator token
  * endpoint: our minter (key loaded once from Secret Manager, jose signing, exchange, cache,
  * coalescing, retry), google-auth-library's `JWT` client forced to refresh on every call, and the
- * bare exchange (a pre-signed assertion POSTed with fetch: no signing, no plumbing).
+ * bare exchange (a pre-signed assertion POSTed by our exchange code: no signing, no plumbing).
  */
 import { JWT } from 'google-auth-library';
 import { importPKCS8, SignJWT } from 'jose';
@@ -10,6 +10,7 @@ import { createSecretAccessor } from '../../shared/gcp/secret-manager.js';
 import { ServiceAccountKeyStore } from '../../shared/key-store.js';
 import { createMinter, type TargetServiceAccount } from '../../shared/minter.js';
 import { GOOGLE_DEFAULTS } from '../../shared/config.js';
+import { exchangeAssertion } from '../../shared/token-exchange.js';
 import type { EmulatorHandle } from './emulator-handle.js';
 import { CLOUD_PLATFORM, TARGET_KEY_SECRET, TARGET_SA } from './emulator-protocol.js';
 
@@ -71,29 +72,25 @@ export function peerJwtClients(emulator: EmulatorHandle, key: KeyFile, workers: 
   };
 }
 
-/** POSTs pre-signed assertions (signed before measuring, cycled) to the token endpoint with fetch. */
+/**
+ * The bare exchange: pre-signed assertions (signed before measuring, cycled) POSTed through the
+ * same HTTP code our minter uses (`exchangeAssertion`), so the difference is signing and plumbing.
+ */
 export async function bareExchange(emulator: EmulatorHandle, key: KeyFile, count = 64): Promise<MintOnce> {
   const privateKey = await importPKCS8(key.private_key, 'RS256');
   const now = Math.floor(Date.now() / 1000);
-  const bodies = await Promise.all(
-    Array.from({ length: count }, async (_, i) => {
-      const assertion = await new SignJWT({ scope: `${CLOUD_PLATFORM} https://www.googleapis.com/auth/bench-bare-${i}` })
+  const assertions = await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      new SignJWT({ scope: `https://www.googleapis.com/auth/bench-bare-${i}` })
         .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.private_key_id })
         .setIssuer(key.client_email)
         .setAudience(emulator.tokenUrl)
         .setIssuedAt(now)
         .setExpirationTime(now + 3600)
-        .sign(privateKey);
-      return new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }).toString();
-    }),
+        .sign(privateKey),
+    ),
   );
   return async (n) => {
-    const response = await fetch(emulator.tokenUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: bodies[n % bodies.length],
-    });
-    const body = (await response.json()) as { access_token?: string };
-    if (response.status !== 200 || !body.access_token) throw new Error(`mint-path: bare exchange answered ${response.status}`);
+    await exchangeAssertion(emulator.tokenUrl, assertions[n % assertions.length], { timeoutMs: 10_000 });
   };
 }

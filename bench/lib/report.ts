@@ -17,6 +17,8 @@ export interface Figure {
   /** Whether the target was met (median); absent without a target. */
   met?: boolean;
   decimals?: number;
+  /** Decimals of the ratio column (default 2). */
+  ratioDecimals?: number;
   note?: string;
 }
 
@@ -47,7 +49,7 @@ function rows(figures: readonly Figure[]): string[][] {
     `${f.name} (${f.unit})`,
     fmt(f.ours, f.decimals ?? 0),
     `${f.baselineName}: ${fmt(f.baseline, f.decimals ?? 0)}`,
-    `${fmt(f.ratio, 2)}×`,
+    `${fmt(f.ratio, f.ratioDecimals ?? 2)}×`,
     f.target ?? '—',
     verdict(f),
   ]);

@@ -36,6 +36,7 @@ export function percentile(samples: readonly number[], p: number): number {
 
 /** `12.3 (11.0..14.1)` with a fixed number of decimals. */
 export function formatSummary(summary: Summary, decimals = 0): string {
+  if (Number.isNaN(summary.median)) return 'n/a';
   const f = (n: number) => n.toFixed(decimals);
   return `${f(summary.median)} (${f(summary.min)}..${f(summary.max)})`;
 }

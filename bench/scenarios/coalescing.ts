@@ -59,12 +59,12 @@ export async function coalescing(ctx: BenchContext): Promise<Figure[]> {
     {
       id: '2a', name: `token-endpoint calls for ${config.coalesceRequests} concurrent cold requests`, unit: 'calls',
       ours: summarize(tokenCalls), baselineName: 'requests sent', baseline: summarize(requests),
-      ratio: pairedRatio(tokenCalls, requests), target: 'exactly 1 (every run)', met: tokenCalls.every((n) => n === 1) && failed.length === 0, decimals: 0, note,
+      ratio: pairedRatio(tokenCalls, requests), target: 'exactly 1 (every run)', met: tokenCalls.every((n) => n === 1) && failed.length === 0, decimals: 0, ratioDecimals: 3, note,
     },
     {
       id: '2b', name: `Secret Manager reads for ${config.coalesceRequests} concurrent cold requests`, unit: 'reads',
       ours: summarize(secretReads), baselineName: 'requests sent', baseline: summarize(requests),
-      ratio: pairedRatio(secretReads, requests), target: 'exactly 1 (every run)', met: secretReads.every((n) => n === 1) && failed.length === 0, decimals: 0,
+      ratio: pairedRatio(secretReads, requests), target: 'exactly 1 (every run)', met: secretReads.every((n) => n === 1) && failed.length === 0, decimals: 0, ratioDecimals: 3,
     },
   ];
 }
