@@ -72,6 +72,8 @@ Try it:
   curl -s -X POST ${rotate} -H 'Content-Type: application/json' -d '{"dryRun":true}'
   curl -s -X POST ${rotate} -H 'Content-Type: application/json' -d '{"force":true,"secrets":["gemini-caller-key"]}'
 
+  # 6. the whole flow in one command (workload -> vended token -> Gemini answer):  npm run demo
+
 Audit entries are printed below as JSON lines. Ctrl-C stops everything.
 `);
 
