@@ -128,7 +128,12 @@ export function parseRotationState(annotations: Record<string, string>): Rotatio
     if (value !== undefined && value !== '') raw[CAMEL[field]] = value;
   }
   const parsed = stateSchema.safeParse(raw);
-  if (!parsed.success) throw new AnnotationError(`bad rotation state: ${issues(parsed.error, ANNOTATION_PREFIX)}`);
+  if (!parsed.success) {
+    // Name the annotation as operators see it (`tvs.rotation.new-version`), not the field.
+    const fieldOf = (camel: string) => STATE_FIELDS.find((f) => CAMEL[f] === camel) ?? camel;
+    const text = parsed.error.issues.map((i) => `${key(fieldOf(String(i.path[0])) as StateField)}: ${i.message}`).join('; ');
+    throw new AnnotationError(`bad rotation state: ${text}`);
+  }
   const state: RotationState = { phase: parsed.data.phase, generation: parsed.data.generation };
   for (const [k, v] of Object.entries(parsed.data)) if (v !== undefined) (state as unknown as Record<string, unknown>)[k] = v;
   return state;

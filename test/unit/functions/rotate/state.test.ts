@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { parseRotationConfig, parseRotationState, withRotationState, type RotationState } from '../../../../functions/rotate/state.js';
+
+const labels = { 'tvs-managed': 'true', 'tvs-kind': 'sa-key' };
+const config = { 'tvs.rotation.target': 'rotated@proj-12345.iam.gserviceaccount.com', 'tvs.rotation.period': '2592000s', 'tvs.rotation.grace': '7200s' };
+
+describe('rotation annotations', () => {
+  it('reads the config Terraform writes', () => {
+    expect(parseRotationConfig(labels, config)).toEqual({ kind: 'sa-key', target: config['tvs.rotation.target'], periodMs: 2_592_000_000, graceMs: 7_200_000 });
+  });
+
+  it.each([
+    [{ ...labels, 'tvs-kind': 'policy' }, config, 'kind'],
+    [labels, { ...config, 'tvs.rotation.target': 'projects/p/locations/global/keys/k' }, 'target'],
+    [{ ...labels, 'tvs-kind': 'api-key' }, config, 'target'],
+    [labels, { ...config, 'tvs.rotation.period': '30d' }, 'periodMs'],
+    [labels, { ...config, 'tvs.rotation.grace': '3600s' }, 'graceMs'],
+    [labels, { ...config, 'tvs.rotation.grace': '2592000s' }, 'grace'],
+  ])('refuses a bad config (%j, %j) naming %s', (l, a, field) => {
+    expect(() => parseRotationConfig(l, a)).toThrow(field);
+  });
+
+  it('reads a secret never rotated as idle, generation 0', () => {
+    expect(parseRotationState(config)).toEqual({ phase: 'idle', generation: 0 });
+  });
+
+  it('round-trips every state field and keeps the config and foreign annotations', () => {
+    const state: RotationState = {
+      phase: 'verifying', generation: 3, claim: { owner: 'abc123', expiresAtMs: Date.parse('2026-01-01T00:10:00Z') },
+      currentKey: 'k1', newKey: 'k2', newVersion: 4, oldKey: 'k0', oldVersion: 3, keysBefore: ['k0', 'k1'], baseVersion: 3,
+      rotatedAtMs: Date.parse('2026-01-01T00:00:00Z'), disabledAtMs: Date.parse('2026-01-01T02:00:00Z'), lastError: 'KEY_CAP',
+    };
+    const annotations = withRotationState({ ...config, 'other.tool': 'x', 'tvs.rotation.new-key': 'stale' }, state);
+    expect(annotations['other.tool']).toBe('x');
+    expect(annotations['tvs.rotation.target']).toBe(config['tvs.rotation.target']);
+    expect(Object.keys(annotations).every((k) => /^[a-zA-Z0-9](?:[a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?$/.test(k))).toBe(true);
+    expect(parseRotationState(annotations)).toEqual(state);
+    expect(parseRotationState(withRotationState(annotations, { phase: 'idle', generation: 3 }))).toEqual({ phase: 'idle', generation: 3 });
+  });
+
+  it.each([
+    ['tvs.rotation.phase', 'rotating'],
+    ['tvs.rotation.claim', 'no-expiry'],
+    ['tvs.rotation.claim', 'abc@not-a-time'],
+    ['tvs.rotation.new-version', '0'],
+    ['tvs.rotation.rotated-at', 'yesterday'],
+    ['tvs.rotation.keys-before', 'a,b c'],
+  ])('refuses a corrupt state annotation %s=%s', (key, value) => {
+    expect(() => parseRotationState({ [key]: value })).toThrow(key.replace('tvs.rotation.', ''));
+  });
+});
