@@ -62,12 +62,18 @@ export async function startReliabilityStack(options: ReliabilityStackOptions = {
   const issuer = await startKeyServer();
   const clientSecret = randomBytes(32).toString('base64url');
   const dir = mkdtempSync(join(tmpdir(), 'tvs-reliability-'));
-  const policy = JSON.parse(readFileSync(DEMO_POLICY_FILE, 'utf8'));
-  policy.clients = { [CLIENT_ID]: { secretSha256: createHash('sha256').update(clientSecret).digest('hex') } };
-  policy.rules.push(
-    { name: 'client-calls-gemini', caller: { client: CLIENT_ID }, serviceAccounts: [GEMINI], scopes: [CP] },
-    { name: 'ci-calls-gemini', caller: { issuer: issuer.url, subject: ISSUER_SUBJECT_PATTERN }, serviceAccounts: [GEMINI], scopes: [CP], idTokenAudiences: ['https://*.run.app'] },
-  );
+  // Our own rules (the demo policy evolves with the demo); only the key-backed SA comes from it.
+  const demo = JSON.parse(readFileSync(DEMO_POLICY_FILE, 'utf8'));
+  const policy = {
+    version: 1,
+    serviceAccounts: { [GEMINI]: demo.serviceAccounts[GEMINI] },
+    clients: { [CLIENT_ID]: { secretSha256: createHash('sha256').update(clientSecret).digest('hex') } },
+    rules: [
+      { name: 'workload-calls-gemini', caller: { issuer: 'https://accounts.google.com', email: WORKLOAD }, serviceAccounts: [GEMINI], scopes: [CP], idTokenAudiences: ['https://example.com', 'https://*.run.app'] },
+      { name: 'client-calls-gemini', caller: { client: CLIENT_ID }, serviceAccounts: [GEMINI], scopes: [CP] },
+      { name: 'ci-calls-gemini', caller: { issuer: issuer.url, subject: ISSUER_SUBJECT_PATTERN }, serviceAccounts: [GEMINI], scopes: [CP], idTokenAudiences: ['https://*.run.app'] },
+    ],
+  };
   const policyFile = join(dir, 'policy.json');
   writeFileSync(policyFile, JSON.stringify(policy));
   const env = {
