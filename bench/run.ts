@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { buildAll, ROOT } from './lib/build.js';
 import { benchConfig, type BenchContext } from './lib/context.js';
 import { startEmulatorProcess } from './lib/emulator-handle.js';
-import { spawnFunction, waitFor200 } from './lib/function-server.js';
+import { startFunction } from './lib/function-server.js';
 import { runLoad } from './lib/load.js';
 import { LOAD_CORE, pinProcess, rssBytes, SERVER_CORE, taskset } from './lib/processes.js';
 import { figureNotes, markdownTable, textTable, type BenchReport, type Figure } from './lib/report.js';
@@ -42,9 +42,8 @@ const figures: Figure[] = [];
 
 /** Hello-world RSS after load, when figure 1 (which measures it) is not part of this run. */
 async function helloRssAfterLoad(): Promise<number> {
-  const hello = await spawnFunction('hello');
+  const hello = await startFunction('hello');
   try {
-    await waitFor200(hello, '/');
     await runLoad({ url: hello.url, connections: config.connections, durationSeconds: config.loadSeconds });
     return rssBytes(hello.child.pid) ?? Number.NaN;
   } finally {

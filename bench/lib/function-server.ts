@@ -49,6 +49,36 @@ export async function spawnFunction(kind: FunctionKind, env: (url: string) => Pr
   return { kind, url, child, spawnedAt, stop: () => child.stop() };
 }
 
+/** Thrown by {@link waitFor200} when the server lost a race for its port (someone else bound it). */
+export class PortClashError extends Error {
+  override readonly name = 'PortClashError';
+}
+
+/** Runs `start` again (a fresh port, a fresh process) when the server lost its port; at most 3 tries. */
+export async function retryOnPortClash<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (!(err instanceof PortClashError) || attempt >= 3) throw err;
+    }
+  }
+}
+
+/** Spawns a function and waits for its first 200 on `path`; a lost port race starts over. */
+export function startFunction(kind: FunctionKind, path = '/'): Promise<FunctionServer> {
+  return retryOnPortClash(async () => {
+    const server = await spawnFunction(kind);
+    try {
+      await waitFor200(server, path);
+      return server;
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+  });
+}
+
 export interface HttpAnswer {
   status: number;
   body: string;
@@ -76,7 +106,10 @@ export function httpRequest(url: string, options: { method?: string; headers?: R
 export async function waitFor200(server: FunctionServer, path: string, options: { deadlineMs?: number; intervalMs?: number } = {}): Promise<number> {
   const deadline = performance.now() + (options.deadlineMs ?? 30_000);
   for (;;) {
-    if (server.child.process.exitCode !== null) throw new Error(`${server.kind} exited (${server.child.process.exitCode}): ${server.child.stderrTail()}`);
+    if (server.child.process.exitCode !== null) {
+      const why = `${server.kind} exited (${server.child.process.exitCode}): ${server.child.stderrTail()}`;
+      throw server.child.stderrTail().includes('EADDRINUSE') ? new PortClashError(why) : new Error(why);
+    }
     try {
       const answer = await httpRequest(`${server.url}${path}`, { timeoutMs: 5_000 });
       if (answer.status === 200) return performance.now();

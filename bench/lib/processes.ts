@@ -107,15 +107,44 @@ export function cpuSeconds(pid: number): number | undefined {
   }
 }
 
-/** An unused loopback port (the function's URL, its audience, must be known before it starts). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** The kernel's ephemeral port range (where client sockets and port-0 listeners land). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low > 0 && high >= low) return [low, high];
+  } catch {
+    // Not Linux: fall through.
+  }
+  return [32768, 60999];
+}
+
+function canListen(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', () => resolve(undefined));
+    // Wildcard, as functions-framework listens: a loopback-only probe would miss clashes.
+    server.listen(port, () => {
       const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
+      const bound = typeof address === 'object' && address ? address.port : undefined;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/**
+ * A port the function can listen on (its URL, the token function's audience, must be known before
+ * it starts). Picked below the ephemeral range so that the load generator's 1,000 client sockets
+ * and other processes' port-0 listeners cannot take it between this probe and the child's listen.
+ */
+export async function freePort(): Promise<number> {
+  const [low] = ephemeralRange();
+  const floor = Math.min(20_000, Math.max(1024, low - 10_000));
+  for (let attempt = 0; attempt < 50 && low - floor > 100; attempt++) {
+    const candidate = floor + Math.floor(Math.random() * (low - floor));
+    const bound = await canListen(candidate);
+    if (bound !== undefined) return bound;
+  }
+  const fallback = await canListen(0);
+  if (fallback === undefined) throw new Error('no free port');
+  return fallback;
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { DEMO_POLICY_FILE } from '../../scripts/local-stack.js';
 import type { EmulatorHandle } from './emulator-handle.js';
 import { CLOUD_PLATFORM, TARGET_SA } from './emulator-protocol.js';
-import { httpRequest, spawnFunction, waitFor200, type FunctionServer } from './function-server.js';
+import { httpRequest, retryOnPortClash, spawnFunction, waitFor200, type FunctionServer } from './function-server.js';
 
 /** Scopes `bench-<n>` make every request a distinct (SA, scopes) key, i.e. a cache miss. */
 export const BENCH_SCOPE_PREFIX = 'https://www.googleapis.com/auth/bench-';
@@ -52,8 +52,16 @@ export function accessTokenRequest(idToken: string, scopes: readonly string[] = 
 
 /** Starts a token function and waits for `/healthz`; returns it with a caller ID token for it. */
 export async function startTokenFunction(emulator: EmulatorHandle, policyFile: string, extraEnv: Record<string, string> = {}): Promise<{ server: FunctionServer; idToken: string }> {
-  const server = await spawnTokenFunction(emulator, policyFile, extraEnv);
-  await waitFor200(server, '/healthz');
+  const server = await retryOnPortClash(async () => {
+    const spawned = await spawnTokenFunction(emulator, policyFile, extraEnv);
+    try {
+      await waitFor200(spawned, '/healthz');
+      return spawned;
+    } catch (err) {
+      await spawned.stop();
+      throw err;
+    }
+  });
   return { server, idToken: await emulator.idToken(server.url) };
 }
 

@@ -4,7 +4,7 @@
  * autocannon load, runs interleaved.
  */
 import type { BenchContext } from '../lib/context.js';
-import { spawnFunction, waitFor200 } from '../lib/function-server.js';
+import { startFunction } from '../lib/function-server.js';
 import { runLoad, type LoadResult } from '../lib/load.js';
 import { cpuSeconds, rssBytes } from '../lib/processes.js';
 import type { Figure } from '../lib/report.js';
@@ -32,10 +32,9 @@ export interface ThroughputOutcome {
 
 export async function cacheHitThroughput(ctx: BenchContext): Promise<ThroughputOutcome> {
   const { config } = ctx;
-  const hello = await spawnFunction('hello');
+  const hello = await startFunction('hello');
   const { server: token, idToken } = await startTokenFunction(ctx.emulator, ctx.policyFile);
   try {
-    await waitFor200(hello, '/');
     await fetchAccessToken(token.url, idToken); // fills the cache: every measured request is a hit
     const req = accessTokenRequest(idToken);
     const helloLoad = (seconds: number) => withCpu(hello.child.pid, () => runLoad({ url: hello.url, connections: config.connections, durationSeconds: seconds }));

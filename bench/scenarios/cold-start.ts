@@ -6,21 +6,27 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { BenchContext } from '../lib/context.js';
-import { spawnFunction, waitFor200, type FunctionKind } from '../lib/function-server.js';
+import { retryOnPortClash, spawnFunction, waitFor200, type FunctionKind } from '../lib/function-server.js';
 import type { Figure } from '../lib/report.js';
 import { pairedRatio, summarize } from '../lib/stats.js';
 import { fetchAccessToken, spawnTokenFunction } from '../lib/token-target.js';
 
-async function helloStart(kind: FunctionKind): Promise<number> {
-  const server = await spawnFunction(kind);
-  try {
-    return (await waitFor200(server, '/')) - server.spawnedAt;
-  } finally {
-    await server.stop();
-  }
+function helloStart(kind: FunctionKind): Promise<number> {
+  return retryOnPortClash(async () => {
+    const server = await spawnFunction(kind);
+    try {
+      return (await waitFor200(server, '/')) - server.spawnedAt;
+    } finally {
+      await server.stop();
+    }
+  });
 }
 
-async function tokenStart(ctx: BenchContext): Promise<{ first200Ms: number; firstTokenMs: number }> {
+function tokenStart(ctx: BenchContext): Promise<{ first200Ms: number; firstTokenMs: number }> {
+  return retryOnPortClash(() => tokenStartOnce(ctx));
+}
+
+async function tokenStartOnce(ctx: BenchContext): Promise<{ first200Ms: number; firstTokenMs: number }> {
   let idToken = '';
   // The caller's ID token names the function's URL, known before spawn; signing it is not timed.
   const server = await spawnTokenFunction(ctx.emulator, ctx.policyFile, {}, async (url) => {
