@@ -29,7 +29,7 @@ interface SoakFigures {
 /** Runs the child; resolves with its figures and how long it took to exit after reporting them. */
 function runSoak(): Promise<{ figures: SoakFigures; exitAfterReportMs: number; code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, String(SOAK_SECONDS), String(CAPACITY_SECONDS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', CHILD, String(SOAK_SECONDS), String(CAPACITY_SECONDS)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let reportedAtMs: number | undefined;

@@ -4,7 +4,7 @@
  * with autocannon, then a fixed rate at half of it with mixed hits, misses and denials. Prints
  * one JSON line of figures and then returns, without process.exit: it must exit by itself.
  *
- * Usage: node --import tsx test/reliability/support/soak-child.ts <soakSeconds> <capacitySeconds>
+ * Usage: node --expose-gc --import tsx test/reliability/support/soak-child.ts <soakSeconds> <capacitySeconds>
  */
 import autocannon from 'autocannon';
 import { accessPath, CP, GEMINI, idPath, startReliabilityStack } from './reliability-stack.js';
@@ -42,17 +42,21 @@ function run(options: { durationSeconds: number; overallRate?: number }): Promis
 const capacity = await run({ durationSeconds: capacitySeconds });
 const rate = Math.max(20, Math.floor(capacity.requests.average * 0.5));
 
-const samples: Array<{ atMs: number; rss: number }> = [];
-const startedAtMs = Date.now();
-const sampler = setInterval(() => samples.push({ atMs: Date.now() - startedAtMs, rss: process.memoryUsage().rss }), 200);
+// RSS right after a full GC (the child runs with --expose-gc), once at the end of warm-up (a
+// quarter of the soak, traffic still running) and once when the soak is over: what the process
+// keeps, not how lazily V8 collects.
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error('run the soak child with --expose-gc');
+const settledRss = () => {
+  gc();
+  return process.memoryUsage();
+};
+let afterWarm: NodeJS.MemoryUsage | undefined;
+const warmTimer = setTimeout(() => { afterWarm = settledRss(); }, soakSeconds * 1000 * 0.25);
 const soak = await run({ durationSeconds: soakSeconds, overallRate: rate });
-clearInterval(sampler);
-
-// Warm-up: the first quarter. Growth: median of the last fifth against the median just after warm-up.
-const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-const warmEndMs = soakSeconds * 1000 * 0.25;
-const afterWarm = median(samples.filter((s) => s.atMs >= warmEndMs && s.atMs < warmEndMs + soakSeconds * 1000 * 0.15).map((s) => s.rss));
-const end = median(samples.filter((s) => s.atMs >= soakSeconds * 1000 * 0.8).map((s) => s.rss));
+clearTimeout(warmTimer);
+const end = settledRss();
+const warm = afterWarm ?? end;
 const codes = soak.statusCodeStats ?? {};
 const count = (prefix: string) => Object.entries(codes).filter(([c]) => c.startsWith(prefix)).reduce((sum, [, v]) => sum + (v.count ?? 0), 0);
 
@@ -68,7 +72,9 @@ process.stdout.write(`${JSON.stringify({
   timeouts: soak.timeouts,
   p50Ms: soak.latency.p50,
   p99Ms: soak.latency.p99,
-  rssAfterWarmupMb: Math.round(afterWarm / 1e5) / 10,
-  rssEndMb: Math.round(end / 1e5) / 10,
-  rssGrowthPercent: afterWarm ? Math.round(((end - afterWarm) / afterWarm) * 1000) / 10 : NaN,
+  rssAfterWarmupMb: Math.round(warm.rss / 1e5) / 10,
+  rssEndMb: Math.round(end.rss / 1e5) / 10,
+  rssGrowthPercent: Math.round(((end.rss - warm.rss) / warm.rss) * 1000) / 10,
+  heapAfterWarmupMb: Math.round(warm.heapUsed / 1e5) / 10,
+  heapEndMb: Math.round(end.heapUsed / 1e5) / 10,
 })}\n`);
