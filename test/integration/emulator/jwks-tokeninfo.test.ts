@@ -50,7 +50,7 @@ describe('GET /oauth2/v3/certs', () => {
 });
 
 describe('GET /tokeninfo for access tokens', () => {
-  it('describes a token with the email scope, including email and email_verified', async () => {
+  it('describes a token with the email scope, including sub, email and email_verified', async () => {
     const token = emulator.state.tokens.issue({ email: SA, scopes: [CLOUD_PLATFORM, USERINFO_EMAIL], issuedBy: 'test' });
     const { status, json } = await tokeninfo(`access_token=${token.value}`);
     expect(status).toBe(200);
@@ -60,6 +60,7 @@ describe('GET /tokeninfo for access tokens', () => {
       scope: `${CLOUD_PLATFORM} ${USERINFO_EMAIL}`,
       exp: String(Math.floor(token.expiresAtMs / 1000)),
       expires_in: expect.stringMatching(/^35\d\d$/),
+      sub: uniqueId(),
       email: SA,
       email_verified: 'true',
       access_type: 'online',
@@ -72,6 +73,7 @@ describe('GET /tokeninfo for access tokens', () => {
     expect(status).toBe(200);
     expect(json).not.toHaveProperty('email');
     expect(json).not.toHaveProperty('email_verified');
+    expect(json).not.toHaveProperty('sub');
     expect(json.scope).toBe(CLOUD_PLATFORM);
   });
 
