@@ -52,3 +52,19 @@ describe('the repository Terraform', () => {
     expect(resources(tree, 'google_project_iam_member').map((r) => text(r.body.role)).join(' ')).not.toMatch(/keyless/i);
   });
 });
+
+describe('what the secrets module writes is what the rotation function reads', () => {
+  // Google: 1-63 chars, alphanumeric at both ends, only - _ . inside (no '/').
+  const ANNOTATION_KEY = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+
+  it('uses annotation keys Secret Manager accepts and the rotator reads', async () => {
+    const { CONFIG_ANNOTATIONS } = await import('../../functions/rotate/state.js');
+    const tree = await loadTree(ROOT);
+    const secret = resources(tree, 'google_secret_manager_secret').find((r) => r.name === 'managed');
+    expect(secret).toBeDefined();
+    const annotations = (secret!.body.annotations ?? {}) as Record<string, unknown>;
+    const keys = Object.keys(annotations).sort();
+    expect(keys.every((k) => ANNOTATION_KEY.test(k))).toBe(true);
+    expect(keys).toEqual(Object.values(CONFIG_ANNOTATIONS).sort());
+  });
+});

@@ -47,9 +47,9 @@ resource "google_secret_manager_secret" "managed" {
     "tvs-kind"    = each.value.kind
   })
   annotations = {
-    "tvs.rotation/target" = each.value.target
-    "tvs.rotation/period" = each.value.rotation_period
-    "tvs.rotation/grace"  = each.value.grace
+    "tvs.rotation.target" = each.value.target
+    "tvs.rotation.period" = each.value.rotation_period
+    "tvs.rotation.grace"  = each.value.grace
   }
 
   replication {
