@@ -75,7 +75,10 @@ const apiKeys = (method: string, permission: string): GoogleCall => ({
 
 const secret = (method: string, permission: string): GoogleCall => ({ api: SM, method, permission, on: 'secret', which: MANAGED });
 
-/** Calls made with the rotator's runtime identity (both `rotate` and `rotateOnEvent`). */
+/**
+ * Calls made with the rotator's runtime identity (both `rotate` and `rotateOnEvent`): exactly the
+ * ones `functions/rotate` makes. Rollback by hand (docs/rotation.md) uses an operator's identity.
+ */
 const ROTATE_CALLS: readonly GoogleCall[] = [
   { api: SM, method: 'ListSecrets', permission: 'secretmanager.secrets.list', on: 'project', which: 'the project (finds managed secrets by label)' },
   secret('GetSecret', 'secretmanager.secrets.get'),
@@ -83,23 +86,16 @@ const ROTATE_CALLS: readonly GoogleCall[] = [
   secret('AddSecretVersion', 'secretmanager.versions.add'),
   secret('AccessSecretVersion', 'secretmanager.versions.access'),
   secret('ListSecretVersions', 'secretmanager.versions.list'),
-  secret('GetSecretVersion', 'secretmanager.versions.get'),
-  secret('EnableSecretVersion', 'secretmanager.versions.enable'),
   secret('DisableSecretVersion', 'secretmanager.versions.disable'),
   secret('DestroySecretVersion', 'secretmanager.versions.destroy'),
   saKeys('create', 'create'),
   saKeys('list', 'list'),
-  saKeys('get', 'get'),
   saKeys('disable', 'disable'),
-  saKeys('enable', 'enable'),
   saKeys('delete', 'delete'),
   apiKeys('CreateKey', 'apikeys.keys.create'),
   apiKeys('GetKey', 'apikeys.keys.get'),
-  apiKeys('ListKeys', 'apikeys.keys.list'),
   apiKeys('GetKeyString', 'apikeys.keys.getKeyString'),
-  apiKeys('UpdateKey', 'apikeys.keys.update'),
   apiKeys('DeleteKey', 'apikeys.keys.delete'),
-  apiKeys('UndeleteKey', 'apikeys.keys.undelete'),
   // API Keys writes are long-running operations, polled through Service Usage.
   { api: 'apikeys.googleapis.com', method: 'GetOperation', permission: 'serviceusage.operations.get', on: 'project', which: 'the project' },
 ];

@@ -78,8 +78,6 @@ resource "google_project_iam_custom_role" "rotator_secret_rotator" {
     "secretmanager.versions.add",
     "secretmanager.versions.destroy",
     "secretmanager.versions.disable",
-    "secretmanager.versions.enable",
-    "secretmanager.versions.get",
     "secretmanager.versions.list",
   ]
 }
@@ -88,13 +86,11 @@ resource "google_project_iam_custom_role" "rotator_sa_key_rotator" {
   project     = var.project_id
   role_id     = "${var.role_id_prefix}RotatorSaKeyRotator"
   title       = "Token vending: rotate user-managed SA keys"
-  description = "Create, list, disable, enable and delete keys, granted on each target SA only."
+  description = "Create, list, disable and delete keys, granted on each target SA only."
   permissions = [
     "iam.serviceAccountKeys.create",
     "iam.serviceAccountKeys.delete",
     "iam.serviceAccountKeys.disable",
-    "iam.serviceAccountKeys.enable",
-    "iam.serviceAccountKeys.get",
     "iam.serviceAccountKeys.list",
   ]
 }
@@ -111,9 +107,6 @@ resource "google_project_iam_custom_role" "rotator_api_key_rotator" {
     "apikeys.keys.delete",
     "apikeys.keys.get",
     "apikeys.keys.getKeyString",
-    "apikeys.keys.list",
-    "apikeys.keys.undelete",
-    "apikeys.keys.update",
     "serviceusage.operations.get",
   ]
 }
