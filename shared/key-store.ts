@@ -74,7 +74,8 @@ export class ServiceAccountKeyStore {
     const key = entryKey(secretVersion, email);
     return this.flights.do(key, async () => {
       this.reads += 1;
-      const payload = await this.options.secrets.access(secretVersion, { timeoutMs: this.options.timeoutMs });
+      // One attempt per load: the minter's deadline-aware retry decides whether to try again.
+      const payload = await this.options.secrets.access(secretVersion, { timeoutMs: this.options.timeoutMs, retry: false });
       const signingKey = await this.parse(payload.data, secretVersion, email);
       const loaded: LoadedKey = { ...signingKey, versionName: payload.name };
       this.entries.set(key, { key: loaded, loadedAtMs: this.now() });

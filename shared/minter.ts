@@ -90,7 +90,7 @@ export function createMinter(options: MinterOptions): Minter {
 
   const mint = async (sa: TargetServiceAccount, run: (signal: AbortSignal) => Promise<MintedToken>): Promise<MintedToken> => {
     try {
-      return await withRetry((signal) => run(signal), { ...retry, classify: (err) => classifyKeylessError(err) ?? classifyExchangeError(err) });
+      return await withRetry((signal) => run(signal), { ...retry, classify: (err) => classifyKeylessError(err) ?? classifySecretManagerError(err) ?? classifyExchangeError(err) });
     } catch (err) {
       throw toMintError(err, sa);
     }
@@ -132,6 +132,11 @@ export function createMinter(options: MinterOptions): Minter {
       return { ...value, cacheHit: hit };
     },
   };
+}
+
+/** A Secret Manager outage while loading a key is transient: retried within the same deadline. */
+function classifySecretManagerError(err: unknown): { retryable: boolean } | undefined {
+  return err instanceof TvsError && err.code === 'UNAVAILABLE' && err.reason === 'SECRET_MANAGER_UNAVAILABLE' ? { retryable: true } : undefined;
 }
 
 function requireKeyless(backend: KeylessBackend | undefined): KeylessBackend {

@@ -58,7 +58,7 @@ export async function createTokenFunction(config: TokenServiceConfig, overrides:
   const keys = new ServiceAccountKeyStore({
     secrets,
     tokenUriAllowlist: config.tokenUriAllowlist,
-    timeoutMs: config.upstream.deadlineMs,
+    timeoutMs: Math.min(5_000, config.upstream.deadlineMs),
     ...(overrides.keyRefreshIntervalMs !== undefined ? { refreshIntervalMs: overrides.keyRefreshIntervalMs } : {}),
     onBackgroundError: (err, secret) => log('WARNING', 'background key refresh failed; keeping the loaded key', { secret, error: describe(err) }),
   });

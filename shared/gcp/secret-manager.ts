@@ -15,7 +15,12 @@ export interface SecretPayload {
 
 export interface SecretAccessor {
   /** Reads a version (`.../versions/latest`, a number or an alias); checks CRC32C when the server sends one. */
-  access(versionName: string, options?: { timeoutMs?: number }): Promise<SecretPayload>;
+  /**
+   * `retry: false` turns off the client library's own retries, for callers that retry themselves
+   * inside a deadline (a library retry loop inside a shared in-flight load would make callers who
+   * arrive after an outage ends join a doomed call).
+   */
+  access(versionName: string, options?: { timeoutMs?: number; retry?: boolean }): Promise<SecretPayload>;
 }
 
 type SecretManagerClient = import('@google-cloud/secret-manager').SecretManagerServiceClient;
@@ -56,7 +61,10 @@ export function createSecretAccessor(endpoint: string): SecretAccessor {
       const client = await getClient();
       let response;
       try {
-        [response] = await client.accessSecretVersion({ name: versionName }, options.timeoutMs ? { timeout: options.timeoutMs } : undefined);
+        [response] = await client.accessSecretVersion({ name: versionName }, {
+          ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
+          ...(options.retry === false ? { retry: null } : {}),
+        });
       } catch (err) {
         throw mapGrpcError(err, versionName);
       }
