@@ -140,7 +140,8 @@ describe('an issuer JWKS endpoint down', () => {
     // Concurrent cold callers share one fetch.
     expect(r.stack.emulator.faults.count('oauth.certs')).toBeLessThanOrEqual(2);
     r.stack.emulator.faults.reset();
-    expect((await call(cold.tokenUrl)).status).toBe(200);
+    // Recovery comes after the short cold-failure backoff (at most 5 s), without a fetch per request.
+    await expect.poll(async () => (await call(cold.tokenUrl)).status, { timeout: 15_000, interval: 250 }).toBe(200);
     survived += 1;
   });
 });

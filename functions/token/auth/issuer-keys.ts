@@ -46,6 +46,9 @@ export function createIssuerKeys(issuer: ResolvedIssuer, options: IssuerKeysOpti
   let snapshot: KeySnapshot | undefined;
   let inFlight: Promise<KeySnapshot> | undefined;
   let lastAttemptMs = Number.NEGATIVE_INFINITY;
+  /** When a fetch with nothing cached last failed: bounds outbound fetches while the issuer is down. */
+  let coldFailure: { atMs: number; error: unknown } | undefined;
+  const coldBackoffMs = Math.min(5_000, jwksRefetchCooldownMs);
   let discovered: { uri: string; atMs: number } | undefined;
 
   async function resolveJwksUri(): Promise<string> {
@@ -95,10 +98,18 @@ export function createIssuerKeys(issuer: ResolvedIssuer, options: IssuerKeysOpti
     if (snapshot !== undefined && t < snapshot.freshUntilMs) return snapshot;
     const stale = snapshot !== undefined && t < snapshot.usableUntilMs ? snapshot : undefined;
     if (stale !== undefined && inFlight === undefined && t - lastAttemptMs < jwksRefetchCooldownMs) return stale;
+    // Nothing usable cached and the last attempt failed moments ago: answer unavailable without
+    // another fetch, so requests while the issuer is down cannot drive fetches at their own rate.
+    if (stale === undefined && inFlight === undefined && coldFailure !== undefined && t - coldFailure.atMs < coldBackoffMs) {
+      throw unavailable(coldFailure.error);
+    }
     try {
-      return await refresh();
+      const fresh = await refresh();
+      coldFailure = undefined;
+      return fresh;
     } catch (error) {
       if (stale !== undefined) return stale;
+      coldFailure = { atMs: now(), error };
       throw unavailable(error);
     }
   }

@@ -170,11 +170,16 @@ describe('issuer key cache', () => {
     await expect(auth.authenticate(await bearer(k1))).resolves.toMatchObject({ subject: 'caller' });
   });
 
-  it('retries a failed cold fetch on the next request and recovers', async () => {
+  it('after a failed cold fetch, answers unavailable without refetching for a short backoff, then recovers', async () => {
     server.route('/jwks', (_req, res) => res.writeHead(500).end());
     const auth = authenticator();
     await expectUnavailable(auth.authenticate(await bearer(k1)));
     jwks([k1.jwk]);
+    // Requests during the backoff do not drive fetches at their own rate.
+    await expectUnavailable(auth.authenticate(await bearer(k1)));
+    await expectUnavailable(auth.authenticate(await bearer(k1)));
+    expect(server.count('/jwks')).toBe(1);
+    clock.advance(5_000);
     await expect(auth.authenticate(await bearer(k1))).resolves.toMatchObject({ subject: 'caller' });
     expect(server.count('/jwks')).toBe(2);
   });
