@@ -4,7 +4,11 @@ import { resolveCallerAuthOptions } from './options.js';
 import { CallerAuthReason, rejectCaller } from './reasons.js';
 import type { CallerAuthenticator, CallerAuthOptions } from './types.js';
 import { createAccessTokenVerifier } from './verify-access-token.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
 import { looksLikeJwt, verifyIdToken, type TrustedIssuer } from './verify-id-token.js';
+
+/** Bound of the verified-ID-token cache (hashes and identities, ~1 KB each). */
+export const VERIFIED_TOKEN_CACHE_ENTRIES = 10_000;
 
 /**
  * Builds the caller authenticator once, at cold start (invalid options throw `TypeError`). It
@@ -32,6 +36,7 @@ export function createCallerAuthenticator(options: CallerAuthOptions): CallerAut
     ]),
   );
   const idTokenDeps = { issuers, clockToleranceSeconds: resolved.clockToleranceSeconds, now: resolved.now };
+  const verified = new VerifiedTokenCache(VERIFIED_TOKEN_CACHE_ENTRIES, resolved.now);
   const accessTokens =
     resolved.googleAccessTokens === undefined
       ? undefined
@@ -40,7 +45,13 @@ export function createCallerAuthenticator(options: CallerAuthOptions): CallerAut
   return {
     async authenticate(authorizationHeader) {
       const token = parseBearerHeader(authorizationHeader, resolved.maxTokenBytes);
-      if (looksLikeJwt(token)) return verifyIdToken(token, idTokenDeps);
+      if (looksLikeJwt(token)) {
+        const { key, identity } = verified.get(token);
+        if (identity !== undefined) return identity;
+        const fresh = await verifyIdToken(token, idTokenDeps);
+        verified.set(key, fresh);
+        return fresh;
+      }
       if (accessTokens !== undefined) return accessTokens.verify(token);
       throw rejectCaller(CallerAuthReason.NOT_A_JWT, 'bearer token is not a JWT and access tokens are not accepted');
     },
