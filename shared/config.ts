@@ -16,8 +16,8 @@ export const GOOGLE_DEFAULTS = {
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
-/** https everywhere; plain http only for loopback (the local emulator). */
-const secureUrl = z.string().refine((value) => {
+/** https everywhere; plain http only for loopback (the local emulator). Shared by both functions' configs. */
+export const secureUrl = z.string().refine((value) => {
   try {
     const url = new URL(value);
     return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
@@ -26,7 +26,8 @@ const secureUrl = z.string().refine((value) => {
   }
 }, 'must be an https URL (http is allowed only for localhost)');
 
-const csv = z.string().transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean));
+/** A comma-separated list, trimmed, empties dropped. */
+export const csv = z.string().transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean));
 const seconds = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const algorithm = z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA']);

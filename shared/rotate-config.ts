@@ -3,7 +3,7 @@
  * validated with zod, failing loudly with each bad variable's name.
  */
 import { z } from 'zod';
-import { ConfigError, GOOGLE_DEFAULTS } from './config.js';
+import { ConfigError, csv, GOOGLE_DEFAULTS, secureUrl } from './config.js';
 
 /** Google's production endpoints the rotator talks to; each is overridable (the emulator). */
 export const ROTATE_DEFAULTS = {
@@ -12,19 +12,6 @@ export const ROTATE_DEFAULTS = {
   geminiUrl: 'https://generativelanguage.googleapis.com',
 } as const;
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
-/** https everywhere; plain http only for loopback (the local emulator). */
-const secureUrl = z.string().refine((value) => {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
-  } catch {
-    return false;
-  }
-}, 'must be an https URL (http is allowed only for localhost)');
-
-const csv = z.string().transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean));
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const envSchema = z.object({
