@@ -65,7 +65,7 @@ export async function startRotationFaultStack(): Promise<RotationFaultStack> {
     opsLogWrite: () => undefined,
     auditTransport: new Writable({ write: (_chunk, _encoding, done) => done() }),
     keyRefreshIntervalMs: 100,
-    rotateEnv: { TVS_ROTATION_VERIFY_DEADLINE_MS: '1000', TVS_UPSTREAM_DEADLINE_MS: '1500' },
+    rotateEnv: { TVS_ROTATION_VERIFY_DEADLINE_MS: '2500', TVS_UPSTREAM_DEADLINE_MS: '4000' },
     rotate: { now: () => nowMs, afterStep: (step, secretId) => hook?.(step, secretId) },
   });
   const emu = stack.emulator.state;
