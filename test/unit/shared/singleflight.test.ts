@@ -1,26 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SingleFlight } from '../../../shared/singleflight.js';
+import { deferred, drain } from '../../support/deferred.js';
 
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (err: unknown) => void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** Lets every pending promise callback run (one macrotask turn). */
-function drain(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 describe('SingleFlight', () => {
   const unhandled: unknown[] = [];

@@ -1,31 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TokenCache, type TokenCacheOptions } from '../../../shared/token-cache.js';
+import { deferred, drain } from '../../support/deferred.js';
 
 interface Token {
   token: string;
   expiresAtMs: number;
 }
 
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (err: unknown) => void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** Lets every pending promise callback run (one macrotask turn). */
-function drain(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 const MIN = 60_000;
 const AHEAD = 300_000;
