@@ -32,7 +32,6 @@ export class ServiceAccountKeyStore {
   private readonly flights = new SingleFlight<string, LoadedKey>();
   private readonly refreshIntervalMs: number;
   private readonly now: () => number;
-  private reads = 0;
 
   constructor(private readonly options: KeyStoreOptions) {
     this.refreshIntervalMs = options.refreshIntervalMs ?? 5 * 60_000;
@@ -65,15 +64,10 @@ export class ServiceAccountKeyStore {
     return this.load(secretVersion, email);
   }
 
-  /** Secret Manager reads made so far (for tests and metrics). */
-  get readCount(): number {
-    return this.reads;
-  }
 
   private load(secretVersion: string, email: string): Promise<LoadedKey> {
     const key = entryKey(secretVersion, email);
     return this.flights.do(key, async () => {
-      this.reads += 1;
       // One attempt per load: the minter's deadline-aware retry decides whether to try again.
       const payload = await this.options.secrets.access(secretVersion, { timeoutMs: this.options.timeoutMs, retry: false });
       const signingKey = await this.parse(payload.data, secretVersion, email);

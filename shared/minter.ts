@@ -96,40 +96,45 @@ export function createMinter(options: MinterOptions): Minter {
     }
   };
 
+  /** Serves `key` from the cache, or mints it with the SA's backend: the keyless call or a key exchange. */
+  const cached = async (
+    key: string,
+    sa: TargetServiceAccount,
+    target: AssertionTarget,
+    keyless: (backend: KeylessBackend, signal: AbortSignal) => Promise<MintedToken>,
+  ): Promise<MintResult> => {
+    const { value, hit } = await cache.get(key, () =>
+      mint(sa, async (signal) => {
+        if (sa.backend === 'keyless') return keyless(requireKeyless(options.keyless), signal);
+        const { token, expiresAtMs } = await exchangeWithKey(sa, target, signal);
+        return { token, expiresAtMs };
+      }),
+    );
+    return { ...value, cacheHit: hit };
+  };
+
+  // Cache keys say where a token came from: backend and key secret (a policy change never serves
+  // a token minted the old way) and, for keyless access tokens, the lifetime IAM minted it with.
+  const origin = (sa: TargetServiceAccount): string => (sa.backend === 'key' ? `key:${sa.keySecret}` : 'keyless');
+
   return {
     cache,
-    async accessToken(sa, scopes, lifetimeSeconds = KEY_BACKEND_LIFETIME_SECONDS) {
+    accessToken(sa, scopes, lifetimeSeconds = KEY_BACKEND_LIFETIME_SECONDS) {
       if (sa.backend === 'key' && lifetimeSeconds < KEY_BACKEND_LIFETIME_SECONDS) {
-        throw new InvalidArgumentError(`Tokens for ${sa.email} are minted from a key and live ${KEY_BACKEND_LIFETIME_SECONDS}s; ask for "${KEY_BACKEND_LIFETIME_SECONDS}s" (or use a keyless service account for shorter lifetimes).`, {
+        return Promise.reject(new InvalidArgumentError(`Tokens for ${sa.email} are minted from a key and live ${KEY_BACKEND_LIFETIME_SECONDS}s; ask for "${KEY_BACKEND_LIFETIME_SECONDS}s" (or use a keyless service account for shorter lifetimes).`, {
           reason: 'LIFETIME_NOT_SUPPORTED_BY_BACKEND',
           metadata: { field: 'lifetime' },
-        });
+        }));
       }
-      // The key says where a token came from: backend and key secret (a policy change never serves
-      // a token minted the old way) and, for keyless, the lifetime IAM minted it with.
-      const origin = sa.backend === 'key' ? `key:${sa.keySecret}` : `keyless:${lifetimeSeconds}`;
-      const key = `at|${sa.email}|${origin}|${scopeKey(scopes)}`;
-      const sorted = scopeKey(scopes).split(' ');
-      const { value, hit } = await cache.get(key, () =>
-        mint(sa, async (signal) => {
-          if (sa.backend === 'keyless') return requireKeyless(options.keyless).accessToken(sa.email, sorted, signal, lifetimeSeconds);
-          const result = await exchangeWithKey(sa, { scopes: sorted }, signal);
-          return { token: result.token, expiresAtMs: result.expiresAtMs };
-        }),
-      );
-      return { ...value, cacheHit: hit };
+      const scopeList = scopeKey(scopes);
+      const sorted = scopeList.split(' ');
+      const lifetime = sa.backend === 'keyless' ? `:${lifetimeSeconds}` : '';
+      return cached(`at|${sa.email}|${origin(sa)}${lifetime}|${scopeList}`, sa, { scopes: sorted }, (backend, signal) =>
+        backend.accessToken(sa.email, sorted, signal, lifetimeSeconds));
     },
-    async idToken(sa, audience, includeEmail) {
-      const origin = sa.backend === 'key' ? `key:${sa.keySecret}` : 'keyless';
-      const key = `id|${sa.email}|${origin}|${includeEmail ? 'email' : 'noemail'}|${audience}`;
-      const { value, hit } = await cache.get(key, () =>
-        mint(sa, async (signal) => {
-          if (sa.backend === 'keyless') return requireKeyless(options.keyless).idToken(sa.email, audience, includeEmail, signal);
-          const result = await exchangeWithKey(sa, { targetAudience: audience }, signal);
-          return { token: result.token, expiresAtMs: result.expiresAtMs };
-        }),
-      );
-      return { ...value, cacheHit: hit };
+    idToken(sa, audience, includeEmail) {
+      return cached(`id|${sa.email}|${origin(sa)}|${includeEmail ? 'email' : 'noemail'}|${audience}`, sa, { targetAudience: audience }, (backend, signal) =>
+        backend.idToken(sa.email, audience, includeEmail, signal));
     },
   };
 }

@@ -1,7 +1,7 @@
 /** What every handler needs to know about the incoming request, and the body checks they share. */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { InvalidArgumentError, TvsError } from '../../../shared/errors.js';
+import { InvalidArgumentError } from '../../../shared/errors.js';
 
 /** functions-framework adds `rawBody`; the body-parser guard adds `bodyError`. */
 export type FunctionRequest = IncomingMessage & { rawBody?: Buffer; bodyError?: string };
@@ -64,8 +64,4 @@ export function readBody(req: FunctionRequest, mediaType: 'application/json' | '
 /** The HTTP status an error is sent with (body errors carry their own). */
 export function statusOverride(err: unknown): number | undefined {
   return err instanceof BodyRejectedError ? err.httpStatus : undefined;
-}
-
-export function isTvsError(err: unknown): err is TvsError {
-  return err instanceof TvsError;
 }
