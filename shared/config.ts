@@ -94,14 +94,19 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Parses the token function's environment. Throws `ConfigError` naming each bad variable. */
-export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): TokenServiceConfig {
-  const parsed = envSchema.safeParse(env);
+/** Parses `env` with `schema`, or throws `ConfigError` naming every bad variable. Shared by both functions. */
+export function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
+  const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+/** Parses the token function's environment. Throws `ConfigError` naming each bad variable. */
+export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): TokenServiceConfig {
+  const e = parseEnv(envSchema, env);
   if (!e.TVS_POLICY_FILE === !e.TVS_POLICY_SECRET) {
     throw new ConfigError('Invalid configuration:\n  TVS_POLICY_FILE / TVS_POLICY_SECRET: set exactly one of them');
   }

@@ -3,7 +3,7 @@
  * validated with zod, failing loudly with each bad variable's name.
  */
 import { z } from 'zod';
-import { ConfigError, csv, GOOGLE_DEFAULTS, secureUrl } from './config.js';
+import { csv, GOOGLE_DEFAULTS, parseEnv, secureUrl } from './config.js';
 
 /** Google's production endpoints the rotator talks to; each is overridable (the emulator). */
 export const ROTATE_DEFAULTS = {
@@ -47,12 +47,7 @@ const trimSlash = (url: string): string => url.replace(/\/+$/, '');
 
 /** Parses the rotation function's environment. Throws `ConfigError` naming each bad variable. */
 export function loadRotateConfig(env: NodeJS.ProcessEnv = process.env): RotateConfig {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
-    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
-  }
-  const e = parsed.data;
+  const e = parseEnv(envSchema, env);
   return {
     projectId: e.GOOGLE_CLOUD_PROJECT,
     secretManagerEndpoint: e.TVS_SECRET_MANAGER_ENDPOINT,
