@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadTokenServiceConfig } from '../../../shared/config.js';
+
+const base = { TVS_AUDIENCE: 'https://tvs.example.com', TVS_POLICY_FILE: '/etc/tvs/policy.json' };
+
+describe('loadTokenServiceConfig', () => {
+  it('applies Google defaults and parses lists', () => {
+    const config = loadTokenServiceConfig({ ...base, TVS_AUDIENCE: 'https://a.example, https://b.example' });
+    expect(config.audiences).toEqual(['https://a.example', 'https://b.example']);
+    expect(config.tokenUriAllowlist).toEqual(['https://oauth2.googleapis.com/token']);
+    expect(config.cache).toEqual({ maxEntries: 10_000, refreshAheadMs: 300_000, minRemainingMs: 60_000 });
+    expect(config.clockSkewSeconds).toBe(60);
+  });
+
+  it.each([
+    ['a missing audience', { TVS_AUDIENCE: undefined }, /TVS_AUDIENCE/],
+    ['both policy sources', { TVS_POLICY_SECRET: 'projects/p/secrets/s/versions/latest' }, /set exactly one/],
+    ['no policy source', { TVS_POLICY_FILE: undefined }, /set exactly one/],
+    ['a malformed policy secret name', { TVS_POLICY_FILE: undefined, TVS_POLICY_SECRET: 'tvs-policy' }, /TVS_POLICY_SECRET/],
+    ['plain http to a remote host', { TVS_GOOGLE_JWKS_URL: 'http://keys.example.com/certs' }, /TVS_GOOGLE_JWKS_URL: must be an https URL/],
+    ['a clock skew above 60 s', { TVS_CLOCK_SKEW_SECONDS: '120' }, /TVS_CLOCK_SKEW_SECONDS/],
+    ['issuers that are not JSON', { TVS_OIDC_ISSUERS: '[{' }, /TVS_OIDC_ISSUERS: must be valid JSON/],
+    ['an issuer with an unknown field', { TVS_OIDC_ISSUERS: '[{"issuer":"https://i.example","jku":"x"}]' }, /TVS_OIDC_ISSUERS/],
+  ])('fails start-up on %s, naming the variable', (_name, overrides, message) => {
+    const env: Record<string, string | undefined> = { ...base, ...overrides };
+    expect(() => loadTokenServiceConfig(env)).toThrow(ConfigError);
+    expect(() => loadTokenServiceConfig(env)).toThrow(message);
+  });
+});
