@@ -11,6 +11,7 @@ import { sendGoogleError, sendJson } from './http/respond.js';
 import { header, readBody, requestContext, statusOverride, type FunctionRequest } from './http/request-context.js';
 import { generateAccessTokenBody, generateIdTokenBody, MAX_LIFETIME_SECONDS, parseJsonBody, parseServiceAccountEmail } from './http/request-schemas.js';
 import { matchRoute } from './http/route.js';
+import type { PolicyRequest } from './policy/compile-policy.js';
 import { handleOAuthToken } from './oauth-token.js';
 import { auditCaller, toPolicyCaller, writeAudit, type TokenAppDeps, type VerifiedCaller } from './deps.js';
 
@@ -47,22 +48,22 @@ export function createTokenHandler(deps: TokenAppDeps): TokenHandler {
     try {
       caller = await deps.authenticate(header(req, 'authorization'));
       const email = parseServiceAccountEmail(route.serviceAccount);
+      let request: PolicyRequest & { includeEmail?: boolean };
       if (action === 'generateAccessToken') {
         const body = parseJsonBody(readBody(req, 'application/json'), generateAccessTokenBody);
         const lifetimeSeconds = body.lifetime ?? MAX_LIFETIME_SECONDS;
         target = { serviceAccount: email, scopes: body.scope, lifetimeSeconds };
-        const grant = await decideAndMint(deps, toPolicyCaller(caller), { kind: 'access_token', serviceAccount: email, scopes: body.scope, lifetimeSeconds });
-        target.backend = grant.backend;
-        sendJson(res, 200, { accessToken: grant.minted.token, expireTime: rfc3339(grant.minted.expiresAtMs) });
-        writeAudit(deps.audit, ctx, now(), { decision: 'granted', reason: 'GRANTED', action, httpStatus: 200, caller: auditCaller(caller), target, rule: grant.rule, cacheHit: grant.minted.cacheHit, tokenFingerprint: tokenFingerprint(grant.minted.token) });
+        request = { kind: 'access_token', serviceAccount: email, scopes: body.scope, lifetimeSeconds };
       } else {
         const body = parseJsonBody(readBody(req, 'application/json'), generateIdTokenBody);
         target = { serviceAccount: email, audience: body.audience };
-        const grant = await decideAndMint(deps, toPolicyCaller(caller), { kind: 'id_token', serviceAccount: email, audience: body.audience, includeEmail: body.includeEmail });
-        target.backend = grant.backend;
-        sendJson(res, 200, { token: grant.minted.token });
-        writeAudit(deps.audit, ctx, now(), { decision: 'granted', reason: 'GRANTED', action, httpStatus: 200, caller: auditCaller(caller), target, rule: grant.rule, cacheHit: grant.minted.cacheHit, tokenFingerprint: tokenFingerprint(grant.minted.token) });
+        request = { kind: 'id_token', serviceAccount: email, audience: body.audience, includeEmail: body.includeEmail };
       }
+      const grant = await decideAndMint(deps, toPolicyCaller(caller), request);
+      target.backend = grant.backend;
+      const { token, expiresAtMs, cacheHit } = grant.minted;
+      sendJson(res, 200, request.kind === 'access_token' ? { accessToken: token, expireTime: rfc3339(expiresAtMs) } : { token });
+      writeAudit(deps.audit, ctx, now(), { decision: 'granted', reason: 'GRANTED', action, httpStatus: 200, caller: auditCaller(caller), target, rule: grant.rule, cacheHit, tokenFingerprint: tokenFingerprint(token) });
     } catch (err) {
       const sent = sendGoogleError(res, err, statusOverride(err));
       writeAudit(deps.audit, ctx, now(), {
