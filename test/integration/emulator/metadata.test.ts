@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { GoogleAuth } from 'google-auth-library';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../../emulator/index.js';
+import { useEmulatorMetadata } from '../../support/google-env.js';
 
 const PROJECT = 'tvs-metadata-test';
 const WORKLOAD = `workload@${PROJECT}.iam.gserviceaccount.com`;
@@ -12,11 +10,8 @@ const OTHER = `another@${PROJECT}.iam.gserviceaccount.com`;
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
 const USERINFO_EMAIL = 'https://www.googleapis.com/auth/userinfo.email';
 
-/** Environment the stock library reads for ADC and project discovery; cleared so only the metadata server answers. */
-const ENV_KEYS = ['GCE_METADATA_HOST', 'GCE_METADATA_IP', 'GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_CLOUD_PROJECT', 'GCLOUD_PROJECT', 'CLOUDSDK_CONFIG', 'METADATA_SERVER_DETECTION'];
-const savedEnv = new Map(ENV_KEYS.map((k) => [k, process.env[k]]));
 let emulator: Emulator;
-let gcloudConfigDir: string;
+let restoreEnv: () => void;
 
 beforeAll(async () => {
   emulator = await startEmulator({
@@ -27,20 +22,12 @@ beforeAll(async () => {
       metadata: { defaultServiceAccount: WORKLOAD },
     },
   });
-  for (const key of ENV_KEYS) delete process.env[key];
-  // gcp-metadata reads GCE_METADATA_HOST on every request; set before any GoogleAuth is used.
-  process.env.GCE_METADATA_HOST = emulator.metadataHost;
-  // GoogleAuth asks `gcloud` for a project; give it an empty config instead of the user's.
-  gcloudConfigDir = mkdtempSync(join(tmpdir(), 'tvs-gcloud-'));
-  process.env.CLOUDSDK_CONFIG = gcloudConfigDir;
+  // Only the emulator's metadata server answers the stock library (no ADC file, no gcloud config).
+  restoreEnv = useEmulatorMetadata(emulator.metadataHost);
 });
 
 afterAll(async () => {
-  for (const [key, value] of savedEnv) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
-  if (gcloudConfigDir) rmSync(gcloudConfigDir, { recursive: true, force: true });
+  restoreEnv?.();
   await emulator?.stop();
 });
 
