@@ -1,8 +1,8 @@
 /**
- * Remembers ID tokens that passed full verification, keyed by the SHA-256 of the whole token, so
- * a workload presenting the same token again (the common case: it caches its ID token for up to
- * an hour) costs a hash and a map lookup instead of a signature check. A hit is only ever the
- * identical token, and it is served only while `exp` (no skew added) is in the future; bounded LRU.
+ * Remembers caller tokens that passed full verification (ID tokens by signature, access tokens at
+ * tokeninfo), keyed by the SHA-256 of the whole token — never the token itself — so a workload
+ * presenting the same token again costs a hash and a map lookup. A hit is only ever the identical
+ * token, and it is served only while the token is unexpired (no skew added); bounded LRU.
  */
 import { createHash } from 'node:crypto';
 import type { CallerIdentity } from './types.js';

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { boundedFetch, FetchError, type BoundedResponse } from '../../../shared/bounded-fetch.js';
 import { SingleFlight } from '../../../shared/singleflight.js';
 import { freezeClaims } from './freeze-claims.js';
 import { CallerAuthReason, CallerAuthUnavailableReason, rejectCaller, verificationUnavailable } from './reasons.js';
 import type { CallerIdentity } from './types.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
 
 const GOOGLE_ISSUER = 'https://accounts.google.com';
 
@@ -30,33 +30,20 @@ export interface AccessTokenVerifier {
  */
 export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): AccessTokenVerifier {
   const { now, cacheMaxEntries } = options;
-  const cache = new Map<string, CallerIdentity>();
+  const cache = new VerifiedTokenCache(cacheMaxEntries, now);
   const flights = new SingleFlight<string, CallerIdentity>();
-
-  function remember(key: string, identity: CallerIdentity): void {
-    cache.delete(key);
-    cache.set(key, identity);
-    while (cache.size > cacheMaxEntries) cache.delete(cache.keys().next().value!);
-  }
 
   return {
     async verify(token) {
       // Google OAuth access tokens start with "ya29."; anything else is refused without spending
       // a tokeninfo call on it (an unauthenticated caller must not make us call Google at will).
       if (!token.startsWith('ya29.')) throw rejectCaller(CallerAuthReason.ACCESS_TOKEN_INVALID, 'not a Google OAuth access token (no ya29. prefix)');
-      const key = createHash('sha256').update(token, 'utf8').digest('hex');
-      const cached = cache.get(key);
-      if (cached !== undefined) {
-        if (now() < cached.expiresAtMs) {
-          remember(key, cached); // most recently used
-          return cached;
-        }
-        cache.delete(key);
-      }
+      const { key, identity } = cache.get(token);
+      if (identity !== undefined) return identity;
       return flights.do(key, async () => {
-        const identity = await askTokeninfo(token, options);
-        remember(key, identity);
-        return identity;
+        const verified = await askTokeninfo(token, options);
+        cache.set(key, verified);
+        return verified;
       });
     },
   };
