@@ -34,6 +34,26 @@ resource "google_cloudfunctions2_function" "g" {
   }
 }`;
 
+const RUNTIME = `variable "runtime" {
+  type        = string
+  description = "r"
+  default     = "nodejs24"
+  validation {
+    condition     = contains(["nodejs22", "nodejs24"], var.runtime)
+    error_message = "runtime must be nodejs22 or nodejs24."
+  }
+}
+resource "google_cloudfunctions2_function" "f" {
+  build_config {
+    runtime = var.runtime
+  }
+}
+resource "google_cloudfunctions2_function" "g" {
+  build_config {
+    runtime = "nodejs22"
+  }
+}`;
+
 const SCHEDULER = `resource "google_cloud_scheduler_job" "j" {
   http_target {
     uri = "https://x"
@@ -164,6 +184,12 @@ describe('runtime rules fail on bad snippets', () => {
     ['function-ingress-internal', INGRESS, 'ingress_settings = "ALLOW_INTERNAL_ONLY"', 'timeout_seconds = 60', '(unset, defaults to ALLOW_ALL)'],
     ['function-ingress-internal', INGRESS, 'default     = "ALLOW_INTERNAL_ONLY"', 'default     = "ALLOW_ALL"', '${var.ingress} is not internal-only'],
     ['function-ingress-internal', INGRESS, '"ALLOW_INTERNAL_AND_GCLB"]', '"ALLOW_ALL"]', '${var.ingress} is not internal-only'],
+    ['functions-supported-runtime', RUNTIME, 'default     = "nodejs24"', 'default     = "nodejs20"', 'default nodejs20 is not nodejs24'],
+    ['functions-supported-runtime', RUNTIME, 'default     = "nodejs24"', 'default     = "nodejs22"', 'default nodejs22 is not nodejs24'],
+    ['functions-supported-runtime', RUNTIME, '["nodejs22", "nodejs24"]', '["nodejs20", "nodejs22", "nodejs24"]', 'validation allows nodejs20'],
+    ['functions-supported-runtime', RUNTIME, 'validation {', 'not_validation {', 'no validation listing the allowed runtimes'],
+    ['functions-supported-runtime', RUNTIME, 'runtime = "nodejs22"', 'runtime = "nodejs20"', 'runtime nodejs20 is not one of nodejs22, nodejs24'],
+    ['functions-supported-runtime', RUNTIME, 'runtime = var.runtime', 'runtime = var.node', 'runtime variable is not declared'],
     ['scheduler-uses-oidc', SCHEDULER, 'oidc_token {', 'oauth_token {', 'without oidc_token'],
     ['scheduler-uses-oidc', SCHEDULER, '      audience              = "https://x"\n', '', 'without oidc_token'],
     ['managed-secrets-rotate', SECRETS, 'rotation {', 'not_rotation {', 'no rotation { rotation_period, next_rotation_time }'],

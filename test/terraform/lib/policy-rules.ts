@@ -2,6 +2,7 @@
 import type { TfTree, Violation } from './hcl-tree.js';
 import { moduleLayout, variablesTypedAndDescribed, variablesValidated, versionsPinned } from './rules-structure.js';
 import { noAuthoritativeIam, noBasicRoles, noBroadProjectRoles, noDefaultServiceAccounts, noKeyMaterialInState, noPublicPrincipals } from './rules-iam.js';
+import { functionsOnSupportedRuntime } from './rules-node-runtime.js';
 import { auditLogging, functionIngressInternal, graceExceedsTokenLifetime, managedSecretsRotate, perimeterCoversServices, schedulerUsesOidc } from './rules-runtime.js';
 
 export type Rule = (tree: TfTree) => Violation[];
@@ -23,6 +24,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   'grace-exceeds-token-lifetime': graceExceedsTokenLifetime,
   'perimeter-covers-services': perimeterCoversServices,
   'audit-logging': auditLogging,
+  'functions-supported-runtime': functionsOnSupportedRuntime,
 };
 
 /** Runs every rule on a tree. */
