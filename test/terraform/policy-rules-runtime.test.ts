@@ -101,7 +101,7 @@ resource "google_secret_manager_secret" "policy" {
 }`;
 
 const PERIMETER = `locals {
-  services = ["secretmanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com", "sts.googleapis.com", "logging.googleapis.com", "cloudfunctions.googleapis.com", "run.googleapis.com"]
+  services = ["secretmanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com", "sts.googleapis.com", "logging.googleapis.com", "cloudfunctions.googleapis.com", "run.googleapis.com", "storage.googleapis.com", "bigquery.googleapis.com", "artifactregistry.googleapis.com", "cloudbuild.googleapis.com", "apikeys.googleapis.com"]
   all      = concat(local.services, var.extra)
 }
 resource "google_access_context_manager_service_perimeter" "p" {
@@ -204,6 +204,11 @@ describe('runtime rules fail on bad snippets', () => {
     ['grace-exceeds-token-lifetime', SECRETS, 'validation {', 'not_validation {', 'no validation that grace > 3600s'],
     ['perimeter-covers-services', PERIMETER, '"sts.googleapis.com", ', '', 'does not restrict sts.googleapis.com'],
     ['perimeter-covers-services', PERIMETER, '"iamcredentials.googleapis.com", ', '', 'does not restrict iamcredentials.googleapis.com'],
+    ['perimeter-covers-services', PERIMETER, '"storage.googleapis.com", ', '', 'does not restrict storage.googleapis.com'],
+    ['perimeter-covers-services', PERIMETER, '"bigquery.googleapis.com", ', '', 'does not restrict bigquery.googleapis.com'],
+    ['perimeter-covers-services', PERIMETER, '"artifactregistry.googleapis.com", ', '', 'does not restrict artifactregistry.googleapis.com'],
+    ['perimeter-covers-services', PERIMETER, '"cloudbuild.googleapis.com", ', '', 'does not restrict cloudbuild.googleapis.com'],
+    ['perimeter-covers-services', PERIMETER, ', "apikeys.googleapis.com"', '', 'does not restrict apikeys.googleapis.com'],
     ['perimeter-covers-services', PERIMETER, 'dynamic "spec"', 'dynamic "other"', 'no spec block'],
     ['perimeter-covers-services', PERIMETER, 'use_explicit_dry_run_spec = var.dry_run', '', 'no use_explicit_dry_run_spec'],
     ['perimeter-covers-services', PERIMETER, 'resource "google_access_context_manager_service_perimeter"', 'resource "google_other"', 'no service perimeter'],

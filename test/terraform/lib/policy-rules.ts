@@ -3,6 +3,7 @@ import type { TfTree, Violation } from './hcl-tree.js';
 import { moduleLayout, variablesTypedAndDescribed, variablesValidated, versionsPinned } from './rules-structure.js';
 import { noAuthoritativeIam, noBasicRoles, noBroadProjectRoles, noDefaultServiceAccounts, noKeyMaterialInState, noPublicPrincipals } from './rules-iam.js';
 import { functionsOnSupportedRuntime } from './rules-node-runtime.js';
+import { perimeterRules } from './rules-perimeter.js';
 import { auditLogging, functionIngressInternal, graceExceedsTokenLifetime, managedSecretsRotate, perimeterCoversServices, schedulerUsesOidc } from './rules-runtime.js';
 
 export type Rule = (tree: TfTree) => Violation[];
@@ -23,6 +24,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   'managed-secrets-rotate': managedSecretsRotate,
   'grace-exceeds-token-lifetime': graceExceedsTokenLifetime,
   'perimeter-covers-services': perimeterCoversServices,
+  'perimeter-rules': perimeterRules,
   'audit-logging': auditLogging,
   'functions-supported-runtime': functionsOnSupportedRuntime,
 };
