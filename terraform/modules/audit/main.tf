@@ -23,7 +23,7 @@ locals {
   audit_entries = "labels.component=\"token-vending\" AND jsonPayload.decision:*"
   # Cloud Run's own request log: one entry per request, with httpRequest.status, including the
   # requests its IAM invoker check refused before the function ran.
-  request_log = "log_id(\"run.googleapis.com/requests\")"
+  request_log = "logName:\"/logs/run.googleapis.com%2Frequests\""
 
   cloud_audit = "logName:\"cloudaudit.googleapis.com\" AND protoPayload.serviceName=(${join(" OR ", [for s in local.audited_services : "\"${s}\""])})"
 
