@@ -8,11 +8,12 @@ import { createSecretAccessor, type SecretAccessor } from '../shared/gcp/secret-
 import { SingleFlight } from '../shared/singleflight.js';
 import { clientError } from './friendly-error.js';
 import { retryTransient, type ClientRetryOptions } from './retry.js';
+import { assertSecureTransport } from './transport-security.js';
 
 export interface GeminiApiKeySourceOptions {
   /** e.g. `projects/my-proj/secrets/gemini-api-key/versions/current` (see {@link apiKeySecretVersion}). */
   secretVersion: string;
-  /** Secret Manager endpoint (default `https://secretmanager.googleapis.com`; `http://127.0.0.1:PORT` for the emulator). */
+  /** Secret Manager endpoint (default `https://secretmanager.googleapis.com`; `http://127.0.0.1:PORT` for the emulator; plain http only to a loopback host). */
   secretManagerEndpoint?: string;
   /** A ready accessor instead of an endpoint (tests, custom clients). */
   accessor?: SecretAccessor;
@@ -51,6 +52,7 @@ export class GeminiApiKeySource {
       throw new TypeError('GeminiApiKeySource: secretVersion must be projects/{p}/secrets/{s}/versions/{v}');
     }
     if (options.ttlMs !== undefined && !(options.ttlMs >= 0)) throw new TypeError('GeminiApiKeySource: ttlMs must be >= 0');
+    if (options.secretManagerEndpoint !== undefined) assertSecureTransport(endpointUrl(options.secretManagerEndpoint), 'GeminiApiKeySource: secretManagerEndpoint');
     this.secretVersion = options.secretVersion;
     this.#accessor = options.accessor ?? createSecretAccessor(options.secretManagerEndpoint ?? 'https://secretmanager.googleapis.com');
     this.#ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
@@ -112,4 +114,12 @@ function parseKey(data: Buffer): string {
     throw clientError({ service: 'secret-manager', code: 'FAILED_PRECONDITION', reason: 'API_KEY_SECRET_MALFORMED', serverMessage: 'the secret does not hold an API key' });
   }
   return key;
+}
+
+function endpointUrl(endpoint: string): URL {
+  try {
+    return new URL(endpoint);
+  } catch {
+    throw new TypeError('GeminiApiKeySource: secretManagerEndpoint must be an absolute URL');
+  }
 }

@@ -15,4 +15,5 @@ export { withApiKey, type ApiKeySource } from './with-api-key.js';
 export { withGeminiRetry, type GeminiCallOptions } from './with-gemini-retry.js';
 export { DEFAULT_RETRY, type ClientRetryOptions } from './retry.js';
 export { toFriendlyError, isTransient, isApiKeyInvalid } from './friendly-error.js';
+export { InsecureTransportError } from './transport-security.js';
 export { ClientError, TokenServiceError, GeminiError, ApiKeySourceError, type ClientErrorCode, type ClientErrorService } from './errors.js';

@@ -16,12 +16,16 @@ import { SingleFlight } from '../shared/singleflight.js';
 import { clientError, isTransient } from './friendly-error.js';
 import { metadataIdTokenSource, type IdTokenSource } from './id-token-source.js';
 import { retryTransient, type ClientRetryOptions } from './retry.js';
+import { assertSecureTransport } from './transport-security.js';
 import { fetchVendedAccessToken, type VendedAccessToken } from './token-service.js';
 
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 
 export interface VendedTokenClientOptions {
-  /** Base URL of the token function (also the audience of the workload's ID token). */
+  /**
+   * Base URL of the token function (also the audience of the workload's ID token). https;
+   * plain http only to a loopback host, else the constructor throws `InsecureTransportError`.
+   */
   serviceUrl: string;
   /** The service account whose tokens to ask for. */
   targetServiceAccount: string;
@@ -195,6 +199,7 @@ function validate(options: VendedTokenClientOptions): void {
     throw new TypeError('VendedTokenClient: serviceUrl must be an absolute URL');
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('VendedTokenClient: serviceUrl must be http(s)');
+  assertSecureTransport(url, 'VendedTokenClient: serviceUrl');
   if (typeof options.targetServiceAccount !== 'string' || !options.targetServiceAccount.includes('@')) {
     throw new TypeError('VendedTokenClient: targetServiceAccount must be a service account email');
   }

@@ -18,18 +18,20 @@ describe('cloudbuild.yaml', () => {
     return changed;
   };
 
-  it('runs install, lint, typecheck, test, build, package, then terraform init/fmt/validate/plan/apply, with pinned images and no secret', () => {
+  it('runs install, lint, typecheck, test, build, package on Node 24, then terraform init/fmt/validate/plan/apply, with pinned images and no secret', () => {
     expect(checkCloudbuild(source)).toEqual([]);
   });
 
   it.each([
     ['a missing lint step', () => mutate(/  - id: lint\n[^]*?(?=\n  - id: typecheck)/, ''), 'missing step lint'],
-    ['tests after the build', () => mutate("  - id: test\n    name: node:20.19.5-bookworm-slim\n    entrypoint: npm\n    args: ['test']\n\n", '') + "\n  - id: test\n    name: node:20.19.5-bookworm-slim\n    entrypoint: npm\n    args: ['test']\n", 'step build runs before test'],
+    ['tests after the build', () => mutate("  - id: test\n    name: node:24.22.3-bookworm-slim\n    entrypoint: npm\n    args: ['test']\n\n", '') + "\n  - id: test\n    name: node:24.22.3-bookworm-slim\n    entrypoint: npm\n    args: ['test']\n", 'step build runs before test'],
     ['a lint step that runs something else', () => mutate("args: ['run', 'lint']", "args: ['run', 'format']"), 'step lint does not run'],
     ['npm install instead of npm ci', () => mutate("args: ['ci', '--no-audit', '--no-fund']", "args: ['install']"), 'step npm-ci does not run'],
     ['an apply that re-plans instead of applying the saved plan', () => mutate('apply -input=false tvs.plan', 'apply -input=false -auto-approve'), 'step terraform-apply does not run'],
+    ['a test step on Node 20', () => mutate("  - id: test\n    name: node:24.22.3-bookworm-slim", "  - id: test\n    name: node:20.19.5-bookworm-slim"), 'step test image node:20.19.5-bookworm-slim is Node 20, not Node 24 (the nodejs24 runtime the functions deploy on)'],
+    ['a build step on Node 22', () => mutate("  - id: build\n    name: node:24.22.3-bookworm-slim", "  - id: build\n    name: node:22.22.0-bookworm-slim"), 'step build image node:22.22.0-bookworm-slim is Node 22, not Node 24'],
     ['a floating image tag', () => mutate('name: hashicorp/terraform:1.11.4\n    args: [\'fmt\'', "name: hashicorp/terraform:latest\n    args: ['fmt'"), 'image hashicorp/terraform:latest is not pinned'],
-    ['an image without a tag', () => mutate(/name: node:20\.19\.5-bookworm-slim/, 'name: node'), 'image node is not pinned'],
+    ['an image without a tag', () => mutate(/name: node:24\.22\.3-bookworm-slim/, 'name: node'), 'image node is not pinned'],
     ['a step waiting out of order', () => mutate("args: ['run', 'build']", "args: ['run', 'build']\n    waitFor: ['-']"), 'uses waitFor'],
     ['a private key', () => `${source}\n# -----BEGIN PRIVATE KEY-----\n`, 'contains a PEM private key'],
     ['an API key', () => `${source}\n# AIza${'x'.repeat(35)}\n`, 'contains a Google API key'],

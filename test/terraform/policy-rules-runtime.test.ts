@@ -34,6 +34,26 @@ resource "google_cloudfunctions2_function" "g" {
   }
 }`;
 
+const RUNTIME = `variable "runtime" {
+  type        = string
+  description = "r"
+  default     = "nodejs24"
+  validation {
+    condition     = contains(["nodejs22", "nodejs24"], var.runtime)
+    error_message = "runtime must be nodejs22 or nodejs24."
+  }
+}
+resource "google_cloudfunctions2_function" "f" {
+  build_config {
+    runtime = var.runtime
+  }
+}
+resource "google_cloudfunctions2_function" "g" {
+  build_config {
+    runtime = "nodejs22"
+  }
+}`;
+
 const SCHEDULER = `resource "google_cloud_scheduler_job" "j" {
   http_target {
     uri = "https://x"
@@ -81,7 +101,7 @@ resource "google_secret_manager_secret" "policy" {
 }`;
 
 const PERIMETER = `locals {
-  services = ["secretmanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com", "sts.googleapis.com", "logging.googleapis.com", "cloudfunctions.googleapis.com", "run.googleapis.com"]
+  services = ["secretmanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com", "sts.googleapis.com", "logging.googleapis.com", "cloudfunctions.googleapis.com", "run.googleapis.com", "storage.googleapis.com", "bigquery.googleapis.com", "artifactregistry.googleapis.com", "cloudbuild.googleapis.com", "apikeys.googleapis.com"]
   all      = concat(local.services, var.extra)
 }
 resource "google_access_context_manager_service_perimeter" "p" {
@@ -164,6 +184,12 @@ describe('runtime rules fail on bad snippets', () => {
     ['function-ingress-internal', INGRESS, 'ingress_settings = "ALLOW_INTERNAL_ONLY"', 'timeout_seconds = 60', '(unset, defaults to ALLOW_ALL)'],
     ['function-ingress-internal', INGRESS, 'default     = "ALLOW_INTERNAL_ONLY"', 'default     = "ALLOW_ALL"', '${var.ingress} is not internal-only'],
     ['function-ingress-internal', INGRESS, '"ALLOW_INTERNAL_AND_GCLB"]', '"ALLOW_ALL"]', '${var.ingress} is not internal-only'],
+    ['functions-supported-runtime', RUNTIME, 'default     = "nodejs24"', 'default     = "nodejs20"', 'default nodejs20 is not nodejs24'],
+    ['functions-supported-runtime', RUNTIME, 'default     = "nodejs24"', 'default     = "nodejs22"', 'default nodejs22 is not nodejs24'],
+    ['functions-supported-runtime', RUNTIME, '["nodejs22", "nodejs24"]', '["nodejs20", "nodejs22", "nodejs24"]', 'validation allows nodejs20'],
+    ['functions-supported-runtime', RUNTIME, 'validation {', 'not_validation {', 'no validation listing the allowed runtimes'],
+    ['functions-supported-runtime', RUNTIME, 'runtime = "nodejs22"', 'runtime = "nodejs20"', 'runtime nodejs20 is not one of nodejs22, nodejs24'],
+    ['functions-supported-runtime', RUNTIME, 'runtime = var.runtime', 'runtime = var.node', 'runtime variable is not declared'],
     ['scheduler-uses-oidc', SCHEDULER, 'oidc_token {', 'oauth_token {', 'without oidc_token'],
     ['scheduler-uses-oidc', SCHEDULER, '      audience              = "https://x"\n', '', 'without oidc_token'],
     ['managed-secrets-rotate', SECRETS, 'rotation {', 'not_rotation {', 'no rotation { rotation_period, next_rotation_time }'],
@@ -178,6 +204,11 @@ describe('runtime rules fail on bad snippets', () => {
     ['grace-exceeds-token-lifetime', SECRETS, 'validation {', 'not_validation {', 'no validation that grace > 3600s'],
     ['perimeter-covers-services', PERIMETER, '"sts.googleapis.com", ', '', 'does not restrict sts.googleapis.com'],
     ['perimeter-covers-services', PERIMETER, '"iamcredentials.googleapis.com", ', '', 'does not restrict iamcredentials.googleapis.com'],
+    ['perimeter-covers-services', PERIMETER, '"storage.googleapis.com", ', '', 'does not restrict storage.googleapis.com'],
+    ['perimeter-covers-services', PERIMETER, '"bigquery.googleapis.com", ', '', 'does not restrict bigquery.googleapis.com'],
+    ['perimeter-covers-services', PERIMETER, '"artifactregistry.googleapis.com", ', '', 'does not restrict artifactregistry.googleapis.com'],
+    ['perimeter-covers-services', PERIMETER, '"cloudbuild.googleapis.com", ', '', 'does not restrict cloudbuild.googleapis.com'],
+    ['perimeter-covers-services', PERIMETER, ', "apikeys.googleapis.com"', '', 'does not restrict apikeys.googleapis.com'],
     ['perimeter-covers-services', PERIMETER, 'dynamic "spec"', 'dynamic "other"', 'no spec block'],
     ['perimeter-covers-services', PERIMETER, 'use_explicit_dry_run_spec = var.dry_run', '', 'no use_explicit_dry_run_spec'],
     ['perimeter-covers-services', PERIMETER, 'resource "google_access_context_manager_service_perimeter"', 'resource "google_other"', 'no service perimeter'],

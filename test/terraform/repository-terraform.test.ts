@@ -46,6 +46,13 @@ describe('the repository Terraform', () => {
     }
   });
 
+  it('lets the build identity and the audit sinks through the perimeter in the complete example', () => {
+    const example = tree.files.find((f) => f.path === 'examples/complete/main.tf')!;
+    const perimeter = ((example.json.module as Record<string, unknown[]>).perimeter[0]) as Record<string, unknown>;
+    expect(text(perimeter.build_identities as never)).toContain('module.iam.build_service_account_email');
+    expect(perimeter.sink_writer_identities).toBe('${module.audit.sink_writer_identities}');
+  });
+
   it('declares the keyless_service_accounts variable and grants keyless minting per service account only', () => {
     const grant = resources(tree, 'google_service_account_iam_member').find((r) => r.name === 'token_keyless')!;
     expect(text(grant.body.for_each)).toBe('${var.keyless_service_accounts}');

@@ -202,6 +202,9 @@ module "perimeter" {
     "serviceAccount:${module.iam.token_service_account_email}",
     "serviceAccount:${module.iam.rotator_service_account_email}",
   ]
+  build_identities        = ["serviceAccount:${module.iam.build_service_account_email}"]
+  sink_writer_identities  = module.audit.sink_writer_identities
+  audit_reader_identities = var.audit_reader_identities
 }
 
 module "audit" {

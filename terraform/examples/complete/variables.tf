@@ -164,6 +164,12 @@ variable "deployer_identities" {
   default     = []
 }
 
+variable "audit_reader_identities" {
+  type        = list(string)
+  description = "Identities outside the perimeter that query the audit dataset in BigQuery."
+  default     = []
+}
+
 variable "audit_location" {
   type        = string
   description = "Location of the audit bucket and dataset."

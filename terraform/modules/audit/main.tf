@@ -1,23 +1,50 @@
 # Audit: Data Access logs for Secret Manager and IAM, sinks of the functions' entries and the
-# Cloud Audit Logs to a retention-locked bucket and/or BigQuery, and an alert on denial spikes.
+# Cloud Audit Logs to a retention-locked bucket and/or BigQuery, an alert on denial spikes and
+# one on policy reload failures.
 
 locals {
   audited_services = ["secretmanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com", "sts.googleapis.com", "apikeys.googleapis.com"]
 
-  functions_filter = join(" OR ", [for n in var.function_service_names : "resource.labels.service_name=\"${n}\""])
+  # What the platform stores (GOOGLE-FACTS, "Facts of the running platform"): a JSON line a
+  # function writes on stdout/stderr is kept under the platform's log name
+  # (run.googleapis.com/stdout|stderr; cloudfunctions.googleapis.com/cloud-functions), a logName
+  # field in the line stays inside jsonPayload, and no line can choose its log name. So nothing
+  # below names a custom log: entries are selected by resource, service name, labels and
+  # jsonPayload fields. Gen2 functions are Cloud Run services (cloud_run_revision, service_name);
+  # the cloud_function resource (function_name) is matched as well.
+  run_services = join(" OR ", [for n in var.function_service_names : "resource.labels.service_name=\"${n}\""])
+  cf_functions = join(" OR ", [for n in var.function_service_names : "resource.labels.function_name=\"${n}\""])
+  functions    = "(resource.type=\"cloud_run_revision\" AND (${local.run_services})) OR (resource.type=\"cloud_function\" AND (${local.cf_functions}))"
+  token_run    = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${var.token_service_name}\""
+  token_cf     = "resource.type=\"cloud_function\" AND resource.labels.function_name=\"${var.token_service_name}\""
 
-  sink_filter = join(" OR ", [
-    "(resource.type=\"cloud_run_revision\" AND (${local.functions_filter}))",
-    "(logName:\"cloudaudit.googleapis.com\" AND protoPayload.serviceName=(${join(" OR ", [for s in local.audited_services : "\"${s}\""])}))",
-  ])
+  # Entries of shared/audit-log.ts (token and rotation decisions): its logging.googleapis.com/labels
+  # become the entry's labels; the fields of the AuditEntry are jsonPayload.*.
+  audit_entries = "labels.component=\"token-vending\" AND jsonPayload.decision:*"
+  # Cloud Run's own request log: one entry per request, with httpRequest.status, including the
+  # requests its IAM invoker check refused before the function ran.
+  request_log = "logName:\"/logs/run.googleapis.com%2Frequests\""
 
-  # Token-function denials (its audit entries and 401/403 responses) and failed calls to the
-  # credential APIs (PERMISSION_DENIED = 7, UNAUTHENTICATED = 16).
+  cloud_audit = "logName:\"cloudaudit.googleapis.com\" AND protoPayload.serviceName=(${join(" OR ", [for s in local.audited_services : "\"${s}\""])})"
+
+  # Archive: the functions' audit entries and request logs, and the Cloud Audit Logs of the
+  # credential services. Operational lines (stderr) stay in the _Default bucket.
+  sink_filter = "((${local.functions}) AND ((${local.audit_entries}) OR ${local.request_log})) OR (${local.cloud_audit})"
+
+  # Each refusal counted once. The function audits every refusal it answers (the OAuth endpoint
+  # answers 400); 401/403 answers are counted from the request log instead, which also holds the
+  # refusals of Cloud Run's IAM check that never reach the function. Where there is no Cloud Run
+  # request log (cloud_function resource), every audited refusal counts. Last, failed calls to
+  # the credential APIs (PERMISSION_DENIED = 7, UNAUTHENTICATED = 16).
   denied_filter = join(" OR ", [
-    "(logName:\"/logs/${var.audit_log_name}\" AND jsonPayload.decision=\"denied\")",
-    "(resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${var.token_service_name}\" AND httpRequest.status=(401 OR 403))",
+    "((${local.token_run}) AND ${local.audit_entries} AND jsonPayload.decision=\"denied\" AND NOT jsonPayload.httpStatus=(401 OR 403))",
+    "((${local.token_run}) AND ${local.request_log} AND httpRequest.status=(401 OR 403))",
+    "((${local.token_cf}) AND ${local.audit_entries} AND jsonPayload.decision=\"denied\")",
     "(logName:\"cloudaudit.googleapis.com\" AND protoPayload.serviceName=(\"iamcredentials.googleapis.com\" OR \"sts.googleapis.com\" OR \"secretmanager.googleapis.com\") AND protoPayload.status.code=(7 OR 16))",
   ])
+
+  # The token function's ops-log line (shared/ops-log.ts, on stderr) for each failed policy reload.
+  policy_reload_failed_filter = "((${local.token_run}) OR (${local.token_cf})) AND jsonPayload.event=\"policy_reload_failed\""
 }
 
 resource "google_project_iam_audit_config" "data_access" {
@@ -183,6 +210,57 @@ resource "google_monitoring_alert_policy" "denied_spike" {
 
   documentation {
     content   = "Many token requests were denied or callers failed to authenticate. Check the audit sink (jsonPayload.reason, caller) for a misconfigured workload or a probing attempt."
+    mime_type = "text/markdown"
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Policy reload failures: metric and alert. A reload that fails keeps the last good policy until
+# its maximum staleness, then the function refuses every request: act before that.
+# ---------------------------------------------------------------------------------------------
+
+resource "google_logging_metric" "policy_reload_failures" {
+  project     = var.project_id
+  name        = "${var.name_prefix}_policy_reload_failures"
+  description = "Failed reloads of the token function's policy (malformed or unreadable policy secret)."
+  filter      = local.policy_reload_failed_filter
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+  }
+}
+
+resource "google_monitoring_alert_policy" "policy_reload_failed" {
+  project               = var.project_id
+  display_name          = "Token vending: policy reload failed"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+
+  conditions {
+    display_name = "Policy reload failures above ${var.policy_reload_failure_threshold} per ${var.alignment_period}"
+
+    condition_threshold {
+      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.policy_reload_failures.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.policy_reload_failure_threshold
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = var.alignment_period
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  documentation {
+    content   = "The token function could not reload its policy and is serving the last good one. It refuses every request (503) once that policy is older than TVS_POLICY_MAX_STALENESS_SECONDS. Read the function's stderr entries with jsonPayload.event=\"policy_reload_failed\" (jsonPayload.error) and fix the policy secret or the function's access to it."
     mime_type = "text/markdown"
   }
 }

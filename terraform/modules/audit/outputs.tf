@@ -25,3 +25,13 @@ output "alert_policy_name" {
   description = "Alert policy on denial spikes."
   value       = google_monitoring_alert_policy.denied_spike.name
 }
+
+output "policy_reload_failures_metric_name" {
+  description = "Log-based metric counting failed policy reloads of the token function."
+  value       = google_logging_metric.policy_reload_failures.name
+}
+
+output "policy_reload_alert_policy_name" {
+  description = "Alert policy on policy reload failures."
+  value       = google_monitoring_alert_policy.policy_reload_failed.name
+}

@@ -50,17 +50,6 @@ variable "token_service_name" {
   }
 }
 
-variable "audit_log_name" {
-  type        = string
-  description = "Log name of the token function's structured audit entries (TVS_AUDIT_LOG_NAME)."
-  default     = "token-vending-audit"
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{1,100}$", var.audit_log_name))
-    error_message = "audit_log_name must be 1-100 chars of letters, digits, '_', '.' and '-'."
-  }
-}
-
 variable "location" {
   type        = string
   description = "Location of the archive bucket and dataset (e.g. EU, US, europe-west1)."
@@ -124,9 +113,20 @@ variable "denied_threshold" {
   }
 }
 
+variable "policy_reload_failure_threshold" {
+  type        = number
+  description = "Failed policy reloads per alignment period above which the alert fires (0: alert on the first; a malformed policy fails every reload until fixed)."
+  default     = 0
+
+  validation {
+    condition     = var.policy_reload_failure_threshold >= 0
+    error_message = "policy_reload_failure_threshold must be at least 0."
+  }
+}
+
 variable "alignment_period" {
   type        = string
-  description = "Window over which denials are counted (e.g. 300s)."
+  description = "Window over which denials and policy reload failures are counted (e.g. 300s)."
   default     = "300s"
 
   validation {

@@ -13,6 +13,14 @@ locals {
     "sts.googleapis.com",
     "pubsub.googleapis.com",
     "cloudkms.googleapis.com",
+    # Used by the deployment: function sources and the audit archive (storage), the audit dataset
+    # (bigquery), function images (artifactregistry), function builds (cloudbuild), the API keys
+    # the rotator manages (apikeys). Rules below let the build and the log sinks through.
+    "storage.googleapis.com",
+    "bigquery.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "apikeys.googleapis.com",
   ]
   restricted_services = distinct(concat(local.required_restricted_services, var.extra_restricted_services))
 
@@ -57,12 +65,14 @@ resource "google_access_context_manager_service_perimeter" "this" {
 
   use_explicit_dry_run_spec = var.dry_run
 
+  # The same rules go to the dry-run spec or to the enforced status (keep the two identical).
   dynamic "spec" {
     for_each = local.configs.spec ? [1] : []
     content {
       resources           = ["projects/${var.project_number}"]
       restricted_services = local.restricted_services
 
+      # Deployers (Terraform, the Cloud Build pipeline's identity) administer everything.
       dynamic "ingress_policies" {
         for_each = length(var.deployer_identities) > 0 ? [1] : []
         content {
@@ -81,6 +91,7 @@ resource "google_access_context_manager_service_perimeter" "this" {
         }
       }
 
+      # Callers outside the perimeter reach the token function only.
       dynamic "ingress_policies" {
         for_each = length(var.caller_identities) > 0 ? [1] : []
         content {
@@ -97,6 +108,93 @@ resource "google_access_context_manager_service_perimeter" "this" {
             resources = ["projects/${var.project_number}"]
             operations {
               service_name = "run.googleapis.com"
+              method_selectors {
+                method = "*"
+              }
+            }
+          }
+        }
+      }
+
+      # The functions' build runs on Cloud Build's default pool, which is not inside any
+      # perimeter: its identity reads the sources (storage), pushes the image
+      # (artifactregistry) and writes the build log (logging) in this project only.
+      dynamic "ingress_policies" {
+        for_each = length(var.build_identities) > 0 ? [1] : []
+        content {
+          ingress_from {
+            identities = var.build_identities
+            sources {
+              access_level = "*"
+            }
+          }
+          ingress_to {
+            resources = ["projects/${var.project_number}"]
+            operations {
+              service_name = "storage.googleapis.com"
+              method_selectors {
+                method = "*"
+              }
+            }
+            operations {
+              service_name = "artifactregistry.googleapis.com"
+              method_selectors {
+                method = "*"
+              }
+            }
+            operations {
+              service_name = "logging.googleapis.com"
+              method_selectors {
+                method = "*"
+              }
+            }
+          }
+        }
+      }
+
+      # The audit sinks' writer identities (Google-managed; only Cloud Logging acts as them)
+      # write to the archive bucket and the audit dataset in this project.
+      dynamic "ingress_policies" {
+        for_each = length(var.sink_writer_identities) > 0 ? [1] : []
+        content {
+          ingress_from {
+            identities = var.sink_writer_identities
+            sources {
+              access_level = "*"
+            }
+          }
+          ingress_to {
+            resources = ["projects/${var.project_number}"]
+            operations {
+              service_name = "storage.googleapis.com"
+              method_selectors {
+                method = "google.storage.objects.create"
+              }
+            }
+            operations {
+              service_name = "bigquery.googleapis.com"
+              method_selectors {
+                method = "*"
+              }
+            }
+          }
+        }
+      }
+
+      # People and tools outside that query the audit dataset.
+      dynamic "ingress_policies" {
+        for_each = length(var.audit_reader_identities) > 0 ? [1] : []
+        content {
+          ingress_from {
+            identities = var.audit_reader_identities
+            sources {
+              access_level = "*"
+            }
+          }
+          ingress_to {
+            resources = ["projects/${var.project_number}"]
+            operations {
+              service_name = "bigquery.googleapis.com"
               method_selectors {
                 method = "*"
               }
@@ -125,12 +223,14 @@ resource "google_access_context_manager_service_perimeter" "this" {
     }
   }
 
+  # The same rules go to the dry-run spec or to the enforced status (keep the two identical).
   dynamic "status" {
     for_each = local.configs.status ? [1] : []
     content {
       resources           = ["projects/${var.project_number}"]
       restricted_services = local.restricted_services
 
+      # Deployers (Terraform, the Cloud Build pipeline's identity) administer everything.
       dynamic "ingress_policies" {
         for_each = length(var.deployer_identities) > 0 ? [1] : []
         content {
@@ -149,6 +249,7 @@ resource "google_access_context_manager_service_perimeter" "this" {
         }
       }
 
+      # Callers outside the perimeter reach the token function only.
       dynamic "ingress_policies" {
         for_each = length(var.caller_identities) > 0 ? [1] : []
         content {
@@ -165,6 +266,93 @@ resource "google_access_context_manager_service_perimeter" "this" {
             resources = ["projects/${var.project_number}"]
             operations {
               service_name = "run.googleapis.com"
+              method_selectors {
+                method = "*"
+              }
+            }
+          }
+        }
+      }
+
+      # The functions' build runs on Cloud Build's default pool, which is not inside any
+      # perimeter: its identity reads the sources (storage), pushes the image
+      # (artifactregistry) and writes the build log (logging) in this project only.
+      dynamic "ingress_policies" {
+        for_each = length(var.build_identities) > 0 ? [1] : []
+        content {
+          ingress_from {
+            identities = var.build_identities
+            sources {
+              access_level = "*"
+            }
+          }
+          ingress_to {
+            resources = ["projects/${var.project_number}"]
+            operations {
+              service_name = "storage.googleapis.com"
+              method_selectors {
+                method = "*"
+              }
+            }
+            operations {
+              service_name = "artifactregistry.googleapis.com"
+              method_selectors {
+                method = "*"
+              }
+            }
+            operations {
+              service_name = "logging.googleapis.com"
+              method_selectors {
+                method = "*"
+              }
+            }
+          }
+        }
+      }
+
+      # The audit sinks' writer identities (Google-managed; only Cloud Logging acts as them)
+      # write to the archive bucket and the audit dataset in this project.
+      dynamic "ingress_policies" {
+        for_each = length(var.sink_writer_identities) > 0 ? [1] : []
+        content {
+          ingress_from {
+            identities = var.sink_writer_identities
+            sources {
+              access_level = "*"
+            }
+          }
+          ingress_to {
+            resources = ["projects/${var.project_number}"]
+            operations {
+              service_name = "storage.googleapis.com"
+              method_selectors {
+                method = "google.storage.objects.create"
+              }
+            }
+            operations {
+              service_name = "bigquery.googleapis.com"
+              method_selectors {
+                method = "*"
+              }
+            }
+          }
+        }
+      }
+
+      # People and tools outside that query the audit dataset.
+      dynamic "ingress_policies" {
+        for_each = length(var.audit_reader_identities) > 0 ? [1] : []
+        content {
+          ingress_from {
+            identities = var.audit_reader_identities
+            sources {
+              access_level = "*"
+            }
+          }
+          ingress_to {
+            resources = ["projects/${var.project_number}"]
+            operations {
+              service_name = "bigquery.googleapis.com"
               method_selectors {
                 method = "*"
               }

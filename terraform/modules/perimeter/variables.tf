@@ -96,6 +96,39 @@ variable "deployer_identities" {
   }
 }
 
+variable "build_identities" {
+  type        = list(string)
+  description = "Identities the functions are built as (the build service account): ingress to storage, artifactregistry and logging in this project, from Cloud Build's default pool outside the perimeter."
+  default     = []
+
+  validation {
+    condition     = alltrue([for i in var.build_identities : startswith(i, "serviceAccount:")])
+    error_message = "build_identities must be serviceAccount: identities."
+  }
+}
+
+variable "sink_writer_identities" {
+  type        = list(string)
+  description = "Writer identities of the audit log sinks (the audit module's sink_writer_identities): ingress to create objects in storage and write to bigquery in this project."
+  default     = []
+
+  validation {
+    condition     = alltrue([for i in var.sink_writer_identities : startswith(i, "serviceAccount:")])
+    error_message = "sink_writer_identities must be serviceAccount: identities."
+  }
+}
+
+variable "audit_reader_identities" {
+  type        = list(string)
+  description = "Identities outside the perimeter that query the audit dataset (ingress to bigquery in this project)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for i in var.audit_reader_identities : can(regex("^(serviceAccount|user|group):.+|^principal(Set)?://.+", i))])
+    error_message = "audit_reader_identities must be serviceAccount:, user:, group:, principal:// or principalSet:// identities."
+  }
+}
+
 variable "function_identities" {
   type        = list(string)
   description = "Runtime identities of the functions (serviceAccount:...), allowed the egress below."

@@ -67,12 +67,12 @@ variable "docker_repository" {
 
 variable "runtime" {
   type        = string
-  description = "Node.js runtime of the function."
-  default     = "nodejs20"
+  description = "Node.js runtime of the function: nodejs24 (the default, what Cloud Build builds and tests on; supported until 2028-10-31) or nodejs22 (deprecated from 2027-04-30). nodejs20 is refused: it was decommissioned on 2026-10-30 and no function can be created or updated with it."
+  default     = "nodejs24"
 
   validation {
-    condition     = contains(["nodejs20", "nodejs22"], var.runtime)
-    error_message = "runtime must be nodejs20 or nodejs22."
+    condition     = contains(["nodejs22", "nodejs24"], var.runtime)
+    error_message = "runtime must be nodejs24 or nodejs22 (nodejs20 was decommissioned on 2026-10-30)."
   }
 }
 

@@ -25,6 +25,9 @@ export const REQUIRED_STEPS: readonly { id: string; runs: RegExp }[] = [
   { id: 'terraform-apply', runs: /terraform -chdir=\S+ apply -input=false tvs\.plan/ },
 ];
 
+/** Node.js major of the `nodejs24` runtime the functions deploy on: the pipeline builds and tests on it. */
+export const DEPLOY_NODE_MAJOR = 24;
+
 const SECRET_PATTERNS: readonly [string, RegExp][] = [
   ['a PEM private key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
   ['a service-account key field', /"private_key(_id)?"\s*:/],
@@ -65,6 +68,10 @@ export function checkCloudbuild(source: string): string[] {
     const image = step.name ?? '';
     const pinned = /@sha256:[0-9a-f]{64}$/.test(image) || /:[^:/]*\d+\.\d+(\.\d+)?[^:/]*$/.test(image);
     if (!pinned || /:(latest|stable|lts)$/.test(image)) problems.push(`step ${step.id} image ${image || '(none)'} is not pinned to a version`);
+    const node = /^node:(\d+)[.-]/.exec(image);
+    if (node && Number(node[1]) !== DEPLOY_NODE_MAJOR) {
+      problems.push(`step ${step.id} image ${image} is Node ${node[1]}, not Node ${DEPLOY_NODE_MAJOR} (the nodejs${DEPLOY_NODE_MAJOR} runtime the functions deploy on)`);
+    }
     if (step.secretEnv) problems.push(`step ${step.id} uses secretEnv: the pipeline needs no secret`);
   }
 

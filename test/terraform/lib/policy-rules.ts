@@ -2,6 +2,8 @@
 import type { TfTree, Violation } from './hcl-tree.js';
 import { moduleLayout, variablesTypedAndDescribed, variablesValidated, versionsPinned } from './rules-structure.js';
 import { noAuthoritativeIam, noBasicRoles, noBroadProjectRoles, noDefaultServiceAccounts, noKeyMaterialInState, noPublicPrincipals } from './rules-iam.js';
+import { functionsOnSupportedRuntime } from './rules-node-runtime.js';
+import { perimeterRules } from './rules-perimeter.js';
 import { auditLogging, functionIngressInternal, graceExceedsTokenLifetime, managedSecretsRotate, perimeterCoversServices, schedulerUsesOidc } from './rules-runtime.js';
 
 export type Rule = (tree: TfTree) => Violation[];
@@ -22,7 +24,9 @@ export const RULES: Readonly<Record<string, Rule>> = {
   'managed-secrets-rotate': managedSecretsRotate,
   'grace-exceeds-token-lifetime': graceExceedsTokenLifetime,
   'perimeter-covers-services': perimeterCoversServices,
+  'perimeter-rules': perimeterRules,
   'audit-logging': auditLogging,
+  'functions-supported-runtime': functionsOnSupportedRuntime,
 };
 
 /** Runs every rule on a tree. */

@@ -101,6 +101,12 @@ export const REQUIRED_RESTRICTED_SERVICES = [
   'logging.googleapis.com',
   'cloudfunctions.googleapis.com',
   'run.googleapis.com',
+  // Used by the deployment: sources and the audit archive, the audit dataset, images, builds, API keys.
+  'storage.googleapis.com',
+  'bigquery.googleapis.com',
+  'artifactregistry.googleapis.com',
+  'cloudbuild.googleapis.com',
+  'apikeys.googleapis.com',
 ];
 
 /** A perimeter exists, offers a dry-run spec and an enforced status, both restricting the required services. */
