@@ -49,6 +49,8 @@ export interface LocalStack {
   /** `rotateOnEvent` (CloudEvent): the push endpoint for `emulator.pubsub.subscribe(topic, url)`. */
   rotateEventsUrl: string;
   rotation: RotateFunction;
+  /** An `Authorization` header value `rotate` accepts: an ID token of its first configured invoker. */
+  rotateAuthorization(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -69,10 +71,18 @@ export function localTokenEnv(emulator: Emulator, tokenUrl: string): Record<stri
   };
 }
 
-/** The rotation function's environment for an emulator. */
-export function localRotateEnv(emulator: Emulator): Record<string, string> {
+/**
+ * The rotation function's environment for an emulator and the `rotate` URL (the audience of its
+ * callers' ID tokens). Locally the metadata server's default identity stands in for Cloud
+ * Scheduler's service account as the one allowed invoker.
+ */
+export function localRotateEnv(emulator: Emulator, rotateUrl: string): Record<string, string> {
+  const invoker = emulator.state.metadata.defaultServiceAccount ?? `rotation-invoker@${emulator.projectId}.iam.gserviceaccount.com`;
   return {
     GOOGLE_CLOUD_PROJECT: emulator.projectId,
+    TVS_ROTATE_INVOKERS: invoker,
+    TVS_ROTATE_AUDIENCE: [rotateUrl, rotateUrl.replace('//127.0.0.1:', '//localhost:')].filter((v, i, a) => a.indexOf(v) === i).join(','),
+    TVS_GOOGLE_JWKS_URL: emulator.jwksUrl,
     TVS_SECRET_MANAGER_ENDPOINT: `http://${emulator.grpcEndpoint}`,
     TVS_IAM_URL: emulator.httpUrl,
     TVS_APIKEYS_URL: emulator.httpUrl,
@@ -112,10 +122,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return handler(req, res);
   });
   const server: Server = getTestServer(name);
-  const rotateEnv = { ...localRotateEnv(emulator), ...options.rotateEnv };
-  const rotation = createRotateFunction(loadRotateConfig(rotateEnv), { auditTransport: options.auditTransport, opsLogWrite: options.opsLogWrite, ...options.rotate });
-  functions.http(`rotate-${functionCounter}`, (req, res) => rotation.http(req, res));
+  // Likewise the rotate URL is the audience its callers' ID tokens carry.
+  let rotation: RotateFunction | undefined;
+  functions.http(`rotate-${functionCounter}`, (req, res) => {
+    if (!rotation) {
+      res.status(503).send('starting');
+      return;
+    }
+    return rotation.http(req, res);
+  });
   functions.cloudEvent(`rotateOnEvent-${functionCounter}`, async (event: functions.CloudEvent<unknown>) => {
+    if (!rotation) throw new Error('starting');
     await rotation.event(event);
   });
   const rotateServer: Server = getTestServer(`rotate-${functionCounter}`);
@@ -123,6 +140,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   try {
     const rotateUrl = await listen(rotateServer, options.rotatePort ?? 0, host);
     const rotateEventsUrl = await listen(rotateEventServer, 0, host);
+    const rotateEnv = { ...localRotateEnv(emulator, rotateUrl), ...options.rotateEnv };
+    rotation = createRotateFunction(loadRotateConfig(rotateEnv), { auditTransport: options.auditTransport, opsLogWrite: options.opsLogWrite, ...options.rotate });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.tokenPort ?? 0, host, () => resolve());
@@ -144,6 +163,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       rotateUrl,
       rotateEventsUrl,
       rotation,
+      async rotateAuthorization() {
+        const email = rotateEnv.TVS_ROTATE_INVOKERS.split(',')[0];
+        const subject = emulator.state.serviceAccounts.get(email) ?? { email, uniqueId: '100000000000000000001' };
+        return `Bearer ${await emulator.state.signingKeys.signIdToken({ audience: rotateUrl, subject, includeEmail: true })}`;
+      },
       async stop() {
         await Promise.all([close(server), close(rotateServer), close(rotateEventServer)]);
         if (ownsEmulator) await emulator.stop();

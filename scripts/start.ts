@@ -68,9 +68,11 @@ Try it:
 
   # 4. what a token grants, as Google would say:  curl -s '${emulator.httpUrl}/tokeninfo?access_token=ACCESS_TOKEN'
 
-  # 5. rotation: see the plan, then rotate the demo secrets now (see docs/rotation.md)
-  curl -s -X POST ${rotate} -H 'Content-Type: application/json' -d '{"dryRun":true}'
-  curl -s -X POST ${rotate} -H 'Content-Type: application/json' -d '{"force":true,"secrets":["gemini-caller-key"]}'
+  # 5. rotation: see the plan, then rotate the demo secrets now (see docs/rotation.md). rotate checks its
+  #    caller's ID token too; locally the metadata identity stands in for Cloud Scheduler's account.
+  ROTATE_TOKEN=$(curl -s -H 'Metadata-Flavor: Google' '${meta}/computeMetadata/v1/instance/service-accounts/default/identity?audience=${rotate}&format=full')
+  curl -s -X POST ${rotate} -H "Authorization: Bearer $ROTATE_TOKEN" -H 'Content-Type: application/json' -d '{"dryRun":true}'
+  curl -s -X POST ${rotate} -H "Authorization: Bearer $ROTATE_TOKEN" -H 'Content-Type: application/json' -d '{"force":true,"secrets":["gemini-caller-key"]}'
 
   # 6. the whole flow in one command (workload -> vended token -> Gemini answer):  npm run demo
 

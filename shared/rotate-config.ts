@@ -28,6 +28,11 @@ const envSchema = z.object({
   TVS_ROTATION_VERIFY_DEADLINE_MS: int(1000, 300_000).default(120_000),
   TVS_UPSTREAM_DEADLINE_MS: int(100, 60_000).default(10_000),
   TVS_AUDIT_LOG_NAME: z.string().regex(/^[A-Za-z0-9_.\/-]{1,100}$/).default('token-vending-rotation'),
+  // Who may call `rotate` over HTTP (checked in the function too, behind Cloud Run's IAM check).
+  TVS_ROTATE_INVOKERS: csv.pipe(z.array(z.email('must be service-account emails, comma-separated')).min(1, "must name the service account(s) allowed to call rotate (Cloud Scheduler's)")),
+  TVS_ROTATE_AUDIENCE: csv.pipe(z.array(secureUrl).min(1, "must name the rotate function's URL(s), the audience of its callers' ID tokens")),
+  TVS_GOOGLE_JWKS_URL: secureUrl.default(GOOGLE_DEFAULTS.jwksUrl),
+  TVS_CLOCK_SKEW_SECONDS: int(0, 60).default(60),
 });
 
 export interface RotateConfig {
@@ -41,6 +46,8 @@ export interface RotateConfig {
   verifyDeadlineMs: number;
   upstreamDeadlineMs: number;
   auditLogName: string;
+  /** Who may call `rotate` over HTTP, and the audience their ID tokens must carry. */
+  invokers: { emails: string[]; audiences: string[]; googleJwksUrl: string; clockSkewSeconds: number };
 }
 
 const trimSlash = (url: string): string => url.replace(/\/+$/, '');
@@ -59,5 +66,6 @@ export function loadRotateConfig(env: NodeJS.ProcessEnv = process.env): RotateCo
     verifyDeadlineMs: e.TVS_ROTATION_VERIFY_DEADLINE_MS,
     upstreamDeadlineMs: e.TVS_UPSTREAM_DEADLINE_MS,
     auditLogName: e.TVS_AUDIT_LOG_NAME,
+    invokers: { emails: e.TVS_ROTATE_INVOKERS, audiences: e.TVS_ROTATE_AUDIENCE, googleJwksUrl: e.TVS_GOOGLE_JWKS_URL, clockSkewSeconds: e.TVS_CLOCK_SKEW_SECONDS },
   };
 }

@@ -18,6 +18,7 @@ import type { Credential } from './credentials/credential.js';
 import { saKeyCredential } from './credentials/sa-key-credential.js';
 import { parseRotateNotice, RedeliverError, shouldRedeliver } from './event-handler.js';
 import { createRotateHttpHandler } from './http-handler.js';
+import { createInvokerCheck } from './invoker-check.js';
 import { reconcileSecret, type ReconcileDeps } from './reconcile-secret.js';
 import type { RunReport, SecretReport, Step } from './report.js';
 import { rotationAudit } from './rotation-audit.js';
@@ -106,5 +107,18 @@ export function createRotateFunction(config: RotateConfig, overrides: RotateFunc
     return report;
   };
 
-  return { http: createRotateHttpHandler(runSweep), event, runSweep, secrets, flushAudit: () => audit.flush() };
+  const authorize = createInvokerCheck({
+    audiences: config.invokers.audiences,
+    invokers: config.invokers.emails,
+    googleJwksUrl: config.invokers.googleJwksUrl,
+    // Real time, not `now`: tests move the rotation clock by days, but ID tokens live in real time.
+    clockToleranceSeconds: config.invokers.clockSkewSeconds,
+  });
+  const http = createRotateHttpHandler({
+    run: runSweep,
+    authorize,
+    onRefused: (error) => log('WARNING', 'rotate call refused', { reason: error.reason, ...(error.detail ? { detail: error.detail } : {}) }),
+  });
+
+  return { http, event, runSweep, secrets, flushAudit: () => audit.flush() };
 }

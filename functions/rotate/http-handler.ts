@@ -1,13 +1,16 @@
 /**
  * `rotate` over HTTP (Cloud Scheduler, or a person with `curl`): POST an optional JSON body
  * `{dryRun?, force?, secrets?}`; the answer is the run report, 200 when every secret is fine and
- * 500 when any failed (so Scheduler retries). Callers are authenticated by the platform
- * (Cloud Run IAM invoker check of the OIDC token) before the function runs.
+ * 500 when any failed (so Scheduler retries). Callers are authenticated twice: by the platform
+ * (Cloud Run IAM invoker check of the OIDC token) before the function runs, and here by
+ * `authorize` (the same token verified again and its email checked against the configured
+ * invokers), before the body is even read.
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { z } from 'zod';
-import { InvalidArgumentError } from '../../shared/errors.js';
+import { InvalidArgumentError, type TvsError } from '../../shared/errors.js';
 import { toHttpError } from '../../shared/google-error.js';
+import type { InvokerCheck } from './invoker-check.js';
 import type { RunReport } from './report.js';
 import type { SweepRequest } from './sweep.js';
 
@@ -27,8 +30,23 @@ export function parseSweepRequest(body: unknown): SweepRequest {
   return parsed.data;
 }
 
-export function createRotateHttpHandler(run: (request: SweepRequest) => Promise<RunReport>) {
+export interface RotateHttpDeps {
+  run: (request: SweepRequest) => Promise<RunReport>;
+  authorize: InvokerCheck;
+  /** Called with each refused request's error (log-safe: reason and detail, never the token). */
+  onRefused: (error: TvsError) => void;
+}
+
+export function createRotateHttpHandler({ run, authorize, onRefused }: RotateHttpDeps) {
   return async (req: Request, res: Response): Promise<void> => {
+    try {
+      await authorize(req.get('authorization'));
+    } catch (err) {
+      const { httpStatus, headers, body, error } = toHttpError(err);
+      onRefused(error);
+      res.set(headers).status(httpStatus).json(body);
+      return;
+    }
     if (req.method !== 'POST') {
       res.set('allow', 'POST');
       const { httpStatus, body } = toHttpError(new InvalidArgumentError('Use POST.', { reason: 'METHOD_NOT_ALLOWED' }), 405);

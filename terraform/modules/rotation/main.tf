@@ -4,8 +4,17 @@
 # Scheduler and Eventarc count as internal for the same project / perimeter).
 
 locals {
+  # The rotate function's deterministic URL (a Cloud Run function answers on it as well as on its
+  # run.app URL, whose hash is known only after creation). Scheduler targets it and uses it as the
+  # OIDC audience; the function verifies that audience itself, so it must know it at deploy time.
+  rotate_url = "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name_prefix}-rotate"
+
   environment = merge(var.extra_environment_variables, {
     GOOGLE_CLOUD_PROJECT = var.project_id
+    # Defence in depth behind Cloud Run's invoker check: rotate verifies the caller's ID token
+    # again and accepts only the Scheduler's identity.
+    TVS_ROTATE_INVOKERS = var.invoker_service_account_email
+    TVS_ROTATE_AUDIENCE = local.rotate_url
   })
 }
 
@@ -118,13 +127,13 @@ resource "google_cloud_scheduler_job" "sweep" {
 
   http_target {
     http_method = "POST"
-    uri         = google_cloudfunctions2_function.rotate.service_config[0].uri
+    uri         = local.rotate_url
     headers     = { "Content-Type" = "application/json" }
     body        = base64encode("{}")
 
     oidc_token {
       service_account_email = var.invoker_service_account_email
-      audience              = google_cloudfunctions2_function.rotate.service_config[0].uri
+      audience              = local.rotate_url
     }
   }
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeySecretVersion, GeminiApiKeySource, metadataIdTokenSource, VendedTokenClient, withApiKey, withGeminiRetry } from '../../../client/index.js';
 import { createRotateFunction, type RotateFunction } from '../../../functions/rotate/create-rotate-function.js';
 import type { SecretReport } from '../../../functions/rotate/report.js';
-import { startLocalStack, type LocalStack } from '../../../scripts/local-stack.js';
+import { localRotateEnv, startLocalStack, type LocalStack } from '../../../scripts/local-stack.js';
 import { secretManagerClientOptions } from '../../../shared/gcp/secret-manager.js';
 import { loadRotateConfig } from '../../../shared/rotate-config.js';
 import { createCapture } from '../../support/capture.js';
@@ -29,15 +29,7 @@ beforeAll(async () => {
   stack = await startLocalStack({ auditTransport: createCapture().stream, opsLogWrite: () => {} });
   restoreEnv = useEmulatorMetadata(stack.emulator.metadataHost);
   const e = stack.emulator;
-  const config = loadRotateConfig({
-    GOOGLE_CLOUD_PROJECT: e.projectId,
-    TVS_SECRET_MANAGER_ENDPOINT: `http://${e.grpcEndpoint}`,
-    TVS_IAM_URL: e.httpUrl,
-    TVS_APIKEYS_URL: e.httpUrl,
-    TVS_GEMINI_URL: e.httpUrl,
-    TVS_TOKEN_URI_ALLOWLIST: e.tokenUrl,
-    TVS_ROTATION_VERIFY_DEADLINE_MS: '10000',
-  });
+  const config = loadRotateConfig({ ...localRotateEnv(e, stack.rotateUrl), TVS_ROTATION_VERIFY_DEADLINE_MS: '10000' });
   rotation = createRotateFunction(config, { auditTransport: createCapture().stream, opsLogWrite: () => {}, now: () => clockMs });
 
   // What Terraform writes: the managed label, the kind and the rotation instructions.

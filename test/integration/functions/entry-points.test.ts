@@ -79,11 +79,27 @@ describe('deployed entry points', () => {
     expect(await bad.json()).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT', details: [{ reason: 'MALFORMED_JSON' }] } });
   });
 
-  it('rotate: answers a dry-run sweep', async () => {
+  it('rotate: answers a dry-run sweep to its invoker, and refuses anyone else before reading the body', async () => {
     const port = await freePort();
-    const url = await serve('rotate', 'functions/rotate/index.ts', { ...localRotateEnv(emulator), GCE_METADATA_HOST: emulator.metadataHost }, port);
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dryRun: true }) });
+    const url = `http://127.0.0.1:${port}`;
+    await serve('rotate', 'functions/rotate/index.ts', { ...localRotateEnv(emulator, url), GCE_METADATA_HOST: emulator.metadataHost }, port);
+    const idToken = (email: string, audience = url) =>
+      emulator.state.signingKeys.signIdToken({ audience, subject: emulator.state.serviceAccounts.get(email)!, includeEmail: true });
+    const post = (authorization?: string) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body: JSON.stringify({ dryRun: true }) });
+
+    const res = await post(`Bearer ${await idToken('workload@tvs-local.iam.gserviceaccount.com')}`);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ dryRun: true, ok: true });
+
+    const anonymous = await post();
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toMatchObject({ error: { status: 'UNAUTHENTICATED', details: [{ reason: 'CALLER_CREDENTIAL_MISSING' }] } });
+    const other = await post(`Bearer ${await idToken(GEMINI)}`);
+    expect(other.status).toBe(403);
+    expect(await other.json()).toMatchObject({ error: { status: 'PERMISSION_DENIED', details: [{ reason: 'ROTATE_INVOKER_NOT_ALLOWED' }] } });
+    const elsewhere = await post(`Bearer ${await idToken('workload@tvs-local.iam.gserviceaccount.com', 'https://tvs-token-abc123-uc.a.run.app')}`);
+    expect(elsewhere.status).toBe(401);
+    expect(await elsewhere.json()).toMatchObject({ error: { details: [{ reason: 'CALLER_CREDENTIAL_AUDIENCE_MISMATCH' }] } });
   });
 });

@@ -148,7 +148,7 @@ export async function startRotationFaultStack(): Promise<RotationFaultStack> {
     clock: { now: () => nowMs, advance: (ms) => { nowMs += ms; } },
     onStep: (next) => { hook = next; },
     async post(body) {
-      const res = await fetch(stack.rotateUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(stack.rotateUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: await stack.rotateAuthorization() }, body: JSON.stringify(body) });
       return { status: res.status, json: await res.json() };
     },
     callerToken() {

@@ -35,7 +35,7 @@ const currentSaKeyId = () => (JSON.parse(current(SA_SECRET)) as { private_key_id
 const currentApiKeyId = () => emu().apiKeys.lookup(current(API_SECRET))?.keyId;
 
 async function post(body: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(t.stack.rotateUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(t.stack.rotateUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: await t.stack.rotateAuthorization() }, body: JSON.stringify(body) });
   return { status: res.status, json: await res.json() };
 }
 
