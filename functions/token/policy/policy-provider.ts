@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { SecretAccessor } from '../../../shared/gcp/secret-manager.js';
+import type { AcceptedAudiences } from './accepted-audiences.js';
 import { compilePolicy, PolicyError, type CompiledPolicy } from './compile-policy.js';
 
 export interface PolicySource {
@@ -33,6 +34,8 @@ export interface PolicyProvider {
 /** Loads and compiles the policy; throws `PolicyError` (naming source, rule and field) if it is bad. */
 export async function createPolicyProvider(options: {
   source: PolicySource;
+  /** Audiences this service accepts from callers; a rule minting ID tokens for one does not compile. */
+  acceptedAudiences: AcceptedAudiences;
   ttlMs: number;
   now?: () => number;
   onReloadError?: (err: unknown) => void;
@@ -47,7 +50,7 @@ export async function createPolicyProvider(options: {
       throw new PolicyError(`Invalid policy from ${options.source.describe()}: not valid JSON (${(err as Error).message})`);
     }
     try {
-      return compilePolicy(json);
+      return compilePolicy(json, { acceptedAudiences: options.acceptedAudiences });
     } catch (err) {
       if (err instanceof PolicyError) throw new PolicyError(`${err.message.replace(/^Invalid policy/, `Invalid policy from ${options.source.describe()}`)}`);
       throw err;
