@@ -2,6 +2,7 @@
  * A rule that may mint ID tokens for an audience this service accepts from callers would let its
  * caller act as the target SA here (present the minted token back): such a policy must not compile.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { acceptedAudiences } from '../../../../../functions/token/policy/accepted-audiences.js';
 import { compilePolicy, PolicyError } from '../../../../../functions/token/policy/compile-policy.js';
@@ -47,5 +48,16 @@ describe('compilePolicy refuses ID-token audiences this service accepts from cal
     ['a non-URL audience', ['my-client-id']],
   ])('compiles %s', (_name, audiences) => {
     expect(compilePolicy(policy(audiences), { acceptedAudiences: accepted }).ruleCount).toBe(2);
+  });
+});
+
+describe('the demo policy', () => {
+  it.each([
+    ['a classic Cloud Run URL', 'https://token-abc123-uc.a.run.app'],
+    ['a deterministic Cloud Run URL', 'https://token-123456789012.us-central1.run.app'],
+    ['the local stack', 'http://127.0.0.1:8080'],
+  ])('compiles for a token service at %s (no ID tokens for the service itself)', (_name, service) => {
+    const demo: unknown = JSON.parse(readFileSync(new URL('../../../../../emulator/seed/demo-policy.json', import.meta.url), 'utf8'));
+    expect(compilePolicy(demo, { acceptedAudiences: acceptedAudiences([service]) }).ruleCount).toBeGreaterThan(0);
   });
 });
