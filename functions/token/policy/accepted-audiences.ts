@@ -27,7 +27,7 @@ export function normalizeAudience(value: string): string {
   if (!hostPort) return value;
   const host = asciiLower(hostPort[1]).replace(/(?<=[^.])\.$/, '');
   let port = hostPort[2] ?? '';
-  if (/^\d{1,5}$/.test(port)) port = String(Number(port));
+  if (/^\d+$/.test(port)) port = port.replace(/^0+(?=\d)/, '');
   if (port === defaultPort) port = '';
   const trimmedPath = path.endsWith('/') ? path.slice(0, -1) : path;
   return `${scheme}://${host}${port ? `:${port}` : ''}${trimmedPath}${rest}`;

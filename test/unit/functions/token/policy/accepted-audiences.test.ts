@@ -10,6 +10,7 @@ describe('normalizeAudience', () => {
     ['lower-cases the host', 'https://TOKEN-abc123-UC.A.RUN.APP', SERVICE],
     ['drops the https default port', 'https://token-abc123-uc.a.run.app:443', SERVICE],
     ['drops the https default port written with leading zeros', 'https://token-abc123-uc.a.run.app:0443', SERVICE],
+    ['keeps a non-default port written with leading zeros, without them', 'https://svc.example.com:0008443', 'https://svc.example.com:8443'],
     ['drops an empty port', 'https://token-abc123-uc.a.run.app:', SERVICE],
     ['drops the http default port', 'http://svc.example.com:80/x', 'http://svc.example.com/x'],
     ['drops one trailing slash', `${SERVICE}/`, SERVICE],
