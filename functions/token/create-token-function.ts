@@ -13,6 +13,7 @@ import { ServiceAccountKeyStore } from '../../shared/key-store.js';
 import { createKeylessBackend } from '../../shared/keyless-backend.js';
 import { createMinter, type Minter } from '../../shared/minter.js';
 import { createOpsLog } from '../../shared/ops-log.js';
+import { policyHealthLog } from './policy/policy-health-log.js';
 import { createTokenHandler, type TokenHandler } from './app.js';
 import { createCallerAuthenticator } from './auth/authenticate-caller.js';
 import { acceptedAudiences } from './policy/accepted-audiences.js';
@@ -48,11 +49,13 @@ export async function createTokenFunction(config: TokenServiceConfig, overrides:
   // Every audience a caller's token may carry; the service never mints an ID token for one.
   const accepted = acceptedAudiences(issuers.flatMap((i) => i.audiences));
 
+  const policySource = config.policy.file ? filePolicySource(config.policy.file) : secretPolicySource(secrets, config.policy.secretVersion!);
   const policy = await createPolicyProvider({
-    source: config.policy.file ? filePolicySource(config.policy.file) : secretPolicySource(secrets, config.policy.secretVersion!),
+    source: policySource,
     acceptedAudiences: accepted,
     ttlMs: config.policy.ttlSeconds * 1000,
-    onReloadError: (err) => log('ERROR', 'policy reload failed; keeping the last good policy', { error: describe(err) }),
+    maxStalenessMs: config.policy.maxStalenessSeconds * 1000,
+    ...policyHealthLog(log, policySource.describe(), config.policy.maxStalenessSeconds),
   });
 
   const auth = createCallerAuthenticator({

@@ -35,7 +35,7 @@ export async function decideAndMint(
   if (request.kind === 'id_token' && deps.acceptedAudiences.includes(request.audience)) {
     throw new PermissionDeniedError('ID tokens are not issued for an audience this service accepts from its callers.', { reason: 'AUDIENCE_IS_THIS_SERVICE' });
   }
-  const decision = deps.policy.current().authorize(caller, request);
+  const decision = (await deps.policy.currentForRequest()).authorize(caller, request);
   if (!decision.allowed) {
     throw new PermissionDeniedError(DENIAL_MESSAGES[decision.reason], {
       reason: decision.reason,

@@ -18,7 +18,7 @@ const allowAll: CompiledPolicy = {
   clientSecretSha256: () => undefined,
   authorize: (_caller, request) => ({ allowed: true, rule: 'everything', serviceAccount: { email: request.serviceAccount, backend: 'keyless' } }),
 };
-const policy: PolicyProvider = { current: () => allowAll, reload: () => Promise.resolve(allowAll) };
+const policy: PolicyProvider = { current: () => allowAll, currentForRequest: () => Promise.resolve(allowAll), reload: () => Promise.resolve(allowAll) };
 
 function recordingMinter(): Minter & { audiences: string[] } {
   const audiences: string[] = [];
