@@ -54,6 +54,7 @@ const envSchema = z.object({
   TVS_POLICY_FILE: z.string().min(1).optional(),
   TVS_POLICY_SECRET: z.string().regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/, 'must be projects/P/secrets/S/versions/V').optional(),
   TVS_POLICY_TTL_SECONDS: seconds(5, 86_400).default(300),
+  TVS_POLICY_MAX_STALENESS_SECONDS: seconds(5, 7 * 86_400).default(3600),
   TVS_OIDC_ISSUERS: jsonArray(issuerSchema).default([]),
   TVS_ACCEPT_GOOGLE_ACCESS_TOKENS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   TVS_GOOGLE_JWKS_URL: secureUrl.default(GOOGLE_DEFAULTS.jwksUrl),
@@ -74,7 +75,11 @@ const envSchema = z.object({
 export interface TokenServiceConfig {
   /** Audiences accepted in callers' ID tokens: the service's URL(s), comma-separated in the env. */
   audiences: string[];
-  policy: { file?: string; secretVersion?: string; ttlSeconds: number };
+  /**
+   * Where the policy comes from; re-read when older than `ttlSeconds`. When no re-read has
+   * succeeded for `maxStalenessSeconds`, requests fail closed (503 POLICY_STALE).
+   */
+  policy: { file?: string; secretVersion?: string; ttlSeconds: number; maxStalenessSeconds: number };
   issuers: ExternalIssuer[];
   acceptGoogleAccessTokens: boolean;
   googleJwksUrl: string;
@@ -110,9 +115,18 @@ export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): To
   if (!e.TVS_POLICY_FILE === !e.TVS_POLICY_SECRET) {
     throw new ConfigError('Invalid configuration:\n  TVS_POLICY_FILE / TVS_POLICY_SECRET: set exactly one of them');
   }
+  if (e.TVS_POLICY_MAX_STALENESS_SECONDS < e.TVS_POLICY_TTL_SECONDS) {
+    // Otherwise a healthy policy would go stale between two scheduled re-reads.
+    throw new ConfigError(`Invalid configuration:\n  TVS_POLICY_MAX_STALENESS_SECONDS: must be at least TVS_POLICY_TTL_SECONDS (${e.TVS_POLICY_TTL_SECONDS})`);
+  }
   return {
     audiences: e.TVS_AUDIENCE,
-    policy: { file: e.TVS_POLICY_FILE, secretVersion: e.TVS_POLICY_SECRET, ttlSeconds: e.TVS_POLICY_TTL_SECONDS },
+    policy: {
+      file: e.TVS_POLICY_FILE,
+      secretVersion: e.TVS_POLICY_SECRET,
+      ttlSeconds: e.TVS_POLICY_TTL_SECONDS,
+      maxStalenessSeconds: e.TVS_POLICY_MAX_STALENESS_SECONDS,
+    },
     issuers: e.TVS_OIDC_ISSUERS,
     acceptGoogleAccessTokens: e.TVS_ACCEPT_GOOGLE_ACCESS_TOKENS,
     googleJwksUrl: e.TVS_GOOGLE_JWKS_URL,

@@ -13,8 +13,10 @@ import { ServiceAccountKeyStore } from '../../shared/key-store.js';
 import { createKeylessBackend } from '../../shared/keyless-backend.js';
 import { createMinter, type Minter } from '../../shared/minter.js';
 import { createOpsLog } from '../../shared/ops-log.js';
+import { policyHealthLog } from './policy/policy-health-log.js';
 import { createTokenHandler, type TokenHandler } from './app.js';
 import { createCallerAuthenticator } from './auth/authenticate-caller.js';
+import { acceptedAudiences } from './policy/accepted-audiences.js';
 import { createPolicyProvider, filePolicySource, secretPolicySource, type PolicyProvider } from './policy/policy-provider.js';
 
 export interface TokenFunction {
@@ -40,17 +42,24 @@ export async function createTokenFunction(config: TokenServiceConfig, overrides:
   const log = createOpsLog('token', overrides.opsLogWrite);
   const secrets = createSecretAccessor(config.secretManagerEndpoint);
 
+  const issuers = [
+    { issuer: GOOGLE_DEFAULTS.googleIssuer, jwksUri: config.googleJwksUrl, audiences: config.audiences, algorithms: ['RS256' as const] },
+    ...config.issuers.map((i) => ({ ...i, audiences: i.audiences ?? config.audiences })),
+  ];
+  // Every audience a caller's token may carry; the service never mints an ID token for one.
+  const accepted = acceptedAudiences(issuers.flatMap((i) => i.audiences));
+
+  const policySource = config.policy.file ? filePolicySource(config.policy.file) : secretPolicySource(secrets, config.policy.secretVersion!);
   const policy = await createPolicyProvider({
-    source: config.policy.file ? filePolicySource(config.policy.file) : secretPolicySource(secrets, config.policy.secretVersion!),
+    source: policySource,
+    acceptedAudiences: accepted,
     ttlMs: config.policy.ttlSeconds * 1000,
-    onReloadError: (err) => log('ERROR', 'policy reload failed; keeping the last good policy', { error: describe(err) }),
+    maxStalenessMs: config.policy.maxStalenessSeconds * 1000,
+    ...policyHealthLog(log, policySource.describe(), config.policy.maxStalenessSeconds),
   });
 
   const auth = createCallerAuthenticator({
-    issuers: [
-      { issuer: GOOGLE_DEFAULTS.googleIssuer, jwksUri: config.googleJwksUrl, audiences: config.audiences, algorithms: ['RS256'] },
-      ...config.issuers.map((i) => ({ ...i, audiences: i.audiences ?? config.audiences })),
-    ],
+    issuers,
     clockToleranceSeconds: config.clockSkewSeconds,
     googleAccessTokens: config.acceptGoogleAccessTokens ? { tokeninfoUrl: config.googleTokeninfoUrl } : undefined,
   });
@@ -81,6 +90,7 @@ export async function createTokenFunction(config: TokenServiceConfig, overrides:
     authenticate: (authorization) => auth.authenticate(authorization),
     verifySubjectToken: (token) => auth.verifyJwt(token),
     policy,
+    acceptedAudiences: accepted,
     minter,
     audit,
     projectId: config.projectId,

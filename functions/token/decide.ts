@@ -4,6 +4,7 @@
  */
 import { NotFoundError, PermissionDeniedError } from '../../shared/errors.js';
 import type { Minter, MintResult, TargetServiceAccount } from '../../shared/minter.js';
+import type { AcceptedAudiences } from './policy/accepted-audiences.js';
 import type { DenialReason, PolicyCaller, PolicyRequest } from './policy/compile-policy.js';
 import type { PolicyProvider } from './policy/policy-provider.js';
 
@@ -21,13 +22,20 @@ const DENIAL_MESSAGES: Record<DenialReason, string> = {
   AUDIENCE_NOT_ALLOWED: 'The caller is not allowed ID tokens for this audience.',
 };
 
-/** Denied → PermissionDeniedError; allowed but the SA is not configured → NotFoundError. Then mints. */
+/**
+ * Denied → PermissionDeniedError; allowed but the SA is not configured → NotFoundError. Then mints.
+ * An ID token for an audience this service accepts from callers is refused whatever the policy
+ * says: presented back here, it would authenticate its holder as the target service account.
+ */
 export async function decideAndMint(
-  deps: { policy: PolicyProvider; minter: Minter },
+  deps: { policy: PolicyProvider; minter: Minter; acceptedAudiences: AcceptedAudiences },
   caller: PolicyCaller,
   request: PolicyRequest & { includeEmail?: boolean },
 ): Promise<Grant> {
-  const decision = deps.policy.current().authorize(caller, request);
+  if (request.kind === 'id_token' && deps.acceptedAudiences.includes(request.audience)) {
+    throw new PermissionDeniedError('ID tokens are not issued for an audience this service accepts from its callers.', { reason: 'AUDIENCE_IS_THIS_SERVICE' });
+  }
+  const decision = (await deps.policy.currentForRequest()).authorize(caller, request);
   if (!decision.allowed) {
     throw new PermissionDeniedError(DENIAL_MESSAGES[decision.reason], {
       reason: decision.reason,

@@ -11,7 +11,7 @@ import { recordFigures } from './support/figures.js';
 import { googleErrorProblem, leakedSecrets, oauthErrorProblem } from './support/invariants.js';
 import { startKeyServer, type KeyServer } from './support/key-server.js';
 import { closeIdleSockets, postForm, postJson, type RawResponse } from './support/raw-http.js';
-import { accessPath, CP, GEMINI, startReliabilityStack, type ReliabilityStack } from './support/reliability-stack.js';
+import { accessPath, CP, GEMINI, idPath, startReliabilityStack, type ReliabilityStack } from './support/reliability-stack.js';
 
 let r: ReliabilityStack;
 let attacker: KeyServer;
@@ -122,6 +122,17 @@ const ATTACKS: Array<[string, () => Promise<string>, Expect?]> = [
   ['two segments', async () => (await r.issuer.sign(ciClaims())).split('.').slice(0, 2).join('.')],
   ['a Google token whose email is not verified', async () => r.googleIdToken({ includeEmail: false }), { header: 403, exchange: 400 }],
   ['a huge (20 KB) but validly signed token', () => r.issuer.sign(ciClaims({ pad: 'x'.repeat(20_000) })), { header: 431, exchange: 400 }],
+  ['an ID token this service vended for another audience (replayed as a credential)', async () => {
+    const res = await postJson(r.url, idPath(GEMINI), { audience: 'https://example.com' }, `Bearer ${await r.googleIdToken()}`);
+    expect(res.status).toBe(200);
+    return (res.json as { token: string }).token;
+  }],
+  ['an ID token this service vended, with its payload re-pointed at this service', async () => {
+    const res = await postJson(r.url, idPath(GEMINI), { audience: 'https://example.com' }, `Bearer ${await r.googleIdToken()}`);
+    const [h, p, s] = (res.json as { token: string }).token.split('.');
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as JWTPayload;
+    return `${h}.${b64({ ...claims, aud: r.url })}.${s}`;
+  }],
   ['a huge (60 KB) validly signed token', () => r.issuer.sign(ciClaims({ pad: 'x'.repeat(44_000) })), { header: 431, exchange: 400 }],
 ];
 

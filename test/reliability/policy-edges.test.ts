@@ -61,6 +61,33 @@ describe('ID-token audience globs ("https://*.run.app", "https://example.com")',
   });
 });
 
+describe('ID tokens for this service’s own audience (it would accept them back as a caller credential)', () => {
+  const port = (): string => new URL(r.url).port;
+  it.each<[string, () => string]>([
+    ['the service URL', () => r.url],
+    ['the service URL with a trailing slash', () => `${r.url}/`],
+    ['the service URL with an upper-case scheme', () => r.url.replace('http:', 'HTTP:')],
+    ['its localhost alias with an upper-case host', () => `http://LOCALHOST:${port()}`],
+    ['its localhost alias with a trailing dot and slash', () => `http://localhost.:${port()}/`],
+    ['the port written with a leading zero', () => `http://127.0.0.1:0${port()}`],
+  ])('%s → 403 AUDIENCE_IS_THIS_SERVICE for a Google caller and an external-issuer caller', async (_name, audience) => {
+    for (const bearer of [await r.googleIdToken(), await ciToken('repo:acme/app')]) {
+      const mintsBefore = r.stack.emulator.faults.count('oauth.token');
+      const res = await postJson(r.url, idPath(GEMINI), { audience: audience() }, `Bearer ${bearer}`);
+      expectShape(res, 403, 'AUDIENCE_IS_THIS_SERVICE');
+      expect(r.stack.emulator.faults.count('oauth.token')).toBe(mintsBefore);
+    }
+  });
+
+  it.each<[string, () => string]>([
+    ['another path on the service host', () => `${r.url}/v1`],
+    ['another port on the same host', () => `http://127.0.0.1:${Number(port()) === 1 ? 2 : 1}`],
+  ])('%s is not this service (403 AUDIENCE_NOT_ALLOWED, by the policy)', async (_name, audience) => {
+    const res = await postJson(r.url, idPath(GEMINI), { audience: audience() }, `Bearer ${await r.googleIdToken()}`);
+    expectShape(res, 403, 'AUDIENCE_NOT_ALLOWED');
+  });
+});
+
 describe('caller subject glob of an external issuer ("repo:acme/*")', () => {
   it.each<[string, number]>([
     ['repo:acme/app', 200],

@@ -2,6 +2,7 @@
  * Parse → compile → check. A policy is judged only after it compiled: every pattern anchored and
  * pre-built, rule names unique, every rule's service accounts configured with one backend.
  */
+import type { AcceptedAudiences } from './accepted-audiences.js';
 import { asciiLower, compileGlob, type Matcher } from './glob.js';
 import { policySchema, type PolicyDocument, type ServiceAccountEntry } from './policy-schema.js';
 
@@ -60,8 +61,13 @@ interface CompiledRule {
   maxLifetimeSeconds: number;
 }
 
+export interface CompileOptions {
+  /** Audiences this service accepts from callers: no rule may mint ID tokens for one of them. */
+  acceptedAudiences?: AcceptedAudiences;
+}
+
 /** Parses and compiles a policy document (already JSON-decoded). Throws `PolicyError`. */
-export function compilePolicy(input: unknown): CompiledPolicy {
+export function compilePolicy(input: unknown, options: CompileOptions = {}): CompiledPolicy {
   const reserved = findReservedKey(input, []);
   if (reserved) throw new PolicyError(`Invalid policy:\n  ${describePath(input, reserved)}: is a reserved name`);
   const parsed = policySchema.safeParse(input);
@@ -70,7 +76,7 @@ export function compilePolicy(input: unknown): CompiledPolicy {
     throw new PolicyError(`Invalid policy:\n  ${lines.join('\n  ')}`);
   }
   const doc = parsed.data;
-  const rules = doc.rules.map((rule, index) => compileRule(doc, rule, index));
+  const rules = doc.rules.map((rule, index) => compileRule(doc, rule, index, options));
   const names = new Set<string>();
   for (const rule of rules) {
     if (names.has(rule.name)) throw new PolicyError(`Invalid policy:\n  rules[name=${rule.name}]: duplicate rule name`);
@@ -87,7 +93,7 @@ export function compilePolicy(input: unknown): CompiledPolicy {
   };
 }
 
-function compileRule(doc: PolicyDocument, rule: PolicyDocument['rules'][number], index: number): CompiledRule {
+function compileRule(doc: PolicyDocument, rule: PolicyDocument['rules'][number], index: number, options: CompileOptions): CompiledRule {
   const where = `rules[${index}] (name=${rule.name})`;
   const glob = (field: string, pattern: string, caseInsensitiveAscii = false): Matcher => {
     try {
@@ -142,12 +148,21 @@ function compileRule(doc: PolicyDocument, rule: PolicyDocument['rules'][number],
     };
   }
 
+  const audiences = (rule.idTokenAudiences ?? []).map((p, i) => glob(`idTokenAudiences[${i}]`, p));
+  for (const [i, p] of (rule.idTokenAudiences ?? []).entries()) {
+    // An ID token for an audience we accept would be accepted back here as the target SA.
+    const self = options.acceptedAudiences?.matchedByPattern(p);
+    if (self !== undefined) {
+      throw new PolicyError(`Invalid policy:\n  ${where}.idTokenAudiences[${i}]: ${JSON.stringify(p)} matches ${JSON.stringify(self)}, an audience this service accepts from callers; an ID token for it would be accepted back as a caller credential`);
+    }
+  }
+
   return {
     name: rule.name,
     matchesCaller,
     serviceAccounts,
     scopes: (rule.scopes ?? []).map((p, i) => glob(`scopes[${i}]`, p)),
-    audiences: (rule.idTokenAudiences ?? []).map((p, i) => glob(`idTokenAudiences[${i}]`, p)),
+    audiences,
     maxLifetimeSeconds: rule.maxLifetimeSeconds,
   };
 }

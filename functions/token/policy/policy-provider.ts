@@ -1,10 +1,19 @@
 /**
  * Holds the compiled policy: loaded once at cold start (a bad policy fails start-up), re-read in
- * the background when older than the TTL. A reload that fails keeps the last good policy.
+ * the background when older than the TTL. A reload that fails keeps the last good policy, but
+ * only for a bounded time: once no reload has succeeded for `maxStalenessMs`, requests fail
+ * closed (503 POLICY_STALE) until one does.
  */
 import { readFile } from 'node:fs/promises';
+import { UnavailableError } from '../../../shared/errors.js';
 import type { SecretAccessor } from '../../../shared/gcp/secret-manager.js';
+import type { AcceptedAudiences } from './accepted-audiences.js';
 import { compilePolicy, PolicyError, type CompiledPolicy } from './compile-policy.js';
+
+/** While stale, how often a re-read may be tried (however many requests arrive). */
+export const STALE_RETRY_MS = 1000;
+/** What a refused client is told to wait before retrying. */
+const STALE_RETRY_AFTER_SECONDS = 10;
 
 export interface PolicySource {
   /** Where the policy comes from, for messages. */
@@ -23,64 +32,131 @@ export function secretPolicySource(secrets: SecretAccessor, versionName: string)
   };
 }
 
+/** The policy's health, as reported with each reload failure and staleness change. */
+export interface PolicyStatus {
+  /** Time since the last successful load. */
+  lastGoodAgeMs: number;
+  /** True when past the maximum staleness with a failed reload: requests are refused. */
+  stale: boolean;
+  /** Reloads failed since the last successful one. */
+  consecutiveFailures: number;
+}
+
 export interface PolicyProvider {
-  /** The current compiled policy; starts a background re-read when it is older than the TTL. */
+  /**
+   * The current compiled policy; starts a background re-read when it is due. Throws
+   * `UnavailableError` (POLICY_STALE) when the policy is past its maximum staleness and the
+   * last re-read failed.
+   */
   current(): CompiledPolicy;
+  /**
+   * The policy a request is judged by: as `current()`, but past the maximum staleness it first
+   * waits for a re-read (shared by concurrent requests, at most one per `STALE_RETRY_MS`), so an
+   * instance that was idle for long serves its first request instead of refusing it.
+   */
+  currentForRequest(): Promise<CompiledPolicy>;
   /** Re-reads now (used by the TTL path and tests). Rejects on a bad policy, keeping the old one. */
   reload(): Promise<CompiledPolicy>;
 }
 
-/** Loads and compiles the policy; throws `PolicyError` (naming source, rule and field) if it is bad. */
-export async function createPolicyProvider(options: {
+export interface PolicyProviderOptions {
   source: PolicySource;
+  /** Audiences this service accepts from callers; a rule minting ID tokens for one does not compile. */
+  acceptedAudiences: AcceptedAudiences;
+  /** Re-read when the policy is older than this. */
   ttlMs: number;
+  /** Refuse requests when no re-read has succeeded for this long (and the last one failed). */
+  maxStalenessMs: number;
   now?: () => number;
-  onReloadError?: (err: unknown) => void;
-}): Promise<PolicyProvider> {
+  /** Called for every failed re-read (the error names source, rule and field; never policy text). */
+  onReloadError?: (err: unknown, status: PolicyStatus) => void;
+  /** Called when requests start being refused (`true`) and when a re-read ends that (`false`). */
+  onStaleChange?: (stale: boolean, status: PolicyStatus) => void;
+}
+
+/** Loads and compiles the policy; throws `PolicyError` (naming source, rule and field) if it is bad. */
+export async function createPolicyProvider(options: PolicyProviderOptions): Promise<PolicyProvider> {
   const now = options.now ?? Date.now;
+  const { source, ttlMs, maxStalenessMs } = options;
   const load = async (): Promise<CompiledPolicy> => {
-    const text = await options.source.read();
+    const text = await source.read();
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch (err) {
-      throw new PolicyError(`Invalid policy from ${options.source.describe()}: not valid JSON (${(err as Error).message})`);
+      // V8's message quotes the text around the error, and the policy may hold secrets' hashes.
+      const position = /position (\d+)/.exec((err as Error).message)?.[1];
+      throw new PolicyError(`Invalid policy from ${source.describe()}: not valid JSON${position ? ` (at position ${position})` : ''}`);
     }
     try {
-      return compilePolicy(json);
+      return compilePolicy(json, { acceptedAudiences: options.acceptedAudiences });
     } catch (err) {
-      if (err instanceof PolicyError) throw new PolicyError(`${err.message.replace(/^Invalid policy/, `Invalid policy from ${options.source.describe()}`)}`);
+      if (err instanceof PolicyError) throw new PolicyError(`${err.message.replace(/^Invalid policy/, `Invalid policy from ${source.describe()}`)}`);
       throw err;
     }
   };
 
   let policy = await load();
-  let loadedAtMs = now();
+  let goodAtMs = now();
+  let attemptedAtMs = goodAtMs;
+  let failures = 0;
+  let refusing = false;
   let inFlight: Promise<CompiledPolicy> | undefined;
 
+  const pastMaximum = (t: number) => t - goodAtMs > maxStalenessMs;
+  const isStale = (t: number) => failures > 0 && pastMaximum(t);
+  const status = (t: number): PolicyStatus => ({ lastGoodAgeMs: t - goodAtMs, stale: isStale(t), consecutiveFailures: failures });
+  // Past the maximum a re-read is what ends the outage, so it is tried often (but not per request).
+  const reloadDue = (t: number) => !inFlight && t - attemptedAtMs >= (pastMaximum(t) ? Math.min(ttlMs, STALE_RETRY_MS) : ttlMs);
+
   const reload = (): Promise<CompiledPolicy> => {
-    inFlight ??= load()
-      .then((next) => {
+    inFlight ??= (async () => {
+      attemptedAtMs = now();
+      try {
+        const next = await load();
         policy = next;
-        loadedAtMs = now();
+        goodAtMs = attemptedAtMs = now();
+        failures = 0;
+        if (refusing) {
+          refusing = false;
+          options.onStaleChange?.(false, status(goodAtMs));
+        }
         return next;
-      })
-      .finally(() => {
+      } catch (err) {
+        failures += 1;
+        attemptedAtMs = now();
+        options.onReloadError?.(err, status(attemptedAtMs));
+        throw err;
+      } finally {
         inFlight = undefined;
-      });
+      }
+    })();
     return inFlight;
   };
 
-  return {
-    current() {
-      if (now() - loadedAtMs > options.ttlMs && !inFlight) {
-        reload().catch((err: unknown) => {
-          // Keep serving the last good policy; try again after another TTL rather than on every request.
-          loadedAtMs = now();
-          options.onReloadError?.(err);
-        });
+  const current = (): CompiledPolicy => {
+    const t = now();
+    if (reloadDue(t)) reload().catch(() => undefined); // reported through onReloadError
+    if (isStale(t)) {
+      if (!refusing) {
+        refusing = true;
+        options.onStaleChange?.(true, status(t));
       }
-      return policy;
+      throw new UnavailableError('The service cannot confirm that its token policy is current; try again later.', {
+        reason: 'POLICY_STALE',
+        detail: `no successful policy reload from ${source.describe()} for ${Math.floor((t - goodAtMs) / 1000)} s (maximum ${Math.floor(maxStalenessMs / 1000)} s)`,
+        retryAfterSeconds: STALE_RETRY_AFTER_SECONDS,
+      });
+    }
+    return policy;
+  };
+
+  return {
+    current,
+    async currentForRequest() {
+      const t = now();
+      if (pastMaximum(t) && (inFlight || reloadDue(t))) await reload().catch(() => undefined);
+      return current();
     },
     reload,
   };

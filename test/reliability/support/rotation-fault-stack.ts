@@ -175,7 +175,7 @@ export function startTokenLoad(t: RotationFaultStack, workers = 3): TokenLoad {
   const worker = async (): Promise<void> => {
     const authorization = `Bearer ${await t.callerToken()}`;
     while (!stopped) {
-      const res = await fetch(url, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ audience: `https://f${++n}.a.run.app` }) });
+      const res = await fetch(url, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ audience: `https://backend-f${++n}.a.run.app` }) });
       if (res.status === 200) {
         await res.arrayBuffer();
         ok++;

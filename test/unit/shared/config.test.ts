@@ -27,3 +27,23 @@ describe('loadTokenServiceConfig', () => {
     expect(() => loadTokenServiceConfig(env)).toThrow(message);
   });
 });
+
+describe('TVS_POLICY_MAX_STALENESS_SECONDS', () => {
+  it('defaults to one hour, and is read in seconds', () => {
+    expect(loadTokenServiceConfig(base).policy.maxStalenessSeconds).toBe(3600);
+    expect(loadTokenServiceConfig({ ...base, TVS_POLICY_MAX_STALENESS_SECONDS: '900' }).policy.maxStalenessSeconds).toBe(900);
+  });
+
+  it.each([
+    ['zero', { TVS_POLICY_MAX_STALENESS_SECONDS: '0' }, /TVS_POLICY_MAX_STALENESS_SECONDS/],
+    ['a negative value', { TVS_POLICY_MAX_STALENESS_SECONDS: '-1' }, /TVS_POLICY_MAX_STALENESS_SECONDS/],
+    ['a fraction', { TVS_POLICY_MAX_STALENESS_SECONDS: '1.5' }, /TVS_POLICY_MAX_STALENESS_SECONDS/],
+    ['not a number', { TVS_POLICY_MAX_STALENESS_SECONDS: 'one hour' }, /TVS_POLICY_MAX_STALENESS_SECONDS/],
+    ['more than a week', { TVS_POLICY_MAX_STALENESS_SECONDS: '604801' }, /TVS_POLICY_MAX_STALENESS_SECONDS/],
+    ['less than the reload interval', { TVS_POLICY_TTL_SECONDS: '600', TVS_POLICY_MAX_STALENESS_SECONDS: '300' }, /TVS_POLICY_MAX_STALENESS_SECONDS: must be at least TVS_POLICY_TTL_SECONDS \(600\)/],
+  ])('fails start-up on %s, naming the variable', (_name, overrides, message) => {
+    const env: Record<string, string | undefined> = { ...base, ...overrides };
+    expect(() => loadTokenServiceConfig(env)).toThrow(ConfigError);
+    expect(() => loadTokenServiceConfig(env)).toThrow(message);
+  });
+});

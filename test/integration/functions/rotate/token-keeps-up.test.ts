@@ -52,7 +52,7 @@ it('serves every request while the key it uses is rotated, retired and deleted',
       const res = await fetch(`${t.stack.tokenUrl}/v1/projects/-/serviceAccounts/${GEMINI}:generateIdToken`, {
         method: 'POST',
         headers: { authorization: idToken, 'content-type': 'application/json' },
-        body: JSON.stringify({ audience: `https://r${++n}.a.run.app` }),
+        body: JSON.stringify({ audience: `https://backend-r${++n}.a.run.app` }),
       });
       if (res.status === 200) ok++;
       else failures.push(`${res.status} ${await res.text()}`);

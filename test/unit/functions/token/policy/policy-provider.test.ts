@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { acceptedAudiences } from '../../../../../functions/token/policy/accepted-audiences.js';
 import { PolicyError } from '../../../../../functions/token/policy/compile-policy.js';
 import { createPolicyProvider, type PolicySource } from '../../../../../functions/token/policy/policy-provider.js';
 
@@ -8,6 +9,7 @@ const policy = (scope: string) => JSON.stringify({
   serviceAccounts: { [SA]: { backend: 'keyless' } },
   rules: [{ name: 'r', caller: { issuer: 'https://accounts.google.com', email: 'w@p.iam.gserviceaccount.com' }, serviceAccounts: [SA], scopes: [scope] }],
 });
+const NONE = acceptedAudiences(['https://tvs.example.com']);
 const caller = { kind: 'oidc' as const, credential: 'id_token' as const, issuer: 'https://accounts.google.com', subject: '1', email: 'w@p.iam.gserviceaccount.com', emailVerified: true, claims: {} };
 const request = (scope: string) => ({ kind: 'access_token' as const, serviceAccount: SA, scopes: [scope], lifetimeSeconds: 60 });
 
@@ -27,15 +29,15 @@ function source(texts: string[]): PolicySource & { reads: number } {
 describe('createPolicyProvider', () => {
   it('fails start-up on a bad policy, naming the source, rule and field', async () => {
     const bad = JSON.stringify({ version: 1, serviceAccounts: {}, rules: [{ name: 'broken', caller: { issuer: 'x' }, serviceAccounts: ['a@b.com'], scopes: ['https://s'] }] });
-    await expect(createPolicyProvider({ source: source([bad]), ttlMs: 1000 })).rejects.toThrow(PolicyError);
-    await expect(createPolicyProvider({ source: source([bad]), ttlMs: 1000 })).rejects.toThrow(/test source[\s\S]*rules\[0\] \(name=broken\)/);
-    await expect(createPolicyProvider({ source: source(['{not json']), ttlMs: 1000 })).rejects.toThrow(/not valid JSON/);
+    await expect(createPolicyProvider({ source: source([bad]), acceptedAudiences: NONE, ttlMs: 1000, maxStalenessMs: 3_600_000 })).rejects.toThrow(PolicyError);
+    await expect(createPolicyProvider({ source: source([bad]), acceptedAudiences: NONE, ttlMs: 1000, maxStalenessMs: 3_600_000 })).rejects.toThrow(/test source[\s\S]*rules\[0\] \(name=broken\)/);
+    await expect(createPolicyProvider({ source: source(['{not json']), acceptedAudiences: NONE, ttlMs: 1000, maxStalenessMs: 3_600_000 })).rejects.toThrow(/not valid JSON/);
   });
 
   it('re-reads the policy in the background after the TTL and then judges by the new one', async () => {
     let now = 0;
     const src = source([policy('https://a'), policy('https://b')]);
-    const provider = await createPolicyProvider({ source: src, ttlMs: 1000, now: () => now });
+    const provider = await createPolicyProvider({ source: src, acceptedAudiences: NONE, ttlMs: 1000, maxStalenessMs: 3_600_000, now: () => now });
     expect(provider.current().authorize(caller, request('https://a')).allowed).toBe(true);
     now = 999;
     provider.current();
@@ -50,11 +52,23 @@ describe('createPolicyProvider', () => {
   it('keeps the last good policy when a re-read is bad, and reports it', async () => {
     let now = 0;
     const errors: unknown[] = [];
-    const provider = await createPolicyProvider({ source: source([policy('https://a'), '{"version": 2}']), ttlMs: 10, now: () => now, onReloadError: (e) => errors.push(e) });
+    const provider = await createPolicyProvider({ source: source([policy('https://a'), '{"version": 2}']), acceptedAudiences: NONE, ttlMs: 10, maxStalenessMs: 3_600_000, now: () => now, onReloadError: (e) => errors.push(e) });
     now = 20;
     provider.current();
     await expect.poll(() => errors.length).toBe(1);
     expect(errors[0]).toBeInstanceOf(PolicyError);
+    expect(provider.current().authorize(caller, request('https://a')).allowed).toBe(true);
+  });
+
+  it('refuses, at start-up and on reload, a policy minting ID tokens for an audience the service accepts', async () => {
+    const selfMinting = JSON.stringify({
+      version: 1,
+      serviceAccounts: { [SA]: { backend: 'keyless' } },
+      rules: [{ name: 'mirror', caller: { issuer: 'https://accounts.google.com', email: 'w@p.iam.gserviceaccount.com' }, serviceAccounts: [SA], idTokenAudiences: ['https://*.example.com'] }],
+    });
+    await expect(createPolicyProvider({ source: source([selfMinting]), acceptedAudiences: NONE, ttlMs: 1000, maxStalenessMs: 3_600_000 })).rejects.toThrow(/rules\[0\] \(name=mirror\)\.idTokenAudiences\[0\]/);
+    const provider = await createPolicyProvider({ source: source([policy('https://a'), selfMinting]), acceptedAudiences: NONE, ttlMs: 1000, maxStalenessMs: 3_600_000 });
+    await expect(provider.reload()).rejects.toThrow(PolicyError);
     expect(provider.current().authorize(caller, request('https://a')).allowed).toBe(true);
   });
 });
