@@ -15,6 +15,8 @@ import { createMinter, type Minter } from '../../shared/minter.js';
 import { createOpsLog } from '../../shared/ops-log.js';
 import { createTokenHandler, type TokenHandler } from './app.js';
 import { createCallerAuthenticator } from './auth/authenticate-caller.js';
+import { createClientAuthenticator } from './oauth/client-authenticator.js';
+import { createFailureThrottle } from './oauth/failure-throttle.js';
 import { createPolicyProvider, filePolicySource, secretPolicySource, type PolicyProvider } from './policy/policy-provider.js';
 
 export interface TokenFunction {
@@ -81,6 +83,7 @@ export async function createTokenFunction(config: TokenServiceConfig, overrides:
     authenticate: (authorization) => auth.authenticate(authorization),
     verifySubjectToken: (token) => auth.verifyJwt(token),
     policy,
+    clientAuth: createClientAuthenticator({ throttle: createFailureThrottle(config.oauthClientThrottle) }),
     minter,
     audit,
     projectId: config.projectId,

@@ -2,6 +2,7 @@
 import type { AuditEntry, AuditLog } from '../../shared/audit-log.js';
 import type { Minter } from '../../shared/minter.js';
 import type { RequestContext } from './http/request-context.js';
+import type { ClientAuthenticator } from './oauth/client-authenticator.js';
 import type { PolicyCaller } from './policy/compile-policy.js';
 import type { PolicyProvider } from './policy/policy-provider.js';
 
@@ -20,6 +21,8 @@ export interface TokenAppDeps {
   /** Verifies an RFC 8693 subject token (an OIDC JWT from a configured issuer). */
   verifySubjectToken(token: string): Promise<VerifiedCaller>;
   policy: PolicyProvider;
+  /** OAuth client_credentials: throttled scrypt verification of client secrets. */
+  clientAuth: ClientAuthenticator;
   minter: Minter;
   audit: AuditLog;
   projectId?: string;
