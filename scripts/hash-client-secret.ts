@@ -7,14 +7,14 @@
  * secret itself can be checked.
  */
 import { randomBytes } from 'node:crypto';
-import { hashClientSecret } from '../functions/token/oauth/client-secret-hash.js';
+import { CLIENT_SECRET_SYNTAX, hashClientSecret } from '../functions/token/oauth/client-secret-hash.js';
 
 const USAGE = `usage:
   npm run -s hash-client-secret -- --generate      new secret + hash (recommended)
   printf %s "$SECRET" | npm run -s hash-client-secret  hash of an existing secret (from stdin)`;
 
 const MIN_LENGTH = 32;
-const MAX_LENGTH = 1024;
+const MAX_LENGTH = 64;
 const MIN_BITS = 128;
 
 /**
@@ -24,7 +24,8 @@ const MIN_BITS = 128;
 export function secretWeakness(secret: string): string | undefined {
   if (secret.length < MIN_LENGTH) return `it has ${secret.length} characters; at least ${MIN_LENGTH} are required`;
   if (secret.length > MAX_LENGTH) return `it has more than ${MAX_LENGTH} characters`;
-  if (!/^[\x21-\x7e]+$/.test(secret)) return 'it must be printable ASCII without spaces';
+  // The service accepts no other secret (see CLIENT_SECRET_SYNTAX): refuse to hash one it would never accept.
+  if (!CLIENT_SECRET_SYNTAX.test(secret)) return 'it must be printable ASCII without spaces';
   const counts = new Map<string, number>();
   for (const c of secret) counts.set(c, (counts.get(c) ?? 0) + 1);
   if (Math.max(...counts.values()) > secret.length / 4) return 'one character makes up more than a quarter of it';

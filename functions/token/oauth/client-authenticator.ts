@@ -2,10 +2,11 @@
  * Client authentication for `client_credentials`: throttle per client id, then verify the secret
  * against the policy's scrypt hash. Whether the id exists changes nothing an attacker can see:
  * an unknown id is throttled the same way, and its secret is derived against a dummy hash with
- * the same parameters (then refused, whatever the comparison said).
+ * the same parameters (then refused, whatever the comparison said). A secret outside
+ * `CLIENT_SECRET_SYNTAX` is treated the same way: derived against the dummy, then refused.
  */
 import { createHash } from 'node:crypto';
-import { verifyClientSecret, type ClientSecretHash } from './client-secret-hash.js';
+import { CLIENT_SECRET_SYNTAX, verifyClientSecret, type ClientSecretHash } from './client-secret-hash.js';
 import type { FailureThrottle } from './failure-throttle.js';
 
 /** The part of the compiled policy this needs. */
@@ -42,8 +43,9 @@ export function createClientAuthenticator(options: ClientAuthenticatorOptions): 
       if (attempt.throttled) return { ok: false, reason: 'CLIENT_AUTH_THROTTLED', retryAfterSeconds: attempt.retryAfterSeconds };
       let ok = false;
       try {
-        const expected = store.clientSecretHash(clientId);
+        const expected = CLIENT_SECRET_SYNTAX.test(secret) ? store.clientSecretHash(clientId) : undefined;
         const matched = await verify(secret, expected ?? store.dummyClientSecretHash);
+        // Only a real hash authenticates: a secret matching the dummy still fails.
         ok = matched && expected !== undefined;
       } finally {
         attempt.settle(ok);

@@ -39,6 +39,14 @@ export const SCRYPT_BOUNDS = {
   saltBytes: { min: 16, max: 64 },
 } as const;
 
+/**
+ * What a client secret may look like: 32-64 printable ASCII characters. Enforced when hashing (the
+ * CLI) and when verifying, so no short secret is ever accepted whatever hash the policy holds,
+ * and HMAC's key handling inside scrypt (zero-padding short keys, hashing keys over 64 bytes)
+ * cannot make two different strings equivalent: "s" and "s\0" would otherwise derive alike.
+ */
+export const CLIENT_SECRET_SYNTAX = /^[\x21-\x7e]{32,64}$/;
+
 const HASH_BYTES = 32;
 const SALT_BYTES = 16;
 const FORMAT = 'scrypt$N=<N>,r=<r>,p=<p>$<salt base64url>$<hash base64url>';

@@ -68,6 +68,7 @@ describe('secretWeakness', () => {
     ['32 random hex characters (128 bits)', 'a3f09c1b7e5d24f86b0c9a1e3d7f5b28', undefined],
     ['a generated base64url secret', STRONG, undefined],
     ['31 characters', STRONG.slice(0, 31), /at least 32/],
+    ['65 characters (the service accepts 32-64)', `${STRONG}${STRONG}`.slice(0, 65), /more than 64/],
     ['a space inside', `${STRONG.slice(0, 20)} ${STRONG.slice(20)}`, /printable ASCII/],
     ['16 distinct characters repeated twice (64 bits)', '0123456789abcdef'.repeat(2), /repeats itself/],
     ['few distinct characters, no repetition pattern', 'qwertqwrteqtwreqtrewtqerwqetrwqetrqwe', /bits|repeats/],

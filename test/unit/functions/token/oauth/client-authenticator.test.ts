@@ -46,6 +46,30 @@ describe('createClientAuthenticator', () => {
     expect(verified).toEqual([dummy]);
   });
 
+  it('refuses the secret with a NUL byte appended (HMAC inside scrypt zero-pads its key: "s" and "s\\0" derive alike)', async () => {
+    const { auth, store } = await setup();
+    expect(await auth.authenticate(store, 'batch', `${SECRET}\u0000`)).toEqual({ ok: false, reason: 'INVALID_CLIENT' });
+  });
+
+  it.each([
+    ['a short secret', 'hunter2'],
+    ['a 31-character secret', SECRET.slice(0, 31)],
+    ['a 65-character secret (HMAC would hash it first, so its SHA-256 would match too)', `${SECRET}${SECRET}`.slice(0, 65)],
+    ['a secret with a space', `${SECRET.slice(0, 20)} ${SECRET.slice(20)}`],
+    ['a secret with a non-ASCII letter', `${SECRET}\u00e9`],
+  ])('never accepts %s, even when the policy holds its hash (made without the tool)', async (_name, secret) => {
+    const { auth, known } = await setup();
+    const weak = parseClientSecretHash(await hashClientSecret(secret));
+    const store: ClientSecretStore = { clientSecretHash: (id) => (id === 'weak' ? weak : undefined), dummyClientSecretHash: known };
+    expect(await auth.authenticate(store, 'weak', secret)).toEqual({ ok: false, reason: 'INVALID_CLIENT' });
+  });
+
+  it('derives once for a malformed secret too (against the dummy), so its answer takes as long', async () => {
+    const { auth, store, dummy, verified } = await setup();
+    await auth.authenticate(store, 'batch', 'short');
+    expect(verified).toEqual([dummy]);
+  });
+
   it('throttles after K failures with Retry-After, and then refuses even the right secret without deriving', async () => {
     const { auth, store, verified, advance } = await setup();
     for (let i = 0; i < 3; i++) expect((await auth.authenticate(store, 'batch', `guess-${i}`)).ok).toBe(false);
