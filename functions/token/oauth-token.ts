@@ -172,6 +172,10 @@ function clientCredentials(req: FunctionRequest, params: URLSearchParams): { cli
 async function authenticateClient(deps: TokenAppDeps, clientId: string, secret: string): Promise<void> {
   const result = await deps.clientAuth.authenticate(deps.policy.current(), clientId, secret);
   if (result.ok) return;
+  if (result.reason === 'CLIENT_AUTH_OVERLOADED') {
+    // Load shedding, the same for every id: no secret was checked, nothing was counted.
+    throw new OAuthError(503, 'temporarily_unavailable', 'Too many client authentications in progress; retry shortly.', result.reason, { 'retry-after': String(result.retryAfterSeconds) });
+  }
   if (result.reason === 'CLIENT_AUTH_THROTTLED') {
     // RFC 6585 429 with Retry-After; the RFC 6749 code stays invalid_client (the authentication was refused).
     throw new OAuthError(429, 'invalid_client', 'Too many failed client authentication attempts; retry after the time in Retry-After.', result.reason, { 'retry-after': String(result.retryAfterSeconds) });

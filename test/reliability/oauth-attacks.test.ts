@@ -14,8 +14,8 @@ import { startLocalStack, type LocalStack } from '../../scripts/local-stack.js';
 import { createCapture, type Capture } from '../support/capture.js';
 import { recordFigures } from './support/figures.js';
 import { leakedSecrets, oauthErrorProblem } from './support/invariants.js';
-import { closeIdleSockets, postForm, type RawResponse } from './support/raw-http.js';
-import { CLIENT_ID, CP, GEMINI, startReliabilityStack, type ReliabilityStack } from './support/reliability-stack.js';
+import { closeIdleSockets, postForm, postJson, type RawResponse } from './support/raw-http.js';
+import { accessPath, CLIENT_ID, CP, GEMINI, startReliabilityStack, type ReliabilityStack } from './support/reliability-stack.js';
 
 let r: ReliabilityStack;
 let policyHash: string;
@@ -87,7 +87,7 @@ describe('secret guessing and mangling is refused with 401 invalid_client', () =
     ['the secret with a trailing newline', () => [CLIENT_ID, `${r.clientSecret}\n`]],
     ['the secret with a NUL byte appended', () => [CLIENT_ID, `${r.clientSecret}\u0000`]],
     ['the secret missing its last character', () => [CLIENT_ID, r.clientSecret.slice(0, -1)]],
-    ['the secret with its case flipped', () => [CLIENT_ID, r.clientSecret.replace(/[a-z]/, (c) => c.toUpperCase()).replace(/[A-Z]/, (c) => c.toLowerCase())]],
+    ['the secret with its case flipped', () => [CLIENT_ID, r.clientSecret.replace(/[a-zA-Z]/g, (c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase()))]],
     ['the secret as standard base64 instead of base64url', () => [CLIENT_ID, Buffer.from(r.clientSecret, 'base64url').toString('base64')]],
     ['the legacy unsalted SHA-256 of the secret (pass-the-hash)', () => [CLIENT_ID, createHash('sha256').update(r.clientSecret).digest('hex')]],
     ['the policy hash string itself (pass-the-hash)', () => [CLIENT_ID, policyHash]],
@@ -195,6 +195,28 @@ describe('the per-client-id throttle cannot be bypassed', () => {
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     // Without the dummy derivation an unknown id answers in ~1 ms against tens of ms for a known one.
     expect(median(unknown)).toBeGreaterThan(median(known) * 0.4);
+  });
+});
+
+describe('a flood of client authentications is shed, not queued without bound', () => {
+  it('300 parallel guesses under distinct ids: 401 or 503 temporarily_unavailable with Retry-After, and other callers still get tokens', async () => {
+    const t = await throttledStack({ TVS_OAUTH_MAX_FAILED_ATTEMPTS: '10' });
+    const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => viaPost(t.url, `flood-${i}`, 'flood-guess-000000000000000000000000')));
+    const shed = answers.filter((a) => a.status === 503);
+    for (const a of answers) {
+      expect([401, 503]).toContain(a.status);
+      expect(oauthErrorProblem(a)).toBeUndefined();
+    }
+    // 2 derivations run and 64 wait: most of a burst this size must be shed at once.
+    expect(shed.length).toBeGreaterThan(0);
+    for (const a of shed) {
+      expect(a.json.error).toBe('temporarily_unavailable');
+      expect(a.headers['retry-after']).toBe('1');
+    }
+    refused += answers.length;
+    // The OIDC path does not wait behind client secret derivations.
+    const workload = await postJson(t.url, accessPath(GEMINI), { scope: [CP] }, `Bearer ${await r.googleIdToken({ audience: r.url })}`);
+    expect(workload.status).toBe(200);
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createClientAuthenticator, type ClientSecretStore } from '../../../../../functions/token/oauth/client-authenticator.js';
 import { hashClientSecret, parseClientSecretHash, type ClientSecretHash } from '../../../../../functions/token/oauth/client-secret-hash.js';
+import { createDerivationLimiter } from '../../../../../functions/token/oauth/derivation-limiter.js';
 import { createFailureThrottle } from '../../../../../functions/token/oauth/failure-throttle.js';
 
 const SECRET = 'Yx2b7Q1cT9rWm4pZk8sN3vH6jL0dF5gA-_eRuIoPqXw';
@@ -98,6 +99,26 @@ describe('createClientAuthenticator', () => {
     const store: ClientSecretStore = { clientSecretHash: () => undefined, dummyClientSecretHash: parseClientSecretHash(await hashClientSecret(SECRET)) };
     await expect(auth.authenticate(store, 'batch', SECRET)).rejects.toThrow('out of memory');
     expect(await auth.authenticate(store, 'batch', SECRET)).toMatchObject({ reason: 'CLIENT_AUTH_THROTTLED' });
+  });
+
+  it('sheds load when too many derivations wait: not a failure, and the same for any id', async () => {
+    const throttle = createFailureThrottle({ maxFailures: 1, windowMs: 60_000, maxEntries: 10, now: () => 0 });
+    const hash = parseClientSecretHash(await hashClientSecret(SECRET));
+    const store: ClientSecretStore = { clientSecretHash: (id) => (id === 'batch' ? hash : undefined), dummyClientSecretHash: hash };
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const auth = createClientAuthenticator({
+      throttle,
+      limiter: createDerivationLimiter({ maxConcurrent: 1, maxQueued: 0 }),
+      verify: async () => { await gate; return false; },
+    });
+    const busy = auth.authenticate(store, 'someone', SECRET);
+    expect(await auth.authenticate(store, 'batch', SECRET)).toEqual({ ok: false, reason: 'CLIENT_AUTH_OVERLOADED', retryAfterSeconds: 1 });
+    expect(await auth.authenticate(store, 'nobody', SECRET)).toEqual({ ok: false, reason: 'CLIENT_AUTH_OVERLOADED', retryAfterSeconds: 1 });
+    release();
+    await busy;
+    // The shed attempt checked nothing, so it did not count against 'batch' (K = 1 here).
+    expect(throttle.attempt('id:batch').throttled).toBe(false);
   });
 
   it('keys very long client ids by digest, so the throttle table stays small', async () => {
