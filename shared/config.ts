@@ -70,6 +70,10 @@ const envSchema = z.object({
   TVS_UPSTREAM_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(4),
   TVS_AUDIT_LOG_NAME: z.string().regex(/^[A-Za-z0-9_.\/-]{1,100}$/).default('token-vending-audit'),
   GOOGLE_CLOUD_PROJECT: z.string().optional(),
+  // OAuth client_credentials: failed client authentications throttled per client id.
+  TVS_OAUTH_MAX_FAILED_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(10),
+  TVS_OAUTH_FAILURE_WINDOW_SECONDS: seconds(1, 86_400).default(60),
+  TVS_OAUTH_THROTTLE_MAX_CLIENTS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
 });
 
 export interface TokenServiceConfig {
@@ -92,6 +96,8 @@ export interface TokenServiceConfig {
   upstream: { deadlineMs: number; maxAttempts: number };
   auditLogName: string;
   projectId: string | undefined;
+  /** After `maxFailures` failed client authentications in `windowMs`, a client id gets 429 for `windowMs`; at most `maxEntries` ids tracked. */
+  oauthClientThrottle: { maxFailures: number; windowMs: number; maxEntries: number };
 }
 
 /** Thrown when the environment is unusable; the message names every bad variable. */
@@ -143,5 +149,10 @@ export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): To
     upstream: { deadlineMs: e.TVS_UPSTREAM_DEADLINE_MS, maxAttempts: e.TVS_UPSTREAM_MAX_ATTEMPTS },
     auditLogName: e.TVS_AUDIT_LOG_NAME,
     projectId: e.GOOGLE_CLOUD_PROJECT,
+    oauthClientThrottle: {
+      maxFailures: e.TVS_OAUTH_MAX_FAILED_ATTEMPTS,
+      windowMs: e.TVS_OAUTH_FAILURE_WINDOW_SECONDS * 1000,
+      maxEntries: e.TVS_OAUTH_THROTTLE_MAX_CLIENTS,
+    },
   };
 }

@@ -17,6 +17,8 @@ import { policyHealthLog } from './policy/policy-health-log.js';
 import { createTokenHandler, type TokenHandler } from './app.js';
 import { createCallerAuthenticator } from './auth/authenticate-caller.js';
 import { acceptedAudiences } from './policy/accepted-audiences.js';
+import { createClientAuthenticator } from './oauth/client-authenticator.js';
+import { createFailureThrottle } from './oauth/failure-throttle.js';
 import { createPolicyProvider, filePolicySource, secretPolicySource, type PolicyProvider } from './policy/policy-provider.js';
 
 export interface TokenFunction {
@@ -91,6 +93,7 @@ export async function createTokenFunction(config: TokenServiceConfig, overrides:
     verifySubjectToken: (token) => auth.verifyJwt(token),
     policy,
     acceptedAudiences: accepted,
+    clientAuth: createClientAuthenticator({ throttle: createFailureThrottle(config.oauthClientThrottle) }),
     minter,
     audit,
     projectId: config.projectId,

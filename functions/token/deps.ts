@@ -3,6 +3,7 @@ import type { AuditEntry, AuditLog } from '../../shared/audit-log.js';
 import type { Minter } from '../../shared/minter.js';
 import type { RequestContext } from './http/request-context.js';
 import type { AcceptedAudiences } from './policy/accepted-audiences.js';
+import type { ClientAuthenticator } from './oauth/client-authenticator.js';
 import type { PolicyCaller } from './policy/compile-policy.js';
 import type { PolicyProvider } from './policy/policy-provider.js';
 
@@ -23,6 +24,8 @@ export interface TokenAppDeps {
   policy: PolicyProvider;
   /** Audiences accepted in callers' tokens: never minted as ID-token audiences. */
   acceptedAudiences: AcceptedAudiences;
+  /** OAuth client_credentials: throttled scrypt verification of client secrets. */
+  clientAuth: ClientAuthenticator;
   minter: Minter;
   audit: AuditLog;
   projectId?: string;

@@ -6,7 +6,6 @@
  * The target service account is named by the `service_account` extension parameter (§8.2).
  * Responses and errors are RFC 6749 §5.1/§5.2 shaped.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { tokenFingerprint, type AuditEntry } from '../../shared/audit-log.js';
 import { TvsError } from '../../shared/errors.js';
@@ -22,8 +21,8 @@ export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exch
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 const SUBJECT_TOKEN_TYPES = new Set(['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token']);
 const REALM = 'Basic realm="token-vending", charset="UTF-8"';
-/** Compared against when the client is unknown, so timing does not reveal which ids exist. */
-const DUMMY_HASH = createHash('sha256').update('unknown-client').digest('hex');
+/** Client ids the policy can hold; any other presented id is audited as malformed, not echoed. */
+const CLIENT_ID_SYNTAX = /^[A-Za-z0-9_.-]{1,100}$/;
 
 /** An RFC 6749 error on its way out. */
 class OAuthError extends Error {
@@ -57,8 +56,10 @@ export async function handleOAuthToken(deps: TokenAppDeps, req: FunctionRequest,
 
     let policyCaller: PolicyCaller;
     if (grantType === 'client_credentials') {
-      const clientId = authenticateClient(deps, req, params);
-      caller = { kind: 'client', clientId };
+      const { clientId, secret } = clientCredentials(req, params);
+      // Audited as the id presented, known or not: the operator sees which ids are being tried.
+      caller = { kind: 'client', clientId: CLIENT_ID_SYNTAX.test(clientId) ? clientId : '(malformed)' };
+      await authenticateClient(deps, clientId, secret);
       policyCaller = { kind: 'client', clientId };
     } else if (grantType === TOKEN_EXCHANGE_GRANT) {
       if (header(req, 'authorization') || params.has('client_id')) throw invalidRequest('client authentication is not used with token exchange');
@@ -142,11 +143,9 @@ function required(params: URLSearchParams, name: string): string {
   return value;
 }
 
-/** client_secret_basic or client_secret_post (never both); secrets compared as SHA-256 in constant time. */
-function authenticateClient(deps: TokenAppDeps, req: FunctionRequest, params: URLSearchParams): string {
+/** The client id and secret of client_secret_basic or client_secret_post (never both). */
+function clientCredentials(req: FunctionRequest, params: URLSearchParams): { clientId: string; secret: string } {
   const authorization = header(req, 'authorization');
-  let clientId: string | undefined;
-  let secret: string | undefined;
   if (authorization) {
     if (params.has('client_id') || params.has('client_secret')) throw invalidRequest('use one client authentication method, not two');
     const m = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(authorization.trim());
@@ -154,21 +153,34 @@ function authenticateClient(deps: TokenAppDeps, req: FunctionRequest, params: UR
     const colon = decoded.indexOf(':');
     if (colon <= 0) throw invalidClient();
     try {
-      clientId = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
-      secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
+      return { clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')), secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')) };
     } catch {
       throw invalidClient();
     }
-  } else {
-    clientId = params.get('client_id') ?? undefined;
-    secret = params.get('client_secret') ?? undefined;
-    if (!clientId || !secret) throw invalidClient();
   }
-  const expected = deps.policy.current().clientSecretSha256(clientId);
-  const presented = createHash('sha256').update(secret, 'utf8').digest();
-  const ok = timingSafeEqual(presented, Buffer.from(expected ?? DUMMY_HASH, 'hex'));
-  if (!ok || expected === undefined) throw invalidClient();
-  return clientId;
+  const clientId = params.get('client_id');
+  const secret = params.get('client_secret');
+  if (!clientId || !secret) throw invalidClient();
+  return { clientId, secret };
+}
+
+/**
+ * Verifies the secret against the policy's scrypt hash, throttled per client id: unknown ids are
+ * derived against a dummy hash and throttled alike, so neither the answer nor its timing class
+ * says whether an id exists.
+ */
+async function authenticateClient(deps: TokenAppDeps, clientId: string, secret: string): Promise<void> {
+  const result = await deps.clientAuth.authenticate(deps.policy.current(), clientId, secret);
+  if (result.ok) return;
+  if (result.reason === 'CLIENT_AUTH_OVERLOADED') {
+    // Load shedding, the same for every id: no secret was checked, nothing was counted.
+    throw new OAuthError(503, 'temporarily_unavailable', 'Too many client authentications in progress; retry shortly.', result.reason, { 'retry-after': String(result.retryAfterSeconds) });
+  }
+  if (result.reason === 'CLIENT_AUTH_THROTTLED') {
+    // RFC 6585 429 with Retry-After; the RFC 6749 code stays invalid_client (the authentication was refused).
+    throw new OAuthError(429, 'invalid_client', 'Too many failed client authentication attempts; retry after the time in Retry-After.', result.reason, { 'retry-after': String(result.retryAfterSeconds) });
+  }
+  throw invalidClient();
 }
 
 function invalidClient(): OAuthError {

@@ -3,6 +3,7 @@
  * pre-built, rule names unique, every rule's service accounts configured with one backend.
  */
 import type { AcceptedAudiences } from './accepted-audiences.js';
+import { dummyClientSecretHash, formatClientSecretHash, type ClientSecretHash } from '../oauth/client-secret-hash.js';
 import { asciiLower, compileGlob, type Matcher } from './glob.js';
 import { policySchema, type PolicyDocument, type ServiceAccountEntry } from './policy-schema.js';
 
@@ -41,8 +42,10 @@ export interface CompiledPolicy {
   readonly ruleCount: number;
   /** The configured target SA, or undefined when the policy does not know it. */
   serviceAccount(email: string): (ServiceAccountEntry & { email: string }) | undefined;
-  /** SHA-256 (hex) of a client's secret, or undefined for an unknown client. */
-  clientSecretSha256(clientId: string): string | undefined;
+  /** A client's parsed secret hash, or undefined for an unknown client. */
+  clientSecretHash(clientId: string): ClientSecretHash | undefined;
+  /** Verified instead for unknown client ids (same parameters as the clients'); never authenticates anyone. */
+  readonly dummyClientSecretHash: ClientSecretHash;
   /** Deny by default: allowed only if ONE rule matches the caller and covers the whole request. */
   authorize(caller: PolicyCaller, request: PolicyRequest): Decision;
 }
@@ -88,7 +91,8 @@ export function compilePolicy(input: unknown, options: CompileOptions = {}): Com
     version: 1,
     ruleCount: rules.length,
     serviceAccount: (email) => accounts.get(asciiLower(email)),
-    clientSecretSha256: (clientId) => (Object.hasOwn(doc.clients, clientId) ? doc.clients[clientId].secretSha256 : undefined),
+    clientSecretHash: (clientId) => (Object.hasOwn(doc.clients, clientId) ? doc.clients[clientId].secretHash : undefined),
+    dummyClientSecretHash: compileClientSecrets(doc),
     authorize: (caller, request) => authorize(rules, caller, request, (email) => accounts.get(asciiLower(email))),
   };
 }
@@ -165,6 +169,18 @@ function compileRule(doc: PolicyDocument, rule: PolicyDocument['rules'][number],
     audiences,
     maxLifetimeSeconds: rule.maxLifetimeSeconds,
   };
+}
+
+/** Refuses two clients with one hash (one secret shared, or a copy-paste); returns the dummy hash. */
+function compileClientSecrets(doc: PolicyDocument): ClientSecretHash {
+  const seen = new Map<string, string>();
+  for (const [id, client] of Object.entries(doc.clients)) {
+    const key = formatClientSecretHash(client.secretHash);
+    const other = seen.get(key);
+    if (other !== undefined) throw new PolicyError(`Invalid policy:\n  clients.${id}.secretHash: the same hash as client "${other}"; give each client its own secret`);
+    seen.set(key, id);
+  }
+  return dummyClientSecretHash(Object.values(doc.clients).map((c) => c.secretHash));
 }
 
 const DENIAL_ORDER: DenialReason[] = ['NO_RULE_FOR_CALLER', 'SERVICE_ACCOUNT_NOT_ALLOWED', 'SCOPE_NOT_ALLOWED', 'AUDIENCE_NOT_ALLOWED', 'LIFETIME_EXCEEDS_POLICY'];

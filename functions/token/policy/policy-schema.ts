@@ -3,6 +3,9 @@
  * exactly-one-of fields are enforced, and every string that becomes a pattern is checked.
  */
 import { z } from 'zod';
+import { ClientSecretHashError, parseClientSecretHash } from '../oauth/client-secret-hash.js';
+
+const REHASH = 'generate a new secret and its hash with `npm run -s hash-client-secret -- --generate`, give the client the secret, and put the hash under "secretHash"';
 
 const email = z.string().regex(/^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$/, 'must be a lower-case email address');
 const pattern = z.string().min(1).max(512).refine((s) => !/[\s\u0000-\u001f\u007f]/.test(s), 'must not contain whitespace or control characters');
@@ -23,11 +26,33 @@ const serviceAccountSchema = z.preprocess(
 const notPrototypeKey = (s: string) => !['__proto__', 'constructor', 'prototype'].includes(s);
 const recordKey = (pattern: RegExp, what: string) => z.string().regex(pattern, what).refine(notPrototypeKey, 'is a reserved name');
 
-const clientSchema = z.strictObject({
-  /** SHA-256 of the client secret, hex. Secrets are 32+ random bytes, so a fast hash is enough. */
-  secretSha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the client secret'),
-  description: z.string().max(200).optional(),
-});
+/**
+ * An OAuth client: its secret's scrypt hash (see `oauth/client-secret-hash.ts`), parsed and
+ * bounds-checked here. The legacy unsalted `secretSha256` is refused with how to replace it.
+ */
+const clientSchema = z
+  .strictObject({
+    secretHash: z.string().optional(),
+    secretSha256: z.unknown().optional(),
+    description: z.string().max(200).optional(),
+  })
+  .transform((client, ctx) => {
+    if (client.secretSha256 !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['secretSha256'], message: `an unsalted SHA-256 hash is no longer accepted: ${REHASH}` });
+      return z.NEVER;
+    }
+    if (client.secretHash === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['secretHash'], message: `is required (${REHASH})` });
+      return z.NEVER;
+    }
+    try {
+      return { secretHash: parseClientSecretHash(client.secretHash), description: client.description };
+    } catch (err) {
+      if (!(err instanceof ClientSecretHashError)) throw err;
+      ctx.addIssue({ code: 'custom', path: ['secretHash'], message: err.message });
+      return z.NEVER;
+    }
+  });
 
 const oidcCallerSchema = z
   .strictObject({

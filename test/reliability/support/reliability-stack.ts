@@ -3,10 +3,11 @@
  * look into the server process), a policy that adds an OAuth client and an external OIDC issuer
  * to the demo policy, and captured audit and operational logs.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hashClientSecret } from '../../../functions/token/oauth/client-secret-hash.js';
 import { DEMO_POLICY_FILE, startLocalStack, type LocalStack } from '../../../scripts/local-stack.js';
 import type { Emulator } from '../../../emulator/index.js';
 import { Writable } from 'node:stream';
@@ -67,7 +68,7 @@ export async function startReliabilityStack(options: ReliabilityStackOptions = {
   const policy = {
     version: 1,
     serviceAccounts: { [GEMINI]: demo.serviceAccounts[GEMINI] },
-    clients: { [CLIENT_ID]: { secretSha256: createHash('sha256').update(clientSecret).digest('hex') } },
+    clients: { [CLIENT_ID]: { secretHash: await hashClientSecret(clientSecret) } },
     rules: [
       { name: 'workload-calls-gemini', caller: { issuer: 'https://accounts.google.com', email: WORKLOAD }, serviceAccounts: [GEMINI], scopes: [CP], idTokenAudiences: ['https://example.com', 'https://*.run.app'] },
       { name: 'client-calls-gemini', caller: { client: CLIENT_ID }, serviceAccounts: [GEMINI], scopes: [CP] },

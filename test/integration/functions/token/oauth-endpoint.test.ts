@@ -2,7 +2,6 @@
  * `POST /v1/token` end to end: client_credentials (basic and post) and RFC 8693 token exchange
  * with an external OIDC issuer whose JWKS is served by this test, over real sockets.
  */
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { hashClientSecret } from '../../../../functions/token/oauth/client-secret-hash.js';
 import { startLocalStack, type LocalStack } from '../../../../scripts/local-stack.js';
 import { createCapture, type Capture } from '../../../support/capture.js';
 
@@ -17,6 +17,9 @@ const GEMINI = 'gemini-caller@tvs-local.iam.gserviceaccount.com';
 const CP = 'https://www.googleapis.com/auth/cloud-platform';
 const ISSUER = 'https://ci.example.test';
 const CLIENT_SECRET = 'c2VjcmV0LWZvci10ZXN0cy1vbmx5LTMyLWJ5dGVzLWxvbmc';
+/** A second client, only for the throttling tests (they lock it out). */
+const LOCKED_SECRET = 'bG9ja2VkLW91dC1jbGllbnQtc2VjcmV0LWZvci10ZXN0cw';
+const MAX_FAILURES = 4;
 
 let stack: LocalStack;
 let jwksServer: Server;
@@ -40,9 +43,15 @@ beforeAll(async () => {
   writeFileSync(policyFile, JSON.stringify({
     version: 1,
     serviceAccounts: { [GEMINI]: { backend: 'key', keySecret: 'projects/tvs-local/secrets/gemini-caller-key/versions/current' } },
-    clients: { 'nightly-batch': { secretSha256: createHash('sha256').update(CLIENT_SECRET).digest('hex') } },
+    clients: {
+      'nightly-batch': { secretHash: await hashClientSecret(CLIENT_SECRET) },
+      'locked-out': { secretHash: await hashClientSecret(LOCKED_SECRET) },
+      'victim-a': { secretHash: await hashClientSecret(`${LOCKED_SECRET}-a`) },
+      'victim-b': { secretHash: await hashClientSecret(`${LOCKED_SECRET}-b`) },
+    },
     rules: [
       { name: 'batch', caller: { client: 'nightly-batch' }, serviceAccounts: [GEMINI], scopes: [CP] },
+      { name: 'locked-out', caller: { client: 'locked-out' }, serviceAccounts: [GEMINI], scopes: [CP] },
       { name: 'ci-main', caller: { issuer: ISSUER, subject: 'repo:org/*:ref:refs/heads/main' }, serviceAccounts: [GEMINI], scopes: [CP], maxLifetimeSeconds: 3600 },
       { name: 'workload', caller: { issuer: 'https://accounts.google.com', email: 'workload@tvs-local.iam.gserviceaccount.com' }, serviceAccounts: [GEMINI], scopes: [CP] },
     ],
@@ -55,6 +64,8 @@ beforeAll(async () => {
       TVS_POLICY_FILE: policyFile,
       TVS_OIDC_ISSUERS: JSON.stringify([{ issuer: ISSUER, jwksUri, audiences: ['tvs-exchange'] }]),
       TVS_UPSTREAM_DEADLINE_MS: '2000',
+      TVS_OAUTH_MAX_FAILED_ATTEMPTS: String(MAX_FAILURES),
+      TVS_OAUTH_FAILURE_WINDOW_SECONDS: '600',
     },
   });
   // Load the key once, so the short deadline above measures upstream faults, not the lazy client import.
@@ -140,6 +151,57 @@ describe('client_credentials', () => {
     await stack.token.flushAudit();
     expect(audit.text()).toContain('nightly-batch');
     expect(audit.text()).not.toContain(CLIENT_SECRET);
+  });
+});
+
+describe('client_credentials: failed attempts are throttled per client id', () => {
+  const attempt = (clientId: string, secret: string) => token({ grant_type: 'client_credentials', service_account: GEMINI, scope: CP }, { authorization: basic(clientId, secret) });
+  /** What an attacker sees of an answer: status, body and every header but the date. */
+  const visible = (res: { status: number; json: any; headers: Headers }) => ({
+    status: res.status,
+    json: res.json,
+    headers: Object.fromEntries([...(res.headers as unknown as Iterable<[string, string]>)].filter(([name]) => !['date', 'retry-after'].includes(name))),
+    retryAfter: res.headers.get('retry-after') === null ? null : 'present',
+  });
+
+  it('answers 429 invalid_client with Retry-After after K failures, even to the right secret', async () => {
+    for (let i = 0; i < MAX_FAILURES; i++) expect((await attempt('locked-out', `guess-${i}-of-an-attacker`)).status).toBe(401);
+    const refused = await attempt('locked-out', LOCKED_SECRET);
+    expect(refused.status).toBe(429);
+    expect(refused.json).toEqual({ error: 'invalid_client', error_description: expect.stringMatching(/too many failed/i) });
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(Number.isInteger(retryAfter)).toBe(true);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(600);
+    expect(refused.headers.get('cache-control')).toBe('no-store');
+    // Another client is not affected.
+    expect((await attempt('nightly-batch', CLIENT_SECRET)).status).toBe(200);
+    await stack.token.flushAudit();
+    // One audit entry per decision, denials included.
+    const entries = audit.entries().filter((e) => e.caller?.clientId === 'locked-out');
+    expect(entries).toHaveLength(MAX_FAILURES + 1);
+    expect(entries.at(-1)).toMatchObject({ decision: 'denied', reason: 'CLIENT_AUTH_THROTTLED', httpStatus: 429 });
+    expect(entries.slice(0, -1).every((e) => e.reason === 'INVALID_CLIENT' && e.httpStatus === 401)).toBe(true);
+    expect(audit.text()).not.toContain(LOCKED_SECRET);
+    expect(audit.text()).not.toContain('-of-an-attacker');
+  });
+
+  it('answers an unknown client id exactly as a known one, before and after the lockout', async () => {
+    const known: unknown[] = [];
+    const unknown: unknown[] = [];
+    for (let i = 0; i <= MAX_FAILURES + 1; i++) {
+      known.push(visible(await attempt('victim-a', `guess-${i}`)));
+      unknown.push(visible(await attempt('no-such-client', `guess-${i}`)));
+    }
+    expect(unknown).toEqual(known);
+    expect(known.map((k: any) => k.status)).toEqual([...Array(MAX_FAILURES).fill(401), 429, 429]);
+  });
+
+  it('answers a known id with a wrong secret exactly as an unknown id', async () => {
+    const known = visible(await attempt('victim-b', 'not-the-secret'));
+    const unknown = visible(await attempt('nobody-at-all', 'not-the-secret'));
+    expect(unknown).toEqual(known);
+    expect(known).toMatchObject({ status: 401, json: { error: 'invalid_client' } });
   });
 });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PermissionDeniedError } from '../../../../shared/errors.js';
 import type { Minter, MintResult } from '../../../../shared/minter.js';
 import { decideAndMint } from '../../../../functions/token/decide.js';
+import { dummyClientSecretHash } from '../../../../functions/token/oauth/client-secret-hash.js';
 import { acceptedAudiences } from '../../../../functions/token/policy/accepted-audiences.js';
 import type { CompiledPolicy, PolicyCaller } from '../../../../functions/token/policy/compile-policy.js';
 import type { PolicyProvider } from '../../../../functions/token/policy/policy-provider.js';
@@ -15,7 +16,8 @@ const allowAll: CompiledPolicy = {
   version: 1,
   ruleCount: 1,
   serviceAccount: (email) => ({ email, backend: 'keyless' }),
-  clientSecretSha256: () => undefined,
+  clientSecretHash: () => undefined,
+  dummyClientSecretHash: dummyClientSecretHash([]),
   authorize: (_caller, request) => ({ allowed: true, rule: 'everything', serviceAccount: { email: request.serviceAccount, backend: 'keyless' } }),
 };
 const policy: PolicyProvider = { current: () => allowAll, currentForRequest: () => Promise.resolve(allowAll), reload: () => Promise.resolve(allowAll) };

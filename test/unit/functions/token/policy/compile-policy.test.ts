@@ -6,6 +6,7 @@ const KEYLESS = 'keyless@p.iam.gserviceaccount.com';
 const CP = 'https://www.googleapis.com/auth/cloud-platform';
 const GOOGLE = 'https://accounts.google.com';
 const GH = 'https://token.actions.githubusercontent.com';
+const CLIENT_HASH = 'scrypt$N=16384,r=8,p=1$AQEBAQEBAQEBAQEBAQEBAQ$AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI';
 
 function basePolicy(): any {
   return {
@@ -14,7 +15,7 @@ function basePolicy(): any {
       [SA]: { backend: 'key', keySecret: 'projects/p/secrets/gemini-key/versions/current' },
       [KEYLESS]: {},
     },
-    clients: { 'ci-runner': { secretSha256: 'a'.repeat(64) } },
+    clients: { 'ci-runner': { secretHash: CLIENT_HASH } },
     rules: [
       { name: 'workload', caller: { issuer: GOOGLE, email: 'workload@p.iam.gserviceaccount.com' }, serviceAccounts: [SA], scopes: [CP], idTokenAudiences: ['https://*.run.app'] },
       { name: 'github-main', caller: { issuer: GH, subject: 'repo:org/*:ref:refs/heads/main', claims: { repository_owner: 'org' } }, serviceAccounts: [KEYLESS], scopes: [CP], maxLifetimeSeconds: 1800 },
@@ -76,8 +77,8 @@ describe('compilePolicy', () => {
 
   it('does not treat inherited properties as clients', () => {
     const p = compilePolicy(basePolicy());
-    expect(p.clientSecretSha256('__proto__')).toBeUndefined();
-    expect(p.clientSecretSha256('constructor')).toBeUndefined();
+    expect(p.clientSecretHash('__proto__')).toBeUndefined();
+    expect(p.clientSecretHash('constructor')).toBeUndefined();
   });
 
   it.each([
@@ -97,8 +98,8 @@ describe('compilePolicy', () => {
     ['duplicate rule names', (p: any) => { p.rules[1].name = 'workload'; }, /duplicate rule name/],
     ['an unsupported version', (p: any) => { p.version = 2; }, /version/],
     ['a __proto__ claim constraint (it would vanish into the prototype)', (p: any) => { p.rules[1].caller.claims = JSON.parse('{"__proto__": "only-this"}'); }, /rules\[1\].*claims.*reserved name/s],
-    ['a client named __proto__', (p: any) => { p.clients = JSON.parse('{"__proto__": {"secretSha256": "' + 'a'.repeat(64) + '"}}'); }, /clients.*reserved name/s],
-    ['a malformed client secret hash', (p: any) => { p.clients['ci-runner'].secretSha256 = 'plaintext'; }, /secretSha256/],
+    ['a client named __proto__', (p: any) => { p.clients = JSON.parse(`{"__proto__": {"secretHash": "${CLIENT_HASH}"}}`); }, /clients.*reserved name/s],
+    ['a malformed client secret hash', (p: any) => { p.clients['ci-runner'].secretHash = 'plaintext'; }, /clients\.ci-runner\.secretHash/],
   ])('rejects %s with a message naming the field', (_name, mutate, message) => {
     const p = basePolicy();
     mutate(p);
