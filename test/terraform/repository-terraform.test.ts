@@ -41,7 +41,7 @@ describe('the repository Terraform', () => {
     const env = text(blocks(fn.body, 'service_config')[0]?.environment_variables);
     expect(env).toBe('${local.environment}');
     const localsText = JSON.stringify(fn.file.json.locals);
-    for (const name of ['TVS_AUDIENCE', 'TVS_POLICY_SECRET', 'TVS_POLICY_FILE', 'TVS_OIDC_ISSUERS', 'TVS_TOKEN_URI_ALLOWLIST', 'TVS_AUDIT_LOG_NAME', 'GOOGLE_CLOUD_PROJECT']) {
+    for (const name of ['TVS_AUDIENCE', 'TVS_POLICY_SECRET', 'TVS_POLICY_FILE', 'TVS_OIDC_ISSUERS', 'TVS_TOKEN_URI_ALLOWLIST', 'TVS_AUDIT_LOG_NAME', 'TVS_POLICY_MAX_STALENESS_SECONDS', 'GOOGLE_CLOUD_PROJECT']) {
       expect(localsText).toContain(name);
     }
   });

@@ -15,6 +15,8 @@ locals {
       TVS_OIDC_ISSUERS        = jsonencode(local.oidc_issuers)
       TVS_TOKEN_URI_ALLOWLIST = join(",", var.token_uri_allowlist)
       TVS_AUDIT_LOG_NAME      = var.audit_log_name
+      # Fail closed when the policy cannot be re-read for this long.
+      TVS_POLICY_MAX_STALENESS_SECONDS = tostring(var.policy_max_staleness_seconds)
     },
     var.policy_secret_version == null ? {} : { TVS_POLICY_SECRET = var.policy_secret_version },
     var.policy_file == null ? {} : { TVS_POLICY_FILE = var.policy_file },

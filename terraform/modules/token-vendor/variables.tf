@@ -176,6 +176,17 @@ variable "policy_file" {
   }
 }
 
+variable "policy_max_staleness_seconds" {
+  type        = number
+  description = "How long the last good policy keeps serving while re-reads fail (TVS_POLICY_MAX_STALENESS_SECONDS); after that the function fails closed (503 POLICY_STALE) until a re-read succeeds, so a revoked grant cannot outlive a broken policy secret."
+  default     = 3600
+
+  validation {
+    condition     = var.policy_max_staleness_seconds >= 300 && var.policy_max_staleness_seconds <= 604800 && floor(var.policy_max_staleness_seconds) == var.policy_max_staleness_seconds
+    error_message = "policy_max_staleness_seconds must be a whole number from 300 (the default policy TTL) to 604800."
+  }
+}
+
 variable "oidc_issuers" {
   type = list(object({
     issuer     = string
@@ -205,7 +216,7 @@ variable "token_uri_allowlist" {
 
 variable "audit_log_name" {
   type        = string
-  description = "Log name of the structured audit entries (TVS_AUDIT_LOG_NAME); the audit module filters on it."
+  description = "logName field of the structured audit entries (TVS_AUDIT_LOG_NAME). On Cloud Run it lands inside jsonPayload (a stdout line keeps the platform's log name), so no filter uses it."
   default     = "token-vending-audit"
 
   validation {
