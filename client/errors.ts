@@ -83,6 +83,10 @@ const SERVICE_NAMES: Record<ClientErrorService, string> = {
 /** What to do next, per code (the error table, plus the codes the service adds). */
 export function hintFor(service: ClientErrorService, code: ClientErrorCode, reason: string | undefined, attempts: number): string {
   if (reason === 'API_KEY_INVALID') return 'The API key is not valid: check the key and the secret it is read from (a rotated key is re-read once automatically).';
+  if (reason === 'AUDIENCE_IS_THIS_SERVICE') {
+    return "The token service never mints an ID token for its own audience (it would let the holder call the service as that account): ask for the downstream service's URL.";
+  }
+  if (reason === 'POLICY_STALE') return "The token service could not re-read its policy for too long and refuses until it can: retry later; operators should check the service's policy_reload_failed logs.";
   switch (code) {
     case 'INVALID_ARGUMENT':
     case 'FAILED_PRECONDITION':

@@ -27,6 +27,16 @@ describe('toFriendlyError', () => {
     expect(err.cause).toBeInstanceOf(ApiError);
   });
 
+  it.each([
+    [403, 'PERMISSION_DENIED', 'AUDIENCE_IS_THIS_SERVICE', /never mints an ID token for its own audience/],
+    [503, 'UNAVAILABLE', 'POLICY_STALE', /could not re-read its policy/],
+  ])('explains the token service’s %i %s (%s) refusal', (status, googleStatus, reason, hint) => {
+    const body = { error: { code: status, status: googleStatus, message: 'x', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'tokenvending.googleapis.local' }] } };
+    const err = toFriendlyError({ message: 'Request failed', response: { status, data: body } }, 'token-service');
+    expect(err).toMatchObject({ name: 'TokenServiceError', code: googleStatus, httpStatus: status, reason });
+    expect((err as GeminiError).hint).toMatch(hint);
+  });
+
   it('maps a gaxios-shaped error by its response', () => {
     const err = toFriendlyError({ message: 'Request failed', response: { status: 403, data: { error: { code: 403, status: 'PERMISSION_DENIED', message: 'no' } } } }, 'gemini');
     expect(err).toMatchObject({ name: 'GeminiError', code: 'PERMISSION_DENIED', httpStatus: 403 });
