@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.js';
 import { createOpsLog } from '../../shared/ops-log.js';
+import { policyHealthLog } from '../../functions/token/policy/policy-health-log.js';
 import { createCapture, type Capture } from '../support/capture.js';
 import { requestLogEntry, storedEntry, type Workload } from './lib/cloud-run-entry.js';
 import { evaluateJson, moduleScope } from './lib/hcl-eval.js';
@@ -173,6 +174,13 @@ describe('the policy reload failure metric', () => {
   it("matches the token function's ops-log line for a failed reload, stored from stderr", () => {
     const line = captureOpsLine('token', 'ERROR', 'policy reload failed; keeping the last good policy', { event: 'policy_reload_failed', error: 'policy: rules[0].name is required' });
     expect(reload(storedEntry(line, TOKEN, 'stderr'))).toBe(true);
+    // The line the policy provider's own health log writes, stale or not.
+    for (const stale of [false, true]) {
+      const lines: string[] = [];
+      const health = policyHealthLog(createOpsLog('token', (l) => lines.push(l)), 'secret:projects/p/secrets/tvs-policy/versions/latest', 3600);
+      health.onReloadError!(new Error('policy: rules[0].name is required'), { stale, lastGoodAgeMs: 4_000_000, consecutiveFailures: 3 });
+      expect(reload(storedEntry(lines[0].trimEnd(), TOKEN, 'stderr'))).toBe(true);
+    }
     expect(reload(storedEntry(line, { ...TOKEN, resource: 'cloud_function' }, 'stdout'))).toBe(true);
   });
 
