@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { csv, GOOGLE_DEFAULTS, parseEnv, secureUrl } from './config.js';
+import { rotationBindingsJson, type RotationBindings } from './rotation-binding.js';
 
 /** Google's production endpoints the rotator talks to; each is overridable (the emulator). */
 export const ROTATE_DEFAULTS = {
@@ -16,6 +17,9 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 
 const envSchema = z.object({
   GOOGLE_CLOUD_PROJECT: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be the project id that holds the managed secrets'),
+  // Which secret rotates which credential: deploy-time configuration rendered by Terraform, never
+  // read from the secrets themselves. Required (`{}` rotates nothing).
+  TVS_ROTATION_BINDINGS: z.string({ error: 'is required: the JSON map secret id → {kind, target, period, grace} (Terraform renders it)' }).pipe(rotationBindingsJson),
   TVS_SECRET_MANAGER_ENDPOINT: secureUrl.default(GOOGLE_DEFAULTS.secretManagerEndpoint),
   TVS_IAM_URL: secureUrl.default(ROTATE_DEFAULTS.iamUrl),
   TVS_APIKEYS_URL: secureUrl.default(ROTATE_DEFAULTS.apiKeysUrl),
@@ -32,6 +36,8 @@ const envSchema = z.object({
 
 export interface RotateConfig {
   projectId: string;
+  /** Secret id → what it rotates (`TVS_ROTATION_BINDINGS`). */
+  bindings: RotationBindings;
   secretManagerEndpoint: string;
   iamUrl: string;
   apiKeysUrl: string;
@@ -50,6 +56,7 @@ export function loadRotateConfig(env: NodeJS.ProcessEnv = process.env): RotateCo
   const e = parseEnv(envSchema, env);
   return {
     projectId: e.GOOGLE_CLOUD_PROJECT,
+    bindings: e.TVS_ROTATION_BINDINGS,
     secretManagerEndpoint: e.TVS_SECRET_MANAGER_ENDPOINT,
     iamUrl: trimSlash(e.TVS_IAM_URL),
     apiKeysUrl: trimSlash(e.TVS_APIKEYS_URL),

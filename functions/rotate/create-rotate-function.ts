@@ -71,7 +71,7 @@ export function createRotateFunction(config: RotateConfig, overrides: RotateFunc
   const depsFor = (trigger: string): ReconcileDeps & { projectId: string } => {
     const owner = randomBytes(6).toString('hex');
     return {
-      secrets, credentials, now, owner, claimTtlMs: config.claimTtlMs, projectId: config.projectId,
+      secrets, credentials, now, owner, claimTtlMs: config.claimTtlMs, projectId: config.projectId, bindings: config.bindings,
       audit: rotationAudit(audit, owner, trigger, now),
       ...(overrides.afterStep ? { afterStep: overrides.afterStep } : {}),
     };

@@ -6,7 +6,7 @@
  */
 import { TvsError } from '../../shared/errors.js';
 import type { SecretAdmin, SecretInfo } from '../../shared/gcp/secret-admin.js';
-import { parseRotationConfig, parseRotationState, withRotationState, type RotationConfig, type RotationState } from './state.js';
+import { parseRotationState, withRotationState, type RotationConfig, type RotationState } from './state.js';
 
 /** Thrown when another run holds the secret's claim. */
 export class BusyError extends Error {
@@ -34,9 +34,10 @@ export class SecretSession {
   state: RotationState;
   readonly config: RotationConfig;
 
-  constructor(private readonly deps: SessionDeps, info: SecretInfo) {
+  /** `config` is the secret's deploy-time binding, already checked against its metadata. */
+  constructor(private readonly deps: SessionDeps, info: SecretInfo, config: RotationConfig) {
     this.info = info;
-    this.config = parseRotationConfig(info.labels, info.annotations);
+    this.config = config;
     this.state = parseRotationState(info.annotations);
   }
 

@@ -15,6 +15,8 @@ export interface ApiKeyInfo {
   restrictions?: Record<string, unknown>;
   /** Set on keys bound to a service account. */
   serviceAccountEmail?: string;
+  /** Free-form metadata; the rotator ties its keys to their secret here. */
+  annotations?: Record<string, string>;
   deleteTime?: string;
 }
 
@@ -58,6 +60,7 @@ function toInfo(json: Record<string, unknown>): ApiKeyInfo {
     ...pick('displayName', json.displayName),
     ...pick('restrictions', json.restrictions),
     ...pick('serviceAccountEmail', json.serviceAccountEmail),
+    ...(json.annotations && typeof json.annotations === 'object' ? { annotations: { ...(json.annotations as Record<string, string>) } } : {}),
     ...pick('deleteTime', json.deleteTime),
   };
 }

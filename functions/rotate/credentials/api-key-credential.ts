@@ -4,11 +4,11 @@
  * with the old key's restrictions; proven by an authenticated Gemini call; soft-deleted.
  */
 import { createHash } from 'node:crypto';
-import { FailedPreconditionError } from '../../../shared/errors.js';
-import type { ApiKeys } from '../../../shared/gcp/api-keys.js';
+import { FailedPreconditionError, NotFoundError } from '../../../shared/errors.js';
+import type { ApiKeyInfo, ApiKeys } from '../../../shared/gcp/api-keys.js';
 import { callGoogle, fetchTransport, type RestTransport } from '../../../shared/gcp/google-rest.js';
 import type { RotationConfig } from '../state.js';
-import type { Credential } from './credential.js';
+import type { Credential, KeyStatus } from './credential.js';
 
 export interface ApiKeyCredentialOptions {
   apiKeys: ApiKeys;
@@ -36,12 +36,36 @@ export function apiKeyIdFor(secretId: string, generation: number): string {
   return `${slug || 'key'}-${hash}-g${generation}`;
 }
 
+/** API-key annotation naming the secret (`projects/P/secrets/S`) a rotator-made key belongs to. */
+export const OWNER_ANNOTATION = 'tvs-rotation-secret';
+
 export function apiKeyCredential(options: ApiKeyCredentialOptions): Credential {
   const { apiKeys } = options;
   const transport = options.transport ?? fetchTransport();
   const nameOf = (config: RotationConfig, keyId: string) => `${splitKeyName(config.target).parent}/keys/${keyId}`;
 
+  /**
+   * API key ids are project-wide, so a state that names one proves nothing: only the bound key
+   * itself, or a key the rotator made for this very secret (its owner annotation), may be touched.
+   */
+  async function keyStatus(config: RotationConfig, keyId: string, secretName: string): Promise<KeyStatus> {
+    let key: ApiKeyInfo;
+    try {
+      key = await apiKeys.get(nameOf(config, keyId));
+    } catch (err) {
+      if (err instanceof NotFoundError) return 'absent';
+      throw err;
+    }
+    if (key.deleteTime !== undefined) return 'absent';
+    const owned = keyId === splitKeyName(config.target).keyId || key.annotations?.[OWNER_ANNOTATION] === secretName;
+    return owned ? 'enabled' : 'foreign';
+  }
+
   return {
+    keyStatus,
+    async holds(config, payload, keyId) {
+      return (await apiKeys.keyString(nameOf(config, keyId))) === payload.toString('utf8').trim();
+    },
     liveKeys: () => Promise.resolve(undefined),
     // Ids are deterministic: a crashed create is found and reused, never orphaned.
     deleteOrphans: () => Promise.resolve([]),
@@ -50,11 +74,13 @@ export function apiKeyCredential(options: ApiKeyCredentialOptions): Credential {
       const { parent, keyId: targetId } = splitKeyName(config.target);
       const keyId = apiKeyIdFor(context.secretId, context.generation);
       // Restrictions are copied from the key being replaced: a rotation must never widen access.
+      // (The create step has checked that key is the bound one or one made for this secret.)
       const current = await apiKeys.get(nameOf(config, context.currentKey ?? targetId));
       await apiKeys.create(parent, keyId, {
         displayName: `${current.displayName ?? targetId} (rotation ${context.generation})`.slice(0, 63),
         ...(current.restrictions ? { restrictions: current.restrictions } : {}),
         ...(current.serviceAccountEmail ? { serviceAccountEmail: current.serviceAccountEmail } : {}),
+        annotations: { [OWNER_ANNOTATION]: context.secretName },
       });
       const keyString = await apiKeys.keyString(nameOf(config, keyId));
       return { keyId, payload: Buffer.from(keyString, 'utf8') };

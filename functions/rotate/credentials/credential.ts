@@ -10,13 +10,26 @@ export interface NewCredential {
 
 export interface CreateContext {
   secretId: string;
+  /** `projects/P/secrets/S`: API keys the rotator makes carry it, tying them to their secret. */
+  secretName: string;
   /** The rotation's generation (1, 2, ...): names API keys deterministically. */
   generation: number;
   /** The credential being replaced (restrictions are copied from it), if any. */
   currentKey: string | undefined;
 }
 
+/**
+ * What a key named by the rotation state is, seen from the bound target: `absent` (no such live
+ * key of the target: deleted, or never one of its keys), `enabled`, `disabled`, or `foreign` (a
+ * live key the rotator must not touch: an API key neither the bound key nor made for this secret).
+ */
+export type KeyStatus = 'absent' | 'enabled' | 'disabled' | 'foreign';
+
 export interface Credential {
+  /** Looks `keyId` up under the bound target (never under a target the state names). */
+  keyStatus(config: RotationConfig, keyId: string, secretName: string): Promise<KeyStatus>;
+  /** True when `payload` (a secret version's bytes) is the credential of key `keyId`. */
+  holds(config: RotationConfig, payload: Buffer, keyId: string): Promise<boolean>;
   /**
    * Ids of the target's live keys, recorded when a rotation is claimed so that keys created by a
    * crashed run can be told from everyone else's. Undefined for kinds with deterministic ids.

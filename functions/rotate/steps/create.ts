@@ -5,6 +5,7 @@
  */
 import { TvsError } from '../../../shared/errors.js';
 import type { StepContext } from './context.js';
+import { status } from './ownership.js';
 
 /** Refusals that will not change by retrying: the rotation returns to idle (nothing was created). */
 function isDefiniteRefusal(err: unknown): boolean {
@@ -31,8 +32,10 @@ export async function create(ctx: StepContext): Promise<void> {
 
   let created;
   try {
+    // New API keys copy the current key's restrictions: it must be a key this secret owns.
+    if (state.currentKey) await status(ctx, state.currentKey, 'current-key');
     await credential.checkCapacity(config);
-    created = await credential.create(config, { secretId: session.secretId, generation: state.generation, currentKey: state.currentKey });
+    created = await credential.create(config, { secretId: session.secretId, secretName: session.info.name, generation: state.generation, currentKey: state.currentKey });
   } catch (err) {
     if (isDefiniteRefusal(err)) {
       // Nothing was created: give the secret back as it was, with the reason.

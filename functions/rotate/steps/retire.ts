@@ -6,16 +6,18 @@
  */
 import type { StepContext } from './context.js';
 import { versionName } from './context.js';
+import { mayDeleteOld, mayDisableOld } from './ownership.js';
 
 export async function disableOld(ctx: StepContext): Promise<void> {
   const { session } = ctx;
   const state = session.state;
-  if (state.oldKey) await ctx.credential.disable(session.config, state.oldKey);
+  const verdict = state.oldKey ? await mayDisableOld(ctx, state.oldKey) : undefined;
+  if (state.oldKey && verdict === 'act') await ctx.credential.disable(session.config, state.oldKey);
   if (state.oldVersion !== undefined) {
     const version = (await ctx.secrets.listVersions(session.info.name)).find((v) => v.number === state.oldVersion);
     if (version?.state === 'ENABLED' && session.info.aliases.current !== state.oldVersion) await ctx.secrets.disable(version.name);
   }
-  ctx.audit.done('disable', ctx.fields({ ...(state.oldKey ? { oldKeyId: state.oldKey } : {}), ...(state.oldVersion !== undefined ? { version: state.oldVersion } : {}) }), 'OLD_CREDENTIAL_DISABLED');
+  ctx.audit.done('disable', ctx.fields({ ...(state.oldKey ? { oldKeyId: state.oldKey } : {}), ...(state.oldVersion !== undefined ? { version: state.oldVersion } : {}) }), verdict === 'gone' ? 'OLD_KEY_ALREADY_GONE' : 'OLD_CREDENTIAL_DISABLED');
   await ctx.mark('disable');
   await session.save({ ...state, phase: 'purging', disabledAtMs: ctx.now() });
 }
@@ -23,7 +25,8 @@ export async function disableOld(ctx: StepContext): Promise<void> {
 export async function deleteOld(ctx: StepContext): Promise<void> {
   const { session } = ctx;
   const state = session.state;
-  if (state.oldKey) await ctx.credential.delete(session.config, state.oldKey);
+  const verdict = state.oldKey ? await mayDeleteOld(ctx, state.oldKey) : undefined;
+  if (state.oldKey && verdict === 'act') await ctx.credential.delete(session.config, state.oldKey);
   if (state.oldVersion !== undefined) {
     if (session.info.aliases.previous !== undefined) {
       // Drop the alias first: an alias must not name a destroyed version.
@@ -36,7 +39,7 @@ export async function deleteOld(ctx: StepContext): Promise<void> {
       await ctx.secrets.destroy(versionName(session.info.name, state.oldVersion));
     }
   }
-  ctx.audit.done('delete', ctx.fields({ ...(state.oldKey ? { oldKeyId: state.oldKey } : {}), ...(state.oldVersion !== undefined ? { version: state.oldVersion } : {}) }), 'OLD_CREDENTIAL_DELETED');
+  ctx.audit.done('delete', ctx.fields({ ...(state.oldKey ? { oldKeyId: state.oldKey } : {}), ...(state.oldVersion !== undefined ? { version: state.oldVersion } : {}) }), verdict === 'gone' ? 'OLD_KEY_ALREADY_GONE' : 'OLD_CREDENTIAL_DELETED');
   await ctx.mark('delete');
   await session.save({
     phase: 'idle',

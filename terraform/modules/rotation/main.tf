@@ -6,6 +6,8 @@
 locals {
   environment = merge(var.extra_environment_variables, {
     GOOGLE_CLOUD_PROJECT = var.project_id
+    # Which secret rotates which credential: deploy-time configuration, never the secrets' metadata.
+    TVS_ROTATION_BINDINGS = jsonencode(var.rotation_bindings)
   })
 }
 

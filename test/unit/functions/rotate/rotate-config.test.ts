@@ -2,10 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../../shared/config.js';
 import { loadRotateConfig } from '../../../../shared/rotate-config.js';
 
+const BOUND = { GOOGLE_CLOUD_PROJECT: 'acme-tokens-prod', TVS_ROTATION_BINDINGS: '{}' };
+
 describe('loadRotateConfig', () => {
   it('defaults every endpoint to Google production', () => {
-    expect(loadRotateConfig({ GOOGLE_CLOUD_PROJECT: 'acme-tokens-prod' })).toEqual({
+    expect(loadRotateConfig({ GOOGLE_CLOUD_PROJECT: 'acme-tokens-prod', TVS_ROTATION_BINDINGS: '{}' })).toEqual({
       projectId: 'acme-tokens-prod',
+      bindings: new Map(),
       secretManagerEndpoint: 'https://secretmanager.googleapis.com',
       iamUrl: 'https://iam.googleapis.com',
       apiKeysUrl: 'https://apikeys.googleapis.com',
@@ -19,17 +22,17 @@ describe('loadRotateConfig', () => {
   });
 
   it.each([
-    [{}, 'GOOGLE_CLOUD_PROJECT'],
-    [{ GOOGLE_CLOUD_PROJECT: 'acme-tokens-prod', TVS_IAM_URL: 'http://iam.example.com' }, 'TVS_IAM_URL'],
-    [{ GOOGLE_CLOUD_PROJECT: 'acme-tokens-prod', TVS_TOKEN_URI_ALLOWLIST: 'ftp://x' }, 'TVS_TOKEN_URI_ALLOWLIST'],
-    [{ GOOGLE_CLOUD_PROJECT: 'acme-tokens-prod', TVS_ROTATION_CLAIM_TTL_SECONDS: '5' }, 'TVS_ROTATION_CLAIM_TTL_SECONDS'],
+    [{ TVS_ROTATION_BINDINGS: '{}' }, 'GOOGLE_CLOUD_PROJECT'],
+    [{ ...BOUND, TVS_IAM_URL: 'http://iam.example.com' }, 'TVS_IAM_URL'],
+    [{ ...BOUND, TVS_TOKEN_URI_ALLOWLIST: 'ftp://x' }, 'TVS_TOKEN_URI_ALLOWLIST'],
+    [{ ...BOUND, TVS_ROTATION_CLAIM_TTL_SECONDS: '5' }, 'TVS_ROTATION_CLAIM_TTL_SECONDS'],
   ])('fails loudly on %j, naming %s', (env, name) => {
     expect(() => loadRotateConfig(env)).toThrow(ConfigError);
     expect(() => loadRotateConfig(env)).toThrow(name);
   });
 
   it('accepts plain http on loopback for the emulator and trims trailing slashes', () => {
-    const config = loadRotateConfig({ GOOGLE_CLOUD_PROJECT: 'tvs-local', TVS_IAM_URL: 'http://127.0.0.1:8085/', TVS_APIKEYS_URL: 'http://localhost:8085' });
+    const config = loadRotateConfig({ GOOGLE_CLOUD_PROJECT: 'tvs-local', TVS_ROTATION_BINDINGS: '{}', TVS_IAM_URL: 'http://127.0.0.1:8085/', TVS_APIKEYS_URL: 'http://localhost:8085' });
     expect(config.iamUrl).toBe('http://127.0.0.1:8085');
     expect(config.apiKeysUrl).toBe('http://localhost:8085');
   });

@@ -123,7 +123,25 @@ export class FakeKeys implements Credential {
   failVerify = false;
   refuseCreate: FailedPreconditionError | undefined;
 
+  /** API keys: the secret each key was made for (keys seeded without one are someone else's). */
+  readonly madeFor = new Map<string, string>();
+  /** SA keys of another service account: never found under the bound one. */
+  readonly otherSa = new Set<string>();
+
   constructor(readonly mode: 'sa' | 'api', readonly cap = 10) {}
+
+  async keyStatus(config: { target: string }, id: string, secretName: string) {
+    await tick();
+    const state = this.keys.get(id);
+    if (state === undefined || state === 'deleted' || this.otherSa.has(id)) return 'absent' as const;
+    if (this.mode === 'api') return id === config.target.split('/').pop() || this.madeFor.get(id) === secretName ? 'enabled' as const : 'foreign' as const;
+    return state;
+  }
+
+  async holds(_c: unknown, payload: Buffer, id: string) {
+    await tick();
+    return payload.toString() === `secret:${id}`;
+  }
 
   /** Adds a key made elsewhere (a foreign key, or the one already stored). */
   seed(id = randomBytes(4).toString('hex')): string {
@@ -153,12 +171,13 @@ export class FakeKeys implements Credential {
     if (this.mode === 'sa' && this.live().length >= this.cap) throw new FailedPreconditionError('cap', { reason: 'KEY_CAP' });
   }
 
-  async create(_c: unknown, context: { generation: number }) {
+  async create(_c: unknown, context: { generation: number; secretName: string }) {
     await tick();
     if (this.refuseCreate) throw this.refuseCreate;
     this.creates++;
     const id = this.mode === 'api' ? `key-g${context.generation}` : randomBytes(4).toString('hex');
     if (!this.keys.has(id)) this.keys.set(id, 'enabled');
+    if (this.mode === 'api') this.madeFor.set(id, context.secretName);
     return { keyId: id, payload: Buffer.from(`secret:${id}`) };
   }
 
