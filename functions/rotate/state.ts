@@ -27,8 +27,13 @@ export type Phase = 'idle' | 'creating' | 'verifying' | 'retiring' | 'purging';
 /** The rotation state kept in annotations. */
 export interface RotationState {
   phase: Phase;
-  /** Rotations started so far; names the next API key deterministically. */
+  /** Rotations started so far. */
   generation: number;
+  /**
+   * Random, drawn when a rotation is claimed and before anything is created: names the new API key
+   * (unpredictable id) and is put on it, so a retried create recognises its own key.
+   */
+  nonce?: string;
   /** A run's lease on the secret: only its owner moves a non-idle secret until it expires. */
   claim?: { owner: string; expiresAtMs: number };
   /** Credential in the `current` version. */
@@ -47,7 +52,7 @@ export interface RotationState {
   lastError?: string;
 }
 
-const STATE_FIELDS = ['phase', 'generation', 'claim', 'current-key', 'new-key', 'new-version', 'old-key', 'old-version', 'keys-before', 'base-version', 'rotated-at', 'disabled-at', 'last-error'] as const;
+const STATE_FIELDS = ['phase', 'generation', 'nonce', 'claim', 'current-key', 'new-key', 'new-version', 'old-key', 'old-version', 'keys-before', 'base-version', 'rotated-at', 'disabled-at', 'last-error'] as const;
 type StateField = (typeof STATE_FIELDS)[number];
 const key = (field: StateField | 'target' | 'period' | 'grace'): string => `${ANNOTATION_PREFIX}${field}`;
 
@@ -58,6 +63,7 @@ const keyId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a key id');
 const stateSchema = z.object({
   phase: z.enum(['idle', 'creating', 'verifying', 'retiring', 'purging']).default('idle'),
   generation: z.string().regex(/^\d{1,9}$/).transform(Number).default(0),
+  nonce: z.string().regex(/^[a-z0-9]{16,64}$/, 'must be 16-64 lowercase letters or digits').optional(),
   claim: z.string().regex(/^[A-Za-z0-9_-]{1,64}@.+$/, 'must be owner@time').transform((s, ctx) => {
     const at = s.indexOf('@');
     const expiresAtMs = Date.parse(s.slice(at + 1));
@@ -80,7 +86,7 @@ const stateSchema = z.object({
 });
 
 const CAMEL: Record<StateField, keyof RotationState> = {
-  phase: 'phase', generation: 'generation', claim: 'claim', 'current-key': 'currentKey', 'new-key': 'newKey', 'new-version': 'newVersion',
+  phase: 'phase', generation: 'generation', nonce: 'nonce', claim: 'claim', 'current-key': 'currentKey', 'new-key': 'newKey', 'new-version': 'newVersion',
   'old-key': 'oldKey', 'old-version': 'oldVersion', 'keys-before': 'keysBefore', 'base-version': 'baseVersion', 'rotated-at': 'rotatedAtMs',
   'disabled-at': 'disabledAtMs', 'last-error': 'lastError',
 };
@@ -116,6 +122,7 @@ function encode(state: RotationState): Partial<Record<StateField, string>> {
   const out: Partial<Record<StateField, string | undefined>> = {
     phase: s.phase,
     generation: String(s.generation),
+    nonce: s.nonce,
     claim: s.claim ? `${s.claim.owner}@${iso(s.claim.expiresAtMs)}` : undefined,
     'current-key': s.currentKey,
     'new-key': s.newKey,

@@ -12,8 +12,10 @@ export interface CreateContext {
   secretId: string;
   /** `projects/P/secrets/S`: API keys the rotator makes carry it, tying them to their secret. */
   secretName: string;
-  /** The rotation's generation (1, 2, ...): names API keys deterministically. */
+  /** The rotation's generation (1, 2, ...). */
   generation: number;
+  /** The rotation's random nonce (recorded in its state): names and marks new API keys. */
+  nonce: string;
   /** The credential being replaced (restrictions are copied from it), if any. */
   currentKey: string | undefined;
 }

@@ -5,6 +5,7 @@
  */
 import { TvsError } from '../../../shared/errors.js';
 import type { StepContext } from './context.js';
+import { newNonce } from './claim.js';
 import { status } from './ownership.js';
 
 /** Refusals that will not change by retrying: the rotation returns to idle (nothing was created). */
@@ -15,7 +16,10 @@ function isDefiniteRefusal(err: unknown): boolean {
 export async function create(ctx: StepContext): Promise<void> {
   const { session, credential } = ctx;
   const { config } = session;
+  // A rotation claimed before nonces existed gets one now, recorded before anything is created.
+  if (!session.state.nonce) await session.save({ ...session.state, nonce: newNonce() });
   const state = session.state;
+  const nonce = state.nonce!;
   const baseVersion = state.baseVersion ?? 0;
 
   for (const version of await ctx.secrets.listVersions(session.info.name)) {
@@ -35,7 +39,7 @@ export async function create(ctx: StepContext): Promise<void> {
     // New API keys copy the current key's restrictions: it must be a key this secret owns.
     if (state.currentKey) await status(ctx, state.currentKey, 'current-key');
     await credential.checkCapacity(config);
-    created = await credential.create(config, { secretId: session.secretId, secretName: session.info.name, generation: state.generation, currentKey: state.currentKey });
+    created = await credential.create(config, { secretId: session.secretId, secretName: session.info.name, generation: state.generation, nonce, currentKey: state.currentKey });
   } catch (err) {
     if (isDefiniteRefusal(err)) {
       // Nothing was created: give the secret back as it was, with the reason.
