@@ -62,6 +62,7 @@ class HookAbort extends Error {
  */
 export async function reconcileSecret(deps: ReconcileDeps, secret: SecretInfo, options: ReconcileOptions = {}): Promise<SecretReport> {
   const actions: Step[] = [];
+  const foreignKeyIds: string[] = [];
   let session: SecretSession;
   try {
     session = new SecretSession(deps, secret, checkBinding(secret, deps.bindings.get(secret.secretId)));
@@ -80,6 +81,9 @@ export async function reconcileSecret(deps: ReconcileDeps, secret: SecretInfo, o
   const fields = (extra: Omit<RotationAuditFields, 'secret'> = {}): RotationAuditFields => ({ secret: session.secretId, kind: session.config.kind, phase: session.state.phase, ...extra });
   const ctx: StepContext = {
     session, credential, secrets: deps.secrets, now: deps.now, audit: deps.audit, fields,
+    foreign(keyId) {
+      if (!foreignKeyIds.includes(keyId)) foreignKeyIds.push(keyId);
+    },
     async mark(step) {
       actions.push(step);
       try {
@@ -96,6 +100,7 @@ export async function reconcileSecret(deps: ReconcileDeps, secret: SecretInfo, o
     phase: session.state.phase,
     actions,
     ...(session.state.currentKey ? { currentKeyId: session.state.currentKey } : {}),
+    ...(foreignKeyIds.length > 0 ? { foreignKeyIds: [...foreignKeyIds] } : {}),
     ...extra,
   });
 

@@ -79,6 +79,16 @@ export class SecretSession {
     this.state = parseRotationState(this.info.annotations);
   }
 
+  /**
+   * Re-asserts this run's claim right before a destructive call: a compare-and-swap of the
+   * unchanged state that renews the lease. If any other run moved the secret since this one read
+   * it (its claim expired and a newer run took over), the swap loses: `ConflictError` or
+   * `BusyError`, and the caller re-reads instead of acting on a stale view.
+   */
+  async reassert(): Promise<void> {
+    await this.save(this.state);
+  }
+
   /** Re-reads the secret. */
   async reload(): Promise<void> {
     this.info = await this.deps.secrets.get(this.info.name);

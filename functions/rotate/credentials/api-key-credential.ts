@@ -90,8 +90,9 @@ export function apiKeyCredential(options: ApiKeyCredentialOptions): Credential {
       return (await apiKeys.keyString(nameOf(config, keyId))) === payload.toString('utf8').trim();
     },
     liveKeys: () => Promise.resolve(undefined),
+    unrecordedKeys: () => Promise.resolve([]),
     // The id follows from the recorded nonce: a crashed create is found and reused, never orphaned.
-    deleteOrphans: () => Promise.resolve([]),
+    retryAdoptsKey: true,
     checkCapacity: () => Promise.resolve(),
     async create(config, context) {
       const { parent, keyId: targetId } = splitKeyName(config.target);

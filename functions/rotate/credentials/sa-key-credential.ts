@@ -69,16 +69,16 @@ export function saKeyCredential(options: SaKeyCredentialOptions): Credential {
     async liveKeys(config) {
       return (await iam.list(config.target)).map((k) => k.keyId);
     },
-    async deleteOrphans(config, keysBefore, keep) {
-      const orphans = (await iam.list(config.target)).map((k) => k.keyId).filter((id) => !keysBefore.includes(id) && !keep.includes(id));
-      for (const id of orphans) await iam.delete(config.target, id);
-      return orphans;
+    async unrecordedKeys(config, keysBefore, known) {
+      return (await iam.list(config.target)).map((k) => k.keyId).filter((id) => !keysBefore.includes(id) && !known.includes(id));
     },
+    // The private key is only in the create answer: an unstored key cannot be reused.
+    retryAdoptsKey: false,
     async checkCapacity(config) {
       const live = (await iam.list(config.target)).length;
       if (live >= MAX_USER_MANAGED_KEYS) {
         throw new FailedPreconditionError('The service account has the maximum number of keys.', {
-          reason: 'KEY_CAP', detail: `${config.target} has ${live} user-managed keys (limit ${MAX_USER_MANAGED_KEYS}); none is an orphan of a rotation`,
+          reason: 'KEY_CAP', detail: `${config.target} has ${live} user-managed keys (limit ${MAX_USER_MANAGED_KEYS}); none is one the rotator recorded as its own`,
         });
       }
     },

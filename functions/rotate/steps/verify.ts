@@ -61,10 +61,18 @@ async function rollback(ctx: StepContext, failure: TvsError, payload: Buffer | u
   const { session, credential } = ctx;
   const state = session.state;
   // The key first, while its version still proves it ours; a crash after it resumes here.
-  if (state.newKey && await mayDeleteNew(ctx, state.newKey, payload) === 'act') await credential.delete(session.config, state.newKey);
+  // Each destructive call right after re-asserting the claim: if a newer run took the secret over
+  // while this one was verifying (and maybe promoted this very key), the swap loses and nothing goes.
+  if (state.newKey && await mayDeleteNew(ctx, state.newKey, payload) === 'act') {
+    await session.reassert();
+    await credential.delete(session.config, state.newKey);
+  }
   const versions = await ctx.secrets.listVersions(session.info.name);
   const version = versions.find((v) => v.number === state.newVersion);
-  if (version?.state === 'ENABLED' && session.info.aliases.current !== version.number) await ctx.secrets.disable(version.name);
+  if (version?.state === 'ENABLED' && session.info.aliases.current !== version.number) {
+    await session.reassert();
+    await ctx.secrets.disable(version.name);
+  }
   await session.save({
     phase: 'idle',
     generation: state.generation,

@@ -36,4 +36,16 @@ describe('loadRotateConfig', () => {
     expect(config.iamUrl).toBe('http://127.0.0.1:8085');
     expect(config.apiKeysUrl).toBe('http://localhost:8085');
   });
+
+  it.each([
+    ['60', '120000', '10000', false],
+    ['259', '120000', '10000', false],
+    ['260', '120000', '10000', true],
+    ['119', '1000', '100', false], // the API-key operation wait (60 s) is the longest step here
+    ['121', '1000', '100', true],
+  ])('claim TTL %s s with verify %s ms and upstream %s ms: accepted %s (TTL ≥ 2 × (longest step + one upstream call))', (ttl, verify, upstream, ok) => {
+    const env = { ...BOUND, TVS_ROTATION_CLAIM_TTL_SECONDS: ttl, TVS_ROTATION_VERIFY_DEADLINE_MS: verify, TVS_UPSTREAM_DEADLINE_MS: upstream };
+    if (ok) expect(loadRotateConfig(env).claimTtlMs).toBe(Number(ttl) * 1000);
+    else expect(() => loadRotateConfig(env)).toThrow(/TVS_ROTATION_CLAIM_TTL_SECONDS: must be at least \d+ s/);
+  });
 });

@@ -17,6 +17,7 @@ export function managedSecret(mode: 'sa' | 'api', options: { cap?: number } = {}
   const clock = fakeClock();
   const secrets = new FakeSecrets();
   const keys = new FakeKeys(mode, options.cap);
+  keys.log = secrets.log;
   const audit = recordingAudit();
   const originalKey = keys.seed(mode === 'api' ? 'orig' : 'k0');
   const kind = mode === 'sa' ? 'sa-key' as const : 'api-key' as const;
