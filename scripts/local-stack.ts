@@ -3,6 +3,7 @@
  * served by functions-framework's own server, configured exactly as in production except for
  * the endpoints. Used by `npm start`, the integration tests and the benchmarks.
  */
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,8 @@ import { createRotateFunction, type RotateFunction, type RotateFunctionOverrides
 import { loadRotateConfig } from '../shared/rotate-config.js';
 
 export const DEMO_POLICY_FILE = fileURLToPath(new URL('../emulator/seed/demo-policy.json', import.meta.url));
+/** The demo seed's rotation binding (what Terraform renders into `TVS_ROTATION_BINDINGS`). */
+export const DEMO_ROTATION_BINDINGS_FILE = fileURLToPath(new URL('../emulator/seed/demo-rotation-bindings.json', import.meta.url));
 
 export interface LocalStackOptions {
   emulator?: Emulator | EmulatorOptions;
@@ -74,12 +77,14 @@ export function localTokenEnv(emulator: Emulator, tokenUrl: string): Record<stri
 /**
  * The rotation function's environment for an emulator and the `rotate` URL (the audience of its
  * callers' ID tokens). Locally the metadata server's default identity stands in for Cloud
- * Scheduler's service account as the one allowed invoker.
+ * Scheduler's service account as the one allowed invoker. `bindingsJson` is the rotation binding
+ * (default: the demo seed's, `emulator/seed/demo-rotation-bindings.json`).
  */
-export function localRotateEnv(emulator: Emulator, rotateUrl: string): Record<string, string> {
+export function localRotateEnv(emulator: Emulator, rotateUrl: string, bindingsJson: string = readFileSync(DEMO_ROTATION_BINDINGS_FILE, 'utf8')): Record<string, string> {
   const invoker = emulator.state.metadata.defaultServiceAccount ?? `rotation-invoker@${emulator.projectId}.iam.gserviceaccount.com`;
   return {
     GOOGLE_CLOUD_PROJECT: emulator.projectId,
+    TVS_ROTATION_BINDINGS: JSON.stringify(JSON.parse(bindingsJson)),
     TVS_ROTATE_INVOKERS: invoker,
     TVS_ROTATE_AUDIENCE: [rotateUrl, rotateUrl.replace('//127.0.0.1:', '//localhost:')].filter((v, i, a) => a.indexOf(v) === i).join(','),
     TVS_GOOGLE_JWKS_URL: emulator.jwksUrl,

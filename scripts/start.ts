@@ -1,7 +1,9 @@
 /**
  * `npm start`: the whole local stack on the emulator, no Google account needed.
  * Ports: TOKEN_PORT (8080), ROTATE_PORT (8081), EMULATOR_HTTP_PORT (8085), EMULATOR_GRPC_PORT (8086); HOST (127.0.0.1).
+ * EMULATOR_SEED (a seed JSON) and ROTATION_BINDINGS_FILE (its rotation binding JSON) replace the demo's.
  */
+import { readFileSync } from 'node:fs';
 import { startEmulator } from '../emulator/index.js';
 import { startLocalStack } from './local-stack.js';
 
@@ -19,24 +21,13 @@ const host = process.env.HOST ?? '127.0.0.1';
 const emulator = await startEmulator({ host, httpPort: port('EMULATOR_HTTP_PORT', 8085), grpcPort: port('EMULATOR_GRPC_PORT', 8086), seed: process.env.EMULATOR_SEED });
 // The functions' own identity (ADC: the rotator's IAM / API Keys calls) comes from the emulated metadata server.
 process.env.GCE_METADATA_HOST = emulator.metadataHost;
-// Mark the demo key secrets managed, as Terraform's secrets module does, so `rotate` has work.
-for (const [id, kind, target] of [
-  ['gemini-caller-key', 'sa-key', 'gemini-caller@tvs-local.iam.gserviceaccount.com'],
-  ['gemini-api-key', 'api-key', 'projects/tvs-local/locations/global/keys/gemini-demo'],
-] as const) {
-  const name = `projects/${emulator.projectId}/secrets/${id}`;
-  try {
-    const secret = emulator.state.secrets.getSecret(name);
-    emulator.state.secrets.updateSecret({
-      name,
-      labels: { ...secret.labels, 'tvs-managed': 'true', 'tvs-kind': kind },
-      annotations: { ...secret.annotations, 'tvs.rotation.target': target, 'tvs.rotation.period': '2592000s', 'tvs.rotation.grace': '7200s' },
-    }, ['labels', 'annotations']);
-  } catch {
-    // A custom EMULATOR_SEED without this secret: nothing to mark.
-  }
-}
-const stack = await startLocalStack({ emulator, host, tokenPort: port('TOKEN_PORT', 8080), rotatePort: port('ROTATE_PORT', 8081) });
+// The demo seed marks its key secrets managed (as Terraform's secrets module does); what each
+// one rotates comes from the binding, as in production: ROTATION_BINDINGS_FILE (JSON) or the demo's.
+const bindingsFile = process.env.ROTATION_BINDINGS_FILE;
+const stack = await startLocalStack({
+  emulator, host, tokenPort: port('TOKEN_PORT', 8080), rotatePort: port('ROTATE_PORT', 8081),
+  ...(bindingsFile ? { rotateEnv: { TVS_ROTATION_BINDINGS: readFileSync(bindingsFile, 'utf8') } } : {}),
+});
 
 const token = stack.tokenUrl.replace('//127.0.0.1:', '//localhost:');
 const meta = `http://${emulator.metadataHost.replace('127.0.0.1', 'localhost')}`;

@@ -3,7 +3,8 @@
  * validated with zod, failing loudly with each bad variable's name.
  */
 import { z } from 'zod';
-import { csv, GOOGLE_DEFAULTS, parseEnv, secureUrl } from './config.js';
+import { ConfigError, csv, GOOGLE_DEFAULTS, parseEnv, secureUrl } from './config.js';
+import { rotationBindingsJson, type RotationBindings } from './rotation-binding.js';
 
 /** Google's production endpoints the rotator talks to; each is overridable (the emulator). */
 export const ROTATE_DEFAULTS = {
@@ -12,17 +13,24 @@ export const ROTATE_DEFAULTS = {
   geminiUrl: 'https://generativelanguage.googleapis.com',
 } as const;
 
+/** How long the rotator waits for an API Keys long-running operation (create, delete). */
+export const API_KEY_OPERATION_DEADLINE_MS = 60_000;
+
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const envSchema = z.object({
   GOOGLE_CLOUD_PROJECT: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be the project id that holds the managed secrets'),
+  // Which secret rotates which credential: deploy-time configuration rendered by Terraform, never
+  // read from the secrets themselves. Required (`{}` rotates nothing).
+  TVS_ROTATION_BINDINGS: z.string({ error: 'is required: the JSON map secret id → {kind, target, period, grace} (Terraform renders it)' }).pipe(rotationBindingsJson),
   TVS_SECRET_MANAGER_ENDPOINT: secureUrl.default(GOOGLE_DEFAULTS.secretManagerEndpoint),
   TVS_IAM_URL: secureUrl.default(ROTATE_DEFAULTS.iamUrl),
   TVS_APIKEYS_URL: secureUrl.default(ROTATE_DEFAULTS.apiKeysUrl),
   TVS_GEMINI_URL: secureUrl.default(ROTATE_DEFAULTS.geminiUrl),
   TVS_TOKEN_URI_ALLOWLIST: csv.pipe(z.array(secureUrl).min(1)).default([GOOGLE_DEFAULTS.tokenUri]),
   // A run's claim on a secret expires after this long, so a crashed run never blocks rotation
-  // for good. Longer than one run can take (Cloud Functions stops a run after 540 s).
+  // for good. Longer than one run can take (Cloud Functions stops a run after 540 s), and at
+  // least minClaimTtlMs (checked below).
   TVS_ROTATION_CLAIM_TTL_SECONDS: int(60, 3600).default(600),
   // New SA keys can take ~60 s to work everywhere: verification retries this long.
   TVS_ROTATION_VERIFY_DEADLINE_MS: int(1000, 300_000).default(120_000),
@@ -37,6 +45,8 @@ const envSchema = z.object({
 
 export interface RotateConfig {
   projectId: string;
+  /** Secret id → what it rotates (`TVS_ROTATION_BINDINGS`). */
+  bindings: RotationBindings;
   secretManagerEndpoint: string;
   iamUrl: string;
   apiKeysUrl: string;
@@ -52,11 +62,25 @@ export interface RotateConfig {
 
 const trimSlash = (url: string): string => url.replace(/\/+$/, '');
 
+/**
+ * The shortest claim TTL allowed: twice the longest step (verification, or waiting for an API
+ * Keys operation) plus one upstream call. A claim that outlives any single step means a run is
+ * not overtaken mid-step in the normal case; destructive calls re-assert the claim regardless.
+ */
+export function minClaimTtlMs(verifyDeadlineMs: number, upstreamDeadlineMs: number): number {
+  return 2 * (Math.max(verifyDeadlineMs, API_KEY_OPERATION_DEADLINE_MS) + upstreamDeadlineMs);
+}
+
 /** Parses the rotation function's environment. Throws `ConfigError` naming each bad variable. */
 export function loadRotateConfig(env: NodeJS.ProcessEnv = process.env): RotateConfig {
   const e = parseEnv(envSchema, env);
+  const minTtlMs = minClaimTtlMs(e.TVS_ROTATION_VERIFY_DEADLINE_MS, e.TVS_UPSTREAM_DEADLINE_MS);
+  if (e.TVS_ROTATION_CLAIM_TTL_SECONDS * 1000 < minTtlMs) {
+    throw new ConfigError(`Invalid configuration:\n  TVS_ROTATION_CLAIM_TTL_SECONDS: must be at least ${Math.ceil(minTtlMs / 1000)} s, twice the longest step (max of TVS_ROTATION_VERIFY_DEADLINE_MS and the 60 s API Keys operation wait) plus TVS_UPSTREAM_DEADLINE_MS`);
+  }
   return {
     projectId: e.GOOGLE_CLOUD_PROJECT,
+    bindings: e.TVS_ROTATION_BINDINGS,
     secretManagerEndpoint: e.TVS_SECRET_MANAGER_ENDPOINT,
     iamUrl: trimSlash(e.TVS_IAM_URL),
     apiKeysUrl: trimSlash(e.TVS_APIKEYS_URL),

@@ -12,7 +12,7 @@ import { createIamKeys } from '../../shared/gcp/iam-keys.js';
 import { createSecretAdmin, type SecretAdmin } from '../../shared/gcp/secret-admin.js';
 import { describe } from '../../shared/google-error.js';
 import { createOpsLog } from '../../shared/ops-log.js';
-import type { RotateConfig } from '../../shared/rotate-config.js';
+import { API_KEY_OPERATION_DEADLINE_MS, type RotateConfig } from '../../shared/rotate-config.js';
 import { apiKeyCredential } from './credentials/api-key-credential.js';
 import type { Credential } from './credentials/credential.js';
 import { saKeyCredential } from './credentials/sa-key-credential.js';
@@ -61,7 +61,7 @@ export function createRotateFunction(config: RotateConfig, overrides: RotateFunc
       attemptTimeoutMs: config.upstreamDeadlineMs,
     }),
     'api-key': apiKeyCredential({
-      apiKeys: createApiKeys({ baseUrl: config.apiKeysUrl, transport, call }),
+      apiKeys: createApiKeys({ baseUrl: config.apiKeysUrl, transport, call, operationDeadlineMs: API_KEY_OPERATION_DEADLINE_MS }),
       geminiUrl: config.geminiUrl,
       verifyDeadlineMs: config.verifyDeadlineMs,
       attemptTimeoutMs: config.upstreamDeadlineMs,
@@ -72,7 +72,7 @@ export function createRotateFunction(config: RotateConfig, overrides: RotateFunc
   const depsFor = (trigger: string): ReconcileDeps & { projectId: string } => {
     const owner = randomBytes(6).toString('hex');
     return {
-      secrets, credentials, now, owner, claimTtlMs: config.claimTtlMs, projectId: config.projectId,
+      secrets, credentials, now, owner, claimTtlMs: config.claimTtlMs, projectId: config.projectId, bindings: config.bindings,
       audit: rotationAudit(audit, owner, trigger, now),
       ...(overrides.afterStep ? { afterStep: overrides.afterStep } : {}),
     };

@@ -16,6 +16,8 @@ import { planFor } from './plan.js';
 import type { SecretReport, Step } from './report.js';
 import type { RotationAudit, RotationAuditFields } from './rotation-audit.js';
 import { BusyError, ConflictError, SecretSession } from './secret-session.js';
+import type { RotationBindings } from '../../shared/rotation-binding.js';
+import { checkBinding } from './binding-check.js';
 import { AnnotationError, type CredentialKind } from './state.js';
 import { claim } from './steps/claim.js';
 import type { StepContext } from './steps/context.js';
@@ -31,6 +33,8 @@ export interface ReconcileDeps {
   /** This run's id (the claim owner). */
   owner: string;
   claimTtlMs: number;
+  /** The deploy-time binding: the only source of what each secret rotates. */
+  bindings: RotationBindings;
   audit: RotationAudit;
   /** Test hook, awaited after each step: throwing here simulates a crash right after that step. */
   afterStep?: (step: Step, secretId: string) => void | Promise<void>;
@@ -58,10 +62,16 @@ class HookAbort extends Error {
  */
 export async function reconcileSecret(deps: ReconcileDeps, secret: SecretInfo, options: ReconcileOptions = {}): Promise<SecretReport> {
   const actions: Step[] = [];
+  const foreignKeyIds: string[] = [];
   let session: SecretSession;
   try {
-    session = new SecretSession(deps, secret);
+    session = new SecretSession(deps, secret, checkBinding(secret, deps.bindings.get(secret.secretId)));
   } catch (err) {
+    if (err instanceof FailedPreconditionError) {
+      // Not in the binding, or metadata that disagrees with it: refused, reported, audited.
+      deps.audit.failed('run', { secret: secret.secretId }, err);
+      return { secret: secret.secretId, outcome: 'failed', actions, error: { code: err.code, reason: err.reason, message: err.detail ? `${err.message} ${err.detail}` : err.message } };
+    }
     if (!(err instanceof AnnotationError)) throw err;
     const error = new FailedPreconditionError('The secret is not configured for rotation correctly.', { reason: 'MISCONFIGURED', detail: err.message });
     deps.audit.failed('run', { secret: secret.secretId }, error);
@@ -71,6 +81,9 @@ export async function reconcileSecret(deps: ReconcileDeps, secret: SecretInfo, o
   const fields = (extra: Omit<RotationAuditFields, 'secret'> = {}): RotationAuditFields => ({ secret: session.secretId, kind: session.config.kind, phase: session.state.phase, ...extra });
   const ctx: StepContext = {
     session, credential, secrets: deps.secrets, now: deps.now, audit: deps.audit, fields,
+    foreign(keyId) {
+      if (!foreignKeyIds.includes(keyId)) foreignKeyIds.push(keyId);
+    },
     async mark(step) {
       actions.push(step);
       try {
@@ -87,6 +100,7 @@ export async function reconcileSecret(deps: ReconcileDeps, secret: SecretInfo, o
     phase: session.state.phase,
     actions,
     ...(session.state.currentKey ? { currentKeyId: session.state.currentKey } : {}),
+    ...(foreignKeyIds.length > 0 ? { foreignKeyIds: [...foreignKeyIds] } : {}),
     ...extra,
   });
 

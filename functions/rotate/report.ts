@@ -15,6 +15,8 @@ export type Outcome =
 
 /** The steps a run performs; `afterStep` hooks fire after each (tests crash runs there). */
 export type Step = 'claim' | 'discard-version' | 'delete-orphan' | 'create' | 'store' | 'verify' | 'promote' | 'rollback' | 'disable' | 'delete';
+/** Audited, never an action: something found that the rotator leaves alone (`FOREIGN_KEY_KEPT`, ...). */
+export type AuditOnlyStep = 'keep-foreign';
 
 export interface SecretReport {
   /** Secret id (short name). */
@@ -35,6 +37,11 @@ export interface SecretReport {
   nextActionAt?: string;
   /** Why nothing was done. */
   reason?: string;
+  /**
+   * Keys of the target that appeared after the rotation was claimed and that no run recorded as
+   * its own (an operator's key, or one a run made and died before recording): kept, not deleted.
+   */
+  foreignKeyIds?: string[];
   error?: { code: string; reason: string; message: string };
 }
 

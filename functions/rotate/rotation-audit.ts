@@ -2,7 +2,7 @@
 import type { AuditLog } from '../../shared/audit-log.js';
 import type { TvsError } from '../../shared/errors.js';
 import { HTTP_STATUS } from '../../shared/errors.js';
-import type { Step } from './report.js';
+import type { AuditOnlyStep, Step } from './report.js';
 
 export interface RotationAuditFields {
   secret: string;
@@ -15,7 +15,7 @@ export interface RotationAuditFields {
 }
 
 export interface RotationAudit {
-  done(step: Step, fields: RotationAuditFields, reason?: string): void;
+  done(step: Step | AuditOnlyStep, fields: RotationAuditFields, reason?: string): void;
   failed(step: Step | 'run', fields: RotationAuditFields, error: TvsError): void;
 }
 

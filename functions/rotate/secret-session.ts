@@ -6,7 +6,7 @@
  */
 import { TvsError } from '../../shared/errors.js';
 import type { SecretAdmin, SecretInfo } from '../../shared/gcp/secret-admin.js';
-import { parseRotationConfig, parseRotationState, withRotationState, type RotationConfig, type RotationState } from './state.js';
+import { parseRotationState, withRotationState, type RotationConfig, type RotationState } from './state.js';
 
 /** Thrown when another run holds the secret's claim. */
 export class BusyError extends Error {
@@ -34,9 +34,10 @@ export class SecretSession {
   state: RotationState;
   readonly config: RotationConfig;
 
-  constructor(private readonly deps: SessionDeps, info: SecretInfo) {
+  /** `config` is the secret's deploy-time binding, already checked against its metadata. */
+  constructor(private readonly deps: SessionDeps, info: SecretInfo, config: RotationConfig) {
     this.info = info;
-    this.config = parseRotationConfig(info.labels, info.annotations);
+    this.config = config;
     this.state = parseRotationState(info.annotations);
   }
 
@@ -76,6 +77,16 @@ export class SecretSession {
       throw err;
     }
     this.state = parseRotationState(this.info.annotations);
+  }
+
+  /**
+   * Re-asserts this run's claim right before a destructive call: a compare-and-swap of the
+   * unchanged state that renews the lease. If any other run moved the secret since this one read
+   * it (its claim expired and a newer run took over), the swap loses: `ConflictError` or
+   * `BusyError`, and the caller re-reads instead of acting on a stale view.
+   */
+  async reassert(): Promise<void> {
+    await this.save(this.state);
   }
 
   /** Re-reads the secret. */

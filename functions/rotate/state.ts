@@ -1,12 +1,15 @@
 /**
- * The annotation schema of a managed secret: the instructions Terraform writes (kind label,
- * target, period, grace) and the rotation state the rotator keeps beside them, so a run killed
- * at any step can be resumed by the next. State is written only with etag compare-and-swap.
+ * The annotation schema of a managed secret: the rotation state the rotator keeps, so a run
+ * killed at any step can be resumed by the next. State is written only with etag
+ * compare-and-swap. What a secret rotates (kind, target, period, grace) is NOT read from here:
+ * it is the deploy-time binding (`shared/rotation-binding.ts`), and the state is checked
+ * against it before anything is deleted or disabled.
  *
  * Annotation keys must be 1–63 chars of alphanumerics, `-`, `_`, `.` (no `/`), hence the
  * dotted `tvs.rotation.*` names.
  */
 import { z } from 'zod';
+import { durationSeconds, type RotationBinding } from '../../shared/rotation-binding.js';
 
 export const ANNOTATION_PREFIX = 'tvs.rotation.';
 /** Labels Terraform sets on every managed secret. */
@@ -15,24 +18,22 @@ export const KIND_LABEL = 'tvs-kind';
 /** The list filter that finds managed secrets. */
 export const MANAGED_FILTER = `labels.${MANAGED_LABEL}=true`;
 
-export type CredentialKind = 'sa-key' | 'api-key';
-
-/** What Terraform configured for one secret. */
-export interface RotationConfig {
-  kind: CredentialKind;
-  /** SA email (sa-key) or `projects/P/locations/global/keys/K` (api-key). */
-  target: string;
-  periodMs: number;
-  graceMs: number;
-}
+export type { CredentialKind } from '../../shared/rotation-binding.js';
+/** What the deploy-time binding says one secret rotates. */
+export type RotationConfig = RotationBinding;
 
 export type Phase = 'idle' | 'creating' | 'verifying' | 'retiring' | 'purging';
 
 /** The rotation state kept in annotations. */
 export interface RotationState {
   phase: Phase;
-  /** Rotations started so far; names the next API key deterministically. */
+  /** Rotations started so far. */
   generation: number;
+  /**
+   * Random, drawn when a rotation is claimed and before anything is created: names the new API key
+   * (unpredictable id) and is put on it, so a retried create recognises its own key.
+   */
+  nonce?: string;
   /** A run's lease on the secret: only its owner moves a non-idle secret until it expires. */
   claim?: { owner: string; expiresAtMs: number };
   /** Credential in the `current` version. */
@@ -51,24 +52,9 @@ export interface RotationState {
   lastError?: string;
 }
 
-const STATE_FIELDS = ['phase', 'generation', 'claim', 'current-key', 'new-key', 'new-version', 'old-key', 'old-version', 'keys-before', 'base-version', 'rotated-at', 'disabled-at', 'last-error'] as const;
+const STATE_FIELDS = ['phase', 'generation', 'nonce', 'claim', 'current-key', 'new-key', 'new-version', 'old-key', 'old-version', 'keys-before', 'base-version', 'rotated-at', 'disabled-at', 'last-error'] as const;
 type StateField = (typeof STATE_FIELDS)[number];
 const key = (field: StateField | 'target' | 'period' | 'grace'): string => `${ANNOTATION_PREFIX}${field}`;
-
-const duration = z.string().regex(/^\d+s$/, 'must be a duration in seconds, e.g. 7200s').transform((s) => Number(s.slice(0, -1)) * 1000);
-const SA_EMAIL = /^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\.iam\.gserviceaccount\.com$/;
-const API_KEY_NAME = /^projects\/[^/]+\/locations\/global\/keys\/[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-const configSchema = z.object({
-  kind: z.enum(['sa-key', 'api-key']),
-  target: z.string().min(1),
-  periodMs: duration.refine((ms) => ms >= 3_600_000, 'must be at least 3600s'),
-  graceMs: duration.refine((ms) => ms > 3_600_000, 'must exceed 3600s, the longest token lifetime'),
-}).superRefine((c, ctx) => {
-  if (c.kind === 'sa-key' && !SA_EMAIL.test(c.target)) ctx.addIssue({ code: 'custom', path: ['target'], message: 'must be a service account email' });
-  if (c.kind === 'api-key' && !API_KEY_NAME.test(c.target)) ctx.addIssue({ code: 'custom', path: ['target'], message: 'must be projects/P/locations/global/keys/K' });
-  if (c.graceMs >= c.periodMs) ctx.addIssue({ code: 'custom', path: ['grace'], message: 'must be shorter than the period' });
-});
 
 const time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an RFC 3339 time').transform((s) => Date.parse(s));
 const positive = z.string().regex(/^[1-9]\d{0,9}$/, 'must be a positive integer').transform(Number);
@@ -77,6 +63,7 @@ const keyId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a key id');
 const stateSchema = z.object({
   phase: z.enum(['idle', 'creating', 'verifying', 'retiring', 'purging']).default('idle'),
   generation: z.string().regex(/^\d{1,9}$/).transform(Number).default(0),
+  nonce: z.string().regex(/^[a-z0-9]{16,64}$/, 'must be 16-64 lowercase letters or digits').optional(),
   claim: z.string().regex(/^[A-Za-z0-9_-]{1,64}@.+$/, 'must be owner@time').transform((s, ctx) => {
     const at = s.indexOf('@');
     const expiresAtMs = Date.parse(s.slice(at + 1));
@@ -99,7 +86,7 @@ const stateSchema = z.object({
 });
 
 const CAMEL: Record<StateField, keyof RotationState> = {
-  phase: 'phase', generation: 'generation', claim: 'claim', 'current-key': 'currentKey', 'new-key': 'newKey', 'new-version': 'newVersion',
+  phase: 'phase', generation: 'generation', nonce: 'nonce', claim: 'claim', 'current-key': 'currentKey', 'new-key': 'newKey', 'new-version': 'newVersion',
   'old-key': 'oldKey', 'old-version': 'oldVersion', 'keys-before': 'keysBefore', 'base-version': 'baseVersion', 'rotated-at': 'rotatedAtMs',
   'disabled-at': 'disabledAtMs', 'last-error': 'lastError',
 };
@@ -107,17 +94,6 @@ const CAMEL: Record<StateField, keyof RotationState> = {
 /** A secret whose labels/annotations cannot be acted on; the message names the field. */
 export class AnnotationError extends Error {
   override readonly name = 'AnnotationError';
-}
-
-function issues(error: z.ZodError, prefix: string): string {
-  return error.issues.map((i) => `${prefix}${i.path.join('.')}: ${i.message}`).join('; ');
-}
-
-/** Reads Terraform's instructions from the kind label and the config annotations. */
-export function parseRotationConfig(labels: Record<string, string>, annotations: Record<string, string>): RotationConfig {
-  const parsed = configSchema.safeParse({ kind: labels[KIND_LABEL], target: annotations[key('target')], periodMs: annotations[key('period')], graceMs: annotations[key('grace')] });
-  if (!parsed.success) throw new AnnotationError(`bad rotation config: ${issues(parsed.error, '')}`);
-  return parsed.data;
 }
 
 /** Reads the rotation state; absent annotations mean an idle secret never rotated. */
@@ -146,6 +122,7 @@ function encode(state: RotationState): Partial<Record<StateField, string>> {
   const out: Partial<Record<StateField, string | undefined>> = {
     phase: s.phase,
     generation: String(s.generation),
+    nonce: s.nonce,
     claim: s.claim ? `${s.claim.owner}@${iso(s.claim.expiresAtMs)}` : undefined,
     'current-key': s.currentKey,
     'new-key': s.newKey,
@@ -169,5 +146,14 @@ export function withRotationState(annotations: Record<string, string>, state: Ro
   return kept;
 }
 
-/** The annotation key of a config field (for tests, docs and seeding). */
-export const CONFIG_ANNOTATIONS = { target: key('target'), period: key('period'), grace: key('grace') } as const;
+/**
+ * Annotations older deployments wrote with the rotation instructions. They are never read as
+ * instructions; one left behind that disagrees with the binding stops the secret's rotation.
+ */
+export const LEGACY_CONFIG_ANNOTATIONS = { target: key('target'), period: key('period'), grace: key('grace') } as const;
+
+/** Parses a legacy duration annotation (`7200s`), or undefined when it is not one. */
+export function legacyDurationMs(value: string): number | undefined {
+  const parsed = durationSeconds.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}

@@ -1,9 +1,12 @@
 /**
- * A sweep: every managed secret (found by label, the only inventory), or the named ones,
- * reconciled one after another. One failing secret does not stop the others.
+ * A sweep: every managed secret (found by label) and every secret the deploy-time binding names,
+ * or the named ones, reconciled one after another. One failing secret does not stop the others.
+ * A labelled secret outside the binding is refused (`NOT_IN_BINDING`, in the reconcile); a bound
+ * secret that Secret Manager does not list as managed is reported (`BOUND_SECRET_MISSING`).
  */
 import { NotFoundError, TvsError } from '../../shared/errors.js';
 import type { SecretInfo } from '../../shared/gcp/secret-admin.js';
+import { bindingRefusal } from './binding-check.js';
 import { reconcileSecret, type ReconcileDeps, type ReconcileOptions } from './reconcile-secret.js';
 import type { RunReport, SecretReport } from './report.js';
 import { MANAGED_FILTER, MANAGED_LABEL } from './state.js';
@@ -34,14 +37,17 @@ export async function sweep(deps: ReconcileDeps & { projectId: string }, request
     return { runId: deps.owner, dryRun: options.dryRun === true, ok: false, secrets: [failed('*', err, 'LIST_FAILED')] };
   }
   const reports: SecretReport[] = [];
-  if (wanted) {
-    for (const id of new Set(wanted.map(shortId))) {
-      const secret = managed.find((s) => s.secretId === id);
-      if (!secret) reports.push(failed(id, new NotFoundError('No managed secret with this id.', { reason: 'NOT_MANAGED' }), 'NOT_MANAGED'));
-      else reports.push(await reconcileSecret(deps, secret, options));
-    }
-  } else {
-    for (const secret of managed.sort((a, b) => a.secretId.localeCompare(b.secretId))) reports.push(await reconcileSecret(deps, secret, options));
+  const missing = (id: string): SecretReport => {
+    const error = bindingRefusal('BOUND_SECRET_MISSING', 'The rotation binding names a secret that does not exist or lacks the managed label.', `secret ${id}`);
+    deps.audit.failed('run', { secret: id }, error);
+    return failed(id, error, error.reason);
+  };
+  const ids = wanted ? [...new Set(wanted.map(shortId))] : [...new Set([...managed.map((s) => s.secretId), ...deps.bindings.keys()])].sort();
+  for (const id of ids) {
+    const secret = managed.find((s) => s.secretId === id);
+    if (secret) reports.push(await reconcileSecret(deps, secret, options));
+    else if (deps.bindings.has(id)) reports.push(missing(id));
+    else reports.push(failed(id, new NotFoundError('No managed secret with this id.', { reason: 'NOT_MANAGED' }), 'NOT_MANAGED'));
   }
   return { runId: deps.owner, dryRun: options.dryRun === true, ok: reports.every((r) => r.outcome !== 'failed' && r.outcome !== 'rolled-back'), secrets: reports };
 }

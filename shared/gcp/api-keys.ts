@@ -15,6 +15,8 @@ export interface ApiKeyInfo {
   restrictions?: Record<string, unknown>;
   /** Set on keys bound to a service account. */
   serviceAccountEmail?: string;
+  /** Free-form metadata; the rotator ties its keys to their secret here. */
+  annotations?: Record<string, string>;
   deleteTime?: string;
 }
 
@@ -29,8 +31,11 @@ export interface NewApiKey {
 export interface ApiKeys {
   /** NOT_FOUND when unknown or deleted. */
   get(name: string): Promise<ApiKeyInfo>;
-  /** Creates `parent/keys/keyId` and waits for the operation; an existing key of that id is returned as is. */
-  create(parent: string, keyId: string, key: NewApiKey): Promise<ApiKeyInfo>;
+  /**
+   * Creates `parent/keys/keyId` and waits for the operation. When that id is taken (409), the
+   * existing key is returned with `existed: true`: the caller decides whether it is its own.
+   */
+  create(parent: string, keyId: string, key: NewApiKey): Promise<{ key: ApiKeyInfo; existed: boolean }>;
   /** The key string (the credential itself: never log it). */
   keyString(name: string): Promise<string>;
   /** Soft delete (undeletable for 30 days); already deleted or unknown is fine. */
@@ -58,6 +63,7 @@ function toInfo(json: Record<string, unknown>): ApiKeyInfo {
     ...pick('displayName', json.displayName),
     ...pick('restrictions', json.restrictions),
     ...pick('serviceAccountEmail', json.serviceAccountEmail),
+    ...(json.annotations && typeof json.annotations === 'object' ? { annotations: { ...(json.annotations as Record<string, string>) } } : {}),
     ...pick('deleteTime', json.deleteTime),
   };
 }
@@ -101,12 +107,13 @@ export function createApiKeys(options: ApiKeysOptions): ApiKeys {
       };
       try {
         const op = await wait(await call('POST', `${parent}/keys?keyId=${encodeURIComponent(keyId)}`, what, body) as Operation, what);
-        if (op.response && typeof op.response.name === 'string') return toInfo(op.response);
+        if (op.response && typeof op.response.name === 'string') return { key: toInfo(op.response), existed: false };
       } catch (err) {
-        // A retry of a create that already happened: the key id is ours, take the key.
+        // The id is taken: by an earlier attempt of ours (a retried create), or by someone else.
         if (!(err instanceof TvsError && err.code === 'ABORTED')) throw err;
+        return { key: await api.get(`${parent}/keys/${keyId}`), existed: true };
       }
-      return api.get(`${parent}/keys/${keyId}`);
+      return { key: await api.get(`${parent}/keys/${keyId}`), existed: false };
     },
     async keyString(name) {
       const json = await call('GET', `${name}/keyString`, `API Keys GetKeyString ${name}`) as { keyString?: unknown };

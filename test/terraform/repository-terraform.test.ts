@@ -60,18 +60,48 @@ describe('the repository Terraform', () => {
   });
 });
 
-describe('what the secrets module writes is what the rotation function reads', () => {
-  // Google: 1-63 chars, alphanumeric at both ends, only - _ . inside (no '/').
-  const ANNOTATION_KEY = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+describe('what Terraform deploys is what the rotation function reads', () => {
+  let tree: TfTree;
+  beforeAll(async () => {
+    tree = await loadTree(ROOT);
+  });
 
-  it('uses annotation keys Secret Manager accepts and the rotator reads', async () => {
-    const { CONFIG_ANNOTATIONS } = await import('../../functions/rotate/state.js');
-    const tree = await loadTree(ROOT);
+  it('writes no rotation instructions on the secrets: their metadata is not trusted', () => {
     const secret = resources(tree, 'google_secret_manager_secret').find((r) => r.name === 'managed');
     expect(secret).toBeDefined();
-    const annotations = (secret!.body.annotations ?? {}) as Record<string, unknown>;
-    const keys = Object.keys(annotations).sort();
-    expect(keys.every((k) => ANNOTATION_KEY.test(k))).toBe(true);
-    expect(keys).toEqual(Object.values(CONFIG_ANNOTATIONS).sort());
+    expect(Object.keys((secret!.body.annotations ?? {}) as Record<string, unknown>).filter((k) => k.startsWith('tvs.'))).toEqual([]);
+  });
+
+  it('renders the binding from the map that creates the secrets into TVS_ROTATION_BINDINGS, which the rotator accepts', async () => {
+    const { loadRotateConfig } = await import('../../shared/rotate-config.js');
+    const outputs = tree.files.find((f) => f.path === 'modules/secrets/outputs.tf')!.json.output as Record<string, Array<{ value: string }>>;
+    const expr = outputs.rotation_bindings[0].value;
+    expect(expr).toMatch(/for name, c in var\.managed_credentials : "\$\{var\.secret_id_prefix\}\$\{name\}" =>/);
+    // Evaluate the for expression's object the way Terraform would, for one credential of each kind.
+    const fields = Object.fromEntries([...expr.matchAll(/^\s*(\w+)\s*=\s*c\.(\w+)\s*$/gm)].map((m) => [m[1], m[2]]));
+    expect(Object.keys(fields).sort()).toEqual(['grace', 'kind', 'period', 'target']);
+    const credentials: Record<string, Record<string, string>> = {
+      gemini: { kind: 'sa-key', target: 'gemini-caller@acme-tokens.iam.gserviceaccount.com', rotation_period: '2592000s', grace: '7200s' },
+      studio: { kind: 'api-key', target: 'projects/acme-tokens/locations/global/keys/studio', rotation_period: '2592000s', grace: '7200s' },
+    };
+    const rendered = Object.fromEntries(Object.entries(credentials).map(([name, c]) => [`tvs-${name}`, Object.fromEntries(Object.entries(fields).map(([k, attr]) => [k, c[attr]]))]));
+    const config = loadRotateConfig({
+      GOOGLE_CLOUD_PROJECT: 'acme-tokens',
+      TVS_ROTATE_INVOKERS: 'tvs-rotation-trigger@acme-tokens.iam.gserviceaccount.com',
+      TVS_ROTATE_AUDIENCE: 'https://us-central1-acme-tokens.cloudfunctions.net/tvs-rotate',
+      TVS_ROTATION_BINDINGS: JSON.stringify(rendered),
+    });
+    expect(config.bindings.get('tvs-gemini')).toEqual({ kind: 'sa-key', target: credentials.gemini.target, periodMs: 2_592_000_000, graceMs: 7_200_000 });
+    expect(config.bindings.get('tvs-studio')?.kind).toBe('api-key');
+
+    const rotation = tree.files.find((f) => f.path === 'modules/rotation/main.tf')!;
+    expect(JSON.stringify(rotation.json.locals)).toContain('TVS_ROTATION_BINDINGS = jsonencode(var.rotation_bindings)');
+    for (const fn of resources(tree, 'google_cloudfunctions2_function').filter((r) => r.file.dir === 'modules/rotation')) {
+      expect(text(blocks(fn.body, 'service_config')[0]?.environment_variables)).toBe('${local.environment}');
+    }
+    const variables = tree.files.find((f) => f.path === 'modules/rotation/variables.tf')!.json.variable as Record<string, Array<{ type: string }>>;
+    expect(variables.rotation_bindings[0].type.replace(/\s+/g, '')).toBe('${map(object({kind=stringtarget=stringperiod=stringgrace=string}))}');
+    const example = JSON.stringify(tree.files.find((f) => f.path === 'examples/complete/main.tf')!.json.module);
+    expect(example).toContain('"rotation_bindings":"${module.secrets.rotation_bindings}"');
   });
 });

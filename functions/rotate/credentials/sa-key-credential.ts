@@ -8,6 +8,7 @@ import { withRetry } from '../../../shared/retry.js';
 import { serviceAccountKeySchema, type ServiceAccountKey } from '../../../shared/sa-key.js';
 import { signAssertion, toSigningKey } from '../../../shared/sign-assertion.js';
 import { exchangeAssertion, TokenEndpointError } from '../../../shared/token-exchange.js';
+import type { RotationConfig } from '../state.js';
 import type { Credential } from './credential.js';
 
 /** IAM allows at most 10 user-managed keys per service account. */
@@ -44,20 +45,40 @@ function parseKeyFile(payload: Buffer, email: string, allowlist: readonly string
 
 export function saKeyCredential(options: SaKeyCredentialOptions): Credential {
   const { iam } = options;
+  /** The key id of a key file of the bound SA (undefined for anything else). */
+  const keyIdOf = (config: RotationConfig, payload: Buffer): string | undefined => {
+    try {
+      return parseKeyFile(payload, config.target, options.tokenUriAllowlist).private_key_id;
+    } catch {
+      return undefined;
+    }
+  };
   return {
+    async keyStatus(config, keyId) {
+      try {
+        // The path names the bound SA: a key id of any other SA is simply not found.
+        return (await iam.get(config.target, keyId)).disabled ? 'disabled' : 'enabled';
+      } catch (err) {
+        if (err instanceof NotFoundError) return 'absent';
+        throw err;
+      }
+    },
+    holds(config, payload, keyId) {
+      return Promise.resolve(keyIdOf(config, payload) === keyId);
+    },
     async liveKeys(config) {
       return (await iam.list(config.target)).map((k) => k.keyId);
     },
-    async deleteOrphans(config, keysBefore, keep) {
-      const orphans = (await iam.list(config.target)).map((k) => k.keyId).filter((id) => !keysBefore.includes(id) && !keep.includes(id));
-      for (const id of orphans) await iam.delete(config.target, id);
-      return orphans;
+    async unrecordedKeys(config, keysBefore, known) {
+      return (await iam.list(config.target)).map((k) => k.keyId).filter((id) => !keysBefore.includes(id) && !known.includes(id));
     },
+    // The private key is only in the create answer: an unstored key cannot be reused.
+    retryAdoptsKey: false,
     async checkCapacity(config) {
       const live = (await iam.list(config.target)).length;
       if (live >= MAX_USER_MANAGED_KEYS) {
         throw new FailedPreconditionError('The service account has the maximum number of keys.', {
-          reason: 'KEY_CAP', detail: `${config.target} has ${live} user-managed keys (limit ${MAX_USER_MANAGED_KEYS}); none is an orphan of a rotation`,
+          reason: 'KEY_CAP', detail: `${config.target} has ${live} user-managed keys (limit ${MAX_USER_MANAGED_KEYS}); none is one the rotator recorded as its own`,
         });
       }
     },
@@ -75,13 +96,7 @@ export function saKeyCredential(options: SaKeyCredentialOptions): Credential {
       }
       return { keyId: created.keyId, payload: created.keyFile };
     },
-    keyIdOf(config, payload) {
-      try {
-        return parseKeyFile(payload, config.target, options.tokenUriAllowlist).private_key_id;
-      } catch {
-        return undefined;
-      }
-    },
+    keyIdOf,
     async verify(config, payload) {
       const key = await toSigningKey(parseKeyFile(payload, config.target, options.tokenUriAllowlist)).catch((err: unknown) => {
         throw verifyFailed('private_key does not import as an RSA PKCS#8 key', err);

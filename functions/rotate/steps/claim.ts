@@ -4,9 +4,13 @@
  * crashed run leaves behind can later be told apart and removed. Otherwise the claim is a lease
  * to resume or advance the rotation in progress.
  */
+import { randomBytes } from 'node:crypto';
 import { TvsError } from '../../../shared/errors.js';
 import type { StepContext } from './context.js';
 import { versionName } from './context.js';
+
+/** 128 random bits, lowercase hex: recorded before anything is created. */
+export const newNonce = (): string => randomBytes(16).toString('hex');
 
 export async function claim(ctx: StepContext): Promise<void> {
   const { session } = ctx;
@@ -25,6 +29,7 @@ export async function claim(ctx: StepContext): Promise<void> {
   await session.save({
     phase: 'creating',
     generation: state.generation + 1,
+    nonce: newNonce(),
     ...(currentKey ? { currentKey } : {}),
     ...(currentVersion !== undefined ? { oldVersion: currentVersion } : {}),
     ...(keysBefore ? { keysBefore } : {}),

@@ -13,6 +13,8 @@ export interface StepContext {
   audit: RotationAudit;
   /** Records a completed step (the report's `actions`) and runs the test hook after it. */
   mark(step: Step): Promise<void>;
+  /** Reports a key the rotator found and leaves alone (the report's `foreignKeyIds`). */
+  foreign(keyId: string): void;
   /** Audit fields naming the secret. */
   fields(extra?: Omit<RotationAuditFields, 'secret'>): RotationAuditFields;
 }

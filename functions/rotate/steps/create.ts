@@ -1,10 +1,13 @@
 /**
- * The `creating` phase: clear what a crashed run may have left (versions added after the claim
- * and never recorded; SA keys created after the claim and never stored), check that a key can
- * be created, create it, store it as a new version, record both. Every part is safe to redo.
+ * The `creating` phase: clear what a crashed run provably left (`leftovers.ts`), check that a
+ * key can be created, create it and record its id at once (before anything else: an unrecorded
+ * key is never deleted), store it as a new version, record that. Every part is safe to redo.
  */
 import { TvsError } from '../../../shared/errors.js';
 import type { StepContext } from './context.js';
+import { newNonce } from './claim.js';
+import { clearLeftovers } from './leftovers.js';
+import { status } from './ownership.js';
 
 /** Refusals that will not change by retrying: the rotation returns to idle (nothing was created). */
 function isDefiniteRefusal(err: unknown): boolean {
@@ -14,25 +17,18 @@ function isDefiniteRefusal(err: unknown): boolean {
 export async function create(ctx: StepContext): Promise<void> {
   const { session, credential } = ctx;
   const { config } = session;
+  // A rotation claimed before nonces existed gets one now, recorded before anything is created.
+  if (!session.state.nonce) await session.save({ ...session.state, nonce: newNonce() });
+  const nonce = session.state.nonce!;
+  await clearLeftovers(ctx);
   const state = session.state;
-  const baseVersion = state.baseVersion ?? 0;
-
-  for (const version of await ctx.secrets.listVersions(session.info.name)) {
-    if (version.number <= baseVersion || version.state === 'DESTROYED') continue;
-    await ctx.secrets.destroy(version.name);
-    ctx.audit.done('discard-version', ctx.fields({ version: version.number }), 'STRAY_VERSION_DESTROYED');
-    await ctx.mark('discard-version');
-  }
-  const orphans = await credential.deleteOrphans(config, state.keysBefore ?? [], state.currentKey ? [state.currentKey] : []);
-  for (const keyId of orphans) {
-    ctx.audit.done('delete-orphan', ctx.fields({ keyId }), 'ORPHAN_KEY_DELETED');
-    await ctx.mark('delete-orphan');
-  }
 
   let created;
   try {
+    // New API keys copy the current key's restrictions: it must be a key this secret owns.
+    if (state.currentKey) await status(ctx, state.currentKey, 'current-key');
     await credential.checkCapacity(config);
-    created = await credential.create(config, { secretId: session.secretId, generation: state.generation, currentKey: state.currentKey });
+    created = await credential.create(config, { secretId: session.secretId, secretName: session.info.name, generation: state.generation, nonce, currentKey: state.currentKey });
   } catch (err) {
     if (isDefiniteRefusal(err)) {
       // Nothing was created: give the secret back as it was, with the reason.
@@ -46,6 +42,8 @@ export async function create(ctx: StepContext): Promise<void> {
     }
     throw err;
   }
+  // Recorded before the version is stored: only a recorded key is ever deleted as this run's.
+  await session.save({ ...state, newKey: created.keyId });
   ctx.audit.done('create', ctx.fields({ newKeyId: created.keyId }), 'KEY_CREATED');
   await ctx.mark('create');
 
@@ -53,5 +51,5 @@ export async function create(ctx: StepContext): Promise<void> {
   ctx.audit.done('store', ctx.fields({ newKeyId: created.keyId, version: version.number }), 'VERSION_ADDED');
   await ctx.mark('store');
 
-  await session.save({ ...state, phase: 'verifying', newKey: created.keyId, newVersion: version.number });
+  await session.save({ ...session.state, phase: 'verifying', newKey: created.keyId, newVersion: version.number });
 }

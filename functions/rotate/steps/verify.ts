@@ -5,9 +5,11 @@
  * secret back to idle with the old credential untouched and still current.
  */
 import { FailedPreconditionError, TvsError } from '../../../shared/errors.js';
+import { stateMismatch } from '../credentials/state-mismatch.js';
 import type { RotationState } from '../state.js';
 import type { StepContext } from './context.js';
 import { versionName } from './context.js';
+import { mayDeleteNew } from './ownership.js';
 
 export async function verifyAndPromote(ctx: StepContext): Promise<'promoted' | 'rolled-back'> {
   const { session, credential } = ctx;
@@ -17,8 +19,9 @@ export async function verifyAndPromote(ctx: StepContext): Promise<'promoted' | '
   const newVersionName = versionName(session.info.name, newVersion);
 
   let failure: TvsError | undefined;
+  let payload: Buffer | undefined;
   try {
-    const payload = await ctx.secrets.access(newVersionName);
+    payload = await ctx.secrets.access(newVersionName);
     await credential.verify(session.config, payload);
   } catch (err) {
     // Secret Manager being unreachable says nothing about the credential: try again later.
@@ -28,9 +31,11 @@ export async function verifyAndPromote(ctx: StepContext): Promise<'promoted' | '
       : new FailedPreconditionError('The new credential could not be verified.', { reason: 'VERIFY_FAILED', detail: err instanceof Error ? err.message : 'unknown', cause: err });
   }
   if (failure) {
-    await rollback(ctx, failure);
+    await rollback(ctx, failure, payload);
     return 'rolled-back';
   }
+  // The credential works; promote it only if it is the key the state says this rotation made.
+  if (!(await credential.holds(session.config, payload!, newKey))) throw stateMismatch(`new-key ${newKey} is not the key in new-version ${newVersion}`);
   ctx.audit.done('verify', ctx.fields({ newKeyId: newKey, version: newVersion }), 'CREDENTIAL_WORKS');
   await ctx.mark('verify');
 
@@ -52,13 +57,22 @@ export async function verifyAndPromote(ctx: StepContext): Promise<'promoted' | '
   return 'promoted';
 }
 
-async function rollback(ctx: StepContext, failure: TvsError): Promise<void> {
+async function rollback(ctx: StepContext, failure: TvsError, payload: Buffer | undefined): Promise<void> {
   const { session, credential } = ctx;
   const state = session.state;
+  // The key first, while its version still proves it ours; a crash after it resumes here.
+  // Each destructive call right after re-asserting the claim: if a newer run took the secret over
+  // while this one was verifying (and maybe promoted this very key), the swap loses and nothing goes.
+  if (state.newKey && await mayDeleteNew(ctx, state.newKey, payload) === 'act') {
+    await session.reassert();
+    await credential.delete(session.config, state.newKey);
+  }
   const versions = await ctx.secrets.listVersions(session.info.name);
   const version = versions.find((v) => v.number === state.newVersion);
-  if (version?.state === 'ENABLED') await ctx.secrets.disable(version.name);
-  if (state.newKey) await credential.delete(session.config, state.newKey);
+  if (version?.state === 'ENABLED' && session.info.aliases.current !== version.number) {
+    await session.reassert();
+    await ctx.secrets.disable(version.name);
+  }
   await session.save({
     phase: 'idle',
     generation: state.generation,

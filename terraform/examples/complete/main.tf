@@ -177,6 +177,7 @@ module "rotation" {
   source_object                 = google_storage_bucket_object.rotate.name
   docker_repository             = google_artifact_registry_repository.functions.id
   rotation_topic_id             = module.secrets.rotation_topic_id
+  rotation_bindings             = module.secrets.rotation_bindings
   labels                        = local.labels
 
   depends_on = [

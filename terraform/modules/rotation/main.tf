@@ -15,6 +15,8 @@ locals {
     # again and accepts only the Scheduler's identity.
     TVS_ROTATE_INVOKERS = var.invoker_service_account_email
     TVS_ROTATE_AUDIENCE = local.rotate_url
+    # Which secret rotates which credential: deploy-time configuration, never the secrets' metadata.
+    TVS_ROTATION_BINDINGS = jsonencode(var.rotation_bindings)
   })
 }
 

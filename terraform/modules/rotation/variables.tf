@@ -146,14 +146,40 @@ variable "available_memory" {
   }
 }
 
+variable "rotation_bindings" {
+  description = <<-EOT
+    What each managed secret rotates: secret id => {kind (sa-key | api-key), target (SA email or
+    projects/P/locations/global/keys/K), period and grace (durations in seconds, "7200s")}. Pass the
+    secrets module's rotation_bindings output, so the binding comes from the same map that creates
+    the secrets. Rendered as JSON into TVS_ROTATION_BINDINGS; a function's environment is limited
+    to 32 KiB in all, so the rendered JSON is capped at 24 KiB (about 150 secrets).
+  EOT
+  type = map(object({
+    kind   = string
+    target = string
+    period = string
+    grace  = string
+  }))
+
+  validation {
+    condition     = alltrue([for id, b in var.rotation_bindings : can(regex("^[A-Za-z0-9_-]{1,255}$", id)) && contains(["sa-key", "api-key"], b.kind)])
+    error_message = "rotation_bindings keys must be secret ids and each kind sa-key or api-key."
+  }
+
+  validation {
+    condition     = length(jsonencode(var.rotation_bindings)) <= 24576
+    error_message = "rotation_bindings renders to more than 24 KiB of JSON; Cloud Run functions allow 32 KiB of environment in all."
+  }
+}
+
 variable "extra_environment_variables" {
   type        = map(string)
   description = "TVS_* settings of the rotation functions. Never secrets."
   default     = {}
 
   validation {
-    condition     = alltrue([for k in keys(var.extra_environment_variables) : can(regex("^TVS_[A-Z0-9_]+$", k))])
-    error_message = "extra_environment_variables keys must be TVS_* names."
+    condition     = alltrue([for k in keys(var.extra_environment_variables) : can(regex("^TVS_[A-Z0-9_]+$", k)) && k != "TVS_ROTATION_BINDINGS"])
+    error_message = "extra_environment_variables keys must be TVS_* names other than TVS_ROTATION_BINDINGS (set rotation_bindings)."
   }
 }
 

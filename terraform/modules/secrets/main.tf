@@ -41,16 +41,13 @@ resource "google_secret_manager_secret" "managed" {
   project   = var.project_id
   secret_id = "${var.secret_id_prefix}${each.key}"
 
-  # The rotator finds its secrets by these labels and reads its instructions from these annotations.
+  # The rotator finds its secrets by these labels. What each one rotates is NOT written on the
+  # secret (anyone with secrets.update could rewrite it): the rotation_bindings output carries it
+  # into the rotation functions' environment. The rotator keeps only its state in annotations.
   labels = merge(var.labels, {
     "tvs-managed" = "true"
     "tvs-kind"    = each.value.kind
   })
-  annotations = {
-    "tvs.rotation.target" = each.value.target
-    "tvs.rotation.period" = each.value.rotation_period
-    "tvs.rotation.grace"  = each.value.grace
-  }
 
   replication {
     auto {

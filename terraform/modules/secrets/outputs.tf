@@ -3,6 +3,18 @@ output "managed_secret_ids" {
   value       = { for name, secret in google_secret_manager_secret.managed : name => secret.id }
 }
 
+output "rotation_bindings" {
+  description = "The rotation binding (secret id => {kind, target, period, grace}) for the rotation module's rotation_bindings: the rotator's only source of what each secret rotates."
+  value = {
+    for name, c in var.managed_credentials : "${var.secret_id_prefix}${name}" => {
+      kind   = c.kind
+      target = c.target
+      period = c.rotation_period
+      grace  = c.grace
+    }
+  }
+}
+
 output "key_secret_ids" {
   description = "The SA-key secrets, keyed by credential name: the token function's per-secret grants."
   value       = { for name, secret in google_secret_manager_secret.managed : name => secret.id if var.managed_credentials[name].kind == "sa-key" }

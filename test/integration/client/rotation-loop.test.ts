@@ -3,14 +3,12 @@
  * key from Secret Manager) while the rotation function rotates the API key and the SA key:
  * zero calls fail, and once the grace periods are over the old API key is refused.
  */
-import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { GoogleGenAI } from '@google/genai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeySecretVersion, GeminiApiKeySource, metadataIdTokenSource, VendedTokenClient, withApiKey, withGeminiRetry } from '../../../client/index.js';
 import { createRotateFunction, type RotateFunction } from '../../../functions/rotate/create-rotate-function.js';
 import type { SecretReport } from '../../../functions/rotate/report.js';
 import { localRotateEnv, startLocalStack, type LocalStack } from '../../../scripts/local-stack.js';
-import { secretManagerClientOptions } from '../../../shared/gcp/secret-manager.js';
 import { loadRotateConfig } from '../../../shared/rotate-config.js';
 import { createCapture } from '../../support/capture.js';
 import { useEmulatorMetadata } from '../../support/google-env.js';
@@ -29,26 +27,21 @@ beforeAll(async () => {
   stack = await startLocalStack({ auditTransport: createCapture().stream, opsLogWrite: () => {} });
   restoreEnv = useEmulatorMetadata(stack.emulator.metadataHost);
   const e = stack.emulator;
-  const config = loadRotateConfig({ ...localRotateEnv(e, stack.rotateUrl), TVS_ROTATION_VERIFY_DEADLINE_MS: '10000' });
+  const config = loadRotateConfig({
+    ...localRotateEnv(
+      e,
+      stack.rotateUrl,
+      // What Terraform renders from the map that creates the secrets.
+      JSON.stringify({
+        'gemini-api-key': { kind: 'api-key', target: `projects/${e.projectNumber}/locations/global/keys/gemini-demo`, period: '86400s', grace: `${GRACE_S}s` },
+        'gemini-caller-key': { kind: 'sa-key', target: GEMINI_SA, period: '86400s', grace: `${GRACE_S}s` },
+      }),
+    ),
+    TVS_ROTATION_VERIFY_DEADLINE_MS: '10000',
+  });
   rotation = createRotateFunction(config, { auditTransport: createCapture().stream, opsLogWrite: () => {}, now: () => clockMs });
 
-  // What Terraform writes: the managed label, the kind and the rotation instructions.
-  const admin = new SecretManagerServiceClient(await secretManagerClientOptions(`http://${e.grpcEndpoint}`));
-  try {
-    const manage = (id: string, kind: string, target: string) =>
-      admin.updateSecret({
-        secret: {
-          name: `projects/${e.projectId}/secrets/${id}`,
-          labels: { 'tvs-managed': 'true', 'tvs-kind': kind },
-          annotations: { 'tvs.rotation.target': target, 'tvs.rotation.period': '86400s', 'tvs.rotation.grace': `${GRACE_S}s` },
-        },
-        updateMask: { paths: ['labels', 'annotations'] },
-      });
-    await manage('gemini-api-key', 'api-key', `projects/${e.projectNumber}/locations/global/keys/gemini-demo`);
-    await manage('gemini-caller-key', 'sa-key', GEMINI_SA);
-  } finally {
-    await admin.close();
-  }
+  // The demo seed labels both key secrets managed, as Terraform's secrets module does.
 });
 
 afterAll(async () => {

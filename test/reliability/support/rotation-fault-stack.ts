@@ -1,6 +1,6 @@
 /**
- * The stack the rotation fault suite drives: the demo seed with both of its key secrets marked
- * managed (as Terraform marks them), the token function serving the SA key the rotator replaces
+ * The stack the rotation fault suite drives: the demo seed (both of its key secrets labelled
+ * managed, as Terraform labels them) with the demo rotation binding, the token function serving the SA key the rotator replaces
  * (re-read every 100 ms), the rotator with a settable clock and a hook awaited after every step,
  * and per-kind probes that look at the emulator from outside, so no injected fault reaches them
  * unless they call the faulted endpoint themselves.
@@ -13,7 +13,7 @@ import { DEFAULT_SEED_PATH } from '../../../emulator/seed.js';
 import type { Step } from '../../../functions/rotate/report.js';
 import { parseRotationState, type RotationState } from '../../../functions/rotate/state.js';
 import { startLocalStack, type LocalStack } from '../../../scripts/local-stack.js';
-import { GRACE_MS, PERIOD_MS } from '../../integration/functions/rotate/support/rotation-stack.js';
+import { DEMO_BINDINGS, GRACE_MS } from '../../integration/functions/rotate/support/rotation-stack.js';
 
 export { GRACE_MS };
 export const GEMINI = 'gemini-caller@tvs-local.iam.gserviceaccount.com';
@@ -65,20 +65,10 @@ export async function startRotationFaultStack(): Promise<RotationFaultStack> {
     opsLogWrite: () => undefined,
     auditTransport: new Writable({ write: (_chunk, _encoding, done) => done() }),
     keyRefreshIntervalMs: 100,
-    rotateEnv: { TVS_ROTATION_VERIFY_DEADLINE_MS: '2500', TVS_UPSTREAM_DEADLINE_MS: '4000' },
+    rotateEnv: { TVS_ROTATION_BINDINGS: JSON.stringify(DEMO_BINDINGS), TVS_ROTATION_VERIFY_DEADLINE_MS: '2500', TVS_UPSTREAM_DEADLINE_MS: '4000' },
     rotate: { now: () => nowMs, afterStep: (step, secretId) => hook?.(step, secretId) },
   });
   const emu = stack.emulator.state;
-  const manage = (id: string, kind: KindName, target: string): void => {
-    emu.secrets.updateSecret({
-      name: `projects/tvs-local/secrets/${id}`,
-      labels: { 'tvs-kind': kind, 'tvs-managed': 'true' },
-      annotations: { 'tvs.rotation.target': target, 'tvs.rotation.period': `${PERIOD_MS / 1000}s`, 'tvs.rotation.grace': `${GRACE_MS / 1000}s` },
-    }, ['labels', 'annotations']);
-  };
-  manage('gemini-caller-key', 'sa-key', GEMINI);
-  manage('gemini-api-key', 'api-key', 'projects/tvs-local/locations/global/keys/gemini-demo');
-
   const common = (id: string) => {
     const name = `projects/tvs-local/secrets/${id}`;
     return {

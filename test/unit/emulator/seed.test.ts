@@ -89,6 +89,6 @@ describe('applySeed', () => {
     expect(createPrivateKey(keyFile.private_key).asymmetricKeyDetails?.modulusLength).toBe(2048);
     expect(state.serviceAccounts.getKey(caller, keyFile.private_key_id)?.state).toBe('ENABLED');
     expect(secrets.accessVersion('projects/tvs-local/secrets/plain/versions/latest').data.toString('utf8')).toBe('hello');
-    expect(secrets.getSecret('projects/tvs-local/secrets/gemini-caller-key').labels).toEqual({ 'tvs-kind': 'sa-key' });
+    expect(secrets.getSecret('projects/tvs-local/secrets/gemini-caller-key').labels).toEqual({ 'tvs-managed': 'true', 'tvs-kind': 'sa-key' });
   });
 });

@@ -222,3 +222,27 @@ describe('audit', () => {
     expect(JSON.stringify(promote)).toMatch(/"newKeyId":"[^"]+"/);
   });
 });
+
+describe('keys the rotator did not make', () => {
+  it('an operator\'s break-glass key made while a crashed run waited survives the resume and is reported', async () => {
+    t.crashAfter('create');
+    await expect(t.stack.rotation.runSweep({ secrets: ['sa-secret'], force: true })).rejects.toThrow('killed after create');
+    const orphan = t.state(SA_SECRET).newKey!;
+    expect(orphan).toBeDefined();
+    // During the outage an operator makes a key by hand (IAM keys.create over REST, as gcloud would).
+    const breakGlass = (await emu().serviceAccounts.createKey(ROTATED_SA)).keyId;
+    try {
+      t.clock.advance(GRACE_MS);
+      const report = (await t.stack.rotation.runSweep({ secrets: ['sa-secret'] })).secrets[0];
+      expect(report).toMatchObject({ outcome: 'rotated', foreignKeyIds: [breakGlass], actions: expect.arrayContaining(['delete-orphan']) });
+      expect(emu().serviceAccounts.getKey(ROTATED_SA, breakGlass)?.state).toBe('ENABLED');
+      expect(emu().serviceAccounts.getKey(ROTATED_SA, orphan)?.state).toBe('DELETED');
+      expect(await runUntilIdle(SA_SECRET)).toContain('purged');
+      expect(emu().serviceAccounts.getKey(ROTATED_SA, breakGlass)?.state).toBe('ENABLED');
+      await t.stack.rotation.flushAudit();
+      expect(t.audit.text()).toMatch(new RegExp(`"reason":"FOREIGN_KEY_KEPT"[^\\n]*"keyId":"${breakGlass}"`));
+    } finally {
+      emu().serviceAccounts.deleteKey(ROTATED_SA, breakGlass);
+    }
+  });
+});

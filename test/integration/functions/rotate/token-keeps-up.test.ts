@@ -8,7 +8,7 @@ import { GoogleAuth } from 'google-auth-library';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DEFAULT_SEED_PATH } from '../../../../emulator/seed.js';
 import { useEmulatorMetadata } from '../../../support/google-env.js';
-import { GRACE_MS, PERIOD_MS, startRotationStack, type RotationStack } from './support/rotation-stack.js';
+import { DEMO_BINDINGS, GRACE_MS, startRotationStack, type RotationStack } from './support/rotation-stack.js';
 
 const GEMINI = 'gemini-caller@tvs-local.iam.gserviceaccount.com';
 const SECRET = 'projects/tvs-local/secrets/gemini-caller-key';
@@ -17,14 +17,9 @@ let t: RotationStack;
 let restoreEnv: () => void;
 
 beforeAll(async () => {
-  t = await startRotationStack({ seed: DEFAULT_SEED_PATH, keyRefreshIntervalMs: 100 });
+  // The demo seed labels its key secrets managed; the binding is the demo's.
+  t = await startRotationStack({ seed: DEFAULT_SEED_PATH, bindings: DEMO_BINDINGS, keyRefreshIntervalMs: 100 });
   restoreEnv = useEmulatorMetadata(t.stack.emulator.metadataHost);
-  // What Terraform's secrets module sets on a managed secret.
-  t.stack.emulator.state.secrets.updateSecret({
-    name: SECRET,
-    labels: { 'tvs-kind': 'sa-key', 'tvs-managed': 'true' },
-    annotations: { 'tvs.rotation.target': GEMINI, 'tvs.rotation.period': `${PERIOD_MS / 1000}s`, 'tvs.rotation.grace': `${GRACE_MS / 1000}s` },
-  }, ['labels', 'annotations']);
 });
 
 afterAll(async () => {

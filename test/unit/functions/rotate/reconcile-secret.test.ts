@@ -226,11 +226,11 @@ describe('reconcileSecret: verification failure', () => {
   });
 });
 
-describe('reconcileSecret: misconfiguration', () => {
-  it('reports a secret whose annotations are wrong without touching it', async () => {
+describe('reconcileSecret: corrupt state', () => {
+  it('reports a secret whose state annotations are unreadable without touching it', async () => {
     const t = managedSecret('sa');
-    t.secrets.secret(t.name).info.annotations['tvs.rotation.grace'] = '60s';
-    expect(await t.run()).toMatchObject({ outcome: 'failed', error: { reason: 'MISCONFIGURED', message: expect.stringContaining('grace') } });
+    t.secrets.secret(t.name).info.annotations['tvs.rotation.phase'] = 'rotating';
+    expect(await t.run()).toMatchObject({ outcome: 'failed', error: { reason: 'MISCONFIGURED', message: expect.stringContaining('phase') } });
     expect(t.secrets.writes).toBe(0);
   });
 });

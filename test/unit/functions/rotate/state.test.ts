@@ -1,25 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseRotationConfig, parseRotationState, withRotationState, type RotationState } from '../../../../functions/rotate/state.js';
+import { parseRotationState, withRotationState, type RotationState } from '../../../../functions/rotate/state.js';
 
-const labels = { 'tvs-managed': 'true', 'tvs-kind': 'sa-key' };
 const config = { 'tvs.rotation.target': 'rotated@proj-12345.iam.gserviceaccount.com', 'tvs.rotation.period': '2592000s', 'tvs.rotation.grace': '7200s' };
 
 describe('rotation annotations', () => {
-  it('reads the config Terraform writes', () => {
-    expect(parseRotationConfig(labels, config)).toEqual({ kind: 'sa-key', target: config['tvs.rotation.target'], periodMs: 2_592_000_000, graceMs: 7_200_000 });
-  });
-
-  it.each([
-    [{ ...labels, 'tvs-kind': 'policy' }, config, 'kind'],
-    [labels, { ...config, 'tvs.rotation.target': 'projects/p/locations/global/keys/k' }, 'target'],
-    [{ ...labels, 'tvs-kind': 'api-key' }, config, 'target'],
-    [labels, { ...config, 'tvs.rotation.period': '30d' }, 'periodMs'],
-    [labels, { ...config, 'tvs.rotation.grace': '3600s' }, 'graceMs'],
-    [labels, { ...config, 'tvs.rotation.grace': '2592000s' }, 'grace'],
-  ])('refuses a bad config (%j, %j) naming %s', (l, a, field) => {
-    expect(() => parseRotationConfig(l, a)).toThrow(field);
-  });
-
   it('reads a secret never rotated as idle, generation 0', () => {
     expect(parseRotationState(config)).toEqual({ phase: 'idle', generation: 0 });
   });

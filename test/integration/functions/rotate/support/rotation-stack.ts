@@ -1,6 +1,6 @@
 /**
- * A local stack seeded with two managed secrets (an SA key and an API key, labelled and
- * annotated as Terraform does), a settable rotation clock and a crash hook.
+ * A local stack seeded with two managed secrets (an SA key and an API key, labelled as Terraform
+ * does) and their rotation binding, a settable rotation clock and a crash hook.
  */
 import type { SeedInput } from '../../../../../emulator/index.js';
 import type { Step } from '../../../../../functions/rotate/report.js';
@@ -16,10 +16,17 @@ export const PERIOD_MS = 2_592_000_000;
 export const SA_SECRET = 'projects/tvs-local/secrets/sa-secret';
 export const API_SECRET = 'projects/tvs-local/secrets/api-secret';
 
-const managed = (kind: string, target: string) => ({
-  labels: { 'tvs-managed': 'true', 'tvs-kind': kind },
-  annotations: { 'tvs.rotation.target': target, 'tvs.rotation.period': `${PERIOD_MS / 1000}s`, 'tvs.rotation.grace': `${GRACE_MS / 1000}s` },
-});
+const managed = (kind: string) => ({ labels: { 'tvs-managed': 'true', 'tvs-kind': kind } });
+const bound = (kind: string, target: string) => ({ kind, target, period: `${PERIOD_MS / 1000}s`, grace: `${GRACE_MS / 1000}s` });
+export const API_TARGET = 'projects/tvs-local/locations/global/keys/gemini-demo';
+
+/** What Terraform renders into `TVS_ROTATION_BINDINGS` for `ROTATION_SEED`. */
+export const ROTATION_BINDINGS = { 'sa-secret': bound('sa-key', ROTATED_SA), 'api-secret': bound('api-key', API_TARGET) };
+/** The same for the demo seed (`emulator/seed/demo.json`). */
+export const DEMO_BINDINGS = {
+  'gemini-caller-key': bound('sa-key', 'gemini-caller@tvs-local.iam.gserviceaccount.com'),
+  'gemini-api-key': bound('api-key', API_TARGET),
+};
 
 export const ROTATION_SEED: SeedInput = {
   projectId: PROJECT,
@@ -28,8 +35,8 @@ export const ROTATION_SEED: SeedInput = {
   metadata: { defaultServiceAccount: WORKLOAD },
   apiKeys: [{ id: 'gemini-demo', displayName: 'Gemini demo key', restrictions: { apiTargets: [{ service: 'generativelanguage.googleapis.com' }] } }],
   secrets: [
-    { id: 'sa-secret', ...managed('sa-key', ROTATED_SA), versions: [{ serviceAccountKey: ROTATED_SA }], versionAliases: { current: 1 } },
-    { id: 'api-secret', ...managed('api-key', 'projects/tvs-local/locations/global/keys/gemini-demo'), versions: [{ apiKeyString: 'gemini-demo' }], versionAliases: { current: 1 } },
+    { id: 'sa-secret', ...managed('sa-key'), versions: [{ serviceAccountKey: ROTATED_SA }], versionAliases: { current: 1 } },
+    { id: 'api-secret', ...managed('api-key'), versions: [{ apiKeyString: 'gemini-demo' }], versionAliases: { current: 1 } },
     { id: 'unmanaged', versions: [{ data: 'hello' }] },
   ],
 };
@@ -43,7 +50,7 @@ export interface RotationStack {
   state(secret: string): ReturnType<typeof parseRotationState>;
 }
 
-export async function startRotationStack(options: { seed?: SeedInput | string; env?: Record<string, string>; keyRefreshIntervalMs?: number } = {}): Promise<RotationStack> {
+export async function startRotationStack(options: { seed?: SeedInput | string; bindings?: object; env?: Record<string, string>; keyRefreshIntervalMs?: number } = {}): Promise<RotationStack> {
   const audit = createCapture();
   let nowMs = Date.now();
   let crashStep: Step | undefined;
@@ -52,7 +59,10 @@ export async function startRotationStack(options: { seed?: SeedInput | string; e
     auditTransport: audit.stream,
     opsLogWrite: () => undefined,
     ...(options.keyRefreshIntervalMs !== undefined ? { keyRefreshIntervalMs: options.keyRefreshIntervalMs } : {}),
-    rotateEnv: { TVS_ROTATION_VERIFY_DEADLINE_MS: '1500', TVS_UPSTREAM_DEADLINE_MS: '3000', ...options.env },
+    rotateEnv: {
+      TVS_ROTATION_BINDINGS: JSON.stringify(options.bindings ?? ROTATION_BINDINGS),
+      TVS_ROTATION_VERIFY_DEADLINE_MS: '1500', TVS_UPSTREAM_DEADLINE_MS: '3000', ...options.env,
+    },
     rotate: {
       now: () => nowMs,
       afterStep: (step) => {

@@ -16,6 +16,8 @@ interface StoredSecret { info: SecretInfo; versions: Array<{ state: VersionState
 export class FakeSecrets implements SecretAdmin {
   readonly secrets = new Map<string, StoredSecret>();
   writes = 0;
+  /** Every mutation, in order, shared with the keys (`update`, `add-version`, `destroy`, `disable`, `key-delete`, ...). */
+  readonly log: string[] = [];
   private etag = 0;
 
   add(secretId: string, labels: Record<string, string>, annotations: Record<string, string>, payloads: string[] = [], aliases: Record<string, number> = {}): string {
@@ -75,6 +77,7 @@ export class FakeSecrets implements SecretAdmin {
     for (const n of Object.values(update.aliases ?? {})) if (!s.versions[n - 1]) throw new Error(`alias to missing version ${n}`);
     s.info = { ...s.info, annotations: { ...update.annotations }, ...(update.aliases ? { aliases: { ...update.aliases } } : {}), etag: this.nextEtag() };
     this.writes++;
+    this.log.push('update');
     return this.copy(s);
   }
 
@@ -83,6 +86,7 @@ export class FakeSecrets implements SecretAdmin {
     const s = this.secret(secretName);
     s.versions.push({ state: 'ENABLED', data: Buffer.from(data) });
     this.writes++;
+    this.log.push('add-version');
     return { name: `${secretName}/versions/${s.versions.length}`, number: s.versions.length, state: 'ENABLED' };
   }
 
@@ -107,6 +111,7 @@ export class FakeSecrets implements SecretAdmin {
     v.state = state;
     if (state === 'DESTROYED') delete v.data;
     this.writes++;
+    this.log.push(state === 'DESTROYED' ? 'destroy' : state === 'DISABLED' ? 'disable' : 'enable');
   }
 
   enable(versionName: string): Promise<void> { return this.transition(versionName, 'ENABLED'); }
@@ -122,8 +127,32 @@ export class FakeKeys implements Credential {
   creates = 0;
   failVerify = false;
   refuseCreate: FailedPreconditionError | undefined;
+  /** Awaited by every verify before it answers (tests hold a run in its verify step). */
+  verifyGate: (() => Promise<void>) | undefined;
+  /** The next create makes its key and then fails, as if the run died before recording it. */
+  loseNextCreate = false;
+  /** Mutations, shared with FakeSecrets by the setup. */
+  log: string[] = [];
+
+  /** API keys: the secret each key was made for (keys seeded without one are someone else's). */
+  readonly madeFor = new Map<string, string>();
+  /** SA keys of another service account: never found under the bound one. */
+  readonly otherSa = new Set<string>();
 
   constructor(readonly mode: 'sa' | 'api', readonly cap = 10) {}
+
+  async keyStatus(config: { target: string }, id: string, secretName: string) {
+    await tick();
+    const state = this.keys.get(id);
+    if (state === undefined || state === 'deleted' || this.otherSa.has(id)) return 'absent' as const;
+    if (this.mode === 'api') return id === config.target.split('/').pop() || this.madeFor.get(id) === secretName ? 'enabled' as const : 'foreign' as const;
+    return state;
+  }
+
+  async holds(_c: unknown, payload: Buffer, id: string) {
+    await tick();
+    return payload.toString() === `secret:${id}`;
+  }
 
   /** Adds a key made elsewhere (a foreign key, or the one already stored). */
   seed(id = randomBytes(4).toString('hex')): string {
@@ -140,12 +169,14 @@ export class FakeKeys implements Credential {
     return this.mode === 'sa' ? this.live() : undefined;
   }
 
-  async deleteOrphans(_c: unknown, keysBefore: readonly string[], keep: readonly string[]) {
+  get retryAdoptsKey() {
+    return this.mode === 'api';
+  }
+
+  async unrecordedKeys(_c: unknown, keysBefore: readonly string[], known: readonly string[]) {
     await tick();
     if (this.mode === 'api') return [];
-    const orphans = this.live().filter((id) => !keysBefore.includes(id) && !keep.includes(id));
-    for (const id of orphans) this.keys.set(id, 'deleted');
-    return orphans;
+    return this.live().filter((id) => !keysBefore.includes(id) && !known.includes(id));
   }
 
   async checkCapacity() {
@@ -153,12 +184,18 @@ export class FakeKeys implements Credential {
     if (this.mode === 'sa' && this.live().length >= this.cap) throw new FailedPreconditionError('cap', { reason: 'KEY_CAP' });
   }
 
-  async create(_c: unknown, context: { generation: number }) {
+  async create(_c: unknown, context: { generation: number; secretName: string }) {
     await tick();
     if (this.refuseCreate) throw this.refuseCreate;
     this.creates++;
     const id = this.mode === 'api' ? `key-g${context.generation}` : randomBytes(4).toString('hex');
     if (!this.keys.has(id)) this.keys.set(id, 'enabled');
+    if (this.mode === 'api') this.madeFor.set(id, context.secretName);
+    this.log.push('key-create');
+    if (this.loseNextCreate) {
+      this.loseNextCreate = false;
+      throw new Error('connection reset after the key was made');
+    }
     return { keyId: id, payload: Buffer.from(`secret:${id}`) };
   }
 
@@ -168,17 +205,20 @@ export class FakeKeys implements Credential {
 
   async verify(_c: unknown, payload: Buffer) {
     await tick();
+    await this.verifyGate?.();
     const id = payload.toString().replace(/^secret:/, '');
     if (this.failVerify || this.keys.get(id) !== 'enabled') throw new FailedPreconditionError('did not work', { reason: 'VERIFY_FAILED' });
   }
 
   async disable(_c: unknown, id: string) {
     await tick();
+    this.log.push('key-disable');
     if (this.mode === 'sa' && this.keys.get(id) === 'enabled') this.keys.set(id, 'disabled');
   }
 
   async delete(_c: unknown, id: string) {
     await tick();
+    this.log.push('key-delete');
     if (this.keys.has(id)) this.keys.set(id, 'deleted');
   }
 }

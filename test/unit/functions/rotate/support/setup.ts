@@ -2,6 +2,7 @@
 import { sweep, type SweepRequest } from '../../../../../functions/rotate/sweep.js';
 import type { Step } from '../../../../../functions/rotate/report.js';
 import { parseRotationState } from '../../../../../functions/rotate/state.js';
+import type { RotationBinding } from '../../../../../shared/rotation-binding.js';
 import { fakeClock, FakeKeys, FakeSecrets, recordingAudit } from './fakes.js';
 
 export const HOUR = 3_600_000;
@@ -16,21 +17,19 @@ export function managedSecret(mode: 'sa' | 'api', options: { cap?: number } = {}
   const clock = fakeClock();
   const secrets = new FakeSecrets();
   const keys = new FakeKeys(mode, options.cap);
+  keys.log = secrets.log;
   const audit = recordingAudit();
   const originalKey = keys.seed(mode === 'api' ? 'orig' : 'k0');
-  const name = secrets.add(
-    'my-secret',
-    { 'tvs-managed': 'true', 'tvs-kind': mode === 'sa' ? 'sa-key' : 'api-key' },
-    { 'tvs.rotation.target': mode === 'sa' ? SA_TARGET : API_TARGET, 'tvs.rotation.period': `${PERIOD_MS / 1000}s`, 'tvs.rotation.grace': `${GRACE_MS / 1000}s`, 'other.tool': 'kept' },
-    [`secret:${originalKey}`],
-    { current: 1 },
-  );
+  const kind = mode === 'sa' ? 'sa-key' as const : 'api-key' as const;
+  const name = secrets.add('my-secret', { 'tvs-managed': 'true', 'tvs-kind': kind }, { 'other.tool': 'kept' }, [`secret:${originalKey}`], { current: 1 });
+  // The deploy-time binding (TVS_ROTATION_BINDINGS); tests may add or change entries.
+  const bindings = new Map<string, RotationBinding>([['my-secret', { kind, target: mode === 'sa' ? SA_TARGET : API_TARGET, periodMs: PERIOD_MS, graceMs: GRACE_MS }]]);
   let runs = 0;
   const run = (request: SweepRequest & { owner?: string; afterStep?: (step: Step, secretId: string) => void | Promise<void>; eventTimeMs?: number } = {}) => {
     const { owner, afterStep, eventTimeMs, ...sweepRequest } = request;
     const deps = {
       secrets, credentials: { 'sa-key': keys, 'api-key': keys }, now: clock.now, owner: owner ?? `run-${++runs}`,
-      claimTtlMs: CLAIM_TTL_MS, audit, projectId: 'proj-12345', ...(afterStep ? { afterStep } : {}),
+      claimTtlMs: CLAIM_TTL_MS, bindings, audit, projectId: 'proj-12345', ...(afterStep ? { afterStep } : {}),
     };
     if (eventTimeMs !== undefined) {
       return import('../../../../../functions/rotate/reconcile-secret.js').then(async ({ reconcileSecret }) => reconcileSecret(deps, await secrets.get(name), { eventTimeMs }));
@@ -38,5 +37,5 @@ export function managedSecret(mode: 'sa' | 'api', options: { cap?: number } = {}
     return sweep(deps, sweepRequest).then((r) => r.secrets[0]);
   };
   const state = () => parseRotationState(secrets.secret(name).info.annotations);
-  return { clock, secrets, keys, audit, name, originalKey, run, state };
+  return { clock, secrets, keys, audit, name, originalKey, run, state, bindings };
 }
