@@ -196,6 +196,46 @@ describe('the policy reload failure metric', () => {
   });
 });
 
+describe('the failed-rotation metric', () => {
+  let failed: Predicate;
+  let refusal: string;
+  let done: string | undefined;
+  beforeAll(async () => {
+    failed = compileFilter(filterOf('google_logging_metric', 'rotation_failures'));
+    // A real refusal by the rotator: a secret carrying the managed label that no binding names.
+    const name = `projects/${stack.emulator.projectId}/secrets/plain`;
+    const secrets = stack.emulator.state.secrets;
+    secrets.updateSecret({ name, labels: { ...secrets.getSecret(name).labels, 'tvs-managed': 'true' } }, ['labels']);
+    const report = await stack.rotation.runSweep({ secrets: ['plain'] });
+    expect(report.secrets[0]).toMatchObject({ outcome: 'failed', error: { reason: 'NOT_IN_BINDING' } });
+    await stack.rotation.flushAudit();
+    const lines = audit.text().split('\n').filter(Boolean);
+    refusal = lines.find((l) => l.includes('"NOT_IN_BINDING"'))!;
+    done = lines.find((l) => l.includes('"rotation.') && l.includes('"decision":"done"'));
+  });
+
+  it("counts the rotator's refusal of a secret, from either rotation function", () => {
+    expect(refusal).toBeDefined();
+    expect(failed(storedEntry(refusal, ROTATE, 'stdout'))).toBe(true);
+    expect(failed(storedEntry(refusal, { ...ROTATE, service: 'tvs-rotate-on-event' }, 'stdout'))).toBe(true);
+    expect(failed(storedEntry(refusal, { ...ROTATE, resource: 'cloud_function' }, 'stdout'))).toBe(true);
+  });
+
+  it('ignores token decisions, completed rotation steps and other services', () => {
+    for (const a of Object.values(answered)) expect(failed(storedEntry(a.line, TOKEN, 'stdout'))).toBe(false);
+    if (done) expect(failed(storedEntry(done, ROTATE, 'stdout'))).toBe(false);
+    const completed = refusal.replaceAll('"decision":"error"', '"decision":"done"');
+    expect(completed).not.toBe(refusal);
+    expect(failed(storedEntry(completed, ROTATE, 'stdout'))).toBe(false);
+    expect(failed(storedEntry(refusal, OTHER, 'stdout'))).toBe(false);
+  });
+
+  it('has an alert policy on it', () => {
+    const alerts = resources(tree, 'google_monitoring_alert_policy').filter((a) => JSON.stringify(a.body).includes('google_logging_metric.rotation_failures.name'));
+    expect(alerts.map((a) => a.name)).toEqual(['rotation_failed']);
+  });
+});
+
 describe('every filter in the audit module', () => {
   it('never depends on the log name a function line is stored under', () => {
     const names = ['run.googleapis.com/stdout', 'run.googleapis.com/stderr', 'cloudfunctions.googleapis.com/cloud-functions'];

@@ -1,6 +1,6 @@
 # Audit: Data Access logs for Secret Manager and IAM, sinks of the functions' entries and the
-# Cloud Audit Logs to a retention-locked bucket and/or BigQuery, an alert on denial spikes and
-# one on policy reload failures.
+# Cloud Audit Logs to a retention-locked bucket and/or BigQuery, an alert on denial spikes, one on
+# policy reload failures and one on failed or refused rotations.
 
 locals {
   audited_services = ["secretmanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com", "sts.googleapis.com", "apikeys.googleapis.com"]
@@ -45,6 +45,11 @@ locals {
 
   # The token function's ops-log line (shared/ops-log.ts, on stderr) for each failed policy reload.
   policy_reload_failed_filter = "((${local.token_run}) OR (${local.token_cf})) AND jsonPayload.event=\"policy_reload_failed\""
+
+  # The rotator's audit entry for each failed rotation step or refused secret (rotation-audit.ts:
+  # decision "error", the secret in jsonPayload.rotation.secret), e.g. NOT_IN_BINDING,
+  # BINDING_MISMATCH, STATE_MISMATCH, API_KEY_ID_CONFLICT, VERIFY_FAILED.
+  rotation_failed_filter = "(${local.functions}) AND ${local.audit_entries} AND jsonPayload.decision=\"error\" AND jsonPayload.rotation.secret:*"
 }
 
 resource "google_project_iam_audit_config" "data_access" {
@@ -261,6 +266,74 @@ resource "google_monitoring_alert_policy" "policy_reload_failed" {
 
   documentation {
     content   = "The token function could not reload its policy and is serving the last good one. It refuses every request (503) once that policy is older than TVS_POLICY_MAX_STALENESS_SECONDS. Read the function's stderr entries with jsonPayload.event=\"policy_reload_failed\" (jsonPayload.error) and fix the policy secret or the function's access to it."
+    mime_type = "text/markdown"
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Failed rotations: metric (by secret and reason) and alert. A refused secret (not in the binding,
+# metadata or state disagreeing with it) is a possible attack on the rotator: alert on the first.
+# ---------------------------------------------------------------------------------------------
+
+resource "google_logging_metric" "rotation_failures" {
+  project     = var.project_id
+  name        = "${var.name_prefix}_rotation_failures"
+  description = "Failed rotation steps and secrets the rotator refused (audit entries with decision=error)."
+  filter      = local.rotation_failed_filter
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+
+    labels {
+      key         = "secret"
+      value_type  = "STRING"
+      description = "Secret id the rotation failed for."
+    }
+    labels {
+      key         = "reason"
+      value_type  = "STRING"
+      description = "Stable reason (e.g. BINDING_MISMATCH, VERIFY_FAILED)."
+    }
+  }
+
+  label_extractors = {
+    secret = "EXTRACT(jsonPayload.rotation.secret)"
+    reason = "EXTRACT(jsonPayload.reason)"
+  }
+}
+
+resource "google_monitoring_alert_policy" "rotation_failed" {
+  project               = var.project_id
+  display_name          = "Token vending: rotation failed or refused"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+
+  conditions {
+    display_name = "Rotation failures above ${var.rotation_failure_threshold} per ${var.alignment_period}"
+
+    condition_threshold {
+      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.rotation_failures.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.rotation_failure_threshold
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = var.alignment_period
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.secret", "metric.label.reason"]
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  documentation {
+    content   = "A rotation step failed or the rotator refused a secret. Reasons NOT_IN_BINDING, BINDING_MISMATCH, STATE_MISMATCH and API_KEY_ID_CONFLICT mean someone changed a managed secret's metadata or pre-created an API key id: investigate before anything else (docs/security.md). Otherwise see docs/rotation.md; the current credential stays in use until a rotation succeeds."
     mime_type = "text/markdown"
   }
 }

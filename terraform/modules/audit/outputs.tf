@@ -35,3 +35,13 @@ output "policy_reload_alert_policy_name" {
   description = "Alert policy on policy reload failures."
   value       = google_monitoring_alert_policy.policy_reload_failed.name
 }
+
+output "rotation_failures_metric_name" {
+  description = "Log-based metric counting failed rotation steps and refused secrets, labelled by secret and reason."
+  value       = google_logging_metric.rotation_failures.name
+}
+
+output "rotation_alert_policy_name" {
+  description = "Alert policy on failed or refused rotations."
+  value       = google_monitoring_alert_policy.rotation_failed.name
+}

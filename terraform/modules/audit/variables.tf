@@ -124,6 +124,17 @@ variable "policy_reload_failure_threshold" {
   }
 }
 
+variable "rotation_failure_threshold" {
+  type        = number
+  description = "Failed or refused rotations per alignment period above which the alert fires (0: alert on the first)."
+  default     = 0
+
+  validation {
+    condition     = var.rotation_failure_threshold >= 0
+    error_message = "rotation_failure_threshold must be at least 0."
+  }
+}
+
 variable "alignment_period" {
   type        = string
   description = "Window over which denials and policy reload failures are counted (e.g. 300s)."
