@@ -5,7 +5,8 @@
  * - every key is looked up under the bound target (an SA key of another SA is not found there);
  * - an API key must be the bound key or carry this secret in its owner annotation;
  * - an enabled SA key is disabled only when the old version holds it and `current` does not;
- * - an SA key is deleted only once disabled (the rotator disables a grace period first);
+ * - an SA key is deleted only once disabled (the rotator disables a grace period first), and no
+ *   key is deleted while the version `current` names holds it (an operator's rollback);
  * - a new key is rolled back only when its version holds it.
  * Otherwise the run stops with `STATE_MISMATCH` and nothing is touched.
  */
@@ -56,6 +57,9 @@ export async function mayDeleteOld(ctx: StepContext, keyId: string): Promise<Ver
   const found = await status(ctx, keyId, 'old-key');
   if (found === 'absent') return 'gone';
   if (found === 'enabled' && ctx.session.config.kind === 'sa-key') throw stateMismatch(`old-key ${keyId} is enabled: the rotator deletes only keys it disabled a grace period before`);
+  // An operator who rolled back by pointing `current` at the old version keeps a working credential.
+  const { info } = ctx.session;
+  if (info.aliases.current !== undefined && (await heldBy(ctx, info.aliases.current, keyId))) throw stateMismatch(`old-key ${keyId} is the key the current version holds`);
   return 'act';
 }
 

@@ -1,0 +1,80 @@
+/**
+ * Retirement never breaks `current`: an operator who rolls back while the old credential is
+ * retiring (README › Rolling back, step 1: point `current` at the old version) keeps a working
+ * credential — the version `current` names is neither disabled nor destroyed, and its key is not
+ * deleted — whatever the rotation state still says.
+ */
+import { describe, expect, it } from 'vitest';
+import { GRACE_MS, managedSecret } from './support/setup.js';
+
+/** Rotates, then moves `current` back to version 1 as the operator's rollback does. */
+async function rotatedThenRolledBack(mode: 'sa' | 'api') {
+  const t = managedSecret(mode);
+  expect(await t.run({ force: true })).toMatchObject({ outcome: 'rotated', phase: 'retiring', newVersion: 2 });
+  const info = t.secrets.secret(t.name).info;
+  await t.secrets.update(t.name, { annotations: info.annotations, aliases: { ...info.aliases, current: 1 } }, info.etag);
+  expect(t.secrets.currentPayload(t.name)).toBe(`secret:${t.originalKey}`);
+  return t;
+}
+
+const versionStates = (t: ReturnType<typeof managedSecret>) => t.secrets.secret(t.name).versions.map((v) => v.state);
+
+describe('retirement after an operator rolled current back to the old version', () => {
+  it('api: the retiring step does not disable the version current names', async () => {
+    const t = await rotatedThenRolledBack('api');
+    t.clock.advance(GRACE_MS + 1);
+    await t.run();
+    expect(versionStates(t)[0]).toBe('ENABLED');
+    expect(t.secrets.currentPayload(t.name)).toBe(`secret:${t.originalKey}`);
+  });
+
+  it('api: the purging step neither destroys the version current names nor deletes its key', async () => {
+    const t = await rotatedThenRolledBack('api');
+    t.clock.advance(GRACE_MS + 1);
+    await t.run();
+    t.clock.advance(GRACE_MS + 1);
+    const purge = await t.run();
+    expect(purge).toMatchObject({ outcome: 'failed', error: { reason: 'STATE_MISMATCH' } });
+    expect(versionStates(t)[0]).toBe('ENABLED');
+    expect(t.keys.keys.get(t.originalKey)).toBe('enabled');
+    expect(t.secrets.currentPayload(t.name)).toBe(`secret:${t.originalKey}`);
+  });
+
+  it('sa: the retiring step refuses to disable the key current holds, and leaves its version enabled', async () => {
+    const t = await rotatedThenRolledBack('sa');
+    t.clock.advance(GRACE_MS + 1);
+    expect(await t.run()).toMatchObject({ outcome: 'failed', error: { reason: 'STATE_MISMATCH' } });
+    expect(versionStates(t)[0]).toBe('ENABLED');
+    expect(t.keys.keys.get(t.originalKey)).toBe('enabled');
+  });
+});
+
+describe('retirement state naming the current version as the old one (forged or stale)', () => {
+  const forge = (t: ReturnType<typeof managedSecret>, phase: 'retiring' | 'purging') => {
+    const info = t.secrets.secret(t.name).info;
+    // Each grace period over, the next rotation not yet due.
+    const past = new Date(t.clock.now() - GRACE_MS - 1).toISOString();
+    info.annotations = {
+      ...info.annotations,
+      'tvs.rotation.phase': phase, 'tvs.rotation.generation': '1', 'tvs.rotation.old-version': '1',
+      'tvs.rotation.rotated-at': past, 'tvs.rotation.disabled-at': past,
+    };
+  };
+
+  it.each(['sa', 'api'] as const)('%s: the retiring step never disables the version current names', async (mode) => {
+    const t = managedSecret(mode);
+    forge(t, 'retiring');
+    expect(await t.run()).toMatchObject({ outcome: 'retired' });
+    expect(versionStates(t)).toEqual(['ENABLED']);
+    expect(t.secrets.log).not.toContain('disable');
+  });
+
+  it.each(['sa', 'api'] as const)('%s: the purging step never destroys the version current names', async (mode) => {
+    const t = managedSecret(mode);
+    forge(t, 'purging');
+    expect(await t.run()).toMatchObject({ outcome: 'purged', phase: 'idle' });
+    expect(versionStates(t)).toEqual(['ENABLED']);
+    expect(t.secrets.log).not.toContain('destroy');
+    expect(t.secrets.currentPayload(t.name)).toBe(`secret:${t.originalKey}`);
+  });
+});
