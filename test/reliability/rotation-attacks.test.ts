@@ -81,22 +81,9 @@ function edit(secret: string, change: { labels?: Record<string, string>; annotat
   emu().secrets.updateSecret({ name: secret, labels: change.labels ?? current.labels, annotations: change.annotations ?? current.annotations }, ['labels', 'annotations']);
 }
 
-async function sweep(secret: string, authorization?: string): Promise<{ status: number; json: any }> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', authorization: authorization ?? (await t.stack.rotateAuthorization()) };
-  const res = await fetch(t.stack.rotateUrl, { method: 'POST', headers, body: JSON.stringify({ secrets: [secret.split('/').pop()], force: true }) });
-  return { status: res.status, json: await res.json() };
-}
-
-async function announce(secret: string): Promise<void> {
-  const pubsub = t.stack.emulator.pubsub;
-  const sub = pubsub.subscribe('tvs-rotation', t.stack.rotateEventsUrl);
-  try {
-    pubsub.publish('tvs-rotation', { eventType: 'SECRET_ROTATE', dataFormat: 'JSON_API_V1', secretId: secret, timestamp: new Date(t.clock.now()).toISOString() }, Buffer.from('{}'));
-    await pubsub.idle();
-  } finally {
-    pubsub.unsubscribe(sub.name);
-  }
-}
+/** A forced sweep of `secret` over HTTP, as the invoker unless `authorization` is given. */
+const sweep = (secret: string, authorization?: string) => t.post({ secrets: [secret.split('/').pop()], force: true }, authorization);
+const announce = (secret: string) => t.announce(secret);
 
 /** Rotation state in its retirement phases, naming `oldKey` as the key to remove. */
 const retiring = (phase: 'retiring' | 'purging', oldKey: string) => ({

@@ -79,22 +79,8 @@ async function editAnnotations(secret: string, annotations: Record<string, strin
   await attacker.updateSecret({ secret: { name: secret, annotations }, updateMask: { paths: ['annotations'] } });
 }
 
-async function post(body: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(t.stack.rotateUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: await t.stack.rotateAuthorization() }, body: JSON.stringify(body) });
-  return { status: res.status, json: await res.json() };
-}
-
-/** Pushes one SECRET_ROTATE notice for `secret` to `rotateOnEvent` and waits for the delivery. */
-async function announce(secret: string): Promise<void> {
-  const pubsub = t.stack.emulator.pubsub;
-  const sub = pubsub.subscribe('tvs-rotation', t.stack.rotateEventsUrl);
-  try {
-    pubsub.publish('tvs-rotation', { eventType: 'SECRET_ROTATE', dataFormat: 'JSON_API_V1', secretId: secret, timestamp: new Date(t.clock.now()).toISOString() }, Buffer.from('{}'));
-    await pubsub.idle();
-  } finally {
-    pubsub.unsubscribe(sub.name);
-  }
-}
+const post = (body: unknown) => t.post(body);
+const announce = (secret: string) => t.announce(secret);
 
 async function auditText(): Promise<string> {
   await t.stack.rotation.flushAudit();

@@ -48,6 +48,10 @@ export interface RotationStack {
   /** Crash (throw) right after this step, once. */
   crashAfter(step: Step | undefined): void;
   state(secret: string): ReturnType<typeof parseRotationState>;
+  /** Pushes one SECRET_ROTATE notice for `secret` to `rotateOnEvent` and waits for its delivery. */
+  announce(secret: string): Promise<void>;
+  /** POSTs `body` to `rotate` as its invoker (or with the given `authorization`). */
+  post(body: unknown, authorization?: string): Promise<{ status: number; json: any }>;
 }
 
 export async function startRotationStack(options: { seed?: SeedInput | string; bindings?: object; env?: Record<string, string>; keyRefreshIntervalMs?: number } = {}): Promise<RotationStack> {
@@ -78,6 +82,21 @@ export async function startRotationStack(options: { seed?: SeedInput | string; b
     audit,
     clock: { now: () => nowMs, advance: (ms) => { nowMs += ms; } },
     crashAfter: (step) => { crashStep = step; },
+    async announce(secret) {
+      const sub = stack.emulator.pubsub.subscribe('tvs-rotation', stack.rotateEventsUrl);
+      try {
+        const attributes = { eventType: 'SECRET_ROTATE', dataFormat: 'JSON_API_V1', secretId: secret, timestamp: new Date(nowMs).toISOString() };
+        stack.emulator.pubsub.publish('tvs-rotation', attributes, Buffer.from('{}'));
+        await stack.emulator.pubsub.idle();
+      } finally {
+        stack.emulator.pubsub.unsubscribe(sub.name);
+      }
+    },
+    async post(body, authorization) {
+      const headers = { 'content-type': 'application/json', authorization: authorization ?? (await stack.rotateAuthorization()) };
+      const res = await fetch(stack.rotateUrl, { method: 'POST', headers, body: JSON.stringify(body) });
+      return { status: res.status, json: await res.json() };
+    },
     state: (secret) => parseRotationState(stack.emulator.state.secrets.getSecret(secret).annotations),
   };
 }
