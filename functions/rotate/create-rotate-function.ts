@@ -85,7 +85,7 @@ export function createRotateFunction(config: RotateConfig, overrides: RotateFunc
   };
 
   const event = async (cloudEvent: CloudEvent<unknown>): Promise<SecretReport | undefined> => {
-    const notice = parseRotateNotice(cloudEvent.data);
+    const notice = parseRotateNotice(cloudEvent.data, config.projectId);
     if (notice.kind === 'ignore') {
       log('INFO', 'notification ignored', { reason: notice.reason, eventId: cloudEvent.id });
       return undefined;

@@ -179,3 +179,24 @@ describe('the corpus itself', () => {
     expect(emu().serviceAccounts.getKey(GEMINI, breakGlass)?.state).toBe('ENABLED');
   });
 });
+
+describe('rotation attacks by a holder of publish rights on the rotation topic', () => {
+  it('a notice naming a look-alike secret in another project is applied to the configured project only', async () => {
+    const attempts = () => t.stack.emulator.pubsub.attempts.length;
+    const before = attempts();
+    await t.stack.rotation.flushAudit();
+    const auditBefore = t.audit.text().length;
+    // Our secret has work to do (the old key's grace is over), so handling the notice shows in the audit.
+    t.clock.advance(GRACE_MS + 1);
+    // In the attacker's own project, a secret labelled managed under a bound id: were it read, the
+    // rotator would mint the bound credential into it.
+    await announce('projects/evil-project/secrets/gemini-caller-key');
+    await t.stack.rotation.flushAudit();
+    const written = t.audit.text().slice(auditBefore);
+    // Handled at once (no redelivery of a read that failed), as a notice for our own secret.
+    expect(t.stack.emulator.pubsub.attempts.slice(before).map((a) => a.ok)).toEqual([true]);
+    expect(written).toMatch(/"secret":"gemini-caller-key"[^\n]*"trigger":"event"/);
+    expect(attempts()).toBe(before + 1);
+    refused++;
+  });
+});

@@ -5,13 +5,19 @@ const message = (attributes: Record<string, string>) => ({ message: { attributes
 
 describe('parseRotateNotice', () => {
   it('acts on SECRET_ROTATE with its secret and timestamp', () => {
-    expect(parseRotateNotice(message({ eventType: 'SECRET_ROTATE', secretId: 'projects/p/secrets/s', timestamp: '2026-01-01T00:00:00Z' }))).toEqual({
+    expect(parseRotateNotice(message({ eventType: 'SECRET_ROTATE', secretId: 'projects/p/secrets/s', timestamp: '2026-01-01T00:00:00Z' }), 'p')).toEqual({
       kind: 'rotate', secretName: 'projects/p/secrets/s', timeMs: Date.parse('2026-01-01T00:00:00Z'), messageId: '7',
     });
   });
 
+  it.each(['projects/evil-project/secrets/s', 'projects/999999999999/secrets/s'])('reads %s from the configured project only', (announced) => {
+    expect(parseRotateNotice(message({ eventType: 'SECRET_ROTATE', secretId: announced, timestamp: '2026-01-01T00:00:00Z' }), 'tvs-prod')).toMatchObject({
+      kind: 'rotate', secretName: 'projects/tvs-prod/secrets/s',
+    });
+  });
+
   it('falls back to the publish time', () => {
-    expect(parseRotateNotice(message({ eventType: 'SECRET_ROTATE', secretId: 'projects/p/secrets/s' }))).toMatchObject({ timeMs: Date.parse('2026-01-01T00:00:05Z') });
+    expect(parseRotateNotice(message({ eventType: 'SECRET_ROTATE', secretId: 'projects/p/secrets/s' }), 'p')).toMatchObject({ timeMs: Date.parse('2026-01-01T00:00:05Z') });
   });
 
   it.each([
@@ -21,7 +27,7 @@ describe('parseRotateNotice', () => {
     [message({ eventType: 'SECRET_ROTATE', secretId: 'projects/p/secrets/../x' }), 'secretId'],
     [{ nothing: true }, 'not a Pub/Sub message'],
   ])('ignores %j', (data, reason) => {
-    expect(parseRotateNotice(data)).toMatchObject({ kind: 'ignore', reason: expect.stringContaining(reason) });
+    expect(parseRotateNotice(data, 'p')).toMatchObject({ kind: 'ignore', reason: expect.stringContaining(reason) });
   });
 });
 
