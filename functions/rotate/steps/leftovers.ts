@@ -8,7 +8,7 @@
  */
 import { stateMismatch } from '../credentials/state-mismatch.js';
 import type { StepContext } from './context.js';
-import { payloadOf, status } from './ownership.js';
+import { aliasedVersions, payloadOf, refuseIfInUse, status } from './ownership.js';
 
 export async function clearLeftovers(ctx: StepContext): Promise<void> {
   const { session, credential } = ctx;
@@ -24,6 +24,7 @@ export async function clearLeftovers(ctx: StepContext): Promise<void> {
       ctx.audit.done('keep-foreign', ctx.fields({ version: version.number }), 'FOREIGN_VERSION_KEPT');
       continue;
     }
+    if (aliasedVersions(ctx).has(version.number)) throw stateMismatch(`version ${version.number} holds new-key ${state.newKey} but an alias names it`);
     await session.reassert();
     await ctx.secrets.destroy(version.name);
     ctx.audit.done('discard-version', ctx.fields({ version: version.number, newKeyId: state.newKey }), 'STRAY_VERSION_DESTROYED');
@@ -34,6 +35,7 @@ export async function clearLeftovers(ctx: StepContext): Promise<void> {
   if (newKey !== undefined && !credential.retryAdoptsKey) {
     if (newKey === state.currentKey || state.keysBefore?.includes(newKey)) throw stateMismatch(`new-key ${newKey} existed before this rotation was claimed`);
     if (await status(ctx, newKey, 'new-key') !== 'absent') {
+      await refuseIfInUse(ctx, newKey, 'new-key');
       await session.reassert();
       await credential.delete(config, newKey);
       ctx.audit.done('delete-orphan', ctx.fields({ keyId: newKey }), 'ORPHAN_KEY_DELETED');

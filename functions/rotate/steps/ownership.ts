@@ -7,7 +7,8 @@
  * - an enabled SA key is disabled only when the old version holds it and `current` does not;
  * - an SA key is deleted only once disabled (the rotator disables a grace period first), and no
  *   key is deleted while the version `current` names holds it (an operator's rollback);
- * - a new key is rolled back only when its version holds it.
+ * - a new key is rolled back only when its version holds it and no aliased version does;
+ * - a version `current` or `previous` names is never destroyed, nor the key it holds deleted.
  * Otherwise the run stops with `STATE_MISMATCH` and nothing is touched.
  */
 import { TvsError } from '../../../shared/errors.js';
@@ -32,6 +33,19 @@ export async function payloadOf(ctx: StepContext, version: number | undefined): 
 async function heldBy(ctx: StepContext, version: number | undefined, keyId: string): Promise<boolean> {
   const payload = await payloadOf(ctx, version);
   return payload !== undefined && await ctx.credential.holds(ctx.session.config, payload, keyId);
+}
+
+/** The version numbers consumers are pointed at (`current`, `previous`): never destroyed by the rotator. */
+export function aliasedVersions(ctx: StepContext): Set<number> {
+  const { aliases } = ctx.session.info;
+  return new Set([aliases.current, aliases.previous].filter((n): n is number => n !== undefined));
+}
+
+/** Throws `STATE_MISMATCH` when a version `current` or `previous` names holds `keyId` (a key in use). */
+export async function refuseIfInUse(ctx: StepContext, keyId: string, role: string): Promise<void> {
+  for (const version of aliasedVersions(ctx)) {
+    if (await heldBy(ctx, version, keyId)) throw stateMismatch(`${role} ${keyId} is the key version ${version} holds, which an alias names`);
+  }
 }
 
 /** Throws `STATE_MISMATCH` when `keyId` is a live key the secret does not own; else its status. */
@@ -70,6 +84,7 @@ export async function mayDeleteOld(ctx: StepContext, keyId: string): Promise<Ver
 export async function mayDeleteNew(ctx: StepContext, keyId: string, payload: Buffer | undefined): Promise<Verdict> {
   const found = await status(ctx, keyId, 'new-key');
   if (found === 'absent') return 'gone';
+  await refuseIfInUse(ctx, keyId, 'new-key');
   if (payload === undefined || !(await ctx.credential.holds(ctx.session.config, payload, keyId))) {
     throw stateMismatch(`new-key ${keyId} is not the key in new-version ${ctx.session.state.newVersion ?? '(none)'}`);
   }
