@@ -52,6 +52,13 @@ export async function deleteOld(ctx: StepContext): Promise<void> {
   }
   ctx.audit.done('delete', ctx.fields({ ...(state.oldKey ? { oldKeyId: state.oldKey } : {}), ...(state.oldVersion !== undefined ? { version: state.oldVersion } : {}) }), verdict === 'gone' ? 'OLD_KEY_ALREADY_GONE' : 'OLD_CREDENTIAL_DELETED');
   await ctx.mark('delete');
+  // Whatever the (editable) state said, a rotation ends with one key in use: report any other live
+  // key of the bound target (a key whose retirement someone suppressed by editing the state, or an
+  // operator's break-glass key), so it cannot linger unseen.
+  for (const keyId of await ctx.credential.unrecordedKeys(session.config, [], state.currentKey ? [state.currentKey] : [])) {
+    ctx.audit.done('keep-foreign', ctx.fields({ keyId }), 'FOREIGN_KEY_KEPT');
+    ctx.foreign(keyId);
+  }
   await session.save({
     phase: 'idle',
     generation: state.generation,

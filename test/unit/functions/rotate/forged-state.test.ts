@@ -4,7 +4,7 @@
  * names, nor delete the key it holds (found by review: a forged `creating` or `verifying` state).
  */
 import { describe, expect, it } from 'vitest';
-import { managedSecret } from './support/setup.js';
+import { GRACE_MS, managedSecret } from './support/setup.js';
 
 type Secret = ReturnType<typeof managedSecret>;
 const forge = (t: Secret, annotations: Record<string, string>) => Object.assign(t.secrets.secret(t.name).info.annotations, annotations);
@@ -31,5 +31,20 @@ describe('forged rotation state naming the credential in use', () => {
     expect(await t.run()).toMatchObject({ outcome: 'failed', error: { reason: 'STATE_MISMATCH' } });
     expect(t.keys.keys.get(t.originalKey)).toBe('enabled');
     expect(t.secrets.log).not.toContain('key-delete');
+  });
+});
+
+describe('retirement suppressed by deleting the old-key annotation', () => {
+  it('sa: the key that was never retired is reported when the rotation ends, not forgotten', async () => {
+    const t = managedSecret('sa');
+    expect(await t.run({ force: true })).toMatchObject({ outcome: 'rotated', oldKeyId: t.originalKey });
+    // Someone holding the old key (leaked) keeps it alive by erasing what the rotator would retire.
+    delete t.secrets.secret(t.name).info.annotations['tvs.rotation.old-key'];
+    t.clock.advance(GRACE_MS + 1);
+    await t.run();
+    t.clock.advance(GRACE_MS + 1);
+    const purged = await t.run();
+    expect(purged).toMatchObject({ outcome: 'purged', foreignKeyIds: [t.originalKey] });
+    expect(t.audit.entries).toContainEqual(expect.objectContaining({ reason: 'FOREIGN_KEY_KEPT', fields: expect.objectContaining({ keyId: t.originalKey }) }));
   });
 });
