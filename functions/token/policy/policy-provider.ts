@@ -25,10 +25,14 @@ export function filePolicySource(path: string): PolicySource {
   return { describe: () => `file ${path}`, read: () => readFile(path, 'utf8') };
 }
 
+/** Deadline of one read of the policy secret. */
+export const POLICY_READ_TIMEOUT_MS = 10_000;
+
 export function secretPolicySource(secrets: SecretAccessor, versionName: string): PolicySource {
   return {
     describe: () => `secret ${versionName}`,
-    read: async () => (await secrets.access(versionName)).data.toString('utf8'),
+    // Bounded, so a reload that hangs counts as a failure and the staleness limit can act.
+    read: async () => (await secrets.access(versionName, { timeoutMs: POLICY_READ_TIMEOUT_MS })).data.toString('utf8'),
   };
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { acceptedAudiences } from '../../../../../functions/token/policy/accepted-audiences.js';
 import { PolicyError } from '../../../../../functions/token/policy/compile-policy.js';
-import { createPolicyProvider, type PolicySource } from '../../../../../functions/token/policy/policy-provider.js';
+import { createPolicyProvider, POLICY_READ_TIMEOUT_MS, secretPolicySource, type PolicySource } from '../../../../../functions/token/policy/policy-provider.js';
 
 const SA = 'sa@p.iam.gserviceaccount.com';
 const policy = (scope: string) => JSON.stringify({
@@ -70,5 +70,20 @@ describe('createPolicyProvider', () => {
     const provider = await createPolicyProvider({ source: source([policy('https://a'), selfMinting]), acceptedAudiences: NONE, ttlMs: 1000, maxStalenessMs: 3_600_000 });
     await expect(provider.reload()).rejects.toThrow(PolicyError);
     expect(provider.current().authorize(caller, request('https://a')).allowed).toBe(true);
+  });
+});
+
+describe('secretPolicySource', () => {
+  it('reads the policy secret with a bounded deadline, so a hung read counts as a failed reload', async () => {
+    const calls: Array<{ name: string; options: unknown }> = [];
+    const source = secretPolicySource({
+      access: (name, options) => {
+        calls.push({ name, options });
+        return Promise.resolve({ data: Buffer.from(policy('s')) } as never);
+      },
+    }, 'projects/p/secrets/tvs-policy/versions/latest');
+    expect(JSON.parse(await source.read())).toMatchObject({ version: 1 });
+    expect(calls).toEqual([{ name: 'projects/p/secrets/tvs-policy/versions/latest', options: { timeoutMs: POLICY_READ_TIMEOUT_MS } }]);
+    expect(POLICY_READ_TIMEOUT_MS).toBeLessThanOrEqual(10_000);
   });
 });
