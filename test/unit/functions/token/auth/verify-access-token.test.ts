@@ -99,6 +99,7 @@ describe('Google access tokens at tokeninfo', () => {
     ['email_verified is absent', { email_verified: undefined }],
     ['the token lacks the email scope', { email: undefined, email_verified: undefined }],
     ['the email is not a service account', { email: 'alice@example.com' }],
+    ['the email only starts like a service account (suffix not anchored at the end)', { email: 'x@p.iam.gserviceaccount.com.evil.example' }],
   ])('refuses an access token when %s', async (_name, fields) => {
     const error = await rejectionOf(authenticator().authenticate(`Bearer ${issue(fields)}`));
     expect(error).toBeInstanceOf(UnauthenticatedError);
@@ -108,6 +109,21 @@ describe('Google access tokens at tokeninfo', () => {
   it('counts expires_in from when the request was sent when exp is absent', async () => {
     const sentAt = clock.ms;
     const identity = await authenticator().authenticate(`Bearer ${issue({ exp: undefined, expires_in: '1200' })}`);
+    expect(identity.expiresAtMs).toBe(sentAt + 1_200_000);
+  });
+
+  it('counts expires_in from the request, not from when a slow tokeninfo answered', async () => {
+    const sentAt = clock.ms;
+    const token = issue({ exp: undefined, expires_in: '1200' });
+    const auth = authenticator();
+    server.route('/tokeninfo', (_req, res, url) => {
+      clock.advance(7_000); // tokeninfo takes 7 s to answer
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(valid.get(url.searchParams.get('access_token') ?? '')));
+    });
+    const identity = await auth.authenticate(`Bearer ${token}`);
+    expect(server.count('/tokeninfo')).toBe(1);
+    expect(clock.ms).toBe(sentAt + 7_000);
     expect(identity.expiresAtMs).toBe(sentAt + 1_200_000);
   });
 
