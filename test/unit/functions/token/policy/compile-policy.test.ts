@@ -45,6 +45,8 @@ describe('compilePolicy', () => {
     ['a branch other than main', gh('repo:org/app:ref:refs/heads/dev'), at(KEYLESS), 'NO_RULE_FOR_CALLER'],
     ['a repository path that crosses a segment', gh('repo:org/a/b:ref:refs/heads/main'), at(KEYLESS), 'NO_RULE_FOR_CALLER'],
     ['a claim mismatch', gh('repo:org/app:ref:refs/heads/main', 'evil'), at(KEYLESS), 'NO_RULE_FOR_CALLER'],
+    ['a caller whose token lacks a claim the rule constrains', { ...gh('repo:org/app:ref:refs/heads/main'), claims: {} }, at(KEYLESS), 'NO_RULE_FOR_CALLER'],
+    ['a constrained claim that is not a string', { ...gh('repo:org/app:ref:refs/heads/main'), claims: { repository_owner: ['org'] } }, at(KEYLESS), 'NO_RULE_FOR_CALLER'],
     ['an ID token audience outside the rule', workload, { kind: 'id_token' as const, serviceAccount: SA, audience: 'https://evil.com/x.run.app' }, 'AUDIENCE_NOT_ALLOWED'],
   ])('denies %s', (_name, caller, request, reason) => {
     expect(compilePolicy(basePolicy()).authorize(caller, request)).toMatchObject({ allowed: false, reason });
@@ -69,6 +71,10 @@ describe('compilePolicy', () => {
     expect(p.authorize(gh('repo:org/app:ref:refs/heads/main'), at(KEYLESS))).toMatchObject({ allowed: true, rule: 'github-main', serviceAccount: { backend: 'keyless' } });
     expect(p.authorize({ kind: 'client', clientId: 'ci-runner' }, at(SA))).toMatchObject({ allowed: true, rule: 'client' });
     expect(p.authorize({ kind: 'client', clientId: 'other' }, at(SA))).toMatchObject({ allowed: false, reason: 'NO_RULE_FOR_CALLER' });
+  });
+
+  it('allows a lifetime exactly at the rule maximum', () => {
+    expect(compilePolicy(basePolicy()).authorize(gh('repo:org/app:ref:refs/heads/main'), at(KEYLESS, [CP], 1800))).toMatchObject({ allowed: true, rule: 'github-main' });
   });
 
   it('defaults a service account without a backend to keyless', () => {
