@@ -3,7 +3,7 @@
  * backend, the key store): what makes two requests share a token, and what must not.
  */
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../../shared/errors.js';
+import { InternalError, InvalidArgumentError, UnavailableError } from '../../../shared/errors.js';
 import type { ServiceAccountKeyStore } from '../../../shared/key-store.js';
 import { createMinter, scopeKey, type KeylessBackend, type MintedToken, type TargetServiceAccount } from '../../../shared/minter.js';
 
@@ -32,28 +32,31 @@ function fakeKeyless(): KeylessBackend & { calls: Call[] } {
   };
 }
 
-/** A key store that records reads and fails them: these tests never exchange a key. */
-function fakeKeyStore(): ServiceAccountKeyStore & { reads: string[] } {
+/**
+ * A key store that records reads and fails them (these tests never exchange a key): first with
+ * each error of `outages`, then with FAKE_NO_KEY.
+ */
+function fakeKeyStore(outages: Error[] = []): ServiceAccountKeyStore & { reads: string[] } {
   const reads: string[] = [];
   const store = {
     reads,
     get: (secret: string) => {
       reads.push(secret);
-      return Promise.reject(new InvalidArgumentError('fake key store: no key', { reason: 'FAKE_NO_KEY' }));
+      return Promise.reject(outages.shift() ?? new InvalidArgumentError('fake key store: no key', { reason: 'FAKE_NO_KEY' }));
     },
     reload: () => Promise.reject(new Error('not used')),
   };
   return store as unknown as ServiceAccountKeyStore & { reads: string[] };
 }
 
-function minter() {
+function minter(options: { outages?: Error[]; withoutKeyless?: boolean } = {}) {
   const keyless = fakeKeyless();
-  const keys = fakeKeyStore();
+  const keys = fakeKeyStore(options.outages);
   const m = createMinter({
     keys,
-    keyless,
+    ...(options.withoutKeyless ? {} : { keyless }),
     cache: { maxEntries: 100, refreshAheadMs: 300_000, minRemainingMs: 60_000 },
-    upstream: { deadlineMs: 1000, maxAttempts: 1 },
+    upstream: { deadlineMs: 2000, maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 },
     now: () => NOW,
   });
   return { m, keyless, keys };
@@ -138,6 +141,8 @@ describe('lifetime cap of the key backend', () => {
     const error = await m.accessToken(KEYED, [A], 3599).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect((error as InvalidArgumentError).reason).toBe('LIFETIME_NOT_SUPPORTED_BY_BACKEND');
+    expect((error as InvalidArgumentError).metadata).toEqual({ field: 'lifetime' });
+    expect((error as InvalidArgumentError).message).toContain(KEYED.email);
     expect(keys.reads).toEqual([]);
   });
 
@@ -152,5 +157,31 @@ describe('lifetime cap of the key backend', () => {
     const { m, keyless } = minter();
     await m.accessToken(KEYLESS, [A], 300);
     expect(keyless.calls[0].lifetimeSeconds).toBe(300);
+  });
+});
+
+describe('failures', () => {
+  it('retries a Secret Manager outage while loading a key, within the same request', async () => {
+    const { m, keys } = minter({ outages: [new UnavailableError('Secret Manager is unavailable.', { reason: 'SECRET_MANAGER_UNAVAILABLE' })] });
+    const error = await m.accessToken(KEYED, [A]).catch((e: unknown) => e);
+    expect((error as InvalidArgumentError).reason).toBe('FAKE_NO_KEY');
+    expect(keys.reads).toHaveLength(2);
+  });
+
+  it.each([
+    ['another UNAVAILABLE reason', new UnavailableError('Something else is unavailable.', { reason: 'OTHER_UNAVAILABLE' })],
+    ['a SECRET_MANAGER_UNAVAILABLE reason on a non-UNAVAILABLE error', new InternalError('Internal error.', { reason: 'SECRET_MANAGER_UNAVAILABLE' })],
+  ])('does not retry %s from the key store', async (_name, outage) => {
+    const { m, keys } = minter({ outages: [outage] });
+    const error = await m.accessToken(KEYED, [A]).catch((e: unknown) => e);
+    expect(error).toBe(outage);
+    expect(keys.reads).toHaveLength(1);
+  });
+
+  it('refuses a keyless service account when no keyless backend is wired', async () => {
+    const { m } = minter({ withoutKeyless: true });
+    const error = await m.idToken(KEYLESS, 'https://svc.example.com', true).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InternalError);
+    expect((error as InternalError).reason).toBe('KEYLESS_BACKEND_NOT_CONFIGURED');
   });
 });
