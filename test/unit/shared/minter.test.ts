@@ -183,5 +183,7 @@ describe('failures', () => {
     const error = await m.idToken(KEYLESS, 'https://svc.example.com', true).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InternalError);
     expect((error as InternalError).reason).toBe('KEYLESS_BACKEND_NOT_CONFIGURED');
+    expect((error as InternalError).message).toBe('Internal error.');
+    expect((error as InternalError).detail).toMatch(/no keyless backend is wired/);
   });
 });
