@@ -99,6 +99,7 @@ describe('Google access tokens at tokeninfo', () => {
     ['email_verified is absent', { email_verified: undefined }],
     ['the token lacks the email scope', { email: undefined, email_verified: undefined }],
     ['the email is not a service account', { email: 'alice@example.com' }],
+    ['the email only starts like a service account (suffix not anchored at the end)', { email: 'x@p.iam.gserviceaccount.com.evil.example' }],
   ])('refuses an access token when %s', async (_name, fields) => {
     const error = await rejectionOf(authenticator().authenticate(`Bearer ${issue(fields)}`));
     expect(error).toBeInstanceOf(UnauthenticatedError);
@@ -109,6 +110,107 @@ describe('Google access tokens at tokeninfo', () => {
     const sentAt = clock.ms;
     const identity = await authenticator().authenticate(`Bearer ${issue({ exp: undefined, expires_in: '1200' })}`);
     expect(identity.expiresAtMs).toBe(sentAt + 1_200_000);
+  });
+
+  it('counts expires_in from the request, not from when a slow tokeninfo answered', async () => {
+    const sentAt = clock.ms;
+    const token = issue({ exp: undefined, expires_in: '1200' });
+    const auth = authenticator();
+    server.route('/tokeninfo', (_req, res, url) => {
+      clock.advance(7_000); // tokeninfo takes 7 s to answer
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(valid.get(url.searchParams.get('access_token') ?? '')));
+    });
+    const identity = await auth.authenticate(`Bearer ${token}`);
+    expect(server.count('/tokeninfo')).toBe(1);
+    expect(clock.ms).toBe(sentAt + 7_000);
+    expect(identity.expiresAtMs).toBe(sentAt + 1_200_000);
+  });
+
+  it('builds the identity only from fields tokeninfo sent: no audience key without aud, no email unless verified', async () => {
+    const identity = await authenticator().authenticate(`Bearer ${issue({ aud: undefined })}`);
+    expect(identity).toStrictEqual({
+      kind: 'google_access_token',
+      issuer: GOOGLE,
+      subject: CLIENT_ID,
+      email: SA_EMAIL,
+      emailVerified: true,
+      expiresAtMs: (clock.seconds() + 3599) * 1000,
+      claims: expect.any(Object),
+    });
+    expect(identity.claims).not.toHaveProperty('access_token');
+  });
+
+  it('accepts email_verified sent as a JSON boolean true, and refuses boolean false', async () => {
+    const boolTrue = issue();
+    (valid.get(boolTrue) as Record<string, unknown>).email_verified = true;
+    await expect(authenticator().authenticate(`Bearer ${boolTrue}`)).resolves.toMatchObject({ email: SA_EMAIL, emailVerified: true });
+    const boolFalse = issue();
+    (valid.get(boolFalse) as Record<string, unknown>).email_verified = false;
+    const error = await rejectionOf(authenticator().authenticate(`Bearer ${boolFalse}`));
+    expect((error as UnauthenticatedError).reason).toBe(CallerAuthReason.ACCESS_TOKEN_NOT_SERVICE_ACCOUNT);
+  });
+
+  it('takes the subject from sub when tokeninfo sends no azp', async () => {
+    const identity = await authenticator().authenticate(`Bearer ${issue({ azp: undefined, sub: CLIENT_ID })}`);
+    expect(identity.subject).toBe(CLIENT_ID);
+  });
+
+  it('falls back to azp when sub is empty', async () => {
+    const identity = await authenticator().authenticate(`Bearer ${issue({ sub: '' })}`);
+    expect(identity.subject).toBe(CLIENT_ID);
+  });
+
+  it.each([
+    ['digits followed by junk', `${makeClock().seconds() + 3599}x`],
+    ['junk followed by digits', `x${makeClock().seconds() + 3599}`],
+  ])('ignores an exp of %s and counts expires_in instead', async (_name, exp) => {
+    const identity = await authenticator().authenticate(`Bearer ${issue({ exp, expires_in: '600' })}`);
+    expect(identity.expiresAtMs).toBe(clock.ms + 600_000);
+  });
+
+  it('treats a token whose exp is exactly now as expired', async () => {
+    expect(clock.ms % 1000).toBe(0);
+    const error = await rejectionOf(authenticator().authenticate(`Bearer ${issue({ exp: String(clock.seconds()) })}`));
+    expect((error as UnauthenticatedError).reason).toBe(CallerAuthReason.EXPIRED);
+  });
+
+  it('sends the tokeninfo request through the configured fetch', async () => {
+    let calls = 0;
+    const fetchImpl: typeof fetch = (input, init) => {
+      calls++;
+      return fetch(input, init);
+    };
+    await authenticator({ fetchImpl }).authenticate(`Bearer ${issue()}`);
+    expect(calls).toBe(1);
+  });
+
+  it.each<[string, () => string, CallerAuthReason, RegExp]>([
+    ['no ya29. prefix', () => 'not-a-google-token-0123456789', CallerAuthReason.ACCESS_TOKEN_INVALID, /no ya29\. prefix/],
+    ['invalid at tokeninfo', () => 'ya29.unknown-token-value', CallerAuthReason.ACCESS_TOKEN_INVALID, /tokeninfo: invalid_token/],
+    ['neither sub nor azp', () => issue({ azp: undefined }), CallerAuthReason.CLAIM_MISSING, /neither "sub" nor "azp"/],
+    ['neither exp nor expires_in', () => issue({ exp: undefined, expires_in: undefined }), CallerAuthReason.CLAIM_MISSING, /neither "exp" nor "expires_in"/],
+    ['expired', () => issue({ exp: String(makeClock().seconds() - 1) }), CallerAuthReason.EXPIRED, /expired access token/],
+    ['azp differs from sub', () => issue({ sub: '1122334455' }), CallerAuthReason.ACCESS_TOKEN_NOT_SERVICE_ACCOUNT, /azp differs from sub/],
+    ['not a service account', () => issue({ email: 'alice@example.com' }), CallerAuthReason.ACCESS_TOKEN_NOT_SERVICE_ACCOUNT, /only from service accounts/],
+  ])('says in the error detail why a token was refused: %s', async (_name, token, reason, detail) => {
+    const error = await rejectionOf(authenticator().authenticate(`Bearer ${token()}`));
+    expect(error).toBeInstanceOf(UnauthenticatedError);
+    expect((error as UnauthenticatedError).reason).toBe(reason);
+    expect((error as UnauthenticatedError).detail).toMatch(detail);
+  });
+
+  it.each<[string, (s: TestServer) => void, RegExp]>([
+    ['a 500 that says invalid_token', (s) => s.route('/tokeninfo', (_req, res) => res.writeHead(500).end('{"error":"invalid_token"}')), /^tokeninfo answered HTTP 500$/],
+    ['a 200 with a JSON array', (s) => s.route('/tokeninfo', (_req, res) => res.end('[]')), /^tokeninfo answered HTTP 200 without a JSON object$/],
+    ['a 200 with JSON null', (s) => s.route('/tokeninfo', (_req, res) => res.end('null')), /^tokeninfo answered HTTP 200 without a JSON object$/],
+    ['a 200 with a JSON string', (s) => s.route('/tokeninfo', (_req, res) => res.end('"ok"')), /^tokeninfo answered HTTP 200 without a JSON object$/],
+    ['no answer within the timeout', (s) => s.hang('/tokeninfo'), /^tokeninfo request failed: timeout$/],
+  ])('is unavailable, not a refusal, when tokeninfo gives %s', async (_name, setUp, detail) => {
+    setUp(server);
+    const error = await rejectionOf(authenticator({ fetchTimeoutMs: 200 }).authenticate(`Bearer ${issue()}`));
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as UnavailableError).detail).toMatch(detail);
   });
 
   it('serves a verified token from the cache without asking tokeninfo again', async () => {

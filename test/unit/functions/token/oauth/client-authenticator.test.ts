@@ -1,8 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
+import { createHash } from 'node:crypto';
 import { createClientAuthenticator, type ClientSecretStore } from '../../../../../functions/token/oauth/client-authenticator.js';
 import { hashClientSecret, parseClientSecretHash, type ClientSecretHash } from '../../../../../functions/token/oauth/client-secret-hash.js';
 import { createDerivationLimiter } from '../../../../../functions/token/oauth/derivation-limiter.js';
-import { createFailureThrottle } from '../../../../../functions/token/oauth/failure-throttle.js';
+import { createFailureThrottle, type FailureThrottle } from '../../../../../functions/token/oauth/failure-throttle.js';
 
 const SECRET = 'Yx2b7Q1cT9rWm4pZk8sN3vH6jL0dF5gA-_eRuIoPqXw';
 const DUMMY_SECRET = 'the-secret-that-hashes-to-the-dummy-0123456789';
@@ -126,5 +127,25 @@ describe('createClientAuthenticator', () => {
     const long = 'x'.repeat(10_000);
     expect((await auth.authenticate(store, long, 'guess')).ok).toBe(false);
     expect(await auth.authenticate(store, long, 'guess')).toMatchObject({ reason: 'CLIENT_AUTH_THROTTLED' });
+  });
+});
+
+describe('throttle keys', () => {
+  it.each([
+    ['an id of 128 characters is keyed as itself', 'a'.repeat(128), `id:${'a'.repeat(128)}`],
+    ['an id of 129 characters is keyed by its SHA-256', 'a'.repeat(129), `sha256:${createHash('sha256').update('a'.repeat(129)).digest('hex')}`],
+  ])('%s', async (_name, clientId, key) => {
+    const keys: string[] = [];
+    const throttle: FailureThrottle = {
+      size: 0,
+      attempt: (k) => {
+        keys.push(k);
+        return { throttled: false, settle: () => undefined };
+      },
+    };
+    const hash = parseClientSecretHash(await hashClientSecret(SECRET));
+    const auth = createClientAuthenticator({ throttle, verify: () => Promise.resolve(false) });
+    await auth.authenticate({ clientSecretHash: () => undefined, dummyClientSecretHash: hash }, clientId, SECRET);
+    expect(keys).toEqual([key]);
   });
 });

@@ -45,6 +45,8 @@ describe('compilePolicy', () => {
     ['a branch other than main', gh('repo:org/app:ref:refs/heads/dev'), at(KEYLESS), 'NO_RULE_FOR_CALLER'],
     ['a repository path that crosses a segment', gh('repo:org/a/b:ref:refs/heads/main'), at(KEYLESS), 'NO_RULE_FOR_CALLER'],
     ['a claim mismatch', gh('repo:org/app:ref:refs/heads/main', 'evil'), at(KEYLESS), 'NO_RULE_FOR_CALLER'],
+    ['a caller whose token lacks a claim the rule constrains', { ...gh('repo:org/app:ref:refs/heads/main'), claims: {} }, at(KEYLESS), 'NO_RULE_FOR_CALLER'],
+    ['a constrained claim that is not a string', { ...gh('repo:org/app:ref:refs/heads/main'), claims: { repository_owner: ['org'] } }, at(KEYLESS), 'NO_RULE_FOR_CALLER'],
     ['an ID token audience outside the rule', workload, { kind: 'id_token' as const, serviceAccount: SA, audience: 'https://evil.com/x.run.app' }, 'AUDIENCE_NOT_ALLOWED'],
   ])('denies %s', (_name, caller, request, reason) => {
     expect(compilePolicy(basePolicy()).authorize(caller, request)).toMatchObject({ allowed: false, reason });
@@ -69,6 +71,10 @@ describe('compilePolicy', () => {
     expect(p.authorize(gh('repo:org/app:ref:refs/heads/main'), at(KEYLESS))).toMatchObject({ allowed: true, rule: 'github-main', serviceAccount: { backend: 'keyless' } });
     expect(p.authorize({ kind: 'client', clientId: 'ci-runner' }, at(SA))).toMatchObject({ allowed: true, rule: 'client' });
     expect(p.authorize({ kind: 'client', clientId: 'other' }, at(SA))).toMatchObject({ allowed: false, reason: 'NO_RULE_FOR_CALLER' });
+  });
+
+  it('allows a lifetime exactly at the rule maximum', () => {
+    expect(compilePolicy(basePolicy()).authorize(gh('repo:org/app:ref:refs/heads/main'), at(KEYLESS, [CP], 1800))).toMatchObject({ allowed: true, rule: 'github-main' });
   });
 
   it('defaults a service account without a backend to keyless', () => {
@@ -99,12 +105,43 @@ describe('compilePolicy', () => {
     ['an unsupported version', (p: any) => { p.version = 2; }, /version/],
     ['a __proto__ claim constraint (it would vanish into the prototype)', (p: any) => { p.rules[1].caller.claims = JSON.parse('{"__proto__": "only-this"}'); }, /rules\[1\].*claims.*reserved name/s],
     ['a client named __proto__', (p: any) => { p.clients = JSON.parse(`{"__proto__": {"secretHash": "${CLIENT_HASH}"}}`); }, /clients.*reserved name/s],
+    ['a constructor claim constraint', (p: any) => { p.rules[1].caller.claims = { constructor: 'x' }; }, /rules\[1\].*claims.*reserved name/s],
+    ['a prototype claim constraint', (p: any) => { p.rules[1].caller.claims = { prototype: 'x' }; }, /rules\[1\].*claims.*reserved name/s],
+    ['a rule saying "keyless" over a key-backed service account', (p: any) => { p.rules[0].backend = 'keyless'; }, /rules\[0\] \(name=workload\)\.backend: the rule says "keyless"/],
+    ['a rule saying "key" over a keyless service account', (p: any) => { p.rules[1].backend = 'key'; }, /rules\[1\] \(name=github-main\)\.backend: the rule says "key"/],
     ['a malformed client secret hash', (p: any) => { p.clients['ci-runner'].secretHash = 'plaintext'; }, /clients\.ci-runner\.secretHash/],
   ])('rejects %s with a message naming the field', (_name, mutate, message) => {
     const p = basePolicy();
     mutate(p);
     expect(() => compilePolicy(p)).toThrow(PolicyError);
     expect(() => compilePolicy(p)).toThrow(message);
+  });
+
+  it('grants an ID token for an audience the rule lists, among several', () => {
+    const p = basePolicy();
+    p.rules[0].idTokenAudiences = ['https://a.example.com', 'https://*.run.app'];
+    const d = compilePolicy(p).authorize(workload, { kind: 'id_token', serviceAccount: SA, audience: 'https://svc.run.app' });
+    expect(d).toMatchObject({ allowed: true, rule: 'workload' });
+  });
+
+  it('grants a subset of the scopes a rule lists', () => {
+    const p = basePolicy();
+    p.rules[0].scopes = [CP, 'https://www.googleapis.com/auth/userinfo.email'];
+    expect(compilePolicy(p).authorize(workload, at(SA, [CP])).allowed).toBe(true);
+  });
+
+  it('matches target service accounts case-insensitively in ASCII', () => {
+    expect(compilePolicy(basePolicy()).authorize(workload, at('GEMINI@P.iam.gserviceaccount.com'))).toMatchObject({ allowed: true, serviceAccount: { email: SA } });
+  });
+
+  it('reports the denial that got furthest across rules, whatever their order', () => {
+    const p = basePolicy();
+    const second = { ...p.rules[0], name: 'workload-keyless', serviceAccounts: [KEYLESS] };
+    p.rules.splice(1, 0, second);
+    const scopeDenied = at(SA, ['https://www.googleapis.com/auth/gmail.send']);
+    expect(compilePolicy(p).authorize(workload, scopeDenied)).toMatchObject({ allowed: false, reason: 'SCOPE_NOT_ALLOWED', rule: 'workload' });
+    p.rules.reverse();
+    expect(compilePolicy(p).authorize(workload, scopeDenied)).toMatchObject({ allowed: false, reason: 'SCOPE_NOT_ALLOWED', rule: 'workload' });
   });
 
   it('allows mixing backends when the rule says "any"', () => {

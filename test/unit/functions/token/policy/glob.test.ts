@@ -12,6 +12,7 @@ describe('compileGlob', () => {
     ['star does not cross a path segment', 'repo:org/*:ref:refs/heads/main', 'repo:org/a/b:ref:refs/heads/main', false],
     ['star matches within a segment', 'repo:org/*:ref:refs/heads/main', 'repo:org/app:ref:refs/heads/main', true],
     ['star does not match empty', 'repo:org/*:ref', 'repo:org/:ref', false],
+    ['star does not cross an @ (no dot in the value to stop it)', '*-admin', 'a@b-admin', false],
     ['star does not cross a colon', 'system:serviceaccount:ci:*', 'system:serviceaccount:ci:a:b', false],
     ['regex metacharacters are literal', 'https://a.b/(x)+', 'https://a.b/(x)+', true],
     ['a dot is literal', 'https://a.b', 'https://aXb', false],
@@ -35,8 +36,8 @@ describe('compileGlob', () => {
   });
 
   it('rejects ** and empty patterns', () => {
-    expect(() => compileGlob('a/**')).toThrow(TypeError);
-    expect(() => compileGlob('')).toThrow(TypeError);
+    expect(() => compileGlob('a/**')).toThrow(new TypeError('"**" is not supported: "*" matches within one segment'));
+    expect(() => compileGlob('')).toThrow(new TypeError('empty pattern'));
   });
 });
 
