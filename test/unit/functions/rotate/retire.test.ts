@@ -78,3 +78,35 @@ describe('retirement state naming the current version as the old one (forged or 
     expect(t.secrets.currentPayload(t.name)).toBe(`secret:${t.originalKey}`);
   });
 });
+
+describe('what retirement audits', () => {
+  const entry = (t: Secret, step: string) => t.audit.entries.filter((e) => e.step === step);
+  type Secret = ReturnType<typeof managedSecret>;
+
+  it.each(['sa', 'api'] as const)('%s: one entry per step, naming the old key and version', async (mode) => {
+    const t = managedSecret(mode);
+    await t.run({ force: true });
+    t.clock.advance(GRACE_MS + 1);
+    await t.run();
+    const kind = mode === 'sa' ? 'sa-key' : 'api-key';
+    expect(entry(t, 'disable')).toEqual([{ step: 'disable', ok: true, reason: 'OLD_CREDENTIAL_DISABLED', fields: { secret: 'my-secret', kind, phase: 'retiring', oldKeyId: t.originalKey, version: 1 } }]);
+    t.clock.advance(GRACE_MS + 1);
+    await t.run();
+    expect(entry(t, 'delete')).toEqual([{ step: 'delete', ok: true, reason: 'OLD_CREDENTIAL_DELETED', fields: { secret: 'my-secret', kind, phase: 'purging', oldKeyId: t.originalKey, version: 1 } }]);
+    expect(t.keys.keys.get(t.originalKey)).toBe('deleted');
+    expect(t.secrets.secret(t.name).versions[0].state).toBe('DESTROYED');
+  });
+
+  it('sa: an old key already gone is audited as such, and the rotation still ends idle', async () => {
+    const t = managedSecret('sa');
+    await t.run({ force: true });
+    t.keys.keys.set(t.originalKey, 'deleted');
+    t.clock.advance(GRACE_MS + 1);
+    expect(await t.run()).toMatchObject({ outcome: 'retired', phase: 'purging' });
+    expect(entry(t, 'disable').map((e) => e.reason)).toEqual(['OLD_KEY_ALREADY_GONE']);
+    t.clock.advance(GRACE_MS + 1);
+    expect(await t.run()).toMatchObject({ outcome: 'purged', phase: 'idle' });
+    expect(entry(t, 'delete').map((e) => e.reason)).toEqual(['OLD_KEY_ALREADY_GONE']);
+    expect(t.secrets.log.filter((l) => l === 'key-disable' || l === 'key-delete')).toEqual([]);
+  });
+});
