@@ -44,20 +44,46 @@ describe('TokenCache', () => {
   });
 
   describe('options', () => {
-    it.each<[string, unknown]>([
-      ['options that are not an object', null],
-      ['maxEntries of 0', { maxEntries: 0, refreshAheadMs: AHEAD, minRemainingMs: MIN }],
-      ['a fractional maxEntries', { maxEntries: 1.5, refreshAheadMs: AHEAD, minRemainingMs: MIN }],
-      ['a missing maxEntries', { refreshAheadMs: AHEAD, minRemainingMs: MIN }],
-      ['a negative refreshAheadMs', { maxEntries: 1, refreshAheadMs: -1, minRemainingMs: 0 }],
-      ['an infinite refreshAheadMs', { maxEntries: 1, refreshAheadMs: Infinity, minRemainingMs: MIN }],
-      ['a NaN minRemainingMs', { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: NaN }],
-      ['a string minRemainingMs', { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: '60000' }],
-      ['minRemainingMs above refreshAheadMs', { maxEntries: 1, refreshAheadMs: MIN, minRemainingMs: AHEAD }],
-      ['a clock that is not a function', { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: MIN, now: 5 }],
-      ['an onBackgroundError that is not a function', { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: MIN, onBackgroundError: 'log' }],
-    ])('rejects %s with a TypeError', (_name, options) => {
-      expect(() => new TokenCache(options as TokenCacheOptions)).toThrow(TypeError);
+    const NOT_OBJECT = 'TokenCache: options must be an object';
+    const MAX_ENTRIES = 'TokenCache: maxEntries must be an integer greater than 0';
+    const REFRESH_AHEAD = 'TokenCache: refreshAheadMs must be a finite number >= 0';
+    const MIN_REMAINING = 'TokenCache: minRemainingMs must be a finite number >= 0';
+    it.each<[string, unknown, string]>([
+      ['options that are null', null, NOT_OBJECT],
+      ['options that are not an object', 5, NOT_OBJECT],
+      ['maxEntries of 0', { maxEntries: 0, refreshAheadMs: AHEAD, minRemainingMs: MIN }, MAX_ENTRIES],
+      ['a fractional maxEntries', { maxEntries: 1.5, refreshAheadMs: AHEAD, minRemainingMs: MIN }, MAX_ENTRIES],
+      ['a missing maxEntries', { refreshAheadMs: AHEAD, minRemainingMs: MIN }, MAX_ENTRIES],
+      ['a negative refreshAheadMs', { maxEntries: 1, refreshAheadMs: -1, minRemainingMs: 0 }, REFRESH_AHEAD],
+      ['an infinite refreshAheadMs', { maxEntries: 1, refreshAheadMs: Infinity, minRemainingMs: MIN }, REFRESH_AHEAD],
+      ['a negative minRemainingMs', { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: -1 }, MIN_REMAINING],
+      ['a NaN minRemainingMs', { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: NaN }, MIN_REMAINING],
+      ['a string minRemainingMs', { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: '60000' }, MIN_REMAINING],
+      ['minRemainingMs above refreshAheadMs', { maxEntries: 1, refreshAheadMs: MIN, minRemainingMs: AHEAD }, 'TokenCache: minRemainingMs must not exceed refreshAheadMs'],
+      ['a clock that is not a function', { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: MIN, now: 5 }, 'TokenCache: now must be a function'],
+      ['an onBackgroundError that is not a function', { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: MIN, onBackgroundError: 'log' }, 'TokenCache: onBackgroundError must be a function'],
+    ])('rejects %s with a TypeError naming the option', (_name, options, message) => {
+      expect(() => new TokenCache(options as TokenCacheOptions)).toThrow(new TypeError(message));
+    });
+
+    it('accepts 0 for refreshAheadMs and minRemainingMs: serves a token until its last millisecond, with no refresh ahead', async () => {
+      const cache = makeCache({ refreshAheadMs: 0, minRemainingMs: 0 });
+      await seed(cache, 'k', tokenFor('t', 1));
+      const mint = vi.fn(() => Promise.resolve(tokenFor('fresh')));
+      expect(await cache.get('k', mint)).toEqual({ value: expect.objectContaining({ token: 't' }), hit: true });
+      expect(mint).not.toHaveBeenCalled();
+      clock += 1;
+      expect(await cache.get('k', mint)).toEqual({ value: expect.objectContaining({ token: 'fresh' }), hit: false });
+    });
+
+    it('reads Date.now when no clock is given', async () => {
+      vi.useFakeTimers();
+      vi.setSystemTime(clock);
+      const cache = new TokenCache<Token>({ maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: MIN });
+      await seed(cache, 'k', tokenFor('t', MIN + 1_000));
+      expect(cache.peek('k')?.token).toBe('t');
+      vi.setSystemTime(clock + 1_000);
+      expect(cache.peek('k')).toBeUndefined();
     });
 
     it('accepts minRemainingMs equal to refreshAheadMs, which disables refresh-ahead', async () => {
@@ -68,9 +94,13 @@ describe('TokenCache', () => {
       expect(mint).not.toHaveBeenCalled();
     });
 
-    it('rejects a mint that is not a function with a TypeError', async () => {
+    it('rejects a mint that is not a function with a TypeError, on a miss and on a hit', async () => {
       const cache = makeCache();
-      await expect(cache.get('k', undefined as unknown as () => Promise<Token>)).rejects.toThrow(TypeError);
+      const notAMint = undefined as unknown as () => Promise<Token>;
+      const misuse = new TypeError('TokenCache.get: mint must be a function');
+      await expect(cache.get('k', notAMint)).rejects.toThrow(misuse);
+      await seed(cache, 'k', tokenFor('t'));
+      await expect(cache.get('k', notAMint)).rejects.toThrow(misuse);
     });
   });
 
@@ -394,6 +424,20 @@ describe('TokenCache', () => {
       expect(freshMint).toHaveBeenCalledTimes(1);
       await drain();
       expect(cache.peek('k')).toBe(fresh);
+    });
+
+    it('stores the result of a mint started after delete, even when the revoked older mint finishes first', async () => {
+      const cache = makeCache();
+      const stale = deferred<Token>();
+      const fresh = deferred<Token>();
+      const before = cache.get('k', () => stale.promise);
+      cache.delete('k');
+      const after = cache.get('k', () => fresh.promise);
+      stale.resolve(tokenFor('stale'));
+      expect((await before).value.token).toBe('stale');
+      fresh.resolve(tokenFor('fresh'));
+      expect((await after).value.token).toBe('fresh');
+      expect(cache.peek('k')?.token).toBe('fresh');
     });
 
     it('does not resurrect a deleted key when its background refresh completes', async () => {

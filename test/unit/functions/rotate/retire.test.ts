@@ -5,7 +5,7 @@
  * deleted — whatever the rotation state still says.
  */
 import { describe, expect, it } from 'vitest';
-import { GRACE_MS, managedSecret } from './support/setup.js';
+import { GRACE_MS, managedSecret, PERIOD_MS } from './support/setup.js';
 
 /** Rotates, then moves `current` back to version 1 as the operator's rollback does. */
 async function rotatedThenRolledBack(mode: 'sa' | 'api') {
@@ -108,5 +108,55 @@ describe('what retirement audits', () => {
     expect(await t.run()).toMatchObject({ outcome: 'purged', phase: 'idle' });
     expect(entry(t, 'delete').map((e) => e.reason)).toEqual(['OLD_KEY_ALREADY_GONE']);
     expect(t.secrets.log.filter((l) => l === 'key-disable' || l === 'key-delete')).toEqual([]);
+  });
+});
+
+describe('retirement in a later rotation', () => {
+  it.each(['sa', 'api'] as const)('%s: retires the old version the state names, not the first one (already destroyed)', async (mode) => {
+    const t = managedSecret(mode);
+    for (let cycle = 0; cycle < 2; cycle++) {
+      if (cycle > 0) t.clock.advance(PERIOD_MS);
+      expect(await t.run({ force: true })).toMatchObject({ outcome: 'rotated' });
+      t.clock.advance(GRACE_MS + 1);
+      expect(await t.run()).toMatchObject({ outcome: 'retired' });
+      if (cycle > 0) expect(versionStates(t)).toEqual(['DESTROYED', 'DISABLED', 'ENABLED']);
+      t.clock.advance(GRACE_MS + 1);
+      expect(await t.run()).toMatchObject({ outcome: 'purged', phase: 'idle' });
+    }
+    expect(versionStates(t)).toEqual(['DESTROYED', 'DESTROYED', 'ENABLED']);
+    expect(t.secrets.secret(t.name).info.aliases).toEqual({ current: 3 });
+    expect(t.audit.entries.filter((e) => e.step === 'delete').map((e) => e.fields.version)).toEqual([1, 2]);
+  });
+});
+
+describe('what the purging step writes, in order', () => {
+  const purgeLog = async (t: ReturnType<typeof managedSecret>) => {
+    t.clock.advance(GRACE_MS + 1);
+    const from = t.secrets.log.length;
+    expect(await t.run()).toMatchObject({ outcome: 'purged', phase: 'idle' });
+    return t.secrets.log.slice(from);
+  };
+
+  it.each(['sa', 'api'] as const)('%s: drops the previous alias before destroying the version it names', async (mode) => {
+    const t = managedSecret(mode);
+    await t.run({ force: true });
+    t.clock.advance(GRACE_MS + 1);
+    await t.run();
+    expect(t.secrets.secret(t.name).info.aliases).toEqual({ current: 2, previous: 1 });
+    // claim, re-assert, delete the key, drop `previous`, re-assert, destroy, idle state.
+    expect(await purgeLog(t)).toEqual(['update', 'update', 'key-delete', 'update', 'update', 'destroy', 'update']);
+    expect(t.secrets.secret(t.name).info.aliases).toEqual({ current: 2 });
+  });
+
+  it.each(['sa', 'api'] as const)('%s: makes no alias write when no previous alias is left (an operator removed it)', async (mode) => {
+    const t = managedSecret(mode);
+    await t.run({ force: true });
+    t.clock.advance(GRACE_MS + 1);
+    await t.run();
+    const info = t.secrets.secret(t.name).info;
+    await t.secrets.update(t.name, { annotations: info.annotations, aliases: { current: 2 } }, info.etag);
+    // claim, re-assert, delete the key, re-assert, destroy, idle state.
+    expect(await purgeLog(t)).toEqual(['update', 'update', 'key-delete', 'update', 'destroy', 'update']);
+    expect(versionStates(t)).toEqual(['DESTROYED', 'ENABLED']);
   });
 });

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BusyError, ConflictError, SecretSession } from '../../../../functions/rotate/secret-session.js';
+import { AbortedError, PermissionDeniedError } from '../../../../shared/errors.js';
 import { fakeClock, FakeSecrets } from './support/fakes.js';
 import { GRACE_MS, PERIOD_MS, SA_TARGET } from './support/setup.js';
 
@@ -57,5 +58,69 @@ describe('SecretSession.save', () => {
     const b = await open('run-b');
     await b.save({ ...b.state });
     await expect(a.reassert()).rejects.toBeInstanceOf(BusyError);
+  });
+});
+
+describe('SecretSession claims', () => {
+  /** `a` has saved (claim until now + ttl); `b` is another run that read the secret afterwards. */
+  async function claimedByA() {
+    const t = setup();
+    const a = await t.open('run-a');
+    await a.save({ ...a.state, phase: 'creating', generation: 1 });
+    const b = await t.open('run-b');
+    const untilMs = t.clock.now() + 600_000;
+    return { ...t, a, b, untilMs };
+  }
+
+  it('holds only its own claim: another run sees the claim but does not hold it', async () => {
+    const { a, b } = await claimedByA();
+    expect(a.holdsClaim()).toBe(true);
+    expect(b.holdsClaim()).toBe(false);
+  });
+
+  it('a claim ends at its expiry instant: held one millisecond before, not at it', async () => {
+    const { a, clock, untilMs } = await claimedByA();
+    clock.set(untilMs - 1);
+    expect(a.holdsClaim()).toBe(true);
+    clock.set(untilMs);
+    expect(a.holdsClaim()).toBe(false);
+  });
+
+  it('another run is busy until the claim expires, and free at the expiry instant', async () => {
+    const { b, clock, untilMs } = await claimedByA();
+    clock.set(untilMs - 1);
+    let busy: unknown;
+    try { b.assertNotClaimedByOther(); } catch (err) { busy = err; }
+    expect(busy).toBeInstanceOf(BusyError);
+    expect(busy).toMatchObject({ name: 'BusyError', message: 'claimed by run run-a', owner: 'run-a', untilMs });
+    clock.set(untilMs);
+    expect(() => b.assertNotClaimedByOther()).not.toThrow();
+  });
+});
+
+describe('SecretSession.save errors', () => {
+  /** A session whose next update rejects with `error`. */
+  async function failingUpdate(error: Error) {
+    const t = setup();
+    const session = await t.open('run-a');
+    t.secrets.update = () => Promise.reject(error);
+    return session;
+  }
+
+  it('a lost swap is a ConflictError naming the secret, caused by the ETAG_MISMATCH', async () => {
+    const lost = new AbortedError('changed', { reason: 'ETAG_MISMATCH' });
+    const session = await failingUpdate(lost);
+    const err: unknown = await session.save({ ...session.state }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConflictError);
+    expect(err).toMatchObject({ name: 'ConflictError', message: 'secret s changed concurrently', cause: lost });
+  });
+
+  it.each([
+    ['an error of our model with another reason', new AbortedError('aborted', { reason: 'SECRET_MANAGER_ABORTED' })],
+    ['a permission error', new PermissionDeniedError('denied', { reason: 'SECRET_MANAGER_DENIED' })],
+    ['an error outside our model, even one carrying reason ETAG_MISMATCH', Object.assign(new Error('raw client error'), { reason: 'ETAG_MISMATCH' })],
+  ])('passes %s through unchanged', async (_name, error) => {
+    const session = await failingUpdate(error);
+    await expect(session.save({ ...session.state })).rejects.toBe(error);
   });
 });
