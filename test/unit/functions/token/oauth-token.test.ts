@@ -101,8 +101,15 @@ describe('client_credentials: success', () => {
   });
 
   it('form-decodes the basic id and secret (RFC 6749 §2.3.1: + is a space, %XX an octet)', async () => {
-    await post(port, without(without(cc(), 'client_id'), 'client_secret'), { authorization: basic('a+b%2Fc', 'x+y%3Az') });
-    expect(fakes.clientAuthCalls.map(({ clientId, secret }) => ({ clientId, secret }))).toEqual([{ clientId: 'a b/c', secret: 'x y:z' }]);
+    await post(port, without(without(cc(), 'client_id'), 'client_secret'), { authorization: basic('a+b+%2Fc', 'x+y+%3Az') });
+    expect(fakes.clientAuthCalls.map(({ clientId, secret }) => ({ clientId, secret }))).toEqual([{ clientId: 'a b /c', secret: 'x y :z' }]);
+  });
+
+  it('asks the policy about the id as presented, even one audited as (malformed)', async () => {
+    const reply = await post(port, cc([['client_id', 'has space']], without(cc(), 'client_id')));
+    expect(reply.status).toBe(200);
+    expect(fakes.policyCalls[0].caller).toEqual({ kind: 'client', clientId: 'has space' });
+    expect(onlyAudit().caller).toEqual({ kind: 'client', clientId: '(malformed)' });
   });
 
   it('passes the current policy to the authenticator', async () => {
@@ -135,6 +142,7 @@ describe('client_credentials: client authentication failures', () => {
     ['a Bearer authorization', noPost, { authorization: 'Bearer abc' }],
     ['a basic credential without a colon', noPost, { authorization: `Basic ${Buffer.from('ci-runner').toString('base64')}` }],
     ['a basic credential with an empty id', noPost, { authorization: basic('', SECRET) }],
+    ['a scheme that only contains Basic', noPost, { authorization: `Digest ${basic('ci-runner', SECRET)}` }],
     ['a basic credential that is not base64', noPost, { authorization: 'Basic ci-runner:secret' }],
     ['a basic credential with trailing junk', noPost, { authorization: `${basic('ci-runner', SECRET)} junk` }],
     ['a basic credential with broken percent-encoding', noPost, { authorization: basic('ci%E0%A4%A', SECRET) }],
@@ -207,8 +215,11 @@ describe('request validation', () => {
     expect(fakes.clientAuthCalls).toEqual([]);
   });
 
-  it('refuses a missing scope as invalid_request', async () => {
-    const entry = expectError(await post(port, without(cc(), 'scope')), 400, 'invalid_request', 'scope is required', { reason: 'INVALID_REQUEST' });
+  it.each([
+    ['missing', without(cc(), 'scope')],
+    ['empty', cc([['scope', '']], without(cc(), 'scope'))],
+  ])('refuses a %s scope as invalid_request', async (_name, pairs) => {
+    const entry = expectError(await post(port, pairs), 400, 'invalid_request', 'scope is required', { reason: 'INVALID_REQUEST' });
     expect(entry.target).toBeUndefined();
   });
 
@@ -298,6 +309,8 @@ describe('token exchange (RFC 8693)', () => {
     ['a client_id', tx([['client_id', 'ci-runner']]), {}, 'client authentication is not used with token exchange'],
     ['an actor_token', tx([['actor_token', 'x']]), {}, 'delegation (actor_token) is not supported'],
     ['no subject_token_type', without(tx(), 'subject_token_type'), {}, 'subject_token_type is required'],
+    ['an empty subject_token_type', [...without(tx(), 'subject_token_type'), ['subject_token_type', '']], {}, 'subject_token_type is required'],
+    ['an empty subject_token', [...without(tx(), 'subject_token'), ['subject_token', '']], {}, 'subject_token is required'],
     ['an access_token subject type', [...without(tx(), 'subject_token_type'), ['subject_token_type', ACCESS_TYPE]], {}, 'subject_token_type must be urn:ietf:params:oauth:token-type:jwt or :id_token'],
     ['a refresh_token requested type', tx([['requested_token_type', 'urn:ietf:params:oauth:token-type:refresh_token']]), {}, 'only access tokens can be requested'],
     ['an empty requested type', tx([['requested_token_type', '']]), {}, 'only access tokens can be requested'],
