@@ -68,8 +68,9 @@ export async function handleOAuthToken(deps: TokenAppDeps, req: FunctionRequest,
       if (!SUBJECT_TOKEN_TYPES.has(subjectTokenType)) throw invalidRequest('subject_token_type must be urn:ietf:params:oauth:token-type:jwt or :id_token');
       const requested = params.get('requested_token_type');
       if (requested !== null && requested !== ACCESS_TOKEN_TYPE) throw invalidRequest('only access tokens can be requested');
+      const subjectToken = required(params, 'subject_token');
       try {
-        caller = await deps.verifySubjectToken(required(params, 'subject_token'));
+        caller = await deps.verifySubjectToken(subjectToken);
       } catch (err) {
         // An issuer outage is ours to report as such (retryable), not the client's invalid grant.
         if (err instanceof TvsError && err.code === 'UNAVAILABLE') throw err;
