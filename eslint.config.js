@@ -2,7 +2,19 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'terraform/**', 'bench/results*.json', 'eslint.config.js', 'stryker.config.mjs', '.stryker-tmp/**', 'reports/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'terraform/**',
+      'bench/results*.json',
+      'eslint.config.js',
+      'stryker.config.mjs',
+      '.stryker-tmp/**',
+      'reports/**',
+    ],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
@@ -21,7 +33,17 @@ export default tseslint.config(
     // Product code never depends on the emulator: production points at Google by configuration alone.
     files: ['functions/**/*.ts', 'shared/**/*.ts', 'client/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/emulator', '**/emulator/**'], message: 'functions/, shared/ and client/ must not import the emulator.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/emulator', '**/emulator/**'],
+              message: 'functions/, shared/ and client/ must not import the emulator.',
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -24,15 +24,22 @@ import { mintPath } from './scenarios/mint-path.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',').map(Number);
+const only = args
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',')
+  .map(Number);
 const wanted = (figure: number) => !only || only.includes(figure);
 const config = benchConfig(quick);
 const started = performance.now();
-const log = (line: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}\n`);
+const log = (line: string) =>
+  process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}\n`);
 
 const loadAverageAtStart = loadavg();
 const pinned = pinProcess(process.pid, LOAD_CORE);
-log(`mode ${quick ? 'quick' : 'full'}; ${pinned ? `load generator on core ${LOAD_CORE}, servers on core ${SERVER_CORE}` : 'taskset not found: nothing pinned'}`);
+log(
+  `mode ${quick ? 'quick' : 'full'}; ${pinned ? `load generator on core ${LOAD_CORE}, servers on core ${SERVER_CORE}` : 'taskset not found: nothing pinned'}`,
+);
 log('building (npm run build + bench fixtures)');
 buildAll(log);
 
@@ -101,17 +108,21 @@ const report: BenchReport = {
   setup: [
     'Servers under test: functions-framework (node …/functions-framework/build/src/main.js) serving compiled JS from dist/, one process each, on core 0.',
     'Load generator: autocannon in the bench process, on core 1. Emulator (OAuth token endpoint, JWKS, Secret Manager gRPC): its own process, on core 1 (moved to core 0 while in-process minters run in the bench process).',
-    'Audit entries: written to the token function\'s stdout (a pipe), counted by the bench and discarded.',
+    "Audit entries: written to the token function's stdout (a pipe), counted by the bench and discarded.",
   ],
   figures,
   details: ctx.details,
-  ...(failure === undefined ? {} : { error: failure instanceof Error ? failure.message : JSON.stringify(failure) }),
+  ...(failure === undefined
+    ? {}
+    : { error: failure instanceof Error ? failure.message : JSON.stringify(failure) }),
 };
 const out = join(ROOT, quick ? 'bench/results-quick.json' : 'bench/results.json');
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
 
 const m = report.machine;
-process.stdout.write(`\nTVS benchmarks (${report.mode}, ${report.durationSeconds} s) on ${m.cpuModel}, ${m.cores} cores, Node ${m.node}, load average at start ${loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}\n\n`);
+process.stdout.write(
+  `\nTVS benchmarks (${report.mode}, ${report.durationSeconds} s) on ${m.cpuModel}, ${m.cores} cores, Node ${m.node}, load average at start ${loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}\n\n`,
+);
 process.stdout.write(`${textTable(figures)}\n\n${figureNotes(figures).join('\n')}\n\nwritten to ${out}\n`);
 if (args.includes('--markdown')) process.stdout.write(`\n${markdownTable(figures)}\n`);
 const missed = figures.filter((f) => f.met === false);

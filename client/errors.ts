@@ -81,16 +81,24 @@ const SERVICE_NAMES: Record<ClientErrorService, string> = {
 };
 
 /** What to do next, per code (the issue's error table, plus the codes the service adds). */
-export function hintFor(service: ClientErrorService, code: ClientErrorCode, reason: string | undefined, attempts: number): string {
-  if (reason === 'API_KEY_INVALID') return 'The API key is not valid: check the key and the secret it is read from (a rotated key is re-read once automatically).';
+export function hintFor(
+  service: ClientErrorService,
+  code: ClientErrorCode,
+  reason: string | undefined,
+  attempts: number,
+): string {
+  if (reason === 'API_KEY_INVALID')
+    return 'The API key is not valid: check the key and the secret it is read from (a rotated key is re-read once automatically).';
   if (reason === 'AUDIENCE_IS_THIS_SERVICE') {
     return "The token service never mints an ID token for its own audience (it would let the holder call the service as that account): ask for the downstream service's URL.";
   }
-  if (reason === 'POLICY_STALE') return "The token service could not re-read its policy for too long and refuses until it can: retry later; operators should check the service's policy_reload_failed logs.";
+  if (reason === 'POLICY_STALE')
+    return "The token service could not re-read its policy for too long and refuses until it can: retry later; operators should check the service's policy_reload_failed logs.";
   switch (code) {
     case 'INVALID_ARGUMENT':
     case 'FAILED_PRECONDITION':
-      if (service === 'secret-manager') return 'Check that the secret version exists, is enabled and holds the API key.';
+      if (service === 'secret-manager')
+        return 'Check that the secret version exists, is enabled and holds the API key.';
       return service === 'gemini'
         ? 'Check the request: the request body, the model parameters and the API key format.'
         : 'Check the request: body fields, scopes and lifetime (1-3600s).';
@@ -103,7 +111,9 @@ export function hintFor(service: ClientErrorService, code: ClientErrorCode, reas
         ? 'Check that the workload may read the API key secret (roles/secretmanager.secretAccessor).'
         : 'Check the API key restrictions, the token scopes and the policy rule that should allow this caller.';
     case 'NOT_FOUND':
-      return service === 'secret-manager' ? 'Check the secret name and its `current` alias.' : 'Check the URL, the model name and the service account email.';
+      return service === 'secret-manager'
+        ? 'Check the secret name and its `current` alias.'
+        : 'Check the URL, the model name and the service account email.';
     case 'RESOURCE_EXHAUSTED':
       return `Quota or rate limit reached after ${attempts} attempt(s) with backoff: slow down or raise the quota.`;
     case 'DEADLINE_EXCEEDED':
@@ -156,14 +166,22 @@ const STATUS_CODES: Record<string, ClientErrorCode> = {
 export function codeFor(httpStatus: number | undefined, status?: unknown): ClientErrorCode {
   if (typeof status === 'string' && STATUS_CODES[status] !== undefined) return STATUS_CODES[status];
   switch (httpStatus) {
-    case 400: return 'INVALID_ARGUMENT';
-    case 401: return 'UNAUTHENTICATED';
-    case 403: return 'PERMISSION_DENIED';
-    case 404: return 'NOT_FOUND';
-    case 429: return 'RESOURCE_EXHAUSTED';
-    case 503: return 'UNAVAILABLE';
-    case 504: return 'DEADLINE_EXCEEDED';
-    default: return httpStatus !== undefined && httpStatus >= 500 ? 'INTERNAL' : 'UNKNOWN';
+    case 400:
+      return 'INVALID_ARGUMENT';
+    case 401:
+      return 'UNAUTHENTICATED';
+    case 403:
+      return 'PERMISSION_DENIED';
+    case 404:
+      return 'NOT_FOUND';
+    case 429:
+      return 'RESOURCE_EXHAUSTED';
+    case 503:
+      return 'UNAVAILABLE';
+    case 504:
+      return 'DEADLINE_EXCEEDED';
+    default:
+      return httpStatus !== undefined && httpStatus >= 500 ? 'INTERNAL' : 'UNKNOWN';
   }
 }
 

@@ -3,7 +3,18 @@
  * network failure, our own retry's give-up — into a {@link ClientError} with a code and a hint.
  */
 import { TvsError } from '../shared/errors.js';
-import { ApiKeySourceError, ClientError, codeFor, GeminiError, readErrorBody, TokenServiceError, type ClientErrorCode, type ClientErrorOptions, type ClientErrorService, type GoogleErrorInfo } from './errors.js';
+import {
+  ApiKeySourceError,
+  ClientError,
+  codeFor,
+  GeminiError,
+  readErrorBody,
+  TokenServiceError,
+  type ClientErrorCode,
+  type ClientErrorOptions,
+  type ClientErrorService,
+  type GoogleErrorInfo,
+} from './errors.js';
 
 const ERROR_CLASSES: Record<ClientErrorService, new (options: ClientErrorOptions) => ClientError> = {
   'token-service': TokenServiceError,
@@ -36,9 +47,20 @@ export function failureFacts(err: unknown): FailureFacts {
   }
   if (err instanceof TvsError) {
     // The shared adapters (Secret Manager) already speak canonical codes.
-    return { code: err.code === 'ABORTED' ? 'UNAVAILABLE' : err.code, info: { status: err.code, reason: err.reason, message: err.message }, transport: false };
+    return {
+      code: err.code === 'ABORTED' ? 'UNAVAILABLE' : err.code,
+      info: { status: err.code, reason: err.reason, message: err.message },
+      transport: false,
+    };
   }
-  const e = err as { name?: unknown; status?: unknown; message?: unknown; response?: { status?: unknown; data?: unknown }; code?: unknown; details?: unknown };
+  const e = err as {
+    name?: unknown;
+    status?: unknown;
+    message?: unknown;
+    response?: { status?: unknown; data?: unknown };
+    code?: unknown;
+    details?: unknown;
+  };
   if (typeof e !== 'object' || e === null) return { code: 'UNKNOWN', info: {}, transport: false };
   if (e.name === 'ApiError' && typeof e.status === 'number') {
     const info = readErrorBody(parseJson(typeof e.message === 'string' ? e.message : ''));
@@ -47,7 +69,12 @@ export function failureFacts(err: unknown): FailureFacts {
   if (typeof e.response?.status === 'number') {
     const data = typeof e.response.data === 'string' ? parseJson(e.response.data) : e.response.data;
     const info = readErrorBody(data);
-    return { httpStatus: e.response.status, code: codeFor(e.response.status, info.status), info, transport: false };
+    return {
+      httpStatus: e.response.status,
+      code: codeFor(e.response.status, info.status),
+      info,
+      transport: false,
+    };
   }
   if (typeof e.code === 'number' && typeof e.details === 'string') {
     const code = GRPC_CODES[e.code] ?? 'UNKNOWN';
@@ -66,7 +93,11 @@ export function failureFacts(err: unknown): FailureFacts {
 export function toFriendlyError(err: unknown, service: ClientErrorService = 'gemini', attempts = 1): Error {
   if (err instanceof ClientError) return err;
   const facts = failureFacts(err);
-  const answered = facts.httpStatus !== undefined || facts.transport || err instanceof TvsError || typeof (err as { code?: unknown } | null)?.code === 'number';
+  const answered =
+    facts.httpStatus !== undefined ||
+    facts.transport ||
+    err instanceof TvsError ||
+    typeof (err as { code?: unknown } | null)?.code === 'number';
   if (!answered) {
     return err instanceof Error ? err : new Error(String(err));
   }
@@ -86,7 +117,12 @@ export function isTransient(err: unknown): boolean {
   const facts = failureFacts(err);
   if (facts.transport) return true;
   if (facts.httpStatus !== undefined) return facts.httpStatus === 429 || facts.httpStatus >= 500;
-  return facts.code === 'UNAVAILABLE' || facts.code === 'RESOURCE_EXHAUSTED' || facts.code === 'INTERNAL' || facts.code === 'DEADLINE_EXCEEDED';
+  return (
+    facts.code === 'UNAVAILABLE' ||
+    facts.code === 'RESOURCE_EXHAUSTED' ||
+    facts.code === 'INTERNAL' ||
+    facts.code === 'DEADLINE_EXCEEDED'
+  );
 }
 
 /** Whether Gemini refused the API key itself (400 or 403 with reason API_KEY_INVALID). */
@@ -107,10 +143,24 @@ const GRPC_CODES: Record<number, ClientErrorCode> = {
   16: 'UNAUTHENTICATED',
 };
 
-const TRANSPORT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ECONNABORTED']);
+const TRANSPORT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ECONNABORTED',
+]);
 
 function isTransportError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e: unknown = err, depth = 0;
+    e !== null && typeof e === 'object' && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     const x = e as { name?: unknown; code?: unknown; message?: unknown; kind?: unknown };
     if (typeof x.code === 'string' && TRANSPORT_CODES.has(x.code)) return true;
     if (x.name === 'FetchError' && (x.kind === 'network' || x.kind === 'timeout')) return true;

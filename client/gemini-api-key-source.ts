@@ -48,13 +48,23 @@ export class GeminiApiKeySource {
   #cached: CachedKey | undefined;
 
   constructor(options: GeminiApiKeySourceOptions) {
-    if (typeof options?.secretVersion !== 'string' || !/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/.test(options.secretVersion)) {
+    if (
+      typeof options?.secretVersion !== 'string' ||
+      !/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/.test(options.secretVersion)
+    ) {
       throw new TypeError('GeminiApiKeySource: secretVersion must be projects/{p}/secrets/{s}/versions/{v}');
     }
-    if (options.ttlMs !== undefined && !(options.ttlMs >= 0)) throw new TypeError('GeminiApiKeySource: ttlMs must be >= 0');
-    if (options.secretManagerEndpoint !== undefined) assertSecureTransport(endpointUrl(options.secretManagerEndpoint), 'GeminiApiKeySource: secretManagerEndpoint');
+    if (options.ttlMs !== undefined && !(options.ttlMs >= 0))
+      throw new TypeError('GeminiApiKeySource: ttlMs must be >= 0');
+    if (options.secretManagerEndpoint !== undefined)
+      assertSecureTransport(
+        endpointUrl(options.secretManagerEndpoint),
+        'GeminiApiKeySource: secretManagerEndpoint',
+      );
     this.secretVersion = options.secretVersion;
-    this.#accessor = options.accessor ?? createSecretAccessor(options.secretManagerEndpoint ?? 'https://secretmanager.googleapis.com');
+    this.#accessor =
+      options.accessor ??
+      createSecretAccessor(options.secretManagerEndpoint ?? 'https://secretmanager.googleapis.com');
     this.#ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
     this.#retry = options.retry;
     this.#now = options.now ?? Date.now;
@@ -89,7 +99,11 @@ export class GeminiApiKeySource {
 
   #read(): Promise<CachedKey> {
     return this.#flight.do('key', async () => {
-      const payload = await retryTransient('secret-manager', () => this.#accessor.access(this.secretVersion), this.#retry);
+      const payload = await retryTransient(
+        'secret-manager',
+        () => this.#accessor.access(this.secretVersion),
+        this.#retry,
+      );
       const key = parseKey(payload.data);
       const fresh = { key, version: payload.name, readAtMs: this.#now() };
       this.#cached = fresh;
@@ -111,7 +125,12 @@ function parseKey(data: Buffer): string {
     }
   }
   if (!/^[\x21-\x7e]{1,512}$/.test(key)) {
-    throw clientError({ service: 'secret-manager', code: 'FAILED_PRECONDITION', reason: 'API_KEY_SECRET_MALFORMED', serverMessage: 'the secret does not hold an API key' });
+    throw clientError({
+      service: 'secret-manager',
+      code: 'FAILED_PRECONDITION',
+      reason: 'API_KEY_SECRET_MALFORMED',
+      serverMessage: 'the secret does not hold an API key',
+    });
   }
   return key;
 }

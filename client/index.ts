@@ -8,12 +8,27 @@
  * const res = await withGeminiRetry(() => ai.models.generateContent({ model, contents: 'Hello' }), { authClient });
  * ```
  */
-export { VendedTokenClient, CLOUD_PLATFORM_SCOPE, type VendedTokenClientOptions } from './vended-token-client.js';
+export {
+  VendedTokenClient,
+  CLOUD_PLATFORM_SCOPE,
+  type VendedTokenClientOptions,
+} from './vended-token-client.js';
 export { metadataIdTokenSource, type IdTokenSource } from './id-token-source.js';
-export { GeminiApiKeySource, apiKeySecretVersion, type GeminiApiKeySourceOptions } from './gemini-api-key-source.js';
+export {
+  GeminiApiKeySource,
+  apiKeySecretVersion,
+  type GeminiApiKeySourceOptions,
+} from './gemini-api-key-source.js';
 export { withApiKey, type ApiKeySource } from './with-api-key.js';
 export { withGeminiRetry, type GeminiCallOptions } from './with-gemini-retry.js';
 export { DEFAULT_RETRY, type ClientRetryOptions } from './retry.js';
 export { toFriendlyError, isTransient, isApiKeyInvalid } from './friendly-error.js';
 export { InsecureTransportError } from './transport-security.js';
-export { ClientError, TokenServiceError, GeminiError, ApiKeySourceError, type ClientErrorCode, type ClientErrorService } from './errors.js';
+export {
+  ClientError,
+  TokenServiceError,
+  GeminiError,
+  ApiKeySourceError,
+  type ClientErrorCode,
+  type ClientErrorService,
+} from './errors.js';

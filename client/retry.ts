@@ -35,7 +35,11 @@ export const DEFAULT_RETRY: Required<Omit<ClientRetryOptions, 'random' | 'onRetr
  * Runs `fn`, retrying transient failures; throws `toFriendlyError(last failure, service)` with
  * the number of attempts made. Non-transient failures are not retried.
  */
-export async function retryTransient<T>(service: ClientErrorService, fn: (signal: AbortSignal) => Promise<T>, options: ClientRetryOptions = {}): Promise<T> {
+export async function retryTransient<T>(
+  service: ClientErrorService,
+  fn: (signal: AbortSignal) => Promise<T>,
+  options: ClientRetryOptions = {},
+): Promise<T> {
   let attempts = 0;
   try {
     return await withRetry(
@@ -50,8 +54,12 @@ export async function retryTransient<T>(service: ClientErrorService, fn: (signal
       },
     );
   } catch (err) {
-    if (err instanceof UnavailableError && (err.reason === 'UPSTREAM_UNAVAILABLE' || err.reason === 'UPSTREAM_DEADLINE_EXCEEDED')) {
-      if (err.cause === undefined) throw clientError({ service, code: 'DEADLINE_EXCEEDED', attempts, cause: err });
+    if (
+      err instanceof UnavailableError &&
+      (err.reason === 'UPSTREAM_UNAVAILABLE' || err.reason === 'UPSTREAM_DEADLINE_EXCEEDED')
+    ) {
+      if (err.cause === undefined)
+        throw clientError({ service, code: 'DEADLINE_EXCEEDED', attempts, cause: err });
       throw toFriendlyError(err.cause, service, attempts);
     }
     throw toFriendlyError(err, service, attempts);
@@ -62,7 +70,8 @@ function retryAfterOf(err: unknown): number | undefined {
   const headers = (err as { response?: { headers?: unknown } } | null)?.response?.headers;
   let value: unknown;
   if (headers instanceof Headers) value = headers.get('retry-after');
-  else if (typeof headers === 'object' && headers !== null) value = (headers as Record<string, unknown>)['retry-after'];
+  else if (typeof headers === 'object' && headers !== null)
+    value = (headers as Record<string, unknown>)['retry-after'];
   return typeof value === 'string' ? parseRetryAfter(value, Date.now()) : undefined;
 }
 

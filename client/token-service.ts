@@ -52,7 +52,17 @@ export async function fetchVendedAccessToken(call: AccessTokenCall): Promise<Ven
   const expiresAtMs = typeof expireTime === 'string' ? Date.parse(expireTime) : Number.NaN;
   if (typeof accessToken !== 'string' || accessToken === '' || !Number.isFinite(expiresAtMs)) {
     // A garbled 200 (a proxy, a truncated body) is treated as a transient server fault.
-    throw new HttpAnswerError(502, { error: { code: 502, status: 'UNAVAILABLE', message: 'The token service answered 200 without a token' } }, res.headers);
+    throw new HttpAnswerError(
+      502,
+      {
+        error: {
+          code: 502,
+          status: 'UNAVAILABLE',
+          message: 'The token service answered 200 without a token',
+        },
+      },
+      res.headers,
+    );
   }
   return { token: accessToken, expiresAtMs };
 }

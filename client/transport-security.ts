@@ -11,7 +11,9 @@ export class InsecureTransportError extends TypeError {
   readonly host: string;
 
   constructor(what: string, host: string) {
-    super(`${what} must use https; plain http is allowed only to loopback hosts (127.0.0.0/8, ::1, localhost), not ${host}`);
+    super(
+      `${what} must use https; plain http is allowed only to loopback hosts (127.0.0.0/8, ::1, localhost), not ${host}`,
+    );
     this.name = 'InsecureTransportError';
     this.host = host;
   }
@@ -29,5 +31,6 @@ export function isLoopbackHost(hostname: string): boolean {
  * Other schemes are the caller's to judge.
  */
 export function assertSecureTransport(url: URL, what: string): void {
-  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) throw new InsecureTransportError(what, url.hostname);
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname))
+    throw new InsecureTransportError(what, url.hostname);
 }

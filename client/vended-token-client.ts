@@ -118,7 +118,11 @@ export class VendedTokenClient extends AuthClient {
     if (cached !== undefined && now < cached.expiresAtMs - this.#minRemainingMs) {
       // Still good: serve it and refresh in the background; a failure only delays the next try.
       this.#refresh().catch(() => {
-        if (this.#cached === cached) cached.refreshAtMs = Math.min(this.#now() + BACKGROUND_RETRY_MS, cached.expiresAtMs - this.#minRemainingMs);
+        if (this.#cached === cached)
+          cached.refreshAtMs = Math.min(
+            this.#now() + BACKGROUND_RETRY_MS,
+            cached.expiresAtMs - this.#minRemainingMs,
+          );
       });
       return cached.token;
     }
@@ -127,7 +131,11 @@ export class VendedTokenClient extends AuthClient {
 
   #refresh(): Promise<CachedToken> {
     return this.#flight.do('token', async () => {
-      const minted = await retryTransient('token-service', (signal) => this.#fetchOnce(signal), this.#options.retry);
+      const minted = await retryTransient(
+        'token-service',
+        (signal) => this.#fetchOnce(signal),
+        this.#options.retry,
+      );
       const fresh = { ...minted, refreshAtMs: this.#refreshAt(minted) };
       this.#cached = fresh;
       return fresh;
@@ -140,7 +148,12 @@ export class VendedTokenClient extends AuthClient {
       callerToken = await this.#idTokenSource();
     } catch (err) {
       if (isTransient(err)) throw err;
-      throw clientError({ service: 'token-service', code: 'UNAUTHENTICATED', serverMessage: "could not obtain the workload's own ID token", cause: err });
+      throw clientError({
+        service: 'token-service',
+        code: 'UNAUTHENTICATED',
+        serverMessage: "could not obtain the workload's own ID token",
+        cause: err,
+      });
     }
     return fetchVendedAccessToken({
       serviceUrl: this.serviceUrl,
@@ -148,7 +161,9 @@ export class VendedTokenClient extends AuthClient {
       scopes: this.scopes,
       callerToken,
       signal,
-      ...(this.#options.lifetimeSeconds === undefined ? {} : { lifetimeSeconds: this.#options.lifetimeSeconds }),
+      ...(this.#options.lifetimeSeconds === undefined
+        ? {}
+        : { lifetimeSeconds: this.#options.lifetimeSeconds }),
       ...(this.#options.requestTimeoutMs === undefined ? {} : { timeoutMs: this.#options.requestTimeoutMs }),
       ...(this.#options.fetchImpl === undefined ? {} : { fetchImpl: this.#options.fetchImpl }),
     });
@@ -186,19 +201,23 @@ export class VendedTokenClient extends AuthClient {
  * shape; google-auth-library 10 and @google/genai iterate the `Headers`. Both then see them.
  */
 function withOwnProperties(headers: Headers): Headers {
-  headers.forEach((value, name) => Object.defineProperty(headers, name, { value, enumerable: true, configurable: true }));
+  headers.forEach((value, name) =>
+    Object.defineProperty(headers, name, { value, enumerable: true, configurable: true }),
+  );
   return headers;
 }
 
 function validate(options: VendedTokenClientOptions): void {
-  if (typeof options !== 'object' || options === null) throw new TypeError('VendedTokenClient: options are required');
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('VendedTokenClient: options are required');
   let url: URL;
   try {
     url = new URL(options.serviceUrl);
   } catch {
     throw new TypeError('VendedTokenClient: serviceUrl must be an absolute URL');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('VendedTokenClient: serviceUrl must be http(s)');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new TypeError('VendedTokenClient: serviceUrl must be http(s)');
   assertSecureTransport(url, 'VendedTokenClient: serviceUrl');
   if (typeof options.targetServiceAccount !== 'string' || !options.targetServiceAccount.includes('@')) {
     throw new TypeError('VendedTokenClient: targetServiceAccount must be a service account email');
@@ -212,6 +231,7 @@ function validate(options: VendedTokenClientOptions): void {
   }
   for (const name of ['refreshAheadMs', 'minRemainingMs', 'requestTimeoutMs'] as const) {
     const v = options[name];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) throw new TypeError(`VendedTokenClient: ${name} must be a number >= 0`);
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0))
+      throw new TypeError(`VendedTokenClient: ${name} must be a number >= 0`);
   }
 }

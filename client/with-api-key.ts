@@ -14,7 +14,11 @@ export interface ApiKeySource {
 }
 
 /** See the module comment. `fn` receives the key; never log it. */
-export async function withApiKey<T>(source: ApiKeySource, fn: (apiKey: string) => Promise<T>, options: { retry?: ClientRetryOptions } = {}): Promise<T> {
+export async function withApiKey<T>(
+  source: ApiKeySource,
+  fn: (apiKey: string) => Promise<T>,
+  options: { retry?: ClientRetryOptions } = {},
+): Promise<T> {
   const key = await source.getKey();
   try {
     return await retryTransient('gemini', () => fn(key), options.retry);

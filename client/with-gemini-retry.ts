@@ -20,7 +20,8 @@ export async function withGeminiRetry<T>(fn: () => Promise<T>, options: GeminiCa
   try {
     return await retryTransient('gemini', () => fn(), options.retry);
   } catch (err) {
-    if (options.authClient === undefined || !(err instanceof ClientError) || err.httpStatus !== 401) throw err;
+    if (options.authClient === undefined || !(err instanceof ClientError) || err.httpStatus !== 401)
+      throw err;
     options.authClient.invalidate();
     return retryTransient('gemini', () => fn(), options.retry);
   }

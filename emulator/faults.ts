@@ -72,16 +72,27 @@ export class FaultRegistry {
 /** Maps an HTTP status to the gRPC status code Google's front ends use for it. */
 export function grpcCodeForHttpStatus(status: number): number {
   switch (status) {
-    case 400: return 3; // INVALID_ARGUMENT
-    case 401: return 16; // UNAUTHENTICATED
-    case 403: return 7; // PERMISSION_DENIED
-    case 404: return 5; // NOT_FOUND
-    case 409: return 10; // ABORTED
-    case 412: return 9; // FAILED_PRECONDITION
-    case 429: return 8; // RESOURCE_EXHAUSTED
-    case 501: return 12; // UNIMPLEMENTED
-    case 503: return 14; // UNAVAILABLE
-    case 504: return 4; // DEADLINE_EXCEEDED
-    default: return status >= 500 ? 13 : 2; // INTERNAL : UNKNOWN
+    case 400:
+      return 3; // INVALID_ARGUMENT
+    case 401:
+      return 16; // UNAUTHENTICATED
+    case 403:
+      return 7; // PERMISSION_DENIED
+    case 404:
+      return 5; // NOT_FOUND
+    case 409:
+      return 10; // ABORTED
+    case 412:
+      return 9; // FAILED_PRECONDITION
+    case 429:
+      return 8; // RESOURCE_EXHAUSTED
+    case 501:
+      return 12; // UNIMPLEMENTED
+    case 503:
+      return 14; // UNAVAILABLE
+    case 504:
+      return 4; // DEADLINE_EXCEEDED
+    default:
+      return status >= 500 ? 13 : 2; // INTERNAL : UNKNOWN
   }
 }

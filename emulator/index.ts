@@ -29,7 +29,14 @@ import { ServiceAccountRegistry } from './state/service-accounts.js';
 export { FaultRegistry, type Fault, type FaultRule } from './faults.js';
 export type { Seed, SeedInput } from './seed.js';
 export type { EmulatorState, MetadataIdentity } from './state/emulator-state.js';
-export type { CreatedKey, KeyState, KeyType, ServiceAccount, ServiceAccountKey, ServiceAccountRegistry } from './state/service-accounts.js';
+export type {
+  CreatedKey,
+  KeyState,
+  KeyType,
+  ServiceAccount,
+  ServiceAccountKey,
+  ServiceAccountRegistry,
+} from './state/service-accounts.js';
 export { MAX_USER_MANAGED_KEYS } from './state/service-accounts.js';
 export { StateError, type StateErrorCode } from './state/state-error.js';
 export type { IssuedAccessToken, IssuedTokens } from './state/issued-tokens.js';
@@ -38,7 +45,13 @@ export type { GoogleSigningKeys } from './state/google-signing-keys.js';
 export { IamGrants, TOKEN_CREATOR_ROLE, serviceAccountMember, type IamBinding } from './state/iam-grants.js';
 export type { Route, RequestContext } from './http/router.js';
 export type { HttpDeps } from './http/deps.js';
-export type { PubSubPush, PushSubscription, PushSubscriptionOptions, PushAttempt, PublishedMessage } from './pubsub-push.js';
+export type {
+  PubSubPush,
+  PushSubscription,
+  PushSubscriptionOptions,
+  PushAttempt,
+  PublishedMessage,
+} from './pubsub-push.js';
 export type { ApiKeyRegistry } from './state/api-keys.js';
 export type { ApiKey, Restrictions as ApiKeyRestrictions } from './state/api-key-model.js';
 export type { OrgPolicy } from './state/org-policy.js';
@@ -123,7 +136,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     seedIamGrants(state.iam, seed);
     const pubsub = new PubSubPush({ state, faults });
     http.attach(createRequestListener(httpRoutes({ state, faults }, pubsub), faults));
-    const grpcHandle = await startSecretManagerGrpc({ store: secrets, faults, host, port: options.grpcPort ?? 0 });
+    const grpcHandle = await startSecretManagerGrpc({
+      store: secrets,
+      faults,
+      host,
+      port: options.grpcPort ?? 0,
+    });
     grpc = grpcHandle;
     const httpHandle = http;
     let stopping: Promise<void> | undefined;

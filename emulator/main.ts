@@ -40,7 +40,9 @@ function shutdown(signal: string): void {
   emulator.stop().then(
     () => process.exit(0),
     (error: unknown) => {
-      process.stderr.write(`emulator: stop failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(
+        `emulator: stop failed: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
       process.exit(1);
     },
   );

@@ -76,7 +76,8 @@ export class PubSubPush {
   /** Adds a push subscription; `topic` is a topic id or `projects/{p}/topics/{t}`. */
   subscribe(topic: string, pushEndpoint: string, options: PushSubscriptionOptions = {}): PushSubscription {
     const url = new URL(pushEndpoint);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('pushEndpoint must be an http(s) URL');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new TypeError('pushEndpoint must be an http(s) URL');
     if (options.oidcToken && !this.deps.state.serviceAccounts.get(options.oidcToken.serviceAccountEmail)) {
       throw new TypeError(`unknown service account ${options.oidcToken.serviceAccountEmail}`);
     }
@@ -84,7 +85,12 @@ export class PubSubPush {
     const id = options.id ?? `push-${this.nextSubscription++}`;
     const name = `projects/${project}/subscriptions/${id}`;
     if (this.subscriptions.has(name)) throw new TypeError(`subscription ${name} already exists`);
-    const subscription: PushSubscription = { name, topic: topicName(project, topic), pushEndpoint: url.toString(), options: { ...options } };
+    const subscription: PushSubscription = {
+      name,
+      topic: topicName(project, topic),
+      pushEndpoint: url.toString(),
+      options: { ...options },
+    };
     this.subscriptions.set(name, subscription);
     return subscription;
   }
@@ -109,7 +115,8 @@ export class PubSubPush {
     this.published.push(message);
     for (const subscription of this.subscriptions.values()) {
       if (subscription.topic !== message.topic) continue;
-      for (let copy = 1; copy <= Math.max(1, subscription.options.copies ?? 1); copy++) this.track(this.deliver(subscription, message, copy));
+      for (let copy = 1; copy <= Math.max(1, subscription.options.copies ?? 1); copy++)
+        this.track(this.deliver(subscription, message, copy));
     }
     return message.messageId;
   }
@@ -132,7 +139,12 @@ export class PubSubPush {
   }
 
   private publishNotification(n: SecretNotification): void {
-    const attributes: Record<string, string> = { eventType: n.eventType, dataFormat: 'JSON_API_V1', secretId: n.secretId, timestamp: n.timestamp };
+    const attributes: Record<string, string> = {
+      eventType: n.eventType,
+      dataFormat: 'JSON_API_V1',
+      secretId: n.secretId,
+      timestamp: n.timestamp,
+    };
     if (n.versionId) attributes.versionId = n.versionId;
     const data = Buffer.from(JSON.stringify(n.data), 'utf8');
     for (const topic of n.topics) this.publish(topic, attributes, data);
@@ -143,21 +155,37 @@ export class PubSubPush {
     void promise.finally(() => this.inFlight.delete(promise));
   }
 
-  private async deliver(subscription: PushSubscription, message: PublishedMessage, copy: number): Promise<void> {
+  private async deliver(
+    subscription: PushSubscription,
+    message: PublishedMessage,
+    copy: number,
+  ): Promise<void> {
     const { maxAttempts = 5, initialBackoffMs = 20, maxBackoffMs = 1000 } = subscription.options;
     for (let attempt = 1; attempt <= maxAttempts && !this.abort.signal.aborted; attempt++) {
       const status = await this.attempt(subscription, message);
       const ok = status !== undefined && status >= 200 && status < 300;
-      this.attempts.push({ subscription: subscription.name, messageId: message.messageId, copy, attempt, status, ok });
+      this.attempts.push({
+        subscription: subscription.name,
+        messageId: message.messageId,
+        copy,
+        attempt,
+        status,
+        ok,
+      });
       if (ok) return;
       if (attempt < maxAttempts) {
-        await delay(Math.min(maxBackoffMs, initialBackoffMs * 2 ** (attempt - 1)), undefined, { signal: this.abort.signal }).catch(() => undefined);
+        await delay(Math.min(maxBackoffMs, initialBackoffMs * 2 ** (attempt - 1)), undefined, {
+          signal: this.abort.signal,
+        }).catch(() => undefined);
       }
     }
   }
 
   /** One POST; the HTTP status, or undefined when the request failed or a fault dropped it. */
-  private async attempt(subscription: PushSubscription, message: PublishedMessage): Promise<number | undefined> {
+  private async attempt(
+    subscription: PushSubscription,
+    message: PublishedMessage,
+  ): Promise<number | undefined> {
     const fault = this.deps.faults.take('pubsub.push');
     if (fault?.latencyMs) await delay(fault.latencyMs);
     if (fault?.reset) return undefined;
@@ -174,7 +202,10 @@ export class PubSubPush {
     if (oidc) {
       const account = this.deps.state.serviceAccounts.get(oidc.serviceAccountEmail);
       if (account) {
-        const token = await this.deps.state.signingKeys.signIdToken({ audience: oidc.audience ?? subscription.pushEndpoint, subject: account });
+        const token = await this.deps.state.signingKeys.signIdToken({
+          audience: oidc.audience ?? subscription.pushEndpoint,
+          subject: account,
+        });
         headers.Authorization = `Bearer ${token}`;
       }
     }

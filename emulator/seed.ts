@@ -7,7 +7,9 @@ import { RestrictionsSchema } from './state/api-key-model.js';
 export const DEFAULT_SEED_PATH = fileURLToPath(new URL('./seed/demo.json', import.meta.url));
 
 const SA_EMAIL = /^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\.iam\.gserviceaccount\.com$/;
-const email = z.string().regex(SA_EMAIL, 'must be a service-account email (name@project.iam.gserviceaccount.com)');
+const email = z
+  .string()
+  .regex(SA_EMAIL, 'must be a service-account email (name@project.iam.gserviceaccount.com)');
 const stringMap = z.record(z.string(), z.string());
 
 const VersionSeed = z.union([
@@ -38,7 +40,10 @@ const ServiceAccountSeed = z.strictObject({
 const IamBindingSeed = z.strictObject({
   serviceAccount: email,
   member: z.string().regex(/^serviceAccount:.+@.+$/, 'must be serviceAccount:<email>'),
-  role: z.union([z.string().regex(/^roles\/[A-Za-z.]+$/, 'must be a predefined role (roles/...)'), z.array(z.string().regex(/^iam\.[A-Za-z.]+$/)).min(1)]),
+  role: z.union([
+    z.string().regex(/^roles\/[A-Za-z.]+$/, 'must be a predefined role (roles/...)'),
+    z.array(z.string().regex(/^iam\.[A-Za-z.]+$/)).min(1),
+  ]),
 });
 
 /** An API Keys v2 key created at start (its key string is generated, never stored in the seed). */
@@ -65,36 +70,68 @@ export const SeedSchema = z
   .superRefine((seed, ctx) => {
     const emails = new Set<string>();
     seed.serviceAccounts.forEach((sa, i) => {
-      if (emails.has(sa.email)) ctx.addIssue({ code: 'custom', path: ['serviceAccounts', i, 'email'], message: `duplicate service account ${sa.email}` });
+      if (emails.has(sa.email))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['serviceAccounts', i, 'email'],
+          message: `duplicate service account ${sa.email}`,
+        });
       emails.add(sa.email);
     });
     const defaultSa = seed.metadata?.defaultServiceAccount;
     if (defaultSa !== undefined && !emails.has(defaultSa)) {
-      ctx.addIssue({ code: 'custom', path: ['metadata', 'defaultServiceAccount'], message: `${defaultSa} is not in serviceAccounts` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metadata', 'defaultServiceAccount'],
+        message: `${defaultSa} is not in serviceAccounts`,
+      });
     }
     seed.iamBindings.forEach((binding, i) => {
-      if (!emails.has(binding.serviceAccount)) ctx.addIssue({ code: 'custom', path: ['iamBindings', i, 'serviceAccount'], message: `${binding.serviceAccount} is not in serviceAccounts` });
+      if (!emails.has(binding.serviceAccount))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['iamBindings', i, 'serviceAccount'],
+          message: `${binding.serviceAccount} is not in serviceAccounts`,
+        });
     });
     const apiKeyIds = new Set<string>();
     (seed.apiKeys ?? []).forEach((key, i) => {
-      if (apiKeyIds.has(key.id)) ctx.addIssue({ code: 'custom', path: ['apiKeys', i, 'id'], message: `duplicate API key ${key.id}` });
+      if (apiKeyIds.has(key.id))
+        ctx.addIssue({ code: 'custom', path: ['apiKeys', i, 'id'], message: `duplicate API key ${key.id}` });
       apiKeyIds.add(key.id);
     });
     const ids = new Set<string>();
     seed.secrets.forEach((secret, i) => {
-      if (ids.has(secret.id)) ctx.addIssue({ code: 'custom', path: ['secrets', i, 'id'], message: `duplicate secret ${secret.id}` });
+      if (ids.has(secret.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['secrets', i, 'id'],
+          message: `duplicate secret ${secret.id}`,
+        });
       ids.add(secret.id);
       secret.versions.forEach((version, j) => {
         if ('serviceAccountKey' in version && !emails.has(version.serviceAccountKey)) {
-          ctx.addIssue({ code: 'custom', path: ['secrets', i, 'versions', j, 'serviceAccountKey'], message: `${version.serviceAccountKey} is not in serviceAccounts` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['secrets', i, 'versions', j, 'serviceAccountKey'],
+            message: `${version.serviceAccountKey} is not in serviceAccounts`,
+          });
         }
         if ('apiKeyString' in version && !apiKeyIds.has(version.apiKeyString)) {
-          ctx.addIssue({ code: 'custom', path: ['secrets', i, 'versions', j, 'apiKeyString'], message: `${version.apiKeyString} is not in apiKeys` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['secrets', i, 'versions', j, 'apiKeyString'],
+            message: `${version.apiKeyString} is not in apiKeys`,
+          });
         }
       });
       for (const [alias, version] of Object.entries(secret.versionAliases ?? {})) {
         if (version > secret.versions.length) {
-          ctx.addIssue({ code: 'custom', path: ['secrets', i, 'versionAliases', alias], message: `version ${version} does not exist` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['secrets', i, 'versionAliases', alias],
+            message: `version ${version} does not exist`,
+          });
         }
       }
     });
@@ -115,7 +152,9 @@ export class SeedError extends Error {
 export function parseSeed(input: unknown, source = 'seed'): Seed {
   const parsed = SeedSchema.safeParse(input);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => `  - ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  const problems = parsed.error.issues.map(
+    (issue) => `  - ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+  );
   throw new SeedError(`invalid emulator seed (${source}):\n${problems.join('\n')}`);
 }
 
@@ -126,7 +165,10 @@ export async function loadSeed(seed: SeedInput | string = DEFAULT_SEED_PATH): Pr
   try {
     json = JSON.parse(await readFile(seed, 'utf8')) as unknown;
   } catch (error) {
-    throw new SeedError(`cannot read emulator seed ${seed}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new SeedError(
+      `cannot read emulator seed ${seed}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
   }
   return parseSeed(json, seed);
 }

@@ -15,12 +15,18 @@ import { loadTokenServiceConfig } from '../shared/config.js';
 import { installBodyParserGuard } from '../functions/token/http/body-parser-guard.js';
 import { MAX_BODY_BYTES } from '../functions/token/http/request-context.js';
 import { createTokenFunction, type TokenFunction } from '../functions/token/create-token-function.js';
-import { createRotateFunction, type RotateFunction, type RotateFunctionOverrides } from '../functions/rotate/create-rotate-function.js';
+import {
+  createRotateFunction,
+  type RotateFunction,
+  type RotateFunctionOverrides,
+} from '../functions/rotate/create-rotate-function.js';
 import { loadRotateConfig } from '../shared/rotate-config.js';
 
 export const DEMO_POLICY_FILE = fileURLToPath(new URL('../emulator/seed/demo-policy.json', import.meta.url));
 /** The demo seed's rotation binding (what Terraform renders into `TVS_ROTATION_BINDINGS`). */
-export const DEMO_ROTATION_BINDINGS_FILE = fileURLToPath(new URL('../emulator/seed/demo-rotation-bindings.json', import.meta.url));
+export const DEMO_ROTATION_BINDINGS_FILE = fileURLToPath(
+  new URL('../emulator/seed/demo-rotation-bindings.json', import.meta.url),
+);
 
 export interface LocalStackOptions {
   emulator?: Emulator | EmulatorOptions;
@@ -63,7 +69,9 @@ let functionCounter = 0;
 export function localTokenEnv(emulator: Emulator, tokenUrl: string): Record<string, string> {
   return {
     // Callers may name the service as 127.0.0.1 or localhost.
-    TVS_AUDIENCE: [tokenUrl, tokenUrl.replace('//127.0.0.1:', '//localhost:')].filter((v, i, a) => a.indexOf(v) === i).join(','),
+    TVS_AUDIENCE: [tokenUrl, tokenUrl.replace('//127.0.0.1:', '//localhost:')]
+      .filter((v, i, a) => a.indexOf(v) === i)
+      .join(','),
     TVS_POLICY_FILE: DEMO_POLICY_FILE,
     TVS_GOOGLE_JWKS_URL: emulator.jwksUrl,
     TVS_GOOGLE_TOKENINFO_URL: emulator.tokeninfoUrl,
@@ -80,13 +88,21 @@ export function localTokenEnv(emulator: Emulator, tokenUrl: string): Record<stri
  * Scheduler's service account as the one allowed invoker. `bindingsJson` is the rotation binding
  * (default: the demo seed's, `emulator/seed/demo-rotation-bindings.json`).
  */
-export function localRotateEnv(emulator: Emulator, rotateUrl: string, bindingsJson: string = readFileSync(DEMO_ROTATION_BINDINGS_FILE, 'utf8')): Record<string, string> {
-  const invoker = emulator.state.metadata.defaultServiceAccount ?? `rotation-invoker@${emulator.projectId}.iam.gserviceaccount.com`;
+export function localRotateEnv(
+  emulator: Emulator,
+  rotateUrl: string,
+  bindingsJson: string = readFileSync(DEMO_ROTATION_BINDINGS_FILE, 'utf8'),
+): Record<string, string> {
+  const invoker =
+    emulator.state.metadata.defaultServiceAccount ??
+    `rotation-invoker@${emulator.projectId}.iam.gserviceaccount.com`;
   return {
     GOOGLE_CLOUD_PROJECT: emulator.projectId,
     TVS_ROTATION_BINDINGS: JSON.stringify(JSON.parse(bindingsJson)),
     TVS_ROTATE_INVOKERS: invoker,
-    TVS_ROTATE_AUDIENCE: [rotateUrl, rotateUrl.replace('//127.0.0.1:', '//localhost:')].filter((v, i, a) => a.indexOf(v) === i).join(','),
+    TVS_ROTATE_AUDIENCE: [rotateUrl, rotateUrl.replace('//127.0.0.1:', '//localhost:')]
+      .filter((v, i, a) => a.indexOf(v) === i)
+      .join(','),
     TVS_GOOGLE_JWKS_URL: emulator.jwksUrl,
     TVS_SECRET_MANAGER_ENDPOINT: `http://${emulator.grpcEndpoint}`,
     TVS_IAM_URL: emulator.httpUrl,
@@ -112,7 +128,10 @@ async function close(server: Server): Promise<void> {
 /** Starts (or reuses) an emulator and serves the token function on `tokenPort`, the rotation function on `rotatePort`. */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const ownsEmulator = !(options.emulator && 'stop' in options.emulator);
-  const emulator = options.emulator && 'stop' in options.emulator ? options.emulator : await startEmulator(options.emulator ?? {});
+  const emulator =
+    options.emulator && 'stop' in options.emulator
+      ? options.emulator
+      : await startEmulator(options.emulator ?? {});
   const host = options.host ?? '127.0.0.1';
   installBodyParserGuard(MAX_BODY_BYTES);
 
@@ -146,7 +165,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const rotateUrl = await listen(rotateServer, options.rotatePort ?? 0, host);
     const rotateEventsUrl = await listen(rotateEventServer, 0, host);
     const rotateEnv = { ...localRotateEnv(emulator, rotateUrl), ...options.rotateEnv };
-    rotation = createRotateFunction(loadRotateConfig(rotateEnv), { auditTransport: options.auditTransport, opsLogWrite: options.opsLogWrite, ...options.rotate });
+    rotation = createRotateFunction(loadRotateConfig(rotateEnv), {
+      auditTransport: options.auditTransport,
+      opsLogWrite: options.opsLogWrite,
+      ...options.rotate,
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.tokenPort ?? 0, host, () => resolve());
@@ -157,7 +180,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const token = await createTokenFunction(loadTokenServiceConfig(env), {
       auditTransport: options.auditTransport,
       opsLogWrite: options.opsLogWrite,
-      ...(options.keyRefreshIntervalMs !== undefined ? { keyRefreshIntervalMs: options.keyRefreshIntervalMs } : {}),
+      ...(options.keyRefreshIntervalMs !== undefined
+        ? { keyRefreshIntervalMs: options.keyRefreshIntervalMs }
+        : {}),
     });
     handler = token.handler;
     return {
@@ -170,7 +195,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       rotation,
       async rotateAuthorization() {
         const email = rotateEnv.TVS_ROTATE_INVOKERS.split(',')[0];
-        const subject = emulator.state.serviceAccounts.get(email) ?? { email, uniqueId: '100000000000000000001' };
+        const subject = emulator.state.serviceAccounts.get(email) ?? {
+          email,
+          uniqueId: '100000000000000000001',
+        };
         return `Bearer ${await emulator.state.signingKeys.signIdToken({ audience: rotateUrl, subject, includeEmail: true })}`;
       },
       async stop() {

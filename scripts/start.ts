@@ -18,14 +18,22 @@ const port = (name: string, fallback: number): number => {
 };
 
 const host = process.env.HOST ?? '127.0.0.1';
-const emulator = await startEmulator({ host, httpPort: port('EMULATOR_HTTP_PORT', 8085), grpcPort: port('EMULATOR_GRPC_PORT', 8086), seed: process.env.EMULATOR_SEED });
+const emulator = await startEmulator({
+  host,
+  httpPort: port('EMULATOR_HTTP_PORT', 8085),
+  grpcPort: port('EMULATOR_GRPC_PORT', 8086),
+  seed: process.env.EMULATOR_SEED,
+});
 // The functions' own identity (ADC: the rotator's IAM / API Keys calls) comes from the emulated metadata server.
 process.env.GCE_METADATA_HOST = emulator.metadataHost;
 // The demo seed marks its key secrets managed (as Terraform's secrets module does); what each
 // one rotates comes from the binding, as in production: ROTATION_BINDINGS_FILE (JSON) or the demo's.
 const bindingsFile = process.env.ROTATION_BINDINGS_FILE;
 const stack = await startLocalStack({
-  emulator, host, tokenPort: port('TOKEN_PORT', 8080), rotatePort: port('ROTATE_PORT', 8081),
+  emulator,
+  host,
+  tokenPort: port('TOKEN_PORT', 8080),
+  rotatePort: port('ROTATE_PORT', 8081),
   ...(bindingsFile ? { rotateEnv: { TVS_ROTATION_BINDINGS: readFileSync(bindingsFile, 'utf8') } } : {}),
 });
 
@@ -75,6 +83,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    void stack.stop().then(() => emulator.stop()).finally(() => process.exit(0));
+    void stack
+      .stop()
+      .then(() => emulator.stop())
+      .finally(() => process.exit(0));
   });
 }

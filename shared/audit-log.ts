@@ -16,7 +16,13 @@ export interface AuditEntry {
   httpStatus: number;
   requestId: string;
   caller?: { kind: string; issuer?: string; subject?: string; email?: string; clientId?: string };
-  target?: { serviceAccount?: string; scopes?: readonly string[]; audience?: string; lifetimeSeconds?: number; backend?: string };
+  target?: {
+    serviceAccount?: string;
+    scopes?: readonly string[];
+    audience?: string;
+    lifetimeSeconds?: number;
+    backend?: string;
+  };
   rule?: string;
   cacheHit?: boolean;
   latencyMs: number;
@@ -24,7 +30,16 @@ export interface AuditEntry {
   tokenFingerprint?: string;
   detail?: string;
   /** Rotation actions: the secret and credential ids involved (ids only, never key material). */
-  rotation?: { secret: string; kind?: string; phase?: string; keyId?: string; oldKeyId?: string; newKeyId?: string; version?: number; trigger?: string };
+  rotation?: {
+    secret: string;
+    kind?: string;
+    phase?: string;
+    keyId?: string;
+    oldKeyId?: string;
+    newKeyId?: string;
+    version?: number;
+    trigger?: string;
+  };
 }
 
 export interface AuditContext {
@@ -49,23 +64,37 @@ export function tokenFingerprint(token: string): string {
  * themselves are not constructed: their constructor builds a gRPC client and probes for
  * credentials and the metadata server, work a stdout writer does not need.
  */
-export function createAuditLog(options: { logName: string; projectId?: string; transport?: Writable }): AuditLog {
+export function createAuditLog(options: {
+  logName: string;
+  projectId?: string;
+  transport?: Writable;
+}): AuditLog {
   // Only the Entry module (~60 modules) is loaded, not the package root (~600: google-gax, protobufjs,
   // the gRPC client), whose load blocked the event loop for ~0.5 s of CPU right after cold start.
   type EntryClass = typeof import('@google-cloud/logging/build/src/entry.js').Entry;
   const transport: Writable = options.transport ?? process.stdout;
-  const logName = options.projectId ? `projects/${options.projectId}/logs/${encodeURIComponent(options.logName)}` : undefined;
+  const logName = options.projectId
+    ? `projects/${options.projectId}/logs/${encodeURIComponent(options.logName)}`
+    : undefined;
   let Entry: EntryClass | undefined;
   const queue: Array<[AuditEntry, AuditContext | undefined]> = [];
 
   const emit = (EntryCtor: EntryClass, entry: AuditEntry, context: AuditContext | undefined) => {
-    const severity = entry.decision === 'granted' || entry.decision === 'done' ? 'INFO' : entry.decision === 'denied' ? 'NOTICE' : 'ERROR';
+    const severity =
+      entry.decision === 'granted' || entry.decision === 'done'
+        ? 'INFO'
+        : entry.decision === 'denied'
+          ? 'NOTICE'
+          : 'ERROR';
     const metadata = {
       severity,
       labels: { component: 'token-vending', decision: entry.decision },
       ...(context?.trace ? { trace: context.trace } : {}),
     };
-    const json = new EntryCtor(metadata, { ...entry, message: `${entry.action} ${entry.decision}: ${entry.reason}` }).toStructuredJSON(options.projectId, false) as Record<string, unknown>;
+    const json = new EntryCtor(metadata, {
+      ...entry,
+      message: `${entry.action} ${entry.decision}: ${entry.reason}`,
+    }).toStructuredJSON(options.projectId, false) as Record<string, unknown>;
     if (logName) json.logName = logName;
     transport.write(`${JSON.stringify(json)}\n`);
   };
@@ -75,7 +104,9 @@ export function createAuditLog(options: { logName: string; projectId?: string; t
       ({ Entry } = await import('@google-cloud/logging/build/src/entry.js'));
     } catch (err) {
       // Never fail open: without the library, entries still go out as plain structured JSON.
-      process.emitWarning(`audit log: @google-cloud/logging unavailable, writing plain JSON (${err instanceof Error ? err.message : String(err)})`);
+      process.emitWarning(
+        `audit log: @google-cloud/logging unavailable, writing plain JSON (${err instanceof Error ? err.message : String(err)})`,
+      );
       Entry = PlainEntry as unknown as EntryClass;
     }
     for (const [entry, context] of queue.splice(0)) emit(Entry, entry, context);
@@ -92,7 +123,10 @@ export function createAuditLog(options: { logName: string; projectId?: string; t
 
 /** Fallback formatter with the same structured-logging fields, used only if the library cannot load. */
 class PlainEntry {
-  constructor(private readonly metadata: { severity: string; labels: Record<string, string>; trace?: string }, private readonly data: object) {}
+  constructor(
+    private readonly metadata: { severity: string; labels: Record<string, string>; trace?: string },
+    private readonly data: object,
+  ) {}
   toStructuredJSON(): Record<string, unknown> {
     return {
       ...this.data,

@@ -47,8 +47,10 @@ export interface BoundedResponse {
  */
 export async function boundedFetch(url: string, options: BoundedFetchOptions): Promise<BoundedResponse> {
   const { timeoutMs, maxBytes } = options;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError('boundedFetch: timeoutMs must be a positive number');
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new TypeError('boundedFetch: maxBytes must be a non-negative integer');
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw new TypeError('boundedFetch: timeoutMs must be a positive number');
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
+    throw new TypeError('boundedFetch: maxBytes must be a non-negative integer');
   const target = parseHttpUrl(url);
   const fetchImpl = options.fetchImpl ?? fetch;
 
@@ -60,7 +62,8 @@ export async function boundedFetch(url: string, options: BoundedFetchOptions): P
     timedOut = true;
     controller.abort(new FetchError('timeout', `request timed out after ${timeoutMs} ms`));
   }, timeoutMs);
-  const onCallerAbort = (): void => controller.abort(new FetchError('aborted', 'request aborted by the caller'));
+  const onCallerAbort = (): void =>
+    controller.abort(new FetchError('aborted', 'request aborted by the caller'));
   options.signal?.addEventListener('abort', onCallerAbort, { once: true });
 
   try {
@@ -81,8 +84,10 @@ export async function boundedFetch(url: string, options: BoundedFetchOptions): P
     return { status: response.status, headers: response.headers, text };
   } catch (error) {
     if (error instanceof FetchError) throw error;
-    if (timedOut) throw new FetchError('timeout', `request timed out after ${timeoutMs} ms`, { cause: error });
-    if (options.signal?.aborted) throw new FetchError('aborted', 'request aborted by the caller', { cause: error });
+    if (timedOut)
+      throw new FetchError('timeout', `request timed out after ${timeoutMs} ms`, { cause: error });
+    if (options.signal?.aborted)
+      throw new FetchError('aborted', 'request aborted by the caller', { cause: error });
     throw new FetchError('network', 'request failed', { cause: error });
   } finally {
     clearTimeout(timer);
@@ -104,7 +109,11 @@ function parseHttpUrl(url: string): URL {
   return parsed;
 }
 
-async function readCapped(response: Response, maxBytes: number, controller: AbortController): Promise<string> {
+async function readCapped(
+  response: Response,
+  maxBytes: number,
+  controller: AbortController,
+): Promise<string> {
   if (response.body === null) return '';
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder('utf-8');

@@ -27,7 +27,12 @@ export const secureUrl = z.string().refine((value) => {
 }, 'must be an https URL (http is allowed only for localhost)');
 
 /** A comma-separated list, trimmed, empties dropped. */
-export const csv = z.string().transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean));
+export const csv = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 const seconds = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const algorithm = z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA']);
@@ -40,23 +45,36 @@ const issuerSchema = z.strictObject({
 export type ExternalIssuer = z.infer<typeof issuerSchema>;
 
 const jsonArray = <T extends z.ZodType>(item: T) =>
-  z.string().transform((value, ctx) => {
-    try {
-      return JSON.parse(value) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
-      return z.NEVER;
-    }
-  }).pipe(z.array(item));
+  z
+    .string()
+    .transform((value, ctx) => {
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(item));
 
 const envSchema = z.object({
-  TVS_AUDIENCE: csv.pipe(z.array(z.string().min(1)).min(1, 'must name the audience(s) callers put in their ID tokens (the service URL)')),
+  TVS_AUDIENCE: csv.pipe(
+    z
+      .array(z.string().min(1))
+      .min(1, 'must name the audience(s) callers put in their ID tokens (the service URL)'),
+  ),
   TVS_POLICY_FILE: z.string().min(1).optional(),
-  TVS_POLICY_SECRET: z.string().regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/, 'must be projects/P/secrets/S/versions/V').optional(),
+  TVS_POLICY_SECRET: z
+    .string()
+    .regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/, 'must be projects/P/secrets/S/versions/V')
+    .optional(),
   TVS_POLICY_TTL_SECONDS: seconds(5, 86_400).default(300),
   TVS_POLICY_MAX_STALENESS_SECONDS: seconds(5, 7 * 86_400).default(3600),
   TVS_OIDC_ISSUERS: jsonArray(issuerSchema).default([]),
-  TVS_ACCEPT_GOOGLE_ACCESS_TOKENS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  TVS_ACCEPT_GOOGLE_ACCESS_TOKENS: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   TVS_GOOGLE_JWKS_URL: secureUrl.default(GOOGLE_DEFAULTS.jwksUrl),
   TVS_GOOGLE_TOKENINFO_URL: secureUrl.default(GOOGLE_DEFAULTS.tokeninfoUrl),
   TVS_TOKEN_URI_ALLOWLIST: csv.pipe(z.array(secureUrl).min(1)).default([GOOGLE_DEFAULTS.tokenUri]),
@@ -68,7 +86,10 @@ const envSchema = z.object({
   TVS_MIN_TOKEN_LIFETIME_SECONDS: seconds(0, 1800).default(60),
   TVS_UPSTREAM_DEADLINE_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   TVS_UPSTREAM_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(4),
-  TVS_AUDIT_LOG_NAME: z.string().regex(/^[A-Za-z0-9_.\/-]{1,100}$/).default('token-vending-audit'),
+  TVS_AUDIT_LOG_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.\/-]{1,100}$/)
+    .default('token-vending-audit'),
   GOOGLE_CLOUD_PROJECT: z.string().optional(),
   // OAuth client_credentials: failed client authentications throttled per client id.
   TVS_OAUTH_MAX_FAILED_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(10),
@@ -119,11 +140,15 @@ export function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv)
 export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): TokenServiceConfig {
   const e = parseEnv(envSchema, env);
   if (!e.TVS_POLICY_FILE === !e.TVS_POLICY_SECRET) {
-    throw new ConfigError('Invalid configuration:\n  TVS_POLICY_FILE / TVS_POLICY_SECRET: set exactly one of them');
+    throw new ConfigError(
+      'Invalid configuration:\n  TVS_POLICY_FILE / TVS_POLICY_SECRET: set exactly one of them',
+    );
   }
   if (e.TVS_POLICY_MAX_STALENESS_SECONDS < e.TVS_POLICY_TTL_SECONDS) {
     // Otherwise a healthy policy would go stale between two scheduled re-reads.
-    throw new ConfigError(`Invalid configuration:\n  TVS_POLICY_MAX_STALENESS_SECONDS: must be at least TVS_POLICY_TTL_SECONDS (${e.TVS_POLICY_TTL_SECONDS})`);
+    throw new ConfigError(
+      `Invalid configuration:\n  TVS_POLICY_MAX_STALENESS_SECONDS: must be at least TVS_POLICY_TTL_SECONDS (${e.TVS_POLICY_TTL_SECONDS})`,
+    );
   }
   return {
     audiences: e.TVS_AUDIENCE,

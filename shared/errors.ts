@@ -46,16 +46,36 @@ export abstract class TvsError extends Error {
   }
 }
 
-export class InvalidArgumentError extends TvsError { readonly code = 'INVALID_ARGUMENT' as const; }
-export class UnauthenticatedError extends TvsError { readonly code = 'UNAUTHENTICATED' as const; }
-export class PermissionDeniedError extends TvsError { readonly code = 'PERMISSION_DENIED' as const; }
-export class NotFoundError extends TvsError { readonly code = 'NOT_FOUND' as const; }
-export class AbortedError extends TvsError { readonly code = 'ABORTED' as const; }
-export class FailedPreconditionError extends TvsError { readonly code = 'FAILED_PRECONDITION' as const; }
-export class ResourceExhaustedError extends TvsError { readonly code = 'RESOURCE_EXHAUSTED' as const; }
-export class DeadlineExceededError extends TvsError { readonly code = 'DEADLINE_EXCEEDED' as const; }
-export class InternalError extends TvsError { readonly code = 'INTERNAL' as const; }
-export class UnavailableError extends TvsError { readonly code = 'UNAVAILABLE' as const; }
+export class InvalidArgumentError extends TvsError {
+  readonly code = 'INVALID_ARGUMENT' as const;
+}
+export class UnauthenticatedError extends TvsError {
+  readonly code = 'UNAUTHENTICATED' as const;
+}
+export class PermissionDeniedError extends TvsError {
+  readonly code = 'PERMISSION_DENIED' as const;
+}
+export class NotFoundError extends TvsError {
+  readonly code = 'NOT_FOUND' as const;
+}
+export class AbortedError extends TvsError {
+  readonly code = 'ABORTED' as const;
+}
+export class FailedPreconditionError extends TvsError {
+  readonly code = 'FAILED_PRECONDITION' as const;
+}
+export class ResourceExhaustedError extends TvsError {
+  readonly code = 'RESOURCE_EXHAUSTED' as const;
+}
+export class DeadlineExceededError extends TvsError {
+  readonly code = 'DEADLINE_EXCEEDED' as const;
+}
+export class InternalError extends TvsError {
+  readonly code = 'INTERNAL' as const;
+}
+export class UnavailableError extends TvsError {
+  readonly code = 'UNAVAILABLE' as const;
+}
 
 /** HTTP status for each canonical code (google.rpc.Code → HTTP mapping). */
 export const HTTP_STATUS: Record<ErrorCode, number> = {

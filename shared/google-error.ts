@@ -12,7 +12,12 @@ export interface GoogleErrorBody {
     code: number;
     message: string;
     status: ErrorCode;
-    details: Array<{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo'; reason: string; domain: string; metadata: Record<string, string> }>;
+    details: Array<{
+      '@type': 'type.googleapis.com/google.rpc.ErrorInfo';
+      reason: string;
+      domain: string;
+      metadata: Record<string, string>;
+    }>;
   };
 }
 
@@ -34,7 +39,8 @@ export function toHttpError(err: unknown, httpStatusOverride?: number): HttpErro
   const error = asTvsError(err);
   const httpStatus = httpStatusOverride ?? HTTP_STATUS[error.code];
   const headers: Record<string, string> = {};
-  if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(0, Math.ceil(error.retryAfterSeconds)));
+  if (error.retryAfterSeconds !== undefined)
+    headers['retry-after'] = String(Math.max(0, Math.ceil(error.retryAfterSeconds)));
   if (error.code === 'UNAUTHENTICATED') headers['www-authenticate'] = 'Bearer';
   return {
     httpStatus,
@@ -45,7 +51,14 @@ export function toHttpError(err: unknown, httpStatusOverride?: number): HttpErro
         code: httpStatus,
         message: error.message,
         status: error.code,
-        details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: error.reason, domain: ERROR_DOMAIN, metadata: error.metadata }],
+        details: [
+          {
+            '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+            reason: error.reason,
+            domain: ERROR_DOMAIN,
+            metadata: error.metadata,
+          },
+        ],
       },
     },
   };

@@ -25,7 +25,10 @@ export interface LoadedKey extends SigningKey {
   versionName: string;
 }
 
-interface Entry { key: LoadedKey; loadedAtMs: number }
+interface Entry {
+  key: LoadedKey;
+  loadedAtMs: number;
+}
 
 export class ServiceAccountKeyStore {
   private readonly entries = new Map<string, Entry>();
@@ -47,7 +50,9 @@ export class ServiceAccountKeyStore {
     const entry = this.entries.get(entryKey(secretVersion, email));
     if (entry) {
       if (this.now() - entry.loadedAtMs > this.refreshIntervalMs) {
-        this.load(secretVersion, email).catch((err: unknown) => this.options.onBackgroundError?.(err, secretVersion));
+        this.load(secretVersion, email).catch((err: unknown) =>
+          this.options.onBackgroundError?.(err, secretVersion),
+        );
       }
       return entry.key;
     }
@@ -64,25 +69,29 @@ export class ServiceAccountKeyStore {
     return this.load(secretVersion, email);
   }
 
-
   private load(secretVersion: string, email: string): Promise<LoadedKey> {
     const key = entryKey(secretVersion, email);
-    return this.flights.do(key, async () => {
-      // One attempt per load: the minter's deadline-aware retry decides whether to try again.
-      const payload = await this.options.secrets.access(secretVersion, { timeoutMs: this.options.timeoutMs, retry: false });
-      const signingKey = await this.parse(payload.data, secretVersion, email);
-      const loaded: LoadedKey = { ...signingKey, versionName: payload.name };
-      this.entries.set(key, { key: loaded, loadedAtMs: this.now() });
-      return loaded;
-    }).catch((err: unknown) => {
-      if (err instanceof TvsError && err.code === 'UNAVAILABLE') throw err;
-      if (err instanceof InternalError) throw err;
-      throw new InternalError('The service account key could not be loaded.', {
-        reason: 'KEY_UNAVAILABLE',
-        detail: `loading ${secretVersion}: ${err instanceof TvsError ? `${err.reason} ${err.detail ?? ''}` : 'unexpected error'}`,
-        cause: err,
+    return this.flights
+      .do(key, async () => {
+        // One attempt per load: the minter's deadline-aware retry decides whether to try again.
+        const payload = await this.options.secrets.access(secretVersion, {
+          timeoutMs: this.options.timeoutMs,
+          retry: false,
+        });
+        const signingKey = await this.parse(payload.data, secretVersion, email);
+        const loaded: LoadedKey = { ...signingKey, versionName: payload.name };
+        this.entries.set(key, { key: loaded, loadedAtMs: this.now() });
+        return loaded;
+      })
+      .catch((err: unknown) => {
+        if (err instanceof TvsError && err.code === 'UNAVAILABLE') throw err;
+        if (err instanceof InternalError) throw err;
+        throw new InternalError('The service account key could not be loaded.', {
+          reason: 'KEY_UNAVAILABLE',
+          detail: `loading ${secretVersion}: ${err instanceof TvsError ? `${err.reason} ${err.detail ?? ''}` : 'unexpected error'}`,
+          cause: err,
+        });
       });
-    });
   }
 
   private async parse(data: Buffer, secretVersion: string, email: string): Promise<SigningKey> {
@@ -94,9 +103,15 @@ export class ServiceAccountKeyStore {
     }
     const parsed = serviceAccountKeySchema.safeParse(json);
     // Only field paths and issue codes are logged: values may be key material.
-    if (!parsed.success) throw invalid(secretVersion, parsed.error.issues.map((i) => `${i.path.join('.')}:${i.code}`).join(', '));
-    if (parsed.data.client_email.toLowerCase() !== email.toLowerCase()) throw invalid(secretVersion, `key belongs to ${parsed.data.client_email}, policy expects ${email}`);
-    if (!this.options.tokenUriAllowlist.includes(parsed.data.token_uri)) throw invalid(secretVersion, `token_uri ${parsed.data.token_uri} is not in TVS_TOKEN_URI_ALLOWLIST`);
+    if (!parsed.success)
+      throw invalid(
+        secretVersion,
+        parsed.error.issues.map((i) => `${i.path.join('.')}:${i.code}`).join(', '),
+      );
+    if (parsed.data.client_email.toLowerCase() !== email.toLowerCase())
+      throw invalid(secretVersion, `key belongs to ${parsed.data.client_email}, policy expects ${email}`);
+    if (!this.options.tokenUriAllowlist.includes(parsed.data.token_uri))
+      throw invalid(secretVersion, `token_uri ${parsed.data.token_uri} is not in TVS_TOKEN_URI_ALLOWLIST`);
     try {
       return await toSigningKey(parsed.data);
     } catch {
@@ -110,5 +125,8 @@ function entryKey(secretVersion: string, email: string): string {
 }
 
 function invalid(secretVersion: string, why: string): InternalError {
-  return new InternalError('The service account key could not be loaded.', { reason: 'KEY_INVALID', detail: `${secretVersion}: ${why}` });
+  return new InternalError('The service account key could not be loaded.', {
+    reason: 'KEY_INVALID',
+    detail: `${secretVersion}: ${why}`,
+  });
 }

@@ -9,7 +9,12 @@ import { classifyKeylessError } from './keyless-backend.js';
 import { withRetry } from './retry.js';
 import { signAssertion, type AssertionTarget } from './sign-assertion.js';
 import { TokenCache } from './token-cache.js';
-import { classifyExchangeError, exchangeAssertion, TokenEndpointError, type ExchangeResult } from './token-exchange.js';
+import {
+  classifyExchangeError,
+  exchangeAssertion,
+  TokenEndpointError,
+  type ExchangeResult,
+} from './token-exchange.js';
 
 export interface MintedToken {
   token: string;
@@ -22,13 +27,17 @@ export interface MintResult extends MintedToken {
 
 /** A target service account as the policy configures it. */
 export type TargetServiceAccount =
-  | { email: string; backend: 'key'; keySecret: string }
-  | { email: string; backend: 'keyless' };
+  { email: string; backend: 'key'; keySecret: string } | { email: string; backend: 'keyless' };
 
 /** Mints without any key, through the IAM Service Account Credentials API (see keyless-backend.ts). */
 export interface KeylessBackend {
   /** IAM honours `lifetimeSeconds` exactly (default 3600). */
-  accessToken(email: string, scopes: readonly string[], signal: AbortSignal, lifetimeSeconds?: number): Promise<MintedToken>;
+  accessToken(
+    email: string,
+    scopes: readonly string[],
+    signal: AbortSignal,
+    lifetimeSeconds?: number,
+  ): Promise<MintedToken>;
   idToken(email: string, audience: string, includeEmail: boolean, signal: AbortSignal): Promise<MintedToken>;
 }
 
@@ -39,7 +48,13 @@ export interface MinterOptions {
   keys: ServiceAccountKeyStore;
   keyless?: KeylessBackend;
   cache: { maxEntries: number; refreshAheadMs: number; minRemainingMs: number };
-  upstream: { deadlineMs: number; maxAttempts: number; baseDelayMs?: number; maxDelayMs?: number; attemptTimeoutMs?: number };
+  upstream: {
+    deadlineMs: number;
+    maxAttempts: number;
+    baseDelayMs?: number;
+    maxDelayMs?: number;
+    attemptTimeoutMs?: number;
+  };
   fetchImpl?: typeof fetch;
   now?: () => number;
   onBackgroundError?: (err: unknown, cacheKey: string) => void;
@@ -50,7 +65,11 @@ export interface Minter {
    * An access token living at most `lifetimeSeconds` (default 3600). The key backend can only
    * mint one-hour tokens, so it refuses shorter lifetimes rather than hand out a longer-lived token.
    */
-  accessToken(sa: TargetServiceAccount, scopes: readonly string[], lifetimeSeconds?: number): Promise<MintResult>;
+  accessToken(
+    sa: TargetServiceAccount,
+    scopes: readonly string[],
+    lifetimeSeconds?: number,
+  ): Promise<MintResult>;
   idToken(sa: TargetServiceAccount, audience: string, includeEmail: boolean): Promise<MintResult>;
   readonly cache: TokenCache<MintedToken>;
 }
@@ -62,7 +81,11 @@ export function scopeKey(scopes: readonly string[]): string {
 
 export function createMinter(options: MinterOptions): Minter {
   const now = options.now ?? Date.now;
-  const cache = new TokenCache<MintedToken>({ ...options.cache, now, onBackgroundError: options.onBackgroundError });
+  const cache = new TokenCache<MintedToken>({
+    ...options.cache,
+    now,
+    onBackgroundError: options.onBackgroundError,
+  });
   const retry = {
     maxAttempts: options.upstream.maxAttempts,
     deadlineMs: options.upstream.deadlineMs,
@@ -73,12 +96,21 @@ export function createMinter(options: MinterOptions): Minter {
   const attemptTimeoutMs = options.upstream.attemptTimeoutMs ?? Math.min(5_000, options.upstream.deadlineMs);
 
   /** One jwt-bearer exchange with the SA's key; on `invalid_grant` re-reads the key once (it may have rotated). */
-  const exchangeWithKey = async (sa: Extract<TargetServiceAccount, { backend: 'key' }>, target: AssertionTarget, signal: AbortSignal): Promise<ExchangeResult> => {
+  const exchangeWithKey = async (
+    sa: Extract<TargetServiceAccount, { backend: 'key' }>,
+    target: AssertionTarget,
+    signal: AbortSignal,
+  ): Promise<ExchangeResult> => {
     let key = await options.keys.get(sa.keySecret, sa.email);
     for (let reloaded = false; ; reloaded = true) {
       const assertion = await signAssertion(key, target, Math.floor(now() / 1000));
       try {
-        return await exchangeAssertion(key.tokenUri, assertion, { signal, timeoutMs: attemptTimeoutMs, fetchImpl: options.fetchImpl, now });
+        return await exchangeAssertion(key.tokenUri, assertion, {
+          signal,
+          timeoutMs: attemptTimeoutMs,
+          fetchImpl: options.fetchImpl,
+          now,
+        });
       } catch (err) {
         if (reloaded || !(err instanceof TokenEndpointError) || err.oauthError !== 'invalid_grant') throw err;
         const fresh = await options.keys.reload(sa.keySecret, sa.email, key.keyId);
@@ -88,9 +120,16 @@ export function createMinter(options: MinterOptions): Minter {
     }
   };
 
-  const mint = async (sa: TargetServiceAccount, run: (signal: AbortSignal) => Promise<MintedToken>): Promise<MintedToken> => {
+  const mint = async (
+    sa: TargetServiceAccount,
+    run: (signal: AbortSignal) => Promise<MintedToken>,
+  ): Promise<MintedToken> => {
     try {
-      return await withRetry((signal) => run(signal), { ...retry, classify: (err) => classifyKeylessError(err) ?? classifySecretManagerError(err) ?? classifyExchangeError(err) });
+      return await withRetry((signal) => run(signal), {
+        ...retry,
+        classify: (err) =>
+          classifyKeylessError(err) ?? classifySecretManagerError(err) ?? classifyExchangeError(err),
+      });
     } catch (err) {
       throw toMintError(err, sa);
     }
@@ -115,37 +154,57 @@ export function createMinter(options: MinterOptions): Minter {
 
   // Cache keys say where a token came from: backend and key secret (a policy change never serves
   // a token minted the old way) and, for keyless access tokens, the lifetime IAM minted it with.
-  const origin = (sa: TargetServiceAccount): string => (sa.backend === 'key' ? `key:${sa.keySecret}` : 'keyless');
+  const origin = (sa: TargetServiceAccount): string =>
+    sa.backend === 'key' ? `key:${sa.keySecret}` : 'keyless';
 
   return {
     cache,
     accessToken(sa, scopes, lifetimeSeconds = KEY_BACKEND_LIFETIME_SECONDS) {
       if (sa.backend === 'key' && lifetimeSeconds < KEY_BACKEND_LIFETIME_SECONDS) {
-        return Promise.reject(new InvalidArgumentError(`Tokens for ${sa.email} are minted from a key and live ${KEY_BACKEND_LIFETIME_SECONDS}s; ask for "${KEY_BACKEND_LIFETIME_SECONDS}s" (or use a keyless service account for shorter lifetimes).`, {
-          reason: 'LIFETIME_NOT_SUPPORTED_BY_BACKEND',
-          metadata: { field: 'lifetime' },
-        }));
+        return Promise.reject(
+          new InvalidArgumentError(
+            `Tokens for ${sa.email} are minted from a key and live ${KEY_BACKEND_LIFETIME_SECONDS}s; ask for "${KEY_BACKEND_LIFETIME_SECONDS}s" (or use a keyless service account for shorter lifetimes).`,
+            {
+              reason: 'LIFETIME_NOT_SUPPORTED_BY_BACKEND',
+              metadata: { field: 'lifetime' },
+            },
+          ),
+        );
       }
       const scopeList = scopeKey(scopes);
       const sorted = scopeList.split(' ');
       const lifetime = sa.backend === 'keyless' ? `:${lifetimeSeconds}` : '';
-      return cached(`at|${sa.email}|${origin(sa)}${lifetime}|${scopeList}`, sa, { scopes: sorted }, (backend, signal) =>
-        backend.accessToken(sa.email, sorted, signal, lifetimeSeconds));
+      return cached(
+        `at|${sa.email}|${origin(sa)}${lifetime}|${scopeList}`,
+        sa,
+        { scopes: sorted },
+        (backend, signal) => backend.accessToken(sa.email, sorted, signal, lifetimeSeconds),
+      );
     },
     idToken(sa, audience, includeEmail) {
-      return cached(`id|${sa.email}|${origin(sa)}|${includeEmail ? 'email' : 'noemail'}|${audience}`, sa, { targetAudience: audience }, (backend, signal) =>
-        backend.idToken(sa.email, audience, includeEmail, signal));
+      return cached(
+        `id|${sa.email}|${origin(sa)}|${includeEmail ? 'email' : 'noemail'}|${audience}`,
+        sa,
+        { targetAudience: audience },
+        (backend, signal) => backend.idToken(sa.email, audience, includeEmail, signal),
+      );
     },
   };
 }
 
 /** A Secret Manager outage while loading a key is transient: retried within the same deadline. */
 function classifySecretManagerError(err: unknown): { retryable: boolean } | undefined {
-  return err instanceof TvsError && err.code === 'UNAVAILABLE' && err.reason === 'SECRET_MANAGER_UNAVAILABLE' ? { retryable: true } : undefined;
+  return err instanceof TvsError && err.code === 'UNAVAILABLE' && err.reason === 'SECRET_MANAGER_UNAVAILABLE'
+    ? { retryable: true }
+    : undefined;
 }
 
 function requireKeyless(backend: KeylessBackend | undefined): KeylessBackend {
-  if (!backend) throw new InternalError('Internal error.', { reason: 'KEYLESS_BACKEND_NOT_CONFIGURED', detail: 'a keyless service account was requested but no keyless backend is wired' });
+  if (!backend)
+    throw new InternalError('Internal error.', {
+      reason: 'KEYLESS_BACKEND_NOT_CONFIGURED',
+      detail: 'a keyless service account was requested but no keyless backend is wired',
+    });
   return backend;
 }
 
@@ -154,10 +213,15 @@ function toMintError(err: unknown, sa: TargetServiceAccount): unknown {
   if (err instanceof TvsError) return err;
   if (err instanceof TokenEndpointError && err.kind === 'oauth_error') {
     if (err.oauthError === 'invalid_scope') {
-      return new InvalidArgumentError('The token endpoint rejected the requested scopes.', { reason: 'INVALID_SCOPE', detail: `${sa.email}: ${err.message}`, cause: err });
+      return new InvalidArgumentError('The token endpoint rejected the requested scopes.', {
+        reason: 'INVALID_SCOPE',
+        detail: `${sa.email}: ${err.message}`,
+        cause: err,
+      });
     }
     return new InternalError('The service account credential was rejected by Google.', {
-      reason: err.oauthError === 'invalid_grant' ? 'SERVICE_ACCOUNT_CREDENTIAL_REJECTED' : 'UPSTREAM_REJECTED',
+      reason:
+        err.oauthError === 'invalid_grant' ? 'SERVICE_ACCOUNT_CREDENTIAL_REJECTED' : 'UPSTREAM_REJECTED',
       detail: `${sa.email}: ${err.message}`,
       cause: err,
     });

@@ -6,7 +6,10 @@ export type Severity = 'DEBUG' | 'INFO' | 'NOTICE' | 'WARNING' | 'ERROR' | 'CRIT
 
 export type OpsLog = (severity: Severity, message: string, fields?: Record<string, unknown>) => void;
 
-export function createOpsLog(component: string, write: (line: string) => void = (line) => process.stderr.write(line)): OpsLog {
+export function createOpsLog(
+  component: string,
+  write: (line: string) => void = (line) => process.stderr.write(line),
+): OpsLog {
   return (severity, message, fields = {}) => {
     write(`${JSON.stringify({ severity, message, component, ...fields, time: new Date().toISOString() })}\n`);
   };

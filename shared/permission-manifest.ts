@@ -73,14 +73,26 @@ const apiKeys = (method: string, permission: string): GoogleCall => ({
   which: 'the project (API Keys has no per-key IAM)',
 });
 
-const secret = (method: string, permission: string): GoogleCall => ({ api: SM, method, permission, on: 'secret', which: MANAGED });
+const secret = (method: string, permission: string): GoogleCall => ({
+  api: SM,
+  method,
+  permission,
+  on: 'secret',
+  which: MANAGED,
+});
 
 /**
  * Calls made with the rotator's runtime identity (both `rotate` and `rotateOnEvent`): exactly the
  * ones `functions/rotate` makes. Rollback by hand (docs/rotation.md) uses an operator's identity.
  */
 const ROTATE_CALLS: readonly GoogleCall[] = [
-  { api: SM, method: 'ListSecrets', permission: 'secretmanager.secrets.list', on: 'project', which: 'the project (finds managed secrets by label)' },
+  {
+    api: SM,
+    method: 'ListSecrets',
+    permission: 'secretmanager.secrets.list',
+    on: 'project',
+    which: 'the project (finds managed secrets by label)',
+  },
   secret('GetSecret', 'secretmanager.secrets.get'),
   secret('UpdateSecret', 'secretmanager.secrets.update'),
   secret('AddSecretVersion', 'secretmanager.versions.add'),
@@ -97,7 +109,13 @@ const ROTATE_CALLS: readonly GoogleCall[] = [
   apiKeys('GetKeyString', 'apikeys.keys.getKeyString'),
   apiKeys('DeleteKey', 'apikeys.keys.delete'),
   // API Keys writes are long-running operations, polled through Service Usage.
-  { api: 'apikeys.googleapis.com', method: 'GetOperation', permission: 'serviceusage.operations.get', on: 'project', which: 'the project' },
+  {
+    api: 'apikeys.googleapis.com',
+    method: 'GetOperation',
+    permission: 'serviceusage.operations.get',
+    on: 'project',
+    which: 'the project',
+  },
 ];
 
 /** Every Google call each function makes that IAM checks. */
@@ -107,16 +125,40 @@ export const PERMISSION_MANIFEST: Readonly<Record<FunctionName, readonly GoogleC
 };
 
 /** Calls the functions make that need no IAM permission, and why (kept here so nobody adds a grant for them). */
-export const CALLS_WITHOUT_IAM: readonly { readonly api: string; readonly method: string; readonly why: string }[] = [
-  { api: 'oauth2.googleapis.com', method: 'token (jwt-bearer grant)', why: 'authenticated by the signed assertion itself' },
-  { api: 'metadata.google.internal', method: 'instance/service-accounts/default/token', why: "the runtime's own access token for IAM Credentials calls (keyless backend); the metadata server needs no IAM" },
-  { api: 'logging.googleapis.com', method: 'audit entries', why: 'written as structured JSON to stdout (LogSync) and collected by the platform' },
-  { api: 'generativelanguage.googleapis.com', method: 'generateContent (new API key check)', why: 'authenticated by the API key under test' },
+export const CALLS_WITHOUT_IAM: readonly {
+  readonly api: string;
+  readonly method: string;
+  readonly why: string;
+}[] = [
+  {
+    api: 'oauth2.googleapis.com',
+    method: 'token (jwt-bearer grant)',
+    why: 'authenticated by the signed assertion itself',
+  },
+  {
+    api: 'metadata.google.internal',
+    method: 'instance/service-accounts/default/token',
+    why: "the runtime's own access token for IAM Credentials calls (keyless backend); the metadata server needs no IAM",
+  },
+  {
+    api: 'logging.googleapis.com',
+    method: 'audit entries',
+    why: 'written as structured JSON to stdout (LogSync) and collected by the platform',
+  },
+  {
+    api: 'generativelanguage.googleapis.com',
+    method: 'generateContent (new API key check)',
+    why: 'authenticated by the API key under test',
+  },
 ];
 
 /** The permissions `calls` need, grouped by scope, each list sorted and without duplicates. */
 export function permissionsByScope(calls: readonly GoogleCall[]): Record<Scope, string[]> {
-  const byScope: Record<Scope, Set<string>> = { project: new Set(), secret: new Set(), serviceAccount: new Set() };
+  const byScope: Record<Scope, Set<string>> = {
+    project: new Set(),
+    secret: new Set(),
+    serviceAccount: new Set(),
+  };
   for (const call of calls) byScope[call.on].add(call.permission);
   return {
     project: [...byScope.project].sort(),

@@ -53,7 +53,15 @@ export async function withRetry<T>(
   options: RetryOptions,
 ): Promise<T> {
   validate(attempt, options);
-  const { maxAttempts, baseDelayMs, maxDelayMs, deadlineMs, classify, onRetry, signal: callerSignal } = options;
+  const {
+    maxAttempts,
+    baseDelayMs,
+    maxDelayMs,
+    deadlineMs,
+    classify,
+    onRetry,
+    signal: callerSignal,
+  } = options;
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? abortableSleep;
   const random = options.random ?? Math.random;
@@ -87,7 +95,8 @@ export async function withRetry<T>(
       delayMs = retryAfterMs;
     }
     // Never sleep past the deadline: an attempt starting at it would be aborted at once.
-    if (now() + delayMs >= deadlineAtMs) throw unavailable('UPSTREAM_DEADLINE_EXCEEDED', attemptNumber, lastError);
+    if (now() + delayMs >= deadlineAtMs)
+      throw unavailable('UPSTREAM_DEADLINE_EXCEEDED', attemptNumber, lastError);
 
     onRetry?.({ attempt: attemptNumber, delayMs, error: lastError });
     try {
@@ -198,18 +207,25 @@ function rejectWithAbortReason(reject: (reason: unknown) => void, signal: AbortS
 }
 
 function unavailable(reason: string, attempts: number, cause: unknown): UnavailableError {
-  return new UnavailableError(UNAVAILABLE_MESSAGE, { reason, detail: `gave up after ${attempts} attempt(s)`, cause });
+  return new UnavailableError(UNAVAILABLE_MESSAGE, {
+    reason,
+    detail: `gave up after ${attempts} attempt(s)`,
+    cause,
+  });
 }
 
 function validate(attempt: unknown, options: RetryOptions): void {
   if (typeof attempt !== 'function') throw new TypeError('withRetry: attempt must be a function');
-  if (typeof options !== 'object' || options === null) throw new TypeError('withRetry: options must be an object');
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('withRetry: options must be an object');
   const { maxAttempts, baseDelayMs, maxDelayMs, deadlineMs } = options;
   if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
     throw new TypeError('withRetry: maxAttempts must be an integer >= 1');
   }
-  if (!isNonNegativeFinite(baseDelayMs)) throw new TypeError('withRetry: baseDelayMs must be a finite number >= 0');
-  if (!isNonNegativeFinite(maxDelayMs)) throw new TypeError('withRetry: maxDelayMs must be a finite number >= 0');
+  if (!isNonNegativeFinite(baseDelayMs))
+    throw new TypeError('withRetry: baseDelayMs must be a finite number >= 0');
+  if (!isNonNegativeFinite(maxDelayMs))
+    throw new TypeError('withRetry: maxDelayMs must be a finite number >= 0');
   if (!isNonNegativeFinite(deadlineMs) || deadlineMs === 0 || deadlineMs > MAX_TIMER_MS) {
     throw new TypeError(`withRetry: deadlineMs must be a number > 0 and <= ${MAX_TIMER_MS}`);
   }

@@ -19,10 +19,16 @@ export const API_KEY_OPERATION_DEADLINE_MS = 60_000;
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const envSchema = z.object({
-  GOOGLE_CLOUD_PROJECT: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be the project id that holds the managed secrets'),
+  GOOGLE_CLOUD_PROJECT: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be the project id that holds the managed secrets'),
   // Which secret rotates which credential: deploy-time configuration rendered by Terraform, never
   // read from the secrets themselves. Required (`{}` rotates nothing).
-  TVS_ROTATION_BINDINGS: z.string({ error: 'is required: the JSON map secret id → {kind, target, period, grace} (Terraform renders it)' }).pipe(rotationBindingsJson),
+  TVS_ROTATION_BINDINGS: z
+    .string({
+      error: 'is required: the JSON map secret id → {kind, target, period, grace} (Terraform renders it)',
+    })
+    .pipe(rotationBindingsJson),
   TVS_SECRET_MANAGER_ENDPOINT: secureUrl.default(GOOGLE_DEFAULTS.secretManagerEndpoint),
   TVS_IAM_URL: secureUrl.default(ROTATE_DEFAULTS.iamUrl),
   TVS_APIKEYS_URL: secureUrl.default(ROTATE_DEFAULTS.apiKeysUrl),
@@ -35,10 +41,21 @@ const envSchema = z.object({
   // New SA keys can take ~60 s to work everywhere: verification retries this long.
   TVS_ROTATION_VERIFY_DEADLINE_MS: int(1000, 300_000).default(120_000),
   TVS_UPSTREAM_DEADLINE_MS: int(100, 60_000).default(10_000),
-  TVS_AUDIT_LOG_NAME: z.string().regex(/^[A-Za-z0-9_.\/-]{1,100}$/).default('token-vending-rotation'),
+  TVS_AUDIT_LOG_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.\/-]{1,100}$/)
+    .default('token-vending-rotation'),
   // Who may call `rotate` over HTTP (checked in the function too, behind Cloud Run's IAM check).
-  TVS_ROTATE_INVOKERS: csv.pipe(z.array(z.email('must be service-account emails, comma-separated')).min(1, "must name the service account(s) allowed to call rotate (Cloud Scheduler's)")),
-  TVS_ROTATE_AUDIENCE: csv.pipe(z.array(secureUrl).min(1, "must name the rotate function's URL(s), the audience of its callers' ID tokens")),
+  TVS_ROTATE_INVOKERS: csv.pipe(
+    z
+      .array(z.email('must be service-account emails, comma-separated'))
+      .min(1, "must name the service account(s) allowed to call rotate (Cloud Scheduler's)"),
+  ),
+  TVS_ROTATE_AUDIENCE: csv.pipe(
+    z
+      .array(secureUrl)
+      .min(1, "must name the rotate function's URL(s), the audience of its callers' ID tokens"),
+  ),
   TVS_GOOGLE_JWKS_URL: secureUrl.default(GOOGLE_DEFAULTS.jwksUrl),
   TVS_CLOCK_SKEW_SECONDS: int(0, 60).default(60),
 });
@@ -76,7 +93,9 @@ export function loadRotateConfig(env: NodeJS.ProcessEnv = process.env): RotateCo
   const e = parseEnv(envSchema, env);
   const minTtlMs = minClaimTtlMs(e.TVS_ROTATION_VERIFY_DEADLINE_MS, e.TVS_UPSTREAM_DEADLINE_MS);
   if (e.TVS_ROTATION_CLAIM_TTL_SECONDS * 1000 < minTtlMs) {
-    throw new ConfigError(`Invalid configuration:\n  TVS_ROTATION_CLAIM_TTL_SECONDS: must be at least ${Math.ceil(minTtlMs / 1000)} s, twice the longest step (max of TVS_ROTATION_VERIFY_DEADLINE_MS and the 60 s API Keys operation wait) plus TVS_UPSTREAM_DEADLINE_MS`);
+    throw new ConfigError(
+      `Invalid configuration:\n  TVS_ROTATION_CLAIM_TTL_SECONDS: must be at least ${Math.ceil(minTtlMs / 1000)} s, twice the longest step (max of TVS_ROTATION_VERIFY_DEADLINE_MS and the 60 s API Keys operation wait) plus TVS_UPSTREAM_DEADLINE_MS`,
+    );
   }
   return {
     projectId: e.GOOGLE_CLOUD_PROJECT,
@@ -90,6 +109,11 @@ export function loadRotateConfig(env: NodeJS.ProcessEnv = process.env): RotateCo
     verifyDeadlineMs: e.TVS_ROTATION_VERIFY_DEADLINE_MS,
     upstreamDeadlineMs: e.TVS_UPSTREAM_DEADLINE_MS,
     auditLogName: e.TVS_AUDIT_LOG_NAME,
-    invokers: { emails: e.TVS_ROTATE_INVOKERS, audiences: e.TVS_ROTATE_AUDIENCE, googleJwksUrl: e.TVS_GOOGLE_JWKS_URL, clockSkewSeconds: e.TVS_CLOCK_SKEW_SECONDS },
+    invokers: {
+      emails: e.TVS_ROTATE_INVOKERS,
+      audiences: e.TVS_ROTATE_AUDIENCE,
+      googleJwksUrl: e.TVS_GOOGLE_JWKS_URL,
+      clockSkewSeconds: e.TVS_CLOCK_SKEW_SECONDS,
+    },
   };
 }

@@ -21,33 +21,58 @@ export interface RotationBinding {
 export type RotationBindings = ReadonlyMap<string, RotationBinding>;
 
 export const SECRET_ID = /^[A-Za-z0-9_-]{1,255}$/;
-export const SA_EMAIL = /^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\.iam\.gserviceaccount\.com$/;
+export const SA_EMAIL =
+  /^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\.iam\.gserviceaccount\.com$/;
 export const API_KEY_NAME = /^projects\/[^/]+\/locations\/global\/keys\/[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** `"7200s"` → 7_200_000; the format Terraform and Secret Manager use for durations. */
-export const durationSeconds = z.string().regex(/^\d{1,10}s$/, 'must be a duration in seconds, e.g. 7200s').transform((s) => Number(s.slice(0, -1)) * 1000);
+export const durationSeconds = z
+  .string()
+  .regex(/^\d{1,10}s$/, 'must be a duration in seconds, e.g. 7200s')
+  .transform((s) => Number(s.slice(0, -1)) * 1000);
 
-const bindingSchema = z.strictObject({
-  kind: z.enum(['sa-key', 'api-key']),
-  target: z.string().min(1),
-  period: durationSeconds.refine((ms) => ms >= 3_600_000, 'must be at least 3600s'),
-  grace: durationSeconds.refine((ms) => ms > 3_600_000, 'must exceed 3600s, the longest token lifetime'),
-}).superRefine((b, ctx) => {
-  if (b.kind === 'sa-key' && !SA_EMAIL.test(b.target)) ctx.addIssue({ code: 'custom', path: ['target'], message: 'must be a service account email' });
-  if (b.kind === 'api-key' && !API_KEY_NAME.test(b.target)) ctx.addIssue({ code: 'custom', path: ['target'], message: 'must be projects/P/locations/global/keys/K' });
-  if (b.grace >= b.period) ctx.addIssue({ code: 'custom', path: ['grace'], message: 'must be shorter than the period' });
-}).transform((b): RotationBinding => ({ kind: b.kind, target: b.target, periodMs: b.period, graceMs: b.grace }));
+const bindingSchema = z
+  .strictObject({
+    kind: z.enum(['sa-key', 'api-key']),
+    target: z.string().min(1),
+    period: durationSeconds.refine((ms) => ms >= 3_600_000, 'must be at least 3600s'),
+    grace: durationSeconds.refine((ms) => ms > 3_600_000, 'must exceed 3600s, the longest token lifetime'),
+  })
+  .superRefine((b, ctx) => {
+    if (b.kind === 'sa-key' && !SA_EMAIL.test(b.target))
+      ctx.addIssue({ code: 'custom', path: ['target'], message: 'must be a service account email' });
+    if (b.kind === 'api-key' && !API_KEY_NAME.test(b.target))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['target'],
+        message: 'must be projects/P/locations/global/keys/K',
+      });
+    if (b.grace >= b.period)
+      ctx.addIssue({ code: 'custom', path: ['grace'], message: 'must be shorter than the period' });
+  })
+  .transform((b): RotationBinding => ({
+    kind: b.kind,
+    target: b.target,
+    periodMs: b.period,
+    graceMs: b.grace,
+  }));
 
 /**
  * The JSON text of `TVS_ROTATION_BINDINGS`: `{"<secret id>": {"kind", "target", "period", "grace"}}`
  * (unknown fields refused). `{}` is valid: a deployment that rotates nothing.
  */
-export const rotationBindingsJson = z.string().transform((value, ctx) => {
-  try {
-    return JSON.parse(value) as unknown;
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'must be valid JSON: {"<secret id>": {"kind", "target", "period", "grace"}}' });
-    return z.NEVER;
-  }
-}).pipe(z.record(z.string().regex(SECRET_ID, 'secret ids are 1-255 letters, digits, _ and -'), bindingSchema))
+export const rotationBindingsJson = z
+  .string()
+  .transform((value, ctx) => {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be valid JSON: {"<secret id>": {"kind", "target", "period", "grace"}}',
+      });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string().regex(SECRET_ID, 'secret ids are 1-255 letters, digits, _ and -'), bindingSchema))
   .transform((record): RotationBindings => new Map(Object.entries(record)));

@@ -23,8 +23,13 @@ export async function toSigningKey(key: ServiceAccountKey): Promise<SigningKey> 
 }
 
 /** Builds and signs the assertion. `nowSeconds` is injectable for tests. */
-export async function signAssertion(key: SigningKey, target: AssertionTarget, nowSeconds = Math.floor(Date.now() / 1000)): Promise<string> {
-  const claims = 'scopes' in target ? { scope: target.scopes.join(' ') } : { target_audience: target.targetAudience };
+export async function signAssertion(
+  key: SigningKey,
+  target: AssertionTarget,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Promise<string> {
+  const claims =
+    'scopes' in target ? { scope: target.scopes.join(' ') } : { target_audience: target.targetAudience };
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.keyId })
     .setIssuer(key.email)

@@ -36,7 +36,11 @@ export interface ExchangeOptions {
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 /** POSTs the assertion and parses Google's answer. Expiry is counted from when the request was sent. */
-export async function exchangeAssertion(tokenUri: string, assertion: string, options: ExchangeOptions): Promise<ExchangeResult> {
+export async function exchangeAssertion(
+  tokenUri: string,
+  assertion: string,
+  options: ExchangeOptions,
+): Promise<ExchangeResult> {
   const now = options.now ?? Date.now;
   const sentAtMs = now();
   let response;
@@ -52,13 +56,21 @@ export async function exchangeAssertion(tokenUri: string, assertion: string, opt
     });
   } catch (err) {
     const kind = err instanceof FetchError && err.kind === 'timeout' ? 'timeout' : 'network';
-    throw new TokenEndpointError(`token endpoint ${kind === 'timeout' ? 'timed out' : 'unreachable'}`, kind, undefined, undefined, undefined, { cause: err });
+    throw new TokenEndpointError(
+      `token endpoint ${kind === 'timeout' ? 'timed out' : 'unreachable'}`,
+      kind,
+      undefined,
+      undefined,
+      undefined,
+      { cause: err },
+    );
   }
 
   let body: Record<string, unknown> | undefined;
   try {
     const parsed: unknown = JSON.parse(response.text);
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+      body = parsed as Record<string, unknown>;
   } catch {
     body = undefined;
   }
@@ -68,22 +80,48 @@ export async function exchangeAssertion(tokenUri: string, assertion: string, opt
     const oauthError = typeof body?.error === 'string' ? body.error : undefined;
     const kind = response.status >= 500 || response.status === 429 ? 'server_error' : 'oauth_error';
     // error_description is Google's fixed text (no secrets); keep it for the log.
-    const description = typeof body?.error_description === 'string' ? `: ${body.error_description.slice(0, 200)}` : '';
-    throw new TokenEndpointError(`token endpoint answered ${response.status} ${oauthError ?? ''}${description}`.trim(), kind, response.status, oauthError, retryAfterMs);
+    const description =
+      typeof body?.error_description === 'string' ? `: ${body.error_description.slice(0, 200)}` : '';
+    throw new TokenEndpointError(
+      `token endpoint answered ${response.status} ${oauthError ?? ''}${description}`.trim(),
+      kind,
+      response.status,
+      oauthError,
+      retryAfterMs,
+    );
   }
-  if (!body) throw new TokenEndpointError('token endpoint answered 200 with a body that is not a JSON object', 'malformed_response', 200, undefined, undefined);
+  if (!body)
+    throw new TokenEndpointError(
+      'token endpoint answered 200 with a body that is not a JSON object',
+      'malformed_response',
+      200,
+      undefined,
+      undefined,
+    );
 
   if (typeof body.access_token === 'string' && body.access_token) {
     const expiresIn = Number(body.expires_in);
     if (!Number.isFinite(expiresIn) || expiresIn <= 0) {
-      throw new TokenEndpointError('token endpoint answered without a valid expires_in', 'malformed_response', 200, undefined, undefined);
+      throw new TokenEndpointError(
+        'token endpoint answered without a valid expires_in',
+        'malformed_response',
+        200,
+        undefined,
+        undefined,
+      );
     }
     return { kind: 'access_token', token: body.access_token, expiresAtMs: sentAtMs + expiresIn * 1000 };
   }
   if (typeof body.id_token === 'string' && body.id_token) {
     return { kind: 'id_token', token: body.id_token, expiresAtMs: idTokenExpiryMs(body.id_token) };
   }
-  throw new TokenEndpointError('token endpoint answered 200 without a token', 'malformed_response', 200, undefined, undefined);
+  throw new TokenEndpointError(
+    'token endpoint answered 200 without a token',
+    'malformed_response',
+    200,
+    undefined,
+    undefined,
+  );
 }
 
 /** Retry classification: 5xx, 429, network faults, timeouts and garbled 200s are transient; 4xx is final. */
@@ -106,7 +144,13 @@ function idTokenExpiryMs(idToken: string): number {
     exp = undefined;
   }
   if (typeof exp !== 'number' || !Number.isFinite(exp)) {
-    throw new TokenEndpointError('token endpoint answered with an ID token without a valid exp', 'malformed_response', 200, undefined, undefined);
+    throw new TokenEndpointError(
+      'token endpoint answered with an ID token without a valid exp',
+      'malformed_response',
+      200,
+      undefined,
+      undefined,
+    );
   }
   return exp * 1000;
 }

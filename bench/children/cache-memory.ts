@@ -31,7 +31,12 @@ const cache = new TokenCache<Token>({ maxEntries, refreshAheadMs: 300_000, minRe
 const expiresAtMs = Date.now() + 3_600_000;
 for (let i = 0; i < entries; i++) {
   // The minter's key shape: kind | SA | sorted scopes.
-  await cache.get(`at|gemini-caller@tvs-local.iam.gserviceaccount.com|https://www.googleapis.com/auth/bench-${i}`, () => Promise.resolve({ token: token(), expiresAtMs }));
+  await cache.get(
+    `at|gemini-caller@tvs-local.iam.gserviceaccount.com|https://www.googleapis.com/auth/bench-${i}`,
+    () => Promise.resolve({ token: token(), expiresAtMs }),
+  );
 }
 const after = measure();
-process.stdout.write(`${JSON.stringify({ entries, maxEntries, tokenChars, size: cache.size, evictions: cache.stats().evictions, before, after })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ entries, maxEntries, tokenChars, size: cache.size, evictions: cache.stats().evictions, before, after })}\n`,
+);

@@ -16,17 +16,33 @@ export const TOKEN_SOURCE = join(ROOT, 'dist/functions/token/index.js');
 export const FIXTURES_OUT = join(ROOT, 'dist/bench/fixtures');
 export const CHILDREN_OUT = join(ROOT, 'dist/bench/children');
 /** The `functions-framework` bin (the package's exports hide it, so resolve it next to the main entry). */
-export const FUNCTIONS_FRAMEWORK_MAIN = join(dirname(createRequire(import.meta.url).resolve('@google-cloud/functions-framework')), 'main.js');
+export const FUNCTIONS_FRAMEWORK_MAIN = join(
+  dirname(createRequire(import.meta.url).resolve('@google-cloud/functions-framework')),
+  'main.js',
+);
 
 /** Builds `dist/` (incrementally); type errors are reported but do not stop the bench when the output exists. */
 export function buildAll(log: (line: string) => void): void {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   try {
-    execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--incremental', '--tsBuildInfoFile', join(ROOT, 'dist/.bench.tsbuildinfo')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(
+      process.execPath,
+      [
+        tsc,
+        '-p',
+        join(ROOT, 'tsconfig.build.json'),
+        '--incremental',
+        '--tsBuildInfoFile',
+        join(ROOT, 'dist/.bench.tsbuildinfo'),
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
   } catch (err) {
     const output = String((err as { stdout?: Buffer }).stdout ?? '').trim();
     if (!existsSync(TOKEN_SOURCE)) throw new Error(`npm run build failed:\n${output}`, { cause: err });
-    log(`warning: tsc reported errors (output was still emitted):\n${output.split('\n').slice(0, 10).join('\n')}`);
+    log(
+      `warning: tsc reported errors (output was still emitted):\n${output.split('\n').slice(0, 10).join('\n')}`,
+    );
   }
   // Fixtures (baseline functions) and children (measured processes) run as compiled JS too.
   for (const folder of ['fixtures', 'children']) {
@@ -35,7 +51,11 @@ export function buildAll(log: (line: string) => void): void {
     mkdirSync(out, { recursive: true });
     for (const file of readdirSync(source).filter((f) => f.endsWith('.ts'))) {
       const { outputText } = ts.transpileModule(readFileSync(join(source, file), 'utf8'), {
-        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+        compilerOptions: {
+          module: ts.ModuleKind.ESNext,
+          target: ts.ScriptTarget.ES2022,
+          verbatimModuleSyntax: true,
+        },
         fileName: file,
       });
       writeFileSync(join(out, file.replace(/\.ts$/, '.js')), outputText);

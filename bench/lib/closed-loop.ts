@@ -10,7 +10,11 @@ export interface LoopResult {
 }
 
 /** Runs `op` from `concurrency` workers for `seconds`; `op` gets a call number unique to the run and its worker's index. */
-export async function closedLoop(op: (n: number, worker: number) => Promise<void>, concurrency: number, seconds: number): Promise<LoopResult> {
+export async function closedLoop(
+  op: (n: number, worker: number) => Promise<void>,
+  concurrency: number,
+  seconds: number,
+): Promise<LoopResult> {
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -24,5 +28,10 @@ export async function closedLoop(op: (n: number, worker: number) => Promise<void
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const elapsedSeconds = (performance.now() - started) / 1000;
-  return { opsPerSec: latencies.length / elapsedSeconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), count: latencies.length };
+  return {
+    opsPerSec: latencies.length / elapsedSeconds,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    count: latencies.length,
+  };
 }

@@ -22,8 +22,32 @@ export interface BenchConfig {
 
 export function benchConfig(quick: boolean): BenchConfig {
   return quick
-    ? { quick, runs: 3, loadSeconds: 3, warmupSeconds: 1, connections: 50, coldStartRuns: 3, coalesceRequests: 1000, mintSeconds: 1, mintConcurrency: 8, memorySeconds: 20, cacheEntries: 100_000 }
-    : { quick, runs: 5, loadSeconds: 10, warmupSeconds: 2, connections: 50, coldStartRuns: 5, coalesceRequests: 1000, mintSeconds: 5, mintConcurrency: 8, memorySeconds: 60, cacheEntries: 100_000 };
+    ? {
+        quick,
+        runs: 3,
+        loadSeconds: 3,
+        warmupSeconds: 1,
+        connections: 50,
+        coldStartRuns: 3,
+        coalesceRequests: 1000,
+        mintSeconds: 1,
+        mintConcurrency: 8,
+        memorySeconds: 20,
+        cacheEntries: 100_000,
+      }
+    : {
+        quick,
+        runs: 5,
+        loadSeconds: 10,
+        warmupSeconds: 2,
+        connections: 50,
+        coldStartRuns: 5,
+        coalesceRequests: 1000,
+        mintSeconds: 5,
+        mintConcurrency: 8,
+        memorySeconds: 60,
+        cacheEntries: 100_000,
+      };
 }
 
 export interface BenchContext {

@@ -17,7 +17,11 @@ async function answer(request: EmulatorRequest): Promise<unknown> {
     case 'idToken': {
       const account = emulator.state.serviceAccounts.get(WORKLOAD);
       if (!account) throw new Error(`${WORKLOAD} is not seeded`);
-      return emulator.state.signingKeys.signIdToken({ audience: request.audience, subject: account, includeEmail: true });
+      return emulator.state.signingKeys.signIdToken({
+        audience: request.audience,
+        subject: account,
+        includeEmail: true,
+      });
     }
     case 'counters':
       return emulator.faults.snapshot();
@@ -30,7 +34,12 @@ async function answer(request: EmulatorRequest): Promise<unknown> {
 process.on('message', (message: { id: number; request: EmulatorRequest }) => {
   answer(message.request).then(
     (value) => process.send?.({ id: message.id, ok: true, value } satisfies EmulatorReply),
-    (err: unknown) => process.send?.({ id: message.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies EmulatorReply),
+    (err: unknown) =>
+      process.send?.({
+        id: message.id,
+        ok: false,
+        error: err instanceof Error ? err.message : String(err),
+      } satisfies EmulatorReply),
   );
 });
 process.on('disconnect', () => {
@@ -40,5 +49,10 @@ process.on('disconnect', () => {
 process.send?.({
   id: 0,
   ok: true,
-  value: { httpUrl: emulator.httpUrl, tokenUrl: emulator.tokenUrl, grpcEndpoint: emulator.grpcEndpoint, projectId: emulator.projectId },
+  value: {
+    httpUrl: emulator.httpUrl,
+    tokenUrl: emulator.tokenUrl,
+    grpcEndpoint: emulator.grpcEndpoint,
+    projectId: emulator.projectId,
+  },
 } satisfies EmulatorReply);

@@ -17,7 +17,8 @@ export type EmulatorRequest =
   | { op: 'counters' }
   | { op: 'resetCounters' };
 
-export type EmulatorReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
+export type EmulatorReply =
+  { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
 
 /** What the emulator process announces once it listens. */
 export interface EmulatorInfo {

@@ -37,13 +37,24 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
  * Spawns a function server. `env` is built once the port (and so the URL, the token function's
  * audience) is known.
  */
-export async function spawnFunction(kind: FunctionKind, env: (url: string) => Promise<Record<string, string>> | Record<string, string> = () => ({})): Promise<FunctionServer> {
+export async function spawnFunction(
+  kind: FunctionKind,
+  env: (url: string) => Promise<Record<string, string>> | Record<string, string> = () => ({}),
+): Promise<FunctionServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const extra = { ...(await env(url)), NODE_ENV: 'production' };
   // TVS_BENCH_CPU_PROF=<dir>: every served function writes a V8 CPU profile there when stopped.
-  const profile = process.env.TVS_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TVS_BENCH_CPU_PROF}`] : [];
-  const args = [...profile, FUNCTIONS_FRAMEWORK_MAIN, `--target=${kind}`, `--source=${SOURCES[kind]}`, `--port=${port}`];
+  const profile = process.env.TVS_BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TVS_BENCH_CPU_PROF}`]
+    : [];
+  const args = [
+    ...profile,
+    FUNCTIONS_FRAMEWORK_MAIN,
+    `--target=${kind}`,
+    `--source=${SOURCES[kind]}`,
+    `--port=${port}`,
+  ];
   const spawnedAt = performance.now();
   const child = spawnNode(args, { core: SERVER_CORE, env: childEnv(extra), cwd: ROOT });
   return { kind, url, child, spawnedAt, stop: () => child.stop() };
@@ -85,14 +96,28 @@ export interface HttpAnswer {
 }
 
 /** One HTTP request without keep-alive (each poll is a fresh connection, as a cold client's). */
-export function httpRequest(url: string, options: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<HttpAnswer> {
+export function httpRequest(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false, timeout: options.timeoutMs ?? 10_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      {
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        agent: false,
+        timeout: options.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
     req.on('error', reject);
     req.end(options.body);
@@ -103,7 +128,11 @@ export function httpRequest(url: string, options: { method?: string; headers?: R
  * Polls `url` every `intervalMs` until it answers 200; returns `performance.now()` at that answer.
  * Connection refusals (not listening yet) are retried; a process exit fails.
  */
-export async function waitFor200(server: FunctionServer, path: string, options: { deadlineMs?: number; intervalMs?: number } = {}): Promise<number> {
+export async function waitFor200(
+  server: FunctionServer,
+  path: string,
+  options: { deadlineMs?: number; intervalMs?: number } = {},
+): Promise<number> {
   const deadline = performance.now() + (options.deadlineMs ?? 30_000);
   for (;;) {
     if (server.child.process.exitCode !== null) {
@@ -116,7 +145,8 @@ export async function waitFor200(server: FunctionServer, path: string, options: 
     } catch {
       // Not listening yet.
     }
-    if (performance.now() > deadline) throw new Error(`${server.kind} did not answer 200 on ${path} in time: ${server.child.stderrTail()}`);
+    if (performance.now() > deadline)
+      throw new Error(`${server.kind} did not answer 200 on ${path} in time: ${server.child.stderrTail()}`);
     await sleep(options.intervalMs ?? 2);
   }
 }

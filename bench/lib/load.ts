@@ -42,7 +42,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const result = await autocannon({
     url: options.url,
     connections: options.connections,
-    ...(options.amount !== undefined ? { amount: options.amount } : { duration: options.durationSeconds ?? 10 }),
+    ...(options.amount !== undefined
+      ? { amount: options.amount }
+      : { duration: options.durationSeconds ?? 10 }),
     requests: [request],
     timeout: 30,
   });

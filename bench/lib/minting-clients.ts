@@ -57,7 +57,12 @@ export async function ourMinter(emulator: EmulatorHandle, scopePrefix: string): 
  */
 export function peerJwtClients(emulator: EmulatorHandle, key: KeyFile, workers: number): MintOnce {
   const clients = Array.from({ length: workers }, () => {
-    const client = new JWT({ email: key.client_email, key: key.private_key, scopes: [CLOUD_PLATFORM], eagerRefreshThresholdMillis: 2 * 3_600_000 });
+    const client = new JWT({
+      email: key.client_email,
+      key: key.private_key,
+      scopes: [CLOUD_PLATFORM],
+      eagerRefreshThresholdMillis: 2 * 3_600_000,
+    });
     client.transporter.interceptors.request.add({
       resolved: (config) => {
         if (config.url.href === GOOGLE_DEFAULTS.tokenUri) config.url = new URL(emulator.tokenUrl);

@@ -44,9 +44,14 @@ export interface Child {
 }
 
 /** Spawns `node args...` pinned to `core`; stdout lines are counted, not kept. */
-export function spawnNode(args: string[], options: { core: number; env?: NodeJS.ProcessEnv; ipc?: boolean; cwd?: string }): Child {
+export function spawnNode(
+  args: string[],
+  options: { core: number; env?: NodeJS.ProcessEnv; ipc?: boolean; cwd?: string },
+): Child {
   const path = taskset();
-  const [command, argv] = path ? [path, ['-c', String(options.core), process.execPath, ...args]] : [process.execPath, args];
+  const [command, argv] = path
+    ? [path, ['-c', String(options.core), process.execPath, ...args]]
+    : [process.execPath, args];
   const stdio: StdioOptions = options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'];
   // taskset execs node in place, so the pid is node's own (RSS and signals reach the right process).
   const child = spawn(command, argv, { stdio, env: options.env ?? process.env, cwd: options.cwd });
@@ -110,7 +115,10 @@ export function cpuSeconds(pid: number): number | undefined {
 /** The kernel's ephemeral port range (where client sockets and port-0 listeners land). */
 function ephemeralRange(): [number, number] {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     if (low > 0 && high >= low) return [low, high];
   } catch {
     // Not Linux: fall through.

@@ -26,7 +26,15 @@ export interface BenchReport {
   mode: 'quick' | 'full';
   startedAt: string;
   durationSeconds: number;
-  machine: { cpuModel: string; cores: number; node: string; platform: string; pinned: boolean; totalMemMb: number; loadAverageAtStart: number[] };
+  machine: {
+    cpuModel: string;
+    cores: number;
+    node: string;
+    platform: string;
+    pinned: boolean;
+    totalMemMb: number;
+    loadAverageAtStart: number[];
+  };
   setup: string[];
   figures: Figure[];
   details: Record<string, unknown>;
@@ -55,13 +63,25 @@ function rows(figures: readonly Figure[]): string[][] {
   ]);
 }
 
-const HEADER = ['#', 'figure', 'ours: median (min..max)', 'baseline (same run): median (min..max)', 'ratio', 'target', 'met'];
+const HEADER = [
+  '#',
+  'figure',
+  'ours: median (min..max)',
+  'baseline (same run): median (min..max)',
+  'ratio',
+  'target',
+  'met',
+];
 
 /** A plain-text table for the terminal. */
 export function textTable(figures: readonly Figure[]): string {
   const all = [HEADER, ...rows(figures)];
   const widths = HEADER.map((_, c) => Math.max(...all.map((r) => r[c].length)));
-  const line = (r: string[]) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((cell, c) => cell.padEnd(widths[c]))
+      .join('  ')
+      .trimEnd();
   return [line(all[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(line)].join('\n');
 }
 

@@ -8,14 +8,22 @@ import { join } from 'node:path';
 import { DEMO_POLICY_FILE } from '../../scripts/local-stack.js';
 import type { EmulatorHandle } from './emulator-handle.js';
 import { CLOUD_PLATFORM, TARGET_SA } from './emulator-protocol.js';
-import { httpRequest, retryOnPortClash, spawnFunction, waitFor200, type FunctionServer } from './function-server.js';
+import {
+  httpRequest,
+  retryOnPortClash,
+  spawnFunction,
+  waitFor200,
+  type FunctionServer,
+} from './function-server.js';
 
 /** Scopes `bench-<n>` make every request a distinct (SA, scopes) key, i.e. a cache miss. */
 export const BENCH_SCOPE_PREFIX = 'https://www.googleapis.com/auth/bench-';
 
 /** The demo policy with the workload also allowed `bench-*` scopes; written once to a temp file. */
 export function writeBenchPolicy(): string {
-  const policy = JSON.parse(readFileSync(DEMO_POLICY_FILE, 'utf8')) as { rules: Array<{ scopes?: string[] }> };
+  const policy = JSON.parse(readFileSync(DEMO_POLICY_FILE, 'utf8')) as {
+    rules: Array<{ scopes?: string[] }>;
+  };
   for (const rule of policy.rules) rule.scopes = [...(rule.scopes ?? []), `${BENCH_SCOPE_PREFIX}*`];
   const path = join(mkdtempSync(join(tmpdir(), 'tvs-bench-')), 'policy.json');
   writeFileSync(path, JSON.stringify(policy));
@@ -41,7 +49,10 @@ export function spawnTokenFunction(
 export const ACCESS_TOKEN_PATH = `/v1/projects/-/serviceAccounts/${TARGET_SA}:generateAccessToken`;
 
 /** Headers and body of a generateAccessToken request. */
-export function accessTokenRequest(idToken: string, scopes: readonly string[] = [CLOUD_PLATFORM]): { method: 'POST'; path: string; headers: Record<string, string>; body: string } {
+export function accessTokenRequest(
+  idToken: string,
+  scopes: readonly string[] = [CLOUD_PLATFORM],
+): { method: 'POST'; path: string; headers: Record<string, string>; body: string } {
   return {
     method: 'POST',
     path: ACCESS_TOKEN_PATH,
@@ -51,7 +62,11 @@ export function accessTokenRequest(idToken: string, scopes: readonly string[] = 
 }
 
 /** Starts a token function and waits for `/healthz`; returns it with a caller ID token for it. */
-export async function startTokenFunction(emulator: EmulatorHandle, policyFile: string, extraEnv: Record<string, string> = {}): Promise<{ server: FunctionServer; idToken: string }> {
+export async function startTokenFunction(
+  emulator: EmulatorHandle,
+  policyFile: string,
+  extraEnv: Record<string, string> = {},
+): Promise<{ server: FunctionServer; idToken: string }> {
   const server = await retryOnPortClash(async () => {
     const spawned = await spawnTokenFunction(emulator, policyFile, extraEnv);
     try {
@@ -66,9 +81,18 @@ export async function startTokenFunction(emulator: EmulatorHandle, policyFile: s
 }
 
 /** One generateAccessToken call; throws unless it is a 200 with an access token. */
-export async function fetchAccessToken(url: string, idToken: string, scopes?: readonly string[]): Promise<string> {
+export async function fetchAccessToken(
+  url: string,
+  idToken: string,
+  scopes?: readonly string[],
+): Promise<string> {
   const req = accessTokenRequest(idToken, scopes);
-  const answer = await httpRequest(`${url}${req.path}`, { method: req.method, headers: req.headers, body: req.body });
-  if (answer.status !== 200) throw new Error(`generateAccessToken answered ${answer.status}: ${answer.body.slice(0, 300)}`);
+  const answer = await httpRequest(`${url}${req.path}`, {
+    method: req.method,
+    headers: req.headers,
+    body: req.body,
+  });
+  if (answer.status !== 200)
+    throw new Error(`generateAccessToken answered ${answer.status}: ${answer.body.slice(0, 300)}`);
   return (JSON.parse(answer.body) as { accessToken: string }).accessToken;
 }

@@ -37,9 +37,22 @@ export async function cacheHitThroughput(ctx: BenchContext): Promise<ThroughputO
   try {
     await fetchAccessToken(token.url, idToken); // fills the cache: every measured request is a hit
     const req = accessTokenRequest(idToken);
-    const helloLoad = (seconds: number) => withCpu(hello.child.pid, () => runLoad({ url: hello.url, connections: config.connections, durationSeconds: seconds }));
+    const helloLoad = (seconds: number) =>
+      withCpu(hello.child.pid, () =>
+        runLoad({ url: hello.url, connections: config.connections, durationSeconds: seconds }),
+      );
     const tokenLoad = (seconds: number) =>
-      withCpu(token.child.pid, () => runLoad({ url: token.url, connections: config.connections, durationSeconds: seconds, method: req.method, path: req.path, headers: req.headers, body: req.body }));
+      withCpu(token.child.pid, () =>
+        runLoad({
+          url: token.url,
+          connections: config.connections,
+          durationSeconds: seconds,
+          method: req.method,
+          path: req.path,
+          headers: req.headers,
+          body: req.body,
+        }),
+      );
 
     await helloLoad(config.warmupSeconds);
     await tokenLoad(config.warmupSeconds);
@@ -49,7 +62,9 @@ export async function cacheHitThroughput(ctx: BenchContext): Promise<ThroughputO
     for (let run = 0; run < config.runs; run++) {
       helloRuns.push(await helloLoad(config.loadSeconds));
       tokenRuns.push(await tokenLoad(config.loadSeconds));
-      ctx.log(`  run ${run + 1}/${config.runs}: hello ${helloRuns[run].reqPerSec.toFixed(0)} req/s, token ${tokenRuns[run].reqPerSec.toFixed(0)} req/s`);
+      ctx.log(
+        `  run ${run + 1}/${config.runs}: hello ${helloRuns[run].reqPerSec.toFixed(0)} req/s, token ${tokenRuns[run].reqPerSec.toFixed(0)} req/s`,
+      );
     }
     const failures = tokenRuns.reduce((n, r) => n + r.non2xx + r.errors, 0);
     if (failures > 0) throw new Error(`cache-hit throughput: ${failures} token requests failed`);
@@ -58,33 +73,59 @@ export async function cacheHitThroughput(ctx: BenchContext): Promise<ThroughputO
     await new Promise((resolve) => setTimeout(resolve, 200));
     const auditEntries = token.child.stdoutLines() - auditBefore;
     const helloRss = rssBytes(hello.child.pid) ?? Number.NaN;
-    ctx.details.cacheHitThroughput = { hello: helloRuns, token: tokenRuns, tokenRequestsServed: served, auditEntriesWritten: auditEntries };
+    ctx.details.cacheHitThroughput = {
+      hello: helloRuns,
+      token: tokenRuns,
+      tokenRequestsServed: served,
+      auditEntriesWritten: auditEntries,
+    };
 
-    const pick = (runs: MeasuredLoad[], key: 'reqPerSec' | 'p50Ms' | 'p99Ms' | 'cpuUsPerRequest') => runs.map((r) => r[key]);
+    const pick = (runs: MeasuredLoad[], key: 'reqPerSec' | 'p50Ms' | 'p99Ms' | 'cpuUsPerRequest') =>
+      runs.map((r) => r[key]);
     const throughputRatio = pairedRatio(pick(tokenRuns, 'reqPerSec'), pick(helloRuns, 'reqPerSec'));
     const audited = `${auditEntries} audit entries for ${served} measured requests`;
     return {
       helloRssAfterLoadBytes: helloRss,
       figures: [
         {
-          id: '1a', name: 'cache-hit throughput', unit: 'req/s',
-          ours: summarize(pick(tokenRuns, 'reqPerSec')), baselineName: 'hello-world', baseline: summarize(pick(helloRuns, 'reqPerSec')),
-          ratio: throughputRatio, target: 'ratio ≥ 0.90', met: throughputRatio.median >= 0.9,
+          id: '1a',
+          name: 'cache-hit throughput',
+          unit: 'req/s',
+          ours: summarize(pick(tokenRuns, 'reqPerSec')),
+          baselineName: 'hello-world',
+          baseline: summarize(pick(helloRuns, 'reqPerSec')),
+          ratio: throughputRatio,
+          target: 'ratio ≥ 0.90',
+          met: throughputRatio.median >= 0.9,
           note: `${config.connections} connections, ${config.runs} × ${config.loadSeconds} s each; ${audited}`,
         },
         {
-          id: '1b', name: 'cache-hit latency p50', unit: 'ms',
-          ours: summarize(pick(tokenRuns, 'p50Ms')), baselineName: 'hello-world', baseline: summarize(pick(helloRuns, 'p50Ms')),
-          ratio: pairedRatio(pick(tokenRuns, 'p50Ms'), pick(helloRuns, 'p50Ms')), decimals: 1,
+          id: '1b',
+          name: 'cache-hit latency p50',
+          unit: 'ms',
+          ours: summarize(pick(tokenRuns, 'p50Ms')),
+          baselineName: 'hello-world',
+          baseline: summarize(pick(helloRuns, 'p50Ms')),
+          ratio: pairedRatio(pick(tokenRuns, 'p50Ms'), pick(helloRuns, 'p50Ms')),
+          decimals: 1,
         },
         {
-          id: '1c', name: 'cache-hit latency p99', unit: 'ms',
-          ours: summarize(pick(tokenRuns, 'p99Ms')), baselineName: 'hello-world', baseline: summarize(pick(helloRuns, 'p99Ms')),
-          ratio: pairedRatio(pick(tokenRuns, 'p99Ms'), pick(helloRuns, 'p99Ms')), decimals: 1,
+          id: '1c',
+          name: 'cache-hit latency p99',
+          unit: 'ms',
+          ours: summarize(pick(tokenRuns, 'p99Ms')),
+          baselineName: 'hello-world',
+          baseline: summarize(pick(helloRuns, 'p99Ms')),
+          ratio: pairedRatio(pick(tokenRuns, 'p99Ms'), pick(helloRuns, 'p99Ms')),
+          decimals: 1,
         },
         {
-          id: '1d', name: 'server CPU time per cache-hit request', unit: 'µs',
-          ours: summarize(pick(tokenRuns, 'cpuUsPerRequest')), baselineName: 'hello-world', baseline: summarize(pick(helloRuns, 'cpuUsPerRequest')),
+          id: '1d',
+          name: 'server CPU time per cache-hit request',
+          unit: 'µs',
+          ours: summarize(pick(tokenRuns, 'cpuUsPerRequest')),
+          baselineName: 'hello-world',
+          baseline: summarize(pick(helloRuns, 'cpuUsPerRequest')),
           ratio: pairedRatio(pick(tokenRuns, 'cpuUsPerRequest'), pick(helloRuns, 'cpuUsPerRequest')),
           note: 'user + system CPU of the server process (all threads) per 2xx response, from /proc: insensitive to neighbours stealing the core',
         },

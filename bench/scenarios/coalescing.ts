@@ -29,8 +29,13 @@ export async function coalescing(ctx: BenchContext): Promise<Figure[]> {
       const req = accessTokenRequest(idToken);
       // One connection per request, all opened at once: 1,000 requests in flight together.
       const load = await runLoad({
-        url: server.url, connections: config.coalesceRequests, amount: config.coalesceRequests,
-        method: req.method, path: req.path, headers: req.headers, body: req.body,
+        url: server.url,
+        connections: config.coalesceRequests,
+        amount: config.coalesceRequests,
+        method: req.method,
+        path: req.path,
+        headers: req.headers,
+        body: req.body,
       });
       const counters = await ctx.emulator.counters();
       runs.push({
@@ -42,7 +47,9 @@ export async function coalescing(ctx: BenchContext): Promise<Figure[]> {
         load,
       });
       const last = runs[runs.length - 1];
-      ctx.log(`  run ${run + 1}/${config.runs}: ${last.ok}/${last.requests} ok, token endpoint ${last.tokenEndpointCalls}, Secret Manager ${last.secretAccesses}, JWKS ${last.jwksFetches}`);
+      ctx.log(
+        `  run ${run + 1}/${config.runs}: ${last.ok}/${last.requests} ok, token endpoint ${last.tokenEndpointCalls}, Secret Manager ${last.secretAccesses}, JWKS ${last.jwksFetches}`,
+      );
     } finally {
       await server.stop();
     }
@@ -57,14 +64,31 @@ export async function coalescing(ctx: BenchContext): Promise<Figure[]> {
   const secretReads = runs.map((r) => r.secretAccesses);
   return [
     {
-      id: '2a', name: `token-endpoint calls for ${config.coalesceRequests} concurrent cold requests`, unit: 'calls',
-      ours: summarize(tokenCalls), baselineName: 'requests sent', baseline: summarize(requests),
-      ratio: pairedRatio(tokenCalls, requests), target: 'exactly 1 (every run)', met: tokenCalls.every((n) => n === 1) && failed.length === 0, decimals: 0, ratioDecimals: 3, note,
+      id: '2a',
+      name: `token-endpoint calls for ${config.coalesceRequests} concurrent cold requests`,
+      unit: 'calls',
+      ours: summarize(tokenCalls),
+      baselineName: 'requests sent',
+      baseline: summarize(requests),
+      ratio: pairedRatio(tokenCalls, requests),
+      target: 'exactly 1 (every run)',
+      met: tokenCalls.every((n) => n === 1) && failed.length === 0,
+      decimals: 0,
+      ratioDecimals: 3,
+      note,
     },
     {
-      id: '2b', name: `Secret Manager reads for ${config.coalesceRequests} concurrent cold requests`, unit: 'reads',
-      ours: summarize(secretReads), baselineName: 'requests sent', baseline: summarize(requests),
-      ratio: pairedRatio(secretReads, requests), target: 'exactly 1 (every run)', met: secretReads.every((n) => n === 1) && failed.length === 0, decimals: 0, ratioDecimals: 3,
+      id: '2b',
+      name: `Secret Manager reads for ${config.coalesceRequests} concurrent cold requests`,
+      unit: 'reads',
+      ours: summarize(secretReads),
+      baselineName: 'requests sent',
+      baseline: summarize(requests),
+      ratio: pairedRatio(secretReads, requests),
+      target: 'exactly 1 (every run)',
+      met: secretReads.every((n) => n === 1) && failed.length === 0,
+      decimals: 0,
+      ratioDecimals: 3,
     },
   ];
 }

@@ -54,26 +54,47 @@ export async function coldStart(ctx: BenchContext): Promise<Figure[]> {
     first200.push(token.first200Ms);
     firstToken.push(token.firstTokenMs);
     heavy.push(await helloStart('heavyHello'));
-    ctx.log(`  run ${run + 1}/${runs}: hello ${hello[run].toFixed(0)} ms, token /healthz ${token.first200Ms.toFixed(0)} ms, first token ${token.firstTokenMs.toFixed(0)} ms, heavy hello ${heavy[run].toFixed(0)} ms`);
+    ctx.log(
+      `  run ${run + 1}/${runs}: hello ${hello[run].toFixed(0)} ms, token /healthz ${token.first200Ms.toFixed(0)} ms, first token ${token.firstTokenMs.toFixed(0)} ms, heavy hello ${heavy[run].toFixed(0)} ms`,
+    );
   }
-  ctx.details.coldStart = { helloMs: hello, tokenFirst200Ms: first200, tokenFirstTokenMs: firstToken, heavyHelloMs: heavy };
+  ctx.details.coldStart = {
+    helloMs: hello,
+    tokenFirst200Ms: first200,
+    tokenFirstTokenMs: firstToken,
+    heavyHelloMs: heavy,
+  };
   const helloSummary = summarize(hello);
   const first200Ratio = pairedRatio(first200, hello);
   return [
     {
-      id: '3a', name: 'cold start: spawn → first 200', unit: 'ms',
-      ours: summarize(first200), baselineName: 'hello-world', baseline: helloSummary,
-      ratio: first200Ratio, target: 'ratio ≤ 1.2', met: first200Ratio.median <= 1.2,
+      id: '3a',
+      name: 'cold start: spawn → first 200',
+      unit: 'ms',
+      ours: summarize(first200),
+      baselineName: 'hello-world',
+      baseline: helloSummary,
+      ratio: first200Ratio,
+      target: 'ratio ≤ 1.2',
+      met: first200Ratio.median <= 1.2,
       note: `${runs} fresh processes per kind; polled every 2 ms on new connections`,
     },
     {
-      id: '3b', name: 'cold start: spawn → first token (cold cache)', unit: 'ms',
-      ours: summarize(firstToken), baselineName: 'hello-world', baseline: helloSummary,
+      id: '3b',
+      name: 'cold start: spawn → first token (cold cache)',
+      unit: 'ms',
+      ours: summarize(firstToken),
+      baselineName: 'hello-world',
+      baseline: helloSummary,
       ratio: pairedRatio(firstToken, hello),
     },
     {
-      id: '3c', name: 'context: hello-world importing secret-manager, logging, google-auth-library', unit: 'ms',
-      ours: summarize(heavy), baselineName: 'hello-world', baseline: helloSummary,
+      id: '3c',
+      name: 'context: hello-world importing secret-manager, logging, google-auth-library',
+      unit: 'ms',
+      ours: summarize(heavy),
+      baselineName: 'hello-world',
+      baseline: helloSummary,
       ratio: pairedRatio(heavy, hello),
     },
   ];

@@ -17,7 +17,12 @@ import { runLoad } from '../lib/load.js';
 import { rssBytes } from '../lib/processes.js';
 import type { Figure } from '../lib/report.js';
 import { pairedRatio, summarize } from '../lib/stats.js';
-import { accessTokenRequest, BENCH_SCOPE_PREFIX, fetchAccessToken, startTokenFunction } from '../lib/token-target.js';
+import {
+  accessTokenRequest,
+  BENCH_SCOPE_PREFIX,
+  fetchAccessToken,
+  startTokenFunction,
+} from '../lib/token-target.js';
 
 const MB = 1024 * 1024;
 /** The token function's default `TVS_CACHE_MAX_ENTRIES`. */
@@ -35,11 +40,22 @@ interface CacheMemory {
 }
 
 async function cacheMemory(entries: number, maxEntries: number, tokenChars: number): Promise<CacheMemory> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', join(CHILDREN_OUT, 'cache-memory.js'), String(entries), String(maxEntries), String(tokenChars)]);
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    '--expose-gc',
+    join(CHILDREN_OUT, 'cache-memory.js'),
+    String(entries),
+    String(maxEntries),
+    String(tokenChars),
+  ]);
   return JSON.parse(stdout) as CacheMemory;
 }
 
-async function repeated(runs: number, entries: number, maxEntries: number, tokenChars: number): Promise<CacheMemory[]> {
+async function repeated(
+  runs: number,
+  entries: number,
+  maxEntries: number,
+  tokenChars: number,
+): Promise<CacheMemory[]> {
   const results: CacheMemory[] = [];
   for (let run = 0; run < runs; run++) results.push(await cacheMemory(entries, maxEntries, tokenChars));
   return results;
@@ -63,17 +79,31 @@ async function rssUnderLoad(ctx: BenchContext, seconds: number): Promise<LoadRss
     const started = Date.now();
     const timer = setInterval(() => {
       const rss = rssBytes(server.child.pid);
-      if (rss !== undefined) samples.push({ atSeconds: (Date.now() - started) / 1000, rssBytes: rss, requestsSent: sent });
+      if (rss !== undefined)
+        samples.push({ atSeconds: (Date.now() - started) / 1000, rssBytes: rss, requestsSent: sent });
     }, 1000);
     const load = await runLoad({
-      url: server.url, connections: ctx.config.connections, durationSeconds: seconds, method: req.method, path: req.path, headers: req.headers,
+      url: server.url,
+      connections: ctx.config.connections,
+      durationSeconds: seconds,
+      method: req.method,
+      path: req.path,
+      headers: req.headers,
       bodyFor: () => JSON.stringify({ scope: [`${BENCH_SCOPE_PREFIX}mem-${sent++}`], lifetime: '3600s' }),
     });
     clearInterval(timer);
-    if (load.non2xx + load.errors > 0) throw new Error(`memory: ${load.non2xx + load.errors} requests failed`);
+    if (load.non2xx + load.errors > 0)
+      throw new Error(`memory: ${load.non2xx + load.errors} requests failed`);
     // Warm-up ends once the cache has had more distinct keys than its bound, and not before a third of the run.
-    const warm = samples.find((s) => s.requestsSent > DEFAULT_CACHE_BOUND + ctx.config.connections && s.atSeconds >= seconds / 3);
-    return { samples, warmRssBytes: warm?.rssBytes, endRssBytes: rssBytes(server.child.pid) ?? Number.NaN, requestsServed: load.ok };
+    const warm = samples.find(
+      (s) => s.requestsSent > DEFAULT_CACHE_BOUND + ctx.config.connections && s.atSeconds >= seconds / 3,
+    );
+    return {
+      samples,
+      warmRssBytes: warm?.rssBytes,
+      endRssBytes: rssBytes(server.child.pid) ?? Number.NaN,
+      requestsServed: load.ok,
+    };
   } finally {
     await server.stop();
   }
@@ -87,12 +117,24 @@ export async function memory(ctx: BenchContext, helloRssAfterLoadBytes: number):
   const contextRuns = config.quick ? 1 : config.runs;
   const large = await repeated(contextRuns, n, n, GOOGLE_MAX_TOKEN_CHARS);
   const bounded = await repeated(contextRuns, n, DEFAULT_CACHE_BOUND, EMULATOR_TOKEN_CHARS);
-  ctx.log(`  cache: ${n} entries → RSS ${(small[0].after.rssBytes / MB).toFixed(0)} MB (${EMULATOR_TOKEN_CHARS}-char tokens), ${(large[0].after.rssBytes / MB).toFixed(0)} MB (${GOOGLE_MAX_TOKEN_CHARS}-char); bound ${DEFAULT_CACHE_BOUND} keeps ${bounded[0].size}`);
+  ctx.log(
+    `  cache: ${n} entries → RSS ${(small[0].after.rssBytes / MB).toFixed(0)} MB (${EMULATOR_TOKEN_CHARS}-char tokens), ${(large[0].after.rssBytes / MB).toFixed(0)} MB (${GOOGLE_MAX_TOKEN_CHARS}-char); bound ${DEFAULT_CACHE_BOUND} keeps ${bounded[0].size}`,
+  );
   const load = await rssUnderLoad(ctx, config.memorySeconds);
-  ctx.log(`  load run: ${load.requestsServed} tokens minted, RSS warm ${load.warmRssBytes === undefined ? 'n/a' : (load.warmRssBytes / MB).toFixed(0)} MB, end ${(load.endRssBytes / MB).toFixed(0)} MB`);
-  ctx.details.memory = { cache: { emulatorTokens: small, googleMaxTokens: large, bounded }, loadRun: load, helloRssAfterLoadBytes };
+  ctx.log(
+    `  load run: ${load.requestsServed} tokens minted, RSS warm ${load.warmRssBytes === undefined ? 'n/a' : (load.warmRssBytes / MB).toFixed(0)} MB, end ${(load.endRssBytes / MB).toFixed(0)} MB`,
+  );
+  ctx.details.memory = {
+    cache: { emulatorTokens: small, googleMaxTokens: large, bounded },
+    loadRun: load,
+    helloRssAfterLoadBytes,
+  };
 
-  const mb = (results: CacheMemory[], at: 'before' | 'after', key: 'rssBytes' | 'heapUsedBytes' = 'rssBytes') => results.map((r) => r[at][key] / MB);
+  const mb = (
+    results: CacheMemory[],
+    at: 'before' | 'after',
+    key: 'rssBytes' | 'heapUsedBytes' = 'rssBytes',
+  ) => results.map((r) => r[at][key] / MB);
   const smallRss = summarize(mb(small, 'after'));
   const growth = load.warmRssBytes === undefined ? undefined : load.endRssBytes - load.warmRssBytes;
   const growthOk = growth !== undefined && growth <= 0.05 * load.warmRssBytes!;
@@ -100,35 +142,68 @@ export async function memory(ctx: BenchContext, helloRssAfterLoadBytes: number):
   const helloMb = helloRssAfterLoadBytes / MB;
   return [
     {
-      id: '5a', name: `RSS, cache with ${n.toLocaleString('en')} entries (${EMULATOR_TOKEN_CHARS}-char tokens)`, unit: 'MB',
-      ours: smallRss, baselineName: 'same process, empty cache', baseline: summarize(mb(small, 'before')),
-      ratio: pairedRatio(mb(small, 'after'), mb(small, 'before')), target: '≤ 150 MB', met: smallRss.median <= 150,
+      id: '5a',
+      name: `RSS, cache with ${n.toLocaleString('en')} entries (${EMULATOR_TOKEN_CHARS}-char tokens)`,
+      unit: 'MB',
+      ours: smallRss,
+      baselineName: 'same process, empty cache',
+      baseline: summarize(mb(small, 'before')),
+      ratio: pairedRatio(mb(small, 'after'), mb(small, 'before')),
+      target: '≤ 150 MB',
+      met: smallRss.median <= 150,
       note: `heapUsed ${summarize(mb(small, 'after', 'heapUsedBytes')).median.toFixed(0)} MB after GC`,
     },
     {
-      id: '5b', name: `context: same with ${GOOGLE_MAX_TOKEN_CHARS}-byte tokens (Google's documented maximum)`, unit: 'MB',
-      ours: summarize(mb(large, 'after')), baselineName: 'same process, empty cache', baseline: summarize(mb(large, 'before')),
+      id: '5b',
+      name: `context: same with ${GOOGLE_MAX_TOKEN_CHARS}-byte tokens (Google's documented maximum)`,
+      unit: 'MB',
+      ours: summarize(mb(large, 'after')),
+      baselineName: 'same process, empty cache',
+      baseline: summarize(mb(large, 'before')),
       ratio: pairedRatio(mb(large, 'after'), mb(large, 'before')),
       note: `${n.toLocaleString('en')} tokens of ${GOOGLE_MAX_TOKEN_CHARS} bytes are ${((n * GOOGLE_MAX_TOKEN_CHARS) / MB).toFixed(0)} MB of token text alone`,
     },
     {
-      id: '5c', name: `cache bound: entries kept after ${n.toLocaleString('en')} distinct inserts`, unit: 'entries',
-      ours: summarize(bounded.map((r) => r.size)), baselineName: 'configured bound', baseline: summarize(bounded.map(() => DEFAULT_CACHE_BOUND)),
-      ratio: pairedRatio(bounded.map((r) => r.size), bounded.map(() => DEFAULT_CACHE_BOUND)), target: '= bound', met: bounded.every((r) => r.size === DEFAULT_CACHE_BOUND),
+      id: '5c',
+      name: `cache bound: entries kept after ${n.toLocaleString('en')} distinct inserts`,
+      unit: 'entries',
+      ours: summarize(bounded.map((r) => r.size)),
+      baselineName: 'configured bound',
+      baseline: summarize(bounded.map(() => DEFAULT_CACHE_BOUND)),
+      ratio: pairedRatio(
+        bounded.map((r) => r.size),
+        bounded.map(() => DEFAULT_CACHE_BOUND),
+      ),
+      target: '= bound',
+      met: bounded.every((r) => r.size === DEFAULT_CACHE_BOUND),
     },
     {
-      id: '5d', name: `token function RSS after a ${config.memorySeconds} s all-miss load run`, unit: 'MB',
-      ours: summarize([endMb]), baselineName: 'hello-world after its load runs', baseline: summarize([helloMb]),
-      ratio: summarize([endMb / helloMb]), target: '≤ 150 MB', met: endMb <= 150,
+      id: '5d',
+      name: `token function RSS after a ${config.memorySeconds} s all-miss load run`,
+      unit: 'MB',
+      ours: summarize([endMb]),
+      baselineName: 'hello-world after its load runs',
+      baseline: summarize([helloMb]),
+      ratio: summarize([endMb / helloMb]),
+      target: '≤ 150 MB',
+      met: endMb <= 150,
       note: `one run; ${load.requestsServed} distinct tokens minted; RSS every second in the JSON`,
     },
     {
-      id: '5e', name: 'token function RSS growth after warm-up', unit: 'MB',
-      ours: summarize([growth === undefined ? Number.NaN : growth / MB]), baselineName: 'RSS at the end of warm-up', baseline: summarize([(load.warmRssBytes ?? Number.NaN) / MB]),
-      ratio: summarize([growth === undefined ? Number.NaN : load.endRssBytes / load.warmRssBytes!]), target: 'growth ≤ 5 %', ...(growth === undefined ? {} : { met: growthOk }), decimals: 1,
-      note: growth === undefined
-        ? `not judged: warm-up (more than ${DEFAULT_CACHE_BOUND} distinct keys, so the cache is at its bound) not reached in ${config.memorySeconds} s`
-        : `warm-up ended at ${load.samples.find((s) => s.rssBytes === load.warmRssBytes)?.atSeconds.toFixed(0) ?? '?'} s (cache at its bound of ${DEFAULT_CACHE_BOUND})`,
+      id: '5e',
+      name: 'token function RSS growth after warm-up',
+      unit: 'MB',
+      ours: summarize([growth === undefined ? Number.NaN : growth / MB]),
+      baselineName: 'RSS at the end of warm-up',
+      baseline: summarize([(load.warmRssBytes ?? Number.NaN) / MB]),
+      ratio: summarize([growth === undefined ? Number.NaN : load.endRssBytes / load.warmRssBytes!]),
+      target: 'growth ≤ 5 %',
+      ...(growth === undefined ? {} : { met: growthOk }),
+      decimals: 1,
+      note:
+        growth === undefined
+          ? `not judged: warm-up (more than ${DEFAULT_CACHE_BOUND} distinct keys, so the cache is at its bound) not reached in ${config.memorySeconds} s`
+          : `warm-up ended at ${load.samples.find((s) => s.rssBytes === load.warmRssBytes)?.atSeconds.toFixed(0) ?? '?'} s (cache at its bound of ${DEFAULT_CACHE_BOUND})`,
     },
   ];
 }

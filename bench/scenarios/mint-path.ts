@@ -14,7 +14,12 @@ import { bareExchange, ourMinter, peerJwtClients, readKeyFile } from '../lib/min
 import { LOAD_CORE, pinProcess, SERVER_CORE } from '../lib/processes.js';
 import type { Figure } from '../lib/report.js';
 import { pairedRatio, summarize } from '../lib/stats.js';
-import { accessTokenRequest, BENCH_SCOPE_PREFIX, fetchAccessToken, startTokenFunction } from '../lib/token-target.js';
+import {
+  accessTokenRequest,
+  BENCH_SCOPE_PREFIX,
+  fetchAccessToken,
+  startTokenFunction,
+} from '../lib/token-target.js';
 
 interface MintRun {
   ours: LoopResult;
@@ -35,7 +40,8 @@ export async function mintPath(ctx: BenchContext): Promise<Figure[]> {
     await fetchAccessToken(server.url, idToken); // key loaded; every measured request still misses
     const req = accessTokenRequest(idToken);
     let httpScope = 0;
-    const httpBody = () => JSON.stringify({ scope: [`${BENCH_SCOPE_PREFIX}http-${httpScope++}`], lifetime: '3600s' });
+    const httpBody = () =>
+      JSON.stringify({ scope: [`${BENCH_SCOPE_PREFIX}http-${httpScope++}`], lifetime: '3600s' });
     for (let run = 0; run < config.runs; run++) {
       pinProcess(emulator.child.pid, SERVER_CORE);
       const ours = await ourMinter(emulator, `${BENCH_SCOPE_PREFIX}r${run}-`);
@@ -46,14 +52,36 @@ export async function mintPath(ctx: BenchContext): Promise<Figure[]> {
         const second = await b();
         return [await a(), second];
       };
-      const [peerRun, oursRun] = await pair(() => closedLoop(peer, config.mintConcurrency, seconds), () => closedLoop(ours, config.mintConcurrency, seconds));
-      const [bareRun, oursSeqRun] = await pair(() => closedLoop(bare, 1, seconds), () => closedLoop(ours, 1, seconds));
-      const r: Omit<MintRun, 'http'> = { peer: peerRun, ours: oursRun, bareSequential: bareRun, oursSequential: oursSeqRun };
+      const [peerRun, oursRun] = await pair(
+        () => closedLoop(peer, config.mintConcurrency, seconds),
+        () => closedLoop(ours, config.mintConcurrency, seconds),
+      );
+      const [bareRun, oursSeqRun] = await pair(
+        () => closedLoop(bare, 1, seconds),
+        () => closedLoop(ours, 1, seconds),
+      );
+      const r: Omit<MintRun, 'http'> = {
+        peer: peerRun,
+        ours: oursRun,
+        bareSequential: bareRun,
+        oursSequential: oursSeqRun,
+      };
       pinProcess(emulator.child.pid, LOAD_CORE);
-      const http = await runLoad({ url: server.url, connections: config.connections, durationSeconds: seconds, method: req.method, path: req.path, headers: req.headers, bodyFor: httpBody });
-      if (http.non2xx + http.errors > 0) throw new Error(`mint-path: ${http.non2xx + http.errors} HTTP requests failed`);
+      const http = await runLoad({
+        url: server.url,
+        connections: config.connections,
+        durationSeconds: seconds,
+        method: req.method,
+        path: req.path,
+        headers: req.headers,
+        bodyFor: httpBody,
+      });
+      if (http.non2xx + http.errors > 0)
+        throw new Error(`mint-path: ${http.non2xx + http.errors} HTTP requests failed`);
       runs.push({ ...r, http });
-      ctx.log(`  run ${run + 1}/${config.runs}: ours ${r.ours.opsPerSec.toFixed(0)}/s, JWT client ${r.peer.opsPerSec.toFixed(0)}/s, p50 ours ${r.oursSequential.p50Ms.toFixed(2)} ms vs bare ${r.bareSequential.p50Ms.toFixed(2)} ms, HTTP all-miss ${http.reqPerSec.toFixed(0)} req/s`);
+      ctx.log(
+        `  run ${run + 1}/${config.runs}: ours ${r.ours.opsPerSec.toFixed(0)}/s, JWT client ${r.peer.opsPerSec.toFixed(0)}/s, p50 ours ${r.oursSequential.p50Ms.toFixed(2)} ms vs bare ${r.bareSequential.p50Ms.toFixed(2)} ms, HTTP all-miss ${http.reqPerSec.toFixed(0)} req/s`,
+      );
     }
   } finally {
     pinProcess(emulator.child.pid, LOAD_CORE);
@@ -70,20 +98,37 @@ export async function mintPath(ctx: BenchContext): Promise<Figure[]> {
   const inProcessRatio = pairedRatio(ours, peerRate);
   return [
     {
-      id: '4a', name: 'in-process minting (sign + exchange, cache miss)', unit: 'tokens/s',
-      ours: summarize(ours), baselineName: 'google-auth-library JWT, forced refresh', baseline: summarize(peerRate),
-      ratio: inProcessRatio, target: 'ratio ≥ 1.5', met: inProcessRatio.median >= 1.5,
+      id: '4a',
+      name: 'in-process minting (sign + exchange, cache miss)',
+      unit: 'tokens/s',
+      ours: summarize(ours),
+      baselineName: 'google-auth-library JWT, forced refresh',
+      baseline: summarize(peerRate),
+      ratio: inProcessRatio,
+      target: 'ratio ≥ 1.5',
+      met: inProcessRatio.median >= 1.5,
       note: `${config.mintConcurrency} concurrent loops each, ${config.runs} × ${config.mintSeconds} s; emulator alone on the other core`,
     },
     {
-      id: '4b', name: 'mint latency p50, one at a time', unit: 'ms',
-      ours: summarize(oursP50), baselineName: 'bare exchange (pre-signed assertion, same HTTP code)', baseline: summarize(bareP50),
-      ratio: pairedRatio(oursP50, bareP50), target: 'ours − bare ≤ 1 ms', met: added.median <= 1, decimals: 2,
+      id: '4b',
+      name: 'mint latency p50, one at a time',
+      unit: 'ms',
+      ours: summarize(oursP50),
+      baselineName: 'bare exchange (pre-signed assertion, same HTTP code)',
+      baseline: summarize(bareP50),
+      ratio: pairedRatio(oursP50, bareP50),
+      target: 'ours − bare ≤ 1 ms',
+      met: added.median <= 1,
+      decimals: 2,
       note: `added by our signing and plumbing: ${added.median.toFixed(2)} ms (${added.min.toFixed(2)}..${added.max.toFixed(2)})`,
     },
     {
-      id: '4c', name: 'HTTP generateAccessToken, every request a miss', unit: 'tokens/s',
-      ours: summarize(http), baselineName: 'google-auth-library JWT, forced refresh (4a)', baseline: summarize(peerRate),
+      id: '4c',
+      name: 'HTTP generateAccessToken, every request a miss',
+      unit: 'tokens/s',
+      ours: summarize(http),
+      baselineName: 'google-auth-library JWT, forced refresh (4a)',
+      baseline: summarize(peerRate),
       ratio: pairedRatio(http, peerRate),
       note: `through functions-framework with caller auth, policy and audit; ${config.connections} connections; p50 ${summarize(runs.map((r) => r.http.p50Ms)).median.toFixed(1)} ms, p99 ${summarize(runs.map((r) => r.http.p99Ms)).median.toFixed(1)} ms`,
     },

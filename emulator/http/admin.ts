@@ -29,7 +29,8 @@ export function adminRoutes(deps: HttpDeps): Route[] {
       async handle({ req, res }) {
         if (req.method !== 'POST') return sendGoogleError(res, 405, 'Use POST.');
         const parsed = FaultRuleBody.safeParse(await readJson(req));
-        if (!parsed.success) return sendGoogleError(res, 400, `Invalid fault rule: ${z.prettifyError(parsed.error)}`);
+        if (!parsed.success)
+          return sendGoogleError(res, 400, `Invalid fault rule: ${z.prettifyError(parsed.error)}`);
         const { times, ...rule } = parsed.data;
         faults.inject({ ...rule, times: times === 'Infinity' ? Infinity : times });
         sendNoContent(res);
@@ -58,9 +59,11 @@ export function adminRoutes(deps: HttpDeps): Route[] {
       async handle({ req, res }) {
         if (req.method !== 'POST') return sendGoogleError(res, 405, 'Use POST.');
         const parsed = DefaultServiceAccountBody.safeParse(await readJson(req));
-        if (!parsed.success) return sendGoogleError(res, 400, `Invalid body: ${z.prettifyError(parsed.error)}`);
+        if (!parsed.success)
+          return sendGoogleError(res, 400, `Invalid body: ${z.prettifyError(parsed.error)}`);
         const account = state.serviceAccounts.get(parsed.data.email);
-        if (!account) return sendGoogleError(res, 404, `Service account ${parsed.data.email} does not exist.`);
+        if (!account)
+          return sendGoogleError(res, 404, `Service account ${parsed.data.email} does not exist.`);
         state.metadata.defaultServiceAccount = account.email;
         sendNoContent(res);
       },

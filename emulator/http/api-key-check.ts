@@ -28,14 +28,26 @@ export function unregisteredCaller(): RpcError {
 }
 
 /** Checks `keyString` for a call of `api` from `req`; returns the key or throws Google's error. */
-export function checkApiKey(keys: ApiKeyRegistry, projectNumber: string, keyString: string, req: IncomingMessage, api: ApiMethod): ApiKey {
+export function checkApiKey(
+  keys: ApiKeyRegistry,
+  projectNumber: string,
+  keyString: string,
+  req: IncomingMessage,
+  api: ApiMethod,
+): ApiKey {
   const key = keys.lookup(keyString);
   if (!key) {
-    throw new RpcError('INVALID_ARGUMENT', INVALID, [errorInfo('API_KEY_INVALID', { service: api.service }), localizedMessage(INVALID)]);
+    throw new RpcError('INVALID_ARGUMENT', INVALID, [
+      errorInfo('API_KEY_INVALID', { service: api.service }),
+      localizedMessage(INVALID),
+    ]);
   }
   const consumer = `projects/${projectNumber}`;
   const blocked = (reason: string, message: string, metadata: Record<string, string> = {}): RpcError =>
-    new RpcError('PERMISSION_DENIED', message, [errorInfo(reason, { consumer, service: api.service, ...metadata }), localizedMessage(message)]);
+    new RpcError('PERMISSION_DENIED', message, [
+      errorInfo(reason, { consumer, service: api.service, ...metadata }),
+      localizedMessage(message),
+    ]);
   const r = key.restrictions;
   if (r?.serverKeyRestrictions) {
     const remote = req.socket.remoteAddress ?? '';
@@ -49,18 +61,36 @@ export function checkApiKey(keys: ApiKeyRegistry, projectNumber: string, keyStri
   if (r?.browserKeyRestrictions) {
     const referer = typeof req.headers.referer === 'string' ? req.headers.referer : '';
     if (!referrerAllowed(r.browserKeyRestrictions.allowedReferrers ?? [], referer)) {
-      throw blocked('API_KEY_HTTP_REFERRER_BLOCKED', `Requests from referer ${referer === '' ? '<empty>' : referer} are blocked.`);
+      throw blocked(
+        'API_KEY_HTTP_REFERRER_BLOCKED',
+        `Requests from referer ${referer === '' ? '<empty>' : referer} are blocked.`,
+      );
     }
   }
   // The emulator has no way to prove an Android or iOS caller, so such keys never pass.
-  if (r?.androidKeyRestrictions) throw blocked('API_KEY_ANDROID_APP_BLOCKED', 'Requests from this Android client application <empty> are blocked.');
-  if (r?.iosKeyRestrictions) throw blocked('API_KEY_IOS_APP_BLOCKED', 'Requests from this iOS client application <empty> are blocked.');
+  if (r?.androidKeyRestrictions)
+    throw blocked(
+      'API_KEY_ANDROID_APP_BLOCKED',
+      'Requests from this Android client application <empty> are blocked.',
+    );
+  if (r?.iosKeyRestrictions)
+    throw blocked(
+      'API_KEY_IOS_APP_BLOCKED',
+      'Requests from this iOS client application <empty> are blocked.',
+    );
   const targets = r?.apiTargets ?? [];
-  if (targets.length > 0 && !targets.some((t) => t.service === api.service && methodAllowed(t.methods ?? [], api.method))) {
-    throw blocked('API_KEY_SERVICE_BLOCKED', `Requests to this API ${api.service} method ${api.method} are blocked.`, {
-      apiName: api.service,
-      methodName: api.method,
-    });
+  if (
+    targets.length > 0 &&
+    !targets.some((t) => t.service === api.service && methodAllowed(t.methods ?? [], api.method))
+  ) {
+    throw blocked(
+      'API_KEY_SERVICE_BLOCKED',
+      `Requests to this API ${api.service} method ${api.method} are blocked.`,
+      {
+        apiName: api.service,
+        methodName: api.method,
+      },
+    );
   }
   return key;
 }
@@ -92,7 +122,10 @@ export function ipAllowed(allowed: readonly string[], remote: string): boolean {
 }
 
 function glob(pattern: string): RegExp {
-  const escaped = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*');
+  const escaped = pattern
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+    .join('.*');
   return new RegExp(`^${escaped}$`);
 }
 

@@ -18,9 +18,18 @@ const KEY_TYPE_URL = 'type.googleapis.com/google.api.apikeys.v2.Key';
 const MAX_PAGE_SIZE = 300;
 
 const KEYS_PATH = /^\/v2\/projects\/([^/]+)\/locations\/([^/]+)\/keys$/;
-const KEY_PATH = /^\/v2\/projects\/([^/]+)\/locations\/([^/]+)\/keys\/([^/:]+)(?:(\/keyString)|:(undelete))?$/;
+const KEY_PATH =
+  /^\/v2\/projects\/([^/]+)\/locations\/([^/]+)\/keys\/([^/:]+)(?:(\/keyString)|:(undelete))?$/;
 
-type KeyMethod = 'lookupKey' | 'createKey' | 'listKeys' | 'getKey' | 'getKeyString' | 'updateKey' | 'deleteKey' | 'undeleteKey';
+type KeyMethod =
+  | 'lookupKey'
+  | 'createKey'
+  | 'listKeys'
+  | 'getKey'
+  | 'getKeyString'
+  | 'updateKey'
+  | 'deleteKey'
+  | 'undeleteKey';
 
 function keysMethod({ req }: RequestContext): KeyMethod | undefined {
   return req.method === 'POST' ? 'createKey' : req.method === 'GET' ? 'listKeys' : undefined;
@@ -30,10 +39,14 @@ function keyMethod({ req, match }: RequestContext): KeyMethod | undefined {
   if (match[4]) return req.method === 'GET' ? 'getKeyString' : undefined;
   if (match[5]) return req.method === 'POST' ? 'undeleteKey' : undefined;
   switch (req.method) {
-    case 'GET': return 'getKey';
-    case 'PATCH': return 'updateKey';
-    case 'DELETE': return 'deleteKey';
-    default: return undefined;
+    case 'GET':
+      return 'getKey';
+    case 'PATCH':
+      return 'updateKey';
+    case 'DELETE':
+      return 'deleteKey';
+    default:
+      return undefined;
   }
 }
 
@@ -45,26 +58,44 @@ export function apiKeysRoutes(deps: HttpDeps): Route[] {
 
   function authorize(ctx: RequestContext, method: string): void {
     const rpc = method.charAt(0).toUpperCase() + method.slice(1);
-    requireAccessToken(state.tokens, ctx.req, { service: SERVICE, method: `google.api.apikeys.v2.ApiKeys.${rpc}` });
+    requireAccessToken(state.tokens, ctx.req, {
+      service: SERVICE,
+      method: `google.api.apikeys.v2.ApiKeys.${rpc}`,
+    });
   }
 
   function checkParent(ctx: RequestContext, permission: string): void {
     const project = decodeURIComponent(ctx.match[1]);
     const location = decodeURIComponent(ctx.match[2]);
     if (project !== state.projectId && project !== number) {
-      throw new RpcError('PERMISSION_DENIED', `Permission '${permission}' denied on resource 'projects/${project}' (or it may not exist).`, [
-        errorInfo('IAM_PERMISSION_DENIED', { permission }, 'apikeys.googleapis.com'),
-      ]);
+      throw new RpcError(
+        'PERMISSION_DENIED',
+        `Permission '${permission}' denied on resource 'projects/${project}' (or it may not exist).`,
+        [errorInfo('IAM_PERMISSION_DENIED', { permission }, 'apikeys.googleapis.com')],
+      );
     }
-    if (location !== 'global') throw new RpcError('INVALID_ARGUMENT', `Location ${location} is not supported; API keys live in location global.`);
+    if (location !== 'global')
+      throw new RpcError(
+        'INVALID_ARGUMENT',
+        `Location ${location} is not supported; API keys live in location global.`,
+      );
   }
 
   function operation(key: ApiKey, withKeyString = false): Record<string, unknown> {
     return state.operations.start({ '@type': KEY_TYPE_URL, ...keyToJson(key, number, { withKeyString }) });
   }
 
-  function run(ctx: RequestContext, method: KeyMethod | undefined, body: (method: KeyMethod) => Promise<void> | void): Promise<void> | void {
-    if (!method) return sendGoogleError(ctx.res, 404, `The requested URL ${ctx.url.pathname} was not found on this server.`);
+  function run(
+    ctx: RequestContext,
+    method: KeyMethod | undefined,
+    body: (method: KeyMethod) => Promise<void> | void,
+  ): Promise<void> | void {
+    if (!method)
+      return sendGoogleError(
+        ctx.res,
+        404,
+        `The requested URL ${ctx.url.pathname} was not found on this server.`,
+      );
     return answerRpc(ctx.res, async () => {
       authorize(ctx, method);
       try {
@@ -86,7 +117,10 @@ export function apiKeysRoutes(deps: HttpDeps): Route[] {
           if (!keyString) throw new RpcError('INVALID_ARGUMENT', 'key_string is required.');
           const key = keys.lookup(keyString);
           if (!key) throw new RpcError('NOT_FOUND', 'The key string was not found.');
-          sendJson(ctx.res, 200, { parent: `projects/${number}/locations/global`, name: keys.nameOf(key.keyId) });
+          sendJson(ctx.res, 200, {
+            parent: `projects/${number}/locations/global`,
+            name: keys.nameOf(key.keyId),
+          });
         }),
     },
     {
@@ -94,8 +128,16 @@ export function apiKeysRoutes(deps: HttpDeps): Route[] {
       endpoint: 'apikeys.getOperation',
       handle: (ctx) =>
         answerRpc(ctx.res, () => {
-          if (ctx.req.method !== 'GET') return sendGoogleError(ctx.res, 404, `The requested URL ${ctx.url.pathname} was not found on this server.`);
-          requireAccessToken(state.tokens, ctx.req, { service: SERVICE, method: 'google.longrunning.Operations.GetOperation' });
+          if (ctx.req.method !== 'GET')
+            return sendGoogleError(
+              ctx.res,
+              404,
+              `The requested URL ${ctx.url.pathname} was not found on this server.`,
+            );
+          requireAccessToken(state.tokens, ctx.req, {
+            service: SERVICE,
+            method: 'google.longrunning.Operations.GetOperation',
+          });
           const name = decodeURIComponent(ctx.match[1]);
           const op = state.operations.poll(name);
           if (!op) throw new RpcError('NOT_FOUND', `Operation ${name} not found.`);
@@ -119,10 +161,12 @@ export function apiKeysRoutes(deps: HttpDeps): Route[] {
           const all = keys.list({ showDeleted });
           const start = parsePageToken(ctx.url.searchParams.get('pageToken'));
           const sizeParam = Number(ctx.url.searchParams.get('pageSize') ?? '0');
-          if (!Number.isInteger(sizeParam) || sizeParam < 0) throw new RpcError('INVALID_ARGUMENT', 'page_size must be a non-negative integer.');
+          if (!Number.isInteger(sizeParam) || sizeParam < 0)
+            throw new RpcError('INVALID_ARGUMENT', 'page_size must be a non-negative integer.');
           const size = sizeParam === 0 ? MAX_PAGE_SIZE : Math.min(sizeParam, MAX_PAGE_SIZE);
           const page = all.slice(start, start + size);
-          const next = start + size < all.length ? Buffer.from(String(start + size)).toString('base64url') : undefined;
+          const next =
+            start + size < all.length ? Buffer.from(String(start + size)).toString('base64url') : undefined;
           sendJson(ctx.res, 200, {
             ...(page.length > 0 ? { keys: page.map((k) => keyToJson(k, number)) } : {}),
             ...(next ? { nextPageToken: next } : {}),
@@ -135,22 +179,39 @@ export function apiKeysRoutes(deps: HttpDeps): Route[] {
       handle: (ctx) =>
         run(ctx, keyMethod(ctx), async (method) => {
           const keyId = decodeURIComponent(ctx.match[3]);
-          checkParent(ctx, `apikeys.keys.${method === 'getKeyString' ? 'getKeyString' : method.replace('Key', '')}`);
+          checkParent(
+            ctx,
+            `apikeys.keys.${method === 'getKeyString' ? 'getKeyString' : method.replace('Key', '')}`,
+          );
           if (method === 'getKey' || method === 'getKeyString') {
             const key = keys.get(keyId);
             if (!key) throw new RpcError('NOT_FOUND', `Key ${keys.nameOf(keyId)} not found.`);
-            sendJson(ctx.res, 200, method === 'getKey' ? keyToJson(key, number) : { keyString: key.keyString });
+            sendJson(
+              ctx.res,
+              200,
+              method === 'getKey' ? keyToJson(key, number) : { keyString: key.keyString },
+            );
             return;
           }
           if (method === 'updateKey') {
             const input = parseKeyInput(await readJsonObject(ctx.req));
             const mask = ctx.url.searchParams.get('updateMask');
-            const paths = mask === null ? undefined : mask.split(',').map((p) => p.trim()).filter((p) => p !== '');
+            const paths =
+              mask === null
+                ? undefined
+                : mask
+                    .split(',')
+                    .map((p) => p.trim())
+                    .filter((p) => p !== '');
             sendJson(ctx.res, 200, operation(keys.update(keyId, input, paths)));
             return;
           }
           if (method === 'deleteKey') {
-            sendJson(ctx.res, 200, operation(keys.delete(keyId, ctx.url.searchParams.get('etag') ?? undefined)));
+            sendJson(
+              ctx.res,
+              200,
+              operation(keys.delete(keyId, ctx.url.searchParams.get('etag') ?? undefined)),
+            );
             return;
           }
           await readJsonObject(ctx.req);

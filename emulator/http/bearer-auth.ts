@@ -43,7 +43,12 @@ export function requireAccessToken(
   const metadata = { service: api.service, method: api.method };
   const value = bearerToken(req);
   if (value === undefined) {
-    throw new RpcError('UNAUTHENTICATED', MISSING_MESSAGE, [errorInfo('CREDENTIALS_MISSING', metadata)], REALM);
+    throw new RpcError(
+      'UNAUTHENTICATED',
+      MISSING_MESSAGE,
+      [errorInfo('CREDENTIALS_MISSING', metadata)],
+      REALM,
+    );
   }
   const token = tokens.active(value, nowMs);
   if (!token) {
@@ -56,9 +61,14 @@ export function requireAccessToken(
     });
   }
   if (!token.scopes.some((s) => acceptedScopes.includes(s))) {
-    throw new RpcError('PERMISSION_DENIED', SCOPE_MESSAGE, [errorInfo('ACCESS_TOKEN_SCOPE_INSUFFICIENT', metadata)], {
-      'WWW-Authenticate': `Bearer realm="https://accounts.google.com/", error="insufficient_scope", scope="${acceptedScopes.join(' ')}"`,
-    });
+    throw new RpcError(
+      'PERMISSION_DENIED',
+      SCOPE_MESSAGE,
+      [errorInfo('ACCESS_TOKEN_SCOPE_INSUFFICIENT', metadata)],
+      {
+        'WWW-Authenticate': `Bearer realm="https://accounts.google.com/", error="insufficient_scope", scope="${acceptedScopes.join(' ')}"`,
+      },
+    );
   }
   return token;
 }

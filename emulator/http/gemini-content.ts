@@ -23,7 +23,10 @@ export function modelJson(model: string): Record<string, unknown> {
   return {
     name: `models/${model}`,
     version: model.replace(/^gemini-/, ''),
-    displayName: model.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' '),
+    displayName: model
+      .split('-')
+      .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+      .join(' '),
     description: 'Served by the local emulator: echoes the first user text.',
     inputTokenLimit: INPUT_TOKEN_LIMIT,
     outputTokenLimit: OUTPUT_TOKEN_LIMIT,
@@ -48,13 +51,22 @@ export function parseGenerateContentRequest(body: Record<string, unknown>): Cont
   if (contents === undefined || (Array.isArray(contents) && contents.length === 0)) {
     throw new RpcError('INVALID_ARGUMENT', '* GenerateContentRequest.contents: contents is not specified\n');
   }
-  if (!Array.isArray(contents) || contents.some((c) => typeof c !== 'object' || c === null || Array.isArray(c))) {
-    throw new RpcError('INVALID_ARGUMENT', `Invalid JSON payload received. Invalid value at 'contents': expected a list of Content objects.`);
+  if (
+    !Array.isArray(contents) ||
+    contents.some((c) => typeof c !== 'object' || c === null || Array.isArray(c))
+  ) {
+    throw new RpcError(
+      'INVALID_ARGUMENT',
+      `Invalid JSON payload received. Invalid value at 'contents': expected a list of Content objects.`,
+    );
   }
   const list = contents as Content[];
   list.forEach((content, i) => {
     if (!Array.isArray(content.parts) || content.parts.length === 0) {
-      throw new RpcError('INVALID_ARGUMENT', `* GenerateContentRequest.contents[${i}].parts: contents.parts must not be empty.\n`);
+      throw new RpcError(
+        'INVALID_ARGUMENT',
+        `* GenerateContentRequest.contents[${i}].parts: contents.parts must not be empty.\n`,
+      );
     }
   });
   return list;
@@ -78,7 +90,11 @@ export function generateContentResponse(contents: Content[], model: string): Rec
   const candidatesTokenCount = tokens(answer);
   return {
     candidates: [{ content: { role: 'model', parts: [{ text: answer }] }, finishReason: 'STOP', index: 0 }],
-    usageMetadata: { promptTokenCount, candidatesTokenCount, totalTokenCount: promptTokenCount + candidatesTokenCount },
+    usageMetadata: {
+      promptTokenCount,
+      candidatesTokenCount,
+      totalTokenCount: promptTokenCount + candidatesTokenCount,
+    },
     modelVersion: model,
   };
 }

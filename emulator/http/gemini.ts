@@ -13,7 +13,12 @@ import type { ServerResponse } from 'node:http';
 import { apiKeyOf, checkApiKey, unregisteredCaller } from './api-key-check.js';
 import { bearerToken, CLOUD_PLATFORM_SCOPE, requireAccessToken, type ApiMethod } from './bearer-auth.js';
 import type { HttpDeps } from './deps.js';
-import { generateContentResponse, KNOWN_MODELS, modelJson, parseGenerateContentRequest } from './gemini-content.js';
+import {
+  generateContentResponse,
+  KNOWN_MODELS,
+  modelJson,
+  parseGenerateContentRequest,
+} from './gemini-content.js';
 import { readJsonObject } from './read-json-object.js';
 import { sendGoogleError, sendJson } from './respond.js';
 import type { RequestContext, Route } from './router.js';
@@ -24,9 +29,12 @@ const VERTEX_SERVICE = 'aiplatform.googleapis.com';
 const GENERATIVE_LANGUAGE_SCOPE = 'https://www.googleapis.com/auth/generative-language';
 const GEMINI_VERSIONS = '(v1|v1beta|v1alpha)';
 
-const GEMINI_GENERATE = new RegExp(`^/${GEMINI_VERSIONS}/models/([^/:]+):(generateContent|streamGenerateContent)$`);
+const GEMINI_GENERATE = new RegExp(
+  `^/${GEMINI_VERSIONS}/models/([^/:]+):(generateContent|streamGenerateContent)$`,
+);
 const GEMINI_MODELS = new RegExp(`^/${GEMINI_VERSIONS}/models(?:/([^/:]+))?$`);
-const VERTEX_GENERATE = /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+const VERTEX_GENERATE =
+  /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
 
 const VERTEX_API_KEY_MESSAGE =
   'API keys are not supported by this API. Expected OAuth2 access token or other authentication credentials that assert a principal. See https://cloud.google.com/docs/authentication';
@@ -49,7 +57,12 @@ export function geminiRoutes(deps: HttpDeps): Route[] {
     throw unregisteredCaller();
   }
 
-  async function generate(ctx: RequestContext, model: string, notFound: () => RpcError, stream: boolean): Promise<void> {
+  async function generate(
+    ctx: RequestContext,
+    model: string,
+    notFound: () => RpcError,
+    stream: boolean,
+  ): Promise<void> {
     const body = await readJsonObject(ctx.req);
     const contents = parseGenerateContentRequest(body);
     if (!KNOWN_MODELS.includes(model)) throw notFound();
@@ -67,7 +80,10 @@ export function geminiRoutes(deps: HttpDeps): Route[] {
           const [, version, model, verb] = ctx.match;
           if (ctx.req.method !== 'POST') return notFoundUrl(ctx);
           const rpc = verb === 'generateContent' ? 'GenerateContent' : 'StreamGenerateContent';
-          authenticateGemini(ctx, { service: GEMINI_SERVICE, method: `google.ai.generativelanguage.${version}.GenerativeService.${rpc}` });
+          authenticateGemini(ctx, {
+            service: GEMINI_SERVICE,
+            method: `google.ai.generativelanguage.${version}.GenerativeService.${rpc}`,
+          });
           const notFound = (): RpcError =>
             new RpcError(
               'NOT_FOUND',
@@ -84,10 +100,17 @@ export function geminiRoutes(deps: HttpDeps): Route[] {
           const [, version, model] = ctx.match;
           if (ctx.req.method !== 'GET') return notFoundUrl(ctx);
           const rpc = model === undefined ? 'ListModels' : 'GetModel';
-          authenticateGemini(ctx, { service: GEMINI_SERVICE, method: `google.ai.generativelanguage.${version}.ModelService.${rpc}` });
+          authenticateGemini(ctx, {
+            service: GEMINI_SERVICE,
+            method: `google.ai.generativelanguage.${version}.ModelService.${rpc}`,
+          });
           if (model === undefined) return sendJson(ctx.res, 200, { models: KNOWN_MODELS.map(modelJson) });
           const id = decodeURIComponent(model);
-          if (!KNOWN_MODELS.includes(id)) throw new RpcError('NOT_FOUND', `models/${id} is not found for API version ${version}, or is not supported for getModel.`);
+          if (!KNOWN_MODELS.includes(id))
+            throw new RpcError(
+              'NOT_FOUND',
+              `models/${id} is not found for API version ${version}, or is not supported for getModel.`,
+            );
           sendJson(ctx.res, 200, modelJson(id));
         }),
     },
@@ -99,9 +122,14 @@ export function geminiRoutes(deps: HttpDeps): Route[] {
           const [, version, projectSegment, locationSegment, model, verb] = ctx.match;
           if (ctx.req.method !== 'POST') return notFoundUrl(ctx);
           const rpc = verb === 'generateContent' ? 'GenerateContent' : 'StreamGenerateContent';
-          const api = { service: VERTEX_SERVICE, method: `google.cloud.aiplatform.${version}.PredictionService.${rpc}` };
+          const api = {
+            service: VERTEX_SERVICE,
+            method: `google.cloud.aiplatform.${version}.PredictionService.${rpc}`,
+          };
           if (bearerToken(ctx.req) === undefined && apiKeyOf(ctx.req, ctx.url) !== undefined) {
-            throw new RpcError('UNAUTHENTICATED', VERTEX_API_KEY_MESSAGE, [errorInfo('CREDENTIALS_MISSING', { service: api.service, method: api.method })]);
+            throw new RpcError('UNAUTHENTICATED', VERTEX_API_KEY_MESSAGE, [
+              errorInfo('CREDENTIALS_MISSING', { service: api.service, method: api.method }),
+            ]);
           }
           requireAccessToken(state.tokens, ctx.req, api, [CLOUD_PLATFORM_SCOPE]);
           const project = decodeURIComponent(projectSegment);
@@ -110,9 +138,11 @@ export function geminiRoutes(deps: HttpDeps): Route[] {
           const resource = `projects/${project}/locations/${location}/publishers/google/models/${id}`;
           if (project !== state.projectId && project !== state.projectNumber) {
             const permission = 'aiplatform.endpoints.predict';
-            throw new RpcError('PERMISSION_DENIED', `Permission '${permission}' denied on resource '//aiplatform.googleapis.com/${resource}' (or it may not exist).`, [
-              errorInfo('IAM_PERMISSION_DENIED', { permission, resource }, 'aiplatform.googleapis.com'),
-            ]);
+            throw new RpcError(
+              'PERMISSION_DENIED',
+              `Permission '${permission}' denied on resource '//aiplatform.googleapis.com/${resource}' (or it may not exist).`,
+              [errorInfo('IAM_PERMISSION_DENIED', { permission, resource }, 'aiplatform.googleapis.com')],
+            );
           }
           const notFound = (): RpcError =>
             new RpcError(

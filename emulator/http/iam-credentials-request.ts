@@ -41,16 +41,28 @@ export function parseAccessTokenRequest(body: unknown): AccessTokenRequest {
   if (scope.length === 0 || scope.some((s) => s.trim() === '')) {
     throw badRequest('scope', 'At least one non-empty scope is required.');
   }
-  return { delegates: delegateList(fields.delegates), scope, lifetimeMs: duration(fields.lifetime, 'lifetime') };
+  return {
+    delegates: delegateList(fields.delegates),
+    scope,
+    lifetimeMs: duration(fields.lifetime, 'lifetime'),
+  };
 }
 
 /** Parses a `generateIdToken` body (`useEmailAzp` and `organizationNumberIncluded` are accepted and have no effect here). */
 export function parseIdTokenRequest(body: unknown): IdTokenRequest {
-  const fields = objectBody(body, ['delegates', 'audience', 'includeEmail', 'useEmailAzp', 'organizationNumberIncluded']);
+  const fields = objectBody(body, [
+    'delegates',
+    'audience',
+    'includeEmail',
+    'useEmailAzp',
+    'organizationNumberIncluded',
+  ]);
   for (const name of ['includeEmail', 'useEmailAzp', 'organizationNumberIncluded']) {
-    if (fields[name] !== undefined && typeof fields[name] !== 'boolean') throw invalidValue(name, 'TYPE_BOOL', fields[name]);
+    if (fields[name] !== undefined && typeof fields[name] !== 'boolean')
+      throw invalidValue(name, 'TYPE_BOOL', fields[name]);
   }
-  if (fields.audience !== undefined && typeof fields.audience !== 'string') throw invalidValue('audience', 'TYPE_STRING', fields.audience);
+  if (fields.audience !== undefined && typeof fields.audience !== 'string')
+    throw invalidValue('audience', 'TYPE_STRING', fields.audience);
   const audience = fields.audience ?? '';
   if (audience.trim() === '') throw badRequest('audience', 'Audience is required.');
   return { delegates: delegateList(fields.delegates), audience, includeEmail: fields.includeEmail === true };
@@ -62,7 +74,8 @@ export function delegateAccount(entry: string): string {
 }
 
 function objectBody(body: unknown, known: readonly string[]): Record<string, unknown> {
-  if (body === undefined) throw new IamCredentialsRefusal(400, 'Invalid JSON payload received. Unexpected token.');
+  if (body === undefined)
+    throw new IamCredentialsRefusal(400, 'Invalid JSON payload received. Unexpected token.');
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new IamCredentialsRefusal(400, 'Invalid JSON payload received. Expected an object.');
   }
@@ -78,7 +91,8 @@ function objectBody(body: unknown, known: readonly string[]): Record<string, unk
 function stringList(value: unknown, field: string): string[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw invalidValue(field, 'TYPE_STRING', value);
-  for (const item of value) if (typeof item !== 'string') throw invalidValue(`${field}[0]`, 'TYPE_STRING', item);
+  for (const item of value)
+    if (typeof item !== 'string') throw invalidValue(`${field}[0]`, 'TYPE_STRING', item);
   return value as string[];
 }
 
@@ -86,7 +100,11 @@ function delegateList(value: unknown): string[] {
   const delegates = stringList(value, 'delegates');
   delegates.forEach((entry, i) => {
     // Google requires the `-` wildcard; a project id in its place is invalid.
-    if (!DELEGATE.test(entry)) throw badRequest(`delegates[${i}]`, 'Delegates must be of the form projects/-/serviceAccounts/{ACCOUNT_EMAIL_OR_UNIQUEID}.');
+    if (!DELEGATE.test(entry))
+      throw badRequest(
+        `delegates[${i}]`,
+        'Delegates must be of the form projects/-/serviceAccounts/{ACCOUNT_EMAIL_OR_UNIQUEID}.',
+      );
   });
   return delegates;
 }
@@ -101,9 +119,14 @@ function duration(value: unknown, field: string): number {
 }
 
 function invalidValue(field: string, type: string, value: unknown): IamCredentialsRefusal {
-  const shown = typeof value === 'string' ? `"${value.slice(0, 100)}"` : JSON.stringify(value)?.slice(0, 100) ?? String(value);
+  const shown =
+    typeof value === 'string'
+      ? `"${value.slice(0, 100)}"`
+      : (JSON.stringify(value)?.slice(0, 100) ?? String(value));
   const description = `Invalid value at '${field}' (${type}), ${shown}`;
-  return new IamCredentialsRefusal(400, `Invalid JSON payload received. ${description}`, [fieldViolations([{ field, description }])]);
+  return new IamCredentialsRefusal(400, `Invalid JSON payload received. ${description}`, [
+    fieldViolations([{ field, description }]),
+  ]);
 }
 
 /** A 400 INVALID_ARGUMENT with a BadRequest field violation. */

@@ -12,13 +12,22 @@ import { MAX_EXTENDED_LIFETIME_SECONDS, serviceAccountMember } from '../state/ia
 import type { IssuedAccessToken } from '../state/issued-tokens.js';
 import type { ServiceAccount } from '../state/service-accounts.js';
 import type { HttpDeps } from './deps.js';
-import { badRequest, delegateAccount, IamCredentialsRefusal, parseAccessTokenRequest, parseIdTokenRequest } from './iam-credentials-request.js';
+import {
+  badRequest,
+  delegateAccount,
+  IamCredentialsRefusal,
+  parseAccessTokenRequest,
+  parseIdTokenRequest,
+} from './iam-credentials-request.js';
 import { googleErrorBody, readJson, sendJson } from './respond.js';
 import type { Route } from './router.js';
 
 const SERVICE = 'iamcredentials.googleapis.com';
 /** Scopes that authorise a call to IAM Credentials. */
-const ACCEPTED_SCOPES = ['https://www.googleapis.com/auth/cloud-platform', 'https://www.googleapis.com/auth/iam'];
+const ACCEPTED_SCOPES = [
+  'https://www.googleapis.com/auth/cloud-platform',
+  'https://www.googleapis.com/auth/iam',
+];
 const DEFAULT_LIFETIME_SECONDS = 3600;
 
 const PERMISSION = {
@@ -27,7 +36,8 @@ const PERMISSION = {
 } as const;
 type Method = keyof typeof PERMISSION;
 
-const UNAUTHENTICATED_TEXT = 'Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.';
+const UNAUTHENTICATED_TEXT =
+  'Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.';
 
 /** Routes of the IAM Credentials API (matched on the emulator's single HTTP port). */
 export function iamCredentialsRoutes(deps: HttpDeps): Route[] {
@@ -47,17 +57,27 @@ export function iamCredentialsRoutes(deps: HttpDeps): Route[] {
             const request = parseAccessTokenRequest(body);
             const account = authorize(state, caller, target, request.delegates, method);
             const lifetimeSeconds = checkLifetime(state, account, request.lifetimeMs);
-            const token = state.tokens.issue({ email: account.email, scopes: request.scope, issuedBy: 'iamcredentials.generateAccessToken', lifetimeSeconds });
+            const token = state.tokens.issue({
+              email: account.email,
+              scopes: request.scope,
+              issuedBy: 'iamcredentials.generateAccessToken',
+              lifetimeSeconds,
+            });
             sendJson(res, 200, { accessToken: token.value, expireTime: rfc3339(token.expiresAtMs) });
           } else {
             const request = parseIdTokenRequest(body);
             const account = authorize(state, caller, target, request.delegates, method);
-            const token = await state.signingKeys.signIdToken({ audience: request.audience, subject: account, includeEmail: request.includeEmail });
+            const token = await state.signingKeys.signIdToken({
+              audience: request.audience,
+              subject: account,
+              includeEmail: request.includeEmail,
+            });
             sendJson(res, 200, { token });
           }
         } catch (error) {
           if (!(error instanceof IamCredentialsRefusal)) throw error;
-          const headers: Record<string, string> = error.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="https://accounts.google.com/"' } : {};
+          const headers: Record<string, string> =
+            error.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="https://accounts.google.com/"' } : {};
           sendJson(res, error.status, googleErrorBody(error.status, error.message, error.details), headers);
         }
       },
@@ -67,24 +87,46 @@ export function iamCredentialsRoutes(deps: HttpDeps): Route[] {
 
 /** Requires an active emulator-issued access token with a scope IAM Credentials accepts. */
 function authenticate(state: EmulatorState, req: IncomingMessage, method: Method): IssuedAccessToken {
-  const info = (reason: string) => [errorInfo(reason, 'googleapis.com', { service: SERVICE, method: `google.iam.credentials.v1.IAMCredentials.${upperFirst(method)}` })];
+  const info = (reason: string) => [
+    errorInfo(reason, 'googleapis.com', {
+      service: SERVICE,
+      method: `google.iam.credentials.v1.IAMCredentials.${upperFirst(method)}`,
+    }),
+  ];
   const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-  if (!match) throw new IamCredentialsRefusal(401, `Request is missing required authentication credential. ${UNAUTHENTICATED_TEXT}`, info('CREDENTIALS_MISSING'));
+  if (!match)
+    throw new IamCredentialsRefusal(
+      401,
+      `Request is missing required authentication credential. ${UNAUTHENTICATED_TEXT}`,
+      info('CREDENTIALS_MISSING'),
+    );
   const token = state.tokens.active(match[1]);
   if (!token) {
     const reason = state.tokens.lookup(match[1]) ? 'ACCESS_TOKEN_EXPIRED' : 'ACCESS_TOKEN_TYPE_UNSUPPORTED';
-    throw new IamCredentialsRefusal(401, `Request had invalid authentication credentials. ${UNAUTHENTICATED_TEXT}`, info(reason));
+    throw new IamCredentialsRefusal(
+      401,
+      `Request had invalid authentication credentials. ${UNAUTHENTICATED_TEXT}`,
+      info(reason),
+    );
   }
   // Google answers a token without a suitable scope with 403, not 401.
   if (!token.scopes.some((s) => ACCEPTED_SCOPES.includes(s))) {
-    throw new IamCredentialsRefusal(403, 'Request had insufficient authentication scopes.', info('ACCESS_TOKEN_SCOPE_INSUFFICIENT'));
+    throw new IamCredentialsRefusal(
+      403,
+      'Request had insufficient authentication scopes.',
+      info('ACCESS_TOKEN_SCOPE_INSUFFICIENT'),
+    );
   }
   return token;
 }
 
 /** The `{sa}` of `projects/{p}/serviceAccounts/{sa}`: the `-` wildcard is required. */
 function resolveName(project: string, account: string): string {
-  if (project !== '-') throw badRequest('name', 'The resource name must be of the form projects/-/serviceAccounts/{ACCOUNT_EMAIL_OR_UNIQUEID}.');
+  if (project !== '-')
+    throw badRequest(
+      'name',
+      'The resource name must be of the form projects/-/serviceAccounts/{ACCOUNT_EMAIL_OR_UNIQUEID}.',
+    );
   return account;
 }
 
@@ -92,16 +134,24 @@ function resolveName(project: string, account: string): string {
  * Walks caller → delegates… → target: each principal must hold the method's permission on the
  * next. An unknown SA is refused exactly like a missing grant (`projects/-` hides existence).
  */
-function authorize(state: EmulatorState, caller: IssuedAccessToken, target: string, delegates: readonly string[], method: Method): ServiceAccount {
+function authorize(
+  state: EmulatorState,
+  caller: IssuedAccessToken,
+  target: string,
+  delegates: readonly string[],
+  method: Method,
+): ServiceAccount {
   const permission = PERMISSION[method];
   let principal = serviceAccountMember(caller.email);
   let account: ServiceAccount | undefined;
   for (const name of [...delegates.map(delegateAccount), target]) {
     account = lookup(state, name);
     if (!account || !state.iam.allows(account.email, principal, permission)) {
-      throw new IamCredentialsRefusal(403, `Permission '${permission}' denied on resource (or it may not exist).`, [
-        errorInfo('IAM_PERMISSION_DENIED', 'iam.googleapis.com', { permission }),
-      ]);
+      throw new IamCredentialsRefusal(
+        403,
+        `Permission '${permission}' denied on resource (or it may not exist).`,
+        [errorInfo('IAM_PERMISSION_DENIED', 'iam.googleapis.com', { permission })],
+      );
     }
     principal = serviceAccountMember(account.email);
   }
@@ -117,14 +167,23 @@ function lookup(state: EmulatorState, name: string): ServiceAccount | undefined 
 function checkLifetime(state: EmulatorState, account: ServiceAccount, lifetimeMs: number): number {
   if (lifetimeMs === 0) return DEFAULT_LIFETIME_SECONDS;
   const seconds = lifetimeMs / 1000;
-  const maxSeconds = state.iam.allowsLifetimeExtension(account.email) ? MAX_EXTENDED_LIFETIME_SECONDS : DEFAULT_LIFETIME_SECONDS;
+  const maxSeconds = state.iam.allowsLifetimeExtension(account.email)
+    ? MAX_EXTENDED_LIFETIME_SECONDS
+    : DEFAULT_LIFETIME_SECONDS;
   if (seconds > maxSeconds) {
-    throw badRequest('lifetime', `The lifetime must be at most ${maxSeconds} seconds for this service account; longer lifetimes need the constraints/iam.allowServiceAccountCredentialLifetimeExtension organization policy (maximum ${MAX_EXTENDED_LIFETIME_SECONDS} seconds).`);
+    throw badRequest(
+      'lifetime',
+      `The lifetime must be at most ${maxSeconds} seconds for this service account; longer lifetimes need the constraints/iam.allowServiceAccountCredentialLifetimeExtension organization policy (maximum ${MAX_EXTENDED_LIFETIME_SECONDS} seconds).`,
+    );
   }
   return seconds;
 }
 
-function errorInfo(reason: string, domain: string, metadata: Record<string, string>): Record<string, unknown> {
+function errorInfo(
+  reason: string,
+  domain: string,
+  metadata: Record<string, string>,
+): Record<string, unknown> {
   return { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain, metadata };
 }
 

@@ -15,7 +15,8 @@ import { answerRpc, RpcError } from './rpc-error.js';
 
 const SERVICE = 'iam.googleapis.com';
 const IAM_SCOPE = 'https://www.googleapis.com/auth/iam';
-const KEYS_PATH = /^\/v1\/projects\/([^/]+)\/serviceAccounts\/([^/]+)\/keys(?:\/([^/:]+)(?::(disable|enable))?)?$/;
+const KEYS_PATH =
+  /^\/v1\/projects\/([^/]+)\/serviceAccounts\/([^/]+)\/keys(?:\/([^/:]+)(?::(disable|enable))?)?$/;
 const KEY_TYPES: readonly KeyType[] = ['USER_MANAGED', 'SYSTEM_MANAGED'];
 
 type Operation = 'create' | 'list' | 'get' | 'disable' | 'enable' | 'delete';
@@ -47,7 +48,11 @@ export function iamKeysRoutes(deps: HttpDeps): Route[] {
     const project = decodeURIComponent(projectSegment);
     const id = decodeURIComponent(accountSegment);
     const known = project === '-' || project === state.projectId || project === state.projectNumber;
-    const account = known ? (id.includes('@') ? state.serviceAccounts.get(id) : state.serviceAccounts.getByUniqueId(id)) : undefined;
+    const account = known
+      ? id.includes('@')
+        ? state.serviceAccounts.get(id)
+        : state.serviceAccounts.getByUniqueId(id)
+      : undefined;
     if (!account) throw new RpcError('NOT_FOUND', 'Unknown service account');
     return account;
   }
@@ -55,7 +60,8 @@ export function iamKeysRoutes(deps: HttpDeps): Route[] {
   function resolveKey(account: ServiceAccount, keySegment: string): ServiceAccountKey {
     const keyId = decodeURIComponent(keySegment);
     const key = state.serviceAccounts.getKey(account.email, keyId);
-    if (!key || key.state === 'DELETED') throw new RpcError('NOT_FOUND', `Service account key ${keyId} does not exist.`);
+    if (!key || key.state === 'DELETED')
+      throw new RpcError('NOT_FOUND', `Service account key ${keyId} does not exist.`);
     return key;
   }
 
@@ -75,11 +81,17 @@ export function iamKeysRoutes(deps: HttpDeps): Route[] {
     const body = await readJsonObject(ctx.req);
     const privateKeyType = body.privateKeyType ?? 'TYPE_GOOGLE_CREDENTIALS_FILE';
     if (privateKeyType !== 'TYPE_GOOGLE_CREDENTIALS_FILE' && privateKeyType !== 'TYPE_UNSPECIFIED') {
-      throw new RpcError('INVALID_ARGUMENT', `The emulator only issues TYPE_GOOGLE_CREDENTIALS_FILE keys, not ${JSON.stringify(privateKeyType).slice(0, 40)}.`);
+      throw new RpcError(
+        'INVALID_ARGUMENT',
+        `The emulator only issues TYPE_GOOGLE_CREDENTIALS_FILE keys, not ${JSON.stringify(privateKeyType).slice(0, 40)}.`,
+      );
     }
     const keyAlgorithm = body.keyAlgorithm ?? 'KEY_ALG_RSA_2048';
     if (keyAlgorithm !== 'KEY_ALG_RSA_2048' && keyAlgorithm !== 'KEY_ALG_UNSPECIFIED') {
-      throw new RpcError('INVALID_ARGUMENT', `Unsupported key algorithm ${JSON.stringify(keyAlgorithm).slice(0, 40)}.`);
+      throw new RpcError(
+        'INVALID_ARGUMENT',
+        `Unsupported key algorithm ${JSON.stringify(keyAlgorithm).slice(0, 40)}.`,
+      );
     }
     if (keyCreationBlocked(state.orgPolicy, account.email)) {
       const description = 'Key creation is not allowed on this service account.';
@@ -97,7 +109,8 @@ export function iamKeysRoutes(deps: HttpDeps): Route[] {
       ]);
     }
     const created = await state.serviceAccounts.createKey(account.email).catch((error: unknown) => {
-      if (error instanceof StateError && error.code === 'FAILED_PRECONDITION') throw new RpcError('FAILED_PRECONDITION', 'Precondition check failed.');
+      if (error instanceof StateError && error.code === 'FAILED_PRECONDITION')
+        throw new RpcError('FAILED_PRECONDITION', 'Precondition check failed.');
       throw error;
     });
     sendJson(ctx.res, 200, {
@@ -111,7 +124,10 @@ export function iamKeysRoutes(deps: HttpDeps): Route[] {
     const requested = ctx.url.searchParams.getAll('keyTypes');
     const unknown = requested.find((t) => t !== 'KEY_TYPE_UNSPECIFIED' && !KEY_TYPES.includes(t as KeyType));
     if (unknown !== undefined) {
-      throw new RpcError('INVALID_ARGUMENT', `Invalid value at 'key_types' (type.googleapis.com/google.iam.admin.v1.ListServiceAccountKeysRequest.KeyType), "${unknown.slice(0, 40)}"`);
+      throw new RpcError(
+        'INVALID_ARGUMENT',
+        `Invalid value at 'key_types' (type.googleapis.com/google.iam.admin.v1.ListServiceAccountKeysRequest.KeyType), "${unknown.slice(0, 40)}"`,
+      );
     }
     const keyTypes = requested.filter((t): t is KeyType => KEY_TYPES.includes(t as KeyType));
     const keys = state.serviceAccounts.listKeys(account.email, keyTypes.length > 0 ? { keyTypes } : {});
@@ -125,7 +141,11 @@ export function iamKeysRoutes(deps: HttpDeps): Route[] {
       async handle(ctx) {
         const operation = operationOf(ctx);
         if (!operation) {
-          sendGoogleError(ctx.res, 404, `The requested URL ${ctx.url.pathname} was not found on this server.`);
+          sendGoogleError(
+            ctx.res,
+            404,
+            `The requested URL ${ctx.url.pathname} was not found on this server.`,
+          );
           return;
         }
         await answerRpc(ctx.res, async () => {

@@ -20,7 +20,8 @@ export const GOOGLE_TEXTS = {
   accountNotFound: 'Invalid grant: account not found',
   badTimes:
     'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.',
-  badAudience: 'Invalid JWT: Failed audience check. The right audience is https://oauth2.googleapis.com/token',
+  badAudience:
+    'Invalid JWT: Failed audience check. The right audience is https://oauth2.googleapis.com/token',
   noScope: 'Empty or missing scope not allowed.',
   unauthorizedClient:
     'Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.',
@@ -39,7 +40,12 @@ export type GrantRequest =
   | { ok: true; kind: 'access_token'; account: ServiceAccount; key: ServiceAccountKey; scopes: string[] }
   | { ok: true; kind: 'id_token'; account: ServiceAccount; key: ServiceAccountKey; audience: string };
 
-const refuse = (error: string, description: string, status = 400): GrantError => ({ ok: false, status, error, description });
+const refuse = (error: string, description: string, status = 400): GrantError => ({
+  ok: false,
+  status,
+  error,
+  description,
+});
 
 /**
  * Checks a jwt-bearer assertion as Google does: RS256 only, signature by a usable key of
@@ -63,12 +69,14 @@ export async function verifyJwtBearerAssertion(
   if (!key) return refuse('invalid_grant', GOOGLE_TEXTS.badSignature);
 
   const audiences = [deps.tokenUrl, ...GOOGLE_TOKEN_AUDIENCES];
-  if (typeof claims.aud !== 'string' || !audiences.includes(claims.aud)) return refuse('invalid_grant', GOOGLE_TEXTS.badAudience);
+  if (typeof claims.aud !== 'string' || !audiences.includes(claims.aud))
+    return refuse('invalid_grant', GOOGLE_TEXTS.badAudience);
 
   if (!timesAreSane(claims.iat, claims.exp, nowMs)) return refuse('invalid_grant', GOOGLE_TEXTS.badTimes);
 
   // Domain-wide delegation is a Workspace feature the emulator does not grant.
-  if (claims.sub !== undefined && claims.sub !== account.email) return refuse('unauthorized_client', GOOGLE_TEXTS.unauthorizedClient, 401);
+  if (claims.sub !== undefined && claims.sub !== account.email)
+    return refuse('unauthorized_client', GOOGLE_TEXTS.unauthorizedClient, 401);
 
   if (typeof claims.target_audience === 'string' && claims.target_audience.trim() !== '') {
     return { ok: true, kind: 'id_token', account, key, audience: claims.target_audience };
@@ -122,9 +130,15 @@ async function findSigningKey(
 }
 
 function timesAreSane(iat: unknown, exp: unknown, nowMs: number): boolean {
-  if (typeof iat !== 'number' || typeof exp !== 'number' || !Number.isFinite(iat) || !Number.isFinite(exp)) return false;
+  if (typeof iat !== 'number' || typeof exp !== 'number' || !Number.isFinite(iat) || !Number.isFinite(exp))
+    return false;
   const now = nowMs / 1000;
-  return exp > iat && exp - iat <= MAX_ASSERTION_LIFETIME_SECONDS && iat <= now + CLOCK_SKEW_SECONDS && exp >= now - CLOCK_SKEW_SECONDS;
+  return (
+    exp > iat &&
+    exp - iat <= MAX_ASSERTION_LIFETIME_SECONDS &&
+    iat <= now + CLOCK_SKEW_SECONDS &&
+    exp >= now - CLOCK_SKEW_SECONDS
+  );
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -11,7 +11,8 @@ const FLAVOR = { 'Metadata-Flavor': 'Google' } as const;
 /** What the metadata server answers with: plain text, or JSON for tokens and `recursive=true`. */
 const TEXT = 'application/text';
 
-const NOT_FOUND_HTML = '<!DOCTYPE html>\n<html lang=en><title>Error 404 (Not Found)!!1</title><p><b>404.</b> That’s an error.</html>\n';
+const NOT_FOUND_HTML =
+  '<!DOCTYPE html>\n<html lang=en><title>Error 404 (Not Found)!!1</title><p><b>404.</b> That’s an error.</html>\n';
 
 /** Emulated instance facts (a Cloud Functions gen2 / Cloud Run instance). */
 const INSTANCE = { id: '4520031799277581759', zone: 'us-central1-1', region: 'us-central1' } as const;
@@ -73,7 +74,9 @@ async function answer(state: EmulatorState, ctx: RequestContext): Promise<void> 
     case '':
       return listing(res, ['instance/', 'project/', 'universe/']);
     case 'project':
-      return recursive ? sendJson(res, 200, projectJson(state)) : listing(res, ['numeric-project-id', 'project-id']);
+      return recursive
+        ? sendJson(res, 200, projectJson(state))
+        : listing(res, ['numeric-project-id', 'project-id']);
     case 'project/project-id':
       return sendText(res, 200, state.projectId, TEXT);
     case 'project/numeric-project-id':
@@ -84,7 +87,9 @@ async function answer(state: EmulatorState, ctx: RequestContext): Promise<void> 
     case 'universe/universe_domain':
       return sendText(res, 200, 'googleapis.com', TEXT);
     case 'instance':
-      return recursive ? sendJson(res, 200, instanceJson(state)) : listing(res, ['id', 'region', 'service-accounts/', 'zone']);
+      return recursive
+        ? sendJson(res, 200, instanceJson(state))
+        : listing(res, ['id', 'region', 'service-accounts/', 'zone']);
     case 'instance/id':
       return sendText(res, 200, INSTANCE.id, TEXT);
     case 'instance/zone':
@@ -111,7 +116,12 @@ async function answer(state: EmulatorState, ctx: RequestContext): Promise<void> 
   return notFound(res);
 }
 
-async function answerServiceAccountLeaf(state: EmulatorState, ctx: RequestContext, account: ServiceAccount, leaf: string): Promise<void> {
+async function answerServiceAccountLeaf(
+  state: EmulatorState,
+  ctx: RequestContext,
+  account: ServiceAccount,
+  leaf: string,
+): Promise<void> {
   const { res, url } = ctx;
   switch (leaf) {
     case 'email':
@@ -121,7 +131,10 @@ async function answerServiceAccountLeaf(state: EmulatorState, ctx: RequestContex
     case 'scopes':
       return sendText(res, 200, `${state.metadata.defaultScopes.join('\n')}\n`, TEXT);
     case 'token': {
-      const requested = (url.searchParams.get('scopes') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const requested = (url.searchParams.get('scopes') ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
       const token = state.tokens.issue({
         email: account.email,
         scopes: requested.length > 0 ? requested : state.metadata.defaultScopes,

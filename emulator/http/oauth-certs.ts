@@ -13,7 +13,12 @@ export function oauthCertsRoutes(deps: HttpDeps): Route[] {
       endpoint: 'oauth.certs',
       handle({ req, res }) {
         if (req.method !== 'GET' && req.method !== 'HEAD') {
-          sendJson(res, 405, { error: { code: 405, message: 'Method Not Allowed', status: 'INVALID_ARGUMENT' } }, { Allow: 'GET' });
+          sendJson(
+            res,
+            405,
+            { error: { code: 405, message: 'Method Not Allowed', status: 'INVALID_ARGUMENT' } },
+            { Allow: 'GET' },
+          );
           return;
         }
         sendJson(res, 200, deps.state.signingKeys.jwks(), {

@@ -41,7 +41,10 @@ export function oauthTokeninfoRoutes(deps: HttpDeps): Route[] {
           else sendJson(res, 400, INVALID_TOKEN);
           return;
         }
-        sendJson(res, 400, { error: 'invalid_request', error_description: 'Either access_token, id_token, or token_handle required' });
+        sendJson(res, 400, {
+          error: 'invalid_request',
+          error_description: 'Either access_token, id_token, or token_handle required',
+        });
       },
     },
   ];
@@ -50,7 +53,8 @@ export function oauthTokeninfoRoutes(deps: HttpDeps): Route[] {
 async function requestParams(req: IncomingMessage, url: URL): Promise<URLSearchParams> {
   const params = new URLSearchParams(url.searchParams);
   if (req.method === 'POST' && mediaType(req) === 'application/x-www-form-urlencoded') {
-    for (const [name, value] of new URLSearchParams((await readBody(req)).toString('utf8'))) params.set(name, value);
+    for (const [name, value] of new URLSearchParams((await readBody(req)).toString('utf8')))
+      params.set(name, value);
   }
   return params;
 }
@@ -60,7 +64,11 @@ function bearer(req: IncomingMessage): string | null {
   return match ? match[1] : null;
 }
 
-function describeAccessToken(state: EmulatorState, value: string, nowMs: number): Record<string, string> | undefined {
+function describeAccessToken(
+  state: EmulatorState,
+  value: string,
+  nowMs: number,
+): Record<string, string> | undefined {
   const token = state.tokens.active(value, nowMs);
   if (!token) return undefined;
   const account = state.serviceAccounts.get(token.email);
@@ -80,7 +88,11 @@ function describeAccessToken(state: EmulatorState, value: string, nowMs: number)
 }
 
 /** Google answers with every claim as a string, plus the header's alg/kid/typ. */
-async function describeIdToken(state: EmulatorState, value: string, nowMs: number): Promise<Record<string, string> | undefined> {
+async function describeIdToken(
+  state: EmulatorState,
+  value: string,
+  nowMs: number,
+): Promise<Record<string, string> | undefined> {
   let payload: JWTPayload;
   let header: Record<string, unknown>;
   try {
@@ -96,7 +108,8 @@ async function describeIdToken(state: EmulatorState, value: string, nowMs: numbe
     return undefined;
   }
   const info: Record<string, string> = {};
-  for (const [name, claim] of Object.entries(payload)) info[name] = typeof claim === 'string' ? claim : JSON.stringify(claim);
+  for (const [name, claim] of Object.entries(payload))
+    info[name] = typeof claim === 'string' ? claim : JSON.stringify(claim);
   for (const name of ['alg', 'kid', 'typ']) if (typeof header[name] === 'string') info[name] = header[name];
   return info;
 }

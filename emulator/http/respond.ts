@@ -34,7 +34,11 @@ export function statusNameFor(status: number): string {
 }
 
 /** Google's JSON error model (AIP-193) body. */
-export function googleErrorBody(status: number, message?: string, details?: unknown[]): Record<string, unknown> {
+export function googleErrorBody(
+  status: number,
+  message?: string,
+  details?: unknown[],
+): Record<string, unknown> {
   return {
     error: {
       code: status,
@@ -46,7 +50,12 @@ export function googleErrorBody(status: number, message?: string, details?: unkn
 }
 
 /** Sends a JSON body. */
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const payload = JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
@@ -57,13 +66,28 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /** Sends a text body with the given content type. */
-export function sendText(res: ServerResponse, status: number, text: string, contentType = 'text/plain; charset=utf-8', headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text), ...headers });
+export function sendText(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  contentType = 'text/plain; charset=utf-8',
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    'Content-Type': contentType,
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
 /** Sends Google's JSON error model. */
-export function sendGoogleError(res: ServerResponse, status: number, message?: string, headers: Record<string, string> = {}): void {
+export function sendGoogleError(
+  res: ServerResponse,
+  status: number,
+  message?: string,
+  headers: Record<string, string> = {},
+): void {
   sendJson(res, status, googleErrorBody(status, message), headers);
 }
 

@@ -35,16 +35,27 @@ export interface Route {
  * Builds the `request` listener: first matching route wins; unknown paths get Google's 404.
  * Injected faults are applied here, so every handler gets them identically.
  */
-export function createRequestListener(routes: readonly Route[], faults: FaultRegistry): (req: IncomingMessage, res: ServerResponse) => void {
+export function createRequestListener(
+  routes: readonly Route[],
+  faults: FaultRegistry,
+): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     void dispatch(routes, faults, req, res);
   };
 }
 
-async function dispatch(routes: readonly Route[], faults: FaultRegistry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function dispatch(
+  routes: readonly Route[],
+  faults: FaultRegistry,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   // Concatenate rather than resolve, so a path like `//x/y` stays a path instead of naming a host.
   const target = req.url ?? '/';
-  const url = new URL(target.startsWith('/') ? `http://emulator.invalid${target}` : target, 'http://emulator.invalid');
+  const url = new URL(
+    target.startsWith('/') ? `http://emulator.invalid${target}` : target,
+    'http://emulator.invalid',
+  );
   try {
     for (const route of routes) {
       const match = route.path.exec(url.pathname);
@@ -71,13 +82,17 @@ async function applyFault(ctx: RequestContext, route: Route, fault: Fault): Prom
     return true;
   }
   if (fault.status !== undefined) {
-    const headers: Record<string, string> = fault.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(fault.retryAfterSeconds) };
+    const headers: Record<string, string> =
+      fault.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(fault.retryAfterSeconds) };
     if (route.faultResponder) route.faultResponder(ctx, fault.status, headers);
     else sendGoogleError(ctx.res, fault.status, undefined, headers);
     return true;
   }
   if (fault.rawBody !== undefined) {
-    ctx.res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(fault.rawBody) });
+    ctx.res.writeHead(200, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(fault.rawBody),
+    });
     ctx.res.end(fault.rawBody);
     return true;
   }
@@ -90,7 +105,9 @@ function answerFailure(res: ServerResponse, error: unknown): void {
     return;
   }
   if (error instanceof BodyTooLargeError) {
-    sendJson(res, 413, { error: { code: 413, message: 'Request Entity Too Large', status: 'INVALID_ARGUMENT' } });
+    sendJson(res, 413, {
+      error: { code: 413, message: 'Request Entity Too Large', status: 'INVALID_ARGUMENT' },
+    });
     return;
   }
   // Only the error's kind and message: handlers never put key material into messages.

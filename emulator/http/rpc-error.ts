@@ -19,7 +19,11 @@ export const RPC_HTTP_STATUS = {
 export type RpcCode = keyof typeof RPC_HTTP_STATUS;
 
 /** A `google.rpc.ErrorInfo` detail. */
-export function errorInfo(reason: string, metadata: Record<string, string>, domain = 'googleapis.com'): Record<string, unknown> {
+export function errorInfo(
+  reason: string,
+  metadata: Record<string, string>,
+  domain = 'googleapis.com',
+): Record<string, unknown> {
   return { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain, metadata };
 }
 

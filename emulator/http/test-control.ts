@@ -16,15 +16,23 @@ import type { RequestContext, Route } from './router.js';
 const SubscriptionBody = z.strictObject({
   topic: z.string().min(1),
   pushEndpoint: z.url(),
-  id: z.string().regex(/^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$/).optional(),
+  id: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$/)
+    .optional(),
   copies: z.number().int().min(1).max(10).optional(),
   maxAttempts: z.number().int().min(1).max(100).optional(),
   initialBackoffMs: z.number().int().min(0).optional(),
   maxBackoffMs: z.number().int().min(0).optional(),
-  oidcToken: z.strictObject({ serviceAccountEmail: z.string().min(1), audience: z.string().optional() }).optional(),
+  oidcToken: z
+    .strictObject({ serviceAccountEmail: z.string().min(1), audience: z.string().optional() })
+    .optional(),
 });
 const RotateDueBody = z.strictObject({ now: z.iso.datetime().optional() });
-const OrgPolicyBody = z.strictObject({ keyCreationDisabled: z.boolean().optional(), keyCreationDisabledFor: z.array(z.string()).optional() });
+const OrgPolicyBody = z.strictObject({
+  keyCreationDisabled: z.boolean().optional(),
+  keyCreationDisabledFor: z.array(z.string()).optional(),
+});
 const OperationsBody = z.strictObject({ pollsUntilDone: z.number().int().min(0).max(100) });
 
 async function parse<T>(ctx: RequestContext, schema: z.ZodType<T>): Promise<T | undefined> {
@@ -54,7 +62,11 @@ export function testControlRoutes(deps: HttpDeps, pubsub: PubSubPush): Route[] {
         const { topic, pushEndpoint, ...options } = body;
         try {
           const subscription = pubsub.subscribe(topic, pushEndpoint, options);
-          sendJson(ctx.res, 200, { name: subscription.name, topic: subscription.topic, pushEndpoint: subscription.pushEndpoint });
+          sendJson(ctx.res, 200, {
+            name: subscription.name,
+            topic: subscription.topic,
+            pushEndpoint: subscription.pushEndpoint,
+          });
         } catch (error) {
           sendGoogleError(ctx.res, 400, error instanceof Error ? error.message : String(error));
         }
@@ -73,7 +85,10 @@ export function testControlRoutes(deps: HttpDeps, pubsub: PubSubPush): Route[] {
       async handle(ctx) {
         if (!only('POST', ctx)) return;
         const body = await parse(ctx, RotateDueBody);
-        if (body) sendJson(ctx.res, 200, { secrets: pubsub.publishRotateDue(body.now ? new Date(body.now) : new Date()) });
+        if (body)
+          sendJson(ctx.res, 200, {
+            secrets: pubsub.publishRotateDue(body.now ? new Date(body.now) : new Date()),
+          });
       },
     },
     {
@@ -83,10 +98,12 @@ export function testControlRoutes(deps: HttpDeps, pubsub: PubSubPush): Route[] {
         if (!only('POST', ctx)) return;
         const body = await parse(ctx, OrgPolicyBody);
         if (!body) return;
-        if (body.keyCreationDisabled !== undefined) state.orgPolicy.keyCreationDisabled = body.keyCreationDisabled;
+        if (body.keyCreationDisabled !== undefined)
+          state.orgPolicy.keyCreationDisabled = body.keyCreationDisabled;
         if (body.keyCreationDisabledFor) {
           state.orgPolicy.keyCreationDisabledFor.clear();
-          for (const email of body.keyCreationDisabledFor) state.orgPolicy.keyCreationDisabledFor.add(email.toLowerCase());
+          for (const email of body.keyCreationDisabledFor)
+            state.orgPolicy.keyCreationDisabledFor.add(email.toLowerCase());
         }
         sendNoContent(ctx.res);
       },

@@ -6,14 +6,30 @@ import type { FilterDoc } from './list-filter.js';
 import type { Secret, SecretVersion } from './secret-model.js';
 
 export const SECRET_FILTER_FIELDS: ReadonlySet<string> = new Set([
-  'name', 'labels', 'create_time', 'replication', 'topics', 'expire_time', 'annotations',
+  'name',
+  'labels',
+  'create_time',
+  'replication',
+  'topics',
+  'expire_time',
+  'annotations',
 ]);
-export const VERSION_FILTER_FIELDS: ReadonlySet<string> = new Set(['name', 'state', 'create_time', 'destroy_time']);
+export const VERSION_FILTER_FIELDS: ReadonlySet<string> = new Set([
+  'name',
+  'state',
+  'create_time',
+  'destroy_time',
+]);
 
 export function secretFilterDoc(secret: Secret): FilterDoc {
-  const replication = 'userManaged' in secret.replication
-    ? { user_managed: { replicas: secret.replication.userManaged.replicas.map((r) => ({ location: r.location })) } }
-    : { automatic: {} };
+  const replication =
+    'userManaged' in secret.replication
+      ? {
+          user_managed: {
+            replicas: secret.replication.userManaged.replicas.map((r) => ({ location: r.location })),
+          },
+        }
+      : { automatic: {} };
   return {
     name: secret.name,
     labels: { ...secret.labels },
@@ -26,5 +42,10 @@ export function secretFilterDoc(secret: Secret): FilterDoc {
 }
 
 export function versionFilterDoc(version: SecretVersion): FilterDoc {
-  return { name: version.name, state: version.state, create_time: version.createTime, destroy_time: version.destroyTime };
+  return {
+    name: version.name,
+    state: version.state,
+    create_time: version.createTime,
+    destroy_time: version.destroyTime,
+  };
 }

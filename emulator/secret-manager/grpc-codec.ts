@@ -4,7 +4,14 @@
  */
 import { invalidArgument } from './secret-manager-error.js';
 import type {
-  AccessedVersion, CustomerManagedEncryption, Page, Replication, Rotation, Secret, SecretInput, SecretVersion,
+  AccessedVersion,
+  CustomerManagedEncryption,
+  Page,
+  Replication,
+  Rotation,
+  Secret,
+  SecretInput,
+  SecretVersion,
 } from './secret-model.js';
 
 /** google.protobuf.Timestamp / Duration as proto-loader decodes them. */
@@ -18,7 +25,9 @@ export interface SecretMessage {
   name?: string;
   replication?: {
     automatic?: { customerManagedEncryption?: CustomerManagedEncryption };
-    userManaged?: { replicas?: Array<{ location?: string; customerManagedEncryption?: CustomerManagedEncryption }> };
+    userManaged?: {
+      replicas?: Array<{ location?: string; customerManagedEncryption?: CustomerManagedEncryption }>;
+    };
   };
   labels?: Record<string, string>;
   topics?: Array<{ name?: string }>;
@@ -53,15 +62,19 @@ export function fromSeconds(seconds: number): { seconds: number; nanos: number }
 function replicationFrom(message: SecretMessage['replication']): Replication | undefined {
   if (message?.automatic) {
     const automatic: { customerManagedEncryption?: CustomerManagedEncryption } = {};
-    if (message.automatic.customerManagedEncryption) automatic.customerManagedEncryption = { ...message.automatic.customerManagedEncryption };
+    if (message.automatic.customerManagedEncryption)
+      automatic.customerManagedEncryption = { ...message.automatic.customerManagedEncryption };
     return { automatic };
   }
   if (message?.userManaged) {
     return {
       userManaged: {
         replicas: (message.userManaged.replicas ?? []).map((r) => {
-          const replica: { location: string; customerManagedEncryption?: CustomerManagedEncryption } = { location: r.location ?? '' };
-          if (r.customerManagedEncryption) replica.customerManagedEncryption = { ...r.customerManagedEncryption };
+          const replica: { location: string; customerManagedEncryption?: CustomerManagedEncryption } = {
+            location: r.location ?? '',
+          };
+          if (r.customerManagedEncryption)
+            replica.customerManagedEncryption = { ...r.customerManagedEncryption };
           return replica;
         }),
       },
@@ -83,12 +96,16 @@ export function secretInputFrom(message: SecretMessage | undefined): SecretInput
   if (message.etag) input.etag = message.etag;
   if (message.rotation) {
     const rotation: Rotation = {};
-    if (message.rotation.nextRotationTime) rotation.nextRotationTime = toDate(message.rotation.nextRotationTime);
-    if (message.rotation.rotationPeriod) rotation.rotationPeriodSeconds = toSeconds(message.rotation.rotationPeriod);
+    if (message.rotation.nextRotationTime)
+      rotation.nextRotationTime = toDate(message.rotation.nextRotationTime);
+    if (message.rotation.rotationPeriod)
+      rotation.rotationPeriodSeconds = toSeconds(message.rotation.rotationPeriod);
     input.rotation = rotation;
   }
   if (message.versionAliases) {
-    input.versionAliases = Object.fromEntries(Object.entries(message.versionAliases).map(([k, v]) => [k, Number(v)]));
+    input.versionAliases = Object.fromEntries(
+      Object.entries(message.versionAliases).map(([k, v]) => [k, Number(v)]),
+    );
   }
   if (message.annotations) input.annotations = { ...message.annotations };
   if (message.versionDestroyTtl) input.versionDestroyTtlSeconds = toSeconds(message.versionDestroyTtl);
@@ -109,11 +126,14 @@ export function secretMessage(secret: Secret): Record<string, unknown> {
   if (secret.expireTime) message.expireTime = fromDate(secret.expireTime);
   if (secret.rotation) {
     const rotation: Record<string, unknown> = {};
-    if (secret.rotation.nextRotationTime) rotation.nextRotationTime = fromDate(secret.rotation.nextRotationTime);
-    if (secret.rotation.rotationPeriodSeconds !== undefined) rotation.rotationPeriod = fromSeconds(secret.rotation.rotationPeriodSeconds);
+    if (secret.rotation.nextRotationTime)
+      rotation.nextRotationTime = fromDate(secret.rotation.nextRotationTime);
+    if (secret.rotation.rotationPeriodSeconds !== undefined)
+      rotation.rotationPeriod = fromSeconds(secret.rotation.rotationPeriodSeconds);
     message.rotation = rotation;
   }
-  if (secret.versionDestroyTtlSeconds !== undefined) message.versionDestroyTtl = fromSeconds(secret.versionDestroyTtlSeconds);
+  if (secret.versionDestroyTtlSeconds !== undefined)
+    message.versionDestroyTtl = fromSeconds(secret.versionDestroyTtlSeconds);
   return message;
 }
 
@@ -136,11 +156,19 @@ export function accessMessage(accessed: AccessedVersion): Record<string, unknown
 }
 
 export function secretsPageMessage(page: Page<Secret>): Record<string, unknown> {
-  return { secrets: page.items.map(secretMessage), nextPageToken: page.nextPageToken, totalSize: page.totalSize };
+  return {
+    secrets: page.items.map(secretMessage),
+    nextPageToken: page.nextPageToken,
+    totalSize: page.totalSize,
+  };
 }
 
 export function versionsPageMessage(page: Page<SecretVersion>): Record<string, unknown> {
-  return { versions: page.items.map(versionMessage), nextPageToken: page.nextPageToken, totalSize: page.totalSize };
+  return {
+    versions: page.items.map(versionMessage),
+    nextPageToken: page.nextPageToken,
+    totalSize: page.totalSize,
+  };
 }
 
 /** `data_crc32c` (optional int64) as a number, or undefined when the caller did not send one. */

@@ -16,7 +16,10 @@ type Comparator = '=' | '!=' | ':' | '<' | '<=' | '>' | '>=';
 
 class Parser {
   private pos = 0;
-  constructor(private readonly text: string, private readonly fields: ReadonlySet<string>) {}
+  constructor(
+    private readonly text: string,
+    private readonly fields: ReadonlySet<string>,
+  ) {}
 
   parse(): FilterPredicate {
     const expr = this.expression();
@@ -126,7 +129,10 @@ class Parser {
 }
 
 function globToRegExp(pattern: string, anchored: boolean): RegExp {
-  const body = pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+  const body = pattern
+    .split('*')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
   return new RegExp(anchored ? `^${body}$` : body);
 }
 
@@ -145,19 +151,27 @@ function compareScalar(actual: string | Date, comparator: Comparator, expected: 
   let order: number;
   if (actual instanceof Date) {
     const when = Date.parse(expected);
-    if (Number.isNaN(when)) throw invalidArgument(`Invalid filter value [${expected}]: expected an RFC 3339 time.`);
+    if (Number.isNaN(when))
+      throw invalidArgument(`Invalid filter value [${expected}]: expected an RFC 3339 time.`);
     order = Math.sign(actual.getTime() - when);
   } else {
     order = actual === expected ? 0 : actual < expected ? -1 : 1;
-    if (comparator === '=' && expected.includes('*')) order = globToRegExp(expected, true).test(actual) ? 0 : 1;
+    if (comparator === '=' && expected.includes('*'))
+      order = globToRegExp(expected, true).test(actual) ? 0 : 1;
   }
   switch (comparator) {
-    case '=': return order === 0;
-    case '!=': return order !== 0;
-    case '<': return order < 0;
-    case '<=': return order <= 0;
-    case '>': return order > 0;
-    case '>=': return order >= 0;
+    case '=':
+      return order === 0;
+    case '!=':
+      return order !== 0;
+    case '<':
+      return order < 0;
+    case '<=':
+      return order <= 0;
+    case '>':
+      return order > 0;
+    case '>=':
+      return order >= 0;
   }
 }
 
@@ -167,8 +181,10 @@ function compile(path: string[], comparator: Comparator, expected: string): Filt
     if (comparator === ':' && expected === '*') return found.length > 0;
     if (comparator === '!=' && found.length === 0) return true;
     return found.some((value) => {
-      if (typeof value === 'string' || value instanceof Date) return compareScalar(value, comparator, expected);
-      if (Array.isArray(value)) return value.some((v) => typeof v === 'string' && compareScalar(v, comparator, expected));
+      if (typeof value === 'string' || value instanceof Date)
+        return compareScalar(value, comparator, expected);
+      if (Array.isArray(value))
+        return value.some((v) => typeof v === 'string' && compareScalar(v, comparator, expected));
       // A map with `:` asks whether it has the key (`labels:env`).
       return comparator === ':' && value !== undefined && expected in value;
     });

@@ -17,8 +17,12 @@ function queryHash(query: string): string {
 
 function readToken(token: string, query: string): number {
   try {
-    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { a?: unknown; q?: unknown };
-    if (typeof parsed.a === 'number' && Number.isSafeInteger(parsed.a) && parsed.q === queryHash(query)) return parsed.a;
+    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as {
+      a?: unknown;
+      q?: unknown;
+    };
+    if (typeof parsed.a === 'number' && Number.isSafeInteger(parsed.a) && parsed.q === queryHash(query))
+      return parsed.a;
   } catch {
     // fall through to the error below
   }
@@ -42,7 +46,13 @@ export function paginate<T>(
   const page = remaining.slice(0, size);
   const more = remaining.length > size;
   const nextPageToken = more
-    ? Buffer.from(JSON.stringify({ a: page[page.length - 1].seq, q: queryHash(request.query) })).toString('base64url')
+    ? Buffer.from(JSON.stringify({ a: page[page.length - 1].seq, q: queryHash(request.query) })).toString(
+        'base64url',
+      )
     : '';
-  return { items: page.map((item) => item.value), nextPageToken, totalSize: request.filtered ? 0 : sorted.length };
+  return {
+    items: page.map((item) => item.value),
+    nextPageToken,
+    totalSize: request.filtered ? 0 : sorted.length,
+  };
 }

@@ -29,17 +29,21 @@ export function secretToJson(secret: Secret): Record<string, unknown> {
   json.etag = secret.etag;
   if (secret.rotation) {
     const rotation: Record<string, string> = {};
-    if (secret.rotation.nextRotationTime) rotation.nextRotationTime = timestampJson(secret.rotation.nextRotationTime);
+    if (secret.rotation.nextRotationTime)
+      rotation.nextRotationTime = timestampJson(secret.rotation.nextRotationTime);
     if (secret.rotation.rotationPeriodSeconds !== undefined) {
       rotation.rotationPeriod = durationJson(secret.rotation.rotationPeriodSeconds);
     }
     json.rotation = rotation;
   }
   if (nonEmpty(secret.versionAliases)) {
-    json.versionAliases = Object.fromEntries(Object.entries(secret.versionAliases).map(([k, v]) => [k, String(v)]));
+    json.versionAliases = Object.fromEntries(
+      Object.entries(secret.versionAliases).map(([k, v]) => [k, String(v)]),
+    );
   }
   if (nonEmpty(secret.annotations)) json.annotations = { ...secret.annotations };
-  if (secret.versionDestroyTtlSeconds !== undefined) json.versionDestroyTtl = durationJson(secret.versionDestroyTtlSeconds);
+  if (secret.versionDestroyTtlSeconds !== undefined)
+    json.versionDestroyTtl = durationJson(secret.versionDestroyTtlSeconds);
   return json;
 }
 

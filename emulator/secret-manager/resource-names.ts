@@ -45,7 +45,10 @@ function checkProject(project: ProjectIdentity, given: string, permission: strin
 
 function rejectRegional(name: string): void {
   if (/^projects\/[^/]+\/locations\//.test(name)) {
-    throw new SecretManagerError('UNIMPLEMENTED', `Regional secrets are not supported by this emulator: [${name}].`);
+    throw new SecretManagerError(
+      'UNIMPLEMENTED',
+      `Regional secrets are not supported by this emulator: [${name}].`,
+    );
   }
 }
 
@@ -75,7 +78,8 @@ export function parseVersionName(
 ): { secretId: string; version: string } {
   rejectRegional(name);
   const match = /^projects\/([^/]+)\/secrets\/([^/]+)\/versions\/([^/]+)$/.exec(name);
-  if (!match) throw invalidArgument(`Invalid resource name [${name}]: expected projects/*/secrets/*/versions/*.`);
+  if (!match)
+    throw invalidArgument(`Invalid resource name [${name}]: expected projects/*/secrets/*/versions/*.`);
   checkProject(project, match[1], permission, name);
   checkSecretId(match[2]);
   return { secretId: match[2], version: match[3] };

@@ -21,7 +21,10 @@ export class SecretManagerError extends Error {
   override readonly name = 'SecretManagerError';
   readonly code: number;
 
-  constructor(readonly status: GrpcCodeName, message: string) {
+  constructor(
+    readonly status: GrpcCodeName,
+    message: string,
+  ) {
     super(message);
     this.code = GrpcCode[status];
   }

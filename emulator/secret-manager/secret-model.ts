@@ -11,7 +11,11 @@ export interface CustomerManagedEncryption {
 /** Replication policy, required on create and immutable afterwards; returned as given. */
 export type Replication =
   | { automatic: { customerManagedEncryption?: CustomerManagedEncryption } }
-  | { userManaged: { replicas: Array<{ location: string; customerManagedEncryption?: CustomerManagedEncryption }> } };
+  | {
+      userManaged: {
+        replicas: Array<{ location: string; customerManagedEncryption?: CustomerManagedEncryption }>;
+      };
+    };
 
 /** Rotation schedule: Secret Manager announces SECRET_ROTATE at `nextRotationTime`. */
 export interface Rotation {
@@ -43,8 +47,7 @@ export interface Secret {
 
 /** Where a version's data lives, derived from the secret's replication when it was added. */
 export type ReplicationStatus =
-  | { automatic: Record<string, never> }
-  | { userManaged: { replicas: Array<{ location: string }> } };
+  { automatic: Record<string, never> } | { userManaged: { replicas: Array<{ location: string }> } };
 
 export type VersionState = 'ENABLED' | 'DISABLED' | 'DESTROYED';
 

@@ -15,27 +15,54 @@
  */
 import { EventEmitter } from 'node:events';
 import { EtagClock } from './etag-clock.js';
-import { SECRET_FILTER_FIELDS, VERSION_FILTER_FIELDS, secretFilterDoc, versionFilterDoc } from './filter-docs.js';
+import {
+  SECRET_FILTER_FIELDS,
+  VERSION_FILTER_FIELDS,
+  secretFilterDoc,
+  versionFilterDoc,
+} from './filter-docs.js';
 import { compileFilter } from './list-filter.js';
 import { buildNotification } from './notification.js';
 import { paginate } from './paging.js';
 import {
-  checkSecretId, parseProjectParent, parseSecretName, parseVersionName, secretName, versionName,
+  checkSecretId,
+  parseProjectParent,
+  parseSecretName,
+  parseVersionName,
+  secretName,
+  versionName,
   type ProjectIdentity,
 } from './resource-names.js';
 import { SecretManagerError, failedPrecondition, invalidArgument, notFound } from './secret-manager-error.js';
 import {
-  copySecret, copyVersion, type AccessedVersion, type NotificationEventType, type Page,
-  type Secret, type SecretInput, type SecretVersion,
+  copySecret,
+  copyVersion,
+  type AccessedVersion,
+  type NotificationEventType,
+  type Page,
+  type Secret,
+  type SecretInput,
+  type SecretVersion,
 } from './secret-model.js';
 import { applySecretUpdate } from './secret-update.js';
 import {
-  advanceRotation, applyTransition, checkPayload, destroyEntry, replicationStatusOf, resolveVersionRef,
-  type Transition, type VersionEntry,
+  advanceRotation,
+  applyTransition,
+  checkPayload,
+  destroyEntry,
+  replicationStatusOf,
+  resolveVersionRef,
+  type Transition,
+  type VersionEntry,
 } from './version-rules.js';
 import {
-  validateAliases, validateAnnotations, validateLabels, validatePositiveDuration, validateReplication,
-  validateRotation, validateTopics,
+  validateAliases,
+  validateAnnotations,
+  validateLabels,
+  validatePositiveDuration,
+  validateReplication,
+  validateRotation,
+  validateTopics,
 } from './secret-validation.js';
 
 export interface SecretStoreOptions {
@@ -76,11 +103,19 @@ export class SecretStore extends EventEmitter {
   /** Creates a secret (automatic replication) with one ENABLED version per payload, then its aliases. */
   seedSecret(
     secretId: string,
-    init: { labels?: Record<string, string>; annotations?: Record<string, string>; versionAliases?: Record<string, number> },
+    init: {
+      labels?: Record<string, string>;
+      annotations?: Record<string, string>;
+      versionAliases?: Record<string, number>;
+    },
     payloads: Buffer[],
   ): void {
     const parent = `projects/${this.project.projectId}`;
-    this.createSecret(parent, secretId, { replication: { automatic: {} }, labels: init.labels, annotations: init.annotations });
+    this.createSecret(parent, secretId, {
+      replication: { automatic: {} },
+      labels: init.labels,
+      annotations: init.annotations,
+    });
     const name = `${parent}/secrets/${secretId}`;
     for (const data of payloads) this.addVersion(name, { data });
     if (init.versionAliases) {
@@ -93,7 +128,8 @@ export class SecretStore extends EventEmitter {
     parseProjectParent(this.project, parent, 'secretmanager.secrets.create');
     checkSecretId(secretId);
     const name = secretName(this.project, secretId);
-    if (this.secrets.has(secretId)) throw new SecretManagerError('ALREADY_EXISTS', `Secret [${name}] already exists.`);
+    if (this.secrets.has(secretId))
+      throw new SecretManagerError('ALREADY_EXISTS', `Secret [${name}] already exists.`);
     const now = this.now();
     validateReplication(input.replication);
     const topics = input.topics ?? [];
@@ -116,11 +152,14 @@ export class SecretStore extends EventEmitter {
       versionAliases: {},
       annotations: { ...input.annotations },
     };
-    const expireTime = input.ttlSeconds !== undefined ? new Date(now.getTime() + input.ttlSeconds * 1000) : input.expireTime;
-    if (expireTime && expireTime.getTime() <= now.getTime()) throw invalidArgument('expire_time must be in the future.');
+    const expireTime =
+      input.ttlSeconds !== undefined ? new Date(now.getTime() + input.ttlSeconds * 1000) : input.expireTime;
+    if (expireTime && expireTime.getTime() <= now.getTime())
+      throw invalidArgument('expire_time must be in the future.');
     if (expireTime) secret.expireTime = expireTime;
     if (input.rotation) secret.rotation = structuredClone(input.rotation);
-    if (input.versionDestroyTtlSeconds !== undefined) secret.versionDestroyTtlSeconds = input.versionDestroyTtlSeconds;
+    if (input.versionDestroyTtlSeconds !== undefined)
+      secret.versionDestroyTtlSeconds = input.versionDestroyTtlSeconds;
     this.secrets.set(secretId, { seq: this.nextSeq++, secret, versions: [] });
     this.notify('SECRET_CREATE', secret);
     return copySecret(secret);
@@ -197,7 +236,11 @@ export class SecretStore extends EventEmitter {
     const items = entry.versions
       .filter((v) => matches(versionFilterDoc(v.version)))
       .map((v) => ({ seq: v.version.version, value: copyVersion(v.version) }));
-    return paginate(items, { ...request, filtered: filter.trim() !== '', query: `${entry.secret.name}|${filter}` });
+    return paginate(items, {
+      ...request,
+      filtered: filter.trim() !== '',
+      query: `${entry.secret.name}|${filter}`,
+    });
   }
 
   accessVersion(name: string): AccessedVersion {
@@ -287,7 +330,8 @@ export class SecretStore extends EventEmitter {
   private findSecret(name: string, permission: string): SecretEntry {
     const secretId = parseSecretName(this.project, name, permission);
     const entry = this.secrets.get(secretId);
-    if (!entry) throw notFound(`Secret [${secretName(this.project, secretId)}] not found or has no versions.`);
+    if (!entry)
+      throw notFound(`Secret [${secretName(this.project, secretId)}] not found or has no versions.`);
     return entry;
   }
 
@@ -299,13 +343,23 @@ export class SecretStore extends EventEmitter {
    * Resolves `versions/<n>`, and for Get/Access also `latest` and aliases (resources.proto:
    * "Access by alias is only supported on GetSecretVersion and AccessSecretVersion").
    */
-  private findVersionEntry(name: string, permission: string, allowAliases: boolean): { entry: VersionEntry; secret: Secret } {
+  private findVersionEntry(
+    name: string,
+    permission: string,
+    allowAliases: boolean,
+  ): { entry: VersionEntry; secret: Secret } {
     const { secretId, version } = parseVersionName(this.project, name, permission);
     const secretEntry = this.secrets.get(secretId);
     const fullSecretName = secretName(this.project, secretId);
     if (!secretEntry) throw notFound(`Secret [${fullSecretName}] not found or has no versions.`);
-    const number = resolveVersionRef(version, secretEntry.versions.length, secretEntry.secret.versionAliases, allowAliases);
-    if (number === undefined && version === 'latest') throw notFound(`Secret [${fullSecretName}] not found or has no versions.`);
+    const number = resolveVersionRef(
+      version,
+      secretEntry.versions.length,
+      secretEntry.secret.versionAliases,
+      allowAliases,
+    );
+    if (number === undefined && version === 'latest')
+      throw notFound(`Secret [${fullSecretName}] not found or has no versions.`);
     const entry = number !== undefined && number >= 1 ? secretEntry.versions[number - 1] : undefined;
     if (!entry) throw notFound(`Secret Version [${versionName(this.project, secretId, version)}] not found.`);
     return { entry, secret: secretEntry.secret };
@@ -314,7 +368,9 @@ export class SecretStore extends EventEmitter {
   private checkEtag(current: string, given: string | undefined, resource: string): void {
     if (given && given !== current) {
       // Google: "fails with a FAILED_PRECONDITION error and an HTTP status code 400"; wording ours.
-      throw failedPrecondition(`The etag provided [${given}] does not match the current etag of [${resource}].`);
+      throw failedPrecondition(
+        `The etag provided [${given}] does not match the current etag of [${resource}].`,
+      );
     }
   }
 

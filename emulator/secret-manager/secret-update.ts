@@ -6,13 +6,27 @@
 import { invalidArgument } from './secret-manager-error.js';
 import { copySecret, type Secret, type SecretInput } from './secret-model.js';
 import {
-  validateAliases, validateAnnotations, validateLabels, validatePositiveDuration, validateRotation, validateTopics,
+  validateAliases,
+  validateAnnotations,
+  validateLabels,
+  validatePositiveDuration,
+  validateRotation,
+  validateTopics,
 } from './secret-validation.js';
 
 /** Field paths UpdateSecret accepts (proto field names). */
 export const UPDATABLE_PATHS = new Set([
-  'labels', 'annotations', 'version_aliases', 'topics', 'rotation', 'rotation.next_rotation_time',
-  'rotation.rotation_period', 'expire_time', 'ttl', 'version_destroy_ttl', 'etag',
+  'labels',
+  'annotations',
+  'version_aliases',
+  'topics',
+  'rotation',
+  'rotation.next_rotation_time',
+  'rotation.rotation_period',
+  'expire_time',
+  'ttl',
+  'version_destroy_ttl',
+  'etag',
 ]);
 
 /** `versionAliases` → `version_aliases`; gRPC callers send snake_case, REST-minded ones camelCase. */
@@ -30,7 +44,8 @@ export function applySecretUpdate(
   const paths = updateMask.map((p) => snakeCase(p.trim())).filter((p) => p !== '');
   if (paths.length === 0) throw invalidArgument('update_mask is required and must name at least one field.');
   for (const path of paths) {
-    if (!UPDATABLE_PATHS.has(path)) throw invalidArgument(`Field [${path}] in update_mask cannot be updated.`);
+    if (!UPDATABLE_PATHS.has(path))
+      throw invalidArgument(`Field [${path}] in update_mask cannot be updated.`);
   }
   const has = (path: string): boolean => paths.includes(path);
   const next = copySecret(secret);
@@ -51,14 +66,16 @@ export function applySecretUpdate(
     next.topics = (input.topics ?? []).map((t) => ({ name: t.name }));
     validateTopics(next.topics);
   }
-  const rotationChanged = has('rotation') || has('rotation.next_rotation_time') || has('rotation.rotation_period');
+  const rotationChanged =
+    has('rotation') || has('rotation.next_rotation_time') || has('rotation.rotation_period');
   if (has('rotation')) {
     if (input.rotation) next.rotation = structuredClone(input.rotation);
     else delete next.rotation;
   } else {
     const rotation = { ...next.rotation };
     if (has('rotation.next_rotation_time')) rotation.nextRotationTime = input.rotation?.nextRotationTime;
-    if (has('rotation.rotation_period')) rotation.rotationPeriodSeconds = input.rotation?.rotationPeriodSeconds;
+    if (has('rotation.rotation_period'))
+      rotation.rotationPeriodSeconds = input.rotation?.rotationPeriodSeconds;
     if (rotationChanged) next.rotation = dropUndefined(rotation);
   }
   if (next.rotation && Object.keys(next.rotation).length === 0) delete next.rotation;
@@ -71,7 +88,8 @@ export function applySecretUpdate(
     if (has('ttl') && input.ttlSeconds !== undefined) {
       next.expireTime = new Date(context.now.getTime() + input.ttlSeconds * 1000);
     } else if (has('expire_time') && input.expireTime) {
-      if (input.expireTime.getTime() <= context.now.getTime()) throw invalidArgument('expire_time must be in the future.');
+      if (input.expireTime.getTime() <= context.now.getTime())
+        throw invalidArgument('expire_time must be in the future.');
       next.expireTime = input.expireTime;
     } else {
       delete next.expireTime;
@@ -79,7 +97,8 @@ export function applySecretUpdate(
   }
   if (has('version_destroy_ttl')) {
     validatePositiveDuration('version_destroy_ttl', input.versionDestroyTtlSeconds);
-    if (input.versionDestroyTtlSeconds !== undefined) next.versionDestroyTtlSeconds = input.versionDestroyTtlSeconds;
+    if (input.versionDestroyTtlSeconds !== undefined)
+      next.versionDestroyTtlSeconds = input.versionDestroyTtlSeconds;
     else delete next.versionDestroyTtlSeconds;
   }
   return next;

@@ -32,11 +32,14 @@ export const MAX_ANNOTATIONS_BYTES = 16 * 1024;
 export function validateAnnotations(annotations: Record<string, string>): void {
   let total = 0;
   for (const [key, value] of Object.entries(annotations)) {
-    if (!ANNOTATION_KEY.test(key) || utf8Bytes(key) > 128) throw invalidArgument(`Annotation key [${key}] is invalid.`);
+    if (!ANNOTATION_KEY.test(key) || utf8Bytes(key) > 128)
+      throw invalidArgument(`Annotation key [${key}] is invalid.`);
     total += utf8Bytes(key) + utf8Bytes(value);
   }
   if (total >= MAX_ANNOTATIONS_BYTES) {
-    throw invalidArgument(`The total size of annotation keys and values must be less than 16KiB (got ${total} bytes).`);
+    throw invalidArgument(
+      `The total size of annotation keys and values must be less than 16KiB (got ${total} bytes).`,
+    );
   }
 }
 
@@ -45,9 +48,13 @@ export function validateAnnotations(annotations: Record<string, string>): void {
 const ALIAS = /^[a-zA-Z][a-zA-Z0-9_-]{0,62}$/;
 export const MAX_ALIASES = 50;
 
-export function validateAliases(aliases: Record<string, number>, versionExists: (n: number) => boolean): void {
+export function validateAliases(
+  aliases: Record<string, number>,
+  versionExists: (n: number) => boolean,
+): void {
   const entries = Object.entries(aliases);
-  if (entries.length > MAX_ALIASES) throw invalidArgument(`A secret can have at most ${MAX_ALIASES} version aliases.`);
+  if (entries.length > MAX_ALIASES)
+    throw invalidArgument(`A secret can have at most ${MAX_ALIASES} version aliases.`);
   for (const [alias, version] of entries) {
     if (!ALIAS.test(alias) || alias === 'latest' || alias === 'NEW') {
       throw invalidArgument(`Version alias [${alias}] is invalid.`);
@@ -65,7 +72,8 @@ export const MAX_TOPICS = 10;
 export function validateTopics(topics: Topic[]): void {
   if (topics.length > MAX_TOPICS) throw invalidArgument(`A secret can have at most ${MAX_TOPICS} topics.`);
   for (const topic of topics) {
-    if (!TOPIC.test(topic.name)) throw invalidArgument(`Topic name [${topic.name}] is invalid: expected projects/*/topics/*.`);
+    if (!TOPIC.test(topic.name))
+      throw invalidArgument(`Topic name [${topic.name}] is invalid: expected projects/*/topics/*.`);
   }
 }
 
@@ -84,11 +92,17 @@ export function validateRotation(rotation: Rotation, topics: Topic[], now: Date)
   if (nextRotationTime !== undefined) {
     const aheadSeconds = (nextRotationTime.getTime() - now.getTime()) / 1000;
     if (aheadSeconds < 300 || aheadSeconds > HUNDRED_YEARS_SECONDS) {
-      throw invalidArgument('next_rotation_time must be at least 5 minutes and at most 100 years in the future.');
+      throw invalidArgument(
+        'next_rotation_time must be at least 5 minutes and at most 100 years in the future.',
+      );
     }
   }
   if (rotationPeriodSeconds !== undefined) {
-    if (!Number.isInteger(rotationPeriodSeconds) || rotationPeriodSeconds < 3600 || rotationPeriodSeconds > HUNDRED_YEARS_SECONDS) {
+    if (
+      !Number.isInteger(rotationPeriodSeconds) ||
+      rotationPeriodSeconds < 3600 ||
+      rotationPeriodSeconds > HUNDRED_YEARS_SECONDS
+    ) {
       throw invalidArgument('rotation_period must be whole seconds, at least 3600s and at most 3153600000s.');
     }
   }
@@ -102,7 +116,8 @@ export function validateReplication(replication: Replication | undefined): void 
     const seen = new Set<string>();
     for (const replica of replicas) {
       if (!replica.location) throw invalidArgument('Replica location is required.');
-      if (seen.has(replica.location)) throw invalidArgument(`Duplicate replica location [${replica.location}].`);
+      if (seen.has(replica.location))
+        throw invalidArgument(`Duplicate replica location [${replica.location}].`);
       seen.add(replica.location);
     }
   }

@@ -29,7 +29,10 @@ export function secretManagerServiceDefinition(): grpc.ServiceDefinition {
   const gaxMain = createRequire(clientMain).resolve('google-gax');
   const packageDefinition = protoLoader.loadSync('google/cloud/secretmanager/v1/service.proto', {
     ...LOADER_OPTIONS,
-    includeDirs: [path.resolve(path.dirname(clientMain), '../protos'), path.resolve(path.dirname(gaxMain), '../protos')],
+    includeDirs: [
+      path.resolve(path.dirname(clientMain), '../protos'),
+      path.resolve(path.dirname(gaxMain), '../protos'),
+    ],
   });
   const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as {
     google: { cloud: { secretmanager: { v1: { SecretManagerService: grpc.ServiceClientConstructor } } } };

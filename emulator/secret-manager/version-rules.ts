@@ -5,7 +5,13 @@
  */
 import { crc32c } from '../../shared/crc32c.js';
 import { invalidArgument } from './secret-manager-error.js';
-import type { NotificationEventType, ReplicationStatus, Rotation, Secret, SecretVersion } from './secret-model.js';
+import type {
+  NotificationEventType,
+  ReplicationStatus,
+  Rotation,
+  Secret,
+  SecretVersion,
+} from './secret-model.js';
 
 /** Secret payloads are at most 64 KiB. */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
@@ -25,7 +31,9 @@ export function checkPayload(data: Buffer, dataCrc32c: number | undefined): numb
   const actual = crc32c(data);
   if (dataCrc32c !== undefined && dataCrc32c !== actual) {
     // Google verifies a given checksum (docs/data-integrity); the wording is ours.
-    throw invalidArgument('Checksum mismatch: the data_crc32c provided does not match the CRC32C of the payload data.');
+    throw invalidArgument(
+      'Checksum mismatch: the data_crc32c provided does not match the CRC32C of the payload data.',
+    );
   }
   return actual;
 }
@@ -50,7 +58,11 @@ export function resolveVersionRef(
 
 export function replicationStatusOf(secret: Secret): ReplicationStatus {
   if ('userManaged' in secret.replication) {
-    return { userManaged: { replicas: secret.replication.userManaged.replicas.map((r) => ({ location: r.location })) } };
+    return {
+      userManaged: {
+        replicas: secret.replication.userManaged.replicas.map((r) => ({ location: r.location })),
+      },
+    };
   }
   return { automatic: {} };
 }
@@ -70,7 +82,12 @@ export type Transition = 'enable' | 'disable' | 'destroy';
  * Enable/disable cancel a scheduled destroy; destroy with the secret's `versionDestroyTtl`
  * disables and schedules instead of destroying (delayed destroy).
  */
-export function applyTransition(entry: VersionEntry, transition: Transition, secret: Secret, now: Date): NotificationEventType {
+export function applyTransition(
+  entry: VersionEntry,
+  transition: Transition,
+  secret: Secret,
+  now: Date,
+): NotificationEventType {
   const version = entry.version;
   if (transition !== 'destroy') {
     version.state = transition === 'enable' ? 'ENABLED' : 'DISABLED';

@@ -6,11 +6,15 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** Why an API Keys operation was refused (maps 1:1 to a `google.rpc.Code`). */
-export type ApiKeyErrorCode = 'NOT_FOUND' | 'ALREADY_EXISTS' | 'FAILED_PRECONDITION' | 'INVALID_ARGUMENT' | 'ABORTED';
+export type ApiKeyErrorCode =
+  'NOT_FOUND' | 'ALREADY_EXISTS' | 'FAILED_PRECONDITION' | 'INVALID_ARGUMENT' | 'ABORTED';
 
 export class ApiKeyError extends Error {
   override readonly name = 'ApiKeyError';
-  constructor(readonly code: ApiKeyErrorCode, message: string) {
+  constructor(
+    readonly code: ApiKeyErrorCode,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -31,16 +35,28 @@ export const RestrictionsSchema = z
   .strictObject({
     browserKeyRestrictions: z.strictObject({ allowedReferrers: z.array(z.string()).optional() }).optional(),
     serverKeyRestrictions: z
-      .strictObject({ allowedIps: z.array(z.string().refine(isIpOrCidr, 'must be an IP address or CIDR block')).optional() })
+      .strictObject({
+        allowedIps: z.array(z.string().refine(isIpOrCidr, 'must be an IP address or CIDR block')).optional(),
+      })
       .optional(),
     androidKeyRestrictions: z
-      .strictObject({ allowedApplications: z.array(z.strictObject({ sha1Fingerprint: z.string(), packageName: z.string() })).optional() })
+      .strictObject({
+        allowedApplications: z
+          .array(z.strictObject({ sha1Fingerprint: z.string(), packageName: z.string() }))
+          .optional(),
+      })
       .optional(),
     iosKeyRestrictions: z.strictObject({ allowedBundleIds: z.array(z.string()).optional() }).optional(),
     apiTargets: z.array(ApiTarget).optional(),
   })
   .refine(
-    (r) => [r.browserKeyRestrictions, r.serverKeyRestrictions, r.androidKeyRestrictions, r.iosKeyRestrictions].filter((x) => x !== undefined).length <= 1,
+    (r) =>
+      [
+        r.browserKeyRestrictions,
+        r.serverKeyRestrictions,
+        r.androidKeyRestrictions,
+        r.iosKeyRestrictions,
+      ].filter((x) => x !== undefined).length <= 1,
     'at most one of browserKeyRestrictions, serverKeyRestrictions, androidKeyRestrictions, iosKeyRestrictions may be set',
   );
 
@@ -70,7 +86,10 @@ export function parseKeyInput(body: unknown, field = 'key'): KeyInput {
   const issue = parsed.error.issues[0];
   const at = [field, ...issue.path.map(String)].join('.');
   if (issue.code === 'unrecognized_keys') {
-    throw new ApiKeyError('INVALID_ARGUMENT', `Invalid JSON payload received. Unknown name "${issue.keys[0]}" at '${at}': Cannot find field.`);
+    throw new ApiKeyError(
+      'INVALID_ARGUMENT',
+      `Invalid JSON payload received. Unknown name "${issue.keys[0]}" at '${at}': Cannot find field.`,
+    );
   }
   throw new ApiKeyError('INVALID_ARGUMENT', `Invalid value at '${at}': ${issue.message}`);
 }
@@ -92,7 +111,11 @@ export interface ApiKey {
 }
 
 /** proto3 JSON of a Key (empty fields omitted); `keyString` only when asked for. */
-export function keyToJson(key: ApiKey, projectNumber: string, options: { withKeyString?: boolean } = {}): Record<string, unknown> {
+export function keyToJson(
+  key: ApiKey,
+  projectNumber: string,
+  options: { withKeyString?: boolean } = {},
+): Record<string, unknown> {
   return {
     name: `projects/${projectNumber}/locations/global/keys/${key.keyId}`,
     uid: key.uid,
@@ -102,7 +125,9 @@ export function keyToJson(key: ApiKey, projectNumber: string, options: { withKey
     updateTime: key.updateTime.toISOString(),
     ...(key.deleteTime ? { deleteTime: key.deleteTime.toISOString() } : {}),
     ...(Object.keys(key.annotations).length > 0 ? { annotations: { ...key.annotations } } : {}),
-    ...(key.restrictions && Object.keys(key.restrictions).length > 0 ? { restrictions: structuredClone(key.restrictions) } : {}),
+    ...(key.restrictions && Object.keys(key.restrictions).length > 0
+      ? { restrictions: structuredClone(key.restrictions) }
+      : {}),
     etag: key.etag,
     ...(key.serviceAccountEmail ? { serviceAccountEmail: key.serviceAccountEmail } : {}),
   };

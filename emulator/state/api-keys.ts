@@ -41,7 +41,10 @@ export class ApiKeyRegistry {
     this.purge();
     const id = keyId ?? randomUUID();
     if (keyId !== undefined && (!KEY_ID.test(keyId) || UUID_LIKE.test(keyId))) {
-      throw new ApiKeyError('INVALID_ARGUMENT', `Invalid key_id "${keyId.slice(0, 80)}": it must match [a-z]([a-z0-9-]{0,61}[a-z0-9])? and must not be a UUID.`);
+      throw new ApiKeyError(
+        'INVALID_ARGUMENT',
+        `Invalid key_id "${keyId.slice(0, 80)}": it must match [a-z]([a-z0-9-]{0,61}[a-z0-9])? and must not be a UUID.`,
+      );
     }
     // Deleted keys keep their id until purged, so the id stays taken (as at Google).
     if (this.keys.has(id)) throw new ApiKeyError('ALREADY_EXISTS', `Key ${this.nameOf(id)} already exists.`);
@@ -94,7 +97,10 @@ export class ApiKeyRegistry {
     if (updateMask && updateMask.length > 0) {
       for (const path of updateMask) {
         if (!(MUTABLE_FIELDS as readonly string[]).includes(path)) {
-          throw new ApiKeyError('INVALID_ARGUMENT', `Invalid update_mask path "${path.slice(0, 80)}": only displayName, restrictions and annotations can be updated.`);
+          throw new ApiKeyError(
+            'INVALID_ARGUMENT',
+            `Invalid update_mask path "${path.slice(0, 80)}": only displayName, restrictions and annotations can be updated.`,
+          );
         }
         fields.push(path as MutableField);
       }
@@ -103,7 +109,8 @@ export class ApiKeyRegistry {
     }
     if (fields.includes('displayName')) key.displayName = input.displayName ?? '';
     if (fields.includes('annotations')) key.annotations = { ...input.annotations };
-    if (fields.includes('restrictions')) key.restrictions = input.restrictions ? structuredClone(input.restrictions) : undefined;
+    if (fields.includes('restrictions'))
+      key.restrictions = input.restrictions ? structuredClone(input.restrictions) : undefined;
     this.touch(key);
     return copy(key);
   }
@@ -119,7 +126,8 @@ export class ApiKeyRegistry {
 
   undelete(keyId: string): ApiKey {
     const key = this.require(keyId);
-    if (!key.deleteTime) throw new ApiKeyError('FAILED_PRECONDITION', `Key ${this.nameOf(keyId)} is not deleted.`);
+    if (!key.deleteTime)
+      throw new ApiKeyError('FAILED_PRECONDITION', `Key ${this.nameOf(keyId)} is not deleted.`);
     key.deleteTime = undefined;
     this.touch(key);
     return copy(key);
@@ -144,7 +152,10 @@ export class ApiKeyRegistry {
 
   private checkEtag(key: ApiKey, etag: string | undefined): void {
     if (etag && etag !== key.etag) {
-      throw new ApiKeyError('ABORTED', `The etag provided [${etag.slice(0, 80)}] does not match the current etag of ${this.nameOf(key.keyId)}.`);
+      throw new ApiKeyError(
+        'ABORTED',
+        `The etag provided [${etag.slice(0, 80)}] does not match the current etag of ${this.nameOf(key.keyId)}.`,
+      );
     }
   }
 
@@ -155,7 +166,8 @@ export class ApiKeyRegistry {
 
   private purge(): void {
     const cutoff = this.now().getTime() - UNDELETE_WINDOW_MS;
-    for (const [id, key] of this.keys) if (key.deleteTime && key.deleteTime.getTime() <= cutoff) this.keys.delete(id);
+    for (const [id, key] of this.keys)
+      if (key.deleteTime && key.deleteTime.getTime() <= cutoff) this.keys.delete(id);
   }
 }
 

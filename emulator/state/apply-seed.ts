@@ -7,16 +7,24 @@ import type { EmulatorState } from './emulator-state.js';
  */
 export async function applySeed(state: EmulatorState, seed: Seed): Promise<void> {
   for (const sa of seed.serviceAccounts) {
-    state.serviceAccounts.create(sa.email, { displayName: sa.displayName ?? '', disabled: sa.disabled ?? false });
+    state.serviceAccounts.create(sa.email, {
+      displayName: sa.displayName ?? '',
+      disabled: sa.disabled ?? false,
+    });
   }
   await Promise.all(
-    seed.serviceAccounts.flatMap((sa) => Array.from({ length: sa.userManagedKeys ?? 0 }, () => state.serviceAccounts.createKey(sa.email))),
+    seed.serviceAccounts.flatMap((sa) =>
+      Array.from({ length: sa.userManagedKeys ?? 0 }, () => state.serviceAccounts.createKey(sa.email)),
+    ),
   );
   for (const key of seed.apiKeys ?? []) {
     state.apiKeys.create(key.id, { displayName: key.displayName, restrictions: key.restrictions });
   }
   const secrets = await Promise.all(
-    seed.secrets.map(async (secret) => ({ secret, payloads: await Promise.all(secret.versions.map((v) => payloadOf(state, v))) })),
+    seed.secrets.map(async (secret) => ({
+      secret,
+      payloads: await Promise.all(secret.versions.map((v) => payloadOf(state, v))),
+    })),
   );
   for (const { secret, payloads } of secrets) {
     state.secrets.seedSecret(
@@ -29,7 +37,8 @@ export async function applySeed(state: EmulatorState, seed: Seed): Promise<void>
       payloads,
     );
   }
-  state.metadata.defaultServiceAccount = seed.metadata?.defaultServiceAccount ?? seed.serviceAccounts[0]?.email;
+  state.metadata.defaultServiceAccount =
+    seed.metadata?.defaultServiceAccount ?? seed.serviceAccounts[0]?.email;
 }
 
 async function payloadOf(state: EmulatorState, version: SecretVersionSeed): Promise<Buffer> {

@@ -39,9 +39,15 @@ export class IamGrants {
   /** Adds a binding. An unknown predefined role is a programmer error (TypeError). */
   grant(binding: IamBinding): void {
     if (typeof binding.role === 'string' && !Object.hasOwn(ROLE_PERMISSIONS, binding.role)) {
-      throw new TypeError(`IamGrants: unknown role ${binding.role}; known: ${Object.keys(ROLE_PERMISSIONS).join(', ')}`);
+      throw new TypeError(
+        `IamGrants: unknown role ${binding.role}; known: ${Object.keys(ROLE_PERMISSIONS).join(', ')}`,
+      );
     }
-    this.bindings.push({ ...binding, serviceAccount: binding.serviceAccount.toLowerCase(), member: normaliseMember(binding.member) });
+    this.bindings.push({
+      ...binding,
+      serviceAccount: binding.serviceAccount.toLowerCase(),
+      member: normaliseMember(binding.member),
+    });
   }
 
   /** Removes every binding of `member` on `serviceAccount`; returns how many were removed. */
@@ -62,7 +68,9 @@ export class IamGrants {
   allows(serviceAccount: string, member: string, permission: string): boolean {
     const sa = serviceAccount.toLowerCase();
     const m = normaliseMember(member);
-    return this.bindings.some((b) => b.serviceAccount === sa && b.member === m && permissionsOf(b.role).includes(permission));
+    return this.bindings.some(
+      (b) => b.serviceAccount === sa && b.member === m && permissionsOf(b.role).includes(permission),
+    );
   }
 
   /** Whether tokens for `serviceAccount` may live longer than 1 h (up to 12 h). */

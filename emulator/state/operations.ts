@@ -22,7 +22,12 @@ export class OperationStore {
 
   /** Starts an operation whose result is `response`; returns its JSON as the method answers it. */
   start(response: Record<string, unknown>): Record<string, unknown> {
-    const operation: StoredOperation = { name: `${this.prefix}${randomUUID()}`, polls: 0, pollsUntilDone: this.pollsUntilDone, response };
+    const operation: StoredOperation = {
+      name: `${this.prefix}${randomUUID()}`,
+      polls: 0,
+      pollsUntilDone: this.pollsUntilDone,
+      response,
+    };
     this.operations.set(operation.name, operation);
     return toJson(operation);
   }

@@ -14,6 +14,9 @@ export interface RsaKeyPair {
  * generated at emulator start overlap instead of blocking the event loop one by one.
  */
 export async function generateRsaKeyPair(): Promise<RsaKeyPair> {
-  const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
+  const { privateKey, publicKey } = await generateKeyPairAsync('rsa', {
+    modulusLength: 2048,
+    publicExponent: 0x10001,
+  });
   return { privateKey, publicKey };
 }

@@ -80,7 +80,8 @@ export class ServiceAccountRegistry {
   /** Creates an account; ALREADY_EXISTS if the email is taken. */
   create(email: string, init: { displayName?: string; disabled?: boolean } = {}): ServiceAccount {
     const normalized = email.toLowerCase();
-    if (this.accounts.has(normalized)) throw new StateError('ALREADY_EXISTS', `service account ${normalized} already exists`);
+    if (this.accounts.has(normalized))
+      throw new StateError('ALREADY_EXISTS', `service account ${normalized} already exists`);
     const account: ServiceAccount = {
       email: normalized,
       uniqueId: newUniqueId(),
@@ -183,20 +184,28 @@ export class ServiceAccountRegistry {
   private requireLiveKey(email: string, keyId: string): ServiceAccountKey {
     const account = this.require(email);
     const key = this.keysOf(account.email).get(keyId);
-    if (!key || key.state === 'DELETED') throw new StateError('NOT_FOUND', `key ${keyId} of ${account.email} not found`);
+    if (!key || key.state === 'DELETED')
+      throw new StateError('NOT_FOUND', `key ${keyId} of ${account.email} not found`);
     return key;
   }
 
   private assertBelowCap(email: string, keyType: KeyType): void {
     if (keyType !== 'USER_MANAGED') return;
-    const live = [...this.keysOf(email).values()].filter((k) => k.keyType === 'USER_MANAGED' && k.state !== 'DELETED');
-    if (live.length >= MAX_USER_MANAGED_KEYS) throw new StateError('FAILED_PRECONDITION', 'Precondition check failed.');
+    const live = [...this.keysOf(email).values()].filter(
+      (k) => k.keyType === 'USER_MANAGED' && k.state !== 'DELETED',
+    );
+    if (live.length >= MAX_USER_MANAGED_KEYS)
+      throw new StateError('FAILED_PRECONDITION', 'Precondition check failed.');
   }
 }
 
 /** True when the key may verify a signature at `nowMs`. */
 export function isUsable(key: ServiceAccountKey, nowMs: number): boolean {
-  return key.state === 'ENABLED' && Date.parse(key.validAfterTime) <= nowMs && nowMs < Date.parse(key.validBeforeTime);
+  return (
+    key.state === 'ENABLED' &&
+    Date.parse(key.validAfterTime) <= nowMs &&
+    nowMs < Date.parse(key.validBeforeTime)
+  );
 }
 
 /** A 21-digit numeric id starting with 1, like Google's service-account unique ids. */

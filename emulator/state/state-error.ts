@@ -4,7 +4,10 @@ export type StateErrorCode = 'NOT_FOUND' | 'ALREADY_EXISTS' | 'FAILED_PRECONDITI
 /** Error thrown by the emulator's state registries (never carries key material). */
 export class StateError extends Error {
   override readonly name = 'StateError';
-  constructor(readonly code: StateErrorCode, message: string) {
+  constructor(
+    readonly code: StateErrorCode,
+    message: string,
+  ) {
     super(message);
   }
 }

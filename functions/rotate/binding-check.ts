@@ -12,7 +12,11 @@ import { KIND_LABEL, LEGACY_CONFIG_ANNOTATIONS, legacyDurationMs } from './state
 /** Why a secret is not rotated. */
 export type BindingReason = 'NOT_IN_BINDING' | 'BINDING_MISMATCH' | 'BOUND_SECRET_MISSING';
 
-export function bindingRefusal(reason: BindingReason, message: string, detail?: string): FailedPreconditionError {
+export function bindingRefusal(
+  reason: BindingReason,
+  message: string,
+  detail?: string,
+): FailedPreconditionError {
   return new FailedPreconditionError(message, { reason, ...(detail ? { detail } : {}) });
 }
 
@@ -22,20 +26,38 @@ export function bindingRefusal(reason: BindingReason, message: string, detail?: 
  */
 export function checkBinding(secret: SecretInfo, binding: RotationBinding | undefined): RotationBinding {
   if (!binding) {
-    throw bindingRefusal('NOT_IN_BINDING', 'The secret carries the managed label but no rotation binding names it; it is not rotated.', `secret ${secret.secretId} is not in TVS_ROTATION_BINDINGS`);
+    throw bindingRefusal(
+      'NOT_IN_BINDING',
+      'The secret carries the managed label but no rotation binding names it; it is not rotated.',
+      `secret ${secret.secretId} is not in TVS_ROTATION_BINDINGS`,
+    );
   }
   const disagreements: string[] = [];
   const kind = secret.labels[KIND_LABEL];
-  if (kind !== undefined && kind !== binding.kind) disagreements.push(`label ${KIND_LABEL}=${kind}, binding kind ${binding.kind}`);
+  if (kind !== undefined && kind !== binding.kind)
+    disagreements.push(`label ${KIND_LABEL}=${kind}, binding kind ${binding.kind}`);
   const a = secret.annotations;
   const target = a[LEGACY_CONFIG_ANNOTATIONS.target];
-  if (target !== undefined && target !== binding.target) disagreements.push(`annotation ${LEGACY_CONFIG_ANNOTATIONS.target} names another target than the binding`);
-  for (const [field, want] of [['period', binding.periodMs], ['grace', binding.graceMs]] as const) {
+  if (target !== undefined && target !== binding.target)
+    disagreements.push(
+      `annotation ${LEGACY_CONFIG_ANNOTATIONS.target} names another target than the binding`,
+    );
+  for (const [field, want] of [
+    ['period', binding.periodMs],
+    ['grace', binding.graceMs],
+  ] as const) {
     const value = a[LEGACY_CONFIG_ANNOTATIONS[field]];
-    if (value !== undefined && legacyDurationMs(value) !== want) disagreements.push(`annotation ${LEGACY_CONFIG_ANNOTATIONS[field]} disagrees with the binding's ${field}`);
+    if (value !== undefined && legacyDurationMs(value) !== want)
+      disagreements.push(
+        `annotation ${LEGACY_CONFIG_ANNOTATIONS[field]} disagrees with the binding's ${field}`,
+      );
   }
   if (disagreements.length > 0) {
-    throw bindingRefusal('BINDING_MISMATCH', 'The secret\'s metadata disagrees with its rotation binding; it is not rotated.', `secret ${secret.secretId}: ${disagreements.join('; ')}`);
+    throw bindingRefusal(
+      'BINDING_MISMATCH',
+      "The secret's metadata disagrees with its rotation binding; it is not rotated.",
+      `secret ${secret.secretId}: ${disagreements.join('; ')}`,
+    );
   }
   return binding;
 }

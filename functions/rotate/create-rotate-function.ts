@@ -47,7 +47,10 @@ export interface RotateFunction {
   flushAudit(): Promise<void>;
 }
 
-export function createRotateFunction(config: RotateConfig, overrides: RotateFunctionOverrides = {}): RotateFunction {
+export function createRotateFunction(
+  config: RotateConfig,
+  overrides: RotateFunctionOverrides = {},
+): RotateFunction {
   const log = createOpsLog('rotate', overrides.opsLogWrite);
   const now = overrides.now ?? Date.now;
   const transport = overrides.restTransport ?? googleAuthTransport({ projectId: config.projectId });
@@ -61,18 +64,33 @@ export function createRotateFunction(config: RotateConfig, overrides: RotateFunc
       attemptTimeoutMs: config.upstreamDeadlineMs,
     }),
     'api-key': apiKeyCredential({
-      apiKeys: createApiKeys({ baseUrl: config.apiKeysUrl, transport, call, operationDeadlineMs: API_KEY_OPERATION_DEADLINE_MS }),
+      apiKeys: createApiKeys({
+        baseUrl: config.apiKeysUrl,
+        transport,
+        call,
+        operationDeadlineMs: API_KEY_OPERATION_DEADLINE_MS,
+      }),
       geminiUrl: config.geminiUrl,
       verifyDeadlineMs: config.verifyDeadlineMs,
       attemptTimeoutMs: config.upstreamDeadlineMs,
     }),
   };
-  const audit = createAuditLog({ logName: config.auditLogName, projectId: config.projectId, transport: overrides.auditTransport });
+  const audit = createAuditLog({
+    logName: config.auditLogName,
+    projectId: config.projectId,
+    transport: overrides.auditTransport,
+  });
 
   const depsFor = (trigger: string): ReconcileDeps & { projectId: string } => {
     const owner = randomBytes(6).toString('hex');
     return {
-      secrets, credentials, now, owner, claimTtlMs: config.claimTtlMs, projectId: config.projectId, bindings: config.bindings,
+      secrets,
+      credentials,
+      now,
+      owner,
+      claimTtlMs: config.claimTtlMs,
+      projectId: config.projectId,
+      bindings: config.bindings,
       audit: rotationAudit(audit, owner, trigger, now),
       ...(overrides.afterStep ? { afterStep: overrides.afterStep } : {}),
     };
@@ -80,7 +98,11 @@ export function createRotateFunction(config: RotateConfig, overrides: RotateFunc
 
   const runSweep = async (request: SweepRequest = {}): Promise<RunReport> => {
     const report = await sweep(depsFor(request.dryRun ? 'dry-run' : 'sweep'), request);
-    log(report.ok ? 'INFO' : 'ERROR', 'rotation sweep finished', { runId: report.runId, dryRun: report.dryRun, outcomes: report.secrets.map((s) => `${s.secret}:${s.outcome}`) });
+    log(report.ok ? 'INFO' : 'ERROR', 'rotation sweep finished', {
+      runId: report.runId,
+      dryRun: report.dryRun,
+      outcomes: report.secrets.map((s) => `${s.secret}:${s.outcome}`),
+    });
     return report;
   };
 
@@ -95,15 +117,26 @@ export function createRotateFunction(config: RotateConfig, overrides: RotateFunc
       secret = await secrets.get(notice.secretName);
     } catch (err) {
       log('ERROR', 'cannot read the announced secret', { secret: notice.secretName, error: describe(err) });
-      throw new RedeliverError('The secret could not be read; deliver again.', { reason: 'SECRET_UNREADABLE', cause: err });
+      throw new RedeliverError('The secret could not be read; deliver again.', {
+        reason: 'SECRET_UNREADABLE',
+        cause: err,
+      });
     }
     if (!isManaged(secret)) {
       log('INFO', 'notification for an unmanaged secret ignored', { secret: secret.secretId });
       return undefined;
     }
     const report = await reconcileSecret(depsFor('event'), secret, { eventTimeMs: notice.timeMs });
-    log(report.outcome === 'failed' ? 'ERROR' : 'INFO', 'rotation notice handled', { secret: report.secret, outcome: report.outcome, eventId: cloudEvent.id, ...(report.error ? { reason: report.error.reason } : {}) });
-    if (shouldRedeliver(report)) throw new RedeliverError('Rotation failed transiently; deliver again.', { reason: report.error!.reason });
+    log(report.outcome === 'failed' ? 'ERROR' : 'INFO', 'rotation notice handled', {
+      secret: report.secret,
+      outcome: report.outcome,
+      eventId: cloudEvent.id,
+      ...(report.error ? { reason: report.error.reason } : {}),
+    });
+    if (shouldRedeliver(report))
+      throw new RedeliverError('Rotation failed transiently; deliver again.', {
+        reason: report.error!.reason,
+      });
     return report;
   };
 
@@ -117,7 +150,11 @@ export function createRotateFunction(config: RotateConfig, overrides: RotateFunc
   const http = createRotateHttpHandler({
     run: runSweep,
     authorize,
-    onRefused: (error) => log('WARNING', 'rotate call refused', { reason: error.reason, ...(error.detail ? { detail: error.detail } : {}) }),
+    onRefused: (error) =>
+      log('WARNING', 'rotate call refused', {
+        reason: error.reason,
+        ...(error.detail ? { detail: error.detail } : {}),
+      }),
   });
 
   return { http, event, runSweep, secrets, flushAudit: () => audit.flush() };

@@ -23,14 +23,17 @@ const eventSchema = z.object({
 });
 
 /** What the event asks for, or why it is ignored. */
-export type RotateNotice = { kind: 'rotate'; secretName: string; timeMs: number; messageId?: string } | { kind: 'ignore'; reason: string };
+export type RotateNotice =
+  | { kind: 'rotate'; secretName: string; timeMs: number; messageId?: string }
+  | { kind: 'ignore'; reason: string };
 
 /** Parses a notice; `secretName` is the announced secret's id in `projectId` (never the notice's project). */
 export function parseRotateNotice(data: unknown, projectId: string): RotateNotice {
   const parsed = eventSchema.safeParse(typeof data === 'string' ? safeJson(data) : data);
   if (!parsed.success) return { kind: 'ignore', reason: 'not a Pub/Sub message' };
   const { attributes, publishTime, messageId } = parsed.data.message;
-  if (attributes.eventType !== 'SECRET_ROTATE') return { kind: 'ignore', reason: `event type ${attributes.eventType ?? '(none)'}` };
+  if (attributes.eventType !== 'SECRET_ROTATE')
+    return { kind: 'ignore', reason: `event type ${attributes.eventType ?? '(none)'}` };
   const announced = /^projects\/[^/]+\/secrets\/([A-Za-z0-9_-]{1,255})$/.exec(attributes.secretId ?? '');
   if (!announced) return { kind: 'ignore', reason: 'SECRET_ROTATE without a valid secretId' };
   const secretName = `projects/${projectId}/secrets/${announced[1]}`;
@@ -51,7 +54,12 @@ const TRANSIENT = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUST
 
 /** True when a failed report is worth a redelivery (not a refusal that will fail again). */
 export function shouldRedeliver(report: SecretReport): boolean {
-  return report.outcome === 'failed' && report.error !== undefined && TRANSIENT.has(report.error.code) && report.error.reason !== 'MISCONFIGURED';
+  return (
+    report.outcome === 'failed' &&
+    report.error !== undefined &&
+    TRANSIENT.has(report.error.code) &&
+    report.error.reason !== 'MISCONFIGURED'
+  );
 }
 
 /** Error thrown to make Pub/Sub redeliver; carries no secret. */

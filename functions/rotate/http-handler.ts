@@ -17,15 +17,32 @@ import type { SweepRequest } from './sweep.js';
 const bodySchema = z.strictObject({
   dryRun: z.boolean().optional(),
   force: z.boolean().optional(),
-  secrets: z.array(z.string().regex(/^(projects\/[^/]+\/secrets\/)?[A-Za-z0-9_-]{1,255}$/, 'must be a secret id or projects/P/secrets/S')).min(1).max(100).optional(),
+  secrets: z
+    .array(
+      z
+        .string()
+        .regex(
+          /^(projects\/[^/]+\/secrets\/)?[A-Za-z0-9_-]{1,255}$/,
+          'must be a secret id or projects/P/secrets/S',
+        ),
+    )
+    .min(1)
+    .max(100)
+    .optional(),
 });
 
 /** Parses the request body (absent or `{}` = sweep everything due). */
 export function parseSweepRequest(body: unknown): SweepRequest {
-  const value = body === undefined || body === null || body === '' || (Buffer.isBuffer(body) && body.length === 0) ? {} : body;
+  const value =
+    body === undefined || body === null || body === '' || (Buffer.isBuffer(body) && body.length === 0)
+      ? {}
+      : body;
   const parsed = bodySchema.safeParse(value);
   if (!parsed.success) {
-    throw new InvalidArgumentError(`Invalid request body: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`, { reason: 'INVALID_BODY' });
+    throw new InvalidArgumentError(
+      `Invalid request body: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
+      { reason: 'INVALID_BODY' },
+    );
   }
   return parsed.data;
 }
@@ -49,13 +66,17 @@ export function createRotateHttpHandler({ run, authorize, onRefused }: RotateHtt
     }
     if (req.method !== 'POST') {
       res.set('allow', 'POST');
-      const { httpStatus, body } = toHttpError(new InvalidArgumentError('Use POST.', { reason: 'METHOD_NOT_ALLOWED' }), 405);
+      const { httpStatus, body } = toHttpError(
+        new InvalidArgumentError('Use POST.', { reason: 'METHOD_NOT_ALLOWED' }),
+        405,
+      );
       res.status(httpStatus).json(body);
       return;
     }
     let request: SweepRequest;
     try {
-      if ((req as { bodyError?: string }).bodyError) throw new InvalidArgumentError('The request body is not valid JSON.', { reason: 'INVALID_BODY' });
+      if ((req as { bodyError?: string }).bodyError)
+        throw new InvalidArgumentError('The request body is not valid JSON.', { reason: 'INVALID_BODY' });
       request = parseSweepRequest(req.body);
     } catch (err) {
       const { httpStatus, body } = toHttpError(err);

@@ -38,7 +38,14 @@ export function createInvokerCheck(options: InvokerCheckOptions): InvokerCheck {
   if (options.invokers.length === 0) throw new TypeError('invokers must name at least one service account');
   const allowed = new Set(options.invokers.map((email) => email.toLowerCase()));
   const auth = createCallerAuthenticator({
-    issuers: [{ issuer: GOOGLE_ISSUER, jwksUri: options.googleJwksUrl, audiences: options.audiences, algorithms: ['RS256'] }],
+    issuers: [
+      {
+        issuer: GOOGLE_ISSUER,
+        jwksUri: options.googleJwksUrl,
+        audiences: options.audiences,
+        algorithms: ['RS256'],
+      },
+    ],
     clockToleranceSeconds: options.clockToleranceSeconds,
     ...(options.now ? { now: options.now } : {}),
   });

@@ -24,12 +24,31 @@ export function planFor(session: SecretSession): string[] {
         ...(state.currentKey || info.aliases.current !== undefined ? retire : []),
       ];
     case 'creating':
-      return ['resume: destroy versions added since the claim and delete orphan keys', `create a new ${kind}`, 'store it as a new secret version', ...verifyPromote];
+      return [
+        'resume: destroy versions added since the claim and delete orphan keys',
+        `create a new ${kind}`,
+        'store it as a new secret version',
+        ...verifyPromote,
+      ];
     case 'verifying':
-      return [`verify the ${kind} ${state.newKey ?? ''} in version ${state.newVersion ?? '?'}`.replace(/\s+/g, ' '), ...verifyPromote.slice(1)];
+      return [
+        `verify the ${kind} ${state.newKey ?? ''} in version ${state.newVersion ?? '?'}`.replace(/\s+/g, ' '),
+        ...verifyPromote.slice(1),
+      ];
     case 'retiring':
-      return [`disable the old ${kind} ${state.oldKey ?? ''} and version ${state.oldVersion ?? '-'}`.replace(/\s+/g, ' '), ...retire.slice(1)];
+      return [
+        `disable the old ${kind} ${state.oldKey ?? ''} and version ${state.oldVersion ?? '-'}`.replace(
+          /\s+/g,
+          ' ',
+        ),
+        ...retire.slice(1),
+      ];
     case 'purging':
-      return [`delete the old ${kind} ${state.oldKey ?? ''} and destroy version ${state.oldVersion ?? '-'}`.replace(/\s+/g, ' ')];
+      return [
+        `delete the old ${kind} ${state.oldKey ?? ''} and destroy version ${state.oldVersion ?? '-'}`.replace(
+          /\s+/g,
+          ' ',
+        ),
+      ];
   }
 }

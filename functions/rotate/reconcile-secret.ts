@@ -60,7 +60,11 @@ class HookAbort extends Error {
  * Reconciles one managed secret and reports what happened. Never throws, except what the
  * `afterStep` hook throws: that aborts the run on the spot, as a crash would.
  */
-export async function reconcileSecret(deps: ReconcileDeps, secret: SecretInfo, options: ReconcileOptions = {}): Promise<SecretReport> {
+export async function reconcileSecret(
+  deps: ReconcileDeps,
+  secret: SecretInfo,
+  options: ReconcileOptions = {},
+): Promise<SecretReport> {
   const actions: Step[] = [];
   const foreignKeyIds: string[] = [];
   let session: SecretSession;
@@ -70,17 +74,44 @@ export async function reconcileSecret(deps: ReconcileDeps, secret: SecretInfo, o
     if (err instanceof FailedPreconditionError) {
       // Not in the binding, or metadata that disagrees with it: refused, reported, audited.
       deps.audit.failed('run', { secret: secret.secretId }, err);
-      return { secret: secret.secretId, outcome: 'failed', actions, error: { code: err.code, reason: err.reason, message: err.detail ? `${err.message} ${err.detail}` : err.message } };
+      return {
+        secret: secret.secretId,
+        outcome: 'failed',
+        actions,
+        error: {
+          code: err.code,
+          reason: err.reason,
+          message: err.detail ? `${err.message} ${err.detail}` : err.message,
+        },
+      };
     }
     if (!(err instanceof AnnotationError)) throw err;
-    const error = new FailedPreconditionError('The secret is not configured for rotation correctly.', { reason: 'MISCONFIGURED', detail: err.message });
+    const error = new FailedPreconditionError('The secret is not configured for rotation correctly.', {
+      reason: 'MISCONFIGURED',
+      detail: err.message,
+    });
     deps.audit.failed('run', { secret: secret.secretId }, error);
-    return { secret: secret.secretId, outcome: 'failed', actions, error: { code: error.code, reason: error.reason, message: `${error.message} ${err.message}` } };
+    return {
+      secret: secret.secretId,
+      outcome: 'failed',
+      actions,
+      error: { code: error.code, reason: error.reason, message: `${error.message} ${err.message}` },
+    };
   }
   const credential = deps.credentials[session.config.kind];
-  const fields = (extra: Omit<RotationAuditFields, 'secret'> = {}): RotationAuditFields => ({ secret: session.secretId, kind: session.config.kind, phase: session.state.phase, ...extra });
+  const fields = (extra: Omit<RotationAuditFields, 'secret'> = {}): RotationAuditFields => ({
+    secret: session.secretId,
+    kind: session.config.kind,
+    phase: session.state.phase,
+    ...extra,
+  });
   const ctx: StepContext = {
-    session, credential, secrets: deps.secrets, now: deps.now, audit: deps.audit, fields,
+    session,
+    credential,
+    secrets: deps.secrets,
+    now: deps.now,
+    audit: deps.audit,
+    fields,
     foreign(keyId) {
       if (!foreignKeyIds.includes(keyId)) foreignKeyIds.push(keyId);
     },
@@ -110,7 +141,11 @@ export async function reconcileSecret(deps: ReconcileDeps, secret: SecretInfo, o
     for (let moves = 0; moves < MAX_MOVES; moves++) {
       const move = nextMove(session, deps.now(), { ...options, rotatedThisRun: outcome === 'rotated' });
       if (move.kind === 'wait') {
-        return report(outcome ?? move.outcome, { ...promoted, ...(move.atMs !== undefined ? { nextActionAt: new Date(move.atMs).toISOString() } : {}), ...(outcome ? {} : { reason: move.reason }) });
+        return report(outcome ?? move.outcome, {
+          ...promoted,
+          ...(move.atMs !== undefined ? { nextActionAt: new Date(move.atMs).toISOString() } : {}),
+          ...(outcome ? {} : { reason: move.reason }),
+        });
       }
       if (options.dryRun) return report('planned', { plan: planFor(session), reason: move.reason });
       try {
@@ -128,11 +163,19 @@ export async function reconcileSecret(deps: ReconcileDeps, secret: SecretInfo, o
             if (result === 'rolled-back') {
               return report('rolled-back', {
                 ...(before.newKey ? { newKeyId: before.newKey } : {}),
-                error: { code: 'FAILED_PRECONDITION', reason: session.state.lastError ?? 'VERIFY_FAILED', message: 'The new credential did not work; it was removed and the current one kept.' },
+                error: {
+                  code: 'FAILED_PRECONDITION',
+                  reason: session.state.lastError ?? 'VERIFY_FAILED',
+                  message: 'The new credential did not work; it was removed and the current one kept.',
+                },
               });
             }
             outcome = 'rotated';
-            promoted = { ...(before.newKey ? { newKeyId: before.newKey } : {}), ...(before.currentKey ? { oldKeyId: before.currentKey } : {}), ...(before.newVersion ? { newVersion: before.newVersion } : {}) };
+            promoted = {
+              ...(before.newKey ? { newKeyId: before.newKey } : {}),
+              ...(before.currentKey ? { oldKeyId: before.currentKey } : {}),
+              ...(before.newVersion ? { newVersion: before.newVersion } : {}),
+            };
             break;
           }
           case 'retiring':
@@ -154,13 +197,21 @@ export async function reconcileSecret(deps: ReconcileDeps, secret: SecretInfo, o
     // The test hook aborts the run as a crash would: no clean-up, no report.
     if (err instanceof HookAbort) throw err.cause;
     if (err instanceof BusyError) {
-      return report('busy', { reason: `another run (${err.owner}) holds the claim until ${new Date(err.untilMs).toISOString()}` });
+      return report('busy', {
+        reason: `another run (${err.owner}) holds the claim until ${new Date(err.untilMs).toISOString()}`,
+      });
     }
     const error = asTvsError(err);
     deps.audit.failed('run', fields(), error);
     // Keep the phase (the next run resumes it) but let the next run in at once.
-    if (session.holdsClaim()) await session.save({ ...session.state, lastError: error.reason }, { release: true }).catch(() => undefined);
-    return report('failed', { ...promoted, error: { code: error.code, reason: error.reason, message: error.message } });
+    if (session.holdsClaim())
+      await session
+        .save({ ...session.state, lastError: error.reason }, { release: true })
+        .catch(() => undefined);
+    return report('failed', {
+      ...promoted,
+      error: { code: error.code, reason: error.reason, message: error.message },
+    });
   }
 }
 

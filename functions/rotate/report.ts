@@ -14,7 +14,17 @@ export type Outcome =
   | 'failed';
 
 /** The steps a run performs; `afterStep` hooks fire after each (tests crash runs there). */
-export type Step = 'claim' | 'discard-version' | 'delete-orphan' | 'create' | 'store' | 'verify' | 'promote' | 'rollback' | 'disable' | 'delete';
+export type Step =
+  | 'claim'
+  | 'discard-version'
+  | 'delete-orphan'
+  | 'create'
+  | 'store'
+  | 'verify'
+  | 'promote'
+  | 'rollback'
+  | 'disable'
+  | 'delete';
 /** Audited, never an action: something found that the rotator leaves alone (`FOREIGN_KEY_KEPT`, ...). */
 export type AuditOnlyStep = 'keep-foreign';
 

@@ -20,15 +20,31 @@ export interface RotationAudit {
 }
 
 /** Writes rotation audit entries to `log`; `runId` ties the entries of one run together. */
-export function rotationAudit(log: AuditLog, runId: string, trigger: string, now: () => number = Date.now): RotationAudit {
+export function rotationAudit(
+  log: AuditLog,
+  runId: string,
+  trigger: string,
+  now: () => number = Date.now,
+): RotationAudit {
   const started = now();
-  const base = (fields: RotationAuditFields) => ({ requestId: runId, latencyMs: now() - started, rotation: { ...fields, trigger } });
+  const base = (fields: RotationAuditFields) => ({
+    requestId: runId,
+    latencyMs: now() - started,
+    rotation: { ...fields, trigger },
+  });
   return {
     done(step, fields, reason = step.toUpperCase().replace(/-/g, '_')) {
       log.write({ decision: 'done', reason, action: `rotation.${step}`, httpStatus: 200, ...base(fields) });
     },
     failed(step, fields, error) {
-      log.write({ decision: 'error', reason: error.reason, action: `rotation.${step}`, httpStatus: HTTP_STATUS[error.code], ...(error.detail ? { detail: error.detail } : {}), ...base(fields) });
+      log.write({
+        decision: 'error',
+        reason: error.reason,
+        action: `rotation.${step}`,
+        httpStatus: HTTP_STATUS[error.code],
+        ...(error.detail ? { detail: error.detail } : {}),
+        ...base(fields),
+      });
     },
   };
 }

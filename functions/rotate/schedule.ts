@@ -22,26 +22,50 @@ export function nextMove(session: SecretSession, nowMs: number, options: MoveOpt
       return { kind: 'act', reason: `resume the rotation in phase ${state.phase}` };
     case 'retiring': {
       const atMs = (state.rotatedAtMs ?? 0) + config.graceMs;
-      return nowMs >= atMs ? { kind: 'act', reason: 'grace period over: disable the old credential' } : { kind: 'wait', outcome: 'waiting', reason: 'old credential in its grace period', atMs };
+      return nowMs >= atMs
+        ? { kind: 'act', reason: 'grace period over: disable the old credential' }
+        : { kind: 'wait', outcome: 'waiting', reason: 'old credential in its grace period', atMs };
     }
     case 'purging': {
       const atMs = (state.disabledAtMs ?? 0) + config.graceMs;
-      return nowMs >= atMs ? { kind: 'act', reason: 'second grace period over: delete the old credential' } : { kind: 'wait', outcome: 'waiting', reason: 'old credential disabled, awaiting deletion', atMs };
+      return nowMs >= atMs
+        ? { kind: 'act', reason: 'second grace period over: delete the old credential' }
+        : { kind: 'wait', outcome: 'waiting', reason: 'old credential disabled, awaiting deletion', atMs };
     }
     case 'idle':
       break;
   }
   const rotatedAt = state.rotatedAtMs;
   const dueAt = rotatedAt === undefined ? undefined : rotatedAt + config.periodMs;
-  if (options.rotatedThisRun) return { kind: 'wait', outcome: 'not-due', reason: 'rotated in this run', ...(dueAt !== undefined ? { atMs: dueAt } : {}) };
+  if (options.rotatedThisRun)
+    return {
+      kind: 'wait',
+      outcome: 'not-due',
+      reason: 'rotated in this run',
+      ...(dueAt !== undefined ? { atMs: dueAt } : {}),
+    };
   if (options.eventTimeMs !== undefined) {
     // Notices are delivered at least once and possibly late: one already acted on, or one that
     // arrives within half a period of the last rotation, needs nothing.
-    if (rotatedAt !== undefined && rotatedAt >= options.eventTimeMs) return { kind: 'wait', outcome: 'ignored', reason: `rotated at ${iso(rotatedAt)}, after the notice`, atMs: dueAt };
-    if (rotatedAt !== undefined && nowMs < rotatedAt + config.periodMs / 2) return { kind: 'wait', outcome: 'ignored', reason: `rotated recently (${iso(rotatedAt)})`, atMs: dueAt };
+    if (rotatedAt !== undefined && rotatedAt >= options.eventTimeMs)
+      return {
+        kind: 'wait',
+        outcome: 'ignored',
+        reason: `rotated at ${iso(rotatedAt)}, after the notice`,
+        atMs: dueAt,
+      };
+    if (rotatedAt !== undefined && nowMs < rotatedAt + config.periodMs / 2)
+      return {
+        kind: 'wait',
+        outcome: 'ignored',
+        reason: `rotated recently (${iso(rotatedAt)})`,
+        atMs: dueAt,
+      };
     return { kind: 'act', reason: 'SECRET_ROTATE notice' };
   }
   if (options.force) return { kind: 'act', reason: 'forced' };
   if (dueAt === undefined) return { kind: 'act', reason: 'never rotated by this service' };
-  return nowMs >= dueAt ? { kind: 'act', reason: 'rotation period elapsed' } : { kind: 'wait', outcome: 'not-due', reason: 'rotation period not elapsed', atMs: dueAt };
+  return nowMs >= dueAt
+    ? { kind: 'act', reason: 'rotation period elapsed' }
+    : { kind: 'wait', outcome: 'not-due', reason: 'rotation period not elapsed', atMs: dueAt };
 }

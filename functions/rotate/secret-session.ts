@@ -11,7 +11,10 @@ import { parseRotationState, withRotationState, type RotationConfig, type Rotati
 /** Thrown when another run holds the secret's claim. */
 export class BusyError extends Error {
   override readonly name = 'BusyError';
-  constructor(readonly owner: string, readonly untilMs: number) {
+  constructor(
+    readonly owner: string,
+    readonly untilMs: number,
+  ) {
     super(`claimed by run ${owner}`);
   }
 }
@@ -35,7 +38,11 @@ export class SecretSession {
   readonly config: RotationConfig;
 
   /** `config` is the secret's deploy-time binding, already checked against its metadata. */
-  constructor(private readonly deps: SessionDeps, info: SecretInfo, config: RotationConfig) {
+  constructor(
+    private readonly deps: SessionDeps,
+    info: SecretInfo,
+    config: RotationConfig,
+  ) {
     this.info = info;
     this.config = config;
     this.state = parseRotationState(info.annotations);
@@ -54,20 +61,28 @@ export class SecretSession {
   /** Throws `BusyError` if another run holds an unexpired claim. */
   assertNotClaimedByOther(): void {
     const claim = this.state.claim;
-    if (claim && claim.owner !== this.deps.owner && claim.expiresAtMs > this.deps.now()) throw new BusyError(claim.owner, claim.expiresAtMs);
+    if (claim && claim.owner !== this.deps.owner && claim.expiresAtMs > this.deps.now())
+      throw new BusyError(claim.owner, claim.expiresAtMs);
   }
 
   /**
    * Writes `next` as the state if the secret is unchanged since it was read. The claim is
    * renewed unless `release` (then it is dropped). `aliases` replaces the version aliases.
    */
-  async save(next: RotationState, options: { release?: boolean; aliases?: Record<string, number> } = {}): Promise<void> {
+  async save(
+    next: RotationState,
+    options: { release?: boolean; aliases?: Record<string, number> } = {},
+  ): Promise<void> {
     const state: RotationState = { ...next };
     if (options.release) delete state.claim;
     else state.claim = { owner: this.deps.owner, expiresAtMs: this.deps.now() + this.deps.claimTtlMs };
     const annotations = withRotationState(this.info.annotations, state);
     try {
-      this.info = await this.deps.secrets.update(this.info.name, { annotations, ...(options.aliases ? { aliases: options.aliases } : {}) }, this.info.etag);
+      this.info = await this.deps.secrets.update(
+        this.info.name,
+        { annotations, ...(options.aliases ? { aliases: options.aliases } : {}) },
+        this.info.etag,
+      );
     } catch (err) {
       if (err instanceof TvsError && err.reason === 'ETAG_MISMATCH') {
         await this.reload();

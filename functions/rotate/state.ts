@@ -52,43 +52,94 @@ export interface RotationState {
   lastError?: string;
 }
 
-const STATE_FIELDS = ['phase', 'generation', 'nonce', 'claim', 'current-key', 'new-key', 'new-version', 'old-key', 'old-version', 'keys-before', 'base-version', 'rotated-at', 'disabled-at', 'last-error'] as const;
+const STATE_FIELDS = [
+  'phase',
+  'generation',
+  'nonce',
+  'claim',
+  'current-key',
+  'new-key',
+  'new-version',
+  'old-key',
+  'old-version',
+  'keys-before',
+  'base-version',
+  'rotated-at',
+  'disabled-at',
+  'last-error',
+] as const;
 type StateField = (typeof STATE_FIELDS)[number];
 const key = (field: StateField | 'target' | 'period' | 'grace'): string => `${ANNOTATION_PREFIX}${field}`;
 
-const time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an RFC 3339 time').transform((s) => Date.parse(s));
-const positive = z.string().regex(/^[1-9]\d{0,9}$/, 'must be a positive integer').transform(Number);
+const time = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an RFC 3339 time')
+  .transform((s) => Date.parse(s));
+const positive = z
+  .string()
+  .regex(/^[1-9]\d{0,9}$/, 'must be a positive integer')
+  .transform(Number);
 const keyId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a key id');
 
 const stateSchema = z.object({
   phase: z.enum(['idle', 'creating', 'verifying', 'retiring', 'purging']).default('idle'),
-  generation: z.string().regex(/^\d{1,9}$/).transform(Number).default(0),
-  nonce: z.string().regex(/^[a-z0-9]{16,64}$/, 'must be 16-64 lowercase letters or digits').optional(),
-  claim: z.string().regex(/^[A-Za-z0-9_-]{1,64}@.+$/, 'must be owner@time').transform((s, ctx) => {
-    const at = s.indexOf('@');
-    const expiresAtMs = Date.parse(s.slice(at + 1));
-    if (Number.isNaN(expiresAtMs)) {
-      ctx.addIssue({ code: 'custom', message: 'claim expiry must be an RFC 3339 time' });
-      return z.NEVER;
-    }
-    return { owner: s.slice(0, at), expiresAtMs };
-  }).optional(),
+  generation: z
+    .string()
+    .regex(/^\d{1,9}$/)
+    .transform(Number)
+    .default(0),
+  nonce: z
+    .string()
+    .regex(/^[a-z0-9]{16,64}$/, 'must be 16-64 lowercase letters or digits')
+    .optional(),
+  claim: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}@.+$/, 'must be owner@time')
+    .transform((s, ctx) => {
+      const at = s.indexOf('@');
+      const expiresAtMs = Date.parse(s.slice(at + 1));
+      if (Number.isNaN(expiresAtMs)) {
+        ctx.addIssue({ code: 'custom', message: 'claim expiry must be an RFC 3339 time' });
+        return z.NEVER;
+      }
+      return { owner: s.slice(0, at), expiresAtMs };
+    })
+    .optional(),
   currentKey: keyId.optional(),
   newKey: keyId.optional(),
   newVersion: positive.optional(),
   oldKey: keyId.optional(),
   oldVersion: positive.optional(),
-  keysBefore: z.string().transform((s) => s.split(',').filter(Boolean)).pipe(z.array(keyId)).optional(),
-  baseVersion: z.string().regex(/^\d{1,10}$/).transform(Number).optional(),
+  keysBefore: z
+    .string()
+    .transform((s) => s.split(',').filter(Boolean))
+    .pipe(z.array(keyId))
+    .optional(),
+  baseVersion: z
+    .string()
+    .regex(/^\d{1,10}$/)
+    .transform(Number)
+    .optional(),
   rotatedAtMs: time.optional(),
   disabledAtMs: time.optional(),
   lastError: z.string().optional(),
 });
 
 const CAMEL: Record<StateField, keyof RotationState> = {
-  phase: 'phase', generation: 'generation', nonce: 'nonce', claim: 'claim', 'current-key': 'currentKey', 'new-key': 'newKey', 'new-version': 'newVersion',
-  'old-key': 'oldKey', 'old-version': 'oldVersion', 'keys-before': 'keysBefore', 'base-version': 'baseVersion', 'rotated-at': 'rotatedAtMs',
-  'disabled-at': 'disabledAtMs', 'last-error': 'lastError',
+  phase: 'phase',
+  generation: 'generation',
+  nonce: 'nonce',
+  claim: 'claim',
+  'current-key': 'currentKey',
+  'new-key': 'newKey',
+  'new-version': 'newVersion',
+  'old-key': 'oldKey',
+  'old-version': 'oldVersion',
+  'keys-before': 'keysBefore',
+  'base-version': 'baseVersion',
+  'rotated-at': 'rotatedAtMs',
+  'disabled-at': 'disabledAtMs',
+  'last-error': 'lastError',
 };
 
 /** A secret whose labels/annotations cannot be acted on; the message names the field. */
@@ -107,11 +158,14 @@ export function parseRotationState(annotations: Record<string, string>): Rotatio
   if (!parsed.success) {
     // Name the annotation as operators see it (`tvs.rotation.new-version`), not the field.
     const fieldOf = (camel: string) => STATE_FIELDS.find((f) => CAMEL[f] === camel) ?? camel;
-    const text = parsed.error.issues.map((i) => `${key(fieldOf(String(i.path[0])) as StateField)}: ${i.message}`).join('; ');
+    const text = parsed.error.issues
+      .map((i) => `${key(fieldOf(String(i.path[0])) as StateField)}: ${i.message}`)
+      .join('; ');
     throw new AnnotationError(`bad rotation state: ${text}`);
   }
   const state: RotationState = { phase: parsed.data.phase, generation: parsed.data.generation };
-  for (const [k, v] of Object.entries(parsed.data)) if (v !== undefined) (state as unknown as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(parsed.data))
+    if (v !== undefined) (state as unknown as Record<string, unknown>)[k] = v;
   return state;
 }
 
@@ -139,7 +193,10 @@ function encode(state: RotationState): Partial<Record<StateField, string>> {
 }
 
 /** The secret's annotations with the state fields replaced by `state` (config and foreign annotations kept). */
-export function withRotationState(annotations: Record<string, string>, state: RotationState): Record<string, string> {
+export function withRotationState(
+  annotations: Record<string, string>,
+  state: RotationState,
+): Record<string, string> {
   const stateKeys = new Set(STATE_FIELDS.map(key));
   const kept = Object.fromEntries(Object.entries(annotations).filter(([k]) => !stateKeys.has(k)));
   for (const [field, value] of Object.entries(encode(state))) kept[key(field as StateField)] = value;
@@ -150,7 +207,11 @@ export function withRotationState(annotations: Record<string, string>, state: Ro
  * Annotations older deployments wrote with the rotation instructions. They are never read as
  * instructions; one left behind that disagrees with the binding stops the secret's rotation.
  */
-export const LEGACY_CONFIG_ANNOTATIONS = { target: key('target'), period: key('period'), grace: key('grace') } as const;
+export const LEGACY_CONFIG_ANNOTATIONS = {
+  target: key('target'),
+  period: key('period'),
+  grace: key('grace'),
+} as const;
 
 /** Parses a legacy duration annotation (`7200s`), or undefined when it is not one. */
 export function legacyDurationMs(value: string): number | undefined {

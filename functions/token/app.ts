@@ -8,8 +8,20 @@ import { NotFoundError, InvalidArgumentError } from '../../shared/errors.js';
 import { describe, toHttpError } from '../../shared/google-error.js';
 import { decideAndMint } from './decide.js';
 import { sendGoogleError, sendJson } from './http/respond.js';
-import { header, readBody, requestContext, statusOverride, type FunctionRequest } from './http/request-context.js';
-import { generateAccessTokenBody, generateIdTokenBody, MAX_LIFETIME_SECONDS, parseJsonBody, parseServiceAccountEmail } from './http/request-schemas.js';
+import {
+  header,
+  readBody,
+  requestContext,
+  statusOverride,
+  type FunctionRequest,
+} from './http/request-context.js';
+import {
+  generateAccessTokenBody,
+  generateIdTokenBody,
+  MAX_LIFETIME_SECONDS,
+  parseJsonBody,
+  parseServiceAccountEmail,
+} from './http/request-schemas.js';
 import { matchRoute } from './http/route.js';
 import type { PolicyRequest } from './policy/compile-policy.js';
 import { handleOAuthToken } from './oauth-token.js';
@@ -24,11 +36,17 @@ export function createTokenHandler(deps: TokenAppDeps): TokenHandler {
     const matched = matchRoute(req.method ?? 'GET', req.url ?? '/');
     if ('error' in matched) {
       if (matched.error === 'method_not_allowed') {
-        const sent = toHttpError(new InvalidArgumentError('Method not allowed for this path.', { reason: 'METHOD_NOT_ALLOWED' }), 405);
+        const sent = toHttpError(
+          new InvalidArgumentError('Method not allowed for this path.', { reason: 'METHOD_NOT_ALLOWED' }),
+          405,
+        );
         sendJson(res, 405, sent.body, { allow: matched.allow });
         return;
       }
-      sendGoogleError(res, new NotFoundError('The requested URL was not found on this server.', { reason: 'PATH_NOT_FOUND' }));
+      sendGoogleError(
+        res,
+        new NotFoundError('The requested URL was not found on this server.', { reason: 'PATH_NOT_FOUND' }),
+      );
       return;
     }
     const route = matched.route;
@@ -57,13 +75,34 @@ export function createTokenHandler(deps: TokenAppDeps): TokenHandler {
       } else {
         const body = parseJsonBody(readBody(req, 'application/json'), generateIdTokenBody);
         target = { serviceAccount: email, audience: body.audience };
-        request = { kind: 'id_token', serviceAccount: email, audience: body.audience, includeEmail: body.includeEmail };
+        request = {
+          kind: 'id_token',
+          serviceAccount: email,
+          audience: body.audience,
+          includeEmail: body.includeEmail,
+        };
       }
       const grant = await decideAndMint(deps, toPolicyCaller(caller), request);
       target.backend = grant.backend;
       const { token, expiresAtMs, cacheHit } = grant.minted;
-      sendJson(res, 200, request.kind === 'access_token' ? { accessToken: token, expireTime: rfc3339(expiresAtMs) } : { token });
-      writeAudit(deps.audit, ctx, now(), { decision: 'granted', reason: 'GRANTED', action, httpStatus: 200, caller: auditCaller(caller), target, rule: grant.rule, cacheHit, tokenFingerprint: tokenFingerprint(token) });
+      sendJson(
+        res,
+        200,
+        request.kind === 'access_token'
+          ? { accessToken: token, expireTime: rfc3339(expiresAtMs) }
+          : { token },
+      );
+      writeAudit(deps.audit, ctx, now(), {
+        decision: 'granted',
+        reason: 'GRANTED',
+        action,
+        httpStatus: 200,
+        caller: auditCaller(caller),
+        target,
+        rule: grant.rule,
+        cacheHit,
+        tokenFingerprint: tokenFingerprint(token),
+      });
     } catch (err) {
       const sent = sendGoogleError(res, err, statusOverride(err));
       writeAudit(deps.audit, ctx, now(), {

@@ -19,7 +19,12 @@ import { createCallerAuthenticator } from './auth/authenticate-caller.js';
 import { acceptedAudiences } from './policy/accepted-audiences.js';
 import { createClientAuthenticator } from './oauth/client-authenticator.js';
 import { createFailureThrottle } from './oauth/failure-throttle.js';
-import { createPolicyProvider, filePolicySource, secretPolicySource, type PolicyProvider } from './policy/policy-provider.js';
+import {
+  createPolicyProvider,
+  filePolicySource,
+  secretPolicySource,
+  type PolicyProvider,
+} from './policy/policy-provider.js';
 
 export interface TokenFunction {
   handler: TokenHandler;
@@ -40,18 +45,28 @@ export interface TokenFunctionOverrides {
 }
 
 /** Builds the token function. Throws (failing cold start) on a bad policy. */
-export async function createTokenFunction(config: TokenServiceConfig, overrides: TokenFunctionOverrides = {}): Promise<TokenFunction> {
+export async function createTokenFunction(
+  config: TokenServiceConfig,
+  overrides: TokenFunctionOverrides = {},
+): Promise<TokenFunction> {
   const log = createOpsLog('token', overrides.opsLogWrite);
   const secrets = createSecretAccessor(config.secretManagerEndpoint);
 
   const issuers = [
-    { issuer: GOOGLE_DEFAULTS.googleIssuer, jwksUri: config.googleJwksUrl, audiences: config.audiences, algorithms: ['RS256' as const] },
+    {
+      issuer: GOOGLE_DEFAULTS.googleIssuer,
+      jwksUri: config.googleJwksUrl,
+      audiences: config.audiences,
+      algorithms: ['RS256' as const],
+    },
     ...config.issuers.map((i) => ({ ...i, audiences: i.audiences ?? config.audiences })),
   ];
   // Every audience a caller's token may carry; the service never mints an ID token for one.
   const accepted = acceptedAudiences(issuers.flatMap((i) => i.audiences));
 
-  const policySource = config.policy.file ? filePolicySource(config.policy.file) : secretPolicySource(secrets, config.policy.secretVersion!);
+  const policySource = config.policy.file
+    ? filePolicySource(config.policy.file)
+    : secretPolicySource(secrets, config.policy.secretVersion!);
   const policy = await createPolicyProvider({
     source: policySource,
     acceptedAudiences: accepted,
@@ -63,15 +78,23 @@ export async function createTokenFunction(config: TokenServiceConfig, overrides:
   const auth = createCallerAuthenticator({
     issuers,
     clockToleranceSeconds: config.clockSkewSeconds,
-    googleAccessTokens: config.acceptGoogleAccessTokens ? { tokeninfoUrl: config.googleTokeninfoUrl } : undefined,
+    googleAccessTokens: config.acceptGoogleAccessTokens
+      ? { tokeninfoUrl: config.googleTokeninfoUrl }
+      : undefined,
   });
 
   const keys = new ServiceAccountKeyStore({
     secrets,
     tokenUriAllowlist: config.tokenUriAllowlist,
     timeoutMs: Math.min(5_000, config.upstream.deadlineMs),
-    ...(overrides.keyRefreshIntervalMs !== undefined ? { refreshIntervalMs: overrides.keyRefreshIntervalMs } : {}),
-    onBackgroundError: (err, secret) => log('WARNING', 'background key refresh failed; keeping the loaded key', { secret, error: describe(err) }),
+    ...(overrides.keyRefreshIntervalMs !== undefined
+      ? { refreshIntervalMs: overrides.keyRefreshIntervalMs }
+      : {}),
+    onBackgroundError: (err, secret) =>
+      log('WARNING', 'background key refresh failed; keeping the loaded key', {
+        secret,
+        error: describe(err),
+      }),
   });
 
   const minter = createMinter({
@@ -84,10 +107,18 @@ export async function createTokenFunction(config: TokenServiceConfig, overrides:
     }),
     cache: config.cache,
     upstream: config.upstream,
-    onBackgroundError: (err, cacheKey) => log('WARNING', 'background token refresh failed', { cacheKey: cacheKey.split('|').slice(0, 2).join('|'), error: describe(err) }),
+    onBackgroundError: (err, cacheKey) =>
+      log('WARNING', 'background token refresh failed', {
+        cacheKey: cacheKey.split('|').slice(0, 2).join('|'),
+        error: describe(err),
+      }),
   });
 
-  const audit = createAuditLog({ logName: config.auditLogName, projectId: config.projectId, transport: overrides.auditTransport });
+  const audit = createAuditLog({
+    logName: config.auditLogName,
+    projectId: config.projectId,
+    transport: overrides.auditTransport,
+  });
   const handler = createTokenHandler({
     authenticate: (authorization) => auth.authenticate(authorization),
     verifySubjectToken: (token) => auth.verifyJwt(token),

@@ -33,7 +33,10 @@ export async function decideAndMint(
   request: PolicyRequest & { includeEmail?: boolean },
 ): Promise<Grant> {
   if (request.kind === 'id_token' && deps.acceptedAudiences.includes(request.audience)) {
-    throw new PermissionDeniedError('ID tokens are not issued for an audience this service accepts from its callers.', { reason: 'AUDIENCE_IS_THIS_SERVICE' });
+    throw new PermissionDeniedError(
+      'ID tokens are not issued for an audience this service accepts from its callers.',
+      { reason: 'AUDIENCE_IS_THIS_SERVICE' },
+    );
   }
   const decision = (await deps.policy.currentForRequest()).authorize(caller, request);
   if (!decision.allowed) {
@@ -45,11 +48,18 @@ export async function decideAndMint(
   const entry = decision.serviceAccount;
   if (!entry) {
     // The caller may use this SA by pattern, so telling it the SA is unknown leaks nothing.
-    throw new NotFoundError('The service account is not configured in this service.', { reason: 'SERVICE_ACCOUNT_NOT_FOUND', detail: `rule ${decision.rule}` });
+    throw new NotFoundError('The service account is not configured in this service.', {
+      reason: 'SERVICE_ACCOUNT_NOT_FOUND',
+      detail: `rule ${decision.rule}`,
+    });
   }
-  const sa: TargetServiceAccount = entry.backend === 'key' ? { email: entry.email, backend: 'key', keySecret: entry.keySecret } : { email: entry.email, backend: 'keyless' };
-  const minted = request.kind === 'access_token'
-    ? await deps.minter.accessToken(sa, request.scopes, request.lifetimeSeconds)
-    : await deps.minter.idToken(sa, request.audience, request.includeEmail ?? false);
+  const sa: TargetServiceAccount =
+    entry.backend === 'key'
+      ? { email: entry.email, backend: 'key', keySecret: entry.keySecret }
+      : { email: entry.email, backend: 'keyless' };
+  const minted =
+    request.kind === 'access_token'
+      ? await deps.minter.accessToken(sa, request.scopes, request.lifetimeSeconds)
+      : await deps.minter.idToken(sa, request.audience, request.includeEmail ?? false);
   return { minted, rule: decision.rule, backend: sa.backend };
 }

@@ -33,7 +33,15 @@ export interface TokenAppDeps {
 }
 
 export function toPolicyCaller(caller: VerifiedCaller): PolicyCaller {
-  return { kind: 'oidc', credential: caller.kind === 'google_access_token' ? 'access_token' : 'id_token', issuer: caller.issuer, subject: caller.subject, email: caller.email, emailVerified: caller.emailVerified, claims: caller.claims };
+  return {
+    kind: 'oidc',
+    credential: caller.kind === 'google_access_token' ? 'access_token' : 'id_token',
+    issuer: caller.issuer,
+    subject: caller.subject,
+    email: caller.email,
+    emailVerified: caller.emailVerified,
+    claims: caller.claims,
+  };
 }
 
 export function auditCaller(caller: VerifiedCaller | undefined): AuditEntry['caller'] {
@@ -41,8 +49,12 @@ export function auditCaller(caller: VerifiedCaller | undefined): AuditEntry['cal
 }
 
 /** Writes the request's one audit entry, with latency and the HTTP request summary. */
-export function writeAudit(audit: AuditLog, ctx: RequestContext, nowMs: number, entry: Omit<AuditEntry, 'requestId' | 'latencyMs'>): void {
+export function writeAudit(
+  audit: AuditLog,
+  ctx: RequestContext,
+  nowMs: number,
+  entry: Omit<AuditEntry, 'requestId' | 'latencyMs'>,
+): void {
   const latencyMs = nowMs - ctx.startedAtMs;
   audit.write({ ...entry, requestId: ctx.requestId, latencyMs }, { trace: ctx.trace });
 }
-

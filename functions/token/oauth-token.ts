@@ -12,28 +12,49 @@ import { TvsError } from '../../shared/errors.js';
 import { asTvsError, describe } from '../../shared/google-error.js';
 import { auditCaller, toPolicyCaller, writeAudit, type TokenAppDeps, type VerifiedCaller } from './deps.js';
 import { decideAndMint } from './decide.js';
-import { header, readBody, statusOverride, type FunctionRequest, type RequestContext } from './http/request-context.js';
+import {
+  header,
+  readBody,
+  statusOverride,
+  type FunctionRequest,
+  type RequestContext,
+} from './http/request-context.js';
 import { sendJson, sendOAuthError, type OAuthErrorCode } from './http/respond.js';
 import { parseServiceAccountEmail } from './http/request-schemas.js';
 import type { PolicyCaller } from './policy/compile-policy.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
-const SUBJECT_TOKEN_TYPES = new Set(['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token']);
+const SUBJECT_TOKEN_TYPES = new Set([
+  'urn:ietf:params:oauth:token-type:jwt',
+  'urn:ietf:params:oauth:token-type:id_token',
+]);
 const REALM = 'Basic realm="token-vending", charset="UTF-8"';
 /** Client ids the policy can hold; any other presented id is audited as malformed, not echoed. */
 const CLIENT_ID_SYNTAX = /^[A-Za-z0-9_.-]{1,100}$/;
 
 /** An RFC 6749 error on its way out. */
 class OAuthError extends Error {
-  constructor(readonly status: number, readonly error: OAuthErrorCode, readonly description: string, readonly reason: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    readonly error: OAuthErrorCode,
+    readonly description: string,
+    readonly reason: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(description);
   }
 }
 
-const invalidRequest = (description: string, reason = 'INVALID_REQUEST') => new OAuthError(400, 'invalid_request', description, reason);
+const invalidRequest = (description: string, reason = 'INVALID_REQUEST') =>
+  new OAuthError(400, 'invalid_request', description, reason);
 
-export async function handleOAuthToken(deps: TokenAppDeps, req: FunctionRequest, res: ServerResponse, ctx: RequestContext): Promise<void> {
+export async function handleOAuthToken(
+  deps: TokenAppDeps,
+  req: FunctionRequest,
+  res: ServerResponse,
+  ctx: RequestContext,
+): Promise<void> {
   const now = deps.now ?? Date.now;
   let caller: VerifiedCaller | { kind: 'client'; clientId: string } | undefined;
   let target: AuditEntry['target'];
@@ -49,7 +70,12 @@ export async function handleOAuthToken(deps: TokenAppDeps, req: FunctionRequest,
     }
     const scopes = required(params, 'scope').split(' ').filter(Boolean);
     if (scopes.length === 0 || scopes.length > 64 || scopes.some((s) => !/^[\x21-\x7e]{1,512}$/.test(s))) {
-      throw new OAuthError(400, 'invalid_scope', 'scope must be 1-64 space-separated scope URLs', 'INVALID_SCOPE');
+      throw new OAuthError(
+        400,
+        'invalid_scope',
+        'scope must be 1-64 space-separated scope URLs',
+        'INVALID_SCOPE',
+      );
     }
     // Validated and bounded above, so a denial's audit entry stays small whoever sent it.
     target = { serviceAccount, scopes, lifetimeSeconds: 3600 };
@@ -62,31 +88,51 @@ export async function handleOAuthToken(deps: TokenAppDeps, req: FunctionRequest,
       await authenticateClient(deps, clientId, secret);
       policyCaller = { kind: 'client', clientId };
     } else if (grantType === TOKEN_EXCHANGE_GRANT) {
-      if (header(req, 'authorization') || params.has('client_id')) throw invalidRequest('client authentication is not used with token exchange');
+      if (header(req, 'authorization') || params.has('client_id'))
+        throw invalidRequest('client authentication is not used with token exchange');
       if (params.has('actor_token')) throw invalidRequest('delegation (actor_token) is not supported');
       const subjectTokenType = required(params, 'subject_token_type');
-      if (!SUBJECT_TOKEN_TYPES.has(subjectTokenType)) throw invalidRequest('subject_token_type must be urn:ietf:params:oauth:token-type:jwt or :id_token');
+      if (!SUBJECT_TOKEN_TYPES.has(subjectTokenType))
+        throw invalidRequest('subject_token_type must be urn:ietf:params:oauth:token-type:jwt or :id_token');
       const requested = params.get('requested_token_type');
-      if (requested !== null && requested !== ACCESS_TOKEN_TYPE) throw invalidRequest('only access tokens can be requested');
+      if (requested !== null && requested !== ACCESS_TOKEN_TYPE)
+        throw invalidRequest('only access tokens can be requested');
       const subjectToken = required(params, 'subject_token');
       try {
         caller = await deps.verifySubjectToken(subjectToken);
       } catch (err) {
         // An issuer outage is ours to report as such (retryable), not the client's invalid grant.
         if (err instanceof TvsError && err.code === 'UNAVAILABLE') throw err;
-        throw Object.assign(new OAuthError(400, 'invalid_grant', 'The subject token is invalid.', asTvsError(err).reason), { cause: err });
+        throw Object.assign(
+          new OAuthError(400, 'invalid_grant', 'The subject token is invalid.', asTvsError(err).reason),
+          { cause: err },
+        );
       }
       policyCaller = toPolicyCaller(caller);
     } else {
-      throw new OAuthError(400, 'unsupported_grant_type', 'grant_type must be client_credentials or urn:ietf:params:oauth:grant-type:token-exchange', 'UNSUPPORTED_GRANT_TYPE');
+      throw new OAuthError(
+        400,
+        'unsupported_grant_type',
+        'grant_type must be client_credentials or urn:ietf:params:oauth:grant-type:token-exchange',
+        'UNSUPPORTED_GRANT_TYPE',
+      );
     }
 
     let grant;
     try {
-      grant = await decideAndMint(deps, policyCaller, { kind: 'access_token', serviceAccount, scopes, lifetimeSeconds: 3600 });
+      grant = await decideAndMint(deps, policyCaller, {
+        kind: 'access_token',
+        serviceAccount,
+        scopes,
+        lifetimeSeconds: 3600,
+      });
     } catch (err) {
       // With token exchange there is no client: a subject no rule covers is an unauthorised grant.
-      if (grantType === TOKEN_EXCHANGE_GRANT && err instanceof TvsError && err.reason === 'NO_RULE_FOR_CALLER') {
+      if (
+        grantType === TOKEN_EXCHANGE_GRANT &&
+        err instanceof TvsError &&
+        err.reason === 'NO_RULE_FOR_CALLER'
+      ) {
         throw new OAuthError(400, 'invalid_grant', err.message, err.reason);
       }
       throw err;
@@ -100,7 +146,17 @@ export async function handleOAuthToken(deps: TokenAppDeps, req: FunctionRequest,
       scope: scopes.join(' '),
       ...(grantType === TOKEN_EXCHANGE_GRANT ? { issued_token_type: ACCESS_TOKEN_TYPE } : {}),
     });
-    writeAudit(deps.audit, ctx, now(), { decision: 'granted', reason: 'GRANTED', action: `oauthToken:${grantType}`, httpStatus: 200, caller: auditOf(caller), target, rule: grant.rule, cacheHit: grant.minted.cacheHit, tokenFingerprint: tokenFingerprint(grant.minted.token) });
+    writeAudit(deps.audit, ctx, now(), {
+      decision: 'granted',
+      reason: 'GRANTED',
+      action: `oauthToken:${grantType}`,
+      httpStatus: 200,
+      caller: auditOf(caller),
+      target,
+      rule: grant.rule,
+      cacheHit: grant.minted.cacheHit,
+      tokenFingerprint: tokenFingerprint(grant.minted.token),
+    });
   } catch (err) {
     const e = toOAuthError(err);
     sendOAuthError(res, e.status, e.error, e.description, e.headers);
@@ -111,12 +167,19 @@ export async function handleOAuthToken(deps: TokenAppDeps, req: FunctionRequest,
       httpStatus: e.status,
       caller: auditOf(caller),
       target,
-      detail: err instanceof TvsError ? err.detail : (err as Error).cause ? describe((err as Error).cause) : undefined,
+      detail:
+        err instanceof TvsError
+          ? err.detail
+          : (err as Error).cause
+            ? describe((err as Error).cause)
+            : undefined,
     });
   }
 }
 
-function auditOf(caller: VerifiedCaller | { kind: 'client'; clientId: string } | undefined): AuditEntry['caller'] {
+function auditOf(
+  caller: VerifiedCaller | { kind: 'client'; clientId: string } | undefined,
+): AuditEntry['caller'] {
   if (caller && 'clientId' in caller) return { kind: 'client', clientId: caller.clientId };
   return auditCaller(caller);
 }
@@ -127,7 +190,12 @@ function parseForm(req: FunctionRequest): URLSearchParams {
   try {
     raw = readBody(req, 'application/x-www-form-urlencoded');
   } catch (err) {
-    throw new OAuthError(statusOverride(err) ?? 400, 'invalid_request', (err as Error).message, asTvsError(err).reason);
+    throw new OAuthError(
+      statusOverride(err) ?? 400,
+      'invalid_request',
+      (err as Error).message,
+      asTvsError(err).reason,
+    );
   }
   const params = new URLSearchParams(raw.toString('utf8'));
   const seen = new Set<string>();
@@ -145,16 +213,23 @@ function required(params: URLSearchParams, name: string): string {
 }
 
 /** The client id and secret of client_secret_basic or client_secret_post (never both). */
-function clientCredentials(req: FunctionRequest, params: URLSearchParams): { clientId: string; secret: string } {
+function clientCredentials(
+  req: FunctionRequest,
+  params: URLSearchParams,
+): { clientId: string; secret: string } {
   const authorization = header(req, 'authorization');
   if (authorization) {
-    if (params.has('client_id') || params.has('client_secret')) throw invalidRequest('use one client authentication method, not two');
+    if (params.has('client_id') || params.has('client_secret'))
+      throw invalidRequest('use one client authentication method, not two');
     const m = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(authorization.trim());
     const decoded = m ? Buffer.from(m[1], 'base64').toString('utf8') : '';
     const colon = decoded.indexOf(':');
     if (colon <= 0) throw invalidClient();
     try {
-      return { clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')), secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')) };
+      return {
+        clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
+        secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
+      };
     } catch {
       throw invalidClient();
     }
@@ -175,33 +250,53 @@ async function authenticateClient(deps: TokenAppDeps, clientId: string, secret: 
   if (result.ok) return;
   if (result.reason === 'CLIENT_AUTH_OVERLOADED') {
     // Load shedding, the same for every id: no secret was checked, nothing was counted.
-    throw new OAuthError(503, 'temporarily_unavailable', 'Too many client authentications in progress; retry shortly.', result.reason, { 'retry-after': String(result.retryAfterSeconds) });
+    throw new OAuthError(
+      503,
+      'temporarily_unavailable',
+      'Too many client authentications in progress; retry shortly.',
+      result.reason,
+      { 'retry-after': String(result.retryAfterSeconds) },
+    );
   }
   if (result.reason === 'CLIENT_AUTH_THROTTLED') {
     // RFC 6585 429 with Retry-After; the RFC 6749 code stays invalid_client (the authentication was refused).
-    throw new OAuthError(429, 'invalid_client', 'Too many failed client authentication attempts; retry after the time in Retry-After.', result.reason, { 'retry-after': String(result.retryAfterSeconds) });
+    throw new OAuthError(
+      429,
+      'invalid_client',
+      'Too many failed client authentication attempts; retry after the time in Retry-After.',
+      result.reason,
+      { 'retry-after': String(result.retryAfterSeconds) },
+    );
   }
   throw invalidClient();
 }
 
 function invalidClient(): OAuthError {
-  return new OAuthError(401, 'invalid_client', 'Client authentication failed.', 'INVALID_CLIENT', { 'www-authenticate': REALM });
+  return new OAuthError(401, 'invalid_client', 'Client authentication failed.', 'INVALID_CLIENT', {
+    'www-authenticate': REALM,
+  });
 }
 
 /** Policy and minting errors in RFC 6749 terms. */
 function toOAuthError(err: unknown): OAuthError {
   if (err instanceof OAuthError) return err;
   const e = asTvsError(err);
-  const retry: Record<string, string> = e.retryAfterSeconds !== undefined ? { 'retry-after': String(Math.ceil(e.retryAfterSeconds)) } : {};
+  const retry: Record<string, string> =
+    e.retryAfterSeconds !== undefined ? { 'retry-after': String(Math.ceil(e.retryAfterSeconds)) } : {};
   switch (e.reason) {
-    case 'NO_RULE_FOR_CALLER': return new OAuthError(400, 'unauthorized_client', e.message, e.reason);
+    case 'NO_RULE_FOR_CALLER':
+      return new OAuthError(400, 'unauthorized_client', e.message, e.reason);
     case 'SERVICE_ACCOUNT_NOT_ALLOWED':
-    case 'SERVICE_ACCOUNT_NOT_FOUND': return new OAuthError(400, 'invalid_target', e.message, e.reason);
+    case 'SERVICE_ACCOUNT_NOT_FOUND':
+      return new OAuthError(400, 'invalid_target', e.message, e.reason);
     case 'SCOPE_NOT_ALLOWED':
-    case 'INVALID_SCOPE': return new OAuthError(400, 'invalid_scope', e.message, e.reason);
-    case 'LIFETIME_EXCEEDS_POLICY': return new OAuthError(400, 'invalid_request', e.message, e.reason);
+    case 'INVALID_SCOPE':
+      return new OAuthError(400, 'invalid_scope', e.message, e.reason);
+    case 'LIFETIME_EXCEEDS_POLICY':
+      return new OAuthError(400, 'invalid_request', e.message, e.reason);
     default:
-      if (e.code === 'UNAVAILABLE') return new OAuthError(503, 'temporarily_unavailable', e.message, e.reason, retry);
+      if (e.code === 'UNAVAILABLE')
+        return new OAuthError(503, 'temporarily_unavailable', e.message, e.reason, retry);
       return new OAuthError(500, 'server_error', 'Internal error.', e.reason);
   }
 }

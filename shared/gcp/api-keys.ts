@@ -42,7 +42,12 @@ export interface ApiKeys {
   delete(name: string): Promise<void>;
 }
 
-interface Operation { name?: string; done?: boolean; error?: { code?: number; message?: string; status?: string }; response?: Record<string, unknown> }
+interface Operation {
+  name?: string;
+  done?: boolean;
+  error?: { code?: number; message?: string; status?: string };
+  response?: Record<string, unknown>;
+}
 
 export interface ApiKeysOptions {
   baseUrl: string;
@@ -55,15 +60,21 @@ export interface ApiKeysOptions {
 }
 
 function toInfo(json: Record<string, unknown>): ApiKeyInfo {
-  if (typeof json.name !== 'string') throw new InternalError('API Keys answered without a key name.', { reason: 'APIKEYS_MALFORMED_RESPONSE' });
-  const pick = <K extends keyof ApiKeyInfo>(k: K, v: unknown) => (v === undefined || v === null || v === '' ? {} : { [k]: v });
+  if (typeof json.name !== 'string')
+    throw new InternalError('API Keys answered without a key name.', {
+      reason: 'APIKEYS_MALFORMED_RESPONSE',
+    });
+  const pick = <K extends keyof ApiKeyInfo>(k: K, v: unknown) =>
+    v === undefined || v === null || v === '' ? {} : { [k]: v };
   return {
     name: json.name,
     ...pick('uid', json.uid),
     ...pick('displayName', json.displayName),
     ...pick('restrictions', json.restrictions),
     ...pick('serviceAccountEmail', json.serviceAccountEmail),
-    ...(json.annotations && typeof json.annotations === 'object' ? { annotations: { ...(json.annotations as Record<string, string>) } } : {}),
+    ...(json.annotations && typeof json.annotations === 'object'
+      ? { annotations: { ...(json.annotations as Record<string, string>) } }
+      : {}),
     ...pick('deleteTime', json.deleteTime),
   };
 }
@@ -75,27 +86,52 @@ export function createApiKeys(options: ApiKeysOptions): ApiKeys {
   const operationDeadlineMs = options.operationDeadlineMs ?? 60_000;
   const url = (path: string) => `${options.baseUrl}/v2/${path}`;
   const call = (method: 'GET' | 'POST' | 'DELETE', path: string, what: string, body?: unknown) =>
-    callGoogle(options.transport, { method, url: url(path), ...(body === undefined ? {} : { body }) }, what, options.call);
+    callGoogle(
+      options.transport,
+      { method, url: url(path), ...(body === undefined ? {} : { body }) },
+      what,
+      options.call,
+    );
 
   async function wait(operation: Operation, what: string): Promise<Operation> {
     const deadline = now() + operationDeadlineMs;
     let op = operation;
     for (let delayMs = 100; !op.done; delayMs = Math.min(delayMs * 2, 2000)) {
-      if (!op.name) throw new InternalError(`${what}: operation without a name.`, { reason: 'APIKEYS_MALFORMED_RESPONSE' });
-      if (now() + delayMs > deadline) throw new UnavailableError(`${what}: operation did not finish in time.`, { reason: 'OPERATION_TIMEOUT', detail: `${what}: ${op.name}` });
+      if (!op.name)
+        throw new InternalError(`${what}: operation without a name.`, {
+          reason: 'APIKEYS_MALFORMED_RESPONSE',
+        });
+      if (now() + delayMs > deadline)
+        throw new UnavailableError(`${what}: operation did not finish in time.`, {
+          reason: 'OPERATION_TIMEOUT',
+          detail: `${what}: ${op.name}`,
+        });
       await sleep(delayMs);
-      op = await call('GET', op.name, `${what} (operation)`) as Operation;
+      op = (await call('GET', op.name, `${what} (operation)`)) as Operation;
     }
     if (op.error) {
-      const status = op.error.code === 6 ? 409 : op.error.code === 5 ? 404 : op.error.code === 7 ? 403 : op.error.code === 9 ? 400 : 500;
-      throw restError(status, { error: { status: op.error.status ?? '', message: op.error.message ?? '' } }, what);
+      const status =
+        op.error.code === 6
+          ? 409
+          : op.error.code === 5
+            ? 404
+            : op.error.code === 7
+              ? 403
+              : op.error.code === 9
+                ? 400
+                : 500;
+      throw restError(
+        status,
+        { error: { status: op.error.status ?? '', message: op.error.message ?? '' } },
+        what,
+      );
     }
     return op;
   }
 
   const api: ApiKeys = {
     async get(name) {
-      return toInfo(await call('GET', name, `API Keys GetKey ${name}`) as Record<string, unknown>);
+      return toInfo((await call('GET', name, `API Keys GetKey ${name}`)) as Record<string, unknown>);
     },
     async create(parent, keyId, key) {
       const what = `API Keys CreateKey ${parent}/keys/${keyId}`;
@@ -106,8 +142,12 @@ export function createApiKeys(options: ApiKeysOptions): ApiKeys {
         ...(key.annotations ? { annotations: key.annotations } : {}),
       };
       try {
-        const op = await wait(await call('POST', `${parent}/keys?keyId=${encodeURIComponent(keyId)}`, what, body) as Operation, what);
-        if (op.response && typeof op.response.name === 'string') return { key: toInfo(op.response), existed: false };
+        const op = await wait(
+          (await call('POST', `${parent}/keys?keyId=${encodeURIComponent(keyId)}`, what, body)) as Operation,
+          what,
+        );
+        if (op.response && typeof op.response.name === 'string')
+          return { key: toInfo(op.response), existed: false };
       } catch (err) {
         // The id is taken: by an earlier attempt of ours (a retried create), or by someone else.
         if (!(err instanceof TvsError && err.code === 'ABORTED')) throw err;
@@ -116,9 +156,14 @@ export function createApiKeys(options: ApiKeysOptions): ApiKeys {
       return { key: await api.get(`${parent}/keys/${keyId}`), existed: false };
     },
     async keyString(name) {
-      const json = await call('GET', `${name}/keyString`, `API Keys GetKeyString ${name}`) as { keyString?: unknown };
+      const json = (await call('GET', `${name}/keyString`, `API Keys GetKeyString ${name}`)) as {
+        keyString?: unknown;
+      };
       if (typeof json?.keyString !== 'string' || json.keyString === '') {
-        throw new InternalError('API Keys answered without a key string.', { reason: 'APIKEYS_MALFORMED_RESPONSE', detail: name });
+        throw new InternalError('API Keys answered without a key string.', {
+          reason: 'APIKEYS_MALFORMED_RESPONSE',
+          detail: name,
+        });
       }
       return json.keyString;
     },
@@ -134,10 +179,14 @@ export function createApiKeys(options: ApiKeysOptions): ApiKeys {
       };
       if (await deleted()) return;
       try {
-        await wait(await call('DELETE', name, what) as Operation, what);
+        await wait((await call('DELETE', name, what)) as Operation, what);
       } catch (err) {
         // Deleting a key that is already (soft) deleted is refused: that is the state we want.
-        if (err instanceof NotFoundError || (err instanceof TvsError && err.code === 'FAILED_PRECONDITION' && await deleted())) return;
+        if (
+          err instanceof NotFoundError ||
+          (err instanceof TvsError && err.code === 'FAILED_PRECONDITION' && (await deleted()))
+        )
+          return;
         throw err;
       }
     },

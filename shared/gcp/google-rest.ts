@@ -6,8 +6,16 @@
  * Google's status and ErrorInfo reason kept for the log.
  */
 import {
-  AbortedError, FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError, PermissionDeniedError,
-  ResourceExhaustedError, TvsError, UnauthenticatedError, UnavailableError,
+  AbortedError,
+  FailedPreconditionError,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  ResourceExhaustedError,
+  TvsError,
+  UnauthenticatedError,
+  UnavailableError,
 } from '../errors.js';
 import { describe } from '../google-error.js';
 import { withRetry } from '../retry.js';
@@ -39,12 +47,22 @@ export function googleAuthTransport(options: { projectId?: string } = {}): RestT
   type Auth = import('google-auth-library').GoogleAuth;
   let auth: Promise<Auth> | undefined;
   return async (request) => {
-    auth ??= import('google-auth-library').then(({ GoogleAuth }) => new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'], ...(options.projectId ? { projectId: options.projectId } : {}) }));
+    auth ??= import('google-auth-library').then(
+      ({ GoogleAuth }) =>
+        new GoogleAuth({
+          scopes: ['https://www.googleapis.com/auth/cloud-platform'],
+          ...(options.projectId ? { projectId: options.projectId } : {}),
+        }),
+    );
     const client = await auth;
     const response = await client.request<string>({
       url: request.url,
       method: request.method,
-      headers: { accept: 'application/json', ...(request.body === undefined ? {} : { 'content-type': 'application/json' }), ...request.headers },
+      headers: {
+        accept: 'application/json',
+        ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...request.headers,
+      },
       ...(request.body === undefined ? {} : { data: JSON.stringify(request.body) }),
       timeout: request.timeoutMs,
       responseType: 'text',
@@ -52,7 +70,11 @@ export function googleAuthTransport(options: { projectId?: string } = {}): RestT
       retry: false,
       ...(request.signal ? { signal: request.signal } : {}),
     });
-    return { status: response.status, json: parseJson(response.data), retryAfter: response.headers.get('retry-after') };
+    return {
+      status: response.status,
+      json: parseJson(response.data),
+      retryAfter: response.headers.get('retry-after'),
+    };
   };
 }
 
@@ -67,7 +89,11 @@ export function fetchTransport(fetchImpl: typeof fetch = fetch): RestTransport {
       redirect: 'error',
       signal: AbortSignal.any(signals),
     });
-    return { status: response.status, json: parseJson(await response.text()), retryAfter: response.headers.get('retry-after') };
+    return {
+      status: response.status,
+      json: parseJson(await response.text()),
+      retryAfter: response.headers.get('retry-after'),
+    };
   };
 }
 
@@ -81,24 +107,42 @@ function parseJson(text: unknown): unknown {
 }
 
 /** Google's error body, as far as we read it. */
-interface GoogleErrorJson { error?: { code?: number; status?: string; message?: string; details?: Array<{ reason?: string; violations?: Array<{ type?: string; subject?: string }> }> } }
+interface GoogleErrorJson {
+  error?: {
+    code?: number;
+    status?: string;
+    message?: string;
+    details?: Array<{ reason?: string; violations?: Array<{ type?: string; subject?: string }> }>;
+  };
+}
 
 /** A Google REST failure: our error class, with Google's status/reason in `metadata` and `detail`. */
 export function restError(status: number, json: unknown, what: string, retryAfterSeconds?: number): TvsError {
   const error = (json as GoogleErrorJson | undefined)?.error;
   const googleStatus = error?.status ?? '';
   const googleReason = error?.details?.find((d) => typeof d.reason === 'string')?.reason ?? '';
-  const violations = (error?.details ?? []).flatMap((d) => d.violations ?? []).map((v) => v.type ?? '').filter(Boolean);
+  const violations = (error?.details ?? [])
+    .flatMap((d) => d.violations ?? [])
+    .map((v) => v.type ?? '')
+    .filter(Boolean);
   // Google's messages are fixed texts about the resource, never credentials; still, cap them.
   const message = (error?.message ?? '').slice(0, 300);
-  const detail = `${what}: HTTP ${status} ${googleStatus} ${googleReason} ${violations.join(' ')} ${message}`.replace(/\s+/g, ' ').trim();
-  const options = { reason: googleReason || googleStatus || `HTTP_${status}`, detail, metadata: { googleStatus, ...(violations.length ? { violations: violations.join(',') } : {}) }, retryAfterSeconds };
+  const detail = `${what}: HTTP ${status} ${googleStatus} ${googleReason} ${violations.join(' ')} ${message}`
+    .replace(/\s+/g, ' ')
+    .trim();
+  const options = {
+    reason: googleReason || googleStatus || `HTTP_${status}`,
+    detail,
+    metadata: { googleStatus, ...(violations.length ? { violations: violations.join(',') } : {}) },
+    retryAfterSeconds,
+  };
   if (status === 404) return new NotFoundError(`${what}: not found.`, options);
   if (status === 409) return new AbortedError(`${what}: conflict.`, options);
   if (status === 401) return new UnauthenticatedError(`${what}: not authenticated.`, options);
   if (status === 403) return new PermissionDeniedError(`${what}: permission denied.`, options);
   if (status === 429) return new ResourceExhaustedError(`${what}: quota exhausted.`, options);
-  if (status === 400 && googleStatus === 'FAILED_PRECONDITION') return new FailedPreconditionError(`${what}: precondition failed.`, options);
+  if (status === 400 && googleStatus === 'FAILED_PRECONDITION')
+    return new FailedPreconditionError(`${what}: precondition failed.`, options);
   if (status === 400) return new InvalidArgumentError(`${what}: invalid request.`, options);
   if (status >= 500) return new UnavailableError(`${what}: upstream unavailable.`, options);
   return new InternalError(`${what}: unexpected answer.`, options);
@@ -115,25 +159,47 @@ export interface CallOptions {
 }
 
 /** Calls a Google REST method; returns the JSON body of a 2xx, throws a mapped `TvsError` otherwise. */
-export async function callGoogle(transport: RestTransport, request: Omit<RestRequest, 'timeoutMs' | 'signal'>, what: string, options: CallOptions): Promise<unknown> {
-  return withRetry(async (signal) => {
-    let response: RestResponse;
-    try {
-      response = await transport({ ...request, timeoutMs: options.timeoutMs, signal });
-    } catch (err) {
-      throw new UnavailableError(`${what}: upstream unreachable.`, { reason: 'UPSTREAM_UNREACHABLE', detail: `${what}: ${describe(err)}`, cause: err });
-    }
-    if (response.status >= 200 && response.status < 300) return response.json;
-    const retryAfter = Number(response.retryAfter);
-    throw restError(response.status, response.json, what, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
-  }, {
-    maxAttempts: options.maxAttempts ?? 4,
-    baseDelayMs: 200,
-    maxDelayMs: 2000,
-    deadlineMs: options.deadlineMs,
-    classify: (err) => ({
-      retryable: options.retryAll === true || (err instanceof TvsError && (err.code === 'UNAVAILABLE' || err.code === 'RESOURCE_EXHAUSTED')),
-      retryAfterMs: err instanceof TvsError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined,
-    }),
-  });
+export async function callGoogle(
+  transport: RestTransport,
+  request: Omit<RestRequest, 'timeoutMs' | 'signal'>,
+  what: string,
+  options: CallOptions,
+): Promise<unknown> {
+  return withRetry(
+    async (signal) => {
+      let response: RestResponse;
+      try {
+        response = await transport({ ...request, timeoutMs: options.timeoutMs, signal });
+      } catch (err) {
+        throw new UnavailableError(`${what}: upstream unreachable.`, {
+          reason: 'UPSTREAM_UNREACHABLE',
+          detail: `${what}: ${describe(err)}`,
+          cause: err,
+        });
+      }
+      if (response.status >= 200 && response.status < 300) return response.json;
+      const retryAfter = Number(response.retryAfter);
+      throw restError(
+        response.status,
+        response.json,
+        what,
+        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+      );
+    },
+    {
+      maxAttempts: options.maxAttempts ?? 4,
+      baseDelayMs: 200,
+      maxDelayMs: 2000,
+      deadlineMs: options.deadlineMs,
+      classify: (err) => ({
+        retryable:
+          options.retryAll === true ||
+          (err instanceof TvsError && (err.code === 'UNAVAILABLE' || err.code === 'RESOURCE_EXHAUSTED')),
+        retryAfterMs:
+          err instanceof TvsError && err.retryAfterSeconds !== undefined
+            ? err.retryAfterSeconds * 1000
+            : undefined,
+      }),
+    },
+  );
 }

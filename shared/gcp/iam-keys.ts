@@ -39,7 +39,13 @@ export function projectOfServiceAccount(email: string): string {
   return match[1];
 }
 
-interface KeyJson { name?: string; privateKeyData?: string; disabled?: boolean; keyType?: string; validAfterTime?: string }
+interface KeyJson {
+  name?: string;
+  privateKeyData?: string;
+  disabled?: boolean;
+  keyType?: string;
+  validAfterTime?: string;
+}
 
 function keyIdOf(name: string | undefined): string {
   const id = name?.split('/').pop();
@@ -48,33 +54,62 @@ function keyIdOf(name: string | undefined): string {
 }
 
 function info(json: KeyJson): SaKeyInfo {
-  return { keyId: keyIdOf(json.name), disabled: json.disabled === true, keyType: json.keyType ?? 'USER_MANAGED', ...(json.validAfterTime ? { validAfterTime: json.validAfterTime } : {}) };
+  return {
+    keyId: keyIdOf(json.name),
+    disabled: json.disabled === true,
+    keyType: json.keyType ?? 'USER_MANAGED',
+    ...(json.validAfterTime ? { validAfterTime: json.validAfterTime } : {}),
+  };
 }
 
 /** IAM keys over REST at `baseUrl` (default production `https://iam.googleapis.com`). */
-export function createIamKeys(options: { baseUrl: string; transport: RestTransport; call: CallOptions }): IamKeys {
-  const keysUrl = (email: string) => `${options.baseUrl}/v1/projects/${projectOfServiceAccount(email)}/serviceAccounts/${encodeURIComponent(email)}/keys`;
+export function createIamKeys(options: {
+  baseUrl: string;
+  transport: RestTransport;
+  call: CallOptions;
+}): IamKeys {
+  const keysUrl = (email: string) =>
+    `${options.baseUrl}/v1/projects/${projectOfServiceAccount(email)}/serviceAccounts/${encodeURIComponent(email)}/keys`;
   const keyUrl = (email: string, keyId: string) => `${keysUrl(email)}/${encodeURIComponent(keyId)}`;
   const call = (method: 'GET' | 'POST' | 'DELETE', url: string, what: string, body?: unknown) =>
-    callGoogle(options.transport, { method, url, ...(body === undefined ? {} : { body }) }, what, options.call);
+    callGoogle(
+      options.transport,
+      { method, url, ...(body === undefined ? {} : { body }) },
+      what,
+      options.call,
+    );
 
   return {
     async create(email) {
       // Not retried: a lost answer would leave a key nobody holds (the rotator cleans such orphans).
-      const json = await callGoogle(options.transport, {
-        method: 'POST', url: keysUrl(email), body: { privateKeyType: 'TYPE_GOOGLE_CREDENTIALS_FILE', keyAlgorithm: 'KEY_ALG_RSA_2048' },
-      }, `IAM keys.create for ${email}`, { ...options.call, maxAttempts: 1 }) as KeyJson;
+      const json = (await callGoogle(
+        options.transport,
+        {
+          method: 'POST',
+          url: keysUrl(email),
+          body: { privateKeyType: 'TYPE_GOOGLE_CREDENTIALS_FILE', keyAlgorithm: 'KEY_ALG_RSA_2048' },
+        },
+        `IAM keys.create for ${email}`,
+        { ...options.call, maxAttempts: 1 },
+      )) as KeyJson;
       if (typeof json.privateKeyData !== 'string' || json.privateKeyData === '') {
-        throw new InternalError('IAM answered without key data.', { reason: 'IAM_MALFORMED_RESPONSE', detail: `keys.create for ${email}` });
+        throw new InternalError('IAM answered without key data.', {
+          reason: 'IAM_MALFORMED_RESPONSE',
+          detail: `keys.create for ${email}`,
+        });
       }
       return { keyId: keyIdOf(json.name), keyFile: Buffer.from(json.privateKeyData, 'base64') };
     },
     async list(email) {
-      const json = await call('GET', `${keysUrl(email)}?keyTypes=USER_MANAGED`, `IAM keys.list for ${email}`) as { keys?: KeyJson[] };
+      const json = (await call(
+        'GET',
+        `${keysUrl(email)}?keyTypes=USER_MANAGED`,
+        `IAM keys.list for ${email}`,
+      )) as { keys?: KeyJson[] };
       return (json?.keys ?? []).map(info).filter((k) => k.keyType === 'USER_MANAGED');
     },
     async get(email, keyId) {
-      return info(await call('GET', keyUrl(email, keyId), `IAM keys.get ${keyId}`) as KeyJson);
+      return info((await call('GET', keyUrl(email, keyId), `IAM keys.get ${keyId}`)) as KeyJson);
     },
     async disable(email, keyId) {
       await call('POST', `${keyUrl(email, keyId)}:disable`, `IAM keys.disable ${keyId}`, {});

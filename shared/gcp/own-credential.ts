@@ -33,8 +33,14 @@ export function applicationDefaultCredential(options: { projectId?: string } = {
   let client: Promise<AuthClient> | undefined;
   const getClient = (): Promise<AuthClient> => {
     client ??= import('google-auth-library').then(({ GoogleAuth }) =>
-      new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE], ...(options.projectId ? { projectId: options.projectId } : {}) }).getClient());
-    client.catch(() => { client = undefined; });
+      new GoogleAuth({
+        scopes: [CLOUD_PLATFORM_SCOPE],
+        ...(options.projectId ? { projectId: options.projectId } : {}),
+      }).getClient(),
+    );
+    client.catch(() => {
+      client = undefined;
+    });
     return client;
   };
   const flights = new SingleFlight<'token', string>();
@@ -47,7 +53,10 @@ export function applicationDefaultCredential(options: { projectId?: string } = {
       }),
     invalidate() {
       // Marking the cached credential expired makes the client fetch a new one on next use.
-      void client?.then((c) => c.setCredentials({ ...c.credentials, expiry_date: 1 }), () => undefined);
+      void client?.then(
+        (c) => c.setCredentials({ ...c.credentials, expiry_date: 1 }),
+        () => undefined,
+      );
     },
   };
 }

@@ -54,14 +54,27 @@ export interface SecretAdmin {
   destroy(versionName: string): Promise<void>;
 }
 
-type ProtoSecret = { name?: string | null; labels?: Record<string, string> | null; annotations?: Record<string, string> | null; versionAliases?: Record<string, unknown> | null; etag?: string | null };
+type ProtoSecret = {
+  name?: string | null;
+  labels?: Record<string, string> | null;
+  annotations?: Record<string, string> | null;
+  versionAliases?: Record<string, unknown> | null;
+  etag?: string | null;
+};
 type ProtoVersion = { name?: string | null; state?: unknown };
 
 function toSecret(s: ProtoSecret): SecretInfo {
   const name = s.name ?? '';
   const aliases: Record<string, number> = {};
   for (const [alias, n] of Object.entries(s.versionAliases ?? {})) aliases[alias] = Number(String(n));
-  return { name, secretId: name.split('/').pop() ?? '', labels: { ...s.labels }, annotations: { ...s.annotations }, aliases, etag: s.etag ?? '' };
+  return {
+    name,
+    secretId: name.split('/').pop() ?? '',
+    labels: { ...s.labels },
+    annotations: { ...s.annotations },
+    aliases,
+    etag: s.etag ?? '',
+  };
 }
 
 function toVersion(v: ProtoVersion): VersionInfo {
@@ -74,7 +87,10 @@ function toVersion(v: ProtoVersion): VersionInfo {
 export function createSecretAdmin(endpoint: string, options: { timeoutMs?: number } = {}): SecretAdmin {
   const getClient = lazySecretManagerClient(endpoint);
   const callOptions = options.timeoutMs ? { timeout: options.timeoutMs } : undefined;
-  const run = async <T>(resource: string, fn: (client: Awaited<ReturnType<typeof getClient>>) => Promise<T>): Promise<T> => {
+  const run = async <T>(
+    resource: string,
+    fn: (client: Awaited<ReturnType<typeof getClient>>) => Promise<T>,
+  ): Promise<T> => {
     const client = await getClient();
     try {
       return await fn(client);
@@ -84,47 +100,78 @@ export function createSecretAdmin(endpoint: string, options: { timeoutMs?: numbe
   };
 
   return {
-    list: (projectId, filter) => run(`projects/${projectId}`, async (c) => {
-      const [secrets] = await c.listSecrets({ parent: `projects/${projectId}`, filter }, callOptions);
-      return secrets.map(toSecret);
-    }),
+    list: (projectId, filter) =>
+      run(`projects/${projectId}`, async (c) => {
+        const [secrets] = await c.listSecrets({ parent: `projects/${projectId}`, filter }, callOptions);
+        return secrets.map(toSecret);
+      }),
     get: (name) => run(name, async (c) => toSecret((await c.getSecret({ name }, callOptions))[0])),
     async update(name, update, etag) {
       const client = await getClient();
       const paths = ['annotations', ...(update.aliases ? ['version_aliases'] : [])];
       try {
-        const [secret] = await client.updateSecret({
-          secret: { name, etag, annotations: update.annotations, ...(update.aliases ? { versionAliases: update.aliases } : {}) },
-          updateMask: { paths },
-        }, callOptions);
+        const [secret] = await client.updateSecret(
+          {
+            secret: {
+              name,
+              etag,
+              annotations: update.annotations,
+              ...(update.aliases ? { versionAliases: update.aliases } : {}),
+            },
+            updateMask: { paths },
+          },
+          callOptions,
+        );
         return toSecret(secret);
       } catch (err) {
         // With an etag, FAILED_PRECONDITION means the secret changed since we read it.
         if ((err as { code?: unknown }).code === 9) {
-          throw new AbortedError('The secret changed concurrently.', { reason: 'ETAG_MISMATCH', detail: `UpdateSecret ${name}`, cause: err });
+          throw new AbortedError('The secret changed concurrently.', {
+            reason: 'ETAG_MISMATCH',
+            detail: `UpdateSecret ${name}`,
+            cause: err,
+          });
         }
         throw mapGrpcError(err, name);
       }
     },
-    addVersion: (secretName, data) => run(secretName, async (c) => {
-      const [version] = await c.addSecretVersion({ parent: secretName, payload: { data, dataCrc32c: crc32c(data) } }, callOptions);
-      return toVersion(version);
-    }),
-    listVersions: (secretName) => run(secretName, async (c) => {
-      const [versions] = await c.listSecretVersions({ parent: secretName }, callOptions);
-      return versions.map(toVersion).sort((a, b) => a.number - b.number);
-    }),
-    access: (versionName) => run(versionName, async (c) => {
-      const [response] = await c.accessSecretVersion({ name: versionName }, callOptions);
-      const data = Buffer.from(response.payload?.data ?? new Uint8Array());
-      const expected = response.payload?.dataCrc32c;
-      if (expected !== undefined && expected !== null && Number(String(expected)) !== crc32c(data)) {
-        throw new InternalError('Internal error.', { reason: 'SECRET_CHECKSUM_MISMATCH', detail: `CRC32C mismatch reading ${versionName}` });
-      }
-      return data;
-    }),
-    enable: (versionName) => run(versionName, async (c) => { await c.enableSecretVersion({ name: versionName }, callOptions); }),
-    disable: (versionName) => run(versionName, async (c) => { await c.disableSecretVersion({ name: versionName }, callOptions); }),
-    destroy: (versionName) => run(versionName, async (c) => { await c.destroySecretVersion({ name: versionName }, callOptions); }),
+    addVersion: (secretName, data) =>
+      run(secretName, async (c) => {
+        const [version] = await c.addSecretVersion(
+          { parent: secretName, payload: { data, dataCrc32c: crc32c(data) } },
+          callOptions,
+        );
+        return toVersion(version);
+      }),
+    listVersions: (secretName) =>
+      run(secretName, async (c) => {
+        const [versions] = await c.listSecretVersions({ parent: secretName }, callOptions);
+        return versions.map(toVersion).sort((a, b) => a.number - b.number);
+      }),
+    access: (versionName) =>
+      run(versionName, async (c) => {
+        const [response] = await c.accessSecretVersion({ name: versionName }, callOptions);
+        const data = Buffer.from(response.payload?.data ?? new Uint8Array());
+        const expected = response.payload?.dataCrc32c;
+        if (expected !== undefined && expected !== null && Number(String(expected)) !== crc32c(data)) {
+          throw new InternalError('Internal error.', {
+            reason: 'SECRET_CHECKSUM_MISMATCH',
+            detail: `CRC32C mismatch reading ${versionName}`,
+          });
+        }
+        return data;
+      }),
+    enable: (versionName) =>
+      run(versionName, async (c) => {
+        await c.enableSecretVersion({ name: versionName }, callOptions);
+      }),
+    disable: (versionName) =>
+      run(versionName, async (c) => {
+        await c.disableSecretVersion({ name: versionName }, callOptions);
+      }),
+    destroy: (versionName) =>
+      run(versionName, async (c) => {
+        await c.destroySecretVersion({ name: versionName }, callOptions);
+      }),
   };
 }

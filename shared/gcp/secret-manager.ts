@@ -24,7 +24,9 @@ export interface SecretAccessor {
 }
 
 type SecretManagerClient = import('@google-cloud/secret-manager').SecretManagerServiceClient;
-type ClientOptions = NonNullable<ConstructorParameters<typeof import('@google-cloud/secret-manager').SecretManagerServiceClient>[0]>;
+type ClientOptions = NonNullable<
+  ConstructorParameters<typeof import('@google-cloud/secret-manager').SecretManagerServiceClient>[0]
+>;
 
 /** Builds client options for an endpoint URL (shared with the rotation function's adapter). */
 export async function secretManagerClientOptions(endpoint: string): Promise<ClientOptions> {
@@ -34,7 +36,12 @@ export async function secretManagerClientOptions(endpoint: string): Promise<Clie
   if (url.protocol === 'https:') return { apiEndpoint: url.hostname, port, universeDomain: 'googleapis.com' };
   // Plain http is accepted by config validation for loopback only (the emulator).
   const grpc = await import('@grpc/grpc-js');
-  return { apiEndpoint: url.hostname, port, sslCreds: grpc.credentials.createInsecure(), universeDomain: 'googleapis.com' };
+  return {
+    apiEndpoint: url.hostname,
+    port,
+    sslCreds: grpc.credentials.createInsecure(),
+    universeDomain: 'googleapis.com',
+  };
 }
 
 /** Creates a lazily-connected Secret Manager client for `endpoint`. */
@@ -48,7 +55,9 @@ export function lazySecretManagerClient(endpoint: string): () => Promise<SecretM
       ]);
       return new SecretManagerServiceClient(options);
     })();
-    client.catch(() => { client = undefined; });
+    client.catch(() => {
+      client = undefined;
+    });
     return client;
   };
 }
@@ -61,17 +70,23 @@ export function createSecretAccessor(endpoint: string): SecretAccessor {
       const client = await getClient();
       let response;
       try {
-        [response] = await client.accessSecretVersion({ name: versionName }, {
-          ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
-          ...(options.retry === false ? { retry: null } : {}),
-        });
+        [response] = await client.accessSecretVersion(
+          { name: versionName },
+          {
+            ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
+            ...(options.retry === false ? { retry: null } : {}),
+          },
+        );
       } catch (err) {
         throw mapGrpcError(err, versionName);
       }
       const data = Buffer.from(response.payload?.data ?? new Uint8Array());
       const expected = response.payload?.dataCrc32c;
       if (expected !== undefined && expected !== null && Number(expected.toString()) !== crc32c(data)) {
-        throw new InternalError('Internal error.', { reason: 'SECRET_CHECKSUM_MISMATCH', detail: `CRC32C mismatch reading ${versionName}` });
+        throw new InternalError('Internal error.', {
+          reason: 'SECRET_CHECKSUM_MISMATCH',
+          detail: `CRC32C mismatch reading ${versionName}`,
+        });
       }
       return { name: response.name ?? versionName, data };
     },
@@ -83,11 +98,35 @@ export function mapGrpcError(err: unknown, resource: string): Error {
   const code = (err as { code?: unknown }).code;
   const detail = `Secret Manager ${resource}: ${describe(err)}`;
   switch (code) {
-    case 5: return new NotFoundError('A configured secret was not found.', { reason: 'SECRET_NOT_FOUND', detail, cause: err });
-    case 7: return new PermissionDeniedError('The service cannot read a configured secret.', { reason: 'SECRET_ACCESS_DENIED', detail, cause: err });
-    case 9: return new InternalError('A configured secret version is not usable.', { reason: 'SECRET_VERSION_NOT_ENABLED', detail, cause: err });
-    case 4: case 8: case 14: case 13: case 10:
-      return new UnavailableError('Secret Manager is unavailable; try again later.', { reason: 'SECRET_MANAGER_UNAVAILABLE', detail, cause: err });
-    default: return new InternalError('Internal error.', { reason: 'SECRET_MANAGER_ERROR', detail, cause: err });
+    case 5:
+      return new NotFoundError('A configured secret was not found.', {
+        reason: 'SECRET_NOT_FOUND',
+        detail,
+        cause: err,
+      });
+    case 7:
+      return new PermissionDeniedError('The service cannot read a configured secret.', {
+        reason: 'SECRET_ACCESS_DENIED',
+        detail,
+        cause: err,
+      });
+    case 9:
+      return new InternalError('A configured secret version is not usable.', {
+        reason: 'SECRET_VERSION_NOT_ENABLED',
+        detail,
+        cause: err,
+      });
+    case 4:
+    case 8:
+    case 14:
+    case 13:
+    case 10:
+      return new UnavailableError('Secret Manager is unavailable; try again later.', {
+        reason: 'SECRET_MANAGER_UNAVAILABLE',
+        detail,
+        cause: err,
+      });
+    default:
+      return new InternalError('Internal error.', { reason: 'SECRET_MANAGER_ERROR', detail, cause: err });
   }
 }

@@ -9,7 +9,14 @@ import { recordFigures } from './support/figures.js';
 import { googleErrorProblem } from './support/invariants.js';
 import { startKeyServer, type KeyServer } from './support/key-server.js';
 import { closeIdleSockets, postJson, type RawResponse } from './support/raw-http.js';
-import { accessPath, CP, GEMINI, idPath, startReliabilityStack, type ReliabilityStack } from './support/reliability-stack.js';
+import {
+  accessPath,
+  CP,
+  GEMINI,
+  idPath,
+  startReliabilityStack,
+  type ReliabilityStack,
+} from './support/reliability-stack.js';
 
 const DEADLINE_MS = 1500;
 const SLACK_MS = 1000;
@@ -36,7 +43,11 @@ beforeEach(() => {
   r.stack.emulator.faults.reset();
 });
 
-const call = async (url = r.url, path = accessPath(GEMINI), body: unknown = { scope: [CP] }): Promise<RawResponse> => postJson(url, path, body, `Bearer ${await r.googleIdToken()}`);
+const call = async (
+  url = r.url,
+  path = accessPath(GEMINI),
+  body: unknown = { scope: [CP] },
+): Promise<RawResponse> => postJson(url, path, body, `Bearer ${await r.googleIdToken()}`);
 
 const SM_FAULTS: Array<[string, Fault]> = [
   ['UNAVAILABLE', { status: 503 }],
@@ -62,23 +73,26 @@ describe('Secret Manager down or slow', () => {
     survived += 1;
   });
 
-  it.each(SM_FAULTS)('cold, a caller gets a clear 503 UNAVAILABLE within the deadline, and service resumes (%s)', async (_name, fault) => {
-    const cold = await r.fresh();
-    r.stack.emulator.faults.inject({ endpoint: SM, times: Infinity, ...fault });
-    const started = Date.now();
-    const res = await call(cold.tokenUrl);
-    expect(Date.now() - started).toBeLessThan(DEADLINE_MS + SLACK_MS);
-    expect(res.status).toBe(503);
-    expect(googleErrorProblem(res)).toBeUndefined();
-    expect(res.json.error.status).toBe('UNAVAILABLE');
-    expect(res.json.error.message).not.toMatch(/private|key_id|BEGIN/i);
-    r.stack.emulator.faults.reset();
-    // A Secret Manager read already in flight (the client library backs off inside it, up to its
-    // own timeout = the deadline) may still fail callers that join it: measured recovery lag is
-    // up to ~2 deadlines, see docs/reliability.md. Within three, tokens are served again.
-    expect(await firstSuccessWithin(cold.tokenUrl, 3 * DEADLINE_MS + SLACK_MS)).toBe(true);
-    survived += 1;
-  });
+  it.each(SM_FAULTS)(
+    'cold, a caller gets a clear 503 UNAVAILABLE within the deadline, and service resumes (%s)',
+    async (_name, fault) => {
+      const cold = await r.fresh();
+      r.stack.emulator.faults.inject({ endpoint: SM, times: Infinity, ...fault });
+      const started = Date.now();
+      const res = await call(cold.tokenUrl);
+      expect(Date.now() - started).toBeLessThan(DEADLINE_MS + SLACK_MS);
+      expect(res.status).toBe(503);
+      expect(googleErrorProblem(res)).toBeUndefined();
+      expect(res.json.error.status).toBe('UNAVAILABLE');
+      expect(res.json.error.message).not.toMatch(/private|key_id|BEGIN/i);
+      r.stack.emulator.faults.reset();
+      // A Secret Manager read already in flight (the client library backs off inside it, up to its
+      // own timeout = the deadline) may still fail callers that join it: measured recovery lag is
+      // up to ~2 deadlines, see docs/reliability.md. Within three, tokens are served again.
+      expect(await firstSuccessWithin(cold.tokenUrl, 3 * DEADLINE_MS + SLACK_MS)).toBe(true);
+      survived += 1;
+    },
+  );
 });
 
 /** Calls until a 200 or `budgetMs` passed; every answer on the way must be a clean 503. */
@@ -96,7 +110,18 @@ describe('an issuer JWKS endpoint down', () => {
   const unknownKidToken = async (kid: string) => {
     const sa = r.stack.emulator.state.serviceAccounts.get('workload@tvs-local.iam.gserviceaccount.com')!;
     const now = Math.floor(Date.now() / 1000);
-    return attacker.sign({ iss: 'https://accounts.google.com', sub: sa.uniqueId, aud: r.url, email: sa.email, email_verified: true, iat: now, exp: now + 600 }, { kid });
+    return attacker.sign(
+      {
+        iss: 'https://accounts.google.com',
+        sub: sa.uniqueId,
+        aud: r.url,
+        email: sa.email,
+        email_verified: true,
+        iat: now,
+        exp: now + 600,
+      },
+      { kid },
+    );
   };
 
   it('cached keys keep verifying callers while the JWKS endpoint fails', async () => {
@@ -116,7 +141,9 @@ describe('an issuer JWKS endpoint down', () => {
     r.stack.emulator.faults.reset();
     if (fault) r.stack.emulator.faults.inject({ endpoint: 'oauth.certs', times: Infinity, ...fault });
     const tokens = await Promise.all(Array.from({ length: 100 }, (_, i) => unknownKidToken(`rotated-${i}`)));
-    const results = await Promise.all(tokens.map((t) => postJson(fresh.tokenUrl, accessPath(GEMINI), { scope: [CP] }, `Bearer ${t}`)));
+    const results = await Promise.all(
+      tokens.map((t) => postJson(fresh.tokenUrl, accessPath(GEMINI), { scope: [CP] }, `Bearer ${t}`)),
+    );
     for (const res of results) {
       expect([401, 503]).toContain(res.status);
       expect(googleErrorProblem(res)).toBeUndefined();
@@ -135,13 +162,18 @@ describe('an issuer JWKS endpoint down', () => {
     const results = await Promise.all(Array.from({ length: 50 }, () => call(cold.tokenUrl)));
     for (const res of results) {
       expect(res.status).toBe(503);
-      expect(res.json.error).toMatchObject({ status: 'UNAVAILABLE', details: [{ reason: 'ISSUER_KEYS_UNAVAILABLE' }] });
+      expect(res.json.error).toMatchObject({
+        status: 'UNAVAILABLE',
+        details: [{ reason: 'ISSUER_KEYS_UNAVAILABLE' }],
+      });
     }
     // Concurrent cold callers share one fetch.
     expect(r.stack.emulator.faults.count('oauth.certs')).toBeLessThanOrEqual(2);
     r.stack.emulator.faults.reset();
     // Recovery comes after the short cold-failure backoff (at most 5 s), without a fetch per request.
-    await expect.poll(async () => (await call(cold.tokenUrl)).status, { timeout: 15_000, interval: 250 }).toBe(200);
+    await expect
+      .poll(async () => (await call(cold.tokenUrl)).status, { timeout: 15_000, interval: 250 })
+      .toBe(200);
     survived += 1;
   });
 });

@@ -8,7 +8,15 @@ import type { Fault } from '../../emulator/index.js';
 import { recordFigures } from './support/figures.js';
 import { googleErrorProblem, oauthErrorProblem } from './support/invariants.js';
 import { closeIdleSockets, postForm, postJson } from './support/raw-http.js';
-import { accessPath, CLIENT_ID, CP, GEMINI, idPath, startReliabilityStack, type ReliabilityStack } from './support/reliability-stack.js';
+import {
+  accessPath,
+  CLIENT_ID,
+  CP,
+  GEMINI,
+  idPath,
+  startReliabilityStack,
+  type ReliabilityStack,
+} from './support/reliability-stack.js';
 
 const DEADLINE_MS = 1500;
 const MAX_ATTEMPTS = 4;
@@ -20,7 +28,9 @@ let auth: string;
 let survived = 0;
 
 beforeAll(async () => {
-  r = await startReliabilityStack({ env: { TVS_UPSTREAM_DEADLINE_MS: String(DEADLINE_MS), TVS_UPSTREAM_MAX_ATTEMPTS: String(MAX_ATTEMPTS) } });
+  r = await startReliabilityStack({
+    env: { TVS_UPSTREAM_DEADLINE_MS: String(DEADLINE_MS), TVS_UPSTREAM_MAX_ATTEMPTS: String(MAX_ATTEMPTS) },
+  });
   auth = `Bearer ${await r.googleIdToken()}`;
   // Load the SA key once: these tests are about the token endpoint, not Secret Manager.
   await r.warm();
@@ -48,29 +58,42 @@ const FAULTS: Array<[string, Fault, { minCalls: number }]> = [
   ['a malformed JSON body', { rawBody: '{"access_token": "ya29.' }, { minCalls: 2 }],
   ['a 200 without a token', { rawBody: '{"token_type":"Bearer"}' }, { minCalls: 2 }],
   ['an answer slower than the deadline', { latencyMs: DEADLINE_MS * 3 }, { minCalls: 1 }],
-  ['429 asking to retry after longer than the deadline', { status: 429, retryAfterSeconds: 30 }, { minCalls: 1 }],
+  [
+    '429 asking to retry after longer than the deadline',
+    { status: 429, retryAfterSeconds: 30 },
+    { minCalls: 1 },
+  ],
 ];
 
 describe('when the token endpoint stays down', () => {
-  it.each(FAULTS)('%s → bounded retries, then 503 UNAVAILABLE within the deadline', async (_name, fault, { minCalls }) => {
-    r.stack.emulator.faults.inject({ endpoint: 'oauth.token', times: Infinity, ...fault });
-    const started = Date.now();
-    const res = await postJson(r.url, accessPath(GEMINI), { scope: [CP] }, auth);
-    const elapsedMs = Date.now() - started;
-    expect(res.status).toBe(503);
-    expect(googleErrorProblem(res)).toBeUndefined();
-    expect(res.json.error.status).toBe('UNAVAILABLE');
-    expect(elapsedMs).toBeLessThan(DEADLINE_MS + SLACK_MS);
-    expect(tokenCalls()).toBeGreaterThanOrEqual(minCalls);
-    expect(tokenCalls()).toBeLessThanOrEqual(MAX_ATTEMPTS);
-    await r.stack.token.flushAudit();
-    expect(r.audit.entries().at(-1)).toMatchObject({ decision: 'error', httpStatus: 503 });
-    survived += 1;
-  });
+  it.each(FAULTS)(
+    '%s → bounded retries, then 503 UNAVAILABLE within the deadline',
+    async (_name, fault, { minCalls }) => {
+      r.stack.emulator.faults.inject({ endpoint: 'oauth.token', times: Infinity, ...fault });
+      const started = Date.now();
+      const res = await postJson(r.url, accessPath(GEMINI), { scope: [CP] }, auth);
+      const elapsedMs = Date.now() - started;
+      expect(res.status).toBe(503);
+      expect(googleErrorProblem(res)).toBeUndefined();
+      expect(res.json.error.status).toBe('UNAVAILABLE');
+      expect(elapsedMs).toBeLessThan(DEADLINE_MS + SLACK_MS);
+      expect(tokenCalls()).toBeGreaterThanOrEqual(minCalls);
+      expect(tokenCalls()).toBeLessThanOrEqual(MAX_ATTEMPTS);
+      await r.stack.token.flushAudit();
+      expect(r.audit.entries().at(-1)).toMatchObject({ decision: 'error', httpStatus: 503 });
+      survived += 1;
+    },
+  );
 
   it('answers the OAuth endpoint with an RFC 6749 temporarily_unavailable', async () => {
     r.stack.emulator.faults.inject({ endpoint: 'oauth.token', times: Infinity, status: 503 });
-    const res = await postForm(r.url, { grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: r.clientSecret, service_account: GEMINI, scope: CP });
+    const res = await postForm(r.url, {
+      grant_type: 'client_credentials',
+      client_id: CLIENT_ID,
+      client_secret: r.clientSecret,
+      service_account: GEMINI,
+      scope: CP,
+    });
     expect(res.status).toBe(503);
     expect(oauthErrorProblem(res)).toBeUndefined();
     expect(res.json.error).toBe('temporarily_unavailable');
@@ -79,13 +102,16 @@ describe('when the token endpoint stays down', () => {
 });
 
 describe('when the token endpoint recovers within the deadline', () => {
-  it.each(FAULTS.filter(([, f]) => f.latencyMs === undefined && f.retryAfterSeconds !== 30))('%s twice, then a token', async (_name, fault) => {
-    r.stack.emulator.faults.inject({ endpoint: 'oauth.token', times: 2, ...fault });
-    const res = await postJson(r.url, accessPath(GEMINI), { scope: [CP] }, auth);
-    expect(res.status).toBe(200);
-    expect(tokenCalls()).toBe(3);
-    survived += 1;
-  });
+  it.each(FAULTS.filter(([, f]) => f.latencyMs === undefined && f.retryAfterSeconds !== 30))(
+    '%s twice, then a token',
+    async (_name, fault) => {
+      r.stack.emulator.faults.inject({ endpoint: 'oauth.token', times: 2, ...fault });
+      const res = await postJson(r.url, accessPath(GEMINI), { scope: [CP] }, auth);
+      expect(res.status).toBe(200);
+      expect(tokenCalls()).toBe(3);
+      survived += 1;
+    },
+  );
 
   it('honours Retry-After: it waits at least that long before the next attempt', async () => {
     r.stack.emulator.faults.inject({ endpoint: 'oauth.token', times: 1, status: 503, retryAfterSeconds: 1 });
@@ -99,7 +125,8 @@ describe('when the token endpoint recovers within the deadline', () => {
 });
 
 describe('no thundering herd', () => {
-  const burst = (n: number) => Promise.all(Array.from({ length: n }, () => postJson(r.url, accessPath(GEMINI), { scope: [CP] }, auth)));
+  const burst = (n: number) =>
+    Promise.all(Array.from({ length: n }, () => postJson(r.url, accessPath(GEMINI), { scope: [CP] }, auth)));
 
   it('200 concurrent cold callers share one retry sequence when the endpoint is down', async () => {
     // A function with a roomy deadline, and a first failure that takes 1.5 s: the whole burst
@@ -109,9 +136,16 @@ describe('no thundering herd', () => {
     roomy.token.minter.cache.clear();
     r.stack.emulator.faults.reset();
     r.stack.emulator.faults.inject({ endpoint: 'oauth.token', times: 1, status: 503, latencyMs: 1500 });
-    r.stack.emulator.faults.inject({ endpoint: 'oauth.token', times: Infinity, status: 503, retryAfterSeconds: 0 });
+    r.stack.emulator.faults.inject({
+      endpoint: 'oauth.token',
+      times: Infinity,
+      status: 503,
+      retryAfterSeconds: 0,
+    });
     const missesBefore = roomy.token.minter.cache.stats().misses;
-    const results = await Promise.all(Array.from({ length: 200 }, () => postJson(roomy.tokenUrl, accessPath(GEMINI), { scope: [CP] }, auth)));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, () => postJson(roomy.tokenUrl, accessPath(GEMINI), { scope: [CP] }, auth)),
+    );
     expect(roomy.token.minter.cache.stats().misses - missesBefore).toBe(200);
     expect(results.every((res) => res.status === 503 && res.json.error.status === 'UNAVAILABLE')).toBe(true);
     expect(tokenCalls()).toBeGreaterThanOrEqual(2);

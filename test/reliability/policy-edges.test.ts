@@ -8,7 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordFigures } from './support/figures.js';
 import { googleErrorProblem, oauthErrorProblem } from './support/invariants.js';
 import { closeIdleSockets, postForm, postJson, send } from './support/raw-http.js';
-import { accessPath, CLIENT_ID, CP, GEMINI, idPath, startReliabilityStack, type ReliabilityStack } from './support/reliability-stack.js';
+import {
+  accessPath,
+  CLIENT_ID,
+  CP,
+  GEMINI,
+  idPath,
+  startReliabilityStack,
+  type ReliabilityStack,
+} from './support/reliability-stack.js';
 
 let r: ReliabilityStack;
 let checked = 0;
@@ -24,7 +32,8 @@ afterAll(async () => {
 });
 
 const nowS = (): number => Math.floor(Date.now() / 1000);
-const ciToken = (sub: string) => r.issuer.sign({ iss: r.issuer.url, sub, aud: r.url, iat: nowS(), exp: nowS() + 600 });
+const ciToken = (sub: string) =>
+  r.issuer.sign({ iss: r.issuer.url, sub, aud: r.url, iat: nowS(), exp: nowS() + 600 });
 
 function expectShape(res: Awaited<ReturnType<typeof postJson>>, status: number, reason?: string): void {
   expect(res.status).toBe(status);
@@ -70,20 +79,28 @@ describe('ID tokens for this service’s own audience (it would accept them back
     ['its localhost alias with an upper-case host', () => `http://LOCALHOST:${port()}`],
     ['its localhost alias with a trailing dot and slash', () => `http://localhost.:${port()}/`],
     ['the port written with a leading zero', () => `http://127.0.0.1:0${port()}`],
-  ])('%s → 403 AUDIENCE_IS_THIS_SERVICE for a Google caller and an external-issuer caller', async (_name, audience) => {
-    for (const bearer of [await r.googleIdToken(), await ciToken('repo:acme/app')]) {
-      const mintsBefore = r.stack.emulator.faults.count('oauth.token');
-      const res = await postJson(r.url, idPath(GEMINI), { audience: audience() }, `Bearer ${bearer}`);
-      expectShape(res, 403, 'AUDIENCE_IS_THIS_SERVICE');
-      expect(r.stack.emulator.faults.count('oauth.token')).toBe(mintsBefore);
-    }
-  });
+  ])(
+    '%s → 403 AUDIENCE_IS_THIS_SERVICE for a Google caller and an external-issuer caller',
+    async (_name, audience) => {
+      for (const bearer of [await r.googleIdToken(), await ciToken('repo:acme/app')]) {
+        const mintsBefore = r.stack.emulator.faults.count('oauth.token');
+        const res = await postJson(r.url, idPath(GEMINI), { audience: audience() }, `Bearer ${bearer}`);
+        expectShape(res, 403, 'AUDIENCE_IS_THIS_SERVICE');
+        expect(r.stack.emulator.faults.count('oauth.token')).toBe(mintsBefore);
+      }
+    },
+  );
 
   it.each<[string, () => string]>([
     ['another path on the service host', () => `${r.url}/v1`],
     ['another port on the same host', () => `http://127.0.0.1:${Number(port()) === 1 ? 2 : 1}`],
   ])('%s is not this service (403 AUDIENCE_NOT_ALLOWED, by the policy)', async (_name, audience) => {
-    const res = await postJson(r.url, idPath(GEMINI), { audience: audience() }, `Bearer ${await r.googleIdToken()}`);
+    const res = await postJson(
+      r.url,
+      idPath(GEMINI),
+      { audience: audience() },
+      `Bearer ${await r.googleIdToken()}`,
+    );
     expectShape(res, 403, 'AUDIENCE_NOT_ALLOWED');
   });
 });
@@ -121,7 +138,12 @@ describe('caller email (rule: workload@tvs-local.iam.gserviceaccount.com, ASCII 
     ['evil@x.com,workload@tvs-local.iam.gserviceaccount.com', 403],
     ['workload@tvs-local.iam.gserviceaccount.co\u0301m', 403],
   ])('%j → %i', async (email, status) => {
-    const res = await postJson(r.url, accessPath(GEMINI), { scope: [CP] }, `Bearer ${await r.googleIdToken({ email })}`);
+    const res = await postJson(
+      r.url,
+      accessPath(GEMINI),
+      { scope: [CP] },
+      `Bearer ${await r.googleIdToken({ email })}`,
+    );
     expectShape(res, status, status === 403 ? 'NO_RULE_FOR_CALLER' : undefined);
   });
 });
@@ -144,7 +166,12 @@ describe('target service account named in the path', () => {
   });
 
   it('does not route a path that climbs out of serviceAccounts/', async () => {
-    const res = await send(r.url, { method: 'POST', path: `/v1/projects/-/serviceAccounts/../serviceAccounts/${GEMINI}:generateAccessToken`, headers: { 'content-type': 'application/json', authorization: `Bearer ${await r.googleIdToken()}` }, body: JSON.stringify({ scope: [CP] }) });
+    const res = await send(r.url, {
+      method: 'POST',
+      path: `/v1/projects/-/serviceAccounts/../serviceAccounts/${GEMINI}:generateAccessToken`,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await r.googleIdToken()}` },
+      body: JSON.stringify({ scope: [CP] }),
+    });
     expectShape(res, 404);
   });
 });
@@ -175,7 +202,13 @@ describe('scope strings', () => {
     ['a newline separator', `${CP}\n${CP}`, 400, 'invalid_scope'],
     ['an extra ungranted scope', `${CP} https://www.googleapis.com/auth/gmail.send`, 400, 'invalid_scope'],
   ])('OAuth scope parameter with %s → %i', async (_name, scope, status, error) => {
-    const res = await postForm(r.url, { grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: r.clientSecret, service_account: GEMINI, scope });
+    const res = await postForm(r.url, {
+      grant_type: 'client_credentials',
+      client_id: CLIENT_ID,
+      client_secret: r.clientSecret,
+      service_account: GEMINI,
+      scope,
+    });
     expect(res.status).toBe(status);
     if (status !== 200) {
       expect(oauthErrorProblem(res)).toBeUndefined();
@@ -202,19 +235,32 @@ describe('lifetimes', () => {
     ['0x10s', 400],
     [null, 400],
   ])('lifetime %j → %i', async (lifetime, status) => {
-    const res = await postJson(r.url, accessPath(GEMINI), { scope: [CP], lifetime }, `Bearer ${await r.googleIdToken()}`);
+    const res = await postJson(
+      r.url,
+      accessPath(GEMINI),
+      { scope: [CP], lifetime },
+      `Bearer ${await r.googleIdToken()}`,
+    );
     expectShape(res, status);
   });
 
-  it.each(['1s', '0.1s', '60s', '3599s'])('a short lifetime (%s) never yields a token that lives longer than asked', async (lifetime) => {
-    const askedAtMs = Date.now();
-    const res = await postJson(r.url, accessPath(GEMINI), { scope: [CP], lifetime }, `Bearer ${await r.googleIdToken()}`);
-    if (res.status === 200) {
-      const seconds = Math.ceil(Number(lifetime.slice(0, -1)));
-      expect(Date.parse(res.json.expireTime)).toBeLessThanOrEqual(askedAtMs + seconds * 1000 + 2000);
-    } else {
-      expectShape(res, 400);
-    }
-    checked += 1;
-  });
+  it.each(['1s', '0.1s', '60s', '3599s'])(
+    'a short lifetime (%s) never yields a token that lives longer than asked',
+    async (lifetime) => {
+      const askedAtMs = Date.now();
+      const res = await postJson(
+        r.url,
+        accessPath(GEMINI),
+        { scope: [CP], lifetime },
+        `Bearer ${await r.googleIdToken()}`,
+      );
+      if (res.status === 200) {
+        const seconds = Math.ceil(Number(lifetime.slice(0, -1)));
+        expect(Date.parse(res.json.expireTime)).toBeLessThanOrEqual(askedAtMs + seconds * 1000 + 2000);
+      } else {
+        expectShape(res, 400);
+      }
+      checked += 1;
+    },
+  );
 });

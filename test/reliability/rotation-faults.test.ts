@@ -14,7 +14,14 @@ import type { Outcome, Step } from '../../functions/rotate/report.js';
 import { useEmulatorMetadata } from '../support/google-env.js';
 import { LONG, recordFigures } from './support/figures.js';
 import {
-  GEMINI, GRACE_MS, startRotationFaultStack, startTokenLoad, until, type KindName, type ManagedSecret, type RotationFaultStack,
+  GEMINI,
+  GRACE_MS,
+  startRotationFaultStack,
+  startTokenLoad,
+  until,
+  type KindName,
+  type ManagedSecret,
+  type RotationFaultStack,
 } from './support/rotation-fault-stack.js';
 
 const UPDATE = 'secretmanager.UpdateSecret';
@@ -38,32 +45,148 @@ interface Row {
 const ROWS: Row[] = [
   { kind: 'sa-key', step: 'claim', endpoint: UPDATE, run: 'rotate', expect: 'failed', ci: '503' },
   { kind: 'sa-key', step: 'create', endpoint: 'iam.keys.create', run: 'rotate', expect: 'failed', ci: '503' },
-  { kind: 'sa-key', step: 'store', endpoint: 'secretmanager.AddSecretVersion', run: 'rotate', expect: 'failed', ci: '503' },
-  { kind: 'sa-key', step: 'store (record)', endpoint: UPDATE, run: 'rotate', armAfter: 'store', expect: 'failed' },
-  { kind: 'sa-key', step: 'verify (read)', endpoint: 'secretmanager.AccessSecretVersion', run: 'rotate', armAfter: 'store', expect: 'failed' },
-  { kind: 'sa-key', step: 'verify', endpoint: 'oauth.token', run: 'rotate', armAfter: 'store', expect: 'rolled-back', ci: '503' },
-  { kind: 'sa-key', step: 'promote', endpoint: UPDATE, run: 'rotate', armAfter: 'verify', expect: 'failed', ci: '503' },
-  { kind: 'sa-key', step: 'retire', endpoint: 'iam.keys.disable', run: 'retire', expect: 'failed', ci: '503' },
-  { kind: 'sa-key', step: 'retire', endpoint: 'secretmanager.DisableSecretVersion', run: 'retire', expect: 'failed' },
+  {
+    kind: 'sa-key',
+    step: 'store',
+    endpoint: 'secretmanager.AddSecretVersion',
+    run: 'rotate',
+    expect: 'failed',
+    ci: '503',
+  },
+  {
+    kind: 'sa-key',
+    step: 'store (record)',
+    endpoint: UPDATE,
+    run: 'rotate',
+    armAfter: 'store',
+    expect: 'failed',
+  },
+  {
+    kind: 'sa-key',
+    step: 'verify (read)',
+    endpoint: 'secretmanager.AccessSecretVersion',
+    run: 'rotate',
+    armAfter: 'store',
+    expect: 'failed',
+  },
+  {
+    kind: 'sa-key',
+    step: 'verify',
+    endpoint: 'oauth.token',
+    run: 'rotate',
+    armAfter: 'store',
+    expect: 'rolled-back',
+    ci: '503',
+  },
+  {
+    kind: 'sa-key',
+    step: 'promote',
+    endpoint: UPDATE,
+    run: 'rotate',
+    armAfter: 'verify',
+    expect: 'failed',
+    ci: '503',
+  },
+  {
+    kind: 'sa-key',
+    step: 'retire',
+    endpoint: 'iam.keys.disable',
+    run: 'retire',
+    expect: 'failed',
+    ci: '503',
+  },
+  {
+    kind: 'sa-key',
+    step: 'retire',
+    endpoint: 'secretmanager.DisableSecretVersion',
+    run: 'retire',
+    expect: 'failed',
+  },
   { kind: 'sa-key', step: 'purge', endpoint: 'iam.keys.delete', run: 'purge', expect: 'failed', ci: '503' },
-  { kind: 'sa-key', step: 'purge', endpoint: 'secretmanager.DestroySecretVersion', run: 'purge', expect: 'failed' },
+  {
+    kind: 'sa-key',
+    step: 'purge',
+    endpoint: 'secretmanager.DestroySecretVersion',
+    run: 'purge',
+    expect: 'failed',
+  },
   { kind: 'api-key', step: 'claim', endpoint: UPDATE, run: 'rotate', expect: 'failed' },
-  { kind: 'api-key', step: 'create', endpoint: 'apikeys.createKey', run: 'rotate', expect: 'failed', ci: 'reset' },
-  { kind: 'api-key', step: 'create (operation)', endpoint: 'apikeys.getOperation', run: 'rotate', expect: 'failed' },
-  { kind: 'api-key', step: 'store', endpoint: 'secretmanager.AddSecretVersion', run: 'rotate', expect: 'failed' },
-  { kind: 'api-key', step: 'verify', endpoint: 'gemini.listModels', run: 'rotate', armAfter: 'store', expect: 'rolled-back', ci: '503' },
+  {
+    kind: 'api-key',
+    step: 'create',
+    endpoint: 'apikeys.createKey',
+    run: 'rotate',
+    expect: 'failed',
+    ci: 'reset',
+  },
+  {
+    kind: 'api-key',
+    step: 'create (operation)',
+    endpoint: 'apikeys.getOperation',
+    run: 'rotate',
+    expect: 'failed',
+  },
+  {
+    kind: 'api-key',
+    step: 'store',
+    endpoint: 'secretmanager.AddSecretVersion',
+    run: 'rotate',
+    expect: 'failed',
+  },
+  {
+    kind: 'api-key',
+    step: 'verify',
+    endpoint: 'gemini.listModels',
+    run: 'rotate',
+    armAfter: 'store',
+    expect: 'rolled-back',
+    ci: '503',
+  },
   { kind: 'api-key', step: 'promote', endpoint: UPDATE, run: 'rotate', armAfter: 'verify', expect: 'failed' },
-  { kind: 'api-key', step: 'retire', endpoint: 'secretmanager.DisableSecretVersion', run: 'retire', expect: 'failed', ci: '503' },
-  { kind: 'api-key', step: 'purge', endpoint: 'apikeys.deleteKey', run: 'purge', expect: 'failed', ci: '503' },
-  { kind: 'api-key', step: 'purge', endpoint: 'secretmanager.DestroySecretVersion', run: 'purge', expect: 'failed' },
+  {
+    kind: 'api-key',
+    step: 'retire',
+    endpoint: 'secretmanager.DisableSecretVersion',
+    run: 'retire',
+    expect: 'failed',
+    ci: '503',
+  },
+  {
+    kind: 'api-key',
+    step: 'purge',
+    endpoint: 'apikeys.deleteKey',
+    run: 'purge',
+    expect: 'failed',
+    ci: '503',
+  },
+  {
+    kind: 'api-key',
+    step: 'purge',
+    endpoint: 'secretmanager.DestroySecretVersion',
+    run: 'purge',
+    expect: 'failed',
+  },
 ];
 
-const FAULTS: Array<[string, Fault]> = [['503', { status: 503 }], ['reset', { reset: true }]];
+const FAULTS: Array<[string, Fault]> = [
+  ['503', { status: 503 }],
+  ['reset', { reset: true }],
+];
 /** CI: the `ci` rows with their fault; long: every row with every fault. */
-const entry = (row: Row, [name, fault]: [string, Fault]): [string, string, Row, Fault] => [`${row.kind} ${row.step} (${row.endpoint})`, name, row, fault];
+const entry = (row: Row, [name, fault]: [string, Fault]): [string, string, Row, Fault] => [
+  `${row.kind} ${row.step} (${row.endpoint})`,
+  name,
+  row,
+  fault,
+];
 const MATRIX = LONG
   ? ROWS.flatMap((row) => FAULTS.map((f) => entry(row, f)))
-  : ROWS.filter((r) => r.ci).map((row) => entry(row, FAULTS.find(([name]) => name === row.ci)!));
+  : ROWS.filter((r) => r.ci).map((row) =>
+      entry(
+        row,
+        FAULTS.find(([name]) => name === row.ci)!,
+      ),
+    );
 
 let t: RotationFaultStack;
 let restoreEnv: () => void;
@@ -78,7 +201,8 @@ const figures = { faultsSurvived: 0, crashesConverged: 0, requests: 0 };
 beforeAll(async () => {
   t = await startRotationFaultStack();
   restoreEnv = useEmulatorMetadata(t.stack.emulator.metadataHost);
-  for (const s of Object.values(t.secrets)) foreign[s.kind] = s.liveKeys().filter((k) => k !== s.currentKeyId());
+  for (const s of Object.values(t.secrets))
+    foreign[s.kind] = s.liveKeys().filter((k) => k !== s.currentKeyId());
 });
 
 afterAll(async () => {
@@ -94,18 +218,28 @@ beforeEach(() => {
 });
 
 /** Records a violation when the credential `current` names does not work right now. */
-async function assertCurrentWorks(s: ManagedSecret, when: string, options: { inProcess?: boolean } = {}): Promise<void> {
+async function assertCurrentWorks(
+  s: ManagedSecret,
+  when: string,
+  options: { inProcess?: boolean } = {},
+): Promise<void> {
   const problem = await s.currentProblem(options);
   if (problem) violations.push(`${s.kind} ${when}: ${problem}`);
 }
 
 /** Watches every step of `s`: `current` works, and the old credential is retired no earlier than its grace allows. */
-function watchSteps(s: ManagedSecret, before?: (step: Step) => void, inProcess: () => boolean = () => false): void {
+function watchSteps(
+  s: ManagedSecret,
+  before?: (step: Step) => void,
+  inProcess: () => boolean = () => false,
+): void {
   t.onStep(async (step, secretId) => {
     if (secretId !== s.id) return;
     const state = s.state();
-    if (step === 'disable' && t.clock.now() < (state.rotatedAtMs ?? Infinity) + GRACE_MS) violations.push(`${s.kind}: disabled before the grace period after promotion ended`);
-    if (step === 'delete' && t.clock.now() < (state.disabledAtMs ?? Infinity) + GRACE_MS) violations.push(`${s.kind}: deleted before the grace period after disabling ended`);
+    if (step === 'disable' && t.clock.now() < (state.rotatedAtMs ?? Infinity) + GRACE_MS)
+      violations.push(`${s.kind}: disabled before the grace period after promotion ended`);
+    if (step === 'delete' && t.clock.now() < (state.disabledAtMs ?? Infinity) + GRACE_MS)
+      violations.push(`${s.kind}: deleted before the grace period after disabling ended`);
     before?.(step);
     await assertCurrentWorks(s, `after ${step}`, { inProcess: inProcess() });
   });
@@ -113,7 +247,12 @@ function watchSteps(s: ManagedSecret, before?: (step: Step) => void, inProcess: 
 
 /** Waits until the token function signs with `keyId` (in production its 5-minute refresh sits well inside the grace period). */
 const tokenFunctionUses = (s: ManagedSecret, keyId: string) =>
-  until(async () => (await t.stack.token.keys.get(`${s.name}/versions/current`, GEMINI).catch(() => undefined))?.keyId === keyId, `the token function to load key ${keyId}`);
+  until(
+    async () =>
+      (await t.stack.token.keys.get(`${s.name}/versions/current`, GEMINI).catch(() => undefined))?.keyId ===
+      keyId,
+    `the token function to load key ${keyId}`,
+  );
 
 /**
  * Moves the clock through the grace period running now: first to 1 ms before it ends, where a
@@ -121,11 +260,19 @@ const tokenFunctionUses = (s: ManagedSecret, keyId: string) =>
  */
 async function throughGrace(s: ManagedSecret): Promise<void> {
   const state = s.state();
-  const start = state.phase === 'retiring' ? state.rotatedAtMs : state.phase === 'purging' ? state.disabledAtMs : undefined;
+  const start =
+    state.phase === 'retiring'
+      ? state.rotatedAtMs
+      : state.phase === 'purging'
+        ? state.disabledAtMs
+        : undefined;
   if (start !== undefined && state.claim === undefined && t.clock.now() < start + GRACE_MS - 1) {
     t.clock.advance(start + GRACE_MS - 1 - t.clock.now());
     const report = (await t.stack.rotation.runSweep({ secrets: [s.id] })).secrets[0];
-    if (report.outcome !== 'waiting') violations.push(`${s.kind}: a sweep 1 ms before the ${state.phase} grace period ended: ${report.outcome} [${report.actions.join(', ')}]`);
+    if (report.outcome !== 'waiting')
+      violations.push(
+        `${s.kind}: a sweep 1 ms before the ${state.phase} grace period ended: ${report.outcome} [${report.actions.join(', ')}]`,
+      );
     await assertCurrentWorks(s, `while ${state.phase}`);
   }
   t.clock.advance(GRACE_MS + 1);
@@ -137,16 +284,22 @@ async function converge(s: ManagedSecret, withTokenFunction: boolean): Promise<O
   for (let i = 0; i < 6 && outcomes.at(-1) !== 'purged'; i++) {
     await throughGrace(s);
     const force = i === 0 && s.state().phase === 'idle';
-    const report = (await t.stack.rotation.runSweep({ secrets: [s.id], ...(force ? { force } : {}) })).secrets[0];
+    const report = (await t.stack.rotation.runSweep({ secrets: [s.id], ...(force ? { force } : {}) }))
+      .secrets[0];
     outcomes.push(report.outcome);
-    if (report.outcome === 'rotated' && withTokenFunction && s.kind === 'sa-key') await tokenFunctionUses(s, report.newKeyId!);
+    if (report.outcome === 'rotated' && withTokenFunction && s.kind === 'sa-key')
+      await tokenFunctionUses(s, report.newKeyId!);
     await assertCurrentWorks(s, `after rerun ${i + 1} (${report.outcome})`);
   }
   return outcomes;
 }
 
 /** One row: a rotation whose `row.run` meets `fault` on `row.endpoint`, then reruns until it converges. */
-async function faultyRotation(row: Row, fault: Fault, options: { withTokenFunction?: boolean } = {}): Promise<void> {
+async function faultyRotation(
+  row: Row,
+  fault: Fault,
+  options: { withTokenFunction?: boolean } = {},
+): Promise<void> {
   const s = t.secrets[row.kind];
   const faults = t.stack.emulator.faults;
   const withTokenFunction = options.withTokenFunction === true;
@@ -159,17 +312,23 @@ async function faultyRotation(row: Row, fault: Fault, options: { withTokenFuncti
     faults.inject({ endpoint: row.endpoint, times: Infinity, ...fault });
     active = true;
   };
-  watchSteps(s, (step) => {
-    if (armed && step === row.armAfter) {
-      armed = false;
-      inject();
-    }
-  }, () => active && row.endpoint === 'oauth.token');
+  watchSteps(
+    s,
+    (step) => {
+      if (armed && step === row.armAfter) {
+        armed = false;
+        inject();
+      }
+    },
+    () => active && row.endpoint === 'oauth.token',
+  );
   await assertCurrentWorks(s, 'before');
 
   let promoted: string | undefined;
   for (const run of RUNS.slice(0, RUNS.indexOf(row.run))) {
-    const report = (await t.stack.rotation.runSweep({ secrets: [s.id], ...(run === 'rotate' ? { force: true } : {}) })).secrets[0];
+    const report = (
+      await t.stack.rotation.runSweep({ secrets: [s.id], ...(run === 'rotate' ? { force: true } : {}) })
+    ).secrets[0];
     expect(report.outcome, JSON.stringify(report)).toBe(DONE[run]);
     if (run === 'rotate') promoted = report.newKeyId;
     if (run === 'rotate' && withTokenFunction && s.kind === 'sa-key') await tokenFunctionUses(s, promoted!);
@@ -179,7 +338,10 @@ async function faultyRotation(row: Row, fault: Fault, options: { withTokenFuncti
   const calls = faults.count(row.endpoint);
   if (row.armAfter) armed = true;
   else inject();
-  const { status, json } = await t.post({ secrets: [s.id], ...(row.run === 'rotate' ? { force: true } : {}) });
+  const { status, json } = await t.post({
+    secrets: [s.id],
+    ...(row.run === 'rotate' ? { force: true } : {}),
+  });
   const hits = faults.count(row.endpoint) - calls;
   faults.reset();
   active = false;
@@ -195,9 +357,16 @@ async function faultyRotation(row: Row, fault: Fault, options: { withTokenFuncti
   const abandoned = s.state().claim !== undefined;
 
   const outcomes = await converge(s, withTokenFunction);
-  expect(outcomes).toEqual(RUNS.slice(row.run === 'rotate' || row.expect === 'rolled-back' ? 0 : RUNS.indexOf(row.run)).map((r) => DONE[r]));
+  expect(outcomes).toEqual(
+    RUNS.slice(row.run === 'rotate' || row.expect === 'rolled-back' ? 0 : RUNS.indexOf(row.run)).map(
+      (r) => DONE[r],
+    ),
+  );
   const state = s.state();
-  expect(state).toMatchObject({ phase: 'idle', generation: generation + (row.expect === 'rolled-back' ? 2 : 1) });
+  expect(state).toMatchObject({
+    phase: 'idle',
+    generation: generation + (row.expect === 'rolled-back' ? 2 : 1),
+  });
   expect(state.claim).toBeUndefined();
   const after = s.currentKeyId();
   expect(after).toBe(state.currentKey);
@@ -210,58 +379,88 @@ async function faultyRotation(row: Row, fault: Fault, options: { withTokenFuncti
   expect(s.aliases().previous).toBeUndefined();
   const emu = t.stack.emulator.state;
   if (row.kind === 'sa-key') expect(emu.serviceAccounts.getKey(GEMINI, before)?.state).toBe('DELETED');
-  else expect(emu.apiKeys.list({ showDeleted: true }).find((k) => k.keyId === before)?.deleteTime).toBeInstanceOf(Date);
+  else
+    expect(
+      emu.apiKeys.list({ showDeleted: true }).find((k) => k.keyId === before)?.deleteTime,
+    ).toBeInstanceOf(Date);
   expect(violations).toEqual([]);
   figures.faultsSurvived += 1;
   if (abandoned) figures.crashesConverged += 1;
 }
 
 describe('Google failing mid-step', () => {
-  it.each(MATRIX)('%s answering %s: the run reports failure, nothing is lost, reruns converge', async (_name, _fault, row, fault) => {
-    await faultyRotation(row, fault);
-  }, LONG ? 120_000 : 30_000);
+  it.each(MATRIX)(
+    '%s answering %s: the run reports failure, nothing is lost, reruns converge',
+    async (_name, _fault, row, fault) => {
+      await faultyRotation(row, fault);
+    },
+    LONG ? 120_000 : 30_000,
+  );
 });
 
 describe('concurrent runs under a slow Secret Manager', () => {
   const RACERS = LONG ? 4 : 2;
   const ROUNDS = LONG ? 3 : 1;
 
-  it.each<KindName>(['sa-key', 'api-key'])(`%s: of ${RACERS} sweeps at once, exactly one rotates and the others report busy`, async (kind) => {
-    const s = t.secrets[kind];
-    watchSteps(s);
-    for (let round = 0; round < ROUNDS; round++) {
-      const keys = s.liveKeys().length;
-      // Every claim waits in Secret Manager, so all racers read the same etag before any claim lands.
-      t.stack.emulator.faults.inject({ endpoint: UPDATE, times: Infinity, latencyMs: 300 });
-      const results = await Promise.all(Array.from({ length: RACERS }, () => t.post({ secrets: [s.id], force: true })));
-      t.stack.emulator.faults.reset();
-      expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
-      expect(results.map((r) => r.json.secrets[0].outcome).sort()).toEqual([...Array.from({ length: RACERS - 1 }, () => 'busy'), 'rotated']);
-      expect(s.liveKeys()).toHaveLength(keys + 1);
-      expect(await converge(s, false)).toEqual(['retired', 'purged']);
-      expect(ownKeys(s)).toEqual([s.currentKeyId()]);
-      figures.faultsSurvived += 1;
-    }
-    expect(violations).toEqual([]);
-  }, LONG ? 120_000 : 30_000);
+  it.each<KindName>(['sa-key', 'api-key'])(
+    `%s: of ${RACERS} sweeps at once, exactly one rotates and the others report busy`,
+    async (kind) => {
+      const s = t.secrets[kind];
+      watchSteps(s);
+      for (let round = 0; round < ROUNDS; round++) {
+        const keys = s.liveKeys().length;
+        // Every claim waits in Secret Manager, so all racers read the same etag before any claim lands.
+        t.stack.emulator.faults.inject({ endpoint: UPDATE, times: Infinity, latencyMs: 300 });
+        const results = await Promise.all(
+          Array.from({ length: RACERS }, () => t.post({ secrets: [s.id], force: true })),
+        );
+        t.stack.emulator.faults.reset();
+        expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
+        expect(results.map((r) => r.json.secrets[0].outcome).sort()).toEqual([
+          ...Array.from({ length: RACERS - 1 }, () => 'busy'),
+          'rotated',
+        ]);
+        expect(s.liveKeys()).toHaveLength(keys + 1);
+        expect(await converge(s, false)).toEqual(['retired', 'purged']);
+        expect(ownKeys(s)).toEqual([s.currentKeyId()]);
+        figures.faultsSurvived += 1;
+      }
+      expect(violations).toEqual([]);
+    },
+    LONG ? 120_000 : 30_000,
+  );
 });
 
 describe('the token function during a faulty rotation of its key', () => {
-  const rows = ROWS.filter((r) => r.kind === 'sa-key' && r.endpoint !== 'oauth.token' && (LONG || ['verify (read)', 'promote'].includes(r.step) || r.endpoint === 'iam.keys.disable'));
+  const rows = ROWS.filter(
+    (r) =>
+      r.kind === 'sa-key' &&
+      r.endpoint !== 'oauth.token' &&
+      (LONG || ['verify (read)', 'promote'].includes(r.step) || r.endpoint === 'iam.keys.disable'),
+  );
 
-  it(`serves every request while ${rows.length} rotations each meet a fault mid-step and are rerun`, async () => {
-    const load = startTokenLoad(t, LONG ? 3 : 1);
-    try {
-      await until(() => load.ok() >= 10 || load.failures().length > 0, 'the first tokens');
-      for (const row of rows) {
-        const served = load.ok();
-        await faultyRotation(row, row.endpoint === UPDATE ? { reset: true } : { status: 503 }, { withTokenFunction: true });
-        await until(() => load.ok() >= served + 10 || load.failures().length > 0, 'tokens after the rotation');
+  it(
+    `serves every request while ${rows.length} rotations each meet a fault mid-step and are rerun`,
+    async () => {
+      const load = startTokenLoad(t, LONG ? 3 : 1);
+      try {
+        await until(() => load.ok() >= 10 || load.failures().length > 0, 'the first tokens');
+        for (const row of rows) {
+          const served = load.ok();
+          await faultyRotation(row, row.endpoint === UPDATE ? { reset: true } : { status: 503 }, {
+            withTokenFunction: true,
+          });
+          await until(
+            () => load.ok() >= served + 10 || load.failures().length > 0,
+            'tokens after the rotation',
+          );
+        }
+      } finally {
+        await load.stop();
       }
-    } finally {
-      await load.stop();
-    }
-    figures.requests += load.ok();
-    expect(load.failures()).toEqual([]);
-  }, LONG ? 300_000 : 30_000);
+      figures.requests += load.ok();
+      expect(load.failures()).toEqual([]);
+    },
+    LONG ? 300_000 : 30_000,
+  );
 });

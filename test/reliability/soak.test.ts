@@ -27,9 +27,18 @@ interface SoakFigures {
 }
 
 /** Runs the child; resolves with its figures and how long it took to exit after reporting them. */
-function runSoak(): Promise<{ figures: SoakFigures; exitAfterReportMs: number; code: number | null; stderr: string }> {
+function runSoak(): Promise<{
+  figures: SoakFigures;
+  exitAfterReportMs: number;
+  code: number | null;
+  stderr: string;
+}> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', CHILD, String(SOAK_SECONDS), String(CAPACITY_SECONDS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', CHILD, String(SOAK_SECONDS), String(CAPACITY_SECONDS)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
     let reportedAtMs: number | undefined;
@@ -42,32 +51,49 @@ function runSoak(): Promise<{ figures: SoakFigures; exitAfterReportMs: number; c
         setTimeout(() => child.kill('SIGKILL'), EXIT_GRACE_MS).unref();
       }
     });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
     child.on('error', reject);
     child.on('exit', (code) => {
       clearTimeout(killer);
       const line = stdout.split('\n').find((l) => l.startsWith('{'));
-      if (!line) return reject(new Error(`soak child printed no figures (exit ${code}): ${stderr.slice(0, 2000)}`));
-      resolve({ figures: JSON.parse(line) as SoakFigures, exitAfterReportMs: Date.now() - (reportedAtMs ?? Date.now()), code, stderr });
+      if (!line)
+        return reject(new Error(`soak child printed no figures (exit ${code}): ${stderr.slice(0, 2000)}`));
+      resolve({
+        figures: JSON.parse(line) as SoakFigures,
+        exitAfterReportMs: Date.now() - (reportedAtMs ?? Date.now()),
+        code,
+        stderr,
+      });
     });
   });
 }
 
 describe(`soak (${SOAK_SECONDS} s at half of measured capacity)`, () => {
-  it('serves mixed traffic without a 5xx or socket error, keeps RSS flat and exits cleanly', async () => {
-    const { figures, exitAfterReportMs, code, stderr } = await runSoak();
-    console.log(`soak: ${JSON.stringify(figures)}; exited ${exitAfterReportMs} ms after reporting`);
-    expect(code, stderr.slice(0, 2000)).toBe(0);
-    expect(exitAfterReportMs).toBeLessThan(EXIT_GRACE_MS);
-    expect(figures.requests).toBeGreaterThan(figures.rateRps * SOAK_SECONDS * 0.5);
-    expect(figures.fiveHundreds).toBe(0);
-    expect(figures.errors).toBe(0);
-    expect(figures.timeouts).toBe(0);
-    // The mix really was mixed: grants, bad credentials and policy denials.
-    expect(figures.statusCodes['200']).toBeGreaterThan(0);
-    expect(figures.statusCodes['401']).toBeGreaterThan(0);
-    expect(figures.statusCodes['403']).toBeGreaterThan(0);
-    expect(figures.rssGrowthPercent).toBeLessThan(10);
-    recordFigures('soak', { requests: figures.requests, fiveHundredsSeen: figures.fiveHundreds, p99Ms: figures.p99Ms, rssGrowthPercent: figures.rssGrowthPercent });
-  }, (SOAK_SECONDS + CAPACITY_SECONDS) * 1000 + 90_000);
+  it(
+    'serves mixed traffic without a 5xx or socket error, keeps RSS flat and exits cleanly',
+    async () => {
+      const { figures, exitAfterReportMs, code, stderr } = await runSoak();
+      console.log(`soak: ${JSON.stringify(figures)}; exited ${exitAfterReportMs} ms after reporting`);
+      expect(code, stderr.slice(0, 2000)).toBe(0);
+      expect(exitAfterReportMs).toBeLessThan(EXIT_GRACE_MS);
+      expect(figures.requests).toBeGreaterThan(figures.rateRps * SOAK_SECONDS * 0.5);
+      expect(figures.fiveHundreds).toBe(0);
+      expect(figures.errors).toBe(0);
+      expect(figures.timeouts).toBe(0);
+      // The mix really was mixed: grants, bad credentials and policy denials.
+      expect(figures.statusCodes['200']).toBeGreaterThan(0);
+      expect(figures.statusCodes['401']).toBeGreaterThan(0);
+      expect(figures.statusCodes['403']).toBeGreaterThan(0);
+      expect(figures.rssGrowthPercent).toBeLessThan(10);
+      recordFigures('soak', {
+        requests: figures.requests,
+        fiveHundredsSeen: figures.fiveHundreds,
+        p99Ms: figures.p99Ms,
+        rssGrowthPercent: figures.rssGrowthPercent,
+      });
+    },
+    (SOAK_SECONDS + CAPACITY_SECONDS) * 1000 + 90_000,
+  );
 });

@@ -19,8 +19,15 @@ export function createCapture(): Capture {
   });
   return {
     stream,
-    write: (line) => { chunks.push(line); },
+    write: (line) => {
+      chunks.push(line);
+    },
     text: () => chunks.join(''),
-    entries: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l)),
+    entries: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
   };
 }

@@ -6,7 +6,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const ENV_KEYS = ['GCE_METADATA_HOST', 'GCE_METADATA_IP', 'GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_CLOUD_PROJECT', 'GCLOUD_PROJECT', 'CLOUDSDK_CONFIG', 'METADATA_SERVER_DETECTION'];
+const ENV_KEYS = [
+  'GCE_METADATA_HOST',
+  'GCE_METADATA_IP',
+  'GOOGLE_APPLICATION_CREDENTIALS',
+  'GOOGLE_CLOUD_PROJECT',
+  'GCLOUD_PROJECT',
+  'CLOUDSDK_CONFIG',
+  'METADATA_SERVER_DETECTION',
+];
 
 export function useEmulatorMetadata(metadataHost: string): () => void {
   const saved = new Map(ENV_KEYS.map((k) => [k, process.env[k]]));

@@ -34,7 +34,13 @@ export function splitKeyName(name: string): { parent: string; keyId: string } {
  */
 export function apiKeyIdFor(secretId: string, nonce: string): string {
   const suffix = createHash('sha256').update(`${secretId}\n${nonce}`).digest('hex').slice(0, 16);
-  const slug = secretId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '').slice(0, 40).replace(/-+$/, '');
+  const slug = secretId
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .replace(/-+$/, '')
+    .slice(0, 40)
+    .replace(/-+$/, '');
   return `${slug || 'key'}-${suffix}`;
 }
 
@@ -47,7 +53,10 @@ export const NONCE_ANNOTATION = 'tvs-rotation-nonce';
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value ?? null);
 }
@@ -55,17 +64,22 @@ function canonical(value: unknown): string {
 /** Why a key found under the rotation's id is not the one this rotation would have made, if it is not. */
 function notOurs(found: ApiKeyInfo, wanted: NewApiKey): string | undefined {
   if (found.deleteTime !== undefined) return 'it is deleted';
-  if (found.annotations?.[NONCE_ANNOTATION] !== wanted.annotations?.[NONCE_ANNOTATION]) return 'it does not carry this rotation\'s nonce';
-  if (found.annotations?.[OWNER_ANNOTATION] !== wanted.annotations?.[OWNER_ANNOTATION]) return 'it names another secret';
-  if (canonical(found.restrictions ?? {}) !== canonical(wanted.restrictions ?? {})) return 'its restrictions differ from the ones the rotator sets';
-  if ((found.serviceAccountEmail ?? '') !== (wanted.serviceAccountEmail ?? '')) return 'its service account binding differs';
+  if (found.annotations?.[NONCE_ANNOTATION] !== wanted.annotations?.[NONCE_ANNOTATION])
+    return "it does not carry this rotation's nonce";
+  if (found.annotations?.[OWNER_ANNOTATION] !== wanted.annotations?.[OWNER_ANNOTATION])
+    return 'it names another secret';
+  if (canonical(found.restrictions ?? {}) !== canonical(wanted.restrictions ?? {}))
+    return 'its restrictions differ from the ones the rotator sets';
+  if ((found.serviceAccountEmail ?? '') !== (wanted.serviceAccountEmail ?? ''))
+    return 'its service account binding differs';
   return undefined;
 }
 
 export function apiKeyCredential(options: ApiKeyCredentialOptions): Credential {
   const { apiKeys } = options;
   const transport = options.transport ?? fetchTransport();
-  const nameOf = (config: RotationConfig, keyId: string) => `${splitKeyName(config.target).parent}/keys/${keyId}`;
+  const nameOf = (config: RotationConfig, keyId: string) =>
+    `${splitKeyName(config.target).parent}/keys/${keyId}`;
 
   /**
    * API key ids are project-wide, so a state that names one proves nothing: only the bound key
@@ -80,7 +94,8 @@ export function apiKeyCredential(options: ApiKeyCredentialOptions): Credential {
       throw err;
     }
     if (key.deleteTime !== undefined) return 'absent';
-    const owned = keyId === splitKeyName(config.target).keyId || key.annotations?.[OWNER_ANNOTATION] === secretName;
+    const owned =
+      keyId === splitKeyName(config.target).keyId || key.annotations?.[OWNER_ANNOTATION] === secretName;
     return owned ? 'enabled' : 'foreign';
   }
 
@@ -110,9 +125,13 @@ export function apiKeyCredential(options: ApiKeyCredentialOptions): Credential {
       const refusal = existed ? notOurs(key, wanted) : undefined;
       if (refusal) {
         // Someone else's key under our id (pre-created to be promoted): never adopt it, make nothing else.
-        throw new FailedPreconditionError('An API key already holds the id this rotation chose and was not made by it; nothing was adopted or created.', {
-          reason: 'API_KEY_ID_CONFLICT', detail: `key ${keyId}: ${refusal}`,
-        });
+        throw new FailedPreconditionError(
+          'An API key already holds the id this rotation chose and was not made by it; nothing was adopted or created.',
+          {
+            reason: 'API_KEY_ID_CONFLICT',
+            detail: `key ${keyId}: ${refusal}`,
+          },
+        );
       }
       const keyString = await apiKeys.keyString(nameOf(config, keyId));
       return { keyId, payload: Buffer.from(keyString, 'utf8') };
@@ -121,15 +140,34 @@ export function apiKeyCredential(options: ApiKeyCredentialOptions): Credential {
     async verify(_config, payload) {
       const keyString = payload.toString('utf8').trim();
       if (!/^[A-Za-z0-9_-]{10,200}$/.test(keyString)) {
-        throw new FailedPreconditionError('The new credential did not work.', { reason: 'VERIFY_FAILED', detail: 'stored API key string is malformed' });
+        throw new FailedPreconditionError('The new credential did not work.', {
+          reason: 'VERIFY_FAILED',
+          detail: 'stored API key string is malformed',
+        });
       }
       try {
         // 400 API_KEY_INVALID / 403 right after creation is propagation: keep trying until the deadline.
-        await callGoogle(transport, { method: 'GET', url: `${options.geminiUrl}/v1beta/models?pageSize=1`, headers: { 'x-goog-api-key': keyString } }, 'Gemini models.list with the new API key', {
-          deadlineMs: options.verifyDeadlineMs, timeoutMs: options.attemptTimeoutMs, maxAttempts: 30, retryAll: true,
-        });
+        await callGoogle(
+          transport,
+          {
+            method: 'GET',
+            url: `${options.geminiUrl}/v1beta/models?pageSize=1`,
+            headers: { 'x-goog-api-key': keyString },
+          },
+          'Gemini models.list with the new API key',
+          {
+            deadlineMs: options.verifyDeadlineMs,
+            timeoutMs: options.attemptTimeoutMs,
+            maxAttempts: 30,
+            retryAll: true,
+          },
+        );
       } catch (err) {
-        throw new FailedPreconditionError('The new credential did not work.', { reason: 'VERIFY_FAILED', detail: err instanceof Error ? err.message : 'unknown', cause: err });
+        throw new FailedPreconditionError('The new credential did not work.', {
+          reason: 'VERIFY_FAILED',
+          detail: err instanceof Error ? err.message : 'unknown',
+          cause: err,
+        });
       }
     },
     // API Keys v2 has no disabled state: the old key stays usable until it is (soft) deleted.

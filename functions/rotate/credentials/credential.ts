@@ -42,7 +42,11 @@ export interface Credential {
    * rotation): someone else's (an operator's break-glass key) or one a run created and died
    * before recording. Never deleted, only reported. Empty for kinds without `liveKeys`.
    */
-  unrecordedKeys(config: RotationConfig, keysBefore: readonly string[], known: readonly string[]): Promise<string[]>;
+  unrecordedKeys(
+    config: RotationConfig,
+    keysBefore: readonly string[],
+    known: readonly string[],
+  ): Promise<string[]>;
   /**
    * True when a retried create finds the key an interrupted create made (API keys: the id follows
    * from the recorded nonce); false when the key material exists only in the create answer (SA

@@ -25,7 +25,11 @@ export interface SaKeyCredentialOptions {
 }
 
 function verifyFailed(detail: string, cause?: unknown): FailedPreconditionError {
-  return new FailedPreconditionError('The new credential did not work.', { reason: 'VERIFY_FAILED', detail, cause });
+  return new FailedPreconditionError('The new credential did not work.', {
+    reason: 'VERIFY_FAILED',
+    detail,
+    cause,
+  });
 }
 
 /** Parses and checks a key file; only field names and codes reach the error, never values. */
@@ -37,9 +41,14 @@ function parseKeyFile(payload: Buffer, email: string, allowlist: readonly string
     throw verifyFailed('key file is not JSON');
   }
   const parsed = serviceAccountKeySchema.safeParse(json);
-  if (!parsed.success) throw verifyFailed(`key file invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}:${i.code}`).join(', ')}`);
-  if (parsed.data.client_email.toLowerCase() !== email.toLowerCase()) throw verifyFailed(`key file belongs to ${parsed.data.client_email}, not ${email}`);
-  if (!allowlist.includes(parsed.data.token_uri)) throw verifyFailed(`token_uri ${parsed.data.token_uri} is not in TVS_TOKEN_URI_ALLOWLIST`);
+  if (!parsed.success)
+    throw verifyFailed(
+      `key file invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}:${i.code}`).join(', ')}`,
+    );
+  if (parsed.data.client_email.toLowerCase() !== email.toLowerCase())
+    throw verifyFailed(`key file belongs to ${parsed.data.client_email}, not ${email}`);
+  if (!allowlist.includes(parsed.data.token_uri))
+    throw verifyFailed(`token_uri ${parsed.data.token_uri} is not in TVS_TOKEN_URI_ALLOWLIST`);
   return parsed.data;
 }
 
@@ -70,7 +79,9 @@ export function saKeyCredential(options: SaKeyCredentialOptions): Credential {
       return (await iam.list(config.target)).map((k) => k.keyId);
     },
     async unrecordedKeys(config, keysBefore, known) {
-      return (await iam.list(config.target)).map((k) => k.keyId).filter((id) => !keysBefore.includes(id) && !known.includes(id));
+      return (await iam.list(config.target))
+        .map((k) => k.keyId)
+        .filter((id) => !keysBefore.includes(id) && !known.includes(id));
     },
     // The private key is only in the create answer: an unstored key cannot be reused.
     retryAdoptsKey: false,
@@ -78,7 +89,8 @@ export function saKeyCredential(options: SaKeyCredentialOptions): Credential {
       const live = (await iam.list(config.target)).length;
       if (live >= MAX_USER_MANAGED_KEYS) {
         throw new FailedPreconditionError('The service account has the maximum number of keys.', {
-          reason: 'KEY_CAP', detail: `${config.target} has ${live} user-managed keys (limit ${MAX_USER_MANAGED_KEYS}); none is one the rotator recorded as its own`,
+          reason: 'KEY_CAP',
+          detail: `${config.target} has ${live} user-managed keys (limit ${MAX_USER_MANAGED_KEYS}); none is one the rotator recorded as its own`,
         });
       }
     },
@@ -87,9 +99,14 @@ export function saKeyCredential(options: SaKeyCredentialOptions): Credential {
       try {
         created = await iam.create(config.target);
       } catch (err) {
-        if (err instanceof TvsError && /disableServiceAccountKeyCreation/.test(`${err.detail ?? ''} ${err.metadata.violations ?? ''}`)) {
+        if (
+          err instanceof TvsError &&
+          /disableServiceAccountKeyCreation/.test(`${err.detail ?? ''} ${err.metadata.violations ?? ''}`)
+        ) {
           throw new FailedPreconditionError('An organization policy forbids creating service account keys.', {
-            reason: 'ORG_POLICY_BLOCKS_KEY_CREATION', detail: err.detail, cause: err,
+            reason: 'ORG_POLICY_BLOCKS_KEY_CREATION',
+            detail: err.detail,
+            cause: err,
           });
         }
         throw err;
@@ -98,23 +115,38 @@ export function saKeyCredential(options: SaKeyCredentialOptions): Credential {
     },
     keyIdOf,
     async verify(config, payload) {
-      const key = await toSigningKey(parseKeyFile(payload, config.target, options.tokenUriAllowlist)).catch((err: unknown) => {
-        throw verifyFailed('private_key does not import as an RSA PKCS#8 key', err);
-      });
+      const key = await toSigningKey(parseKeyFile(payload, config.target, options.tokenUriAllowlist)).catch(
+        (err: unknown) => {
+          throw verifyFailed('private_key does not import as an RSA PKCS#8 key', err);
+        },
+      );
       try {
-        await withRetry(async (signal) => {
-          const assertion = await signAssertion(key, { scopes: [VERIFY_SCOPE] });
-          await exchangeAssertion(key.tokenUri, assertion, { signal, timeoutMs: options.attemptTimeoutMs, fetchImpl: options.fetchImpl });
-        }, {
-          maxAttempts: 30,
-          baseDelayMs: 250,
-          maxDelayMs: 5000,
-          deadlineMs: options.verifyDeadlineMs,
-          // invalid_grant right after create is IAM propagation (keys take up to ~60 s): retry it too.
-          classify: (err) => ({ retryable: err instanceof TokenEndpointError, retryAfterMs: err instanceof TokenEndpointError ? err.retryAfterMs : undefined }),
-        });
+        await withRetry(
+          async (signal) => {
+            const assertion = await signAssertion(key, { scopes: [VERIFY_SCOPE] });
+            await exchangeAssertion(key.tokenUri, assertion, {
+              signal,
+              timeoutMs: options.attemptTimeoutMs,
+              fetchImpl: options.fetchImpl,
+            });
+          },
+          {
+            maxAttempts: 30,
+            baseDelayMs: 250,
+            maxDelayMs: 5000,
+            deadlineMs: options.verifyDeadlineMs,
+            // invalid_grant right after create is IAM propagation (keys take up to ~60 s): retry it too.
+            classify: (err) => ({
+              retryable: err instanceof TokenEndpointError,
+              retryAfterMs: err instanceof TokenEndpointError ? err.retryAfterMs : undefined,
+            }),
+          },
+        );
       } catch (err) {
-        throw verifyFailed(`token exchange with key ${key.keyId} failed: ${err instanceof Error ? err.message : 'unknown'}`, err);
+        throw verifyFailed(
+          `token exchange with key ${key.keyId} failed: ${err instanceof Error ? err.message : 'unknown'}`,
+          err,
+        );
       }
     },
     async disable(config, keyId) {

@@ -7,5 +7,8 @@ import { FailedPreconditionError } from '../../../shared/errors.js';
  * Nothing is deleted or disabled; `detail` (ids only) says what disagreed.
  */
 export function stateMismatch(detail: string): FailedPreconditionError {
-  return new FailedPreconditionError('The rotation state names a key this secret does not own; nothing was changed.', { reason: 'STATE_MISMATCH', detail });
+  return new FailedPreconditionError(
+    'The rotation state names a key this secret does not own; nothing was changed.',
+    { reason: 'STATE_MISMATCH', detail },
+  );
 }

@@ -23,8 +23,10 @@ export async function claim(ctx: StepContext): Promise<void> {
   }
   const versions = await ctx.secrets.listVersions(session.info.name);
   const baseVersion = versions.reduce((max, v) => Math.max(max, v.number), 0);
-  const currentVersion = session.info.aliases.current ?? [...versions].reverse().find((v) => v.state === 'ENABLED')?.number;
-  const currentKey = state.currentKey ?? (currentVersion === undefined ? undefined : await adoptKeyId(ctx, currentVersion));
+  const currentVersion =
+    session.info.aliases.current ?? [...versions].reverse().find((v) => v.state === 'ENABLED')?.number;
+  const currentKey =
+    state.currentKey ?? (currentVersion === undefined ? undefined : await adoptKeyId(ctx, currentVersion));
   const keysBefore = await ctx.credential.liveKeys(session.config);
   await session.save({
     phase: 'creating',
@@ -36,7 +38,11 @@ export async function claim(ctx: StepContext): Promise<void> {
     baseVersion,
     ...(state.rotatedAtMs !== undefined ? { rotatedAtMs: state.rotatedAtMs } : {}),
   });
-  ctx.audit.done('claim', ctx.fields({ phase: 'creating', ...(currentKey ? { keyId: currentKey } : {}) }), 'ROTATION_STARTED');
+  ctx.audit.done(
+    'claim',
+    ctx.fields({ phase: 'creating', ...(currentKey ? { keyId: currentKey } : {}) }),
+    'ROTATION_STARTED',
+  );
   await ctx.mark('claim');
 }
 
@@ -48,7 +54,10 @@ async function adoptKeyId(ctx: StepContext, version: number): Promise<string | u
   const { config } = ctx.session;
   if (config.kind === 'api-key') return config.target.split('/').pop();
   try {
-    return ctx.credential.keyIdOf(config, await ctx.secrets.access(versionName(ctx.session.info.name, version)));
+    return ctx.credential.keyIdOf(
+      config,
+      await ctx.secrets.access(versionName(ctx.session.info.name, version)),
+    );
   } catch (err) {
     // An unreadable current version (disabled, say) has no key to retire.
     if (err instanceof TvsError && (err.code === 'INTERNAL' || err.code === 'NOT_FOUND')) return undefined;

@@ -20,4 +20,5 @@ export interface StepContext {
 }
 
 /** `projects/N/secrets/S` + 3 → `projects/N/secrets/S/versions/3` */
-export const versionName = (secretName: string, version: number): string => `${secretName}/versions/${version}`;
+export const versionName = (secretName: string, version: number): string =>
+  `${secretName}/versions/${version}`;

@@ -11,7 +11,10 @@ import { status } from './ownership.js';
 
 /** Refusals that will not change by retrying: the rotation returns to idle (nothing was created). */
 function isDefiniteRefusal(err: unknown): boolean {
-  return err instanceof TvsError && ['FAILED_PRECONDITION', 'PERMISSION_DENIED', 'INVALID_ARGUMENT'].includes(err.code);
+  return (
+    err instanceof TvsError &&
+    ['FAILED_PRECONDITION', 'PERMISSION_DENIED', 'INVALID_ARGUMENT'].includes(err.code)
+  );
 }
 
 export async function create(ctx: StepContext): Promise<void> {
@@ -28,17 +31,26 @@ export async function create(ctx: StepContext): Promise<void> {
     // New API keys copy the current key's restrictions: it must be a key this secret owns.
     if (state.currentKey) await status(ctx, state.currentKey, 'current-key');
     await credential.checkCapacity(config);
-    created = await credential.create(config, { secretId: session.secretId, secretName: session.info.name, generation: state.generation, nonce, currentKey: state.currentKey });
+    created = await credential.create(config, {
+      secretId: session.secretId,
+      secretName: session.info.name,
+      generation: state.generation,
+      nonce,
+      currentKey: state.currentKey,
+    });
   } catch (err) {
     if (isDefiniteRefusal(err)) {
       // Nothing was created: give the secret back as it was, with the reason.
-      await session.save({
-        phase: 'idle',
-        generation: state.generation,
-        ...(state.currentKey ? { currentKey: state.currentKey } : {}),
-        ...(state.rotatedAtMs !== undefined ? { rotatedAtMs: state.rotatedAtMs } : {}),
-        lastError: (err as TvsError).reason,
-      }, { release: true });
+      await session.save(
+        {
+          phase: 'idle',
+          generation: state.generation,
+          ...(state.currentKey ? { currentKey: state.currentKey } : {}),
+          ...(state.rotatedAtMs !== undefined ? { rotatedAtMs: state.rotatedAtMs } : {}),
+          lastError: (err as TvsError).reason,
+        },
+        { release: true },
+      );
     }
     throw err;
   }
@@ -51,5 +63,10 @@ export async function create(ctx: StepContext): Promise<void> {
   ctx.audit.done('store', ctx.fields({ newKeyId: created.keyId, version: version.number }), 'VERSION_ADDED');
   await ctx.mark('store');
 
-  await session.save({ ...session.state, phase: 'verifying', newKey: created.keyId, newVersion: version.number });
+  await session.save({
+    ...session.state,
+    phase: 'verifying',
+    newKey: created.keyId,
+    newVersion: version.number,
+  });
 }

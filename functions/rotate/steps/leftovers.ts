@@ -19,22 +19,31 @@ export async function clearLeftovers(ctx: StepContext): Promise<void> {
   for (const version of await ctx.secrets.listVersions(session.info.name)) {
     if (version.number <= baseVersion || version.state === 'DESTROYED') continue;
     const payload = version.state === 'ENABLED' ? await payloadOf(ctx, version.number) : undefined;
-    const ours = state.newKey !== undefined && payload !== undefined && await credential.holds(config, payload, state.newKey);
+    const ours =
+      state.newKey !== undefined &&
+      payload !== undefined &&
+      (await credential.holds(config, payload, state.newKey));
     if (!ours) {
       ctx.audit.done('keep-foreign', ctx.fields({ version: version.number }), 'FOREIGN_VERSION_KEPT');
       continue;
     }
-    if (aliasedVersions(ctx).has(version.number)) throw stateMismatch(`version ${version.number} holds new-key ${state.newKey} but an alias names it`);
+    if (aliasedVersions(ctx).has(version.number))
+      throw stateMismatch(`version ${version.number} holds new-key ${state.newKey} but an alias names it`);
     await session.reassert();
     await ctx.secrets.destroy(version.name);
-    ctx.audit.done('discard-version', ctx.fields({ version: version.number, newKeyId: state.newKey }), 'STRAY_VERSION_DESTROYED');
+    ctx.audit.done(
+      'discard-version',
+      ctx.fields({ version: version.number, newKeyId: state.newKey }),
+      'STRAY_VERSION_DESTROYED',
+    );
     await ctx.mark('discard-version');
   }
 
   const newKey = session.state.newKey;
   if (newKey !== undefined && !credential.retryAdoptsKey) {
-    if (newKey === state.currentKey || state.keysBefore?.includes(newKey)) throw stateMismatch(`new-key ${newKey} existed before this rotation was claimed`);
-    if (await status(ctx, newKey, 'new-key') !== 'absent') {
+    if (newKey === state.currentKey || state.keysBefore?.includes(newKey))
+      throw stateMismatch(`new-key ${newKey} existed before this rotation was claimed`);
+    if ((await status(ctx, newKey, 'new-key')) !== 'absent') {
       await refuseIfInUse(ctx, newKey, 'new-key');
       await session.reassert();
       await credential.delete(config, newKey);

@@ -25,14 +25,15 @@ export async function payloadOf(ctx: StepContext, version: number | undefined): 
   try {
     return await ctx.secrets.access(versionName(ctx.session.info.name, version));
   } catch (err) {
-    if (err instanceof TvsError && err.code !== 'UNAVAILABLE' && err.code !== 'DEADLINE_EXCEEDED') return undefined;
+    if (err instanceof TvsError && err.code !== 'UNAVAILABLE' && err.code !== 'DEADLINE_EXCEEDED')
+      return undefined;
     throw err;
   }
 }
 
 async function heldBy(ctx: StepContext, version: number | undefined, keyId: string): Promise<boolean> {
   const payload = await payloadOf(ctx, version);
-  return payload !== undefined && await ctx.credential.holds(ctx.session.config, payload, keyId);
+  return payload !== undefined && (await ctx.credential.holds(ctx.session.config, payload, keyId));
 }
 
 /** The version numbers consumers are pointed at (`current`, `previous`): never destroyed by the rotator. */
@@ -44,14 +45,16 @@ export function aliasedVersions(ctx: StepContext): Set<number> {
 /** Throws `STATE_MISMATCH` when a version `current` or `previous` names holds `keyId` (a key in use). */
 export async function refuseIfInUse(ctx: StepContext, keyId: string, role: string): Promise<void> {
   for (const version of aliasedVersions(ctx)) {
-    if (await heldBy(ctx, version, keyId)) throw stateMismatch(`${role} ${keyId} is the key version ${version} holds, which an alias names`);
+    if (await heldBy(ctx, version, keyId))
+      throw stateMismatch(`${role} ${keyId} is the key version ${version} holds, which an alias names`);
   }
 }
 
 /** Throws `STATE_MISMATCH` when `keyId` is a live key the secret does not own; else its status. */
 export async function status(ctx: StepContext, keyId: string, role: string) {
   const found = await ctx.credential.keyStatus(ctx.session.config, keyId, ctx.session.info.name);
-  if (found === 'foreign') throw stateMismatch(`${role} ${keyId} is not a key of the bound target made for this secret`);
+  if (found === 'foreign')
+    throw stateMismatch(`${role} ${keyId} is not a key of the bound target made for this secret`);
   return found;
 }
 
@@ -60,8 +63,10 @@ export async function mayDisableOld(ctx: StepContext, keyId: string): Promise<Ve
   const found = await status(ctx, keyId, 'old-key');
   if (found !== 'enabled' || ctx.session.config.kind !== 'sa-key') return found === 'absent' ? 'gone' : 'act';
   const { state, info } = ctx.session;
-  if (!(await heldBy(ctx, state.oldVersion, keyId))) throw stateMismatch(`old-key ${keyId} is not the key in old-version ${state.oldVersion ?? '(none)'}`);
-  if (info.aliases.current !== undefined && await heldBy(ctx, info.aliases.current, keyId)) throw stateMismatch(`old-key ${keyId} is the key the current version holds`);
+  if (!(await heldBy(ctx, state.oldVersion, keyId)))
+    throw stateMismatch(`old-key ${keyId} is not the key in old-version ${state.oldVersion ?? '(none)'}`);
+  if (info.aliases.current !== undefined && (await heldBy(ctx, info.aliases.current, keyId)))
+    throw stateMismatch(`old-key ${keyId} is the key the current version holds`);
   return 'act';
 }
 
@@ -70,10 +75,14 @@ export async function mayDeleteOld(ctx: StepContext, keyId: string): Promise<Ver
   if (keyId === ctx.session.state.currentKey) throw stateMismatch(`old-key ${keyId} is the current key`);
   const found = await status(ctx, keyId, 'old-key');
   if (found === 'absent') return 'gone';
-  if (found === 'enabled' && ctx.session.config.kind === 'sa-key') throw stateMismatch(`old-key ${keyId} is enabled: the rotator deletes only keys it disabled a grace period before`);
+  if (found === 'enabled' && ctx.session.config.kind === 'sa-key')
+    throw stateMismatch(
+      `old-key ${keyId} is enabled: the rotator deletes only keys it disabled a grace period before`,
+    );
   // An operator who rolled back by pointing `current` at the old version keeps a working credential.
   const { info } = ctx.session;
-  if (info.aliases.current !== undefined && (await heldBy(ctx, info.aliases.current, keyId))) throw stateMismatch(`old-key ${keyId} is the key the current version holds`);
+  if (info.aliases.current !== undefined && (await heldBy(ctx, info.aliases.current, keyId)))
+    throw stateMismatch(`old-key ${keyId} is the key the current version holds`);
   return 'act';
 }
 
@@ -81,12 +90,18 @@ export async function mayDeleteOld(ctx: StepContext, keyId: string): Promise<Ver
  * May a rollback delete `keyId`, the state's new key, given the payload of its version (read
  * while still enabled)? A key its version does not hold is left alone.
  */
-export async function mayDeleteNew(ctx: StepContext, keyId: string, payload: Buffer | undefined): Promise<Verdict> {
+export async function mayDeleteNew(
+  ctx: StepContext,
+  keyId: string,
+  payload: Buffer | undefined,
+): Promise<Verdict> {
   const found = await status(ctx, keyId, 'new-key');
   if (found === 'absent') return 'gone';
   await refuseIfInUse(ctx, keyId, 'new-key');
   if (payload === undefined || !(await ctx.credential.holds(ctx.session.config, payload, keyId))) {
-    throw stateMismatch(`new-key ${keyId} is not the key in new-version ${ctx.session.state.newVersion ?? '(none)'}`);
+    throw stateMismatch(
+      `new-key ${keyId} is not the key in new-version ${ctx.session.state.newVersion ?? '(none)'}`,
+    );
   }
   return 'act';
 }

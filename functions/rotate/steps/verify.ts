@@ -25,17 +25,24 @@ export async function verifyAndPromote(ctx: StepContext): Promise<'promoted' | '
     await credential.verify(session.config, payload);
   } catch (err) {
     // Secret Manager being unreachable says nothing about the credential: try again later.
-    if (err instanceof TvsError && err.code === 'UNAVAILABLE' && err.reason === 'SECRET_MANAGER_UNAVAILABLE') throw err;
-    failure = err instanceof TvsError && err.reason === 'VERIFY_FAILED'
-      ? err
-      : new FailedPreconditionError('The new credential could not be verified.', { reason: 'VERIFY_FAILED', detail: err instanceof Error ? err.message : 'unknown', cause: err });
+    if (err instanceof TvsError && err.code === 'UNAVAILABLE' && err.reason === 'SECRET_MANAGER_UNAVAILABLE')
+      throw err;
+    failure =
+      err instanceof TvsError && err.reason === 'VERIFY_FAILED'
+        ? err
+        : new FailedPreconditionError('The new credential could not be verified.', {
+            reason: 'VERIFY_FAILED',
+            detail: err instanceof Error ? err.message : 'unknown',
+            cause: err,
+          });
   }
   if (failure) {
     await rollback(ctx, failure, payload);
     return 'rolled-back';
   }
   // The credential works; promote it only if it is the key the state says this rotation made.
-  if (!(await credential.holds(session.config, payload!, newKey))) throw stateMismatch(`new-key ${newKey} is not the key in new-version ${newVersion}`);
+  if (!(await credential.holds(session.config, payload!, newKey)))
+    throw stateMismatch(`new-key ${newKey} is not the key in new-version ${newVersion}`);
   ctx.audit.done('verify', ctx.fields({ newKeyId: newKey, version: newVersion }), 'CREDENTIAL_WORKS');
   await ctx.mark('verify');
 
@@ -52,7 +59,15 @@ export async function verifyAndPromote(ctx: StepContext): Promise<'promoted' | '
     rotatedAtMs: ctx.now(),
   };
   await session.save(next, { release: true, aliases });
-  ctx.audit.done('promote', ctx.fields({ newKeyId: newKey, ...(state.currentKey ? { oldKeyId: state.currentKey } : {}), version: newVersion }), 'PROMOTED');
+  ctx.audit.done(
+    'promote',
+    ctx.fields({
+      newKeyId: newKey,
+      ...(state.currentKey ? { oldKeyId: state.currentKey } : {}),
+      version: newVersion,
+    }),
+    'PROMOTED',
+  );
   await ctx.mark('promote');
   return 'promoted';
 }
@@ -63,7 +78,7 @@ async function rollback(ctx: StepContext, failure: TvsError, payload: Buffer | u
   // The key first, while its version still proves it ours; a crash after it resumes here.
   // Each destructive call right after re-asserting the claim: if a newer run took the secret over
   // while this one was verifying (and maybe promoted this very key), the swap loses and nothing goes.
-  if (state.newKey && await mayDeleteNew(ctx, state.newKey, payload) === 'act') {
+  if (state.newKey && (await mayDeleteNew(ctx, state.newKey, payload)) === 'act') {
     await session.reassert();
     await credential.delete(session.config, state.newKey);
   }
@@ -73,13 +88,23 @@ async function rollback(ctx: StepContext, failure: TvsError, payload: Buffer | u
     await session.reassert();
     await ctx.secrets.disable(version.name);
   }
-  await session.save({
-    phase: 'idle',
-    generation: state.generation,
-    ...(state.currentKey ? { currentKey: state.currentKey } : {}),
-    ...(state.rotatedAtMs !== undefined ? { rotatedAtMs: state.rotatedAtMs } : {}),
-    lastError: failure.reason,
-  }, { release: true });
-  ctx.audit.failed('rollback', ctx.fields({ ...(state.newKey ? { newKeyId: state.newKey } : {}), ...(state.newVersion ? { version: state.newVersion } : {}) }), failure);
+  await session.save(
+    {
+      phase: 'idle',
+      generation: state.generation,
+      ...(state.currentKey ? { currentKey: state.currentKey } : {}),
+      ...(state.rotatedAtMs !== undefined ? { rotatedAtMs: state.rotatedAtMs } : {}),
+      lastError: failure.reason,
+    },
+    { release: true },
+  );
+  ctx.audit.failed(
+    'rollback',
+    ctx.fields({
+      ...(state.newKey ? { newKeyId: state.newKey } : {}),
+      ...(state.newVersion ? { version: state.newVersion } : {}),
+    }),
+    failure,
+  );
   await ctx.mark('rollback');
 }

@@ -53,10 +53,14 @@ export function createCallerAuthenticator(options: CallerAuthOptions): CallerAut
         return fresh;
       }
       if (accessTokens !== undefined) return accessTokens.verify(token);
-      throw rejectCaller(CallerAuthReason.NOT_A_JWT, 'bearer token is not a JWT and access tokens are not accepted');
+      throw rejectCaller(
+        CallerAuthReason.NOT_A_JWT,
+        'bearer token is not a JWT and access tokens are not accepted',
+      );
     },
     async verifyJwt(token) {
-      if (typeof token !== 'string' || token === '') throw rejectCaller(CallerAuthReason.MISSING, 'no token given');
+      if (typeof token !== 'string' || token === '')
+        throw rejectCaller(CallerAuthReason.MISSING, 'no token given');
       checkTokenSize(token, resolved.maxTokenBytes);
       return verifyIdToken(token, idTokenDeps);
     },

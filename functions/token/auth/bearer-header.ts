@@ -16,18 +16,27 @@ export function parseBearerHeader(header: string | undefined, maxTokenBytes: num
     throw rejectCaller(CallerAuthReason.MISSING, 'no Authorization header');
   }
   if (header.length > maxTokenBytes + HEADER_OVERHEAD) {
-    throw rejectCaller(CallerAuthReason.TOO_LARGE, `Authorization header of ${header.length} characters exceeds the limit`);
+    throw rejectCaller(
+      CallerAuthReason.TOO_LARGE,
+      `Authorization header of ${header.length} characters exceeds the limit`,
+    );
   }
   const scheme = SCHEME.exec(header)?.[0];
-  if (scheme === undefined) throw rejectCaller(CallerAuthReason.MALFORMED, 'Authorization header does not start with a scheme');
+  if (scheme === undefined)
+    throw rejectCaller(CallerAuthReason.MALFORMED, 'Authorization header does not start with a scheme');
   if (scheme.toLowerCase() !== 'bearer') {
-    throw rejectCaller(CallerAuthReason.SCHEME_UNSUPPORTED, `Authorization scheme ${JSON.stringify(scheme.slice(0, 20))} is not Bearer`);
+    throw rejectCaller(
+      CallerAuthReason.SCHEME_UNSUPPORTED,
+      `Authorization scheme ${JSON.stringify(scheme.slice(0, 20))} is not Bearer`,
+    );
   }
   const rest = header.slice(scheme.length);
-  if (!rest.startsWith(' ')) throw rejectCaller(CallerAuthReason.MALFORMED, 'Bearer scheme not followed by one space and a token');
+  if (!rest.startsWith(' '))
+    throw rejectCaller(CallerAuthReason.MALFORMED, 'Bearer scheme not followed by one space and a token');
   const token = rest.slice(1);
   checkTokenSize(token, maxTokenBytes);
-  if (!B64TOKEN.test(token)) throw rejectCaller(CallerAuthReason.MALFORMED, 'Bearer credential is not a single b64token');
+  if (!B64TOKEN.test(token))
+    throw rejectCaller(CallerAuthReason.MALFORMED, 'Bearer credential is not a single b64token');
   return token;
 }
 

@@ -10,13 +10,19 @@ export async function discoverJwksUri(issuer: string, limits: DocumentFetchLimit
   const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
   const { body } = await fetchJsonDocument(url, limits);
   if (body.issuer !== issuer) {
-    throw new Error(`discovery document at ${url} names issuer ${JSON.stringify(body.issuer)?.slice(0, 200)}, not ${issuer}`);
+    throw new Error(
+      `discovery document at ${url} names issuer ${JSON.stringify(body.issuer)?.slice(0, 200)}, not ${issuer}`,
+    );
   }
   const jwksUri = body.jwks_uri;
   // A document may point at plain-http loopback only when it was itself fetched over plain-http
   // loopback (a local test issuer): a real issuer's document must never make us call our own host.
   const plainLoopbackAllowed = url.startsWith('http:') && isTrustedFetchUrl(url);
-  if (typeof jwksUri !== 'string' || !isTrustedFetchUrl(jwksUri) || (jwksUri.startsWith('http:') && !plainLoopbackAllowed)) {
+  if (
+    typeof jwksUri !== 'string' ||
+    !isTrustedFetchUrl(jwksUri) ||
+    (jwksUri.startsWith('http:') && !plainLoopbackAllowed)
+  ) {
     throw new Error(`discovery document at ${url} has no https jwks_uri`);
   }
   return jwksUri;

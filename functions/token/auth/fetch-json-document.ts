@@ -36,6 +36,7 @@ export async function fetchJsonDocument(url: string, limits: DocumentFetchLimits
   } catch (error) {
     throw new Error(`GET ${url}: body is not JSON`, { cause: error });
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error(`GET ${url}: body is not a JSON object`);
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new Error(`GET ${url}: body is not a JSON object`);
   return { body: body as Record<string, unknown>, headers: response.headers };
 }

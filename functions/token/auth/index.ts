@@ -2,6 +2,12 @@
 export { createCallerAuthenticator } from './authenticate-caller.js';
 export { CallerAuthReason, CallerAuthUnavailableReason } from './reasons.js';
 export { CALLER_TOKEN_ALGORITHMS } from './types.js';
-export type { CallerAuthenticator, CallerAuthOptions, CallerIdentity, CallerTokenAlgorithm, IssuerConfig } from './types.js';
+export type {
+  CallerAuthenticator,
+  CallerAuthOptions,
+  CallerIdentity,
+  CallerTokenAlgorithm,
+  IssuerConfig,
+} from './types.js';
 export { MAX_TOKEN_AGE_SECONDS } from './verify-id-token.js';
 export { JWKS_STALE_MAX_MS } from './issuer-keys.js';

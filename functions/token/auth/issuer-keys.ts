@@ -3,7 +3,13 @@ import { freshnessSeconds } from './cache-control.js';
 import { discoverJwksUri } from './discover-jwks-uri.js';
 import { fetchJsonDocument, type DocumentFetchLimits } from './fetch-json-document.js';
 import type { ResolvedIssuer } from './options.js';
-import { CallerAuthReason, CallerAuthUnavailableReason, quoteForDetail, rejectCaller, verificationUnavailable } from './reasons.js';
+import {
+  CallerAuthReason,
+  CallerAuthUnavailableReason,
+  quoteForDetail,
+  rejectCaller,
+  verificationUnavailable,
+} from './reasons.js';
 
 /** How long past its freshness a key set may still be used while its endpoint is failing. */
 export const JWKS_STALE_MAX_MS = 24 * 60 * 60 * 1000;
@@ -72,7 +78,10 @@ export function createIssuerKeys(issuer: ResolvedIssuer, options: IssuerKeysOpti
     if (keys.length === 0) throw new Error(`JWKS at ${uri} has no public signing keys`);
     const maxAgeSeconds = freshnessSeconds(headers);
     const floorMs = Math.min(jwksRefetchCooldownMs, jwksCacheMaxAgeMs);
-    const freshForMs = Math.min(jwksCacheMaxAgeMs, Math.max(floorMs, (maxAgeSeconds ?? Number.POSITIVE_INFINITY) * 1000));
+    const freshForMs = Math.min(
+      jwksCacheMaxAgeMs,
+      Math.max(floorMs, (maxAgeSeconds ?? Number.POSITIVE_INFINITY) * 1000),
+    );
     const fetchedAtMs = now();
     return {
       select: createLocalJWKSet({ keys }),
@@ -97,10 +106,16 @@ export function createIssuerKeys(issuer: ResolvedIssuer, options: IssuerKeysOpti
     const t = now();
     if (snapshot !== undefined && t < snapshot.freshUntilMs) return snapshot;
     const stale = snapshot !== undefined && t < snapshot.usableUntilMs ? snapshot : undefined;
-    if (stale !== undefined && inFlight === undefined && t - lastAttemptMs < jwksRefetchCooldownMs) return stale;
+    if (stale !== undefined && inFlight === undefined && t - lastAttemptMs < jwksRefetchCooldownMs)
+      return stale;
     // Nothing usable cached and the last attempt failed moments ago: answer unavailable without
     // another fetch, so requests while the issuer is down cannot drive fetches at their own rate.
-    if (stale === undefined && inFlight === undefined && coldFailure !== undefined && t - coldFailure.atMs < coldBackoffMs) {
+    if (
+      stale === undefined &&
+      inFlight === undefined &&
+      coldFailure !== undefined &&
+      t - coldFailure.atMs < coldBackoffMs
+    ) {
       throw unavailable(coldFailure.error);
     }
     try {
@@ -116,16 +131,25 @@ export function createIssuerKeys(issuer: ResolvedIssuer, options: IssuerKeysOpti
 
   function unavailable(error: unknown): Error {
     const why = error instanceof Error ? error.message : 'unknown failure';
-    return verificationUnavailable(CallerAuthUnavailableReason.ISSUER_KEYS_UNAVAILABLE, `issuer ${issuer.issuer}: ${why}`, error);
+    return verificationUnavailable(
+      CallerAuthUnavailableReason.ISSUER_KEYS_UNAVAILABLE,
+      `issuer ${issuer.issuer}: ${why}`,
+      error,
+    );
   }
 
   async function select(from: KeySnapshot, selector: KeySelector): Promise<CryptoKey | typeof NO_MATCH> {
     try {
-      return await from.select({ alg: selector.alg, ...(selector.kid === undefined ? {} : { kid: selector.kid }) });
+      return await from.select({
+        alg: selector.alg,
+        ...(selector.kid === undefined ? {} : { kid: selector.kid }),
+      });
     } catch (error) {
       if (error instanceof errors.JWKSNoMatchingKey) return NO_MATCH;
       const why =
-        error instanceof errors.JWKSMultipleMatchingKeys ? 'the token has no kid and several keys match' : `the matching key is unusable (${String(error)})`;
+        error instanceof errors.JWKSMultipleMatchingKeys
+          ? 'the token has no kid and several keys match'
+          : `the matching key is unusable (${String(error)})`;
       throw rejectCaller(CallerAuthReason.KEY_UNKNOWN, `issuer ${issuer.issuer}: ${why}`);
     }
   }

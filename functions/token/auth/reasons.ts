@@ -53,21 +53,38 @@ export const CallerAuthUnavailableReason = {
   /** Google's tokeninfo endpoint failed or answered something unexpected. */
   TOKENINFO_UNAVAILABLE: 'TOKENINFO_UNAVAILABLE',
 } as const;
-export type CallerAuthUnavailableReason = (typeof CallerAuthUnavailableReason)[keyof typeof CallerAuthUnavailableReason];
+export type CallerAuthUnavailableReason =
+  (typeof CallerAuthUnavailableReason)[keyof typeof CallerAuthUnavailableReason];
 
 export const CALLER_CREDENTIAL_MISSING_MESSAGE = 'The request has no caller credential.';
 export const CALLER_CREDENTIAL_INVALID_MESSAGE = "The caller's credential is invalid.";
-export const CALLER_CREDENTIAL_UNVERIFIABLE_MESSAGE = "The caller's credential cannot be verified right now; try again later.";
+export const CALLER_CREDENTIAL_UNVERIFIABLE_MESSAGE =
+  "The caller's credential cannot be verified right now; try again later.";
 
 /** An {@link UnauthenticatedError} with the generic message. `detail` must never hold the token. */
-export function rejectCaller(reason: CallerAuthReason, detail: string, cause?: unknown): UnauthenticatedError {
-  const message = reason === CallerAuthReason.MISSING ? CALLER_CREDENTIAL_MISSING_MESSAGE : CALLER_CREDENTIAL_INVALID_MESSAGE;
+export function rejectCaller(
+  reason: CallerAuthReason,
+  detail: string,
+  cause?: unknown,
+): UnauthenticatedError {
+  const message =
+    reason === CallerAuthReason.MISSING
+      ? CALLER_CREDENTIAL_MISSING_MESSAGE
+      : CALLER_CREDENTIAL_INVALID_MESSAGE;
   return new UnauthenticatedError(message, { reason, detail, ...(cause === undefined ? {} : { cause }) });
 }
 
 /** An {@link UnavailableError} for a verification dependency that failed. */
-export function verificationUnavailable(reason: CallerAuthUnavailableReason, detail: string, cause?: unknown): UnavailableError {
-  return new UnavailableError(CALLER_CREDENTIAL_UNVERIFIABLE_MESSAGE, { reason, detail, ...(cause === undefined ? {} : { cause }) });
+export function verificationUnavailable(
+  reason: CallerAuthUnavailableReason,
+  detail: string,
+  cause?: unknown,
+): UnavailableError {
+  return new UnavailableError(CALLER_CREDENTIAL_UNVERIFIABLE_MESSAGE, {
+    reason,
+    detail,
+    ...(cause === undefined ? {} : { cause }),
+  });
 }
 
 /** A caller-supplied value made safe for a log-only detail: JSON-quoted and truncated. */

@@ -7,7 +7,15 @@
 export type CallerTokenAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'ES256' | 'ES384' | 'EdDSA';
 
 /** The algorithms accepted by {@link IssuerConfig.algorithms}. */
-export const CALLER_TOKEN_ALGORITHMS: readonly CallerTokenAlgorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'];
+export const CALLER_TOKEN_ALGORITHMS: readonly CallerTokenAlgorithm[] = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'ES256',
+  'ES384',
+  'EdDSA',
+];
 
 /** One trusted OIDC issuer. */
 export interface IssuerConfig {

@@ -10,7 +10,10 @@ import type { CallerIdentity } from './types.js';
 export class VerifiedTokenCache {
   private readonly entries = new Map<string, CallerIdentity>();
 
-  constructor(private readonly maxEntries: number, private readonly now: () => number) {
+  constructor(
+    private readonly maxEntries: number,
+    private readonly now: () => number,
+  ) {
     if (!(maxEntries > 0)) throw new TypeError('maxEntries must be > 0');
   }
 

@@ -1,7 +1,12 @@
 import { boundedFetch, FetchError, type BoundedResponse } from '../../../shared/bounded-fetch.js';
 import { SingleFlight } from '../../../shared/singleflight.js';
 import { freezeClaims } from './freeze-claims.js';
-import { CallerAuthReason, CallerAuthUnavailableReason, rejectCaller, verificationUnavailable } from './reasons.js';
+import {
+  CallerAuthReason,
+  CallerAuthUnavailableReason,
+  rejectCaller,
+  verificationUnavailable,
+} from './reasons.js';
 import type { CallerIdentity } from './types.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
@@ -37,7 +42,11 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     async verify(token) {
       // Google OAuth access tokens start with "ya29."; anything else is refused without spending
       // a tokeninfo call on it (an unauthenticated caller must not make us call Google at will).
-      if (!token.startsWith('ya29.')) throw rejectCaller(CallerAuthReason.ACCESS_TOKEN_INVALID, 'not a Google OAuth access token (no ya29. prefix)');
+      if (!token.startsWith('ya29.'))
+        throw rejectCaller(
+          CallerAuthReason.ACCESS_TOKEN_INVALID,
+          'not a Google OAuth access token (no ya29. prefix)',
+        );
       const { key, identity } = cache.get(token);
       if (identity !== undefined) return identity;
       return flights.do(key, async () => {
@@ -63,7 +72,10 @@ async function askTokeninfo(token: string, options: AccessTokenVerifierOptions):
   } catch (error) {
     // No `cause`: a transport error could quote the URL, and the URL carries the token.
     const kind = error instanceof FetchError ? error.kind : 'network';
-    throw verificationUnavailable(CallerAuthUnavailableReason.TOKENINFO_UNAVAILABLE, `tokeninfo request failed: ${kind}`);
+    throw verificationUnavailable(
+      CallerAuthUnavailableReason.TOKENINFO_UNAVAILABLE,
+      `tokeninfo request failed: ${kind}`,
+    );
   }
   const body = parseObject(response.text);
   if (response.status === 400 && body?.error === 'invalid_token') {
@@ -80,26 +92,37 @@ async function askTokeninfo(token: string, options: AccessTokenVerifierOptions):
 
 function toIdentity(info: Record<string, unknown>, sentAtMs: number, nowMs: number): CallerIdentity {
   const subject = nonEmptyString(info.sub) ?? nonEmptyString(info.azp);
-  if (subject === undefined) throw rejectCaller(CallerAuthReason.CLAIM_MISSING, 'tokeninfo returned neither "sub" nor "azp"');
+  if (subject === undefined)
+    throw rejectCaller(CallerAuthReason.CLAIM_MISSING, 'tokeninfo returned neither "sub" nor "azp"');
   const exp = integer(info.exp);
   const expiresIn = integer(info.expires_in);
   // Prefer the absolute expiry; else count from when the request was sent, never from the answer.
-  const expiresAtMs = exp !== undefined ? exp * 1000 : expiresIn !== undefined ? sentAtMs + expiresIn * 1000 : undefined;
-  if (expiresAtMs === undefined) throw rejectCaller(CallerAuthReason.CLAIM_MISSING, 'tokeninfo returned neither "exp" nor "expires_in"');
-  if (expiresAtMs <= nowMs) throw rejectCaller(CallerAuthReason.EXPIRED, 'tokeninfo reports an expired access token');
+  const expiresAtMs =
+    exp !== undefined ? exp * 1000 : expiresIn !== undefined ? sentAtMs + expiresIn * 1000 : undefined;
+  if (expiresAtMs === undefined)
+    throw rejectCaller(CallerAuthReason.CLAIM_MISSING, 'tokeninfo returned neither "exp" nor "expires_in"');
+  if (expiresAtMs <= nowMs)
+    throw rejectCaller(CallerAuthReason.EXPIRED, 'tokeninfo reports an expired access token');
   const email = nonEmptyString(info.email);
   // tokeninfo sends "true"/"false" as strings.
-  const emailVerified = email === undefined ? undefined : info.email_verified === 'true' || info.email_verified === true;
+  const emailVerified =
+    email === undefined ? undefined : info.email_verified === 'true' || info.email_verified === true;
   // An access token carries no audience for us. Accept only a service account's own token: one
   // issued to a user through some OAuth app (azp = the app's client) could be replayed here by
   // that app, and a service account's token names the account itself as its OAuth client.
   const azp = nonEmptyString(info.azp);
   const sub = nonEmptyString(info.sub);
   if (sub !== undefined && azp !== undefined && sub !== azp) {
-    throw rejectCaller(CallerAuthReason.ACCESS_TOKEN_NOT_SERVICE_ACCOUNT, 'access token was issued to another OAuth client (azp differs from sub)');
+    throw rejectCaller(
+      CallerAuthReason.ACCESS_TOKEN_NOT_SERVICE_ACCOUNT,
+      'access token was issued to another OAuth client (azp differs from sub)',
+    );
   }
   if (email === undefined || emailVerified !== true || !/\.gserviceaccount\.com$/.test(email)) {
-    throw rejectCaller(CallerAuthReason.ACCESS_TOKEN_NOT_SERVICE_ACCOUNT, 'access tokens are accepted only from service accounts with a verified email (userinfo.email scope)');
+    throw rejectCaller(
+      CallerAuthReason.ACCESS_TOKEN_NOT_SERVICE_ACCOUNT,
+      'access tokens are accepted only from service accounts with a verified email (userinfo.email scope)',
+    );
   }
   const audience = nonEmptyString(info.aud);
   const { access_token: _dropped, ...claims } = info;
@@ -118,7 +141,9 @@ function toIdentity(info: Record<string, unknown>, sentAtMs: number, nowMs: numb
 function parseObject(text: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }

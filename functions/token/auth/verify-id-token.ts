@@ -1,4 +1,11 @@
-import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import {
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type JWTPayload,
+  type ProtectedHeaderParameters,
+} from 'jose';
 import { TvsError } from '../../../shared/errors.js';
 import { freezeClaims } from './freeze-claims.js';
 import type { IssuerKeys } from './issuer-keys.js';
@@ -46,7 +53,8 @@ export function looksLikeJwt(token: string): boolean {
  * issuer's keys and pinned algorithms, and the `iss`, `aud`, `exp`, `nbf` and `iat` claims.
  */
 export async function verifyIdToken(token: string, deps: IdTokenVerifierDeps): Promise<CallerIdentity> {
-  if (!JWS_COMPACT.test(token)) throw rejectCaller(CallerAuthReason.MALFORMED, 'token is not a JWS compact serialization');
+  if (!JWS_COMPACT.test(token))
+    throw rejectCaller(CallerAuthReason.MALFORMED, 'token is not a JWS compact serialization');
   let header: ProtectedHeaderParameters;
   let unverified: JWTPayload;
   try {
@@ -56,23 +64,33 @@ export async function verifyIdToken(token: string, deps: IdTokenVerifierDeps): P
     throw rejectCaller(CallerAuthReason.MALFORMED, `token does not decode as a JWT: ${describe(error)}`);
   }
   const claimedIssuer = unverified.iss;
-  if (claimedIssuer === undefined) throw rejectCaller(CallerAuthReason.CLAIM_MISSING, 'token has no "iss" claim');
-  if (typeof claimedIssuer !== 'string') throw rejectCaller(CallerAuthReason.CLAIM_INVALID, '"iss" claim is not a string');
+  if (claimedIssuer === undefined)
+    throw rejectCaller(CallerAuthReason.CLAIM_MISSING, 'token has no "iss" claim');
+  if (typeof claimedIssuer !== 'string')
+    throw rejectCaller(CallerAuthReason.CLAIM_INVALID, '"iss" claim is not a string');
   const trusted = deps.issuers.get(claimedIssuer);
-  if (trusted === undefined) throw rejectCaller(CallerAuthReason.ISSUER_UNKNOWN, `issuer ${quoteForDetail(claimedIssuer)} is not configured`);
+  if (trusted === undefined)
+    throw rejectCaller(
+      CallerAuthReason.ISSUER_UNKNOWN,
+      `issuer ${quoteForDetail(claimedIssuer)} is not configured`,
+    );
   checkHeader(header, trusted.config);
 
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(token, (verifiedHeader) => trusted.keys.getKey({ alg: verifiedHeader.alg, kid: verifiedHeader.kid }), {
-      algorithms: [...trusted.config.algorithms],
-      issuer: trusted.config.issuer,
-      audience: [...trusted.config.audiences],
-      clockTolerance: deps.clockToleranceSeconds,
-      requiredClaims: REQUIRED_CLAIMS,
-      maxTokenAge: MAX_TOKEN_AGE_SECONDS,
-      currentDate: new Date(deps.now()),
-    }));
+    ({ payload } = await jwtVerify(
+      token,
+      (verifiedHeader) => trusted.keys.getKey({ alg: verifiedHeader.alg, kid: verifiedHeader.kid }),
+      {
+        algorithms: [...trusted.config.algorithms],
+        issuer: trusted.config.issuer,
+        audience: [...trusted.config.audiences],
+        clockTolerance: deps.clockToleranceSeconds,
+        requiredClaims: REQUIRED_CLAIMS,
+        maxTokenAge: MAX_TOKEN_AGE_SECONDS,
+        currentDate: new Date(deps.now()),
+      },
+    ));
   } catch (error) {
     throw mapVerifyError(error, trusted.config.issuer);
   }
@@ -82,17 +100,28 @@ export async function verifyIdToken(token: string, deps: IdTokenVerifierDeps): P
 function checkHeader(header: ProtectedHeaderParameters, issuer: ResolvedIssuer): void {
   const { alg, kid, typ, cty } = header;
   if (typeof alg !== 'string' || !(issuer.algorithms as readonly string[]).includes(alg)) {
-    throw rejectCaller(CallerAuthReason.ALGORITHM_NOT_ALLOWED, `alg ${quoteForDetail(alg)} is not allowed for issuer ${issuer.issuer}`);
+    throw rejectCaller(
+      CallerAuthReason.ALGORITHM_NOT_ALLOWED,
+      `alg ${quoteForDetail(alg)} is not allowed for issuer ${issuer.issuer}`,
+    );
   }
-  if ('crit' in header) throw rejectCaller(CallerAuthReason.CRITICAL_HEADER, 'token has a "crit" header; no extension is supported');
+  if ('crit' in header)
+    throw rejectCaller(
+      CallerAuthReason.CRITICAL_HEADER,
+      'token has a "crit" header; no extension is supported',
+    );
   if (cty !== undefined) {
     const nested = typeof cty === 'string' && JWT_MEDIA_TYPE.test(cty);
-    throw rejectCaller(nested ? CallerAuthReason.NESTED_JWT : CallerAuthReason.TYPE_MISMATCH, `token has content type ${quoteForDetail(cty)}`);
+    throw rejectCaller(
+      nested ? CallerAuthReason.NESTED_JWT : CallerAuthReason.TYPE_MISMATCH,
+      `token has content type ${quoteForDetail(cty)}`,
+    );
   }
   if (typ !== undefined && (typeof typ !== 'string' || !JWT_MEDIA_TYPE.test(typ))) {
     throw rejectCaller(CallerAuthReason.TYPE_MISMATCH, `token type ${quoteForDetail(typ)} is not JWT`);
   }
-  if (kid !== undefined && typeof kid !== 'string') throw rejectCaller(CallerAuthReason.MALFORMED, '"kid" header is not a string');
+  if (kid !== undefined && typeof kid !== 'string')
+    throw rejectCaller(CallerAuthReason.MALFORMED, '"kid" header is not a string');
 }
 
 function mapVerifyError(error: unknown, issuer: string): unknown {
@@ -112,19 +141,25 @@ function mapVerifyError(error: unknown, issuer: string): unknown {
     };
     return rejectCaller(byClaim[error.claim] ?? CallerAuthReason.CLAIM_INVALID, detail);
   }
-  if (error instanceof errors.JWSSignatureVerificationFailed) return rejectCaller(CallerAuthReason.SIGNATURE_INVALID, detail);
-  if (error instanceof errors.JOSEAlgNotAllowed) return rejectCaller(CallerAuthReason.ALGORITHM_NOT_ALLOWED, detail);
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return rejectCaller(CallerAuthReason.SIGNATURE_INVALID, detail);
+  if (error instanceof errors.JOSEAlgNotAllowed)
+    return rejectCaller(CallerAuthReason.ALGORITHM_NOT_ALLOWED, detail);
   if (error instanceof errors.JOSEError) return rejectCaller(CallerAuthReason.MALFORMED, detail);
   return error;
 }
 
 function toIdentity(payload: JWTPayload, issuer: ResolvedIssuer): CallerIdentity {
   const { sub, aud, exp, email, email_verified: emailVerifiedClaim } = payload;
-  if (typeof sub !== 'string' || sub === '') throw rejectCaller(CallerAuthReason.CLAIM_INVALID, '"sub" claim is not a non-empty string');
-  const audience = issuer.audiences.find((candidate) => (Array.isArray(aud) ? aud.includes(candidate) : aud === candidate));
+  if (typeof sub !== 'string' || sub === '')
+    throw rejectCaller(CallerAuthReason.CLAIM_INVALID, '"sub" claim is not a non-empty string');
+  const audience = issuer.audiences.find((candidate) =>
+    Array.isArray(aud) ? aud.includes(candidate) : aud === candidate,
+  );
   const emailVerified = typeof emailVerifiedClaim === 'boolean' ? emailVerifiedClaim : undefined;
   // Google asserts an address only when it says it verified it; other issuers pass theirs on as is.
-  const emailUsable = typeof email === 'string' && email !== '' && (issuer.issuer !== GOOGLE_ISSUER || emailVerified === true);
+  const emailUsable =
+    typeof email === 'string' && email !== '' && (issuer.issuer !== GOOGLE_ISSUER || emailVerified === true);
   return {
     kind: 'id_token',
     issuer: issuer.issuer,

@@ -18,11 +18,14 @@ const GUARDED = Symbol.for('token-vending.body-parser-guard');
 export function installBodyParserGuard(limitBytes: number): void {
   const require = createRequire(import.meta.url);
   const frameworkEntry = require.resolve('@google-cloud/functions-framework');
-  const bodyParser = createRequire(frameworkEntry)('body-parser') as Record<string, Factory> & { [GUARDED]?: boolean };
+  const bodyParser = createRequire(frameworkEntry)('body-parser') as Record<string, Factory> & {
+    [GUARDED]?: boolean;
+  };
   if (bodyParser[GUARDED]) return;
   for (const name of PARSERS) {
     const original = bodyParser[name];
-    if (typeof original !== 'function') throw new TypeError(`body-parser.${name} is missing: functions-framework changed; revisit the guard`);
+    if (typeof original !== 'function')
+      throw new TypeError(`body-parser.${name} is missing: functions-framework changed; revisit the guard`);
     bodyParser[name] = (options = {}) => {
       const parse = original({ ...options, limit: limitBytes });
       return (req, res, next) =>

@@ -16,13 +16,20 @@ export interface RequestContext {
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
-export function requestContext(req: FunctionRequest, projectId: string | undefined, nowMs: number): RequestContext {
+export function requestContext(
+  req: FunctionRequest,
+  projectId: string | undefined,
+  nowMs: number,
+): RequestContext {
   const traceHeader = header(req, 'x-cloud-trace-context');
   const traceId = traceHeader?.split('/', 1)[0];
   return {
     // Always ours: a caller-supplied id (e.g. function-execution-id) could collide with another request's entries.
     requestId: randomUUID(),
-    trace: traceId && /^[0-9a-f]{32}$/.test(traceId) && projectId ? `projects/${projectId}/traces/${traceId}` : undefined,
+    trace:
+      traceId && /^[0-9a-f]{32}$/.test(traceId) && projectId
+        ? `projects/${projectId}/traces/${traceId}`
+        : undefined,
     startedAtMs: nowMs,
     userAgent: header(req, 'user-agent')?.slice(0, 200),
     remoteIp: req.socket.remoteAddress,
@@ -36,16 +43,31 @@ export function header(req: IncomingMessage, name: string): string | undefined {
 
 /** A 413/415/400 for bodies we will not read: too big, wrong media type, or unparseable. */
 export class BodyRejectedError extends InvalidArgumentError {
-  constructor(message: string, reason: string, readonly httpStatus: number) {
+  constructor(
+    message: string,
+    reason: string,
+    readonly httpStatus: number,
+  ) {
     super(message, { reason });
   }
 }
 
 /** Checks the body's size and media type; returns the raw bytes. */
-export function readBody(req: FunctionRequest, mediaType: 'application/json' | 'application/x-www-form-urlencoded'): Buffer {
+export function readBody(
+  req: FunctionRequest,
+  mediaType: 'application/json' | 'application/x-www-form-urlencoded',
+): Buffer {
   const declared = Number(header(req, 'content-length') ?? 0);
-  if (req.bodyError === 'entity.too.large' || declared > MAX_BODY_BYTES || (req.rawBody?.length ?? 0) > MAX_BODY_BYTES) {
-    throw new BodyRejectedError(`The request body exceeds ${MAX_BODY_BYTES} bytes.`, 'REQUEST_TOO_LARGE', 413);
+  if (
+    req.bodyError === 'entity.too.large' ||
+    declared > MAX_BODY_BYTES ||
+    (req.rawBody?.length ?? 0) > MAX_BODY_BYTES
+  ) {
+    throw new BodyRejectedError(
+      `The request body exceeds ${MAX_BODY_BYTES} bytes.`,
+      'REQUEST_TOO_LARGE',
+      413,
+    );
   }
   const contentType = header(req, 'content-type')?.split(';', 1)[0]?.trim().toLowerCase();
   if (contentType !== mediaType) {
@@ -53,7 +75,9 @@ export function readBody(req: FunctionRequest, mediaType: 'application/json' | '
   }
   if (req.bodyError !== undefined) {
     throw new BodyRejectedError(
-      mediaType === 'application/json' ? 'The request body is not valid JSON.' : 'The request body could not be parsed.',
+      mediaType === 'application/json'
+        ? 'The request body is not valid JSON.'
+        : 'The request body could not be parsed.',
       mediaType === 'application/json' ? 'MALFORMED_JSON' : 'MALFORMED_BODY',
       400,
     );

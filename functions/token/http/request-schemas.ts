@@ -4,12 +4,23 @@ import { InvalidArgumentError } from '../../../shared/errors.js';
 import { asciiLower } from '../policy/glob.js';
 
 /** Printable ASCII, no spaces: a scope or audience with whitespace or control characters is malformed. */
-const token = (max: number) => z.string().min(1).max(max).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+const token = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
 
 /** Google's Duration JSON: seconds with an `s`, optional fraction ("3600s", "1.5s"). */
-const duration = z.string().regex(/^\d{1,9}(\.\d{1,9})?s$/, 'must be a duration such as "3600s"').transform((s) => Math.ceil(Number(s.slice(0, -1))));
+const duration = z
+  .string()
+  .regex(/^\d{1,9}(\.\d{1,9})?s$/, 'must be a duration such as "3600s"')
+  .transform((s) => Math.ceil(Number(s.slice(0, -1))));
 
-const noDelegates = z.array(z.string()).max(0, 'delegation chains are not supported by this service').optional();
+const noDelegates = z
+  .array(z.string())
+  .max(0, 'delegation chains are not supported by this service')
+  .optional();
 
 export const MAX_LIFETIME_SECONDS = 3600;
 
@@ -38,7 +49,10 @@ const SA_EMAIL = /^[a-z0-9][a-z0-9._%+-]{0,99}@[a-z0-9][a-z0-9.-]{0,252}$/;
 export function parseServiceAccountEmail(raw: string): string {
   const email = asciiLower(raw);
   if (!SA_EMAIL.test(email)) {
-    throw new InvalidArgumentError('The service account must be given as an email address.', { reason: 'INVALID_SERVICE_ACCOUNT', metadata: { field: 'name' } });
+    throw new InvalidArgumentError('The service account must be given as an email address.', {
+      reason: 'INVALID_SERVICE_ACCOUNT',
+      metadata: { field: 'name' },
+    });
   }
   return email;
 }
@@ -55,7 +69,10 @@ export function parseJsonBody<T extends z.ZodType>(raw: Buffer | undefined, sche
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue.path.map(String).join('.') || 'body';
-    const message = issue.code === 'unrecognized_keys' ? `Unknown field(s): ${issue.keys.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}` : `Invalid value at '${field}': ${issue.message}`;
+    const message =
+      issue.code === 'unrecognized_keys'
+        ? `Unknown field(s): ${issue.keys.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}`
+        : `Invalid value at '${field}': ${issue.message}`;
     throw new InvalidArgumentError(message, { reason: 'INVALID_REQUEST_FIELD', metadata: { field } });
   }
   return parsed.data;

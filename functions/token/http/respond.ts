@@ -9,7 +9,12 @@ const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
 } as const;
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     ...SECURITY_HEADERS,
@@ -39,6 +44,12 @@ export type OAuthErrorCode =
   | 'server_error'
   | 'temporarily_unavailable';
 
-export function sendOAuthError(res: ServerResponse, status: number, error: OAuthErrorCode, description: string, headers: Record<string, string> = {}): void {
+export function sendOAuthError(
+  res: ServerResponse,
+  status: number,
+  error: OAuthErrorCode,
+  description: string,
+  headers: Record<string, string> = {},
+): void {
   sendJson(res, status, { error, error_description: description }, headers);
 }

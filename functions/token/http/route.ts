@@ -6,15 +6,22 @@ export type Route =
   | { kind: 'oauthToken' }
   | { kind: 'health' };
 
-export type RouteResult = { route: Route } | { error: 'not_found' } | { error: 'method_not_allowed'; allow: string };
+export type RouteResult =
+  { route: Route } | { error: 'not_found' } | { error: 'method_not_allowed'; allow: string };
 
 const IAM_PATH = /^\/v1\/projects\/([^/]+)\/serviceAccounts\/([^/:]+):(generateAccessToken|generateIdToken)$/;
 
 /** Matches `method` and the path of `url` (query ignored) to a route. */
 export function matchRoute(method: string, url: string): RouteResult {
   const path = url.split('?', 1)[0] ?? '';
-  if (path === '/healthz') return method === 'GET' || method === 'HEAD' ? { route: { kind: 'health' } } : { error: 'method_not_allowed', allow: 'GET, HEAD' };
-  if (path === '/v1/token') return method === 'POST' ? { route: { kind: 'oauthToken' } } : { error: 'method_not_allowed', allow: 'POST' };
+  if (path === '/healthz')
+    return method === 'GET' || method === 'HEAD'
+      ? { route: { kind: 'health' } }
+      : { error: 'method_not_allowed', allow: 'GET, HEAD' };
+  if (path === '/v1/token')
+    return method === 'POST'
+      ? { route: { kind: 'oauthToken' } }
+      : { error: 'method_not_allowed', allow: 'POST' };
   const m = IAM_PATH.exec(path);
   if (!m) return { error: 'not_found' };
   if (method !== 'POST') return { error: 'method_not_allowed', allow: 'POST' };
@@ -24,5 +31,10 @@ export function matchRoute(method: string, url: string): RouteResult {
   } catch {
     return { error: 'not_found' };
   }
-  return { route: { kind: m[3] === 'generateAccessToken' ? 'generateAccessToken' : 'generateIdToken', serviceAccount } };
+  return {
+    route: {
+      kind: m[3] === 'generateAccessToken' ? 'generateAccessToken' : 'generateIdToken',
+      serviceAccount,
+    },
+  };
 }

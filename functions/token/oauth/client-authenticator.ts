@@ -42,9 +42,13 @@ export function createClientAuthenticator(options: ClientAuthenticatorOptions): 
   const limiter = options.limiter ?? createDerivationLimiter({ maxConcurrent: 2, maxQueued: 64 });
   return {
     async authenticate(store, clientId, secret) {
-      const key = clientId.length <= MAX_KEY_LENGTH ? `id:${clientId}` : `sha256:${createHash('sha256').update(clientId).digest('hex')}`;
+      const key =
+        clientId.length <= MAX_KEY_LENGTH
+          ? `id:${clientId}`
+          : `sha256:${createHash('sha256').update(clientId).digest('hex')}`;
       const attempt = options.throttle.attempt(key);
-      if (attempt.throttled) return { ok: false, reason: 'CLIENT_AUTH_THROTTLED', retryAfterSeconds: attempt.retryAfterSeconds };
+      if (attempt.throttled)
+        return { ok: false, reason: 'CLIENT_AUTH_THROTTLED', retryAfterSeconds: attempt.retryAfterSeconds };
       let ok = false;
       let checked = true;
       try {

@@ -51,7 +51,8 @@ const HASH_BYTES = 32;
 const SALT_BYTES = 16;
 const FORMAT = 'scrypt$N=<N>,r=<r>,p=<p>$<salt base64url>$<hash base64url>';
 const HOW_TO = 'generate a new secret and hash with `npm run -s hash-client-secret -- --generate`';
-const SHAPE = /^scrypt\$N=(0|[1-9]\d{0,8}),r=(0|[1-9]\d{0,3}),p=(0|[1-9]\d{0,3})\$([A-Za-z0-9_-]{1,128})\$([A-Za-z0-9_-]{1,128})$/;
+const SHAPE =
+  /^scrypt\$N=(0|[1-9]\d{0,8}),r=(0|[1-9]\d{0,3}),p=(0|[1-9]\d{0,3})\$([A-Za-z0-9_-]{1,128})\$([A-Za-z0-9_-]{1,128})$/;
 
 /** A hash string that does not parse or is out of bounds; the message never repeats the input. */
 export class ClientSecretHashError extends Error {
@@ -61,7 +62,9 @@ export class ClientSecretHashError extends Error {
 /** Parses and bounds-checks a hash string. Throws `ClientSecretHashError` saying what to fix. */
 export function parseClientSecretHash(text: string): ClientSecretHash {
   if (/^(?:sha256:)?[0-9a-fA-F]{64}$/.test(text)) {
-    throw new ClientSecretHashError(`an unsalted SHA-256 hash is no longer accepted: ${HOW_TO}, give the client the new secret, and put the hash under "secretHash"`);
+    throw new ClientSecretHashError(
+      `an unsalted SHA-256 hash is no longer accepted: ${HOW_TO}, give the client the new secret, and put the hash under "secretHash"`,
+    );
   }
   const m = text.length <= 400 ? SHAPE.exec(text) : null;
   if (!m) throw new ClientSecretHashError(`must be ${FORMAT} (${HOW_TO})`);
@@ -70,9 +73,12 @@ export function parseClientSecretHash(text: string): ClientSecretHash {
   const salt = decode(m[4], 'salt');
   const hash = decode(m[5], 'hash');
   if (salt.length < SCRYPT_BOUNDS.saltBytes.min || salt.length > SCRYPT_BOUNDS.saltBytes.max) {
-    throw new ClientSecretHashError(`the salt must be ${SCRYPT_BOUNDS.saltBytes.min}-${SCRYPT_BOUNDS.saltBytes.max} bytes, not ${salt.length}`);
+    throw new ClientSecretHashError(
+      `the salt must be ${SCRYPT_BOUNDS.saltBytes.min}-${SCRYPT_BOUNDS.saltBytes.max} bytes, not ${salt.length}`,
+    );
   }
-  if (hash.length !== HASH_BYTES) throw new ClientSecretHashError(`the hash must be ${HASH_BYTES} bytes, not ${hash.length}`);
+  if (hash.length !== HASH_BYTES)
+    throw new ClientSecretHashError(`the hash must be ${HASH_BYTES} bytes, not ${hash.length}`);
   return { params, salt, hash };
 }
 
@@ -82,7 +88,11 @@ export function formatClientSecretHash(h: ClientSecretHash): string {
 }
 
 /** Hashes `secret` with a fresh random salt; the result is what goes into the policy. */
-export async function hashClientSecret(secret: string, params: ScryptParams = DEFAULT_SCRYPT_PARAMS, salt: Buffer = randomBytes(SALT_BYTES)): Promise<string> {
+export async function hashClientSecret(
+  secret: string,
+  params: ScryptParams = DEFAULT_SCRYPT_PARAMS,
+  salt: Buffer = randomBytes(SALT_BYTES),
+): Promise<string> {
   checkParams(params);
   return formatClientSecretHash({ params: { ...params }, salt, hash: await derive(secret, salt, params) });
 }
@@ -118,23 +128,31 @@ export function dummyClientSecretHash(clients: readonly ClientSecretHash[]): Cli
 
 function checkParams({ N, r, p }: ScryptParams): void {
   const b = SCRYPT_BOUNDS;
-  if (!Number.isSafeInteger(N) || N < 2 || (N & (N - 1)) !== 0) throw new ClientSecretHashError('N must be a power of two');
+  if (!Number.isSafeInteger(N) || N < 2 || (N & (N - 1)) !== 0)
+    throw new ClientSecretHashError('N must be a power of two');
   if (N < b.N.min || N > b.N.max) throw new ClientSecretHashError(`N must be ${b.N.min}-${b.N.max}`);
-  if (!Number.isSafeInteger(r) || r < b.r.min || r > b.r.max) throw new ClientSecretHashError(`r must be ${b.r.min}-${b.r.max}`);
-  if (!Number.isSafeInteger(p) || p < b.p.min || p > b.p.max) throw new ClientSecretHashError(`p must be ${b.p.min}-${b.p.max}`);
-  if (128 * N * r > b.maxMemoryBytes) throw new ClientSecretHashError('N and r ask for more than 32 MiB per derivation (128 * N * r)');
-  if (N * r * p > b.maxWork) throw new ClientSecretHashError(`N * r * p asks for more than twice the default work (${b.maxWork})`);
+  if (!Number.isSafeInteger(r) || r < b.r.min || r > b.r.max)
+    throw new ClientSecretHashError(`r must be ${b.r.min}-${b.r.max}`);
+  if (!Number.isSafeInteger(p) || p < b.p.min || p > b.p.max)
+    throw new ClientSecretHashError(`p must be ${b.p.min}-${b.p.max}`);
+  if (128 * N * r > b.maxMemoryBytes)
+    throw new ClientSecretHashError('N and r ask for more than 32 MiB per derivation (128 * N * r)');
+  if (N * r * p > b.maxWork)
+    throw new ClientSecretHashError(`N * r * p asks for more than twice the default work (${b.maxWork})`);
 }
 
 function decode(text: string, what: string): Buffer {
   const bytes = Buffer.from(text, 'base64url');
-  if (bytes.toString('base64url') !== text) throw new ClientSecretHashError(`the ${what} must be canonical base64url without padding`);
+  if (bytes.toString('base64url') !== text)
+    throw new ClientSecretHashError(`the ${what} must be canonical base64url without padding`);
   return bytes;
 }
 
 function derive(secret: string, salt: Buffer, { N, r, p }: ScryptParams): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     // maxmem above the bounded 32 MiB: OpenSSL needs a little more than 128 * N * r.
-    scrypt(secret, salt, HASH_BYTES, { N, r, p, maxmem: 2 * SCRYPT_BOUNDS.maxMemoryBytes }, (err, key) => (err ? reject(err) : resolve(key)));
+    scrypt(secret, salt, HASH_BYTES, { N, r, p, maxmem: 2 * SCRYPT_BOUNDS.maxMemoryBytes }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    );
   });
 }

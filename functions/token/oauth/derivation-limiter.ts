@@ -23,8 +23,10 @@ export class OverloadedError extends Error {
 /** Creates a FIFO limiter. Throws `TypeError` on nonsensical options. */
 export function createDerivationLimiter(options: DerivationLimiterOptions): DerivationLimiter {
   const { maxConcurrent, maxQueued } = options;
-  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) throw new TypeError('maxConcurrent must be a positive integer');
-  if (!Number.isInteger(maxQueued) || maxQueued < 0) throw new TypeError('maxQueued must be a non-negative integer');
+  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1)
+    throw new TypeError('maxConcurrent must be a positive integer');
+  if (!Number.isInteger(maxQueued) || maxQueued < 0)
+    throw new TypeError('maxQueued must be a non-negative integer');
   let running = 0;
   const waiting: Array<() => void> = [];
 

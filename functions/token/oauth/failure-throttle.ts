@@ -21,8 +21,7 @@ export interface FailureThrottleOptions {
 
 /** Either refused now, or allowed: report the outcome exactly once with `settle`. */
 export type ThrottleAttempt =
-  | { throttled: true; retryAfterSeconds: number }
-  | { throttled: false; settle(succeeded: boolean): void };
+  { throttled: true; retryAfterSeconds: number } | { throttled: false; settle(succeeded: boolean): void };
 
 export interface FailureThrottle {
   attempt(key: string): ThrottleAttempt;
@@ -40,17 +39,21 @@ interface Entry {
 /** Creates an in-memory per-id failure throttle. Throws `TypeError` on nonsensical options. */
 export function createFailureThrottle(options: FailureThrottleOptions): FailureThrottle {
   const { maxFailures, windowMs, maxEntries } = options;
-  if (!Number.isInteger(maxFailures) || maxFailures < 1) throw new TypeError('maxFailures must be a positive integer');
+  if (!Number.isInteger(maxFailures) || maxFailures < 1)
+    throw new TypeError('maxFailures must be a positive integer');
   if (!Number.isFinite(windowMs) || windowMs <= 0) throw new TypeError('windowMs must be positive');
-  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError('maxEntries must be a positive integer');
+  if (!Number.isInteger(maxEntries) || maxEntries < 1)
+    throw new TypeError('maxEntries must be a positive integer');
   const now = options.now ?? Date.now;
   const entries = new Map<string, Entry>();
   const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
   /** Ends a lock or a window that has run out. */
   const roll = (e: Entry, t: number) => {
-    if (e.lockedUntilMs > 0 && t >= e.lockedUntilMs) Object.assign(e, { failures: 0, lockedUntilMs: 0, windowStartMs: t });
-    else if (e.lockedUntilMs === 0 && t - e.windowStartMs >= windowMs) Object.assign(e, { failures: 0, windowStartMs: t });
+    if (e.lockedUntilMs > 0 && t >= e.lockedUntilMs)
+      Object.assign(e, { failures: 0, lockedUntilMs: 0, windowStartMs: t });
+    else if (e.lockedUntilMs === 0 && t - e.windowStartMs >= windowMs)
+      Object.assign(e, { failures: 0, windowStartMs: t });
   };
   const idle = (e: Entry) => e.failures === 0 && e.inFlight === 0 && e.lockedUntilMs === 0;
   const expiresAt = (e: Entry) => (e.lockedUntilMs > 0 ? e.lockedUntilMs : e.windowStartMs + windowMs);
@@ -81,7 +84,8 @@ export function createFailureThrottle(options: FailureThrottleOptions): FailureT
       }
       roll(e, t);
       if (e.lockedUntilMs > t) return { throttled: true, retryAfterSeconds: seconds(e.lockedUntilMs - t) };
-      if (e.failures + e.inFlight >= maxFailures) return { throttled: true, retryAfterSeconds: seconds(e.windowStartMs + windowMs - t) };
+      if (e.failures + e.inFlight >= maxFailures)
+        return { throttled: true, retryAfterSeconds: seconds(e.windowStartMs + windowMs - t) };
       e.inFlight += 1;
       const entry = e;
       let settled = false;

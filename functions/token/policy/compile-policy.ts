@@ -3,7 +3,11 @@
  * pre-built, rule names unique, every rule's service accounts configured with one backend.
  */
 import type { AcceptedAudiences } from './accepted-audiences.js';
-import { dummyClientSecretHash, formatClientSecretHash, type ClientSecretHash } from '../oauth/client-secret-hash.js';
+import {
+  dummyClientSecretHash,
+  formatClientSecretHash,
+  type ClientSecretHash,
+} from '../oauth/client-secret-hash.js';
 import { asciiLower, compileGlob, type Matcher } from './glob.js';
 import { policySchema, type PolicyDocument, type ServiceAccountEntry } from './policy-schema.js';
 
@@ -72,7 +76,8 @@ export interface CompileOptions {
 /** Parses and compiles a policy document (already JSON-decoded). Throws `PolicyError`. */
 export function compilePolicy(input: unknown, options: CompileOptions = {}): CompiledPolicy {
   const reserved = findReservedKey(input, []);
-  if (reserved) throw new PolicyError(`Invalid policy:\n  ${describePath(input, reserved)}: is a reserved name`);
+  if (reserved)
+    throw new PolicyError(`Invalid policy:\n  ${describePath(input, reserved)}: is a reserved name`);
   const parsed = policySchema.safeParse(input);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `${describePath(input, issue.path)}: ${issue.message}`);
@@ -82,22 +87,32 @@ export function compilePolicy(input: unknown, options: CompileOptions = {}): Com
   const rules = doc.rules.map((rule, index) => compileRule(doc, rule, index, options));
   const names = new Set<string>();
   for (const rule of rules) {
-    if (names.has(rule.name)) throw new PolicyError(`Invalid policy:\n  rules[name=${rule.name}]: duplicate rule name`);
+    if (names.has(rule.name))
+      throw new PolicyError(`Invalid policy:\n  rules[name=${rule.name}]: duplicate rule name`);
     names.add(rule.name);
   }
 
-  const accounts = new Map(Object.entries(doc.serviceAccounts).map(([email, entry]) => [email, { ...entry, email }]));
+  const accounts = new Map(
+    Object.entries(doc.serviceAccounts).map(([email, entry]) => [email, { ...entry, email }]),
+  );
   return {
     version: 1,
     ruleCount: rules.length,
     serviceAccount: (email) => accounts.get(asciiLower(email)),
-    clientSecretHash: (clientId) => (Object.hasOwn(doc.clients, clientId) ? doc.clients[clientId].secretHash : undefined),
+    clientSecretHash: (clientId) =>
+      Object.hasOwn(doc.clients, clientId) ? doc.clients[clientId].secretHash : undefined,
     dummyClientSecretHash: compileClientSecrets(doc),
-    authorize: (caller, request) => authorize(rules, caller, request, (email) => accounts.get(asciiLower(email))),
+    authorize: (caller, request) =>
+      authorize(rules, caller, request, (email) => accounts.get(asciiLower(email))),
   };
 }
 
-function compileRule(doc: PolicyDocument, rule: PolicyDocument['rules'][number], index: number, options: CompileOptions): CompiledRule {
+function compileRule(
+  doc: PolicyDocument,
+  rule: PolicyDocument['rules'][number],
+  index: number,
+  options: CompileOptions,
+): CompiledRule {
   const where = `rules[${index}] (name=${rule.name})`;
   const glob = (field: string, pattern: string, caseInsensitiveAscii = false): Matcher => {
     try {
@@ -108,21 +123,38 @@ function compileRule(doc: PolicyDocument, rule: PolicyDocument['rules'][number],
   };
 
   const serviceAccounts = rule.serviceAccounts.map((p, i) => glob(`serviceAccounts[${i}]`, p, true));
-  const configured = Object.entries(doc.serviceAccounts).filter(([email]) => serviceAccounts.some((m) => m(email)));
+  const configured = Object.entries(doc.serviceAccounts).filter(([email]) =>
+    serviceAccounts.some((m) => m(email)),
+  );
   for (const [i, p] of rule.serviceAccounts.entries()) {
     if (!p.includes('*') && !Object.hasOwn(doc.serviceAccounts, p)) {
-      throw new PolicyError(`Invalid policy:\n  ${where}.serviceAccounts[${i}]: ${p} is not listed under "serviceAccounts"`);
+      throw new PolicyError(
+        `Invalid policy:\n  ${where}.serviceAccounts[${i}]: ${p} is not listed under "serviceAccounts"`,
+      );
     }
   }
   const backends = new Set(configured.map(([, entry]) => entry.backend));
   if (rule.backend === undefined && backends.size > 1) {
-    throw new PolicyError(`Invalid policy:\n  ${where}.backend: the rule's service accounts use both "key" and "keyless"; set "backend": "any" to allow that explicitly`);
+    throw new PolicyError(
+      `Invalid policy:\n  ${where}.backend: the rule's service accounts use both "key" and "keyless"; set "backend": "any" to allow that explicitly`,
+    );
   }
-  if ((rule.backend === 'key' || rule.backend === 'keyless') && [...backends].some((b) => b !== rule.backend)) {
-    throw new PolicyError(`Invalid policy:\n  ${where}.backend: the rule says "${rule.backend}" but a matching service account uses another backend`);
+  if (
+    (rule.backend === 'key' || rule.backend === 'keyless') &&
+    [...backends].some((b) => b !== rule.backend)
+  ) {
+    throw new PolicyError(
+      `Invalid policy:\n  ${where}.backend: the rule says "${rule.backend}" but a matching service account uses another backend`,
+    );
   }
-  if (rule.scopes && rule.maxLifetimeSeconds < 3600 && configured.some(([, entry]) => entry.backend === 'key')) {
-    throw new PolicyError(`Invalid policy:\n  ${where}.maxLifetimeSeconds: tokens minted from a key live 3600 s; a shorter maximum needs keyless service accounts`);
+  if (
+    rule.scopes &&
+    rule.maxLifetimeSeconds < 3600 &&
+    configured.some(([, entry]) => entry.backend === 'key')
+  ) {
+    throw new PolicyError(
+      `Invalid policy:\n  ${where}.maxLifetimeSeconds: tokens minted from a key live 3600 s; a shorter maximum needs keyless service accounts`,
+    );
   }
   if (!rule.scopes && !rule.idTokenAudiences) {
     throw new PolicyError(`Invalid policy:\n  ${where}: grant "scopes", "idTokenAudiences" or both`);
@@ -131,12 +163,17 @@ function compileRule(doc: PolicyDocument, rule: PolicyDocument['rules'][number],
   const caller = rule.caller;
   let matchesCaller: (c: PolicyCaller) => boolean;
   if ('client' in caller) {
-    if (!Object.hasOwn(doc.clients, caller.client)) throw new PolicyError(`Invalid policy:\n  ${where}.caller.client: ${caller.client} is not listed under "clients"`);
+    if (!Object.hasOwn(doc.clients, caller.client))
+      throw new PolicyError(
+        `Invalid policy:\n  ${where}.caller.client: ${caller.client} is not listed under "clients"`,
+      );
     matchesCaller = (c) => c.kind === 'client' && c.clientId === caller.client;
   } else {
     const subject = caller.subject === undefined ? undefined : glob('caller.subject', caller.subject);
     const email = caller.email === undefined ? undefined : glob('caller.email', caller.email, true);
-    const claims = Object.entries(caller.claims ?? {}).map(([name, p]) => [name, glob(`caller.claims.${name}`, p)] as const);
+    const claims = Object.entries(caller.claims ?? {}).map(
+      ([name, p]) => [name, glob(`caller.claims.${name}`, p)] as const,
+    );
     const credentials = new Set(caller.credentials ?? ['id_token']);
     matchesCaller = (c) => {
       if (c.kind !== 'oidc' || c.issuer !== caller.issuer) return false;
@@ -157,7 +194,9 @@ function compileRule(doc: PolicyDocument, rule: PolicyDocument['rules'][number],
     // An ID token for an audience we accept would be accepted back here as the target SA.
     const self = options.acceptedAudiences?.matchedByPattern(p);
     if (self !== undefined) {
-      throw new PolicyError(`Invalid policy:\n  ${where}.idTokenAudiences[${i}]: ${JSON.stringify(p)} matches ${JSON.stringify(self)}, an audience this service accepts from callers; an ID token for it would be accepted back as a caller credential`);
+      throw new PolicyError(
+        `Invalid policy:\n  ${where}.idTokenAudiences[${i}]: ${JSON.stringify(p)} matches ${JSON.stringify(self)}, an audience this service accepts from callers; an ID token for it would be accepted back as a caller credential`,
+      );
     }
   }
 
@@ -177,13 +216,22 @@ function compileClientSecrets(doc: PolicyDocument): ClientSecretHash {
   for (const [id, client] of Object.entries(doc.clients)) {
     const key = formatClientSecretHash(client.secretHash);
     const other = seen.get(key);
-    if (other !== undefined) throw new PolicyError(`Invalid policy:\n  clients.${id}.secretHash: the same hash as client "${other}"; give each client its own secret`);
+    if (other !== undefined)
+      throw new PolicyError(
+        `Invalid policy:\n  clients.${id}.secretHash: the same hash as client "${other}"; give each client its own secret`,
+      );
     seen.set(key, id);
   }
   return dummyClientSecretHash(Object.values(doc.clients).map((c) => c.secretHash));
 }
 
-const DENIAL_ORDER: DenialReason[] = ['NO_RULE_FOR_CALLER', 'SERVICE_ACCOUNT_NOT_ALLOWED', 'SCOPE_NOT_ALLOWED', 'AUDIENCE_NOT_ALLOWED', 'LIFETIME_EXCEEDS_POLICY'];
+const DENIAL_ORDER: DenialReason[] = [
+  'NO_RULE_FOR_CALLER',
+  'SERVICE_ACCOUNT_NOT_ALLOWED',
+  'SCOPE_NOT_ALLOWED',
+  'AUDIENCE_NOT_ALLOWED',
+  'LIFETIME_EXCEEDS_POLICY',
+];
 
 function authorize(
   rules: CompiledRule[],
@@ -198,11 +246,23 @@ function authorize(
   };
   for (const rule of rules) {
     if (!rule.matchesCaller(caller)) continue;
-    if (!rule.serviceAccounts.some((m) => m(request.serviceAccount))) { note('SERVICE_ACCOUNT_NOT_ALLOWED', rule.name); continue; }
+    if (!rule.serviceAccounts.some((m) => m(request.serviceAccount))) {
+      note('SERVICE_ACCOUNT_NOT_ALLOWED', rule.name);
+      continue;
+    }
     if (request.kind === 'access_token') {
-      if (!request.scopes.every((scope) => rule.scopes.some((m) => m(scope)))) { note('SCOPE_NOT_ALLOWED', rule.name); continue; }
-      if (request.lifetimeSeconds > rule.maxLifetimeSeconds) { note('LIFETIME_EXCEEDS_POLICY', rule.name); continue; }
-    } else if (!rule.audiences.some((m) => m(request.audience))) { note('AUDIENCE_NOT_ALLOWED', rule.name); continue; }
+      if (!request.scopes.every((scope) => rule.scopes.some((m) => m(scope)))) {
+        note('SCOPE_NOT_ALLOWED', rule.name);
+        continue;
+      }
+      if (request.lifetimeSeconds > rule.maxLifetimeSeconds) {
+        note('LIFETIME_EXCEEDS_POLICY', rule.name);
+        continue;
+      }
+    } else if (!rule.audiences.some((m) => m(request.audience))) {
+      note('AUDIENCE_NOT_ALLOWED', rule.name);
+      continue;
+    }
     return { allowed: true, rule: rule.name, serviceAccount: lookup(request.serviceAccount) };
   }
   return { allowed: false, ...best };
@@ -217,7 +277,10 @@ function findReservedKey(value: unknown, path: PropertyKey[]): PropertyKey[] | u
   if (value === null || typeof value !== 'object') return undefined;
   for (const key of Object.keys(value)) {
     if (key === '__proto__' || key === 'constructor' || key === 'prototype') return [...path, key];
-    const found = findReservedKey((value as Record<string, unknown>)[key], [...path, Array.isArray(value) ? Number(key) : key]);
+    const found = findReservedKey((value as Record<string, unknown>)[key], [
+      ...path,
+      Array.isArray(value) ? Number(key) : key,
+    ]);
     if (found) return found;
   }
   return undefined;
@@ -226,10 +289,14 @@ function findReservedKey(value: unknown, path: PropertyKey[]): PropertyKey[] | u
 /** Renders a zod issue path with the rule's name when it is inside `rules[i]`. */
 function describePath(input: unknown, path: PropertyKey[]): string {
   if (path.length === 0) return '(policy)';
-  const parts = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  const parts = path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+    .join('')
+    .replace(/^\./, '');
   if (path[0] === 'rules' && typeof path[1] === 'number') {
     const name = (input as { rules?: Array<{ name?: unknown }> }).rules?.[path[1]]?.name;
-    if (typeof name === 'string') return parts.replace(/^rules\[(\d+)\]/, `rules[$1] (name=${name.slice(0, 64)})`);
+    if (typeof name === 'string')
+      return parts.replace(/^rules\[(\d+)\]/, `rules[$1] (name=${name.slice(0, 64)})`);
   }
   return parts;
 }

@@ -38,9 +38,15 @@ function matchTokens(tokens: readonly string[], input: readonly string[]): boole
     for (let j = 0; j <= m; j++) {
       if (!current[j]) continue;
       const token = tokens[j];
-      if (j < m && (token === '*' ? segmentChar : token === c)) { next[j + 1] = 1; any = true; }
+      if (j < m && (token === '*' ? segmentChar : token === c)) {
+        next[j + 1] = 1;
+        any = true;
+      }
       // Reached through a `*` that already consumed a character: it may consume more.
-      if (j > 0 && tokens[j - 1] === '*' && segmentChar) { next[j] = 1; any = true; }
+      if (j > 0 && tokens[j - 1] === '*' && segmentChar) {
+        next[j] = 1;
+        any = true;
+      }
     }
     if (!any) return false;
     [current, next] = [next, current];

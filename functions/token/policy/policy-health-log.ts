@@ -15,7 +15,11 @@ export const POLICY_EVENTS = {
 } as const;
 
 /** The provider's `onReloadError` / `onStaleChange` callbacks, writing to `log`. */
-export function policyHealthLog(log: OpsLog, source: string, maxStalenessSeconds: number): Pick<PolicyProviderOptions, 'onReloadError' | 'onStaleChange'> {
+export function policyHealthLog(
+  log: OpsLog,
+  source: string,
+  maxStalenessSeconds: number,
+): Pick<PolicyProviderOptions, 'onReloadError' | 'onStaleChange'> {
   const fields = (status: PolicyStatus) => ({
     source,
     lastGoodAgeSeconds: Math.floor(status.lastGoodAgeMs / 1000),
@@ -25,14 +29,27 @@ export function policyHealthLog(log: OpsLog, source: string, maxStalenessSeconds
   });
   return {
     onReloadError: (err, status) =>
-      log('ERROR', status.stale ? 'policy reload failed; refusing requests until one succeeds' : 'policy reload failed; keeping the last good policy', {
-        event: POLICY_EVENTS.reloadFailed,
-        ...fields(status),
-        error: describe(err),
-      }),
+      log(
+        'ERROR',
+        status.stale
+          ? 'policy reload failed; refusing requests until one succeeds'
+          : 'policy reload failed; keeping the last good policy',
+        {
+          event: POLICY_EVENTS.reloadFailed,
+          ...fields(status),
+          error: describe(err),
+        },
+      ),
     onStaleChange: (stale, status) =>
       stale
-        ? log('CRITICAL', 'policy is past its maximum staleness; refusing requests (503 POLICY_STALE) until a reload succeeds', { event: POLICY_EVENTS.stale, ...fields(status) })
-        : log('NOTICE', 'policy reloaded; serving requests again', { event: POLICY_EVENTS.recovered, ...fields(status) }),
+        ? log(
+            'CRITICAL',
+            'policy is past its maximum staleness; refusing requests (503 POLICY_STALE) until a reload succeeds',
+            { event: POLICY_EVENTS.stale, ...fields(status) },
+          )
+        : log('NOTICE', 'policy reloaded; serving requests again', {
+            event: POLICY_EVENTS.recovered,
+            ...fields(status),
+          }),
   };
 }

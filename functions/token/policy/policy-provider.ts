@@ -32,7 +32,8 @@ export function secretPolicySource(secrets: SecretAccessor, versionName: string)
   return {
     describe: () => `secret ${versionName}`,
     // Bounded, so a reload that hangs counts as a failure and the staleness limit can act.
-    read: async () => (await secrets.access(versionName, { timeoutMs: POLICY_READ_TIMEOUT_MS })).data.toString('utf8'),
+    read: async () =>
+      (await secrets.access(versionName, { timeoutMs: POLICY_READ_TIMEOUT_MS })).data.toString('utf8'),
   };
 }
 
@@ -90,12 +91,17 @@ export async function createPolicyProvider(options: PolicyProviderOptions): Prom
     } catch (err) {
       // V8's message quotes the text around the error, and the policy may hold secrets' hashes.
       const position = /position (\d+)/.exec((err as Error).message)?.[1];
-      throw new PolicyError(`Invalid policy from ${source.describe()}: not valid JSON${position ? ` (at position ${position})` : ''}`);
+      throw new PolicyError(
+        `Invalid policy from ${source.describe()}: not valid JSON${position ? ` (at position ${position})` : ''}`,
+      );
     }
     try {
       return compilePolicy(json, { acceptedAudiences: options.acceptedAudiences });
     } catch (err) {
-      if (err instanceof PolicyError) throw new PolicyError(`${err.message.replace(/^Invalid policy/, `Invalid policy from ${source.describe()}`)}`);
+      if (err instanceof PolicyError)
+        throw new PolicyError(
+          `${err.message.replace(/^Invalid policy/, `Invalid policy from ${source.describe()}`)}`,
+        );
       throw err;
     }
   };
@@ -109,9 +115,14 @@ export async function createPolicyProvider(options: PolicyProviderOptions): Prom
 
   const pastMaximum = (t: number) => t - goodAtMs > maxStalenessMs;
   const isStale = (t: number) => failures > 0 && pastMaximum(t);
-  const status = (t: number): PolicyStatus => ({ lastGoodAgeMs: t - goodAtMs, stale: isStale(t), consecutiveFailures: failures });
+  const status = (t: number): PolicyStatus => ({
+    lastGoodAgeMs: t - goodAtMs,
+    stale: isStale(t),
+    consecutiveFailures: failures,
+  });
   // Past the maximum a re-read is what ends the outage, so it is tried often (but not per request).
-  const reloadDue = (t: number) => !inFlight && t - attemptedAtMs >= (pastMaximum(t) ? Math.min(ttlMs, STALE_RETRY_MS) : ttlMs);
+  const reloadDue = (t: number) =>
+    !inFlight && t - attemptedAtMs >= (pastMaximum(t) ? Math.min(ttlMs, STALE_RETRY_MS) : ttlMs);
 
   const reload = (): Promise<CompiledPolicy> => {
     inFlight ??= (async () => {
@@ -146,11 +157,14 @@ export async function createPolicyProvider(options: PolicyProviderOptions): Prom
         refusing = true;
         options.onStaleChange?.(true, status(t));
       }
-      throw new UnavailableError('The service cannot confirm that its token policy is current; try again later.', {
-        reason: 'POLICY_STALE',
-        detail: `no successful policy reload from ${source.describe()} for ${Math.floor((t - goodAtMs) / 1000)} s (maximum ${Math.floor(maxStalenessMs / 1000)} s)`,
-        retryAfterSeconds: STALE_RETRY_AFTER_SECONDS,
-      });
+      throw new UnavailableError(
+        'The service cannot confirm that its token policy is current; try again later.',
+        {
+          reason: 'POLICY_STALE',
+          detail: `no successful policy reload from ${source.describe()} for ${Math.floor((t - goodAtMs) / 1000)} s (maximum ${Math.floor(maxStalenessMs / 1000)} s)`,
+          retryAfterSeconds: STALE_RETRY_AFTER_SECONDS,
+        },
+      );
     }
     return policy;
   };

@@ -5,17 +5,37 @@
 import { z } from 'zod';
 import { ClientSecretHashError, parseClientSecretHash } from '../oauth/client-secret-hash.js';
 
-const REHASH = 'generate a new secret and its hash with `npm run -s hash-client-secret -- --generate`, give the client the secret, and put the hash under "secretHash"';
+const REHASH =
+  'generate a new secret and its hash with `npm run -s hash-client-secret -- --generate`, give the client the secret, and put the hash under "secretHash"';
 
-const email = z.string().regex(/^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$/, 'must be a lower-case email address');
-const pattern = z.string().min(1).max(512).refine((s) => !/[\s\u0000-\u001f\u007f]/.test(s), 'must not contain whitespace or control characters');
-const emailPattern = z.string().regex(/^[a-z0-9._%+*-]+@[a-z0-9.*-]+$/, 'must be a lower-case email or email glob');
-const scopePattern = pattern.refine((s) => /^https:\/\/[^\s]+$/.test(s), 'must be an https scope URL (or glob)');
-const secretVersion = z.string().regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/, 'must be projects/P/secrets/S/versions/V (use an alias such as "current")');
+const email = z
+  .string()
+  .regex(/^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$/, 'must be a lower-case email address');
+const pattern = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((s) => !/[\s\u0000-\u001f\u007f]/.test(s), 'must not contain whitespace or control characters');
+const emailPattern = z
+  .string()
+  .regex(/^[a-z0-9._%+*-]+@[a-z0-9.*-]+$/, 'must be a lower-case email or email glob');
+const scopePattern = pattern.refine(
+  (s) => /^https:\/\/[^\s]+$/.test(s),
+  'must be an https scope URL (or glob)',
+);
+const secretVersion = z
+  .string()
+  .regex(
+    /^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/,
+    'must be projects/P/secrets/S/versions/V (use an alias such as "current")',
+  );
 
 /** A target SA and how it is minted; `backend` defaults to `keyless` (no key anywhere). */
 const serviceAccountSchema = z.preprocess(
-  (value) => (value && typeof value === 'object' && !Array.isArray(value) && !('backend' in value) ? { ...value, backend: 'keyless' } : value),
+  (value) =>
+    value && typeof value === 'object' && !Array.isArray(value) && !('backend' in value)
+      ? { ...value, backend: 'keyless' }
+      : value,
   z.discriminatedUnion('backend', [
     z.strictObject({ backend: z.literal('key'), keySecret: secretVersion }),
     z.strictObject({ backend: z.literal('keyless') }),
@@ -24,7 +44,8 @@ const serviceAccountSchema = z.preprocess(
 
 /** Names that would land on Object.prototype when used as record keys: never allowed. */
 const notPrototypeKey = (s: string) => !['__proto__', 'constructor', 'prototype'].includes(s);
-const recordKey = (pattern: RegExp, what: string) => z.string().regex(pattern, what).refine(notPrototypeKey, 'is a reserved name');
+const recordKey = (pattern: RegExp, what: string) =>
+  z.string().regex(pattern, what).refine(notPrototypeKey, 'is a reserved name');
 
 /**
  * An OAuth client: its secret's scrypt hash (see `oauth/client-secret-hash.ts`), parsed and
@@ -38,7 +59,11 @@ const clientSchema = z
   })
   .transform((client, ctx) => {
     if (client.secretSha256 !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['secretSha256'], message: `an unsalted SHA-256 hash is no longer accepted: ${REHASH}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secretSha256'],
+        message: `an unsalted SHA-256 hash is no longer accepted: ${REHASH}`,
+      });
       return z.NEVER;
     }
     if (client.secretHash === undefined) {
@@ -59,13 +84,22 @@ const oidcCallerSchema = z
     issuer: z.string().min(1),
     subject: pattern.optional(),
     email: emailPattern.optional(),
-    claims: z.record(recordKey(/^[A-Za-z0-9_.:-]{1,100}$/, 'claim names are plain identifiers'), pattern).optional(),
+    claims: z
+      .record(recordKey(/^[A-Za-z0-9_.:-]{1,100}$/, 'claim names are plain identifiers'), pattern)
+      .optional(),
     /** Credentials accepted from this caller; default ID tokens only. `access_token` (Google only) is what `Impersonated` sends. */
-    credentials: z.array(z.enum(['id_token', 'access_token'])).min(1).optional(),
+    credentials: z
+      .array(z.enum(['id_token', 'access_token']))
+      .min(1)
+      .optional(),
   })
-  .refine((c) => (c.subject === undefined) !== (c.email === undefined), { message: 'set exactly one of "subject" or "email"' });
+  .refine((c) => (c.subject === undefined) !== (c.email === undefined), {
+    message: 'set exactly one of "subject" or "email"',
+  });
 
-const clientCallerSchema = z.strictObject({ client: recordKey(/^[A-Za-z0-9_.-]{1,100}$/, 'client ids are plain identifiers') });
+const clientCallerSchema = z.strictObject({
+  client: recordKey(/^[A-Za-z0-9_.-]{1,100}$/, 'client ids are plain identifiers'),
+});
 
 const ruleSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes'),
@@ -82,7 +116,9 @@ const ruleSchema = z.strictObject({
 export const policySchema = z.strictObject({
   version: z.literal(1),
   serviceAccounts: z.record(email, serviceAccountSchema),
-  clients: z.record(recordKey(/^[A-Za-z0-9_.-]{1,100}$/, 'client ids are plain identifiers'), clientSchema).default({}),
+  clients: z
+    .record(recordKey(/^[A-Za-z0-9_.-]{1,100}$/, 'client ids are plain identifiers'), clientSchema)
+    .default({}),
   rules: z.array(ruleSchema).max(1000),
 });
 

@@ -12,8 +12,14 @@ import { startLocalStack, type LocalStack } from '../../../scripts/local-stack.j
 import { createCapture } from '../../support/capture.js';
 import { useEmulatorMetadata } from '../../support/google-env.js';
 
-interface Operation { requestBody?: { content: Record<string, { example?: unknown }> } }
-interface OpenApiDoc { openapi: string; paths: Record<string, Record<string, Operation>>; components: Record<string, unknown> }
+interface Operation {
+  requestBody?: { content: Record<string, { example?: unknown }> };
+}
+interface OpenApiDoc {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: Record<string, unknown>;
+}
 
 const doc = parse(readFileSync(new URL('../../../docs/openapi.yaml', import.meta.url), 'utf8')) as OpenApiDoc;
 const GEMINI = 'gemini-caller@tvs-local.iam.gserviceaccount.com';
@@ -43,7 +49,11 @@ describe('docs/openapi.yaml', () => {
       '/v1/projects/-/serviceAccounts/{serviceAccount}:generateIdToken',
       '/v1/token',
     ]);
-    expect(Object.keys(doc.components.securitySchemes as object).sort()).toEqual(['googleAccessToken', 'oauthClientBasic', 'workloadIdToken']);
+    expect(Object.keys(doc.components.securitySchemes as object).sort()).toEqual([
+      'googleAccessToken',
+      'oauthClientBasic',
+      'workloadIdToken',
+    ]);
   });
 
   it('resolves every $ref', () => {
@@ -57,7 +67,14 @@ describe('docs/openapi.yaml', () => {
     };
     walk(doc);
     expect(refs.length).toBeGreaterThan(20);
-    const unresolved = refs.filter((ref) => ref.slice(2).split('/').reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], doc) === undefined);
+    const unresolved = refs.filter(
+      (ref) =>
+        ref
+          .slice(2)
+          .split('/')
+          .reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], doc) ===
+        undefined,
+    );
     expect(unresolved).toEqual([]);
   });
 
@@ -65,7 +82,11 @@ describe('docs/openapi.yaml', () => {
     for (const [path, operations] of Object.entries(doc.paths)) {
       const url = `${stack.tokenUrl}${path.replace('{serviceAccount}', GEMINI)}`;
       for (const method of Object.keys(operations)) {
-        const res = await fetch(url, { method: method.toUpperCase(), headers: { 'content-type': 'application/json' }, ...(method === 'get' ? {} : { body: '{}' }) });
+        const res = await fetch(url, {
+          method: method.toUpperCase(),
+          headers: { 'content-type': 'application/json' },
+          ...(method === 'get' ? {} : { body: '{}' }),
+        });
         await res.arrayBuffer();
         expect({ path, method, status: res.status }).not.toMatchObject({ status: 404 });
         expect({ path, method, status: res.status }).not.toMatchObject({ status: 405 });
@@ -77,24 +98,49 @@ describe('docs/openapi.yaml', () => {
     for (const method of ['generateAccessToken', 'generateIdToken'] as const) {
       const operation = doc.paths[`/v1/projects/-/serviceAccounts/{serviceAccount}:${method}`].post;
       const example = operation.requestBody!.content['application/json'].example as Record<string, unknown>;
-      const res = await idClient.request<Record<string, string>>({ url: `${stack.tokenUrl}/v1/projects/-/serviceAccounts/${GEMINI}:${method}`, method: 'POST', data: example });
+      const res = await idClient.request<Record<string, string>>({
+        url: `${stack.tokenUrl}/v1/projects/-/serviceAccounts/${GEMINI}:${method}`,
+        method: 'POST',
+        data: example,
+      });
       expect(res.status).toBe(200);
-      expect(Object.keys(res.data).sort()).toEqual(method === 'generateAccessToken' ? ['accessToken', 'expireTime'] : ['token']);
+      expect(Object.keys(res.data).sort()).toEqual(
+        method === 'generateAccessToken' ? ['accessToken', 'expireTime'] : ['token'],
+      );
     }
   });
 });
 
 describe('docs/workloads.md snippets', () => {
   it('Node: stock Impersonated with an access-token source (email scope) and the service as endpoint', async () => {
-    const sourceClient = await new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform', 'https://www.googleapis.com/auth/userinfo.email'] }).getClient();
-    const creds = new Impersonated({ sourceClient, targetPrincipal: GEMINI, targetScopes: ['https://www.googleapis.com/auth/cloud-platform'], lifetime: 3600, delegates: [], endpoint: stack.tokenUrl });
+    const sourceClient = await new GoogleAuth({
+      scopes: [
+        'https://www.googleapis.com/auth/cloud-platform',
+        'https://www.googleapis.com/auth/userinfo.email',
+      ],
+    }).getClient();
+    const creds = new Impersonated({
+      sourceClient,
+      targetPrincipal: GEMINI,
+      targetScopes: ['https://www.googleapis.com/auth/cloud-platform'],
+      lifetime: 3600,
+      delegates: [],
+      endpoint: stack.tokenUrl,
+    });
     const { token } = await creds.getAccessToken();
     expect(stack.emulator.state.tokens.lookup(token!)).toMatchObject({ email: GEMINI });
     expect(await creds.fetchIdToken('https://example.com')).toMatch(/^eyJ/);
   });
 
   it('Node: Impersonated cannot use an ID-token source client (why the docs recommend VendedTokenClient)', async () => {
-    const creds = new Impersonated({ sourceClient: idClient, targetPrincipal: GEMINI, targetScopes: ['https://www.googleapis.com/auth/cloud-platform'], lifetime: 3600, delegates: [], endpoint: stack.tokenUrl });
+    const creds = new Impersonated({
+      sourceClient: idClient,
+      targetPrincipal: GEMINI,
+      targetScopes: ['https://www.googleapis.com/auth/cloud-platform'],
+      lifetime: 3600,
+      delegates: [],
+      endpoint: stack.tokenUrl,
+    });
     await expect(creds.getAccessToken()).rejects.toThrow(/unable to impersonate/);
   });
 

@@ -8,7 +8,18 @@ import * as grpc from '@grpc/grpc-js';
 import { GoogleGenAI } from '@google/genai';
 import { GoogleAuth } from 'google-auth-library';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { apiKeySecretVersion, GeminiApiKeySource, GeminiError, metadataIdTokenSource, TokenServiceError, VendedTokenClient, withApiKey, withGeminiRetry, type IdTokenSource, type VendedTokenClientOptions } from '../../../client/index.js';
+import {
+  apiKeySecretVersion,
+  GeminiApiKeySource,
+  GeminiError,
+  metadataIdTokenSource,
+  TokenServiceError,
+  VendedTokenClient,
+  withApiKey,
+  withGeminiRetry,
+  type IdTokenSource,
+  type VendedTokenClientOptions,
+} from '../../../client/index.js';
 import { startLocalStack, type LocalStack } from '../../../scripts/local-stack.js';
 import { secretManagerClientOptions } from '../../../shared/gcp/secret-manager.js';
 import { createCapture } from '../../support/capture.js';
@@ -27,7 +38,11 @@ let restoreEnv: () => void;
 let idTokenSource: IdTokenSource;
 
 beforeAll(async () => {
-  stack = await startLocalStack({ auditTransport: createCapture().stream, opsLogWrite: () => {}, env: { TVS_UPSTREAM_MAX_ATTEMPTS: '1', TVS_UPSTREAM_DEADLINE_MS: '3000' } });
+  stack = await startLocalStack({
+    auditTransport: createCapture().stream,
+    opsLogWrite: () => {},
+    env: { TVS_UPSTREAM_MAX_ATTEMPTS: '1', TVS_UPSTREAM_DEADLINE_MS: '3000' },
+  });
   restoreEnv = useEmulatorMetadata(stack.emulator.metadataHost);
   idTokenSource = metadataIdTokenSource(stack.tokenUrl);
 });
@@ -42,18 +57,39 @@ beforeEach(() => {
   stack.token.minter.cache.clear();
 });
 
-const vended = (extra: Partial<VendedTokenClientOptions> = {}) => new VendedTokenClient({ serviceUrl: stack.tokenUrl, targetServiceAccount: GEMINI, retry: FAST_RETRY, idTokenSource, ...extra });
+const vended = (extra: Partial<VendedTokenClientOptions> = {}) =>
+  new VendedTokenClient({
+    serviceUrl: stack.tokenUrl,
+    targetServiceAccount: GEMINI,
+    retry: FAST_RETRY,
+    idTokenSource,
+    ...extra,
+  });
 const vertex = (authClient: VendedTokenClient, project = stack.emulator.projectId) =>
-  new GoogleGenAI({ vertexai: true, project, location: 'us-central1', googleAuthOptions: { authClient }, httpOptions: { baseUrl: stack.emulator.httpUrl } });
-const geminiApi = (apiKey: string) => new GoogleGenAI({ apiKey, httpOptions: { baseUrl: stack.emulator.httpUrl } });
+  new GoogleGenAI({
+    vertexai: true,
+    project,
+    location: 'us-central1',
+    googleAuthOptions: { authClient },
+    httpOptions: { baseUrl: stack.emulator.httpUrl },
+  });
+const geminiApi = (apiKey: string) =>
+  new GoogleGenAI({ apiKey, httpOptions: { baseUrl: stack.emulator.httpUrl } });
 const keySource = () =>
-  new GeminiApiKeySource({ secretVersion: apiKeySecretVersion(stack.emulator.projectId, 'gemini-api-key'), secretManagerEndpoint: `http://${stack.emulator.grpcEndpoint}`, retry: FAST_RETRY });
+  new GeminiApiKeySource({
+    secretVersion: apiKeySecretVersion(stack.emulator.projectId, 'gemini-api-key'),
+    secretManagerEndpoint: `http://${stack.emulator.grpcEndpoint}`,
+    retry: FAST_RETRY,
+  });
 
 describe('@google/genai with the client', () => {
   it('Vertex mode with the VendedTokenClient gets a response, using a token minted for the target SA', async () => {
     // The default identity: an ID token from the metadata server for the service URL.
     const authClient = new VendedTokenClient({ serviceUrl: stack.tokenUrl, targetServiceAccount: GEMINI });
-    const res = await withGeminiRetry(() => vertex(authClient).models.generateContent({ model: MODEL, contents: 'Hello' }), { authClient, retry: FAST_RETRY });
+    const res = await withGeminiRetry(
+      () => vertex(authClient).models.generateContent({ model: MODEL, contents: 'Hello' }),
+      { authClient, retry: FAST_RETRY },
+    );
     expect(res.text).toContain('Hello');
     const { token } = await authClient.getAccessToken();
     expect(stack.emulator.state.tokens.lookup(token)).toMatchObject({ email: GEMINI });
@@ -64,14 +100,18 @@ describe('@google/genai with the client', () => {
   it('serves 20 Vertex calls from one vended token', async () => {
     const authClient = vended();
     const ai = vertex(authClient);
-    await Promise.all(Array.from({ length: 20 }, (_, i) => ai.models.generateContent({ model: MODEL, contents: `n${i}` })));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => ai.models.generateContent({ model: MODEL, contents: `n${i}` })),
+    );
     expect(stack.emulator.faults.count('vertex.generateContent')).toBe(20);
     expect(stack.emulator.faults.count('oauth.token')).toBe(1);
   });
 
   it('Gemini-API mode with the key from Secret Manager gets a response', async () => {
     const source = keySource();
-    const res = await withApiKey(source, (apiKey) => geminiApi(apiKey).models.generateContent({ model: MODEL, contents: 'Hi there' }));
+    const res = await withApiKey(source, (apiKey) =>
+      geminiApi(apiKey).models.generateContent({ model: MODEL, contents: 'Hi there' }),
+    );
     expect(res.text).toContain('Hi there');
     expect(source.currentVersion).toMatch(/\/versions\/1$/);
     expect(stack.emulator.faults.count('secretmanager.AccessSecretVersion')).toBe(1);
@@ -85,7 +125,11 @@ describe('the VendedTokenClient in the Google ecosystem', () => {
     const token = await auth.getAccessToken();
     expect(stack.emulator.state.tokens.lookup(token!)).toMatchObject({ email: GEMINI });
     const url = `${stack.emulator.httpUrl}/v1/projects/tvs-local/locations/us-central1/publishers/google/models/${MODEL}:generateContent`;
-    const res = await auth.request<{ candidates: unknown[] }>({ url, method: 'POST', data: { contents: [{ role: 'user', parts: [{ text: 'via gaxios' }] }] } });
+    const res = await auth.request<{ candidates: unknown[] }>({
+      url,
+      method: 'POST',
+      data: { contents: [{ role: 'user', parts: [{ text: 'via gaxios' }] }] },
+    });
     expect(res.status).toBe(200);
     expect(JSON.stringify(res.data)).toContain('via gaxios');
   });
@@ -96,7 +140,11 @@ describe('the VendedTokenClient in the Google ecosystem', () => {
     stack.token.minter.cache.clear();
     stack.emulator.faults.inject({ endpoint: 'vertex.generateContent', status: 401, times: 1 });
     const url = `${stack.emulator.httpUrl}/v1/projects/tvs-local/locations/us-central1/publishers/google/models/${MODEL}:generateContent`;
-    const res = await authClient.request({ url, method: 'POST', data: { contents: [{ parts: [{ text: 'x' }] }] } });
+    const res = await authClient.request({
+      url,
+      method: 'POST',
+      data: { contents: [{ parts: [{ text: 'x' }] }] },
+    });
     expect(res.status).toBe(200);
     expect((await authClient.getAccessToken()).token).not.toBe(first);
     expect(stack.emulator.faults.count('vertex.generateContent')).toBe(2);
@@ -108,14 +156,24 @@ describe('the VendedTokenClient in the Google ecosystem', () => {
     // the AuthClient with grpc-js createFromGoogleCredential and sends the generated metadata.
     const authClient = vended();
     // google-auth-library types `authClient` as a union of its own classes: a subclass needs a cast.
-    const client = new SecretManagerServiceClient({ ...(await secretManagerClientOptions(`http://${stack.emulator.grpcEndpoint}`)), authClient: authClient as unknown as SecretManagerOptions['authClient'] });
+    const client = new SecretManagerServiceClient({
+      ...(await secretManagerClientOptions(`http://${stack.emulator.grpcEndpoint}`)),
+      authClient: authClient as unknown as SecretManagerOptions['authClient'],
+    });
     try {
       expect(await client.auth.getClient()).toBe(authClient);
-      const metadata = await grpc.credentials.createFromGoogleCredential(authClient as unknown as GoogleCredential).generateMetadata({ service_url: 'https://secretmanager.googleapis.com', method_name: 'AccessSecretVersion' });
+      const metadata = await grpc.credentials
+        .createFromGoogleCredential(authClient as unknown as GoogleCredential)
+        .generateMetadata({
+          service_url: 'https://secretmanager.googleapis.com',
+          method_name: 'AccessSecretVersion',
+        });
       const [authorization] = metadata.get('authorization');
       const token = String(authorization).replace(/^Bearer /, '');
       expect(stack.emulator.state.tokens.lookup(token)).toMatchObject({ email: GEMINI });
-      const [version] = await client.accessSecretVersion({ name: 'projects/tvs-local/secrets/plain/versions/latest' });
+      const [version] = await client.accessSecretVersion({
+        name: 'projects/tvs-local/secrets/plain/versions/latest',
+      });
       expect(Buffer.from(version.payload!.data!).toString()).toBe('hello');
     } finally {
       await client.close();
@@ -125,10 +183,39 @@ describe('the VendedTokenClient in the Google ecosystem', () => {
 
 describe('error table: produced by the emulator, surfaced as friendly errors', () => {
   it.each<[string, () => Promise<unknown>, Record<string, unknown>, RegExp]>([
-    ['400 INVALID_ARGUMENT (empty parts)', () => withApiKey(keySource(), (k) => geminiApi(k).models.generateContent({ model: MODEL, contents: [{ role: 'user', parts: [] }] })), { code: 'INVALID_ARGUMENT', httpStatus: 400 }, /check the request/i],
-    ['400 API_KEY_INVALID (an unknown key)', () => withApiKey({ getKey: () => Promise.resolve('AIzaNotAKey'), invalidate: () => undefined }, (k) => geminiApi(k).models.generateContent({ model: MODEL, contents: 'x' })), { code: 'INVALID_ARGUMENT', httpStatus: 400, reason: 'API_KEY_INVALID' }, /API key is not valid/],
-    ['403 PERMISSION_DENIED (Vertex, another project)', () => vertex(vended(), 'someone-elses-project').models.generateContent({ model: MODEL, contents: 'x' }), { code: 'PERMISSION_DENIED', httpStatus: 403, reason: 'IAM_PERMISSION_DENIED' }, /scopes.*policy/],
-    ['404 NOT_FOUND (unknown model)', () => withApiKey(keySource(), (k) => geminiApi(k).models.generateContent({ model: 'gemini-0-nope', contents: 'x' })), { code: 'NOT_FOUND', httpStatus: 404 }, /model name/],
+    [
+      '400 INVALID_ARGUMENT (empty parts)',
+      () =>
+        withApiKey(keySource(), (k) =>
+          geminiApi(k).models.generateContent({ model: MODEL, contents: [{ role: 'user', parts: [] }] }),
+        ),
+      { code: 'INVALID_ARGUMENT', httpStatus: 400 },
+      /check the request/i,
+    ],
+    [
+      '400 API_KEY_INVALID (an unknown key)',
+      () =>
+        withApiKey({ getKey: () => Promise.resolve('AIzaNotAKey'), invalidate: () => undefined }, (k) =>
+          geminiApi(k).models.generateContent({ model: MODEL, contents: 'x' }),
+        ),
+      { code: 'INVALID_ARGUMENT', httpStatus: 400, reason: 'API_KEY_INVALID' },
+      /API key is not valid/,
+    ],
+    [
+      '403 PERMISSION_DENIED (Vertex, another project)',
+      () => vertex(vended(), 'someone-elses-project').models.generateContent({ model: MODEL, contents: 'x' }),
+      { code: 'PERMISSION_DENIED', httpStatus: 403, reason: 'IAM_PERMISSION_DENIED' },
+      /scopes.*policy/,
+    ],
+    [
+      '404 NOT_FOUND (unknown model)',
+      () =>
+        withApiKey(keySource(), (k) =>
+          geminiApi(k).models.generateContent({ model: 'gemini-0-nope', contents: 'x' }),
+        ),
+      { code: 'NOT_FOUND', httpStatus: 404 },
+      /model name/,
+    ],
   ])('Gemini %s', async (_name, call, expected, hint) => {
     const err = (await withGeminiRetry(call, { retry: FAST_RETRY }).catch((e: unknown) => e)) as GeminiError;
     expect(err).toBeInstanceOf(GeminiError);
@@ -137,9 +224,19 @@ describe('error table: produced by the emulator, surfaced as friendly errors', (
   });
 
   it('403 for a key restricted to another API', async () => {
-    const other = stack.emulator.state.apiKeys.create(undefined, { restrictions: { apiTargets: [{ service: 'translate.googleapis.com' }] } });
-    const err = await withApiKey({ getKey: () => Promise.resolve(other.keyString), invalidate: () => undefined }, (k) => geminiApi(k).models.generateContent({ model: MODEL, contents: 'x' })).catch((e: unknown) => e);
-    expect(err).toMatchObject({ name: 'GeminiError', code: 'PERMISSION_DENIED', httpStatus: 403, reason: 'API_KEY_SERVICE_BLOCKED' });
+    const other = stack.emulator.state.apiKeys.create(undefined, {
+      restrictions: { apiTargets: [{ service: 'translate.googleapis.com' }] },
+    });
+    const err = await withApiKey(
+      { getKey: () => Promise.resolve(other.keyString), invalidate: () => undefined },
+      (k) => geminiApi(k).models.generateContent({ model: MODEL, contents: 'x' }),
+    ).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      name: 'GeminiError',
+      code: 'PERMISSION_DENIED',
+      httpStatus: 403,
+      reason: 'API_KEY_SERVICE_BLOCKED',
+    });
     expect((err as Error).message).not.toContain(other.keyString);
   });
 
@@ -153,8 +250,15 @@ describe('error table: produced by the emulator, surfaced as friendly errors', (
     await Promise.all([source.getKey(), authClient.getAccessToken()]);
     stack.emulator.faults.inject({ endpoint, status, times: 10 });
     const call = endpoint.startsWith('gemini')
-      ? () => withApiKey(source, (k) => geminiApi(k).models.generateContent({ model: MODEL, contents: 'x' }), { retry: FAST_RETRY })
-      : () => withGeminiRetry(() => vertex(authClient).models.generateContent({ model: MODEL, contents: 'x' }), { retry: FAST_RETRY, authClient });
+      ? () =>
+          withApiKey(source, (k) => geminiApi(k).models.generateContent({ model: MODEL, contents: 'x' }), {
+            retry: FAST_RETRY,
+          })
+      : () =>
+          withGeminiRetry(() => vertex(authClient).models.generateContent({ model: MODEL, contents: 'x' }), {
+            retry: FAST_RETRY,
+            authClient,
+          });
     const err = (await call().catch((e: unknown) => e)) as GeminiError;
     expect(err).toMatchObject({ name: 'GeminiError', code, httpStatus: status, attempts: 3 });
     expect(err.hint).toMatch(/after 3 attempt\(s\).*retry later/);
@@ -164,19 +268,46 @@ describe('error table: produced by the emulator, surfaced as friendly errors', (
   it('a transient 503 is retried and the call succeeds', async () => {
     const source = keySource();
     stack.emulator.faults.inject({ endpoint: 'gemini.generateContent', status: 503, times: 2 });
-    const res = await withApiKey(source, (k) => geminiApi(k).models.generateContent({ model: MODEL, contents: 'third time' }), { retry: FAST_RETRY });
+    const res = await withApiKey(
+      source,
+      (k) => geminiApi(k).models.generateContent({ model: MODEL, contents: 'third time' }),
+      { retry: FAST_RETRY },
+    );
     expect(res.text).toContain('third time');
     expect(stack.emulator.faults.count('gemini.generateContent')).toBe(3);
   });
 
   it.each<[string, Partial<VendedTokenClientOptions>, Record<string, unknown>, RegExp]>([
-    ['400 INVALID_ARGUMENT (a malformed scope)', { scopes: ['not a scope'] }, { code: 'INVALID_ARGUMENT', httpStatus: 400, reason: 'INVALID_REQUEST_FIELD' }, /check the request/i],
-    ['401 UNAUTHENTICATED (a garbage caller token)', { idTokenSource: () => Promise.resolve('garbage') }, { code: 'UNAUTHENTICATED', httpStatus: 401 }, /identity/],
-    ['403 PERMISSION_DENIED (an SA the policy does not allow)', { targetServiceAccount: 'workload@tvs-local.iam.gserviceaccount.com' }, { code: 'PERMISSION_DENIED', httpStatus: 403 }, /policy/],
-    ['404 NOT_FOUND (a wrong service URL)', { serviceUrl: '' }, { code: 'NOT_FOUND', httpStatus: 404, reason: 'PATH_NOT_FOUND' }, /URL/],
+    [
+      '400 INVALID_ARGUMENT (a malformed scope)',
+      { scopes: ['not a scope'] },
+      { code: 'INVALID_ARGUMENT', httpStatus: 400, reason: 'INVALID_REQUEST_FIELD' },
+      /check the request/i,
+    ],
+    [
+      '401 UNAUTHENTICATED (a garbage caller token)',
+      { idTokenSource: () => Promise.resolve('garbage') },
+      { code: 'UNAUTHENTICATED', httpStatus: 401 },
+      /identity/,
+    ],
+    [
+      '403 PERMISSION_DENIED (an SA the policy does not allow)',
+      { targetServiceAccount: 'workload@tvs-local.iam.gserviceaccount.com' },
+      { code: 'PERMISSION_DENIED', httpStatus: 403 },
+      /policy/,
+    ],
+    [
+      '404 NOT_FOUND (a wrong service URL)',
+      { serviceUrl: '' },
+      { code: 'NOT_FOUND', httpStatus: 404, reason: 'PATH_NOT_FOUND' },
+      /URL/,
+    ],
   ])('token service %s', async (_name, options, expected, hint) => {
-    const opts = options.serviceUrl === '' ? { ...options, serviceUrl: `${stack.tokenUrl}/wrong/prefix` } : options;
-    const err = (await vended(opts).getAccessToken().catch((e: unknown) => e)) as TokenServiceError;
+    const opts =
+      options.serviceUrl === '' ? { ...options, serviceUrl: `${stack.tokenUrl}/wrong/prefix` } : options;
+    const err = (await vended(opts)
+      .getAccessToken()
+      .catch((e: unknown) => e)) as TokenServiceError;
     expect(err).toBeInstanceOf(TokenServiceError);
     expect(err).toMatchObject({ ...expected, attempts: 1 });
     expect(err.hint).toMatch(hint);
@@ -184,8 +315,15 @@ describe('error table: produced by the emulator, surfaced as friendly errors', (
 
   it('token service 503 (Google down) is retried maxAttempts times, then surfaced as UNAVAILABLE', async () => {
     stack.emulator.faults.inject({ endpoint: 'oauth.token', status: 503, times: 10 });
-    const err = await vended().getAccessToken().catch((e: unknown) => e);
-    expect(err).toMatchObject({ name: 'TokenServiceError', code: 'UNAVAILABLE', httpStatus: 503, attempts: 3 });
+    const err = await vended()
+      .getAccessToken()
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      name: 'TokenServiceError',
+      code: 'UNAVAILABLE',
+      httpStatus: 503,
+      attempts: 3,
+    });
     expect(stack.emulator.faults.count('oauth.token')).toBe(3);
   });
 });

@@ -5,8 +5,18 @@
  */
 import { GoogleGenAI } from '@google/genai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiKeySecretVersion, GeminiApiKeySource, metadataIdTokenSource, VendedTokenClient, withApiKey, withGeminiRetry } from '../../../client/index.js';
-import { createRotateFunction, type RotateFunction } from '../../../functions/rotate/create-rotate-function.js';
+import {
+  apiKeySecretVersion,
+  GeminiApiKeySource,
+  metadataIdTokenSource,
+  VendedTokenClient,
+  withApiKey,
+  withGeminiRetry,
+} from '../../../client/index.js';
+import {
+  createRotateFunction,
+  type RotateFunction,
+} from '../../../functions/rotate/create-rotate-function.js';
 import type { SecretReport } from '../../../functions/rotate/report.js';
 import { localRotateEnv, startLocalStack, type LocalStack } from '../../../scripts/local-stack.js';
 import { loadRotateConfig } from '../../../shared/rotate-config.js';
@@ -33,13 +43,22 @@ beforeAll(async () => {
       stack.rotateUrl,
       // What Terraform renders from the map that creates the secrets.
       JSON.stringify({
-        'gemini-api-key': { kind: 'api-key', target: `projects/${e.projectNumber}/locations/global/keys/gemini-demo`, period: '86400s', grace: `${GRACE_S}s` },
+        'gemini-api-key': {
+          kind: 'api-key',
+          target: `projects/${e.projectNumber}/locations/global/keys/gemini-demo`,
+          period: '86400s',
+          grace: `${GRACE_S}s`,
+        },
         'gemini-caller-key': { kind: 'sa-key', target: GEMINI_SA, period: '86400s', grace: `${GRACE_S}s` },
       }),
     ),
     TVS_ROTATION_VERIFY_DEADLINE_MS: '10000',
   });
-  rotation = createRotateFunction(config, { auditTransport: createCapture().stream, opsLogWrite: () => {}, now: () => clockMs });
+  rotation = createRotateFunction(config, {
+    auditTransport: createCapture().stream,
+    opsLogWrite: () => {},
+    now: () => clockMs,
+  });
 
   // The demo seed labels both key secrets managed, as Terraform's secrets module does.
 });
@@ -59,10 +78,26 @@ async function sweepOne(secret: string, force = false): Promise<SecretReport> {
 describe('rotation during a long-running Gemini loop', () => {
   it('rotates the API key and the SA key with zero failed calls; the old API key is refused after the grace periods', async () => {
     const e = stack.emulator;
-    const authClient = new VendedTokenClient({ serviceUrl: stack.tokenUrl, targetServiceAccount: GEMINI_SA, idTokenSource: metadataIdTokenSource(stack.tokenUrl), retry: RETRY });
+    const authClient = new VendedTokenClient({
+      serviceUrl: stack.tokenUrl,
+      targetServiceAccount: GEMINI_SA,
+      idTokenSource: metadataIdTokenSource(stack.tokenUrl),
+      retry: RETRY,
+    });
     // ttlMs 0: the key is re-read only when Gemini refuses it, so the re-read path is what keeps the loop alive.
-    const keys = new GeminiApiKeySource({ secretVersion: apiKeySecretVersion(e.projectId, 'gemini-api-key'), secretManagerEndpoint: `http://${e.grpcEndpoint}`, ttlMs: 0, retry: RETRY });
-    const vertex = new GoogleGenAI({ vertexai: true, project: e.projectId, location: 'us-central1', googleAuthOptions: { authClient }, httpOptions: { baseUrl: e.httpUrl } });
+    const keys = new GeminiApiKeySource({
+      secretVersion: apiKeySecretVersion(e.projectId, 'gemini-api-key'),
+      secretManagerEndpoint: `http://${e.grpcEndpoint}`,
+      ttlMs: 0,
+      retry: RETRY,
+    });
+    const vertex = new GoogleGenAI({
+      vertexai: true,
+      project: e.projectId,
+      location: 'us-central1',
+      googleAuthOptions: { authClient },
+      httpOptions: { baseUrl: e.httpUrl },
+    });
     const oldKey = await keys.getKey();
 
     let saRotation: SecretReport | undefined;
@@ -72,9 +107,21 @@ describe('rotation during a long-running Gemini loop', () => {
     const worker = async (n: number): Promise<void> => {
       for (let i = 0; !stop; i++) {
         try {
-          const res = i % 2 === 0
-            ? await withGeminiRetry(() => vertex.models.generateContent({ model: MODEL, contents: `w${n} #${i}` }), { authClient, retry: RETRY })
-            : await withApiKey(keys, (apiKey) => new GoogleGenAI({ apiKey, httpOptions: { baseUrl: e.httpUrl } }).models.generateContent({ model: MODEL, contents: `w${n} #${i}` }), { retry: RETRY });
+          const res =
+            i % 2 === 0
+              ? await withGeminiRetry(
+                  () => vertex.models.generateContent({ model: MODEL, contents: `w${n} #${i}` }),
+                  { authClient, retry: RETRY },
+                )
+              : await withApiKey(
+                  keys,
+                  (apiKey) =>
+                    new GoogleGenAI({ apiKey, httpOptions: { baseUrl: e.httpUrl } }).models.generateContent({
+                      model: MODEL,
+                      contents: `w${n} #${i}`,
+                    }),
+                  { retry: RETRY },
+                );
           expect(res.text).toContain(`w${n} #${i}`);
           calls++;
         } catch (err) {
@@ -91,7 +138,10 @@ describe('rotation during a long-running Gemini loop', () => {
     try {
       await progress(20);
       // Rotate (one rotation per run), then let the loop run on the new credentials.
-      expect(await sweepOne('gemini-api-key', true)).toMatchObject({ outcome: 'rotated', oldKeyId: 'gemini-demo' });
+      expect(await sweepOne('gemini-api-key', true)).toMatchObject({
+        outcome: 'rotated',
+        oldKeyId: 'gemini-demo',
+      });
       saRotation = await sweepOne('gemini-caller-key', true);
       expect(saRotation).toMatchObject({ outcome: 'rotated' });
       // New mints now use the new SA key: drop both token caches mid-loop.

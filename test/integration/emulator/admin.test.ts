@@ -14,7 +14,12 @@ let key: CreatedKey;
 
 beforeAll(async () => {
   emulator = await startEmulator({
-    seed: { projectId: PROJECT, projectNumber: '999000111222', serviceAccounts: [{ email: CALLER }, { email: SECOND }], metadata: { defaultServiceAccount: CALLER } },
+    seed: {
+      projectId: PROJECT,
+      projectNumber: '999000111222',
+      serviceAccounts: [{ email: CALLER }, { email: SECOND }],
+      metadata: { defaultServiceAccount: CALLER },
+    },
   });
   key = await emulator.state.serviceAccounts.createKey(CALLER);
 });
@@ -30,13 +35,21 @@ beforeEach(async () => {
 function admin(method: string, path: string, body?: unknown): Promise<Response> {
   return fetch(`${emulator.httpUrl}/__admin/${path}`, {
     method,
-    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    ...(body === undefined
+      ? {}
+      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
   });
 }
 
 async function validAssertion(): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ iss: CALLER, scope: 'https://www.googleapis.com/auth/cloud-platform', aud: GOOGLE_TOKEN_URL, iat: now, exp: now + 3600 })
+  return new SignJWT({
+    iss: CALLER,
+    scope: 'https://www.googleapis.com/auth/cloud-platform',
+    aud: GOOGLE_TOKEN_URL,
+    iat: now,
+    exp: now + 3600,
+  })
     .setProtectedHeader({ alg: 'RS256', kid: key.keyId })
     .sign(createPrivateKey(key.keyFile.private_key));
 }
@@ -45,19 +58,33 @@ async function requestToken(): Promise<Response> {
   return fetch(emulator.tokenUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: await validAssertion() }).toString(),
+    body: new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      assertion: await validAssertion(),
+    }).toString(),
   });
 }
 
 describe('fault injection over the admin API', () => {
   it('answers the next N token requests with 503, Retry-After and Google’s body, then serves normally', async () => {
-    expect((await admin('POST', 'faults', { endpoint: 'oauth.token', times: 2, status: 503, retryAfterSeconds: 7 })).status).toBe(204);
+    expect(
+      (
+        await admin('POST', 'faults', {
+          endpoint: 'oauth.token',
+          times: 2,
+          status: 503,
+          retryAfterSeconds: 7,
+        })
+      ).status,
+    ).toBe(204);
 
     for (let i = 0; i < 2; i++) {
       const response = await requestToken();
       expect(response.status).toBe(503);
       expect(response.headers.get('retry-after')).toBe('7');
-      expect(await response.json()).toEqual({ error: { code: 503, message: 'The service is currently unavailable.', status: 'UNAVAILABLE' } });
+      expect(await response.json()).toEqual({
+        error: { code: 503, message: 'The service is currently unavailable.', status: 'UNAVAILABLE' },
+      });
     }
     const response = await requestToken();
     expect(response.status).toBe(200);
@@ -67,7 +94,11 @@ describe('fault injection over the admin API', () => {
 
   it('lets the stock JWT client retry through an injected 503', async () => {
     emulator.faults.inject({ endpoint: 'oauth.token', times: 1, status: 503, retryAfterSeconds: 0 });
-    const client = new JWT({ email: CALLER, key: key.keyFile.private_key, scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
+    const client = new JWT({
+      email: CALLER,
+      key: key.keyFile.private_key,
+      scopes: ['https://www.googleapis.com/auth/cloud-platform'],
+    });
     client.transporter.interceptors.request.add({
       resolved: (config) => {
         if (config.url.href === GOOGLE_TOKEN_URL) config.url = new URL(emulator.tokenUrl);
@@ -105,10 +136,15 @@ describe('fault injection over the admin API', () => {
 
   it('applies faults injected in process through emulator.faults', async () => {
     emulator.faults.inject({ endpoint: 'metadata.token', times: 1, status: 429 });
-    const response = await fetch(`http://${emulator.metadataHost}/computeMetadata/v1/instance/service-accounts/default/token`, { headers: { 'Metadata-Flavor': 'Google' } });
+    const response = await fetch(
+      `http://${emulator.metadataHost}/computeMetadata/v1/instance/service-accounts/default/token`,
+      { headers: { 'Metadata-Flavor': 'Google' } },
+    );
     expect(response.status).toBe(429);
     expect(response.headers.get('metadata-flavor')).toBe('Google');
-    expect(((await response.json()) as { error: { status: string } }).error.status).toBe('RESOURCE_EXHAUSTED');
+    expect(((await response.json()) as { error: { status: string } }).error.status).toBe(
+      'RESOURCE_EXHAUSTED',
+    );
   });
 
   it('refuses a malformed fault rule with 400', async () => {
@@ -145,7 +181,9 @@ describe('counters and reset', () => {
 describe('metadata identity switch', () => {
   it('switches the identity the metadata server speaks for', async () => {
     const email = (): Promise<string> =>
-      fetch(`http://${emulator.metadataHost}/computeMetadata/v1/instance/service-accounts/default/email`, { headers: { 'Metadata-Flavor': 'Google' } }).then((r) => r.text());
+      fetch(`http://${emulator.metadataHost}/computeMetadata/v1/instance/service-accounts/default/email`, {
+        headers: { 'Metadata-Flavor': 'Google' },
+      }).then((r) => r.text());
     expect(await email()).toBe(CALLER);
     expect((await admin('POST', 'metadata/default-service-account', { email: SECOND })).status).toBe(204);
     expect(await email()).toBe(SECOND);
@@ -155,7 +193,9 @@ describe('metadata identity switch', () => {
   });
 
   it('refuses an unknown service account with 404', async () => {
-    const response = await admin('POST', 'metadata/default-service-account', { email: `ghost@${PROJECT}.iam.gserviceaccount.com` });
+    const response = await admin('POST', 'metadata/default-service-account', {
+      email: `ghost@${PROJECT}.iam.gserviceaccount.com`,
+    });
     expect(response.status).toBe(404);
     expect(emulator.state.metadata.defaultServiceAccount).toBe(CALLER);
   });
@@ -165,6 +205,12 @@ describe('unknown paths', () => {
   it('answer Google’s JSON 404', async () => {
     const response = await fetch(`${emulator.httpUrl}/v1/nothing-here`);
     expect(response.status).toBe(404);
-    expect(await response.json()).toEqual({ error: { code: 404, message: 'The requested URL /v1/nothing-here was not found on this server.', status: 'NOT_FOUND' } });
+    expect(await response.json()).toEqual({
+      error: {
+        code: 404,
+        message: 'The requested URL /v1/nothing-here was not found on this server.',
+        status: 'NOT_FOUND',
+      },
+    });
   });
 });

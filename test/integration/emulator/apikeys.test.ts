@@ -16,7 +16,12 @@ let client: AuthClient;
 
 beforeAll(async () => {
   emulator = await startEmulator({
-    seed: { projectId: PROJECT, projectNumber: NUMBER, serviceAccounts: [{ email: WORKLOAD }], metadata: { defaultServiceAccount: WORKLOAD } },
+    seed: {
+      projectId: PROJECT,
+      projectNumber: NUMBER,
+      serviceAccounts: [{ email: WORKLOAD }],
+      metadata: { defaultServiceAccount: WORKLOAD },
+    },
   });
   restoreEnv = useEmulatorMetadata(emulator.metadataHost);
   client = await new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] }).getClient();
@@ -32,7 +37,11 @@ interface Answer {
   data: Record<string, any>;
 }
 
-async function api(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, data?: unknown): Promise<Answer> {
+async function api(
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  path: string,
+  data?: unknown,
+): Promise<Answer> {
   const response = await client.request<Record<string, any>>({
     url: `${emulator.httpUrl}/v2/${path}`,
     method,
@@ -64,9 +73,15 @@ async function createKey(keyId: string, key: Record<string, unknown> = {}): Prom
 
 describe('API Keys v2', () => {
   it('creates a key as a long-running operation that finishes on the first poll', async () => {
-    const started = await api('POST', `${PARENT}/keys?keyId=lro-key`, { displayName: 'LRO key', restrictions: GEMINI_ONLY, annotations: { owner: 'rotation' } });
+    const started = await api('POST', `${PARENT}/keys?keyId=lro-key`, {
+      displayName: 'LRO key',
+      restrictions: GEMINI_ONLY,
+      annotations: { owner: 'rotation' },
+    });
     expect(started.status).toBe(200);
-    expect(started.data).toEqual({ name: expect.stringMatching(new RegExp(`^operations/akmf\\.p7-${NUMBER}-[0-9a-f-]{36}$`)) });
+    expect(started.data).toEqual({
+      name: expect.stringMatching(new RegExp(`^operations/akmf\\.p7-${NUMBER}-[0-9a-f-]{36}$`)),
+    });
 
     const polled = await api('GET', started.data.name as string);
     expect(polled.data).toEqual({
@@ -90,11 +105,17 @@ describe('API Keys v2', () => {
   });
 
   it('finishes operations in the method’s own answer when told to need no polls', async () => {
-    const configured = await fetch(`${emulator.httpUrl}/__admin/apikeys/operations`, { method: 'POST', body: JSON.stringify({ pollsUntilDone: 0 }) });
+    const configured = await fetch(`${emulator.httpUrl}/__admin/apikeys/operations`, {
+      method: 'POST',
+      body: JSON.stringify({ pollsUntilDone: 0 }),
+    });
     expect(configured.status).toBe(204);
     try {
       const answer = await api('POST', `${PARENT}/keys?keyId=instant`, {});
-      expect(answer.data).toMatchObject({ done: true, response: { name: `projects/${NUMBER}/locations/global/keys/instant` } });
+      expect(answer.data).toMatchObject({
+        done: true,
+        response: { name: `projects/${NUMBER}/locations/global/keys/instant` },
+      });
     } finally {
       emulator.state.operations.pollsUntilDone = 1;
     }
@@ -110,8 +131,17 @@ describe('API Keys v2', () => {
     const keyString = await api('GET', `projects/${NUMBER}/locations/global/keys/lookup-me/keyString`);
     expect(keyString).toEqual({ status: 200, data: { keyString: created.keyString } });
 
-    const lookup = await api('GET', `keys:lookupKey?keyString=${encodeURIComponent(created.keyString as string)}`);
-    expect(lookup).toEqual({ status: 200, data: { parent: `projects/${NUMBER}/locations/global`, name: `projects/${NUMBER}/locations/global/keys/lookup-me` } });
+    const lookup = await api(
+      'GET',
+      `keys:lookupKey?keyString=${encodeURIComponent(created.keyString as string)}`,
+    );
+    expect(lookup).toEqual({
+      status: 200,
+      data: {
+        parent: `projects/${NUMBER}/locations/global`,
+        name: `projects/${NUMBER}/locations/global/keys/lookup-me`,
+      },
+    });
   });
 
   it.each([
@@ -128,9 +158,26 @@ describe('API Keys v2', () => {
   });
 
   it.each<[string, Record<string, unknown>, string]>([
-    ['two client restriction kinds', { restrictions: { serverKeyRestrictions: { allowedIps: ['10.0.0.1'] }, browserKeyRestrictions: { allowedReferrers: ['*'] } } }, 'at most one of'],
-    ['an unknown field', { displayName: 'x', colour: 'red' }, `Unknown name "colour" at 'key': Cannot find field.`],
-    ['an allowed IP that is not an address', { restrictions: { serverKeyRestrictions: { allowedIps: ['10.0.0.300/8'] } } }, 'must be an IP address or CIDR block'],
+    [
+      'two client restriction kinds',
+      {
+        restrictions: {
+          serverKeyRestrictions: { allowedIps: ['10.0.0.1'] },
+          browserKeyRestrictions: { allowedReferrers: ['*'] },
+        },
+      },
+      'at most one of',
+    ],
+    [
+      'an unknown field',
+      { displayName: 'x', colour: 'red' },
+      `Unknown name "colour" at 'key': Cannot find field.`,
+    ],
+    [
+      'an allowed IP that is not an address',
+      { restrictions: { serverKeyRestrictions: { allowedIps: ['10.0.0.300/8'] } } },
+      'must be an IP address or CIDR block',
+    ],
   ])('rejects a key body with %s', async (_name, body, fragment) => {
     const answer = await api('POST', `${PARENT}/keys?keyId=bad-body`, body);
     expect(answer.status).toBe(400);
@@ -150,16 +197,31 @@ describe('API Keys v2', () => {
   it('updates only the fields in updateMask, with a new etag, and refuses a stale etag', async () => {
     const created = await createKey('patch-me', { displayName: 'before', annotations: { a: '1' } });
     const patched = await waitFor(
-      (await api('PATCH', `${PARENT}/keys/patch-me?updateMask=displayName,restrictions`, { displayName: 'after', restrictions: GEMINI_ONLY, annotations: { ignored: 'yes' } })).data,
+      (
+        await api('PATCH', `${PARENT}/keys/patch-me?updateMask=displayName,restrictions`, {
+          displayName: 'after',
+          restrictions: GEMINI_ONLY,
+          annotations: { ignored: 'yes' },
+        })
+      ).data,
     );
-    expect(patched).toMatchObject({ displayName: 'after', restrictions: GEMINI_ONLY, annotations: { a: '1' } });
+    expect(patched).toMatchObject({
+      displayName: 'after',
+      restrictions: GEMINI_ONLY,
+      annotations: { a: '1' },
+    });
     expect(patched).not.toHaveProperty('keyString');
     expect(patched.etag).not.toBe(created.etag);
 
-    const stale = await api('PATCH', `${PARENT}/keys/patch-me?updateMask=displayName`, { displayName: 'late', etag: created.etag });
+    const stale = await api('PATCH', `${PARENT}/keys/patch-me?updateMask=displayName`, {
+      displayName: 'late',
+      etag: created.etag,
+    });
     expect(stale.status).toBe(409);
     expect(stale.data.error.status).toBe('ABORTED');
-    const badMask = await api('PATCH', `${PARENT}/keys/patch-me?updateMask=keyString`, { keyString: 'AIzaX' });
+    const badMask = await api('PATCH', `${PARENT}/keys/patch-me?updateMask=keyString`, {
+      keyString: 'AIzaX',
+    });
     expect(badMask.status).toBe(400);
     expect(badMask.data.error.status).toBe('INVALID_ARGUMENT');
   });
@@ -170,22 +232,38 @@ describe('API Keys v2', () => {
     expect(deleted.deleteTime).toEqual(expect.any(String));
 
     expect((await api('GET', `${PARENT}/keys/soft-delete`)).data.deleteTime).toBe(deleted.deleteTime);
-    expect((await api('GET', `keys:lookupKey?keyString=${encodeURIComponent(created.keyString as string)}`)).status).toBe(404);
+    expect(
+      (await api('GET', `keys:lookupKey?keyString=${encodeURIComponent(created.keyString as string)}`))
+        .status,
+    ).toBe(404);
     const live = await api('GET', `${PARENT}/keys`);
-    expect((live.data.keys as { name: string }[]).map((k) => k.name)).not.toContain(`projects/${NUMBER}/locations/global/keys/soft-delete`);
+    expect((live.data.keys as { name: string }[]).map((k) => k.name)).not.toContain(
+      `projects/${NUMBER}/locations/global/keys/soft-delete`,
+    );
     const all = await api('GET', `${PARENT}/keys?showDeleted=true`);
-    expect((all.data.keys as { name: string }[]).map((k) => k.name)).toContain(`projects/${NUMBER}/locations/global/keys/soft-delete`);
-    expect((await api('PATCH', `${PARENT}/keys/soft-delete`, { displayName: 'x' })).data.error?.status).toBe('FAILED_PRECONDITION');
+    expect((all.data.keys as { name: string }[]).map((k) => k.name)).toContain(
+      `projects/${NUMBER}/locations/global/keys/soft-delete`,
+    );
+    expect((await api('PATCH', `${PARENT}/keys/soft-delete`, { displayName: 'x' })).data.error?.status).toBe(
+      'FAILED_PRECONDITION',
+    );
 
     const restored = await waitFor((await api('POST', `${PARENT}/keys/soft-delete:undelete`, {})).data);
     expect(restored).not.toHaveProperty('deleteTime');
-    expect((await api('GET', `keys:lookupKey?keyString=${encodeURIComponent(created.keyString as string)}`)).status).toBe(200);
-    expect((await api('POST', `${PARENT}/keys/soft-delete:undelete`, {})).data.error?.status).toBe('FAILED_PRECONDITION');
+    expect(
+      (await api('GET', `keys:lookupKey?keyString=${encodeURIComponent(created.keyString as string)}`))
+        .status,
+    ).toBe(200);
+    expect((await api('POST', `${PARENT}/keys/soft-delete:undelete`, {})).data.error?.status).toBe(
+      'FAILED_PRECONDITION',
+    );
   });
 
   it('pages through the list with pageSize and nextPageToken', async () => {
     await Promise.all(['page-a', 'page-b', 'page-c'].map((id) => createKey(id)));
-    const expected = emulator.state.apiKeys.list().map((k) => `projects/${NUMBER}/locations/global/keys/${k.keyId}`);
+    const expected = emulator.state.apiKeys
+      .list()
+      .map((k) => `projects/${NUMBER}/locations/global/keys/${k.keyId}`);
     const seen: string[] = [];
     let token: string | undefined;
     do {

@@ -13,7 +13,9 @@ const INVALID = { error: 'invalid_token', error_description: 'Invalid Value' };
 let emulator: Emulator;
 
 beforeAll(async () => {
-  emulator = await startEmulator({ seed: { projectId: PROJECT, projectNumber: '555000111222', serviceAccounts: [{ email: SA }] } });
+  emulator = await startEmulator({
+    seed: { projectId: PROJECT, projectNumber: '555000111222', serviceAccounts: [{ email: SA }] },
+  });
 });
 
 afterAll(async () => {
@@ -36,22 +38,40 @@ describe('GET /oauth2/v3/certs', () => {
     expect(response.headers.get('cache-control')).toMatch(/^public, max-age=\d+/);
     const jwks = (await response.json()) as { keys: Record<string, unknown>[] };
     expect(jwks.keys).toEqual([
-      { kty: 'RSA', alg: 'RS256', use: 'sig', kid: emulator.state.signingKeys.currentKid, n: expect.any(String), e: 'AQAB' },
+      {
+        kty: 'RSA',
+        alg: 'RS256',
+        use: 'sig',
+        kid: emulator.state.signingKeys.currentKid,
+        n: expect.any(String),
+        e: 'AQAB',
+      },
     ]);
     expect(emulator.faults.count('oauth.certs')).toBeGreaterThanOrEqual(1);
   });
 
   it('verifies ID tokens the emulator signs', async () => {
-    const idToken = await emulator.state.signingKeys.signIdToken({ audience: 'https://aud.example', subject: { email: SA, uniqueId: uniqueId() } });
+    const idToken = await emulator.state.signingKeys.signIdToken({
+      audience: 'https://aud.example',
+      subject: { email: SA, uniqueId: uniqueId() },
+    });
     const jwks = (await (await fetch(emulator.jwksUrl)).json()) as Parameters<typeof createLocalJWKSet>[0];
-    const { payload } = await jwtVerify(idToken, createLocalJWKSet(jwks), { algorithms: ['RS256'], audience: 'https://aud.example', issuer: 'https://accounts.google.com' });
+    const { payload } = await jwtVerify(idToken, createLocalJWKSet(jwks), {
+      algorithms: ['RS256'],
+      audience: 'https://aud.example',
+      issuer: 'https://accounts.google.com',
+    });
     expect(payload.email).toBe(SA);
   });
 });
 
 describe('GET /tokeninfo for access tokens', () => {
   it('describes a token with the email scope, including sub, email and email_verified', async () => {
-    const token = emulator.state.tokens.issue({ email: SA, scopes: [CLOUD_PLATFORM, USERINFO_EMAIL], issuedBy: 'test' });
+    const token = emulator.state.tokens.issue({
+      email: SA,
+      scopes: [CLOUD_PLATFORM, USERINFO_EMAIL],
+      issuedBy: 'test',
+    });
     const { status, json } = await tokeninfo(`access_token=${token.value}`);
     expect(status).toBe(200);
     expect(json).toEqual({
@@ -78,7 +98,11 @@ describe('GET /tokeninfo for access tokens', () => {
   });
 
   it('answers the stock OAuth2Client.getTokenInfo (POST with a bearer header)', async () => {
-    const token = emulator.state.tokens.issue({ email: SA, scopes: [CLOUD_PLATFORM, 'email'], issuedBy: 'test' });
+    const token = emulator.state.tokens.issue({
+      email: SA,
+      scopes: [CLOUD_PLATFORM, 'email'],
+      issuedBy: 'test',
+    });
     const client = new OAuth2Client({ endpoints: { tokenInfoUrl: emulator.tokeninfoUrl } });
     const info = await client.getTokenInfo(token.value);
     expect(info).toMatchObject({ email: SA, scopes: [CLOUD_PLATFORM, 'email'], aud: uniqueId() });
@@ -98,22 +122,40 @@ describe('GET /tokeninfo for access tokens', () => {
 
   it.each([
     ['an unknown token', (): string => 'ya29.unknown'],
-    ['an expired token', (): string => emulator.state.tokens.issue({ email: SA, scopes: [CLOUD_PLATFORM], issuedBy: 'test', nowMs: Date.now() - 3600_000 }).value],
+    [
+      'an expired token',
+      (): string =>
+        emulator.state.tokens.issue({
+          email: SA,
+          scopes: [CLOUD_PLATFORM],
+          issuedBy: 'test',
+          nowMs: Date.now() - 3600_000,
+        }).value,
+    ],
   ])('refuses %s with invalid_token', async (_name, value) => {
-    expect(await tokeninfo(`access_token=${encodeURIComponent(value())}`)).toEqual({ status: 400, json: INVALID });
+    expect(await tokeninfo(`access_token=${encodeURIComponent(value())}`)).toEqual({
+      status: 400,
+      json: INVALID,
+    });
   });
 
   it('asks for a token when none is given', async () => {
     expect(await tokeninfo('')).toEqual({
       status: 400,
-      json: { error: 'invalid_request', error_description: 'Either access_token, id_token, or token_handle required' },
+      json: {
+        error: 'invalid_request',
+        error_description: 'Either access_token, id_token, or token_handle required',
+      },
     });
   });
 });
 
 describe('GET /tokeninfo for ID tokens', () => {
   it('returns the claims as strings with the header fields', async () => {
-    const idToken = await emulator.state.signingKeys.signIdToken({ audience: 'https://svc.example', subject: { email: SA, uniqueId: uniqueId() } });
+    const idToken = await emulator.state.signingKeys.signIdToken({
+      audience: 'https://svc.example',
+      subject: { email: SA, uniqueId: uniqueId() },
+    });
     const { status, json } = await tokeninfo(`id_token=${idToken}`);
     expect(status).toBe(200);
     expect(json).toEqual({
@@ -132,7 +174,15 @@ describe('GET /tokeninfo for ID tokens', () => {
   });
 
   it.each([
-    ['an expired ID token', () => emulator.state.signingKeys.signIdToken({ audience: 'a', subject: { email: SA, uniqueId: uniqueId() }, nowMs: Date.now() - 7200_000 })],
+    [
+      'an expired ID token',
+      () =>
+        emulator.state.signingKeys.signIdToken({
+          audience: 'a',
+          subject: { email: SA, uniqueId: uniqueId() },
+          nowMs: Date.now() - 7200_000,
+        }),
+    ],
     [
       'an ID token signed by a key that is not Google’s',
       () => {

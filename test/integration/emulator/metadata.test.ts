@@ -31,7 +31,10 @@ afterAll(async () => {
   await emulator?.stop();
 });
 
-function metadata(path: string, headers: Record<string, string> = { 'Metadata-Flavor': 'Google' }): Promise<Response> {
+function metadata(
+  path: string,
+  headers: Record<string, string> = { 'Metadata-Flavor': 'Google' },
+): Promise<Response> {
   return fetch(`http://${emulator.metadataHost}/computeMetadata/v1/${path}`, { headers });
 }
 
@@ -46,7 +49,11 @@ describe('stock GoogleAuth against the metadata server', () => {
     const before = emulator.faults.count('metadata.token');
     const token = await auth.getAccessToken();
     expect(token).toMatch(/^ya29\./);
-    expect(emulator.state.tokens.lookup(token!)).toMatchObject({ email: WORKLOAD, scopes: [CLOUD_PLATFORM, USERINFO_EMAIL], issuedBy: 'metadata.token' });
+    expect(emulator.state.tokens.lookup(token!)).toMatchObject({
+      email: WORKLOAD,
+      scopes: [CLOUD_PLATFORM, USERINFO_EMAIL],
+      issuedBy: 'metadata.token',
+    });
     expect(emulator.faults.count('metadata.token')).toBe(before + 1);
     const info = await fetch(`${emulator.tokeninfoUrl}?access_token=${token}`);
     expect(((await info.json()) as { email: string }).email).toBe(WORKLOAD);
@@ -63,7 +70,10 @@ describe('stock GoogleAuth against the metadata server', () => {
   });
 
   it('reports the service account email as its credentials', async () => {
-    expect(await auth.getCredentials()).toMatchObject({ client_email: WORKLOAD, universe_domain: 'googleapis.com' });
+    expect(await auth.getCredentials()).toMatchObject({
+      client_email: WORKLOAD,
+      universe_domain: 'googleapis.com',
+    });
   });
 
   it('gets a Google-signed ID token through getIdTokenClient', async () => {
@@ -108,16 +118,29 @@ describe('metadata server wire behaviour', () => {
   });
 
   it('mints a token with the scopes of the scopes= parameter', async () => {
-    const response = await metadata('instance/service-accounts/default/token?scopes=https://www.googleapis.com/auth/a,https://www.googleapis.com/auth/b');
+    const response = await metadata(
+      'instance/service-accounts/default/token?scopes=https://www.googleapis.com/auth/a,https://www.googleapis.com/auth/b',
+    );
     expect(response.status).toBe(200);
     const body = (await response.json()) as { access_token: string; expires_in: number; token_type: string };
-    expect(body).toEqual({ access_token: expect.stringMatching(/^ya29\./), expires_in: 3599, token_type: 'Bearer' });
-    expect(emulator.state.tokens.lookup(body.access_token)?.scopes).toEqual(['https://www.googleapis.com/auth/a', 'https://www.googleapis.com/auth/b']);
+    expect(body).toEqual({
+      access_token: expect.stringMatching(/^ya29\./),
+      expires_in: 3599,
+      token_type: 'Bearer',
+    });
+    expect(emulator.state.tokens.lookup(body.access_token)?.scopes).toEqual([
+      'https://www.googleapis.com/auth/a',
+      'https://www.googleapis.com/auth/b',
+    ]);
   });
 
   it('includes email claims in identity tokens only with format=full', async () => {
-    const standard = await (await metadata('instance/service-accounts/default/identity?audience=aud-1')).text();
-    const full = await (await metadata('instance/service-accounts/default/identity?audience=aud-1&format=full')).text();
+    const standard = await (
+      await metadata('instance/service-accounts/default/identity?audience=aud-1')
+    ).text();
+    const full = await (
+      await metadata('instance/service-accounts/default/identity?audience=aud-1&format=full')
+    ).text();
     const keys = createRemoteJWKSet(new URL(emulator.jwksUrl));
     expect((await jwtVerify(standard, keys, { audience: 'aud-1' })).payload).not.toHaveProperty('email');
     expect((await jwtVerify(full, keys, { audience: 'aud-1' })).payload).toMatchObject({ email: WORKLOAD });
@@ -132,7 +155,11 @@ describe('metadata server wire behaviour', () => {
   it('describes the default service account recursively as JSON', async () => {
     const response = await metadata('instance/service-accounts/default/?recursive=true');
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ aliases: ['default'], email: WORKLOAD, scopes: [CLOUD_PLATFORM, USERINFO_EMAIL] });
+    expect(await response.json()).toEqual({
+      aliases: ['default'],
+      email: WORKLOAD,
+      scopes: [CLOUD_PLATFORM, USERINFO_EMAIL],
+    });
   });
 
   it('does not know accounts other than the attached one', async () => {
@@ -148,7 +175,10 @@ describe('metadata server wire behaviour', () => {
   });
 
   it('counts calls per metadata endpoint', async () => {
-    const before = { email: emulator.faults.count('metadata.email'), project: emulator.faults.count('metadata.project') };
+    const before = {
+      email: emulator.faults.count('metadata.email'),
+      project: emulator.faults.count('metadata.project'),
+    };
     await metadata('instance/service-accounts/default/email');
     await metadata('project/project-id');
     await metadata('project/numeric-project-id');

@@ -20,7 +20,8 @@ const BAD_TIMES = {
 };
 const BAD_AUDIENCE = {
   error: 'invalid_grant',
-  error_description: 'Invalid JWT: Failed audience check. The right audience is https://oauth2.googleapis.com/token',
+  error_description:
+    'Invalid JWT: Failed audience check. The right audience is https://oauth2.googleapis.com/token',
 };
 const ACCOUNT_NOT_FOUND = { error: 'invalid_grant', error_description: 'Invalid grant: account not found' };
 const NO_SCOPE = { error: 'invalid_scope', error_description: 'Empty or missing scope not allowed.' };
@@ -69,7 +70,14 @@ async function assertion(options: {
 }): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const iat = options.iat ?? now;
-  const claims: JWTPayload = { iss: CALLER, scope: CLOUD_PLATFORM, aud: GOOGLE_TOKEN_URL, iat, exp: options.exp ?? iat + 3600, ...options.claims };
+  const claims: JWTPayload = {
+    iss: CALLER,
+    scope: CLOUD_PLATFORM,
+    aud: GOOGLE_TOKEN_URL,
+    iat,
+    exp: options.exp ?? iat + 3600,
+    ...options.claims,
+  };
   const kid = options.kid === undefined ? callerKey.keyId : options.kid;
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'RS256', typ: 'JWT', ...(kid === null ? {} : { kid }) })
@@ -81,7 +89,10 @@ function unsigned(header: Record<string, unknown>, claims: Record<string, unknow
   return `${part(header)}.${part(claims)}.`;
 }
 
-async function postToken(body: Record<string, string>, contentType = 'application/x-www-form-urlencoded'): Promise<{ status: number; json: Record<string, unknown> }> {
+async function postToken(
+  body: Record<string, string>,
+  contentType = 'application/x-www-form-urlencoded',
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const response = await fetch(emulator.tokenUrl, {
     method: 'POST',
     headers: { 'content-type': contentType },
@@ -96,7 +107,11 @@ async function exchange(jwt: string): Promise<{ status: number; json: Record<str
 
 /** A stock JWT client whose hard-coded Google token URL is redirected to the emulator. */
 function stockJwtClient(key: CreatedKey, scopes?: string[]): { client: JWT; redirected: string[] } {
-  const client = new JWT({ email: key.keyFile.client_email, key: key.keyFile.private_key, ...(scopes ? { scopes } : {}) });
+  const client = new JWT({
+    email: key.keyFile.client_email,
+    key: key.keyFile.private_key,
+    ...(scopes ? { scopes } : {}),
+  });
   const redirected: string[] = [];
   client.transporter.interceptors.request.add({
     resolved: (config) => {
@@ -132,7 +147,11 @@ describe('POST /token with the stock google-auth-library JWT client', () => {
       expires_in: expect.stringMatching(/^35\d\d$/),
     });
     // google-auth-library signs without `kid`: the emulator found the key itself.
-    expect(emulator.state.tokens.lookup(token!)).toMatchObject({ email: CALLER, keyId: callerKey.keyId, scopes: [CLOUD_PLATFORM, USERINFO_EMAIL] });
+    expect(emulator.state.tokens.lookup(token!)).toMatchObject({
+      email: CALLER,
+      keyId: callerKey.keyId,
+      scopes: [CLOUD_PLATFORM, USERINFO_EMAIL],
+    });
   });
 
   it('issues a Google-signed ID token for target_audience that verifies against the JWKS', async () => {
@@ -142,11 +161,15 @@ describe('POST /token with the stock google-auth-library JWT client', () => {
     const idToken = await client.fetchIdToken(audience);
 
     expect(redirected).toEqual([GOOGLE_TOKEN_URL]);
-    const { payload, protectedHeader } = await jwtVerify(idToken, createRemoteJWKSet(new URL(emulator.jwksUrl)), {
-      algorithms: ['RS256'],
-      issuer: 'https://accounts.google.com',
-      audience,
-    });
+    const { payload, protectedHeader } = await jwtVerify(
+      idToken,
+      createRemoteJWKSet(new URL(emulator.jwksUrl)),
+      {
+        algorithms: ['RS256'],
+        issuer: 'https://accounts.google.com',
+        audience,
+      },
+    );
     const uniqueId = emulator.state.serviceAccounts.get(CALLER)!.uniqueId;
     expect(protectedHeader.kid).toBe(emulator.state.signingKeys.currentKid);
     expect(payload).toMatchObject({ sub: uniqueId, azp: uniqueId, email: CALLER, email_verified: true });
@@ -160,15 +183,27 @@ describe('POST /token success details', () => {
     ['the legacy v4 token URL', 'https://www.googleapis.com/oauth2/v4/token'],
     ['the emulator token URL', 'EMULATOR'],
   ])('accepts an assertion whose aud is %s', async (_name, aud) => {
-    const { status, json } = await exchange(await assertion({ claims: { aud: aud === 'EMULATOR' ? emulator.tokenUrl : aud } }));
+    const { status, json } = await exchange(
+      await assertion({ claims: { aud: aud === 'EMULATOR' ? emulator.tokenUrl : aud } }),
+    );
     expect(status).toBe(200);
-    expect(json).toEqual({ access_token: expect.stringMatching(/^ya29\./), expires_in: 3599, token_type: 'Bearer' });
+    expect(json).toEqual({
+      access_token: expect.stringMatching(/^ya29\./),
+      expires_in: 3599,
+      token_type: 'Bearer',
+    });
   });
 
   it('records the key named by kid and the requested scopes on the issued token', async () => {
-    const { json } = await exchange(await assertion({ claims: { scope: `${CLOUD_PLATFORM}  https://www.googleapis.com/auth/made-up` } }));
+    const { json } = await exchange(
+      await assertion({ claims: { scope: `${CLOUD_PLATFORM}  https://www.googleapis.com/auth/made-up` } }),
+    );
     const record = emulator.state.tokens.lookup(json.access_token as string);
-    expect(record).toMatchObject({ email: CALLER, keyId: callerKey.keyId, scopes: [CLOUD_PLATFORM, 'https://www.googleapis.com/auth/made-up'] });
+    expect(record).toMatchObject({
+      email: CALLER,
+      keyId: callerKey.keyId,
+      scopes: [CLOUD_PLATFORM, 'https://www.googleapis.com/auth/made-up'],
+    });
     expect(record!.expiresAtMs - record!.issuedAtMs).toBe(3599_000);
   });
 
@@ -176,7 +211,10 @@ describe('POST /token success details', () => {
     const response = await fetch(emulator.tokenUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: await assertion({}) }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        assertion: await assertion({}),
+      }).toString(),
     });
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toContain('no-store');
@@ -188,23 +226,87 @@ describe('POST /token refusals', () => {
 
   it.each<[string, () => Promise<string>, number, Record<string, unknown>]>([
     ['a forged signature', async () => assertion({ key: privateKeyOf(disabledSaKey) }), 400, BAD_SIGNATURE],
-    ['a forged signature without kid', async () => assertion({ key: privateKeyOf(disabledSaKey), kid: null }), 400, BAD_SIGNATURE],
-    ['a wrong aud', async () => assertion({ claims: { aud: 'https://example.com/token' } }), 400, BAD_AUDIENCE],
+    [
+      'a forged signature without kid',
+      async () => assertion({ key: privateKeyOf(disabledSaKey), kid: null }),
+      400,
+      BAD_SIGNATURE,
+    ],
+    [
+      'a wrong aud',
+      async () => assertion({ claims: { aud: 'https://example.com/token' } }),
+      400,
+      BAD_AUDIENCE,
+    ],
     ['an expired assertion', async () => assertion({ iat: now() - 7200, exp: now() - 3600 }), 400, BAD_TIMES],
     ['an iat in the future', async () => assertion({ iat: now() + 600, exp: now() + 1200 }), 400, BAD_TIMES],
-    ['an over-long lifetime (exp - iat > 3600)', async () => assertion({ iat: now(), exp: now() + 3601 }), 400, BAD_TIMES],
+    [
+      'an over-long lifetime (exp - iat > 3600)',
+      async () => assertion({ iat: now(), exp: now() + 3601 }),
+      400,
+      BAD_TIMES,
+    ],
     ['exp before iat', async () => assertion({ iat: now(), exp: now() - 10 }), 400, BAD_TIMES],
     ['an unknown kid', async () => assertion({ kid: 'f'.repeat(40) }), 400, BAD_SIGNATURE],
-    ['a disabled key', async () => assertion({ key: privateKeyOf(disabledKey), kid: disabledKey.keyId, claims: { iss: ROTATED } }), 400, BAD_SIGNATURE],
-    ['a disabled key without kid', async () => assertion({ key: privateKeyOf(disabledKey), kid: null, claims: { iss: ROTATED } }), 400, BAD_SIGNATURE],
-    ['a deleted key', async () => assertion({ key: privateKeyOf(deletedKey), kid: deletedKey.keyId, claims: { iss: ROTATED } }), 400, BAD_SIGNATURE],
-    ['an unknown service account', async () => assertion({ claims: { iss: `nobody@${PROJECT}.iam.gserviceaccount.com` } }), 400, ACCOUNT_NOT_FOUND],
-    ['a disabled service account', async () => assertion({ key: privateKeyOf(disabledSaKey), kid: disabledSaKey.keyId, claims: { iss: DISABLED_SA } }), 400, ACCOUNT_NOT_FOUND],
-    ['alg none', () => Promise.resolve(unsigned({ alg: 'none', typ: 'JWT' }, { iss: CALLER, scope: CLOUD_PLATFORM, aud: GOOGLE_TOKEN_URL, iat: now(), exp: now() + 3600 })), 400, BAD_SIGNATURE],
+    [
+      'a disabled key',
+      async () =>
+        assertion({ key: privateKeyOf(disabledKey), kid: disabledKey.keyId, claims: { iss: ROTATED } }),
+      400,
+      BAD_SIGNATURE,
+    ],
+    [
+      'a disabled key without kid',
+      async () => assertion({ key: privateKeyOf(disabledKey), kid: null, claims: { iss: ROTATED } }),
+      400,
+      BAD_SIGNATURE,
+    ],
+    [
+      'a deleted key',
+      async () =>
+        assertion({ key: privateKeyOf(deletedKey), kid: deletedKey.keyId, claims: { iss: ROTATED } }),
+      400,
+      BAD_SIGNATURE,
+    ],
+    [
+      'an unknown service account',
+      async () => assertion({ claims: { iss: `nobody@${PROJECT}.iam.gserviceaccount.com` } }),
+      400,
+      ACCOUNT_NOT_FOUND,
+    ],
+    [
+      'a disabled service account',
+      async () =>
+        assertion({
+          key: privateKeyOf(disabledSaKey),
+          kid: disabledSaKey.keyId,
+          claims: { iss: DISABLED_SA },
+        }),
+      400,
+      ACCOUNT_NOT_FOUND,
+    ],
+    [
+      'alg none',
+      () =>
+        Promise.resolve(
+          unsigned(
+            { alg: 'none', typ: 'JWT' },
+            { iss: CALLER, scope: CLOUD_PLATFORM, aud: GOOGLE_TOKEN_URL, iat: now(), exp: now() + 3600 },
+          ),
+        ),
+      400,
+      BAD_SIGNATURE,
+    ],
     [
       'HS256',
       async () =>
-        new SignJWT({ iss: CALLER, scope: CLOUD_PLATFORM, aud: GOOGLE_TOKEN_URL, iat: now(), exp: now() + 3600 })
+        new SignJWT({
+          iss: CALLER,
+          scope: CLOUD_PLATFORM,
+          aud: GOOGLE_TOKEN_URL,
+          iat: now(),
+          exp: now() + 3600,
+        })
           .setProtectedHeader({ alg: 'HS256', kid: callerKey.keyId })
           .sign(new TextEncoder().encode('a-shared-secret-of-at-least-32-bytes!')),
       400,
@@ -233,7 +335,10 @@ describe('POST /token refusals', () => {
   });
 
   it('refuses a body that is not form-encoded with invalid_request', async () => {
-    const result = await postToken({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: await assertion({}) }, 'application/json');
+    const result = await postToken(
+      { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: await assertion({}) },
+      'application/json',
+    );
     expect(result.status).toBe(400);
     expect(result.json.error).toBe('invalid_request');
   });

@@ -31,15 +31,20 @@ async function listen(server: Server): Promise<string> {
 }
 
 beforeAll(async () => {
-  emulator = await startEmulator({ seed: { projectId: PROJECT, projectNumber: NUMBER, serviceAccounts: [{ email: PUSHER }] } });
-  // The real functions-framework CloudEvent wrapper, as the gen2 rotation function runs on it.
-  functions.cloudEvent<MessagePublishedData>('pubsubPushReceiver', (event: functions.CloudEvent<MessagePublishedData>): void => {
-    received.push(event);
-    if (failuresToAnswer > 0) {
-      failuresToAnswer -= 1;
-      throw new Error('rotation failed (test)');
-    }
+  emulator = await startEmulator({
+    seed: { projectId: PROJECT, projectNumber: NUMBER, serviceAccounts: [{ email: PUSHER }] },
   });
+  // The real functions-framework CloudEvent wrapper, as the gen2 rotation function runs on it.
+  functions.cloudEvent<MessagePublishedData>(
+    'pubsubPushReceiver',
+    (event: functions.CloudEvent<MessagePublishedData>): void => {
+      received.push(event);
+      if (failuresToAnswer > 0) {
+        failuresToAnswer -= 1;
+        throw new Error('rotation failed (test)');
+      }
+    },
+  );
   functionServer = getTestServer('pubsubPushReceiver');
   functionUrl = await listen(functionServer);
 });
@@ -60,16 +65,29 @@ function rotatingSecret(id: string, due: Date): void {
 }
 
 async function admin(path: string, body: unknown): Promise<Response> {
-  return fetch(`${emulator.httpUrl}/__admin/${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  return fetch(`${emulator.httpUrl}/__admin/${path}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 }
 
 describe('Pub/Sub push of Secret Manager notifications', () => {
   it('delivers SECRET_ROTATE to a functions-framework CloudEvent function, retrying after a 500', async () => {
     const due = new Date(Date.now() + 3_600_000);
     rotatingSecret('rotate-me', due);
-    const subscribed = await admin('pubsub/subscriptions', { topic: 'rotation', pushEndpoint: functionUrl, id: 'rotate-sub', initialBackoffMs: 5 });
+    const subscribed = await admin('pubsub/subscriptions', {
+      topic: 'rotation',
+      pushEndpoint: functionUrl,
+      id: 'rotate-sub',
+      initialBackoffMs: 5,
+    });
     expect(subscribed.status).toBe(200);
-    expect(await subscribed.json()).toEqual({ name: `projects/${PROJECT}/subscriptions/rotate-sub`, topic: TOPIC, pushEndpoint: functionUrl });
+    expect(await subscribed.json()).toEqual({
+      name: `projects/${PROJECT}/subscriptions/rotate-sub`,
+      topic: TOPIC,
+      pushEndpoint: functionUrl,
+    });
     received.length = 0;
     failuresToAnswer = 1;
     const pushesBefore = emulator.faults.count('pubsub.push');
@@ -78,7 +96,9 @@ describe('Pub/Sub push of Secret Manager notifications', () => {
     expect(await sweep.json()).toEqual({ secrets: [`projects/${NUMBER}/secrets/rotate-me`] });
     await emulator.pubsub.idle();
 
-    const attempts = emulator.pubsub.attempts.filter((a) => a.subscription === `projects/${PROJECT}/subscriptions/rotate-sub`);
+    const attempts = emulator.pubsub.attempts.filter(
+      (a) => a.subscription === `projects/${PROJECT}/subscriptions/rotate-sub`,
+    );
     expect(attempts.map((a) => [a.attempt, a.status, a.ok])).toEqual([
       [1, 500, false],
       [2, 204, true],
@@ -87,7 +107,11 @@ describe('Pub/Sub push of Secret Manager notifications', () => {
     expect(received).toHaveLength(2);
     expect(received[1].id).toBe(received[0].id);
     const event = received[1];
-    expect(event).toMatchObject({ specversion: '1.0', type: EVENT_TYPE, source: `//pubsub.googleapis.com/${TOPIC}` });
+    expect(event).toMatchObject({
+      specversion: '1.0',
+      type: EVENT_TYPE,
+      source: `//pubsub.googleapis.com/${TOPIC}`,
+    });
     expect(event.data?.subscription).toBe(`projects/${PROJECT}/subscriptions/rotate-sub`);
     expect(event.data?.message.attributes).toEqual({
       eventType: 'SECRET_ROTATE',
@@ -96,7 +120,10 @@ describe('Pub/Sub push of Secret Manager notifications', () => {
       timestamp: expect.any(String),
     });
     expect(event.data?.message.messageId).toBe(event.id);
-    const secret = JSON.parse(Buffer.from(event.data!.message.data, 'base64').toString('utf8')) as { name: string; rotation: { nextRotationTime: string } };
+    const secret = JSON.parse(Buffer.from(event.data!.message.data, 'base64').toString('utf8')) as {
+      name: string;
+      rotation: { nextRotationTime: string };
+    };
     expect(secret.name).toBe(`projects/${NUMBER}/secrets/rotate-me`);
     // Google advances nextRotationTime before announcing.
     expect(Date.parse(secret.rotation.nextRotationTime)).toBeGreaterThan(due.getTime());
@@ -112,9 +139,14 @@ describe('Pub/Sub push of Secret Manager notifications', () => {
     emulator.state.secrets.addVersion(`projects/${PROJECT}/secrets/twice`, { data: Buffer.from('v1') });
     await emulator.pubsub.idle();
 
-    expect(received.map((e) => e.data?.message.attributes.eventType)).toEqual(['SECRET_VERSION_ADD', 'SECRET_VERSION_ADD']);
+    expect(received.map((e) => e.data?.message.attributes.eventType)).toEqual([
+      'SECRET_VERSION_ADD',
+      'SECRET_VERSION_ADD',
+    ]);
     expect(new Set(received.map((e) => e.id)).size).toBe(1);
-    expect(received[0].data?.message.attributes.versionId).toBe(`projects/${NUMBER}/secrets/twice/versions/1`);
+    expect(received[0].data?.message.attributes.versionId).toBe(
+      `projects/${NUMBER}/secrets/twice/versions/1`,
+    );
     emulator.pubsub.unsubscribe(subscription.name);
   });
 
@@ -127,7 +159,11 @@ describe('Pub/Sub push of Secret Manager notifications', () => {
     });
     const url = await listen(refusing);
     try {
-      const subscription = emulator.pubsub.subscribe(TOPIC, url, { maxAttempts: 3, initialBackoffMs: 1, oidcToken: { serviceAccountEmail: PUSHER, audience: 'https://rotate.example' } });
+      const subscription = emulator.pubsub.subscribe(TOPIC, url, {
+        maxAttempts: 3,
+        initialBackoffMs: 1,
+        oidcToken: { serviceAccountEmail: PUSHER, audience: 'https://rotate.example' },
+      });
       emulator.faults.inject({ endpoint: 'pubsub.push', times: 1, reset: true });
       const messageId = emulator.pubsub.publish(TOPIC, { eventType: 'SECRET_ROTATE' }, Buffer.from('{}'));
       await emulator.pubsub.idle();
@@ -154,7 +190,10 @@ describe('Pub/Sub push of Secret Manager notifications', () => {
   });
 
   it('rejects a subscription to a non-HTTP endpoint', async () => {
-    const answer = await admin('pubsub/subscriptions', { topic: 'rotation', pushEndpoint: 'ftp://example.com/' });
+    const answer = await admin('pubsub/subscriptions', {
+      topic: 'rotation',
+      pushEndpoint: 'ftp://example.com/',
+    });
     expect(answer.status).toBe(400);
   });
 });

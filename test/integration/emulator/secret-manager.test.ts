@@ -7,7 +7,10 @@ import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32c } from '../../../shared/crc32c.js';
 import { FaultRegistry } from '../../../emulator/faults.js';
-import { startSecretManagerGrpc, type SecretManagerGrpcServer } from '../../../emulator/secret-manager/grpc-server.js';
+import {
+  startSecretManagerGrpc,
+  type SecretManagerGrpcServer,
+} from '../../../emulator/secret-manager/grpc-server.js';
 import { SecretStore } from '../../../emulator/secret-manager/secret-store.js';
 import type { SecretNotification } from '../../../emulator/secret-manager/secret-model.js';
 
@@ -60,12 +63,19 @@ const secretPath = (id: string): string => `${PARENT}/secrets/${id}`;
 const numberedPath = (id: string): string => `projects/${PROJECT_NUMBER}/secrets/${id}`;
 
 async function createSecret(id: string, extra: Record<string, unknown> = {}) {
-  const [secret] = await client.createSecret({ parent: PARENT, secretId: id, secret: { replication: AUTOMATIC, ...extra } });
+  const [secret] = await client.createSecret({
+    parent: PARENT,
+    secretId: id,
+    secret: { replication: AUTOMATIC, ...extra },
+  });
   return secret;
 }
 
 async function addVersion(id: string, text: string) {
-  const [version] = await client.addSecretVersion({ parent: secretPath(id), payload: { data: Buffer.from(text) } });
+  const [version] = await client.addSecretVersion({
+    parent: secretPath(id),
+    payload: { data: Buffer.from(text) },
+  });
   return version;
 }
 
@@ -84,9 +94,14 @@ describe('secrets', () => {
     const [managed] = await client.createSecret({
       parent: `projects/${PROJECT_NUMBER}`,
       secretId: 'create-managed',
-      secret: { replication: { userManaged: { replicas: [{ location: 'europe-west1' }, { location: 'us-east1' }] } } },
+      secret: {
+        replication: { userManaged: { replicas: [{ location: 'europe-west1' }, { location: 'us-east1' }] } },
+      },
     });
-    expect(managed.replication?.userManaged?.replicas?.map((r) => r.location)).toEqual(['europe-west1', 'us-east1']);
+    expect(managed.replication?.userManaged?.replicas?.map((r) => r.location)).toEqual([
+      'europe-west1',
+      'us-east1',
+    ]);
   });
 
   it('refuses to create a secret that exists with ALREADY_EXISTS', async () => {
@@ -123,29 +138,44 @@ describe('secrets', () => {
     });
     expect(updated.labels).toEqual({ env: 'prod' });
     expect(updated.annotations).toEqual({ 'tvs.rotation_kind': 'sa-key' });
-    expect(Object.fromEntries(Object.entries(updated.versionAliases ?? {}).map(([k, v]) => [k, String(v)]))).toEqual({ current: '2', previous: '1' });
+    expect(
+      Object.fromEntries(Object.entries(updated.versionAliases ?? {}).map(([k, v]) => [k, String(v)])),
+    ).toEqual({ current: '2', previous: '1' });
     expect(updated.topics).toEqual([]); // not in the mask
     expect(updated.etag).not.toBe(created.etag);
 
     // A no-op update still changes the etag (docs/etags).
-    const [again] = await client.updateSecret({ secret: { name: secretPath('update-fields'), labels: { env: 'prod' } }, updateMask: { paths: ['labels'] } });
+    const [again] = await client.updateSecret({
+      secret: { name: secretPath('update-fields'), labels: { env: 'prod' } },
+      updateMask: { paths: ['labels'] },
+    });
     expect(again.etag).not.toBe(updated.etag);
   });
 
   it('rejects an annotation key Google would not accept', async () => {
     await createSecret('update-annotation-key');
-    const error = await rpcError(client.updateSecret({
-      secret: { name: secretPath('update-annotation-key'), annotations: { 'tvs/kind': 'x' } },
-      updateMask: { paths: ['annotations'] },
-    }));
+    const error = await rpcError(
+      client.updateSecret({
+        secret: { name: secretPath('update-annotation-key'), annotations: { 'tvs/kind': 'x' } },
+        updateMask: { paths: ['annotations'] },
+      }),
+    );
     expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
   it('applies an update with the current etag and refuses a stale one with FAILED_PRECONDITION', async () => {
     const created = await createSecret('update-cas');
-    const [first] = await client.updateSecret({ secret: { name: secretPath('update-cas'), etag: created.etag, labels: { a: '1' } }, updateMask: { paths: ['labels'] } });
+    const [first] = await client.updateSecret({
+      secret: { name: secretPath('update-cas'), etag: created.etag, labels: { a: '1' } },
+      updateMask: { paths: ['labels'] },
+    });
     expect(first.labels).toEqual({ a: '1' });
-    const stale = await rpcError(client.updateSecret({ secret: { name: secretPath('update-cas'), etag: created.etag, labels: { a: '2' } }, updateMask: { paths: ['labels'] } }));
+    const stale = await rpcError(
+      client.updateSecret({
+        secret: { name: secretPath('update-cas'), etag: created.etag, labels: { a: '2' } },
+        updateMask: { paths: ['labels'] },
+      }),
+    );
     expect(stale.code).toBe(grpc.status.FAILED_PRECONDITION);
     const [current] = await client.getSecret({ name: secretPath('update-cas') });
     expect(current.labels).toEqual({ a: '1' });
@@ -153,58 +183,87 @@ describe('secrets', () => {
 
   it('lets exactly one of two concurrent updates with the same etag win', async () => {
     const created = await createSecret('update-race');
-    const update = (value: string) => client.updateSecret({
-      secret: { name: secretPath('update-race'), etag: created.etag, labels: { winner: value } },
-      updateMask: { paths: ['labels'] },
-    });
+    const update = (value: string) =>
+      client.updateSecret({
+        secret: { name: secretPath('update-race'), etag: created.etag, labels: { winner: value } },
+        updateMask: { paths: ['labels'] },
+      });
     const results = await Promise.allSettled([update('a'), update('b'), update('c')]);
     const won = results.filter((r) => r.status === 'fulfilled');
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(won).toHaveLength(1);
-    expect(lost.map((r) => (r.reason as RpcError).code)).toEqual([grpc.status.FAILED_PRECONDITION, grpc.status.FAILED_PRECONDITION]);
+    expect(lost.map((r) => (r.reason as RpcError).code)).toEqual([
+      grpc.status.FAILED_PRECONDITION,
+      grpc.status.FAILED_PRECONDITION,
+    ]);
   });
 
   it('requires an update mask', async () => {
     await createSecret('update-no-mask');
-    const error = await rpcError(client.updateSecret({ secret: { name: secretPath('update-no-mask'), labels: { a: 'b' } } }));
+    const error = await rpcError(
+      client.updateSecret({ secret: { name: secretPath('update-no-mask'), labels: { a: 'b' } } }),
+    );
     expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
   it('deletes with the current etag only', async () => {
     const created = await createSecret('delete-me');
-    await client.updateSecret({ secret: { name: secretPath('delete-me'), labels: { x: 'y' } }, updateMask: { paths: ['labels'] } });
+    await client.updateSecret({
+      secret: { name: secretPath('delete-me'), labels: { x: 'y' } },
+      updateMask: { paths: ['labels'] },
+    });
     const stale = await rpcError(client.deleteSecret({ name: secretPath('delete-me'), etag: created.etag }));
     expect(stale.code).toBe(grpc.status.FAILED_PRECONDITION);
     const [current] = await client.getSecret({ name: secretPath('delete-me') });
     await client.deleteSecret({ name: secretPath('delete-me'), etag: current.etag });
-    expect((await rpcError(client.getSecret({ name: secretPath('delete-me') }))).code).toBe(grpc.status.NOT_FOUND);
+    expect((await rpcError(client.getSecret({ name: secretPath('delete-me') }))).code).toBe(
+      grpc.status.NOT_FOUND,
+    );
   });
 
   it('lists secrets newest first, filtered by labels, page by page', async () => {
     for (let i = 1; i <= 5; i++) {
-      await createSecret(`list-${i}`, { labels: i % 2 === 1 ? { suite: 'list', env: 'prod' } : { suite: 'list' } });
+      await createSecret(`list-${i}`, {
+        labels: i % 2 === 1 ? { suite: 'list', env: 'prod' } : { suite: 'list' },
+      });
     }
     const [all] = await client.listSecrets({ parent: PARENT, filter: 'labels.suite=list' });
     expect(all.map((s) => s.name)).toEqual([5, 4, 3, 2, 1].map((i) => numberedPath(`list-${i}`)));
 
-    const [page1, next1, raw1] = await client.listSecrets({ parent: PARENT, filter: 'labels.suite=list AND labels.env:*', pageSize: 2 }, { autoPaginate: false });
+    const [page1, next1, raw1] = await client.listSecrets(
+      { parent: PARENT, filter: 'labels.suite=list AND labels.env:*', pageSize: 2 },
+      { autoPaginate: false },
+    );
     expect(page1.map((s) => s.name)).toEqual([numberedPath('list-5'), numberedPath('list-3')]);
     expect(raw1?.totalSize).toBe(0); // 0 whenever a filter is set
     expect(next1?.pageToken).toBeTruthy();
-    const [page2, next2] = await client.listSecrets({ ...next1!, parent: PARENT, filter: 'labels.suite=list AND labels.env:*', pageSize: 2 }, { autoPaginate: false });
+    const [page2, next2] = await client.listSecrets(
+      { ...next1!, parent: PARENT, filter: 'labels.suite=list AND labels.env:*', pageSize: 2 },
+      { autoPaginate: false },
+    );
     expect(page2.map((s) => s.name)).toEqual([numberedPath('list-1')]);
     expect(next2).toBeNull();
 
-    const [notProd] = await client.listSecrets({ parent: PARENT, filter: 'labels.suite=list AND NOT labels.env:*' });
+    const [notProd] = await client.listSecrets({
+      parent: PARENT,
+      filter: 'labels.suite=list AND NOT labels.env:*',
+    });
     expect(notProd.map((s) => s.name)).toEqual([numberedPath('list-4'), numberedPath('list-2')]);
   });
 
   it('refuses a page token from another query and a malformed filter', async () => {
     const [, next] = await client.listSecrets({ parent: PARENT, pageSize: 1 }, { autoPaginate: false });
     expect(next?.pageToken).toBeTruthy();
-    const reused = await rpcError(client.listSecrets({ parent: PARENT, pageSize: 1, pageToken: next!.pageToken, filter: 'labels.a=b' }, { autoPaginate: false }));
+    const reused = await rpcError(
+      client.listSecrets(
+        { parent: PARENT, pageSize: 1, pageToken: next!.pageToken, filter: 'labels.a=b' },
+        { autoPaginate: false },
+      ),
+    );
     expect(reused.code).toBe(grpc.status.INVALID_ARGUMENT);
-    const malformed = await rpcError(client.listSecrets({ parent: PARENT, filter: 'labels.a=(' }, { autoPaginate: false }));
+    const malformed = await rpcError(
+      client.listSecrets({ parent: PARENT, filter: 'labels.a=(' }, { autoPaginate: false }),
+    );
     expect(malformed.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 });
@@ -213,7 +272,10 @@ describe('secret versions', () => {
   it('adds versions numbered from 1, verifying a given CRC32C', async () => {
     await createSecret('versions-add');
     const data = Buffer.from('{"type":"service_account"}');
-    const [v1] = await client.addSecretVersion({ parent: secretPath('versions-add'), payload: { data, dataCrc32c: crc32c(data) } });
+    const [v1] = await client.addSecretVersion({
+      parent: secretPath('versions-add'),
+      payload: { data, dataCrc32c: crc32c(data) },
+    });
     expect(v1.name).toBe(`${numberedPath('versions-add')}/versions/1`);
     expect(v1.state).toBe('ENABLED');
     expect(v1.clientSpecifiedPayloadChecksum).toBe(true);
@@ -221,7 +283,12 @@ describe('secret versions', () => {
     expect(v2.name).toBe(`${numberedPath('versions-add')}/versions/2`);
     expect(v2.clientSpecifiedPayloadChecksum).toBe(false);
 
-    const mismatch = await rpcError(client.addSecretVersion({ parent: secretPath('versions-add'), payload: { data, dataCrc32c: (crc32c(data) + 1) % 2 ** 32 } }));
+    const mismatch = await rpcError(
+      client.addSecretVersion({
+        parent: secretPath('versions-add'),
+        payload: { data, dataCrc32c: (crc32c(data) + 1) % 2 ** 32 },
+      }),
+    );
     expect(mismatch.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(mismatch.details).toMatch(/Checksum mismatch/);
     const [versions] = await client.listSecretVersions({ parent: secretPath('versions-add') });
@@ -230,8 +297,16 @@ describe('secret versions', () => {
 
   it('accepts a 64 KiB payload and refuses one byte more', async () => {
     await createSecret('versions-size');
-    await client.addSecretVersion({ parent: secretPath('versions-size'), payload: { data: Buffer.alloc(65536, 1) } });
-    const error = await rpcError(client.addSecretVersion({ parent: secretPath('versions-size'), payload: { data: Buffer.alloc(65537, 1) } }));
+    await client.addSecretVersion({
+      parent: secretPath('versions-size'),
+      payload: { data: Buffer.alloc(65536, 1) },
+    });
+    const error = await rpcError(
+      client.addSecretVersion({
+        parent: secretPath('versions-size'),
+        payload: { data: Buffer.alloc(65537, 1) },
+      }),
+    );
     expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
@@ -239,33 +314,50 @@ describe('secret versions', () => {
     await createSecret('versions-access');
     await addVersion('versions-access', 'first');
     await addVersion('versions-access', 'second');
-    await client.updateSecret({ secret: { name: secretPath('versions-access'), versionAliases: { stable: 1 } }, updateMask: { paths: ['version_aliases'] } });
+    await client.updateSecret({
+      secret: { name: secretPath('versions-access'), versionAliases: { stable: 1 } },
+      updateMask: { paths: ['version_aliases'] },
+    });
 
-    const [latest] = await client.accessSecretVersion({ name: `${secretPath('versions-access')}/versions/latest` });
+    const [latest] = await client.accessSecretVersion({
+      name: `${secretPath('versions-access')}/versions/latest`,
+    });
     expect(latest.name).toBe(`${numberedPath('versions-access')}/versions/2`);
     expect(latest.payload?.data?.toString()).toBe('second');
     expect(String(latest.payload?.dataCrc32c)).toBe(String(crc32c(Buffer.from('second'))));
 
     const [one] = await client.accessSecretVersion({ name: `${secretPath('versions-access')}/versions/1` });
     expect(one.payload?.data?.toString()).toBe('first');
-    const [aliased] = await client.accessSecretVersion({ name: `${secretPath('versions-access')}/versions/stable` });
+    const [aliased] = await client.accessSecretVersion({
+      name: `${secretPath('versions-access')}/versions/stable`,
+    });
     expect(aliased.name).toBe(`${numberedPath('versions-access')}/versions/1`);
     expect(aliased.payload?.data?.toString()).toBe('first');
 
-    const [meta] = await client.getSecretVersion({ name: `${secretPath('versions-access')}/versions/stable` });
+    const [meta] = await client.getSecretVersion({
+      name: `${secretPath('versions-access')}/versions/stable`,
+    });
     expect(meta.name).toBe(`${numberedPath('versions-access')}/versions/1`);
   });
 
   it('answers NOT_FOUND for a missing version, an unknown alias and latest of an empty secret', async () => {
     await createSecret('versions-missing');
-    const empty = await rpcError(client.accessSecretVersion({ name: `${secretPath('versions-missing')}/versions/latest` }));
+    const empty = await rpcError(
+      client.accessSecretVersion({ name: `${secretPath('versions-missing')}/versions/latest` }),
+    );
     expect(empty.code).toBe(grpc.status.NOT_FOUND);
     expect(empty.details).toBe(`Secret [${numberedPath('versions-missing')}] not found or has no versions.`);
     await addVersion('versions-missing', 'x');
-    const missing = await rpcError(client.accessSecretVersion({ name: `${secretPath('versions-missing')}/versions/7` }));
+    const missing = await rpcError(
+      client.accessSecretVersion({ name: `${secretPath('versions-missing')}/versions/7` }),
+    );
     expect(missing.code).toBe(grpc.status.NOT_FOUND);
-    expect(missing.details).toBe(`Secret Version [${numberedPath('versions-missing')}/versions/7] not found.`);
-    const alias = await rpcError(client.getSecretVersion({ name: `${secretPath('versions-missing')}/versions/nope` }));
+    expect(missing.details).toBe(
+      `Secret Version [${numberedPath('versions-missing')}/versions/7] not found.`,
+    );
+    const alias = await rpcError(
+      client.getSecretVersion({ name: `${secretPath('versions-missing')}/versions/nope` }),
+    );
     expect(alias.code).toBe(grpc.status.NOT_FOUND);
   });
 
@@ -275,11 +367,20 @@ describe('secret versions', () => {
     await client.disableSecretVersion({ name: `${secretPath('versions-list')}/versions/2` });
     const [all] = await client.listSecretVersions({ parent: secretPath('versions-list') });
     expect(all.map((v) => v.name?.split('/').pop())).toEqual(['3', '2', '1']);
-    const [enabled] = await client.listSecretVersions({ parent: secretPath('versions-list'), filter: 'state:ENABLED' });
+    const [enabled] = await client.listSecretVersions({
+      parent: secretPath('versions-list'),
+      filter: 'state:ENABLED',
+    });
     expect(enabled.map((v) => v.name?.split('/').pop())).toEqual(['3', '1']);
-    const [page, next] = await client.listSecretVersions({ parent: secretPath('versions-list'), pageSize: 2 }, { autoPaginate: false });
+    const [page, next] = await client.listSecretVersions(
+      { parent: secretPath('versions-list'), pageSize: 2 },
+      { autoPaginate: false },
+    );
     expect(page.map((v) => v.name?.split('/').pop())).toEqual(['3', '2']);
-    const [rest] = await client.listSecretVersions({ parent: secretPath('versions-list'), pageSize: 2, pageToken: next!.pageToken }, { autoPaginate: false });
+    const [rest] = await client.listSecretVersions(
+      { parent: secretPath('versions-list'), pageSize: 2, pageToken: next!.pageToken },
+      { autoPaginate: false },
+    );
     expect(rest.map((v) => v.name?.split('/').pop())).toEqual(['1']);
   });
 
@@ -287,17 +388,29 @@ describe('secret versions', () => {
     await createSecret('versions-disabled');
     await addVersion('versions-disabled', 'old');
     await addVersion('versions-disabled', 'new');
-    const [disabled] = await client.disableSecretVersion({ name: `${secretPath('versions-disabled')}/versions/2` });
+    const [disabled] = await client.disableSecretVersion({
+      name: `${secretPath('versions-disabled')}/versions/2`,
+    });
     expect(disabled.state).toBe('DISABLED');
-    const error = await rpcError(client.accessSecretVersion({ name: `${secretPath('versions-disabled')}/versions/2` }));
+    const error = await rpcError(
+      client.accessSecretVersion({ name: `${secretPath('versions-disabled')}/versions/2` }),
+    );
     expect(error.code).toBe(grpc.status.FAILED_PRECONDITION);
-    expect(error.details).toBe(`Secret Version [${numberedPath('versions-disabled')}/versions/2] is in DISABLED state.`);
+    expect(error.details).toBe(
+      `Secret Version [${numberedPath('versions-disabled')}/versions/2] is in DISABLED state.`,
+    );
     // `latest` is the most recently created version, whatever its state.
-    const latest = await rpcError(client.accessSecretVersion({ name: `${secretPath('versions-disabled')}/versions/latest` }));
+    const latest = await rpcError(
+      client.accessSecretVersion({ name: `${secretPath('versions-disabled')}/versions/latest` }),
+    );
     expect(latest.code).toBe(grpc.status.FAILED_PRECONDITION);
-    const [enabled] = await client.enableSecretVersion({ name: `${secretPath('versions-disabled')}/versions/2` });
+    const [enabled] = await client.enableSecretVersion({
+      name: `${secretPath('versions-disabled')}/versions/2`,
+    });
     expect(enabled.state).toBe('ENABLED');
-    const [payload] = await client.accessSecretVersion({ name: `${secretPath('versions-disabled')}/versions/latest` });
+    const [payload] = await client.accessSecretVersion({
+      name: `${secretPath('versions-disabled')}/versions/latest`,
+    });
     expect(payload.payload?.data?.toString()).toBe('new');
   });
 
@@ -328,8 +441,14 @@ describe('secret versions', () => {
     expect(Number(destroyed.destroyTime?.seconds)).toBeGreaterThan(0);
     const access = await rpcError(client.accessSecretVersion({ name }));
     expect(access.code).toBe(grpc.status.FAILED_PRECONDITION);
-    expect(access.details).toBe(`Secret Version [${numberedPath('versions-destroy')}/versions/1] is in DESTROYED state.`);
-    for (const call of [client.enableSecretVersion({ name }), client.disableSecretVersion({ name }), client.destroySecretVersion({ name })]) {
+    expect(access.details).toBe(
+      `Secret Version [${numberedPath('versions-destroy')}/versions/1] is in DESTROYED state.`,
+    );
+    for (const call of [
+      client.enableSecretVersion({ name }),
+      client.disableSecretVersion({ name }),
+      client.destroySecretVersion({ name }),
+    ]) {
       expect((await rpcError(call)).code).toBe(grpc.status.FAILED_PRECONDITION);
     }
   });
@@ -362,19 +481,47 @@ describe('validation', () => {
     ['a secret id with a dot', 'bad.id', {}],
     ['a secret id longer than 255 characters', 'a'.repeat(256), {}],
     ['no replication', 'no-replication', { replication: undefined }],
-    ['an empty user-managed replica list', 'empty-replicas', { replication: { userManaged: { replicas: [] } } }],
+    [
+      'an empty user-managed replica list',
+      'empty-replicas',
+      { replication: { userManaged: { replicas: [] } } },
+    ],
     ['65 labels', 'labels-65', { labels: tooManyLabels }],
     ['an upper-case label key', 'label-upper', { labels: { Env: 'x' } }],
     ['a label value with a dot', 'label-dot', { labels: { env: 'a.b' } }],
     ['16 KiB of annotations', 'annotations-big', { annotations: bigAnnotations }],
     ['a malformed topic', 'topic-bad', { topics: [{ name: 'my-topic' }] }],
-    ['11 topics', 'topics-11', { topics: Array.from({ length: 11 }, (_, i) => ({ name: `projects/p/topics/t${i}` })) }],
-    ['rotation without topics', 'rotation-no-topics', { rotation: { nextRotationTime: { seconds: Math.floor(Date.now() / 1000) + 3600 } } }],
-    ['a rotation under 5 minutes ahead', 'rotation-soon', { topics: [{ name: 'projects/p/topics/t' }], rotation: { nextRotationTime: soon } }],
-    ['a rotation period under an hour', 'rotation-short', { topics: [{ name: 'projects/p/topics/t' }], rotation: { nextRotationTime: { seconds: Math.floor(Date.now() / 1000) + 3600 }, rotationPeriod: { seconds: 60 } } }],
+    [
+      '11 topics',
+      'topics-11',
+      { topics: Array.from({ length: 11 }, (_, i) => ({ name: `projects/p/topics/t${i}` })) },
+    ],
+    [
+      'rotation without topics',
+      'rotation-no-topics',
+      { rotation: { nextRotationTime: { seconds: Math.floor(Date.now() / 1000) + 3600 } } },
+    ],
+    [
+      'a rotation under 5 minutes ahead',
+      'rotation-soon',
+      { topics: [{ name: 'projects/p/topics/t' }], rotation: { nextRotationTime: soon } },
+    ],
+    [
+      'a rotation period under an hour',
+      'rotation-short',
+      {
+        topics: [{ name: 'projects/p/topics/t' }],
+        rotation: {
+          nextRotationTime: { seconds: Math.floor(Date.now() / 1000) + 3600 },
+          rotationPeriod: { seconds: 60 },
+        },
+      },
+    ],
     ['an alias on a new secret', 'alias-new', { versionAliases: { stable: 1 } }],
   ])('refuses to create a secret with %s (INVALID_ARGUMENT)', async (_why, secretId, extra) => {
-    const error = await rpcError(client.createSecret({ parent: PARENT, secretId, secret: { replication: AUTOMATIC, ...extra } }));
+    const error = await rpcError(
+      client.createSecret({ parent: PARENT, secretId, secret: { replication: AUTOMATIC, ...extra } }),
+    );
     expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
@@ -385,7 +532,12 @@ describe('validation', () => {
     ['pointing at a missing version', { stable: 9 }],
     ['51 of them', Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`a${i}`, 1]))],
   ])('refuses version aliases %s (INVALID_ARGUMENT)', async (_why, versionAliases) => {
-    const error = await rpcError(client.updateSecret({ secret: { name: secretPath('alias-rules'), versionAliases }, updateMask: { paths: ['version_aliases'] } }));
+    const error = await rpcError(
+      client.updateSecret({
+        secret: { name: secretPath('alias-rules'), versionAliases },
+        updateMask: { paths: ['version_aliases'] },
+      }),
+    );
     expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
@@ -393,7 +545,12 @@ describe('validation', () => {
     ['replication (immutable)', 'replication'],
     ['an unknown field', 'colour'],
   ])('refuses an update mask naming %s', async (_why, path) => {
-    const error = await rpcError(client.updateSecret({ secret: { name: secretPath('mask-rules'), replication: AUTOMATIC }, updateMask: { paths: [path] } }));
+    const error = await rpcError(
+      client.updateSecret({
+        secret: { name: secretPath('mask-rules'), replication: AUTOMATIC },
+        updateMask: { paths: [path] },
+      }),
+    );
     expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 });
@@ -419,8 +576,13 @@ describe('faults and counters', () => {
     faults.inject({ endpoint: 'secretmanager.GetSecret', times: 1, status: 429 });
     faults.inject({ endpoint: 'secretmanager.GetSecret', times: 1, status: 403 });
     const codes = [];
-    for (let i = 0; i < 3; i++) codes.push((await rpcError(client.getSecret({ name: secretPath('faults-map') }))).code);
-    expect(codes).toEqual([grpc.status.UNAVAILABLE, grpc.status.RESOURCE_EXHAUSTED, grpc.status.PERMISSION_DENIED]);
+    for (let i = 0; i < 3; i++)
+      codes.push((await rpcError(client.getSecret({ name: secretPath('faults-map') }))).code);
+    expect(codes).toEqual([
+      grpc.status.UNAVAILABLE,
+      grpc.status.RESOURCE_EXHAUSTED,
+      grpc.status.PERMISSION_DENIED,
+    ]);
   });
 
   it('delays a call by the injected latency and then answers it normally', async () => {
@@ -455,19 +617,34 @@ describe('notifications', () => {
     await client.disableSecretVersion({ name });
     await client.enableSecretVersion({ name });
     await client.destroySecretVersion({ name });
-    await client.updateSecret({ secret: { name: secretPath('notify-loud'), labels: { a: 'b' } }, updateMask: { paths: ['labels'] } });
+    await client.updateSecret({
+      secret: { name: secretPath('notify-loud'), labels: { a: 'b' } },
+      updateMask: { paths: ['labels'] },
+    });
     await client.deleteSecret({ name: secretPath('notify-loud') });
     const seen = notifications.slice(start);
     expect(seen.map((n) => n.eventType)).toEqual([
-      'SECRET_CREATE', 'SECRET_VERSION_ADD', 'SECRET_VERSION_DISABLE', 'SECRET_VERSION_ENABLE',
-      'SECRET_VERSION_DESTROY', 'SECRET_UPDATE', 'SECRET_DELETE',
+      'SECRET_CREATE',
+      'SECRET_VERSION_ADD',
+      'SECRET_VERSION_DISABLE',
+      'SECRET_VERSION_ENABLE',
+      'SECRET_VERSION_DESTROY',
+      'SECRET_UPDATE',
+      'SECRET_DELETE',
     ]);
     for (const n of seen) {
       expect(n.secretId).toBe(`projects/${PROJECT_ID}/secrets/notify-loud`);
       expect(n.topics).toEqual(['projects/p/topics/secrets']);
     }
-    expect(seen[0].data).toMatchObject({ name: numberedPath('notify-loud'), replication: { automatic: {} }, topics });
-    expect(seen[1].data).toMatchObject({ name: `${numberedPath('notify-loud')}/versions/1`, state: 'ENABLED' });
+    expect(seen[0].data).toMatchObject({
+      name: numberedPath('notify-loud'),
+      replication: { automatic: {} },
+      topics,
+    });
+    expect(seen[1].data).toMatchObject({
+      name: `${numberedPath('notify-loud')}/versions/1`,
+      state: 'ENABLED',
+    });
     expect(seen[4].data).toMatchObject({ state: 'DESTROYED' });
     expect(seen[5].data).toMatchObject({ labels: { a: 'b' } });
   });
@@ -476,7 +653,10 @@ describe('notifications', () => {
     const next = new Date(Date.now() + 600_000);
     await createSecret('notify-rotate', {
       topics: [{ name: 'projects/p/topics/rotate' }],
-      rotation: { nextRotationTime: { seconds: Math.floor(next.getTime() / 1000) }, rotationPeriod: { seconds: 7200 } },
+      rotation: {
+        nextRotationTime: { seconds: Math.floor(next.getTime() / 1000) },
+        rotationPeriod: { seconds: 7200 },
+      },
     });
     const scheduled = Math.floor(next.getTime() / 1000) * 1000;
     const start = notifications.length;
@@ -486,7 +666,9 @@ describe('notifications', () => {
     const rotate = notifications.slice(start);
     expect(rotate.map((n) => n.eventType)).toEqual(['SECRET_ROTATE']);
     const advanced = new Date(scheduled + 7_200_000).toISOString();
-    expect(rotate[0].data).toMatchObject({ rotation: { nextRotationTime: advanced, rotationPeriod: '7200s' } });
+    expect(rotate[0].data).toMatchObject({
+      rotation: { nextRotationTime: advanced, rotationPeriod: '7200s' },
+    });
     const [secret] = await client.getSecret({ name: secretPath('notify-rotate') });
     expect(Number(secret.rotation?.nextRotationTime?.seconds) * 1000).toBe(scheduled + 7_200_000);
   });

@@ -1,8 +1,29 @@
 /** The response invariants every reliability test asserts: error shapes and no secret anywhere. */
 import type { RawResponse } from './raw-http.js';
 
-const CANONICAL = new Set(['INVALID_ARGUMENT', 'FAILED_PRECONDITION', 'UNAUTHENTICATED', 'PERMISSION_DENIED', 'NOT_FOUND', 'ABORTED', 'RESOURCE_EXHAUSTED', 'INTERNAL', 'UNAVAILABLE', 'DEADLINE_EXCEEDED']);
-const OAUTH_ERRORS = new Set(['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope', 'invalid_target', 'server_error', 'temporarily_unavailable']);
+const CANONICAL = new Set([
+  'INVALID_ARGUMENT',
+  'FAILED_PRECONDITION',
+  'UNAUTHENTICATED',
+  'PERMISSION_DENIED',
+  'NOT_FOUND',
+  'ABORTED',
+  'RESOURCE_EXHAUSTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DEADLINE_EXCEEDED',
+]);
+const OAUTH_ERRORS = new Set([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'invalid_target',
+  'server_error',
+  'temporarily_unavailable',
+]);
 
 /** Why `res` is not Google's error model (AIP-193) for its status, or undefined when it is. */
 export function googleErrorProblem(res: RawResponse): string | undefined {
@@ -12,7 +33,8 @@ export function googleErrorProblem(res: RawResponse): string | undefined {
   if (typeof e.message !== 'string' || e.message === '') return 'error.message missing';
   if (!CANONICAL.has(e.status)) return `error.status ${String(e.status)} is not a canonical code`;
   const info = Array.isArray(e.details) ? e.details[0] : undefined;
-  if (info?.['@type'] !== 'type.googleapis.com/google.rpc.ErrorInfo' || typeof info.reason !== 'string') return 'error.details[0] is not an ErrorInfo';
+  if (info?.['@type'] !== 'type.googleapis.com/google.rpc.ErrorInfo' || typeof info.reason !== 'string')
+    return 'error.details[0] is not an ErrorInfo';
   return undefined;
 }
 
@@ -21,7 +43,8 @@ export function oauthErrorProblem(res: RawResponse): string | undefined {
   const body = res.json;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'body is not a JSON object';
   if (!OAUTH_ERRORS.has(body.error)) return `error ${String(body.error)} is not an RFC 6749 code`;
-  if (Object.keys(body).some((k) => k !== 'error' && k !== 'error_description')) return 'unexpected members in an RFC 6749 error';
+  if (Object.keys(body).some((k) => k !== 'error' && k !== 'error_description'))
+    return 'unexpected members in an RFC 6749 error';
   return undefined;
 }
 

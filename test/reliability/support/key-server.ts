@@ -32,7 +32,11 @@ export async function startKeyServer(): Promise<KeyServer> {
   const server: Server = createServer((_req, res) => {
     hits += 1;
     const body = JSON.stringify({ keys: [publicJwk] });
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600', 'content-length': Buffer.byteLength(body) });
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'cache-control': 'public, max-age=3600',
+      'content-length': Buffer.byteLength(body),
+    });
     res.end(body);
   });
   server.keepAliveTimeout = 1000;

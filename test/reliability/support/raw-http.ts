@@ -25,7 +25,12 @@ const agent = new Agent({ keepAlive: true, maxSockets: 512 });
 export function send(baseUrl: string, req: RawRequest): Promise<RawResponse> {
   const url = new URL(baseUrl);
   return new Promise((resolve, reject) => {
-    const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body, 'utf8');
+    const body =
+      req.body === undefined
+        ? undefined
+        : Buffer.isBuffer(req.body)
+          ? req.body
+          : Buffer.from(req.body, 'utf8');
     const outgoing = request(
       {
         host: url.hostname,
@@ -52,14 +57,21 @@ export function send(baseUrl: string, req: RawRequest): Promise<RawResponse> {
         });
       },
     );
-    outgoing.on('timeout', () => outgoing.destroy(new Error(`request timed out: ${req.method} ${req.path.slice(0, 80)}`)));
+    outgoing.on('timeout', () =>
+      outgoing.destroy(new Error(`request timed out: ${req.method} ${req.path.slice(0, 80)}`)),
+    );
     outgoing.on('error', reject);
     outgoing.end(body);
   });
 }
 
 /** A JSON POST with an optional bearer. */
-export function postJson(baseUrl: string, path: string, body: unknown, authorization?: string): Promise<RawResponse> {
+export function postJson(
+  baseUrl: string,
+  path: string,
+  body: unknown,
+  authorization?: string,
+): Promise<RawResponse> {
   return send(baseUrl, {
     method: 'POST',
     path,
@@ -69,8 +81,17 @@ export function postJson(baseUrl: string, path: string, body: unknown, authoriza
 }
 
 /** A form POST to `/v1/token`. */
-export function postForm(baseUrl: string, params: Record<string, string>, headers: Record<string, string> = {}): Promise<RawResponse> {
-  return send(baseUrl, { method: 'POST', path: '/v1/token', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(params).toString() });
+export function postForm(
+  baseUrl: string,
+  params: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
+  return send(baseUrl, {
+    method: 'POST',
+    path: '/v1/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(params).toString(),
+  });
 }
 
 /** Closes idle keep-alive sockets (call in afterAll so no socket outlives the test file). */

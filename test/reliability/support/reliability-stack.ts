@@ -35,7 +35,12 @@ export interface ReliabilityStack {
   issuer: KeyServer;
   clientSecret: string;
   /** A Google-signed ID token for a metadata identity (default: the demo workload), audience = this service. */
-  googleIdToken(options?: { nowMs?: number; audience?: string; email?: string; includeEmail?: boolean }): Promise<string>;
+  googleIdToken(options?: {
+    nowMs?: number;
+    audience?: string;
+    email?: string;
+    includeEmail?: boolean;
+  }): Promise<string>;
   /** The target SA's private key body (a line of its PEM) and other secrets that must never leak. */
   secrets(): string[];
   /**
@@ -59,7 +64,9 @@ export interface ReliabilityStackOptions {
 }
 
 /** Starts the stack; `env` overrides the token function's environment (e.g. a short upstream deadline). */
-export async function startReliabilityStack(options: ReliabilityStackOptions = {}): Promise<ReliabilityStack> {
+export async function startReliabilityStack(
+  options: ReliabilityStackOptions = {},
+): Promise<ReliabilityStack> {
   const issuer = await startKeyServer();
   const clientSecret = randomBytes(32).toString('base64url');
   const dir = mkdtempSync(join(tmpdir(), 'tvs-reliability-'));
@@ -70,9 +77,21 @@ export async function startReliabilityStack(options: ReliabilityStackOptions = {
     serviceAccounts: { [GEMINI]: demo.serviceAccounts[GEMINI] },
     clients: { [CLIENT_ID]: { secretHash: await hashClientSecret(clientSecret) } },
     rules: [
-      { name: 'workload-calls-gemini', caller: { issuer: 'https://accounts.google.com', email: WORKLOAD }, serviceAccounts: [GEMINI], scopes: [CP], idTokenAudiences: ['https://example.com', 'https://*.run.app'] },
+      {
+        name: 'workload-calls-gemini',
+        caller: { issuer: 'https://accounts.google.com', email: WORKLOAD },
+        serviceAccounts: [GEMINI],
+        scopes: [CP],
+        idTokenAudiences: ['https://example.com', 'https://*.run.app'],
+      },
       { name: 'client-calls-gemini', caller: { client: CLIENT_ID }, serviceAccounts: [GEMINI], scopes: [CP] },
-      { name: 'ci-calls-gemini', caller: { issuer: issuer.url, subject: ISSUER_SUBJECT_PATTERN }, serviceAccounts: [GEMINI], scopes: [CP], idTokenAudiences: ['https://*.run.app'] },
+      {
+        name: 'ci-calls-gemini',
+        caller: { issuer: issuer.url, subject: ISSUER_SUBJECT_PATTERN },
+        serviceAccounts: [GEMINI],
+        scopes: [CP],
+        idTokenAudiences: ['https://*.run.app'],
+      },
     ],
   };
   const policyFile = join(dir, 'policy.json');
@@ -84,11 +103,18 @@ export async function startReliabilityStack(options: ReliabilityStackOptions = {
   };
   const audit = options.discardLogs ? discardingCapture() : createCapture();
   const ops = options.discardLogs ? discardingCapture() : createCapture();
-  const stack = await startLocalStack({ emulator: options.emulator, env, auditTransport: audit.stream, opsLogWrite: ops.write });
+  const stack = await startLocalStack({
+    emulator: options.emulator,
+    env,
+    auditTransport: audit.stream,
+    opsLogWrite: ops.write,
+  });
   const extra: LocalStack[] = [];
 
   const privateKeyBody = (): string => {
-    const version = stack.emulator.state.secrets.accessVersion('projects/tvs-local/secrets/gemini-caller-key/versions/latest');
+    const version = stack.emulator.state.secrets.accessVersion(
+      'projects/tvs-local/secrets/gemini-caller-key/versions/latest',
+    );
     const keyFile = JSON.parse(version.data.toString('utf8'));
     return String(keyFile.private_key).split('\n')[1];
   };
@@ -102,17 +128,28 @@ export async function startReliabilityStack(options: ReliabilityStackOptions = {
     clientSecret,
     googleIdToken({ nowMs, audience = stack.tokenUrl, email = WORKLOAD, includeEmail = true } = {}) {
       const sa = stack.emulator.state.serviceAccounts.get(WORKLOAD)!;
-      return stack.emulator.state.signingKeys.signIdToken({ audience, subject: { email, uniqueId: sa.uniqueId }, includeEmail, nowMs });
+      return stack.emulator.state.signingKeys.signIdToken({
+        audience,
+        subject: { email, uniqueId: sa.uniqueId },
+        includeEmail,
+        nowMs,
+      });
     },
     secrets: () => [privateKeyBody(), clientSecret],
     async warm(url = stack.tokenUrl) {
       const until = Date.now() + 20_000;
       for (;;) {
         const sa = stack.emulator.state.serviceAccounts.get(WORKLOAD)!;
-        const token = await stack.emulator.state.signingKeys.signIdToken({ audience: stack.tokenUrl, subject: { email: WORKLOAD, uniqueId: sa.uniqueId } });
+        const token = await stack.emulator.state.signingKeys.signIdToken({
+          audience: stack.tokenUrl,
+          subject: { email: WORKLOAD, uniqueId: sa.uniqueId },
+        });
         const res = await postJson(url, accessPath(GEMINI), { scope: [CP] }, `Bearer ${token}`);
         if (res.status === 200) return;
-        if (Date.now() > until) throw new Error(`the token function did not warm up: last answer ${res.status} ${res.text.slice(0, 200)}`);
+        if (Date.now() > until)
+          throw new Error(
+            `the token function did not warm up: last answer ${res.status} ${res.text.slice(0, 200)}`,
+          );
       }
     },
     async logs() {
@@ -120,7 +157,12 @@ export async function startReliabilityStack(options: ReliabilityStackOptions = {
       return audit.text() + ops.text();
     },
     async fresh(extraEnv = {}) {
-      const other = await startLocalStack({ emulator: stack.emulator, env: { ...stack.env, ...extraEnv }, auditTransport: createCapture().stream, opsLogWrite: () => {} });
+      const other = await startLocalStack({
+        emulator: stack.emulator,
+        env: { ...stack.env, ...extraEnv },
+        auditTransport: createCapture().stream,
+        opsLogWrite: () => {},
+      });
       extra.push(other);
       return other;
     },

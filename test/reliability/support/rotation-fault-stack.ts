@@ -65,7 +65,11 @@ export async function startRotationFaultStack(): Promise<RotationFaultStack> {
     opsLogWrite: () => undefined,
     auditTransport: new Writable({ write: (_chunk, _encoding, done) => done() }),
     keyRefreshIntervalMs: 100,
-    rotateEnv: { TVS_ROTATION_BINDINGS: JSON.stringify(DEMO_BINDINGS), TVS_ROTATION_VERIFY_DEADLINE_MS: '2500', TVS_UPSTREAM_DEADLINE_MS: '4000' },
+    rotateEnv: {
+      TVS_ROTATION_BINDINGS: JSON.stringify(DEMO_BINDINGS),
+      TVS_ROTATION_VERIFY_DEADLINE_MS: '2500',
+      TVS_UPSTREAM_DEADLINE_MS: '4000',
+    },
     rotate: { now: () => nowMs, afterStep: (step, secretId) => hook?.(step, secretId) },
   });
   const emu = stack.emulator.state;
@@ -75,7 +79,11 @@ export async function startRotationFaultStack(): Promise<RotationFaultStack> {
       id,
       name,
       current: () => emu.secrets.accessVersion(`${name}/versions/current`).data.toString('utf8'),
-      enabledVersions: () => emu.secrets.listVersions(name).items.filter((v) => v.state === 'ENABLED').map((v) => v.version),
+      enabledVersions: () =>
+        emu.secrets
+          .listVersions(name)
+          .items.filter((v) => v.state === 'ENABLED')
+          .map((v) => v.version),
       aliases: () => ({ ...emu.secrets.getSecret(name).versionAliases }),
       state: () => parseRotationState(emu.secrets.getSecret(name).annotations),
     };
@@ -86,8 +94,13 @@ export async function startRotationFaultStack(): Promise<RotationFaultStack> {
 
   const secrets: Record<KindName, ManagedSecret> = {
     'sa-key': {
-      kind: 'sa-key', ...sa,
-      liveKeys: () => emu.serviceAccounts.listKeys(GEMINI, { keyTypes: ['USER_MANAGED'] }).map((k) => k.keyId).sort(),
+      kind: 'sa-key',
+      ...sa,
+      liveKeys: () =>
+        emu.serviceAccounts
+          .listKeys(GEMINI, { keyTypes: ['USER_MANAGED'] })
+          .map((k) => k.keyId)
+          .sort(),
       currentKeyId: () => (JSON.parse(sa.current()) as { private_key_id: string }).private_key_id,
       async currentProblem({ inProcess = false } = {}) {
         let keyFile: { private_key: string; private_key_id: string; client_email: string; token_uri: string };
@@ -99,10 +112,16 @@ export async function startRotationFaultStack(): Promise<RotationFaultStack> {
         const now = Math.floor(Date.now() / 1000);
         const assertion = await new SignJWT({ scope: CP })
           .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: keyFile.private_key_id })
-          .setIssuer(keyFile.client_email).setAudience(keyFile.token_uri).setIssuedAt(now).setExpirationTime(now + 600)
+          .setIssuer(keyFile.client_email)
+          .setAudience(keyFile.token_uri)
+          .setIssuedAt(now)
+          .setExpirationTime(now + 600)
           .sign(await importPKCS8(keyFile.private_key, 'RS256'));
         if (inProcess) {
-          const grant = await verifyJwtBearerAssertion({ serviceAccounts: emu.serviceAccounts, tokenUrl: emu.urls.tokenUrl }, assertion);
+          const grant = await verifyJwtBearerAssertion(
+            { serviceAccounts: emu.serviceAccounts, tokenUrl: emu.urls.tokenUrl },
+            assertion,
+          );
           return grant.ok ? undefined : `key ${keyFile.private_key_id} refused: ${grant.error}`;
         }
         const res = await fetch(keyFile.token_uri, {
@@ -111,12 +130,19 @@ export async function startRotationFaultStack(): Promise<RotationFaultStack> {
           body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }),
         });
         const body = (await res.json()) as { access_token?: string; error?: string };
-        return res.status === 200 && body.access_token ? undefined : `key ${keyFile.private_key_id} refused: ${res.status} ${body.error ?? ''}`;
+        return res.status === 200 && body.access_token
+          ? undefined
+          : `key ${keyFile.private_key_id} refused: ${res.status} ${body.error ?? ''}`;
       },
     },
     'api-key': {
-      kind: 'api-key', ...api,
-      liveKeys: () => emu.apiKeys.list().map((k) => k.keyId).sort(),
+      kind: 'api-key',
+      ...api,
+      liveKeys: () =>
+        emu.apiKeys
+          .list()
+          .map((k) => k.keyId)
+          .sort(),
       currentKeyId: () => emu.apiKeys.lookup(api.current())?.keyId,
       async currentProblem() {
         let keyString: string;
@@ -126,7 +152,9 @@ export async function startRotationFaultStack(): Promise<RotationFaultStack> {
           return problem(err);
         }
         // models.get, not models.list: the rotator verifies with models.list, which scenarios fault.
-        const res = await fetch(`${stack.emulator.httpUrl}/v1beta/models/${KNOWN_MODELS[0]}`, { headers: { 'x-goog-api-key': keyString } });
+        const res = await fetch(`${stack.emulator.httpUrl}/v1beta/models/${KNOWN_MODELS[0]}`, {
+          headers: { 'x-goog-api-key': keyString },
+        });
         return res.status === 200 ? undefined : `Gemini refused the current API key: ${res.status}`;
       },
     },
@@ -135,15 +163,29 @@ export async function startRotationFaultStack(): Promise<RotationFaultStack> {
   return {
     stack,
     secrets,
-    clock: { now: () => nowMs, advance: (ms) => { nowMs += ms; } },
-    onStep: (next) => { hook = next; },
+    clock: {
+      now: () => nowMs,
+      advance: (ms) => {
+        nowMs += ms;
+      },
+    },
+    onStep: (next) => {
+      hook = next;
+    },
     async post(body) {
-      const res = await fetch(stack.rotateUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: await stack.rotateAuthorization() }, body: JSON.stringify(body) });
+      const res = await fetch(stack.rotateUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: await stack.rotateAuthorization() },
+        body: JSON.stringify(body),
+      });
       return { status: res.status, json: await res.json() };
     },
     callerToken() {
       const account = emu.serviceAccounts.get(WORKLOAD)!;
-      return emu.signingKeys.signIdToken({ audience: stack.tokenUrl, subject: { email: WORKLOAD, uniqueId: account.uniqueId } });
+      return emu.signingKeys.signIdToken({
+        audience: stack.tokenUrl,
+        subject: { email: WORKLOAD, uniqueId: account.uniqueId },
+      });
     },
     stop: () => stack.stop(),
   };
@@ -165,7 +207,11 @@ export function startTokenLoad(t: RotationFaultStack, workers = 3): TokenLoad {
   const worker = async (): Promise<void> => {
     const authorization = `Bearer ${await t.callerToken()}`;
     while (!stopped) {
-      const res = await fetch(url, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ audience: `https://backend-f${++n}.a.run.app` }) });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/json' },
+        body: JSON.stringify({ audience: `https://backend-f${++n}.a.run.app` }),
+      });
       if (res.status === 200) {
         await res.arrayBuffer();
         ok++;
@@ -175,11 +221,22 @@ export function startTokenLoad(t: RotationFaultStack, workers = 3): TokenLoad {
     }
   };
   const running = Promise.all(Array.from({ length: workers }, worker));
-  return { ok: () => ok, failures: () => [...failures], async stop() { stopped = true; await running; } };
+  return {
+    ok: () => ok,
+    failures: () => [...failures],
+    async stop() {
+      stopped = true;
+      await running;
+    },
+  };
 }
 
 /** Polls `condition` (20 ms apart) until it holds; throws after `timeoutMs`. */
-export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -15,7 +15,10 @@ const capacitySeconds = Number(process.argv[3] ?? 2);
 const CACHE_ENTRIES = 50;
 const AUDIENCES = 200;
 
-const r = await startReliabilityStack({ discardLogs: true, env: { TVS_CACHE_MAX_ENTRIES: String(CACHE_ENTRIES) } });
+const r = await startReliabilityStack({
+  discardLogs: true,
+  env: { TVS_CACHE_MAX_ENTRIES: String(CACHE_ENTRIES) },
+});
 const bearer = `Bearer ${await r.googleIdToken()}`;
 let n = 0;
 
@@ -23,9 +26,27 @@ let n = 0;
 function nextRequest(): { method: 'POST'; path: string; headers: Record<string, string>; body: string } {
   const i = n++;
   const headers = { 'content-type': 'application/json', authorization: bearer };
-  if (i % 20 === 3) return { method: 'POST', path: accessPath('other@tvs-local.iam.gserviceaccount.com'), headers, body: JSON.stringify({ scope: [CP] }) };
-  if (i % 20 === 7) return { method: 'POST', path: accessPath(GEMINI), headers: { ...headers, authorization: 'Bearer not-a-valid-token' }, body: JSON.stringify({ scope: [CP] }) };
-  if (i % 10 === 5) return { method: 'POST', path: idPath(GEMINI), headers, body: JSON.stringify({ audience: `https://svc-${i % AUDIENCES}.run.app` }) };
+  if (i % 20 === 3)
+    return {
+      method: 'POST',
+      path: accessPath('other@tvs-local.iam.gserviceaccount.com'),
+      headers,
+      body: JSON.stringify({ scope: [CP] }),
+    };
+  if (i % 20 === 7)
+    return {
+      method: 'POST',
+      path: accessPath(GEMINI),
+      headers: { ...headers, authorization: 'Bearer not-a-valid-token' },
+      body: JSON.stringify({ scope: [CP] }),
+    };
+  if (i % 10 === 5)
+    return {
+      method: 'POST',
+      path: idPath(GEMINI),
+      headers,
+      body: JSON.stringify({ audience: `https://svc-${i % AUDIENCES}.run.app` }),
+    };
   return { method: 'POST', path: accessPath(GEMINI), headers, body: JSON.stringify({ scope: [CP] }) };
 }
 
@@ -52,29 +73,39 @@ const settledRss = () => {
   return process.memoryUsage();
 };
 let afterWarm: NodeJS.MemoryUsage | undefined;
-const warmTimer = setTimeout(() => { afterWarm = settledRss(); }, soakSeconds * 1000 * 0.25);
+const warmTimer = setTimeout(
+  () => {
+    afterWarm = settledRss();
+  },
+  soakSeconds * 1000 * 0.25,
+);
 const soak = await run({ durationSeconds: soakSeconds, overallRate: rate });
 clearTimeout(warmTimer);
 const end = settledRss();
 const warm = afterWarm ?? end;
 const codes = soak.statusCodeStats ?? {};
-const count = (prefix: string) => Object.entries(codes).filter(([c]) => c.startsWith(prefix)).reduce((sum, [, v]) => sum + (v.count ?? 0), 0);
+const count = (prefix: string) =>
+  Object.entries(codes)
+    .filter(([c]) => c.startsWith(prefix))
+    .reduce((sum, [, v]) => sum + (v.count ?? 0), 0);
 
 await r.stop();
-process.stdout.write(`${JSON.stringify({
-  capacityRps: Math.round(capacity.requests.average),
-  rateRps: rate,
-  requests: soak.requests.total,
-  achievedRps: Math.round(soak.requests.average),
-  statusCodes: Object.fromEntries(Object.entries(codes).map(([c, v]) => [c, v.count ?? 0])),
-  fiveHundreds: count('5'),
-  errors: soak.errors,
-  timeouts: soak.timeouts,
-  p50Ms: soak.latency.p50,
-  p99Ms: soak.latency.p99,
-  rssAfterWarmupMb: Math.round(warm.rss / 1e5) / 10,
-  rssEndMb: Math.round(end.rss / 1e5) / 10,
-  rssGrowthPercent: Math.round(((end.rss - warm.rss) / warm.rss) * 1000) / 10,
-  heapAfterWarmupMb: Math.round(warm.heapUsed / 1e5) / 10,
-  heapEndMb: Math.round(end.heapUsed / 1e5) / 10,
-})}\n`);
+process.stdout.write(
+  `${JSON.stringify({
+    capacityRps: Math.round(capacity.requests.average),
+    rateRps: rate,
+    requests: soak.requests.total,
+    achievedRps: Math.round(soak.requests.average),
+    statusCodes: Object.fromEntries(Object.entries(codes).map(([c, v]) => [c, v.count ?? 0])),
+    fiveHundreds: count('5'),
+    errors: soak.errors,
+    timeouts: soak.timeouts,
+    p50Ms: soak.latency.p50,
+    p99Ms: soak.latency.p99,
+    rssAfterWarmupMb: Math.round(warm.rss / 1e5) / 10,
+    rssEndMb: Math.round(end.rss / 1e5) / 10,
+    rssGrowthPercent: Math.round(((end.rss - warm.rss) / warm.rss) * 1000) / 10,
+    heapAfterWarmupMb: Math.round(warm.heapUsed / 1e5) / 10,
+    heapEndMb: Math.round(end.heapUsed / 1e5) / 10,
+  })}\n`,
+);

@@ -27,8 +27,11 @@ export function renderSummary(rows: Row[]): string {
   const cell = (v: number | undefined) => (v === undefined ? '–' : String(Math.round(v * 10) / 10));
   const header = `| suite | ${COLUMNS.map(([, label]) => label).join(' | ')} |`;
   const rule = `| --- | ${COLUMNS.map(() => '---:').join(' | ')} |`;
-  const lines = rows.sort((a, b) => a.suite.localeCompare(b.suite)).map((r) => `| ${r.suite} | ${COLUMNS.map(([k]) => cell(r[k])).join(' | ')} |`);
-  const sum = (k: keyof Figures) => (rows.some((r) => r[k] !== undefined) ? rows.reduce((s, r) => s + (r[k] ?? 0), 0) : undefined);
+  const lines = rows
+    .sort((a, b) => a.suite.localeCompare(b.suite))
+    .map((r) => `| ${r.suite} | ${COLUMNS.map(([k]) => cell(r[k])).join(' | ')} |`);
+  const sum = (k: keyof Figures) =>
+    rows.some((r) => r[k] !== undefined) ? rows.reduce((s, r) => s + (r[k] ?? 0), 0) : undefined;
   const total = `| **total** | ${COLUMNS.map(([k]) => (k === 'rssGrowthPercent' || k === 'p99Ms' ? '' : cell(sum(k)))).join(' | ')} |`;
   return [header, rule, ...lines, total].join('\n');
 }
@@ -37,7 +40,9 @@ export default function setup(project: TestProject): () => void {
   const dir = mkdtempSync(join(tmpdir(), 'tvs-figures-'));
   project.provide('reliabilityFiguresDir', dir);
   return () => {
-    const rows = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Row);
+    const rows = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Row);
     rmSync(dir, { recursive: true, force: true });
     process.stdout.write(`\nReliability summary (npm run test:long)\n\n${renderSummary(rows)}\n\n`);
   };

@@ -11,7 +11,12 @@ function fakeAccessor(values: Array<string | Error>) {
     access(name) {
       reads.push(name);
       const v = values[Math.min(reads.length - 1, values.length - 1)];
-      return v instanceof Error ? Promise.reject(v) : Promise.resolve({ name: `projects/1/secrets/gemini-api-key/versions/${reads.length}`, data: Buffer.from(v) });
+      return v instanceof Error
+        ? Promise.reject(v)
+        : Promise.resolve({
+            name: `projects/1/secrets/gemini-api-key/versions/${reads.length}`,
+            data: Buffer.from(v),
+          });
     },
   };
   return { accessor, reads };
@@ -47,11 +52,17 @@ describe('GeminiApiKeySource', () => {
   it('re-reads in the background after ttlMs, serving the old key meanwhile', async () => {
     const clock = { now: 0 };
     const { accessor, reads } = fakeAccessor(['key-one', 'key-two']);
-    const source = new GeminiApiKeySource({ secretVersion: VERSION, accessor, ttlMs: 1000, now: () => clock.now });
+    const source = new GeminiApiKeySource({
+      secretVersion: VERSION,
+      accessor,
+      ttlMs: 1000,
+      now: () => clock.now,
+    });
     await source.getKey();
     clock.now = 1000;
     expect(await source.getKey()).toBe('key-one');
-    for (let i = 0; i < 100 && source.currentVersion?.endsWith('/2') !== true; i++) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 100 && source.currentVersion?.endsWith('/2') !== true; i++)
+      await new Promise((r) => setImmediate(r));
     expect(await source.getKey()).toBe('key-two');
     expect(reads).toHaveLength(2);
   });
@@ -61,29 +72,47 @@ describe('GeminiApiKeySource', () => {
     expect(await new GeminiApiKeySource({ secretVersion: VERSION, accessor }).getKey()).toBe('key-json');
   });
 
-  it.each([['an empty payload', ''], ['JSON without keyString', '{"a":1}'], ['text with spaces', 'not a key']])('refuses %s without echoing it', async (_n, payload) => {
+  it.each([
+    ['an empty payload', ''],
+    ['JSON without keyString', '{"a":1}'],
+    ['text with spaces', 'not a key'],
+  ])('refuses %s without echoing it', async (_n, payload) => {
     const { accessor } = fakeAccessor([payload]);
-    const err = await new GeminiApiKeySource({ secretVersion: VERSION, accessor }).getKey().catch((e: unknown) => e);
+    const err = await new GeminiApiKeySource({ secretVersion: VERSION, accessor })
+      .getKey()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiKeySourceError);
     expect(err).toMatchObject({ code: 'FAILED_PRECONDITION', reason: 'API_KEY_SECRET_MALFORMED' });
     if (payload) expect((err as Error).message).not.toContain(payload);
   });
 
   it('retries an unavailable Secret Manager and then succeeds', async () => {
-    const { accessor, reads } = fakeAccessor([new UnavailableError('down', { reason: 'SECRET_MANAGER_UNAVAILABLE' }), 'key-one']);
-    expect(await new GeminiApiKeySource({ secretVersion: VERSION, accessor, retry: fastRetry }).getKey()).toBe('key-one');
+    const { accessor, reads } = fakeAccessor([
+      new UnavailableError('down', { reason: 'SECRET_MANAGER_UNAVAILABLE' }),
+      'key-one',
+    ]);
+    expect(
+      await new GeminiApiKeySource({ secretVersion: VERSION, accessor, retry: fastRetry }).getKey(),
+    ).toBe('key-one');
     expect(reads).toHaveLength(2);
   });
 
   it('surfaces a missing secret at once as NOT_FOUND with a hint', async () => {
-    const { accessor, reads } = fakeAccessor([new NotFoundError('A configured secret was not found.', { reason: 'SECRET_NOT_FOUND' })]);
-    const err = await new GeminiApiKeySource({ secretVersion: VERSION, accessor, retry: fastRetry }).getKey().catch((e: unknown) => e);
+    const { accessor, reads } = fakeAccessor([
+      new NotFoundError('A configured secret was not found.', { reason: 'SECRET_NOT_FOUND' }),
+    ]);
+    const err = await new GeminiApiKeySource({ secretVersion: VERSION, accessor, retry: fastRetry })
+      .getKey()
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'ApiKeySourceError', code: 'NOT_FOUND', reason: 'SECRET_NOT_FOUND' });
     expect((err as ApiKeySourceError).hint).toMatch(/secret name/);
     expect(reads).toHaveLength(1);
   });
 
   it('rejects a malformed secret version name', () => {
-    expect(() => new GeminiApiKeySource({ secretVersion: 'gemini-api-key', accessor: fakeAccessor(['k']).accessor })).toThrow(TypeError);
+    expect(
+      () =>
+        new GeminiApiKeySource({ secretVersion: 'gemini-api-key', accessor: fakeAccessor(['k']).accessor }),
+    ).toThrow(TypeError);
   });
 });

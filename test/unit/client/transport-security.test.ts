@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { GeminiApiKeySource, InsecureTransportError, VendedTokenClient, apiKeySecretVersion } from '../../../client/index.js';
+import {
+  GeminiApiKeySource,
+  InsecureTransportError,
+  VendedTokenClient,
+  apiKeySecretVersion,
+} from '../../../client/index.js';
 
 const SA = 'gemini-caller@p.iam.gserviceaccount.com';
 const ID_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLWJ5dGVz';
@@ -9,13 +14,20 @@ function recordingClient(serviceUrl: string) {
   const used: string[] = [];
   const fetchImpl = ((url: URL) => {
     used.push(`fetch ${String(url)}`);
-    return Promise.resolve(new Response(JSON.stringify({ accessToken: 'ya29.x', expireTime: '2099-01-01T00:00:00Z' }), { status: 200 }));
+    return Promise.resolve(
+      new Response(JSON.stringify({ accessToken: 'ya29.x', expireTime: '2099-01-01T00:00:00Z' }), {
+        status: 200,
+      }),
+    );
   }) as typeof fetch;
   const idTokenSource = () => {
     used.push('id token');
     return Promise.resolve(ID_TOKEN);
   };
-  return { used, create: () => new VendedTokenClient({ serviceUrl, targetServiceAccount: SA, idTokenSource, fetchImpl }) };
+  return {
+    used,
+    create: () => new VendedTokenClient({ serviceUrl, targetServiceAccount: SA, idTokenSource, fetchImpl }),
+  };
 }
 
 describe('plain http only to loopback hosts', () => {
@@ -29,7 +41,10 @@ describe('plain http only to loopback hosts', () => {
   ])('accepts %s and sends the ID token to it', async (serviceUrl) => {
     const { used, create } = recordingClient(serviceUrl);
     await create().getAccessToken();
-    expect(used).toEqual(['id token', `fetch ${serviceUrl.replace(/\/$/, '')}/v1/projects/-/serviceAccounts/${SA}:generateAccessToken`]);
+    expect(used).toEqual([
+      'id token',
+      `fetch ${serviceUrl.replace(/\/$/, '')}/v1/projects/-/serviceAccounts/${SA}:generateAccessToken`,
+    ]);
   });
 
   it.each([
@@ -52,7 +67,9 @@ describe('plain http only to loopback hosts', () => {
     const error = caught as InsecureTransportError;
     expect(error.code).toBe('INSECURE_TRANSPORT');
     expect(error.host).toBe(host);
-    expect(error.message).toBe(`VendedTokenClient: serviceUrl must use https; plain http is allowed only to loopback hosts (127.0.0.0/8, ::1, localhost), not ${host}`);
+    expect(error.message).toBe(
+      `VendedTokenClient: serviceUrl must use https; plain http is allowed only to loopback hosts (127.0.0.0/8, ::1, localhost), not ${host}`,
+    );
     expect(used).toEqual([]);
   });
 
@@ -64,8 +81,22 @@ describe('plain http only to loopback hosts', () => {
 
   it('applies the same rule to the Secret Manager endpoint of the API key source', () => {
     const secretVersion = apiKeySecretVersion('p', 'gemini-api-key');
-    expect(() => new GeminiApiKeySource({ secretVersion, secretManagerEndpoint: 'http://secretmanager.example.com:8443' })).toThrow(InsecureTransportError);
-    expect(() => new GeminiApiKeySource({ secretVersion, secretManagerEndpoint: 'http://127.0.0.1:8443' })).not.toThrow();
-    expect(() => new GeminiApiKeySource({ secretVersion, secretManagerEndpoint: 'https://secretmanager.googleapis.com' })).not.toThrow();
+    expect(
+      () =>
+        new GeminiApiKeySource({
+          secretVersion,
+          secretManagerEndpoint: 'http://secretmanager.example.com:8443',
+        }),
+    ).toThrow(InsecureTransportError);
+    expect(
+      () => new GeminiApiKeySource({ secretVersion, secretManagerEndpoint: 'http://127.0.0.1:8443' }),
+    ).not.toThrow();
+    expect(
+      () =>
+        new GeminiApiKeySource({
+          secretVersion,
+          secretManagerEndpoint: 'https://secretmanager.googleapis.com',
+        }),
+    ).not.toThrow();
   });
 });

@@ -1,33 +1,75 @@
 import { describe, expect, it } from 'vitest';
-import { TokenServiceError, VendedTokenClient, type VendedTokenClientOptions } from '../../../client/index.js';
+import {
+  TokenServiceError,
+  VendedTokenClient,
+  type VendedTokenClientOptions,
+} from '../../../client/index.js';
 
 const SA = 'gemini-caller@p.iam.gserviceaccount.com';
 const SERVICE = 'https://tvs.example.com';
 const ID_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLWJ5dGVz';
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
-interface Answer { status: number; body: unknown; headers?: Record<string, string> }
+interface Answer {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
 
 /** A fake token service: answers in order (the last one repeats), records every request. */
 function fakeService(answers: Answer[]) {
   const calls: Array<{ url: string; headers: Headers; body: unknown }> = [];
   let gate: Promise<void> = Promise.resolve();
   const fetchImpl = (async (url: URL, init?: RequestInit) => {
-    calls.push({ url: url.href, headers: new Headers(init?.headers), body: JSON.parse(init?.body as string) });
+    calls.push({
+      url: url.href,
+      headers: new Headers(init?.headers),
+      body: JSON.parse(init?.body as string),
+    });
     await gate;
     const a = answers[Math.min(calls.length - 1, answers.length - 1)];
-    return new Response(JSON.stringify(a.body), { status: a.status, headers: { 'content-type': 'application/json', ...a.headers } });
+    return new Response(JSON.stringify(a.body), {
+      status: a.status,
+      headers: { 'content-type': 'application/json', ...a.headers },
+    });
   }) as typeof fetch;
-  return { calls, fetchImpl, hold: (p: Promise<void>) => { gate = p; } };
+  return {
+    calls,
+    fetchImpl,
+    hold: (p: Promise<void>) => {
+      gate = p;
+    },
+  };
 }
 
-const ok = (token: string, expiresAtMs: number): Answer => ({ status: 200, body: { accessToken: token, expireTime: new Date(expiresAtMs).toISOString().replace('.000Z', 'Z') } });
+const ok = (token: string, expiresAtMs: number): Answer => ({
+  status: 200,
+  body: { accessToken: token, expireTime: new Date(expiresAtMs).toISOString().replace('.000Z', 'Z') },
+});
 const googleError = (code: number, status: string, reason: string, message = 'denied'): Answer => ({
   status: code,
-  body: { error: { code, status, message, details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'tokenvending.googleapis.local', metadata: {} }] } },
+  body: {
+    error: {
+      code,
+      status,
+      message,
+      details: [
+        {
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+          reason,
+          domain: 'tokenvending.googleapis.local',
+          metadata: {},
+        },
+      ],
+    },
+  },
 });
 
-function client(fetchImpl: typeof fetch, clock: { now: number }, extra: Partial<VendedTokenClientOptions> = {}): VendedTokenClient {
+function client(
+  fetchImpl: typeof fetch,
+  clock: { now: number },
+  extra: Partial<VendedTokenClientOptions> = {},
+): VendedTokenClient {
   return new VendedTokenClient({
     serviceUrl: SERVICE,
     targetServiceAccount: SA,
@@ -49,12 +91,18 @@ describe('VendedTokenClient', () => {
   it('asks the IAM-style endpoint with the workload ID token, the scopes and the lifetime', async () => {
     const clock = { now: T0 };
     const svc = fakeService([ok('ya29.first', T0 + 3600_000)]);
-    const c = client(svc.fetchImpl, clock, { scopes: ['https://www.googleapis.com/auth/cloud-platform'], lifetimeSeconds: 1800 });
+    const c = client(svc.fetchImpl, clock, {
+      scopes: ['https://www.googleapis.com/auth/cloud-platform'],
+      lifetimeSeconds: 1800,
+    });
     expect(await c.getAccessToken()).toEqual({ token: 'ya29.first', res: null });
     expect(svc.calls).toHaveLength(1);
     expect(svc.calls[0].url).toBe(`${SERVICE}/v1/projects/-/serviceAccounts/${SA}:generateAccessToken`);
     expect(svc.calls[0].headers.get('authorization')).toBe(`Bearer ${ID_TOKEN}`);
-    expect(svc.calls[0].body).toEqual({ scope: ['https://www.googleapis.com/auth/cloud-platform'], lifetime: '1800s' });
+    expect(svc.calls[0].body).toEqual({
+      scope: ['https://www.googleapis.com/auth/cloud-platform'],
+      lifetime: '1800s',
+    });
   });
 
   it('serves a cached token without calling the service again', async () => {
@@ -72,7 +120,11 @@ describe('VendedTokenClient', () => {
     const clock = { now: T0 };
     const svc = fakeService([ok('ya29.first', T0 + 3600_000)]);
     let release!: () => void;
-    svc.hold(new Promise<void>((r) => { release = r; }));
+    svc.hold(
+      new Promise<void>((r) => {
+        release = r;
+      }),
+    );
     const c = client(svc.fetchImpl, clock);
     const all = Promise.all(Array.from({ length: 100 }, () => c.getAccessToken()));
     await until(() => svc.calls.length === 1);
@@ -127,7 +179,11 @@ describe('VendedTokenClient', () => {
 
   it('retries 503 with backoff and then succeeds', async () => {
     const clock = { now: T0 };
-    const svc = fakeService([{ status: 503, body: {} }, { status: 500, body: {} }, ok('ya29.first', T0 + 3600_000)]);
+    const svc = fakeService([
+      { status: 503, body: {} },
+      { status: 500, body: {} },
+      ok('ya29.first', T0 + 3600_000),
+    ]);
     const c = client(svc.fetchImpl, clock);
     expect((await c.getAccessToken()).token).toBe('ya29.first');
     expect(svc.calls).toHaveLength(3);
@@ -135,11 +191,23 @@ describe('VendedTokenClient', () => {
 
   it('gives up after maxAttempts on persistent 5xx with an UNAVAILABLE TokenServiceError', async () => {
     const clock = { now: T0 };
-    const svc = fakeService([googleError(503, 'UNAVAILABLE', 'UPSTREAM_UNAVAILABLE', 'The upstream service is unavailable; try again later.')]);
+    const svc = fakeService([
+      googleError(
+        503,
+        'UNAVAILABLE',
+        'UPSTREAM_UNAVAILABLE',
+        'The upstream service is unavailable; try again later.',
+      ),
+    ]);
     const c = client(svc.fetchImpl, clock);
     const err = await c.getAccessToken().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TokenServiceError);
-    expect(err).toMatchObject({ code: 'UNAVAILABLE', httpStatus: 503, reason: 'UPSTREAM_UNAVAILABLE', attempts: 3 });
+    expect(err).toMatchObject({
+      code: 'UNAVAILABLE',
+      httpStatus: 503,
+      reason: 'UPSTREAM_UNAVAILABLE',
+      attempts: 3,
+    });
     expect((err as Error).message).toContain('after 3 attempt(s)');
     expect(svc.calls).toHaveLength(3);
   });
@@ -171,8 +239,13 @@ describe('VendedTokenClient', () => {
   it('reports a workload without an identity as UNAUTHENTICATED', async () => {
     const clock = { now: T0 };
     const svc = fakeService([ok('ya29.first', T0 + 3600_000)]);
-    const c = client(svc.fetchImpl, clock, { idTokenSource: () => Promise.reject(new Error('Could not load the default credentials')) });
-    await expect(c.getAccessToken()).rejects.toMatchObject({ name: 'TokenServiceError', code: 'UNAUTHENTICATED' });
+    const c = client(svc.fetchImpl, clock, {
+      idTokenSource: () => Promise.reject(new Error('Could not load the default credentials')),
+    });
+    await expect(c.getAccessToken()).rejects.toMatchObject({
+      name: 'TokenServiceError',
+      code: 'UNAUTHENTICATED',
+    });
     expect(svc.calls).toHaveLength(0);
   });
 
@@ -209,6 +282,14 @@ describe('VendedTokenClient', () => {
     ['a lifetime over an hour', { lifetimeSeconds: 3601 }],
     ['a negative refreshAheadMs', { refreshAheadMs: -1 }],
   ])('rejects %s with a TypeError', (_name, bad) => {
-    expect(() => new VendedTokenClient({ serviceUrl: SERVICE, targetServiceAccount: SA, idTokenSource: () => Promise.resolve(ID_TOKEN), ...bad })).toThrow(TypeError);
+    expect(
+      () =>
+        new VendedTokenClient({
+          serviceUrl: SERVICE,
+          targetServiceAccount: SA,
+          idTokenSource: () => Promise.resolve(ID_TOKEN),
+          ...bad,
+        }),
+    ).toThrow(TypeError);
   });
 });

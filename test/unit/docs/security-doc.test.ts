@@ -27,7 +27,10 @@ function namesATest(source: string, name: string): boolean {
   if (source.includes(name) || source.includes(name.replace(/'/g, "\\'"))) return true;
   const templates = [...source.matchAll(/(['`"])((?:(?!\1).)*%s(?:(?!\1).)*)\1/g)].map((m) => m[2]);
   return templates.some((template) => {
-    const pattern = template.split('%s').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('(.+)');
+    const pattern = template
+      .split('%s')
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('(.+)');
     const match = new RegExp(`^${pattern}$`).exec(name);
     return match !== null && match.slice(1).every((part) => source.includes(part));
   });

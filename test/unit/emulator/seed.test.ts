@@ -17,21 +17,63 @@ const base = { projectId: 'tvs-local', projectNumber: '123456789012' };
 
 describe('parseSeed', () => {
   it('fills defaults for a minimal seed', () => {
-    expect(parseSeed(base)).toEqual({ ...base, serviceAccounts: [], secrets: [], iamBindings: [], lifetimeExtension: [] });
+    expect(parseSeed(base)).toEqual({
+      ...base,
+      serviceAccounts: [],
+      secrets: [],
+      iamBindings: [],
+      lifetimeExtension: [],
+    });
   });
 
   it.each<[string, unknown, string]>([
     ['a malformed project id', { ...base, projectId: 'Bad_Project' }, 'projectId: must be a GCP project id'],
-    ['a non-numeric project number', { ...base, projectNumber: '12ab' }, 'projectNumber: must be a numeric project number'],
+    [
+      'a non-numeric project number',
+      { ...base, projectNumber: '12ab' },
+      'projectNumber: must be a numeric project number',
+    ],
     ['an unknown top-level key', { ...base, extra: 1 }, 'Unrecognized key'],
-    ['a malformed service-account email', { ...base, serviceAccounts: [{ email: 'me@example.com' }] }, 'serviceAccounts.0.email: must be a service-account email'],
-    ['a duplicate service account', { ...base, serviceAccounts: [{ email: SA }, { email: SA }] }, `serviceAccounts.1.email: duplicate service account ${SA}`],
-    ['more than 10 user-managed keys', { ...base, serviceAccounts: [{ email: SA, userManagedKeys: 11 }] }, 'serviceAccounts.0.userManagedKeys'],
-    ['a metadata identity that is not seeded', { ...base, metadata: { defaultServiceAccount: SA } }, `metadata.defaultServiceAccount: ${SA} is not in serviceAccounts`],
-    ['a key version for an unseeded account', { ...base, secrets: [{ id: 'k', versions: [{ serviceAccountKey: SA }] }] }, `secrets.0.versions.0.serviceAccountKey: ${SA} is not in serviceAccounts`],
-    ['an alias to a missing version', { ...base, secrets: [{ id: 's', versions: [{ data: 'x' }], versionAliases: { current: 2 } }] }, 'secrets.0.versionAliases.current: version 2 does not exist'],
-    ['a duplicate secret id', { ...base, secrets: [{ id: 's' }, { id: 's' }] }, 'secrets.1.id: duplicate secret s'],
-    ['a version with two payload kinds', { ...base, secrets: [{ id: 's', versions: [{ data: 'x', dataBase64: 'eA==' }] }] }, 'secrets.0.versions.0'],
+    [
+      'a malformed service-account email',
+      { ...base, serviceAccounts: [{ email: 'me@example.com' }] },
+      'serviceAccounts.0.email: must be a service-account email',
+    ],
+    [
+      'a duplicate service account',
+      { ...base, serviceAccounts: [{ email: SA }, { email: SA }] },
+      `serviceAccounts.1.email: duplicate service account ${SA}`,
+    ],
+    [
+      'more than 10 user-managed keys',
+      { ...base, serviceAccounts: [{ email: SA, userManagedKeys: 11 }] },
+      'serviceAccounts.0.userManagedKeys',
+    ],
+    [
+      'a metadata identity that is not seeded',
+      { ...base, metadata: { defaultServiceAccount: SA } },
+      `metadata.defaultServiceAccount: ${SA} is not in serviceAccounts`,
+    ],
+    [
+      'a key version for an unseeded account',
+      { ...base, secrets: [{ id: 'k', versions: [{ serviceAccountKey: SA }] }] },
+      `secrets.0.versions.0.serviceAccountKey: ${SA} is not in serviceAccounts`,
+    ],
+    [
+      'an alias to a missing version',
+      { ...base, secrets: [{ id: 's', versions: [{ data: 'x' }], versionAliases: { current: 2 } }] },
+      'secrets.0.versionAliases.current: version 2 does not exist',
+    ],
+    [
+      'a duplicate secret id',
+      { ...base, secrets: [{ id: 's' }, { id: 's' }] },
+      'secrets.1.id: duplicate secret s',
+    ],
+    [
+      'a version with two payload kinds',
+      { ...base, secrets: [{ id: 's', versions: [{ data: 'x', dataBase64: 'eA==' }] }] },
+      'secrets.0.versions.0',
+    ],
   ])('rejects %s with a readable error', (_name, input, fragment) => {
     expect(() => parseSeed(input, 'test.json')).toThrow(SeedError);
     expect(() => parseSeed(input, 'test.json')).toThrow(fragment);
@@ -84,11 +126,22 @@ describe('applySeed', () => {
 
     const accessed = secrets.accessVersion('projects/tvs-local/secrets/gemini-caller-key/versions/current');
     const keyFile = JSON.parse(accessed.data.toString('utf8')) as Record<string, string>;
-    expect(keyFile).toMatchObject({ type: 'service_account', project_id: 'tvs-local', client_email: caller, token_uri: tokenUrl, universe_domain: 'googleapis.com' });
+    expect(keyFile).toMatchObject({
+      type: 'service_account',
+      project_id: 'tvs-local',
+      client_email: caller,
+      token_uri: tokenUrl,
+      universe_domain: 'googleapis.com',
+    });
     expect(keyFile.private_key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     expect(createPrivateKey(keyFile.private_key).asymmetricKeyDetails?.modulusLength).toBe(2048);
     expect(state.serviceAccounts.getKey(caller, keyFile.private_key_id)?.state).toBe('ENABLED');
-    expect(secrets.accessVersion('projects/tvs-local/secrets/plain/versions/latest').data.toString('utf8')).toBe('hello');
-    expect(secrets.getSecret('projects/tvs-local/secrets/gemini-caller-key').labels).toEqual({ 'tvs-managed': 'true', 'tvs-kind': 'sa-key' });
+    expect(
+      secrets.accessVersion('projects/tvs-local/secrets/plain/versions/latest').data.toString('utf8'),
+    ).toBe('hello');
+    expect(secrets.getSecret('projects/tvs-local/secrets/gemini-caller-key').labels).toEqual({
+      'tvs-managed': 'true',
+      'tvs-kind': 'sa-key',
+    });
   });
 });

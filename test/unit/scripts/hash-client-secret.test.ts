@@ -2,19 +2,31 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseClientSecretHash, verifyClientSecret } from '../../../functions/token/oauth/client-secret-hash.js';
+import {
+  parseClientSecretHash,
+  verifyClientSecret,
+} from '../../../functions/token/oauth/client-secret-hash.js';
 import { compilePolicy } from '../../../functions/token/policy/compile-policy.js';
 import { secretWeakness } from '../../../scripts/hash-client-secret.js';
 
 const CLI = fileURLToPath(new URL('../../../scripts/hash-client-secret.ts', import.meta.url));
 
-function run(args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  stdin?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(stdin ?? '');
@@ -29,7 +41,12 @@ describe('hash-client-secret', () => {
     expect(code).toBe(0);
     const { clientSecret, secretHash } = JSON.parse(stdout);
     expect(Buffer.from(clientSecret, 'base64url')).toHaveLength(32);
-    const policy = compilePolicy({ version: 1, serviceAccounts: {}, clients: { batch: { secretHash } }, rules: [] });
+    const policy = compilePolicy({
+      version: 1,
+      serviceAccounts: {},
+      clients: { batch: { secretHash } },
+      rules: [],
+    });
     expect(await verifyClientSecret(clientSecret, policy.clientSecretHash('batch')!)).toBe(true);
   });
 
@@ -71,7 +88,11 @@ describe('secretWeakness', () => {
     ['65 characters (the service accepts 32-64)', `${STRONG}${STRONG}`.slice(0, 65), /more than 64/],
     ['a space inside', `${STRONG.slice(0, 20)} ${STRONG.slice(20)}`, /printable ASCII/],
     ['16 distinct characters repeated twice (64 bits)', '0123456789abcdef'.repeat(2), /repeats itself/],
-    ['few distinct characters, no repetition pattern', 'qwertqwrteqtwreqtrewtqerwqetrwqetrqwe', /bits|repeats/],
+    [
+      'few distinct characters, no repetition pattern',
+      'qwertqwrteqtwreqtrewtqerwqetrwqetrqwe',
+      /bits|repeats/,
+    ],
   ])('%s', (_name, secret, problem) => {
     if (problem === undefined) expect(secretWeakness(secret)).toBeUndefined();
     else expect(secretWeakness(secret)).toMatch(problem);

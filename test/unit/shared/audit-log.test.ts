@@ -31,21 +31,24 @@ describe('createAuditLog', () => {
     ['done', 'INFO'],
     ['denied', 'NOTICE'],
     ['error', 'ERROR'],
-  ])('logs a %s decision at severity %s with its labels and a readable message', async (decision, severity) => {
-    const out = createCapture();
-    const log = createAuditLog({ logName: 'token-vending-audit', projectId: 'p', transport: out.stream });
-    log.write(entry(decision));
-    await log.flush();
-    const [line] = out.entries();
-    expect(line).toMatchObject({
-      severity,
-      'logging.googleapis.com/labels': { component: 'token-vending', decision },
-      message: `generateAccessToken ${decision}: ${decision === 'granted' ? 'GRANTED' : 'SOME_REASON'}`,
-      decision,
-      httpStatus: entry(decision).httpStatus,
-      latencyMs: 12,
-    });
-  });
+  ])(
+    'logs a %s decision at severity %s with its labels and a readable message',
+    async (decision, severity) => {
+      const out = createCapture();
+      const log = createAuditLog({ logName: 'token-vending-audit', projectId: 'p', transport: out.stream });
+      log.write(entry(decision));
+      await log.flush();
+      const [line] = out.entries();
+      expect(line).toMatchObject({
+        severity,
+        'logging.googleapis.com/labels': { component: 'token-vending', decision },
+        message: `generateAccessToken ${decision}: ${decision === 'granted' ? 'GRANTED' : 'SOME_REASON'}`,
+        decision,
+        httpStatus: entry(decision).httpStatus,
+        latencyMs: 12,
+      });
+    },
+  );
 
   it('joins the request trace when given, and names the log in the project', async () => {
     const out = createCapture();

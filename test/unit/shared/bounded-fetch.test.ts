@@ -112,8 +112,11 @@ describe('boundedFetch', () => {
         controller.enqueue(encoder.encode('w'.repeat(64)));
       },
     });
-    const fetchImpl = (() => Promise.resolve(new Response(body, { headers: { 'content-length': '3' } }))) as typeof fetch;
-    const error = await fetchError(boundedFetch('https://example.test/lie', { timeoutMs: 2000, maxBytes: 100, fetchImpl }));
+    const fetchImpl = (() =>
+      Promise.resolve(new Response(body, { headers: { 'content-length': '3' } }))) as typeof fetch;
+    const error = await fetchError(
+      boundedFetch('https://example.test/lie', { timeoutMs: 2000, maxBytes: 100, fetchImpl }),
+    );
     expect(error.kind).toBe('too_large');
     expect(pulls).toBeLessThan(10);
   });
@@ -139,7 +142,11 @@ describe('boundedFetch', () => {
   it('reports a caller abort as aborted, not as a timeout', async () => {
     handler = () => undefined;
     const controller = new AbortController();
-    const pending = boundedFetch(`${base}/abort`, { timeoutMs: 10_000, maxBytes: 100, signal: controller.signal });
+    const pending = boundedFetch(`${base}/abort`, {
+      timeoutMs: 10_000,
+      maxBytes: 100,
+      signal: controller.signal,
+    });
     await expect.poll(() => requests.length).toBe(1);
     controller.abort();
     const error = await fetchError(pending);
@@ -147,7 +154,9 @@ describe('boundedFetch', () => {
   });
 
   it('refuses to start with an already aborted signal', async () => {
-    const error = await fetchError(boundedFetch(`${base}/x`, { timeoutMs: 1000, maxBytes: 100, signal: AbortSignal.abort() }));
+    const error = await fetchError(
+      boundedFetch(`${base}/x`, { timeoutMs: 1000, maxBytes: 100, signal: AbortSignal.abort() }),
+    );
     expect(error.kind).toBe('aborted');
     expect(requests).toHaveLength(0);
   });
@@ -171,7 +180,9 @@ describe('boundedFetch', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const error = await fetchError(boundedFetch(`http://127.0.0.1:${port}/`, { timeoutMs: 2000, maxBytes: 100 }));
+    const error = await fetchError(
+      boundedFetch(`http://127.0.0.1:${port}/`, { timeoutMs: 2000, maxBytes: 100 }),
+    );
     expect(error.kind).toBe('network');
   });
 

@@ -16,11 +16,23 @@ describe('loadTokenServiceConfig', () => {
     ['a missing audience', { TVS_AUDIENCE: undefined }, /TVS_AUDIENCE/],
     ['both policy sources', { TVS_POLICY_SECRET: 'projects/p/secrets/s/versions/latest' }, /set exactly one/],
     ['no policy source', { TVS_POLICY_FILE: undefined }, /set exactly one/],
-    ['a malformed policy secret name', { TVS_POLICY_FILE: undefined, TVS_POLICY_SECRET: 'tvs-policy' }, /TVS_POLICY_SECRET/],
-    ['plain http to a remote host', { TVS_GOOGLE_JWKS_URL: 'http://keys.example.com/certs' }, /TVS_GOOGLE_JWKS_URL: must be an https URL/],
+    [
+      'a malformed policy secret name',
+      { TVS_POLICY_FILE: undefined, TVS_POLICY_SECRET: 'tvs-policy' },
+      /TVS_POLICY_SECRET/,
+    ],
+    [
+      'plain http to a remote host',
+      { TVS_GOOGLE_JWKS_URL: 'http://keys.example.com/certs' },
+      /TVS_GOOGLE_JWKS_URL: must be an https URL/,
+    ],
     ['a clock skew above 60 s', { TVS_CLOCK_SKEW_SECONDS: '120' }, /TVS_CLOCK_SKEW_SECONDS/],
     ['issuers that are not JSON', { TVS_OIDC_ISSUERS: '[{' }, /TVS_OIDC_ISSUERS: must be valid JSON/],
-    ['an issuer with an unknown field', { TVS_OIDC_ISSUERS: '[{"issuer":"https://i.example","jku":"x"}]' }, /TVS_OIDC_ISSUERS/],
+    [
+      'an issuer with an unknown field',
+      { TVS_OIDC_ISSUERS: '[{"issuer":"https://i.example","jku":"x"}]' },
+      /TVS_OIDC_ISSUERS/,
+    ],
   ])('fails start-up on %s, naming the variable', (_name, overrides, message) => {
     const env: Record<string, string | undefined> = { ...base, ...overrides };
     expect(() => loadTokenServiceConfig(env)).toThrow(ConfigError);
@@ -31,7 +43,9 @@ describe('loadTokenServiceConfig', () => {
 describe('TVS_POLICY_MAX_STALENESS_SECONDS', () => {
   it('defaults to one hour, and is read in seconds', () => {
     expect(loadTokenServiceConfig(base).policy.maxStalenessSeconds).toBe(3600);
-    expect(loadTokenServiceConfig({ ...base, TVS_POLICY_MAX_STALENESS_SECONDS: '900' }).policy.maxStalenessSeconds).toBe(900);
+    expect(
+      loadTokenServiceConfig({ ...base, TVS_POLICY_MAX_STALENESS_SECONDS: '900' }).policy.maxStalenessSeconds,
+    ).toBe(900);
   });
 
   it.each([
@@ -40,7 +54,11 @@ describe('TVS_POLICY_MAX_STALENESS_SECONDS', () => {
     ['a fraction', { TVS_POLICY_MAX_STALENESS_SECONDS: '1.5' }, /TVS_POLICY_MAX_STALENESS_SECONDS/],
     ['not a number', { TVS_POLICY_MAX_STALENESS_SECONDS: 'one hour' }, /TVS_POLICY_MAX_STALENESS_SECONDS/],
     ['more than a week', { TVS_POLICY_MAX_STALENESS_SECONDS: '604801' }, /TVS_POLICY_MAX_STALENESS_SECONDS/],
-    ['less than the reload interval', { TVS_POLICY_TTL_SECONDS: '600', TVS_POLICY_MAX_STALENESS_SECONDS: '300' }, /TVS_POLICY_MAX_STALENESS_SECONDS: must be at least TVS_POLICY_TTL_SECONDS \(600\)/],
+    [
+      'less than the reload interval',
+      { TVS_POLICY_TTL_SECONDS: '600', TVS_POLICY_MAX_STALENESS_SECONDS: '300' },
+      /TVS_POLICY_MAX_STALENESS_SECONDS: must be at least TVS_POLICY_TTL_SECONDS \(600\)/,
+    ],
   ])('fails start-up on %s, naming the variable', (_name, overrides, message) => {
     const env: Record<string, string | undefined> = { ...base, ...overrides };
     expect(() => loadTokenServiceConfig(env)).toThrow(ConfigError);

@@ -11,7 +11,13 @@ const SECRET = 'projects/p/secrets/shared/versions/current';
 
 function keyFile(email: string, keyId: string, tokenUri = TOKEN_URI): string {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return JSON.stringify({ type: 'service_account', private_key_id: keyId, private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }), client_email: email, token_uri: tokenUri });
+  return JSON.stringify({
+    type: 'service_account',
+    private_key_id: keyId,
+    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    client_email: email,
+    token_uri: tokenUri,
+  });
 }
 
 /** A fake of our own SecretAccessor interface, counting reads. */
@@ -52,19 +58,37 @@ describe('ServiceAccountKeyStore', () => {
   it.each([
     ['not JSON', 'nope'],
     ['a key file with a token_uri outside the allow-list', keyFile(A, 'bbbb', 'https://evil.example/token')],
-    ['a key file without a private key', JSON.stringify({ type: 'service_account', private_key_id: 'cc', client_email: A, token_uri: TOKEN_URI })],
+    [
+      'a key file without a private key',
+      JSON.stringify({
+        type: 'service_account',
+        private_key_id: 'cc',
+        client_email: A,
+        token_uri: TOKEN_URI,
+      }),
+    ],
   ])('refuses %s with KEY_INVALID and no key material in the error', async (_name, payload) => {
-    const store = new ServiceAccountKeyStore({ secrets: accessor([payload]), tokenUriAllowlist: [TOKEN_URI] });
+    const store = new ServiceAccountKeyStore({
+      secrets: accessor([payload]),
+      tokenUriAllowlist: [TOKEN_URI],
+    });
     const err = await store.get(SECRET, A).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InternalError);
     expect((err as InternalError).reason).toBe('KEY_INVALID');
-    expect(JSON.stringify({ m: (err as Error).message, d: (err as InternalError).detail })).not.toContain('PRIVATE KEY');
+    expect(JSON.stringify({ m: (err as Error).message, d: (err as InternalError).detail })).not.toContain(
+      'PRIVATE KEY',
+    );
   });
 
   it('re-reads in the background when the key is older than the refresh interval, serving the old key meanwhile', async () => {
     let now = 0;
     const secrets = accessor([fileA, keyFile(A, 'dddd')]);
-    const store = new ServiceAccountKeyStore({ secrets, tokenUriAllowlist: [TOKEN_URI], refreshIntervalMs: 1000, now: () => now });
+    const store = new ServiceAccountKeyStore({
+      secrets,
+      tokenUriAllowlist: [TOKEN_URI],
+      refreshIntervalMs: 1000,
+      now: () => now,
+    });
     expect((await store.get(SECRET, A)).keyId).toBe('aaaa');
     now = 1001;
     expect((await store.get(SECRET, A)).keyId).toBe('aaaa');

@@ -32,7 +32,11 @@ let fresh: CreatedKey;
 
 beforeAll(async () => {
   emulator = await startEmulator({
-    seed: { projectId: PROJECT, projectNumber: '123450987654', serviceAccounts: [{ email: KEYED_EMAIL }, { email: ROTATED_EMAIL }] },
+    seed: {
+      projectId: PROJECT,
+      projectNumber: '123450987654',
+      serviceAccounts: [{ email: KEYED_EMAIL }, { email: ROTATED_EMAIL }],
+    },
   });
   const sa = emulator.state.serviceAccounts;
   [keyed, keyedSecond, stale, fresh] = await Promise.all([
@@ -54,7 +58,11 @@ type StoreKey = CreatedKey | { of: CreatedKey; keyId: string };
 async function loaded(key: StoreKey): Promise<LoadedKey> {
   const created = 'of' in key ? key.of : key;
   const signing = await toSigningKey(created.keyFile);
-  return { ...signing, keyId: 'of' in key ? key.keyId : signing.keyId, versionName: `projects/p/secrets/s/versions/${key.keyId}` };
+  return {
+    ...signing,
+    keyId: 'of' in key ? key.keyId : signing.keyId,
+    versionName: `projects/p/secrets/s/versions/${key.keyId}`,
+  };
 }
 
 /**
@@ -99,9 +107,16 @@ describe('key backend exchange', () => {
   it('exchanges a signed assertion for an access token of the key’s service account, expiring when the endpoint says', async () => {
     const { keys, gets, reloadCalls } = fakeKeyStore({ [SECRET]: keyed });
     const startedMs = Date.now();
-    const { result, exchanges } = await exchangesDuring(() => minterWith(keys).accessToken(KEYED, [CLOUD_PLATFORM]));
+    const { result, exchanges } = await exchangesDuring(() =>
+      minterWith(keys).accessToken(KEYED, [CLOUD_PLATFORM]),
+    );
     const issued = emulator.state.tokens.lookup(result.token);
-    expect(issued).toMatchObject({ email: KEYED_EMAIL, scopes: [CLOUD_PLATFORM], keyId: keyed.keyId, issuedBy: 'oauth.token' });
+    expect(issued).toMatchObject({
+      email: KEYED_EMAIL,
+      scopes: [CLOUD_PLATFORM],
+      keyId: keyed.keyId,
+      issuedBy: 'oauth.token',
+    });
     expect(result.cacheHit).toBe(false);
     expect(result.expiresAtMs).toBeGreaterThanOrEqual(startedMs + 3599_000 - 1000);
     expect(result.expiresAtMs).toBeLessThanOrEqual(Date.now() + 3599_000 + 1000);
@@ -122,15 +137,24 @@ describe('key backend exchange', () => {
 describe('a rotated key (invalid_grant)', () => {
   it('re-reads the key once and mints with the new one', async () => {
     const { keys, reloadCalls } = fakeKeyStore({ [SECRET]: stale }, [fresh]);
-    const { result, exchanges } = await exchangesDuring(() => minterWith(keys).accessToken(ROTATED, [CLOUD_PLATFORM]));
-    expect(emulator.state.tokens.lookup(result.token)).toMatchObject({ email: ROTATED_EMAIL, keyId: fresh.keyId });
+    const { result, exchanges } = await exchangesDuring(() =>
+      minterWith(keys).accessToken(ROTATED, [CLOUD_PLATFORM]),
+    );
+    expect(emulator.state.tokens.lookup(result.token)).toMatchObject({
+      email: ROTATED_EMAIL,
+      keyId: fresh.keyId,
+    });
     expect(reloadCalls).toEqual([{ secret: SECRET, email: ROTATED_EMAIL, staleKeyId: stale.keyId }]);
     expect(exchanges).toBe(2);
   });
 
   it('gives up without a second exchange when the re-read yields the same key', async () => {
     const { keys, reloadCalls } = fakeKeyStore({ [SECRET]: stale }, [stale]);
-    const { result: error, exchanges } = await exchangesDuring(() => minterWith(keys).accessToken(ROTATED, [CLOUD_PLATFORM]).catch((e: unknown) => e));
+    const { result: error, exchanges } = await exchangesDuring(() =>
+      minterWith(keys)
+        .accessToken(ROTATED, [CLOUD_PLATFORM])
+        .catch((e: unknown) => e),
+    );
     expect(error).toBeInstanceOf(InternalError);
     expect((error as InternalError).reason).toBe('SERVICE_ACCOUNT_CREDENTIAL_REJECTED');
     expect(reloadCalls).toHaveLength(1);
@@ -139,8 +163,15 @@ describe('a rotated key (invalid_grant)', () => {
 
   it('gives up after the re-read key is refused too: exactly two exchanges and one re-read', async () => {
     const deleted = (keyId: string): StoreKey => ({ of: stale, keyId });
-    const { keys, reloadCalls } = fakeKeyStore({ [SECRET]: stale }, [deleted('deleted-key-1'), deleted('deleted-key-2')]);
-    const { result: error, exchanges } = await exchangesDuring(() => minterWith(keys).accessToken(ROTATED, [CLOUD_PLATFORM]).catch((e: unknown) => e));
+    const { keys, reloadCalls } = fakeKeyStore({ [SECRET]: stale }, [
+      deleted('deleted-key-1'),
+      deleted('deleted-key-2'),
+    ]);
+    const { result: error, exchanges } = await exchangesDuring(() =>
+      minterWith(keys)
+        .accessToken(ROTATED, [CLOUD_PLATFORM])
+        .catch((e: unknown) => e),
+    );
     expect(error).toBeInstanceOf(InternalError);
     expect(error).toMatchObject({
       reason: 'SERVICE_ACCOUNT_CREDENTIAL_REJECTED',
@@ -155,7 +186,11 @@ describe('a rotated key (invalid_grant)', () => {
 describe('token endpoint refusals', () => {
   it('turns invalid_scope into INVALID_SCOPE (InvalidArgument), without re-reading the key', async () => {
     const { keys, reloadCalls } = fakeKeyStore({ [SECRET]: keyed });
-    const { result: error, exchanges } = await exchangesDuring(() => minterWith(keys).accessToken(KEYED, []).catch((e: unknown) => e));
+    const { result: error, exchanges } = await exchangesDuring(() =>
+      minterWith(keys)
+        .accessToken(KEYED, [])
+        .catch((e: unknown) => e),
+    );
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect(error).toMatchObject({
       reason: 'INVALID_SCOPE',
@@ -169,10 +204,19 @@ describe('token endpoint refusals', () => {
   it('turns any other refusal into UPSTREAM_REJECTED (Internal), without re-reading the key or retrying', async () => {
     emulator.faults.inject({ endpoint: 'oauth.token', status: 403, times: 1 });
     const { keys, reloadCalls } = fakeKeyStore({ [SECRET]: keyed });
-    const { result: error, exchanges } = await exchangesDuring(() => minterWith(keys).accessToken(KEYED, [CLOUD_PLATFORM]).catch((e: unknown) => e));
+    const { result: error, exchanges } = await exchangesDuring(() =>
+      minterWith(keys)
+        .accessToken(KEYED, [CLOUD_PLATFORM])
+        .catch((e: unknown) => e),
+    );
     expect(error).toBeInstanceOf(InternalError);
-    expect(error).toMatchObject({ reason: 'UPSTREAM_REJECTED', message: 'The service account credential was rejected by Google.' });
-    expect((error as InternalError).detail).toMatch(new RegExp(`^${KEYED_EMAIL}: token endpoint answered 403`));
+    expect(error).toMatchObject({
+      reason: 'UPSTREAM_REJECTED',
+      message: 'The service account credential was rejected by Google.',
+    });
+    expect((error as InternalError).detail).toMatch(
+      new RegExp(`^${KEYED_EMAIL}: token endpoint answered 403`),
+    );
     expect(reloadCalls).toEqual([]);
     expect(exchanges).toBe(1);
   });

@@ -5,15 +5,32 @@
 import { describe, expect, it } from 'vitest';
 import { InternalError, InvalidArgumentError, UnavailableError } from '../../../shared/errors.js';
 import type { ServiceAccountKeyStore } from '../../../shared/key-store.js';
-import { createMinter, scopeKey, type KeylessBackend, type MintedToken, type TargetServiceAccount } from '../../../shared/minter.js';
+import {
+  createMinter,
+  scopeKey,
+  type KeylessBackend,
+  type MintedToken,
+  type TargetServiceAccount,
+} from '../../../shared/minter.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const KEYLESS: TargetServiceAccount = { email: 'keyless@p.iam.gserviceaccount.com', backend: 'keyless' };
-const KEYED: TargetServiceAccount = { email: 'keyed@p.iam.gserviceaccount.com', backend: 'key', keySecret: 'projects/p/secrets/k/versions/current' };
+const KEYED: TargetServiceAccount = {
+  email: 'keyed@p.iam.gserviceaccount.com',
+  backend: 'key',
+  keySecret: 'projects/p/secrets/k/versions/current',
+};
 const A = 'https://www.googleapis.com/auth/cloud-platform';
 const B = 'https://www.googleapis.com/auth/userinfo.email';
 
-interface Call { kind: 'access' | 'id'; email: string; scopes?: readonly string[]; lifetimeSeconds?: number; audience?: string; includeEmail?: boolean }
+interface Call {
+  kind: 'access' | 'id';
+  email: string;
+  scopes?: readonly string[];
+  lifetimeSeconds?: number;
+  audience?: string;
+  includeEmail?: boolean;
+}
 
 /** A keyless backend that mints a distinct token per call and records what it was asked. */
 function fakeKeyless(): KeylessBackend & { calls: Call[] } {
@@ -42,7 +59,9 @@ function fakeKeyStore(outages: Error[] = []): ServiceAccountKeyStore & { reads: 
     reads,
     get: (secret: string) => {
       reads.push(secret);
-      return Promise.reject(outages.shift() ?? new InvalidArgumentError('fake key store: no key', { reason: 'FAKE_NO_KEY' }));
+      return Promise.reject(
+        outages.shift() ?? new InvalidArgumentError('fake key store: no key', { reason: 'FAKE_NO_KEY' }),
+      );
     },
     reload: () => Promise.reject(new Error('not used')),
   };
@@ -74,7 +93,9 @@ describe('access token cache key', () => {
     const first = await m.accessToken(KEYLESS, [B, A], 600);
     const second = await m.accessToken(KEYLESS, [A, B, A], 600);
     expect(second).toEqual({ ...first, cacheHit: true });
-    expect(keyless.calls).toEqual([{ kind: 'access', email: KEYLESS.email, scopes: [A, B], lifetimeSeconds: 600 }]);
+    expect(keyless.calls).toEqual([
+      { kind: 'access', email: KEYLESS.email, scopes: [A, B], lifetimeSeconds: 600 },
+    ]);
   });
 
   it('mints separately for different scopes', async () => {
@@ -97,7 +118,11 @@ describe('access token cache key', () => {
   it('mints separately for another service account', async () => {
     const { m, keyless } = minter();
     await m.accessToken(KEYLESS, [A], 600);
-    const other = await m.accessToken({ email: 'other@p.iam.gserviceaccount.com', backend: 'keyless' }, [A], 600);
+    const other = await m.accessToken(
+      { email: 'other@p.iam.gserviceaccount.com', backend: 'keyless' },
+      [A],
+      600,
+    );
     expect(other.cacheHit).toBe(false);
     expect(keyless.calls.map((c) => c.email)).toEqual([KEYLESS.email, 'other@p.iam.gserviceaccount.com']);
   });
@@ -162,15 +187,25 @@ describe('lifetime cap of the key backend', () => {
 
 describe('failures', () => {
   it('retries a Secret Manager outage while loading a key, within the same request', async () => {
-    const { m, keys } = minter({ outages: [new UnavailableError('Secret Manager is unavailable.', { reason: 'SECRET_MANAGER_UNAVAILABLE' })] });
+    const { m, keys } = minter({
+      outages: [
+        new UnavailableError('Secret Manager is unavailable.', { reason: 'SECRET_MANAGER_UNAVAILABLE' }),
+      ],
+    });
     const error = await m.accessToken(KEYED, [A]).catch((e: unknown) => e);
     expect((error as InvalidArgumentError).reason).toBe('FAKE_NO_KEY');
     expect(keys.reads).toHaveLength(2);
   });
 
   it.each([
-    ['another UNAVAILABLE reason', new UnavailableError('Something else is unavailable.', { reason: 'OTHER_UNAVAILABLE' })],
-    ['a SECRET_MANAGER_UNAVAILABLE reason on a non-UNAVAILABLE error', new InternalError('Internal error.', { reason: 'SECRET_MANAGER_UNAVAILABLE' })],
+    [
+      'another UNAVAILABLE reason',
+      new UnavailableError('Something else is unavailable.', { reason: 'OTHER_UNAVAILABLE' }),
+    ],
+    [
+      'a SECRET_MANAGER_UNAVAILABLE reason on a non-UNAVAILABLE error',
+      new InternalError('Internal error.', { reason: 'SECRET_MANAGER_UNAVAILABLE' }),
+    ],
   ])('does not retry %s from the key store', async (_name, outage) => {
     const { m, keys } = minter({ outages: [outage] });
     const error = await m.accessToken(KEYED, [A]).catch((e: unknown) => e);

@@ -1,6 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DeadlineExceededError, UnavailableError } from '../../../shared/errors.js';
-import { MAX_RETRY_AFTER_MS, abortableSleep, parseRetryAfter, withRetry, type RetryOptions } from '../../../shared/retry.js';
+import {
+  MAX_RETRY_AFTER_MS,
+  abortableSleep,
+  parseRetryAfter,
+  withRetry,
+  type RetryOptions,
+} from '../../../shared/retry.js';
 
 const GENERIC_MESSAGE = 'The upstream service is unavailable; try again later.';
 
@@ -94,7 +100,11 @@ describe('withRetry', () => {
 
     expect(attempt).toHaveBeenCalledTimes(3);
     expect(err).toBeInstanceOf(UnavailableError);
-    expect(err).toMatchObject({ code: 'UNAVAILABLE', reason: 'UPSTREAM_UNAVAILABLE', message: GENERIC_MESSAGE });
+    expect(err).toMatchObject({
+      code: 'UNAVAILABLE',
+      reason: 'UPSTREAM_UNAVAILABLE',
+      message: GENERIC_MESSAGE,
+    });
     expect((err as Error).cause).toBe(errors[2]);
   });
 
@@ -120,7 +130,9 @@ describe('withRetry', () => {
   it('rethrows a non-retryable error that follows retryable ones', async () => {
     const notFound = new Error('404');
     const { options } = harness({ classify: (err) => ({ retryable: err !== notFound }) });
-    const attempt = vi.fn((_s: AbortSignal, n: number) => Promise.reject(n === 3 ? notFound : new Error('503')));
+    const attempt = vi.fn((_s: AbortSignal, n: number) =>
+      Promise.reject(n === 3 ? notFound : new Error('503')),
+    );
     await expect(withRetry(attempt, options)).rejects.toBe(notFound);
     expect(attempt).toHaveBeenCalledTimes(3);
   });
@@ -141,7 +153,11 @@ describe('withRetry', () => {
     [0.5, [50, 100, 200, 400, 800, 1000, 1000]],
     [0, [0, 0, 0, 0, 0, 0, 0]],
   ])('waits random() * min(maxDelayMs, baseDelayMs * 2^(n-1)) with random() = %s', async (r, expected) => {
-    const { options, sleeps, attemptFailing } = harness({ maxAttempts: 8, deadlineMs: 60_000, random: () => r });
+    const { options, sleeps, attemptFailing } = harness({
+      maxAttempts: 8,
+      deadlineMs: 60_000,
+      random: () => r,
+    });
     await withRetry(attemptFailing(7), options);
     expect(sleeps).toEqual(expected);
   });
@@ -167,19 +183,25 @@ describe('withRetry', () => {
     });
 
     it('honours a server-requested delay above maxDelayMs', async () => {
-      const { options, sleeps, attemptFailing } = harness({ classify: () => ({ retryable: true, retryAfterMs: 5000 }) });
+      const { options, sleeps, attemptFailing } = harness({
+        classify: () => ({ retryable: true, retryAfterMs: 5000 }),
+      });
       await withRetry(attemptFailing(1), options);
       expect(sleeps).toEqual([5000]);
     });
 
     it('keeps the backoff when the server-requested delay is shorter', async () => {
-      const { options, sleeps, attemptFailing } = harness({ classify: () => ({ retryable: true, retryAfterMs: 50 }) });
+      const { options, sleeps, attemptFailing } = harness({
+        classify: () => ({ retryable: true, retryAfterMs: 50 }),
+      });
       await withRetry(attemptFailing(1), options);
       expect(sleeps).toEqual([100]);
     });
 
     it.each([NaN, Infinity, -5])('ignores a retryAfterMs of %s', async (retryAfterMs) => {
-      const { options, sleeps, attemptFailing } = harness({ classify: () => ({ retryable: true, retryAfterMs }) });
+      const { options, sleeps, attemptFailing } = harness({
+        classify: () => ({ retryable: true, retryAfterMs }),
+      });
       await withRetry(attemptFailing(1), options);
       expect(sleeps).toEqual([100]);
     });
@@ -201,7 +223,10 @@ describe('withRetry', () => {
 
   describe('deadline', () => {
     it('stops before a backoff that would reach the deadline, never sleeping past it', async () => {
-      const { options, sleeps, errors, attemptFailing, elapsed } = harness({ deadlineMs: 1000, baseDelayMs: 400 });
+      const { options, sleeps, errors, attemptFailing, elapsed } = harness({
+        deadlineMs: 1000,
+        baseDelayMs: 400,
+      });
       const attempt = attemptFailing(Infinity);
       const err = await withRetry(attempt, options).catch((e: unknown) => e);
       // 400 ms fits; the next 800 ms would end at 1200 ms.
@@ -215,7 +240,9 @@ describe('withRetry', () => {
     it('counts the time attempts take against the deadline', async () => {
       const { options, sleeps, attemptFailing } = harness({ deadlineMs: 10_000, random: () => 0 }, 3000);
       const attempt = attemptFailing(Infinity);
-      await expect(withRetry(attempt, options)).rejects.toMatchObject({ reason: 'UPSTREAM_DEADLINE_EXCEEDED' });
+      await expect(withRetry(attempt, options)).rejects.toMatchObject({
+        reason: 'UPSTREAM_DEADLINE_EXCEEDED',
+      });
       expect(attempt).toHaveBeenCalledTimes(4);
       expect(sleeps).toEqual([0, 0, 0]);
     });
@@ -231,7 +258,9 @@ describe('withRetry', () => {
         },
       });
       const attempt = attemptFailing(Infinity);
-      await expect(withRetry(attempt, options)).rejects.toMatchObject({ reason: 'UPSTREAM_DEADLINE_EXCEEDED' });
+      await expect(withRetry(attempt, options)).rejects.toMatchObject({
+        reason: 'UPSTREAM_DEADLINE_EXCEEDED',
+      });
       expect(attempt).toHaveBeenCalledTimes(1);
     });
 
@@ -268,7 +297,9 @@ describe('withRetry', () => {
       vi.useFakeTimers();
       const { options } = harness({ now: undefined, sleep: undefined, deadlineMs: 300 });
       const attempt = (signal: AbortSignal): Promise<string> =>
-        new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error)));
+        new Promise((_resolve, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason as Error)),
+        );
       const state = track(withRetry(attempt, options));
       await vi.advanceTimersByTimeAsync(300);
       expect(state.error).toMatchObject({ reason: 'UPSTREAM_DEADLINE_EXCEEDED' });
@@ -288,7 +319,12 @@ describe('withRetry', () => {
       vi.useFakeTimers();
       const controller = new AbortController();
       const cancelled = new Error('caller went away');
-      const { options, attemptFailing } = harness({ now: undefined, sleep: undefined, signal: controller.signal, baseDelayMs: 1000 });
+      const { options, attemptFailing } = harness({
+        now: undefined,
+        sleep: undefined,
+        signal: controller.signal,
+        baseDelayMs: 1000,
+      });
       const attempt = attemptFailing(Infinity);
       const state = track(withRetry(attempt, options));
 
@@ -305,7 +341,10 @@ describe('withRetry', () => {
 
     it('stops waiting for an injected sleep that ignores the signal', async () => {
       const controller = new AbortController();
-      const { options, attemptFailing } = harness({ signal: controller.signal, sleep: () => new Promise<void>(() => undefined) });
+      const { options, attemptFailing } = harness({
+        signal: controller.signal,
+        sleep: () => new Promise<void>(() => undefined),
+      });
       const attempt = attemptFailing(Infinity);
       const result = withRetry(attempt, options);
       await vi.waitFor(() => expect(attempt).toHaveBeenCalledTimes(1));
@@ -335,7 +374,11 @@ describe('withRetry', () => {
     it('does not sleep when the caller aborts from onRetry', async () => {
       const controller = new AbortController();
       const cancelled = new Error('cancelled in onRetry');
-      const { options, attemptFailing } = harness({ signal: controller.signal, sleep: undefined, onRetry: () => controller.abort(cancelled) });
+      const { options, attemptFailing } = harness({
+        signal: controller.signal,
+        sleep: undefined,
+        onRetry: () => controller.abort(cancelled),
+      });
       const attempt = attemptFailing(Infinity);
       await expect(withRetry(attempt, options)).rejects.toBe(cancelled);
       expect(attempt).toHaveBeenCalledTimes(1);

@@ -2,7 +2,6 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SingleFlight } from '../../../shared/singleflight.js';
 import { deferred, drain } from '../../support/deferred.js';
 
-
 describe('SingleFlight', () => {
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown): void => {

@@ -7,7 +7,6 @@ interface Token {
   expiresAtMs: number;
 }
 
-
 const MIN = 60_000;
 const AHEAD = 300_000;
 const HOUR = 3_600_000;
@@ -21,7 +20,13 @@ describe('TokenCache', () => {
   };
 
   function makeCache(overrides: Partial<TokenCacheOptions> = {}): TokenCache<Token> {
-    return new TokenCache<Token>({ maxEntries: 100, refreshAheadMs: AHEAD, minRemainingMs: MIN, now, ...overrides });
+    return new TokenCache<Token>({
+      maxEntries: 100,
+      refreshAheadMs: AHEAD,
+      minRemainingMs: MIN,
+      now,
+      ...overrides,
+    });
   }
 
   function tokenFor(name: string, lifetimeMs = HOUR): Token {
@@ -52,16 +57,44 @@ describe('TokenCache', () => {
       ['options that are null', null, NOT_OBJECT],
       ['options that are not an object', 5, NOT_OBJECT],
       ['maxEntries of 0', { maxEntries: 0, refreshAheadMs: AHEAD, minRemainingMs: MIN }, MAX_ENTRIES],
-      ['a fractional maxEntries', { maxEntries: 1.5, refreshAheadMs: AHEAD, minRemainingMs: MIN }, MAX_ENTRIES],
+      [
+        'a fractional maxEntries',
+        { maxEntries: 1.5, refreshAheadMs: AHEAD, minRemainingMs: MIN },
+        MAX_ENTRIES,
+      ],
       ['a missing maxEntries', { refreshAheadMs: AHEAD, minRemainingMs: MIN }, MAX_ENTRIES],
       ['a negative refreshAheadMs', { maxEntries: 1, refreshAheadMs: -1, minRemainingMs: 0 }, REFRESH_AHEAD],
-      ['an infinite refreshAheadMs', { maxEntries: 1, refreshAheadMs: Infinity, minRemainingMs: MIN }, REFRESH_AHEAD],
-      ['a negative minRemainingMs', { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: -1 }, MIN_REMAINING],
+      [
+        'an infinite refreshAheadMs',
+        { maxEntries: 1, refreshAheadMs: Infinity, minRemainingMs: MIN },
+        REFRESH_AHEAD,
+      ],
+      [
+        'a negative minRemainingMs',
+        { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: -1 },
+        MIN_REMAINING,
+      ],
       ['a NaN minRemainingMs', { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: NaN }, MIN_REMAINING],
-      ['a string minRemainingMs', { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: '60000' }, MIN_REMAINING],
-      ['minRemainingMs above refreshAheadMs', { maxEntries: 1, refreshAheadMs: MIN, minRemainingMs: AHEAD }, 'TokenCache: minRemainingMs must not exceed refreshAheadMs'],
-      ['a clock that is not a function', { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: MIN, now: 5 }, 'TokenCache: now must be a function'],
-      ['an onBackgroundError that is not a function', { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: MIN, onBackgroundError: 'log' }, 'TokenCache: onBackgroundError must be a function'],
+      [
+        'a string minRemainingMs',
+        { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: '60000' },
+        MIN_REMAINING,
+      ],
+      [
+        'minRemainingMs above refreshAheadMs',
+        { maxEntries: 1, refreshAheadMs: MIN, minRemainingMs: AHEAD },
+        'TokenCache: minRemainingMs must not exceed refreshAheadMs',
+      ],
+      [
+        'a clock that is not a function',
+        { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: MIN, now: 5 },
+        'TokenCache: now must be a function',
+      ],
+      [
+        'an onBackgroundError that is not a function',
+        { maxEntries: 1, refreshAheadMs: AHEAD, minRemainingMs: MIN, onBackgroundError: 'log' },
+        'TokenCache: onBackgroundError must be a function',
+      ],
     ])('rejects %s with a TypeError naming the option', (_name, options, message) => {
       expect(() => new TokenCache(options as TokenCacheOptions)).toThrow(new TypeError(message));
     });
@@ -70,10 +103,16 @@ describe('TokenCache', () => {
       const cache = makeCache({ refreshAheadMs: 0, minRemainingMs: 0 });
       await seed(cache, 'k', tokenFor('t', 1));
       const mint = vi.fn(() => Promise.resolve(tokenFor('fresh')));
-      expect(await cache.get('k', mint)).toEqual({ value: expect.objectContaining({ token: 't' }), hit: true });
+      expect(await cache.get('k', mint)).toEqual({
+        value: expect.objectContaining({ token: 't' }),
+        hit: true,
+      });
       expect(mint).not.toHaveBeenCalled();
       clock += 1;
-      expect(await cache.get('k', mint)).toEqual({ value: expect.objectContaining({ token: 'fresh' }), hit: false });
+      expect(await cache.get('k', mint)).toEqual({
+        value: expect.objectContaining({ token: 'fresh' }),
+        hit: false,
+      });
     });
 
     it('reads Date.now when no clock is given', async () => {
@@ -90,7 +129,10 @@ describe('TokenCache', () => {
       const cache = makeCache({ refreshAheadMs: MIN, minRemainingMs: MIN });
       await seed(cache, 'k', tokenFor('t', MIN + 1));
       const mint = vi.fn(() => Promise.resolve(tokenFor('fresh')));
-      expect(await cache.get('k', mint)).toEqual({ value: expect.objectContaining({ token: 't' }), hit: true });
+      expect(await cache.get('k', mint)).toEqual({
+        value: expect.objectContaining({ token: 't' }),
+        hit: true,
+      });
       expect(mint).not.toHaveBeenCalled();
     });
 
@@ -407,24 +449,27 @@ describe('TokenCache', () => {
     it.each([
       ['delete', (cache: TokenCache<Token>) => void cache.delete('k')],
       ['clear', (cache: TokenCache<Token>) => cache.clear()],
-    ])('does not store the result of a mint that was running when %s was called, and starts a new one for later callers', async (_name, invalidate) => {
-      const cache = makeCache();
-      const stale = deferred<Token>();
-      const before = cache.get('k', () => stale.promise);
-      invalidate(cache);
-      expect(cache.stats().inFlight).toBe(0);
+    ])(
+      'does not store the result of a mint that was running when %s was called, and starts a new one for later callers',
+      async (_name, invalidate) => {
+        const cache = makeCache();
+        const stale = deferred<Token>();
+        const before = cache.get('k', () => stale.promise);
+        invalidate(cache);
+        expect(cache.stats().inFlight).toBe(0);
 
-      const fresh = tokenFor('fresh');
-      const freshMint = vi.fn(() => Promise.resolve(fresh));
-      const after = cache.get('k', freshMint);
-      stale.resolve(tokenFor('stale'));
+        const fresh = tokenFor('fresh');
+        const freshMint = vi.fn(() => Promise.resolve(fresh));
+        const after = cache.get('k', freshMint);
+        stale.resolve(tokenFor('stale'));
 
-      expect((await before).value.token).toBe('stale');
-      expect(await after).toEqual({ value: fresh, hit: false });
-      expect(freshMint).toHaveBeenCalledTimes(1);
-      await drain();
-      expect(cache.peek('k')).toBe(fresh);
-    });
+        expect((await before).value.token).toBe('stale');
+        expect(await after).toEqual({ value: fresh, hit: false });
+        expect(freshMint).toHaveBeenCalledTimes(1);
+        await drain();
+        expect(cache.peek('k')).toBe(fresh);
+      },
+    );
 
     it('stores the result of a mint started after delete, even when the revoked older mint finishes first', async () => {
       const cache = makeCache();

@@ -29,7 +29,10 @@ beforeEach(() => t.crashAfter(undefined));
 const emu = () => t.stack.emulator.state;
 const RESTRICTIONS = { apiTargets: [{ service: 'generativelanguage.googleapis.com' }] };
 const current = () => emu().secrets.accessVersion(`${API_SECRET}/versions/current`).data.toString('utf8');
-const versions = () => emu().secrets.listVersions(API_SECRET).items.map((v) => `${v.version}:${v.state}`);
+const versions = () =>
+  emu()
+    .secrets.listVersions(API_SECRET)
+    .items.map((v) => `${v.version}:${v.state}`);
 
 /** Sweeps (past every grace period) until the secret is idle again. */
 async function settle(): Promise<void> {
@@ -59,7 +62,9 @@ describe('API-key ids and adoption', () => {
   it('gives every rotation a fresh, unpredictable key id', async () => {
     const ids = new Set<string>();
     for (let i = 0; i < 2; i++) {
-      ids.add((await t.stack.rotation.runSweep({ secrets: ['api-secret'], force: true })).secrets[0].newKeyId!);
+      ids.add(
+        (await t.stack.rotation.runSweep({ secrets: ['api-secret'], force: true })).secrets[0].newKeyId!,
+      );
       await settle();
     }
     expect(ids.size).toBe(2);
@@ -67,26 +72,57 @@ describe('API-key ids and adoption', () => {
   });
 
   it.each([
-    ['without the nonce', (nonce: string) => ({ annotations: { 'tvs-rotation-secret': API_SECRET, 'tvs-rotation-nonce': `${nonce}x` }, restrictions: RESTRICTIONS })],
-    ['with the nonce but no restrictions', (nonce: string) => ({ annotations: { 'tvs-rotation-secret': API_SECRET, 'tvs-rotation-nonce': nonce } })],
-    ['with the nonce but other restrictions', (nonce: string) => ({ annotations: { 'tvs-rotation-secret': API_SECRET, 'tvs-rotation-nonce': nonce }, restrictions: { apiTargets: [{ service: 'aiplatform.googleapis.com' }] } })],
+    [
+      'without the nonce',
+      (nonce: string) => ({
+        annotations: { 'tvs-rotation-secret': API_SECRET, 'tvs-rotation-nonce': `${nonce}x` },
+        restrictions: RESTRICTIONS,
+      }),
+    ],
+    [
+      'with the nonce but no restrictions',
+      (nonce: string) => ({
+        annotations: { 'tvs-rotation-secret': API_SECRET, 'tvs-rotation-nonce': nonce },
+      }),
+    ],
+    [
+      'with the nonce but other restrictions',
+      (nonce: string) => ({
+        annotations: { 'tvs-rotation-secret': API_SECRET, 'tvs-rotation-nonce': nonce },
+        restrictions: { apiTargets: [{ service: 'aiplatform.googleapis.com' }] },
+      }),
+    ],
   ])('refuses a key found under its own id %s, creating nothing else', async (_what, planted) => {
     // A run killed right after its claim has recorded the nonce (readable by whoever reads the
     // secret's metadata): the attacker plants a key under the id that nonce leads to.
     t.crashAfter('claim');
-    await expect(t.stack.rotation.runSweep({ secrets: ['api-secret'], force: true })).rejects.toThrow('killed after claim');
+    await expect(t.stack.rotation.runSweep({ secrets: ['api-secret'], force: true })).rejects.toThrow(
+      'killed after claim',
+    );
     const nonce = t.state(API_SECRET).nonce!;
     expect(nonce).toMatch(/^[a-z0-9]{16,64}$/);
     const keyId = apiKeyIdFor('api-secret', nonce);
     emu().apiKeys.create(keyId, { displayName: 'planted', ...planted(nonce) });
-    const keysBefore = emu().apiKeys.list().map((k) => k.keyId).sort();
+    const keysBefore = emu()
+      .apiKeys.list()
+      .map((k) => k.keyId)
+      .sort();
     const versionsBefore = versions();
     const currentBefore = current();
 
     t.clock.advance(11 * 60_000); // past the dead run's claim
     const report = (await t.stack.rotation.runSweep({ secrets: ['api-secret'] })).secrets[0];
-    expect(report).toMatchObject({ outcome: 'failed', phase: 'idle', error: { code: 'FAILED_PRECONDITION', reason: 'API_KEY_ID_CONFLICT' } });
-    expect(emu().apiKeys.list().map((k) => k.keyId).sort()).toEqual(keysBefore);
+    expect(report).toMatchObject({
+      outcome: 'failed',
+      phase: 'idle',
+      error: { code: 'FAILED_PRECONDITION', reason: 'API_KEY_ID_CONFLICT' },
+    });
+    expect(
+      emu()
+        .apiKeys.list()
+        .map((k) => k.keyId)
+        .sort(),
+    ).toEqual(keysBefore);
     expect(versions()).toEqual(versionsBefore);
     expect(current()).toBe(currentBefore);
     expect(t.state(API_SECRET)).toMatchObject({ phase: 'idle', lastError: 'API_KEY_ID_CONFLICT' });

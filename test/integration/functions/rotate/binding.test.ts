@@ -36,14 +36,33 @@ const SEED: SeedInput = {
   serviceAccounts: [{ email: WORKLOAD }, { email: GEMINI }, { email: VERTEX }],
   metadata: { defaultServiceAccount: WORKLOAD },
   apiKeys: [
-    { id: 'gemini-demo', displayName: 'Gemini demo key', restrictions: { apiTargets: [{ service: 'generativelanguage.googleapis.com' }] } },
-    { id: 'victim-key', displayName: 'Someone else\'s unrestricted key' },
+    {
+      id: 'gemini-demo',
+      displayName: 'Gemini demo key',
+      restrictions: { apiTargets: [{ service: 'generativelanguage.googleapis.com' }] },
+    },
+    { id: 'victim-key', displayName: "Someone else's unrestricted key" },
   ],
   secrets: [
-    { id: 'gemini-caller-key', ...managed('sa-key', GEMINI), versions: [{ serviceAccountKey: GEMINI }], versionAliases: { current: 1 } },
-    { id: 'gemini-api-key', ...managed('api-key', API_TARGET), versions: [{ apiKeyString: 'gemini-demo' }], versionAliases: { current: 1 } },
+    {
+      id: 'gemini-caller-key',
+      ...managed('sa-key', GEMINI),
+      versions: [{ serviceAccountKey: GEMINI }],
+      versionAliases: { current: 1 },
+    },
+    {
+      id: 'gemini-api-key',
+      ...managed('api-key', API_TARGET),
+      versions: [{ apiKeyString: 'gemini-demo' }],
+      versionAliases: { current: 1 },
+    },
     // Carries the managed label (anyone with secrets.update can add it) but is in no binding.
-    { id: 'stray-managed', ...managed('sa-key', VERTEX), versions: [{ data: 'placeholder' }], versionAliases: { current: 1 } },
+    {
+      id: 'stray-managed',
+      ...managed('sa-key', VERTEX),
+      versions: [{ data: 'placeholder' }],
+      versionAliases: { current: 1 },
+    },
   ],
 };
 
@@ -59,7 +78,9 @@ let attacker: SecretManagerServiceClient;
 beforeAll(async () => {
   t = await startRotationStack({ seed: SEED, bindings: BINDINGS });
   restoreEnv = useEmulatorMetadata(t.stack.emulator.metadataHost);
-  attacker = new SecretManagerServiceClient(await secretManagerClientOptions(`http://${t.stack.emulator.grpcEndpoint}`));
+  attacker = new SecretManagerServiceClient(
+    await secretManagerClientOptions(`http://${t.stack.emulator.grpcEndpoint}`),
+  );
 });
 
 afterAll(async () => {
@@ -69,14 +90,28 @@ afterAll(async () => {
 });
 
 const emu = () => t.stack.emulator.state;
-const saKeys = (email: string) => emu().serviceAccounts.listKeys(email, { keyTypes: ['USER_MANAGED'] }).map((k) => k.keyId).sort();
-const apiKeys = () => emu().apiKeys.list().map((k) => k.keyId).sort();
-const versions = (secret: string) => emu().secrets.listVersions(secret).items.map((v) => `${v.version}:${v.state}`);
+const saKeys = (email: string) =>
+  emu()
+    .serviceAccounts.listKeys(email, { keyTypes: ['USER_MANAGED'] })
+    .map((k) => k.keyId)
+    .sort();
+const apiKeys = () =>
+  emu()
+    .apiKeys.list()
+    .map((k) => k.keyId)
+    .sort();
+const versions = (secret: string) =>
+  emu()
+    .secrets.listVersions(secret)
+    .items.map((v) => `${v.version}:${v.state}`);
 const annotationsOf = (secret: string) => ({ ...emu().secrets.getSecret(secret).annotations });
 
 /** The attacker's edit: replaces the secret's annotations through the public API. */
 async function editAnnotations(secret: string, annotations: Record<string, string>): Promise<void> {
-  await attacker.updateSecret({ secret: { name: secret, annotations }, updateMask: { paths: ['annotations'] } });
+  await attacker.updateSecret({
+    secret: { name: secret, annotations },
+    updateMask: { paths: ['annotations'] },
+  });
 }
 
 const post = (body: unknown) => t.post(body);
@@ -96,9 +131,16 @@ describe('a secret whose metadata is rewritten to name another target', () => {
 
     const swept = await post({ secrets: ['gemini-caller-key'], force: true });
     expect(swept.status).toBe(500);
-    expect(swept.json.secrets[0]).toMatchObject({ secret: 'gemini-caller-key', outcome: 'failed', error: { code: 'FAILED_PRECONDITION', reason: 'BINDING_MISMATCH' } });
+    expect(swept.json.secrets[0]).toMatchObject({
+      secret: 'gemini-caller-key',
+      outcome: 'failed',
+      error: { code: 'FAILED_PRECONDITION', reason: 'BINDING_MISMATCH' },
+    });
     const all = await post({ dryRun: true });
-    expect(all.json.secrets.find((s: any) => s.secret === 'gemini-caller-key')).toMatchObject({ outcome: 'failed', error: { reason: 'BINDING_MISMATCH' } });
+    expect(all.json.secrets.find((s: any) => s.secret === 'gemini-caller-key')).toMatchObject({
+      outcome: 'failed',
+      error: { reason: 'BINDING_MISMATCH' },
+    });
     t.clock.advance(PERIOD_MS);
     await announce(SA_SECRET);
 
@@ -107,25 +149,39 @@ describe('a secret whose metadata is rewritten to name another target', () => {
     expect(versions(SA_SECRET)).toEqual(before.versions);
     expect(annotationsOf(SA_SECRET)).toEqual({ ...original, 'tvs.rotation.target': VERTEX });
     const audit = await auditText();
-    expect(audit).toMatch(/"reason":"BINDING_MISMATCH"[^\n]*"secret":"gemini-caller-key"|"secret":"gemini-caller-key"[^\n]*"reason":"BINDING_MISMATCH"/);
+    expect(audit).toMatch(
+      /"reason":"BINDING_MISMATCH"[^\n]*"secret":"gemini-caller-key"|"secret":"gemini-caller-key"[^\n]*"reason":"BINDING_MISMATCH"/,
+    );
     await editAnnotations(SA_SECRET, original);
   });
 
   it('refuses an API-key secret whose kind label is flipped', async () => {
-    await attacker.updateSecret({ secret: { name: API_SECRET, labels: { 'tvs-managed': 'true', 'tvs-kind': 'sa-key' } }, updateMask: { paths: ['labels'] } });
+    await attacker.updateSecret({
+      secret: { name: API_SECRET, labels: { 'tvs-managed': 'true', 'tvs-kind': 'sa-key' } },
+      updateMask: { paths: ['labels'] },
+    });
     const keys = apiKeys();
     const { json } = await post({ secrets: ['gemini-api-key'], force: true });
     expect(json.secrets[0]).toMatchObject({ outcome: 'failed', error: { reason: 'BINDING_MISMATCH' } });
     expect(apiKeys()).toEqual(keys);
-    await attacker.updateSecret({ secret: { name: API_SECRET, labels: { 'tvs-managed': 'true', 'tvs-kind': 'api-key' } }, updateMask: { paths: ['labels'] } });
+    await attacker.updateSecret({
+      secret: { name: API_SECRET, labels: { 'tvs-managed': 'true', 'tvs-kind': 'api-key' } },
+      updateMask: { paths: ['labels'] },
+    });
   });
 
   it('does not rotate a secret that carries the managed label but is in no binding, and says so', async () => {
     const before = versions(STRAY_SECRET);
     const { status, json } = await post({ secrets: ['stray-managed'], force: true });
     expect(status).toBe(500);
-    expect(json.secrets[0]).toMatchObject({ secret: 'stray-managed', outcome: 'failed', error: { code: 'FAILED_PRECONDITION', reason: 'NOT_IN_BINDING' } });
-    expect((await post({ dryRun: true })).json.secrets.find((s: any) => s.secret === 'stray-managed')).toMatchObject({ outcome: 'failed', error: { reason: 'NOT_IN_BINDING' } });
+    expect(json.secrets[0]).toMatchObject({
+      secret: 'stray-managed',
+      outcome: 'failed',
+      error: { code: 'FAILED_PRECONDITION', reason: 'NOT_IN_BINDING' },
+    });
+    expect(
+      (await post({ dryRun: true })).json.secrets.find((s: any) => s.secret === 'stray-managed'),
+    ).toMatchObject({ outcome: 'failed', error: { reason: 'NOT_IN_BINDING' } });
     await announce(STRAY_SECRET);
     expect(saKeys(VERTEX)).toEqual([]);
     expect(versions(STRAY_SECRET)).toEqual(before);
@@ -135,9 +191,12 @@ describe('a secret whose metadata is rewritten to name another target', () => {
 
 describe('rotation state rewritten to name keys the secret does not own', () => {
   const purging = (oldKey: string) => ({
-    'tvs.rotation.phase': 'purging', 'tvs.rotation.generation': '1', 'tvs.rotation.old-key': oldKey,
+    'tvs.rotation.phase': 'purging',
+    'tvs.rotation.generation': '1',
+    'tvs.rotation.old-key': oldKey,
     // Rotated recently (so nothing else falls due), disabled long enough ago to be purged.
-    'tvs.rotation.rotated-at': new Date(t.clock.now()).toISOString(), 'tvs.rotation.disabled-at': '2020-01-01T00:00:00.000Z',
+    'tvs.rotation.rotated-at': new Date(t.clock.now()).toISOString(),
+    'tvs.rotation.disabled-at': '2020-01-01T00:00:00.000Z',
   });
 
   it('api-key: an old-key naming another API key of the project is refused and that key survives', async () => {
@@ -171,11 +230,16 @@ describe('rotation state rewritten to name keys the secret does not own', () => 
       await editAnnotations(SA_SECRET, { ...original, ...purging(vertexKey) });
       const other = await post({ secrets: ['gemini-caller-key'] });
       expect(other.json.secrets[0]).toMatchObject({ outcome: 'purged', actions: ['claim', 'delete'] });
-      expect(await auditText()).toMatch(new RegExp(`"reason":"OLD_KEY_ALREADY_GONE"[^\\n]*"oldKeyId":"${vertexKey}"`));
+      expect(await auditText()).toMatch(
+        new RegExp(`"reason":"OLD_KEY_ALREADY_GONE"[^\\n]*"oldKeyId":"${vertexKey}"`),
+      );
 
       await editAnnotations(SA_SECRET, { ...original, ...purging(breakGlass) });
       const refused = await post({ secrets: ['gemini-caller-key'] });
-      expect(refused.json.secrets[0]).toMatchObject({ outcome: 'failed', error: { reason: 'STATE_MISMATCH' } });
+      expect(refused.json.secrets[0]).toMatchObject({
+        outcome: 'failed',
+        error: { reason: 'STATE_MISMATCH' },
+      });
 
       expect(saKeys(VERTEX)).toEqual([vertexKey]);
       expect(emu().serviceAccounts.getKey(VERTEX, vertexKey)?.state).toBe('ENABLED');

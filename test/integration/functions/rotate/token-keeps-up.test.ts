@@ -18,7 +18,11 @@ let restoreEnv: () => void;
 
 beforeAll(async () => {
   // The demo seed labels its key secrets managed; the binding is the demo's.
-  t = await startRotationStack({ seed: DEFAULT_SEED_PATH, bindings: DEMO_BINDINGS, keyRefreshIntervalMs: 100 });
+  t = await startRotationStack({
+    seed: DEFAULT_SEED_PATH,
+    bindings: DEMO_BINDINGS,
+    keyRefreshIntervalMs: 100,
+  });
   restoreEnv = useEmulatorMetadata(t.stack.emulator.metadataHost);
 });
 
@@ -36,7 +40,9 @@ async function until(condition: () => boolean | Promise<boolean>, what: string):
 }
 
 it('serves every request while the key it uses is rotated, retired and deleted', async () => {
-  const idToken = (await (await new GoogleAuth().getIdTokenClient(t.stack.tokenUrl)).getRequestHeaders()).get('authorization')!;
+  const idToken = (await (await new GoogleAuth().getIdTokenClient(t.stack.tokenUrl)).getRequestHeaders()).get(
+    'authorization',
+  )!;
   let ok = 0;
   const failures: string[] = [];
   let stop = false;
@@ -65,16 +71,23 @@ it('serves every request while the key it uses is rotated, retired and deleted',
     const rotated = await t.stack.rotation.runSweep({ secrets: ['gemini-caller-key'], force: true });
     expect(rotated.secrets[0]).toMatchObject({ outcome: 'rotated', oldKeyId: oldKey });
     const newKey = rotated.secrets[0].newKeyId!;
-    await until(async () => (await t.stack.token.keys.get(`${SECRET}/versions/current`, GEMINI)).keyId === newKey, 'the token function to load the new key');
+    await until(
+      async () => (await t.stack.token.keys.get(`${SECRET}/versions/current`, GEMINI)).keyId === newKey,
+      'the token function to load the new key',
+    );
     await moreRequests('requests with the new key');
 
     t.clock.advance(GRACE_MS + 1);
-    expect((await t.stack.rotation.runSweep({ secrets: ['gemini-caller-key'] })).secrets[0]).toMatchObject({ outcome: 'retired' });
+    expect((await t.stack.rotation.runSweep({ secrets: ['gemini-caller-key'] })).secrets[0]).toMatchObject({
+      outcome: 'retired',
+    });
     expect(t.stack.emulator.state.serviceAccounts.getKey(GEMINI, oldKey)?.state).toBe('DISABLED');
     await moreRequests('requests after the old key was disabled');
 
     t.clock.advance(GRACE_MS + 1);
-    expect((await t.stack.rotation.runSweep({ secrets: ['gemini-caller-key'] })).secrets[0]).toMatchObject({ outcome: 'purged' });
+    expect((await t.stack.rotation.runSweep({ secrets: ['gemini-caller-key'] })).secrets[0]).toMatchObject({
+      outcome: 'purged',
+    });
     expect(t.stack.emulator.state.serviceAccounts.getKey(GEMINI, oldKey)?.state).toBe('DELETED');
     await moreRequests('requests after the old key was deleted');
   } finally {

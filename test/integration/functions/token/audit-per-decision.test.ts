@@ -30,21 +30,38 @@ let restoreEnv: () => void;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tvs-audit-'));
   const policyFile = join(dir, 'policy.json');
-  writeFileSync(policyFile, JSON.stringify({
-    version: 1,
-    serviceAccounts: {
-      [GEMINI]: { backend: 'key', keySecret: 'projects/tvs-local/secrets/gemini-caller-key/versions/current' },
-      [VERTEX]: { backend: 'keyless' },
-    },
-    clients: { 'audit-client': { secretHash: await hashClientSecret(CLIENT_SECRET) } },
-    rules: [
-      { name: 'workload', caller: { issuer: 'https://accounts.google.com', email: WORKLOAD }, serviceAccounts: [GEMINI, VERTEX], backend: 'any', scopes: [CP], idTokenAudiences: ['https://example.com'] },
-      { name: 'client', caller: { client: 'audit-client' }, serviceAccounts: [GEMINI], scopes: [CP] },
-    ],
-  }));
+  writeFileSync(
+    policyFile,
+    JSON.stringify({
+      version: 1,
+      serviceAccounts: {
+        [GEMINI]: {
+          backend: 'key',
+          keySecret: 'projects/tvs-local/secrets/gemini-caller-key/versions/current',
+        },
+        [VERTEX]: { backend: 'keyless' },
+      },
+      clients: { 'audit-client': { secretHash: await hashClientSecret(CLIENT_SECRET) } },
+      rules: [
+        {
+          name: 'workload',
+          caller: { issuer: 'https://accounts.google.com', email: WORKLOAD },
+          serviceAccounts: [GEMINI, VERTEX],
+          backend: 'any',
+          scopes: [CP],
+          idTokenAudiences: ['https://example.com'],
+        },
+        { name: 'client', caller: { client: 'audit-client' }, serviceAccounts: [GEMINI], scopes: [CP] },
+      ],
+    }),
+  );
   audit = createCapture();
   ops = createCapture();
-  stack = await startLocalStack({ auditTransport: audit.stream, opsLogWrite: ops.write, env: { TVS_POLICY_FILE: policyFile, TVS_UPSTREAM_DEADLINE_MS: '1500' } });
+  stack = await startLocalStack({
+    auditTransport: audit.stream,
+    opsLogWrite: ops.write,
+    env: { TVS_POLICY_FILE: policyFile, TVS_UPSTREAM_DEADLINE_MS: '1500' },
+  });
   restoreEnv = useEmulatorMetadata(stack.emulator.metadataHost);
   await stack.token.keys.get('projects/tvs-local/secrets/gemini-caller-key/versions/current', GEMINI);
 });
@@ -70,15 +87,29 @@ async function workloadIdToken(): Promise<string> {
   return idToken;
 }
 
-interface Sent { status: number; body: string; entries: any[] }
+interface Sent {
+  status: number;
+  body: string;
+  entries: any[];
+}
 
 /** Sends one request with a fresh trace id and returns the audit entries written for it. */
-async function send(method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}): Promise<Sent> {
+async function send(
+  method: string,
+  path: string,
+  init: { headers?: Record<string, string>; body?: string } = {},
+): Promise<Sent> {
   const traceId = randomBytes(16).toString('hex');
-  const res = await fetch(`${stack.tokenUrl}${path}`, { method, headers: { 'x-cloud-trace-context': `${traceId}/1;o=1`, ...init.headers }, body: init.body });
+  const res = await fetch(`${stack.tokenUrl}${path}`, {
+    method,
+    headers: { 'x-cloud-trace-context': `${traceId}/1;o=1`, ...init.headers },
+    body: init.body,
+  });
   const body = await res.text();
   await stack.token.flushAudit();
-  const entries = audit.entries().filter((e) => e['logging.googleapis.com/trace'] === `projects/tvs-local/traces/${traceId}`);
+  const entries = audit
+    .entries()
+    .filter((e) => e['logging.googleapis.com/trace'] === `projects/tvs-local/traces/${traceId}`);
   return { status: res.status, body, entries };
 }
 
@@ -92,24 +123,113 @@ const form = (fields: Record<string, string>) => ({
 });
 const accessPath = (sa: string) => `/v1/projects/-/serviceAccounts/${sa}:generateAccessToken`;
 const idPath = (sa: string) => `/v1/projects/-/serviceAccounts/${sa}:generateIdToken`;
-const clientForm = (extra: Record<string, string> = {}) => form({ grant_type: 'client_credentials', service_account: GEMINI, scope: CP, client_id: 'audit-client', client_secret: CLIENT_SECRET, ...extra });
+const clientForm = (extra: Record<string, string> = {}) =>
+  form({
+    grant_type: 'client_credentials',
+    service_account: GEMINI,
+    scope: CP,
+    client_id: 'audit-client',
+    client_secret: CLIENT_SECRET,
+    ...extra,
+  });
 
-type Case = [string, (auth: string) => Promise<Sent>, number, { decision: string; reason: string; action: string }];
+type Case = [
+  string,
+  (auth: string) => Promise<Sent>,
+  number,
+  { decision: string; reason: string; action: string },
+];
 
 describe('exactly one audit entry per decision', () => {
   it.each<Case>([
-    ['a granted access token (key backend)', (a) => send('POST', accessPath(GEMINI), json(a, { scope: [CP] })), 200, { decision: 'granted', reason: 'GRANTED', action: 'generateAccessToken' }],
-    ['a granted access token (keyless backend)', (a) => send('POST', accessPath(VERTEX), json(a, { scope: [CP] })), 200, { decision: 'granted', reason: 'GRANTED', action: 'generateAccessToken' }],
-    ['a granted ID token', (a) => send('POST', idPath(GEMINI), json(a, { audience: 'https://example.com', includeEmail: true })), 200, { decision: 'granted', reason: 'GRANTED', action: 'generateIdToken' }],
-    ['a policy denial of an access token', (a) => send('POST', accessPath(GEMINI), json(a, { scope: ['https://www.googleapis.com/auth/gmail.send'] })), 403, { decision: 'denied', reason: 'SCOPE_NOT_ALLOWED', action: 'generateAccessToken' }],
-    ['a policy denial of an ID token', (a) => send('POST', idPath(GEMINI), json(a, { audience: 'https://evil.example.com' })), 403, { decision: 'denied', reason: 'AUDIENCE_NOT_ALLOWED', action: 'generateIdToken' }],
-    ['a request without a credential', () => send('POST', accessPath(GEMINI), json(undefined, { scope: [CP] })), 401, { decision: 'denied', reason: 'CALLER_CREDENTIAL_MISSING', action: 'generateAccessToken' }],
-    ['a malformed body', (a) => send('POST', accessPath(GEMINI), json(a, '{"scope": [')), 400, { decision: 'denied', reason: 'MALFORMED_JSON', action: 'generateAccessToken' }],
-    ['a client_credentials grant', () => send('POST', '/v1/token', clientForm()), 200, { decision: 'granted', reason: 'GRANTED', action: 'oauthToken:client_credentials' }],
-    ['a wrong client secret', () => send('POST', '/v1/token', clientForm({ client_secret: `${CLIENT_SECRET}x` })), 401, { decision: 'denied', reason: 'INVALID_CLIENT', action: 'oauthToken:client_credentials' }],
-    ['a scope the client may not have', () => send('POST', '/v1/token', clientForm({ scope: 'https://www.googleapis.com/auth/gmail.send' })), 400, { decision: 'denied', reason: 'SCOPE_NOT_ALLOWED', action: 'oauthToken:client_credentials' }],
-    ['an unsupported grant type', () => send('POST', '/v1/token', form({ grant_type: 'password', service_account: GEMINI, scope: CP })), 400, { decision: 'denied', reason: 'UNSUPPORTED_GRANT_TYPE', action: 'oauthToken:password' }],
-    ['an invalid subject token', () => send('POST', '/v1/token', form({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', service_account: GEMINI, scope: CP, subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', subject_token: 'not-a-jwt' })), 400, { decision: 'denied', reason: expect.any(String), action: 'oauthToken:urn:ietf:params:oauth:grant-type:token-exchange' }],
+    [
+      'a granted access token (key backend)',
+      (a) => send('POST', accessPath(GEMINI), json(a, { scope: [CP] })),
+      200,
+      { decision: 'granted', reason: 'GRANTED', action: 'generateAccessToken' },
+    ],
+    [
+      'a granted access token (keyless backend)',
+      (a) => send('POST', accessPath(VERTEX), json(a, { scope: [CP] })),
+      200,
+      { decision: 'granted', reason: 'GRANTED', action: 'generateAccessToken' },
+    ],
+    [
+      'a granted ID token',
+      (a) => send('POST', idPath(GEMINI), json(a, { audience: 'https://example.com', includeEmail: true })),
+      200,
+      { decision: 'granted', reason: 'GRANTED', action: 'generateIdToken' },
+    ],
+    [
+      'a policy denial of an access token',
+      (a) =>
+        send('POST', accessPath(GEMINI), json(a, { scope: ['https://www.googleapis.com/auth/gmail.send'] })),
+      403,
+      { decision: 'denied', reason: 'SCOPE_NOT_ALLOWED', action: 'generateAccessToken' },
+    ],
+    [
+      'a policy denial of an ID token',
+      (a) => send('POST', idPath(GEMINI), json(a, { audience: 'https://evil.example.com' })),
+      403,
+      { decision: 'denied', reason: 'AUDIENCE_NOT_ALLOWED', action: 'generateIdToken' },
+    ],
+    [
+      'a request without a credential',
+      () => send('POST', accessPath(GEMINI), json(undefined, { scope: [CP] })),
+      401,
+      { decision: 'denied', reason: 'CALLER_CREDENTIAL_MISSING', action: 'generateAccessToken' },
+    ],
+    [
+      'a malformed body',
+      (a) => send('POST', accessPath(GEMINI), json(a, '{"scope": [')),
+      400,
+      { decision: 'denied', reason: 'MALFORMED_JSON', action: 'generateAccessToken' },
+    ],
+    [
+      'a client_credentials grant',
+      () => send('POST', '/v1/token', clientForm()),
+      200,
+      { decision: 'granted', reason: 'GRANTED', action: 'oauthToken:client_credentials' },
+    ],
+    [
+      'a wrong client secret',
+      () => send('POST', '/v1/token', clientForm({ client_secret: `${CLIENT_SECRET}x` })),
+      401,
+      { decision: 'denied', reason: 'INVALID_CLIENT', action: 'oauthToken:client_credentials' },
+    ],
+    [
+      'a scope the client may not have',
+      () => send('POST', '/v1/token', clientForm({ scope: 'https://www.googleapis.com/auth/gmail.send' })),
+      400,
+      { decision: 'denied', reason: 'SCOPE_NOT_ALLOWED', action: 'oauthToken:client_credentials' },
+    ],
+    [
+      'an unsupported grant type',
+      () => send('POST', '/v1/token', form({ grant_type: 'password', service_account: GEMINI, scope: CP })),
+      400,
+      { decision: 'denied', reason: 'UNSUPPORTED_GRANT_TYPE', action: 'oauthToken:password' },
+    ],
+    [
+      'an invalid subject token',
+      () =>
+        send(
+          'POST',
+          '/v1/token',
+          form({
+            grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+            service_account: GEMINI,
+            scope: CP,
+            subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+            subject_token: 'not-a-jwt',
+          }),
+        ),
+      400,
+      {
+        decision: 'denied',
+        reason: expect.any(String),
+        action: 'oauthToken:urn:ietf:params:oauth:grant-type:token-exchange',
+      },
+    ],
   ])('%s', async (_name, request, status, expected) => {
     const auth = await workloadIdToken();
     const sent = await request(auth);
@@ -124,7 +244,10 @@ describe('exactly one audit entry per decision', () => {
   ])('an upstream error: %s', async (_name, action, endpoint) => {
     const auth = await workloadIdToken();
     stack.emulator.faults.inject({ endpoint, times: Infinity, status: 503 });
-    const sent = action === 'generateAccessToken' ? await send('POST', accessPath(GEMINI), json(auth, { scope: [CP] })) : await send('POST', '/v1/token', clientForm());
+    const sent =
+      action === 'generateAccessToken'
+        ? await send('POST', accessPath(GEMINI), json(auth, { scope: [CP] }))
+        : await send('POST', '/v1/token', clientForm());
     expect(sent.status).toBe(503);
     expect(sent.entries).toHaveLength(1);
     expect(sent.entries[0]).toMatchObject({ decision: 'error', action, httpStatus: 503 });
@@ -136,7 +259,11 @@ describe('exactly one audit entry per decision', () => {
     const second = await send('POST', accessPath(GEMINI), json(auth, { scope: [CP] }));
     expect(second.status).toBe(200);
     expect(second.entries).toHaveLength(1);
-    expect(second.entries[0]).toMatchObject({ decision: 'granted', cacheHit: true, tokenFingerprint: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+    expect(second.entries[0]).toMatchObject({
+      decision: 'granted',
+      cacheHit: true,
+      tokenFingerprint: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+    });
   });
 
   it.each([
@@ -154,15 +281,25 @@ describe('exactly one audit entry per decision', () => {
     const access = await send('POST', accessPath(GEMINI), json(auth, { scope: [CP] }));
     const id = await send('POST', idPath(GEMINI), json(auth, { audience: 'https://example.com' }));
     const oauth = await send('POST', '/v1/token', clientForm());
-    const issued = [JSON.parse(access.body).accessToken, JSON.parse(id.body).token, JSON.parse(oauth.body).access_token] as string[];
+    const issued = [
+      JSON.parse(access.body).accessToken,
+      JSON.parse(id.body).token,
+      JSON.parse(oauth.body).access_token,
+    ] as string[];
     const logs = audit.text() + ops.text();
     for (const secret of [...issued, auth, CLIENT_SECRET]) {
       expect(secret.length).toBeGreaterThan(20);
       expect(logs).not.toContain(secret);
     }
     const { createHash } = await import('node:crypto');
-    for (const [sent, token] of [[access, issued[0]], [id, issued[1]], [oauth, issued[2]]] as const) {
-      expect(sent.entries[0].tokenFingerprint).toBe(`sha256:${createHash('sha256').update(token).digest('hex')}`);
+    for (const [sent, token] of [
+      [access, issued[0]],
+      [id, issued[1]],
+      [oauth, issued[2]],
+    ] as const) {
+      expect(sent.entries[0].tokenFingerprint).toBe(
+        `sha256:${createHash('sha256').update(token).digest('hex')}`,
+      );
     }
   });
 });

@@ -42,7 +42,11 @@ afterAll(async () => {
 
 async function accessToken(): Promise<{ status: number; json: any; retryAfter: string | null }> {
   const workload = stack.emulator.state.serviceAccounts.get('workload@tvs-local.iam.gserviceaccount.com')!;
-  const idToken = await stack.emulator.state.signingKeys.signIdToken({ audience: stack.tokenUrl, subject: workload, includeEmail: true });
+  const idToken = await stack.emulator.state.signingKeys.signIdToken({
+    audience: stack.tokenUrl,
+    subject: workload,
+    includeEmail: true,
+  });
   const res = await fetch(`${stack.tokenUrl}/v1/projects/-/serviceAccounts/${GEMINI}:generateAccessToken`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${idToken}` },
@@ -60,27 +64,45 @@ describe('policy staleness over HTTP', () => {
 
     await expect.poll(async () => (await accessToken()).status, { timeout: 20_000, interval: 250 }).toBe(503);
     const refused = await accessToken();
-    expect(refused.json).toMatchObject({ error: { code: 503, status: 'UNAVAILABLE', details: [{ reason: 'POLICY_STALE' }] } });
+    expect(refused.json).toMatchObject({
+      error: { code: 503, status: 'UNAVAILABLE', details: [{ reason: 'POLICY_STALE' }] },
+    });
     expect(Number(refused.retryAfter)).toBeGreaterThan(0);
 
     // The OAuth endpoint is refused too (the client cannot even be checked against a stale policy).
     const oauth = await fetch(`${stack.tokenUrl}/v1/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'ci', client_secret: 'x'.repeat(43), service_account: GEMINI, scope: CP }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: 'ci',
+        client_secret: 'x'.repeat(43),
+        service_account: GEMINI,
+        scope: CP,
+      }).toString(),
     });
     expect(oauth.status).toBe(503);
     expect(await oauth.json()).toMatchObject({ error: 'temporarily_unavailable' });
 
     const failed = events('policy_reload_failed');
     expect(failed.length).toBeGreaterThanOrEqual(1);
-    expect(failed[0]).toMatchObject({ severity: 'ERROR', component: 'token', source: `file ${policyFile}`, maxStalenessSeconds: 5, error: expect.stringMatching(/not valid JSON/) });
-    expect(events('policy_stale')).toEqual([expect.objectContaining({ severity: 'CRITICAL', stale: true, lastGoodAgeSeconds: expect.any(Number) })]);
+    expect(failed[0]).toMatchObject({
+      severity: 'ERROR',
+      component: 'token',
+      source: `file ${policyFile}`,
+      maxStalenessSeconds: 5,
+      error: expect.stringMatching(/not valid JSON/),
+    });
+    expect(events('policy_stale')).toEqual([
+      expect.objectContaining({ severity: 'CRITICAL', stale: true, lastGoodAgeSeconds: expect.any(Number) }),
+    ]);
     expect(ops.text()).not.toContain('deadbeef');
 
     writeFileSync(policyFile, GOOD);
     await expect.poll(async () => (await accessToken()).status, { timeout: 10_000, interval: 250 }).toBe(200);
-    expect(events('policy_recovered')).toEqual([expect.objectContaining({ severity: 'NOTICE', stale: false, consecutiveFailures: 0 })]);
+    expect(events('policy_recovered')).toEqual([
+      expect.objectContaining({ severity: 'NOTICE', stale: false, consecutiveFailures: 0 }),
+    ]);
 
     await stack.token.flushAudit();
     expect(audit.entries().filter((e) => e.reason === 'POLICY_STALE').length).toBeGreaterThanOrEqual(2);

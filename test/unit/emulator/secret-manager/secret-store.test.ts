@@ -33,25 +33,37 @@ function codeOf(fn: () => unknown): string {
 describe('SecretStore', () => {
   it('seeds a secret with enabled versions and aliases, readable by id or number', () => {
     const { store } = setup();
-    store.seedSecret('sa-key', { labels: { kind: 'sa-key' }, versionAliases: { current: 2 } }, [Buffer.from('one'), Buffer.from('two')]);
+    store.seedSecret('sa-key', { labels: { kind: 'sa-key' }, versionAliases: { current: 2 } }, [
+      Buffer.from('one'),
+      Buffer.from('two'),
+    ]);
     const secret = store.getSecret('projects/42/secrets/sa-key');
     expect(secret.name).toBe('projects/42/secrets/sa-key');
     expect(secret.labels).toEqual({ kind: 'sa-key' });
     expect(secret.versionAliases).toEqual({ current: 2 });
     const accessed = store.accessVersion('projects/proj/secrets/sa-key/versions/current');
-    expect(accessed).toEqual({ name: 'projects/42/secrets/sa-key/versions/2', data: Buffer.from('two'), dataCrc32c: crc32c(Buffer.from('two')) });
+    expect(accessed).toEqual({
+      name: 'projects/42/secrets/sa-key/versions/2',
+      data: Buffer.from('two'),
+      dataCrc32c: crc32c(Buffer.from('two')),
+    });
   });
 
   it('refuses a seed whose alias points at a version that does not exist', () => {
     const { store } = setup();
-    expect(codeOf(() => store.seedSecret('s', { versionAliases: { current: 3 } }, [Buffer.from('x')]))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => store.seedSecret('s', { versionAliases: { current: 3 } }, [Buffer.from('x')]))).toBe(
+      'INVALID_ARGUMENT',
+    );
   });
 
   it('gives each change a new, increasing etag even within one millisecond', () => {
     const { store } = setup();
     store.seedSecret('s', {}, []);
     const etags = [store.getSecret('projects/proj/secrets/s').etag];
-    for (let i = 0; i < 3; i++) etags.push(store.updateSecret({ name: 'projects/proj/secrets/s', labels: { i: String(i) } }, ['labels']).etag);
+    for (let i = 0; i < 3; i++)
+      etags.push(
+        store.updateSecret({ name: 'projects/proj/secrets/s', labels: { i: String(i) } }, ['labels']).etag,
+      );
     expect(new Set(etags).size).toBe(4);
     expect(etags.every((e) => /^"[0-9a-f]+"$/.test(e))).toBe(true);
   });
@@ -61,7 +73,11 @@ describe('SecretStore', () => {
     store.seedSecret('s', {}, []);
     const { etag } = store.getSecret('projects/proj/secrets/s');
     store.updateSecret({ name: 'projects/proj/secrets/s', etag, labels: { a: '1' } }, ['labels']);
-    expect(codeOf(() => store.updateSecret({ name: 'projects/proj/secrets/s', etag, labels: { a: '2' } }, ['labels']))).toBe('FAILED_PRECONDITION');
+    expect(
+      codeOf(() =>
+        store.updateSecret({ name: 'projects/proj/secrets/s', etag, labels: { a: '2' } }, ['labels']),
+      ),
+    ).toBe('FAILED_PRECONDITION');
   });
 
   it('keeps the secret etag when a version changes, and the version etag when the secret changes', () => {
@@ -79,13 +95,21 @@ describe('SecretStore', () => {
     const { store } = setup();
     store.seedSecret('s', { versionAliases: { a: 1 } }, [Buffer.from('x')]);
     expect(codeOf(() => store.disableVersion('projects/proj/secrets/s/versions/a'))).toBe('INVALID_ARGUMENT');
-    expect(codeOf(() => store.destroyVersion('projects/proj/secrets/s/versions/latest'))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => store.destroyVersion('projects/proj/secrets/s/versions/latest'))).toBe(
+      'INVALID_ARGUMENT',
+    );
   });
 
   it('deletes an expired secret at its expire time and announces the deletion', () => {
     const { store, events, advance } = setup();
-    store.createSecret('projects/proj', 'short', { replication: { automatic: {} }, ttlSeconds: 60, topics: [{ name: 'projects/p/topics/t' }] });
-    expect(store.getSecret('projects/proj/secrets/short').expireTime).toEqual(new Date(T0.getTime() + 60_000));
+    store.createSecret('projects/proj', 'short', {
+      replication: { automatic: {} },
+      ttlSeconds: 60,
+      topics: [{ name: 'projects/p/topics/t' }],
+    });
+    expect(store.getSecret('projects/proj/secrets/short').expireTime).toEqual(
+      new Date(T0.getTime() + 60_000),
+    );
     advance(60_000);
     expect(codeOf(() => store.getSecret('projects/proj/secrets/short'))).toBe('NOT_FOUND');
     expect(events.map((e) => e.eventType)).toEqual(['SECRET_CREATE', 'SECRET_DELETE']);
@@ -93,7 +117,11 @@ describe('SecretStore', () => {
 
   it('schedules a delayed destroy, lets enable cancel it, and destroys when it comes due', () => {
     const { store, events, advance } = setup();
-    store.createSecret('projects/proj', 'd', { replication: { automatic: {} }, versionDestroyTtlSeconds: 3600, topics: [{ name: 'projects/p/topics/t' }] });
+    store.createSecret('projects/proj', 'd', {
+      replication: { automatic: {} },
+      versionDestroyTtlSeconds: 3600,
+      topics: [{ name: 'projects/p/topics/t' }],
+    });
     store.addVersion('projects/proj/secrets/d', { data: Buffer.from('x') });
     const scheduled = store.destroyVersion('projects/proj/secrets/d/versions/1');
     expect(scheduled.state).toBe('DISABLED');
@@ -105,28 +133,48 @@ describe('SecretStore', () => {
     const destroyed = store.getVersion('projects/proj/secrets/d/versions/1');
     expect(destroyed.state).toBe('DESTROYED');
     expect(destroyed.destroyTime).toEqual(new Date(T0.getTime() + 3_600_000));
-    expect(codeOf(() => store.accessVersion('projects/proj/secrets/d/versions/1'))).toBe('FAILED_PRECONDITION');
+    expect(codeOf(() => store.accessVersion('projects/proj/secrets/d/versions/1'))).toBe(
+      'FAILED_PRECONDITION',
+    );
     expect(events.map((e) => e.eventType)).toEqual([
-      'SECRET_CREATE', 'SECRET_VERSION_ADD', 'SECRET_VERSION_DESTROY_SCHEDULED', 'SECRET_VERSION_ENABLE',
-      'SECRET_VERSION_DESTROY_SCHEDULED', 'SECRET_VERSION_DESTROY',
+      'SECRET_CREATE',
+      'SECRET_VERSION_ADD',
+      'SECRET_VERSION_DESTROY_SCHEDULED',
+      'SECRET_VERSION_ENABLE',
+      'SECRET_VERSION_DESTROY_SCHEDULED',
+      'SECRET_VERSION_DESTROY',
     ]);
   });
 
   it('rotates a one-off schedule once and clears it', () => {
     const { store, events } = setup();
     const next = new Date(T0.getTime() + 600_000);
-    store.createSecret('projects/proj', 'r', { replication: { automatic: {} }, topics: [{ name: 'projects/p/topics/t' }], rotation: { nextRotationTime: next } });
+    store.createSecret('projects/proj', 'r', {
+      replication: { automatic: {} },
+      topics: [{ name: 'projects/p/topics/t' }],
+      rotation: { nextRotationTime: next },
+    });
     expect(store.rotateDue(new Date(next.getTime() + 1))).toEqual(['projects/42/secrets/r']);
     expect(store.rotateDue(new Date(next.getTime() + 10_000_000))).toEqual([]);
-    expect(events.at(-1)).toMatchObject({ eventType: 'SECRET_ROTATE', secretId: 'projects/proj/secrets/r', data: { rotation: {} } });
+    expect(events.at(-1)).toMatchObject({
+      eventType: 'SECRET_ROTATE',
+      secretId: 'projects/proj/secrets/r',
+      data: { rotation: {} },
+    });
   });
 
   it('advances a periodic rotation past now by whole periods, announcing once', () => {
     const { store, events } = setup();
     const next = new Date(T0.getTime() + 600_000);
-    store.createSecret('projects/proj', 'p', { replication: { automatic: {} }, topics: [{ name: 'projects/p/topics/t' }], rotation: { nextRotationTime: next, rotationPeriodSeconds: 3600 } });
+    store.createSecret('projects/proj', 'p', {
+      replication: { automatic: {} },
+      topics: [{ name: 'projects/p/topics/t' }],
+      rotation: { nextRotationTime: next, rotationPeriodSeconds: 3600 },
+    });
     store.rotateDue(new Date(next.getTime() + 2.5 * 3_600_000));
-    expect(store.getSecret('projects/proj/secrets/p').rotation?.nextRotationTime).toEqual(new Date(next.getTime() + 3 * 3_600_000));
+    expect(store.getSecret('projects/proj/secrets/p').rotation?.nextRotationTime).toEqual(
+      new Date(next.getTime() + 3 * 3_600_000),
+    );
     expect(events.filter((e) => e.eventType === 'SECRET_ROTATE')).toHaveLength(1);
   });
 
@@ -145,7 +193,9 @@ describe('SecretStore', () => {
   it('refuses a negative page size and a forged page token', () => {
     const { store } = setup();
     expect(codeOf(() => store.listSecrets('projects/proj', { pageSize: -1 }))).toBe('INVALID_ARGUMENT');
-    expect(codeOf(() => store.listSecrets('projects/proj', { pageToken: 'not-a-token' }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => store.listSecrets('projects/proj', { pageToken: 'not-a-token' }))).toBe(
+      'INVALID_ARGUMENT',
+    );
   });
 
   it('rejects regional secret names as UNIMPLEMENTED and malformed names as INVALID_ARGUMENT', () => {

@@ -13,11 +13,13 @@ const DESTRUCTIVE = new Set(['destroy', 'disable', 'key-delete', 'key-disable'])
 /** A latch: `wait()` blocks until `open()`. */
 function latch() {
   let open!: () => void;
-  const opened = new Promise<void>((resolve) => { open = resolve; });
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
   return { wait: () => opened, open: () => open() };
 }
 
-describe('two runs: the older one\'s claim expires during its verify', () => {
+describe("two runs: the older one's claim expires during its verify", () => {
   it.each(MODES)('%s: the older run does not delete or disable what the newer run promoted', async (mode) => {
     const t = managedSecret(mode);
     // Run A stalls in verify past its claim; run B resumes the rotation, verifies and promotes it.
@@ -52,7 +54,12 @@ describe('two runs: the older one\'s claim expires during its verify', () => {
     t.clock.advance(GRACE_MS);
     // Run A claims the retirement and stalls right after its claim (slow, or paused by the platform).
     const stall = latch();
-    const a = t.run({ owner: 'run-a', afterStep: async (step) => { if (step === 'claim') await stall.wait(); } });
+    const a = t.run({
+      owner: 'run-a',
+      afterStep: async (step) => {
+        if (step === 'claim') await stall.wait();
+      },
+    });
     await expect.poll(() => t.state().claim?.owner).toBe('run-a');
     t.clock.advance(CLAIM_TTL_MS + 1);
     expect(await t.run({ owner: 'run-b' })).toMatchObject({ outcome: 'retired', phase: 'purging' });
@@ -95,7 +102,13 @@ describe('every destructive call follows a claim-renewing compare-and-swap', () 
 describe('only keys the rotator can prove it made are deleted', () => {
   it('an operator key made while a crashed run waited survives the resume, and is reported', async () => {
     const t = managedSecret('sa');
-    await expect(t.run({ afterStep: (s) => { if (s === 'create') throw new Error('killed'); } })).rejects.toThrow('killed');
+    await expect(
+      t.run({
+        afterStep: (s) => {
+          if (s === 'create') throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
     const orphan = t.state().newKey!;
     expect(orphan).toBeDefined(); // recorded right after create, before the version was stored
     const breakGlass = t.keys.seed('break-glass'); // an operator's key, made during the outage
@@ -104,8 +117,12 @@ describe('only keys the rotator can prove it made are deleted', () => {
     expect(resumed).toMatchObject({ outcome: 'rotated', foreignKeyIds: ['break-glass'] });
     expect(t.keys.keys.get(breakGlass)).toBe('enabled');
     expect(t.keys.keys.get(orphan)).toBe('deleted');
-    expect(t.audit.entries.find((e) => e.reason === 'FOREIGN_KEY_KEPT')).toMatchObject({ fields: { keyId: 'break-glass' } });
-    expect(t.audit.entries.find((e) => e.reason === 'ORPHAN_KEY_DELETED')).toMatchObject({ fields: { keyId: orphan } });
+    expect(t.audit.entries.find((e) => e.reason === 'FOREIGN_KEY_KEPT')).toMatchObject({
+      fields: { keyId: 'break-glass' },
+    });
+    expect(t.audit.entries.find((e) => e.reason === 'ORPHAN_KEY_DELETED')).toMatchObject({
+      fields: { keyId: orphan },
+    });
   });
 
   it('a key created but never recorded (the run died in between) is reported, never deleted', async () => {
@@ -121,7 +138,13 @@ describe('only keys the rotator can prove it made are deleted', () => {
 
   it('api: a retried create adopts the recorded key instead of deleting it', async () => {
     const t = managedSecret('api');
-    await expect(t.run({ afterStep: (s) => { if (s === 'create') throw new Error('killed'); } })).rejects.toThrow('killed');
+    await expect(
+      t.run({
+        afterStep: (s) => {
+          if (s === 'create') throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
     const recorded = t.state().newKey!;
     t.clock.advance(CLAIM_TTL_MS + 1);
     expect(await t.run()).toMatchObject({ outcome: 'rotated', newKeyId: recorded });

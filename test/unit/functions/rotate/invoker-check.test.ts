@@ -16,7 +16,12 @@ beforeAll(async () => {
   key = await makeKey('google-1');
   jwks = await startTestServer();
   jwks.json('/certs', { keys: [key.jwk] });
-  check = createInvokerCheck({ audiences: [AUDIENCE], invokers: [SCHEDULER], googleJwksUrl: `${jwks.baseUrl}/certs`, clockToleranceSeconds: 60 });
+  check = createInvokerCheck({
+    audiences: [AUDIENCE],
+    invokers: [SCHEDULER],
+    googleJwksUrl: `${jwks.baseUrl}/certs`,
+    clockToleranceSeconds: 60,
+  });
 });
 
 afterAll(async () => {
@@ -25,9 +30,19 @@ afterAll(async () => {
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 function claims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return { iss: GOOGLE, aud: AUDIENCE, sub: '1234567890', email: SCHEDULER, email_verified: true, iat: nowSeconds(), exp: nowSeconds() + 3600, ...overrides };
+  return {
+    iss: GOOGLE,
+    aud: AUDIENCE,
+    sub: '1234567890',
+    email: SCHEDULER,
+    email_verified: true,
+    iat: nowSeconds(),
+    exp: nowSeconds() + 3600,
+    ...overrides,
+  };
 }
-const bearer = async (c: Record<string, unknown>, signer: TestKey = key) => `Bearer ${await signToken(signer, c)}`;
+const bearer = async (c: Record<string, unknown>, signer: TestKey = key) =>
+  `Bearer ${await signToken(signer, c)}`;
 
 describe('the rotate invoker check', () => {
   it('accepts a Google ID token of a configured invoker for the rotate audience', async () => {
@@ -35,13 +50,18 @@ describe('the rotate invoker check', () => {
   });
 
   it('compares invoker emails without regard to case', async () => {
-    await expect(check(await bearer(claims({ email: SCHEDULER.toUpperCase() })))).resolves.toEqual({ email: SCHEDULER });
+    await expect(check(await bearer(claims({ email: SCHEDULER.toUpperCase() })))).resolves.toEqual({
+      email: SCHEDULER,
+    });
   });
 
   it.each([
     ['another service account', { email: 'tvs-token@tvs-prod.iam.gserviceaccount.com' }],
     ['an invoker email Google did not verify', { email_verified: false }],
-    ['no email at all (an ID token minted without includeEmail)', { email: undefined, email_verified: undefined }],
+    [
+      'no email at all (an ID token minted without includeEmail)',
+      { email: undefined, email_verified: undefined },
+    ],
     ['an invoker email with a suffix', { email: `${SCHEDULER}.evil.example` }],
   ])('refuses %s with PERMISSION_DENIED', async (_name, overrides) => {
     const error = await rejectionOf(check(await bearer(claims(overrides))));
@@ -58,34 +78,63 @@ describe('the rotate invoker check', () => {
   });
 
   it.each([
-    ["the token service's audience", { aud: 'https://tvs-token-abc123-uc.a.run.app' }, 'CALLER_CREDENTIAL_AUDIENCE_MISMATCH'],
-    ['another issuer', { iss: 'https://token.actions.githubusercontent.com' }, 'CALLER_CREDENTIAL_ISSUER_UNKNOWN'],
+    [
+      "the token service's audience",
+      { aud: 'https://tvs-token-abc123-uc.a.run.app' },
+      'CALLER_CREDENTIAL_AUDIENCE_MISMATCH',
+    ],
+    [
+      'another issuer',
+      { iss: 'https://token.actions.githubusercontent.com' },
+      'CALLER_CREDENTIAL_ISSUER_UNKNOWN',
+    ],
     ['an expired token', { iat: nowSeconds() - 7200, exp: nowSeconds() - 3600 }, 'CALLER_CREDENTIAL_EXPIRED'],
   ])('refuses a token of the invoker with %s', async (_name, overrides, reason) => {
-    await expect(check(await bearer(claims(overrides)))).rejects.toMatchObject({ code: 'UNAUTHENTICATED', reason });
+    await expect(check(await bearer(claims(overrides)))).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+      reason,
+    });
   });
 
   it('refuses a token signed by a key that is not Google’s', async () => {
     const forged = await makeKey('google-1');
-    await expect(check(await bearer(claims(), forged))).rejects.toMatchObject({ code: 'UNAUTHENTICATED', reason: 'CALLER_CREDENTIAL_SIGNATURE_INVALID' });
+    await expect(check(await bearer(claims(), forged))).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+      reason: 'CALLER_CREDENTIAL_SIGNATURE_INVALID',
+    });
   });
 
   it('refuses alg none and HS256 tokens of the invoker', async () => {
     const body = Buffer.from(JSON.stringify(claims())).toString('base64url');
     const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${body}.`;
-    await expect(check(`Bearer ${none}`)).rejects.toMatchObject({ code: 'UNAUTHENTICATED', reason: 'CALLER_CREDENTIAL_ALGORITHM_NOT_ALLOWED' });
+    await expect(check(`Bearer ${none}`)).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+      reason: 'CALLER_CREDENTIAL_ALGORITHM_NOT_ALLOWED',
+    });
     const hs = `${Buffer.from('{"alg":"HS256","typ":"JWT","kid":"google-1"}').toString('base64url')}.${body}.c2ln`;
-    await expect(check(`Bearer ${hs}`)).rejects.toMatchObject({ code: 'UNAUTHENTICATED', reason: 'CALLER_CREDENTIAL_ALGORITHM_NOT_ALLOWED' });
+    await expect(check(`Bearer ${hs}`)).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+      reason: 'CALLER_CREDENTIAL_ALGORITHM_NOT_ALLOWED',
+    });
   });
 
   it('never puts the token in the error', async () => {
     const header = await bearer(claims({ email: 'someone@tvs-prod.iam.gserviceaccount.com' }));
     const error = (await rejectionOf(check(header))) as TvsError;
     const token = header.slice('Bearer '.length);
-    expect(JSON.stringify({ message: error.message, detail: error.detail, metadata: error.metadata })).not.toContain(token.split('.')[2]);
+    expect(
+      JSON.stringify({ message: error.message, detail: error.detail, metadata: error.metadata }),
+    ).not.toContain(token.split('.')[2]);
   });
 
   it('needs at least one invoker', () => {
-    expect(() => createInvokerCheck({ audiences: [AUDIENCE], invokers: [], googleJwksUrl: `${jwks.baseUrl}/certs`, clockToleranceSeconds: 60 })).toThrow(TypeError);
+    expect(() =>
+      createInvokerCheck({
+        audiences: [AUDIENCE],
+        invokers: [],
+        googleJwksUrl: `${jwks.baseUrl}/certs`,
+        clockToleranceSeconds: 60,
+      }),
+    ).toThrow(TypeError);
   });
 });

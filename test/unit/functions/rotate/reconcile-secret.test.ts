@@ -6,43 +6,70 @@ import { CLAIM_TTL_MS, GRACE_MS, HOUR, managedSecret, PERIOD_MS } from './suppor
 const MODES = [['sa'], ['api']] as const;
 
 describe('reconcileSecret: a full rotation', () => {
-  it.each(MODES)('rotates a %s credential, then retires the old one only after each grace period', async (mode) => {
-    const t = managedSecret(mode);
-    const first = await t.run();
-    expect(first).toMatchObject({ outcome: 'rotated', phase: 'retiring', oldKeyId: t.originalKey, newVersion: 2, actions: ['claim', 'create', 'store', 'verify', 'promote'] });
-    const newKey = first.newKeyId!;
-    expect(t.secrets.currentPayload(t.name)).toBe(`secret:${newKey}`);
-    expect(t.secrets.secret(t.name).info.aliases).toEqual({ current: 2, previous: 1 });
-    expect(t.keys.keys.get(t.originalKey)).toBe('enabled');
+  it.each(MODES)(
+    'rotates a %s credential, then retires the old one only after each grace period',
+    async (mode) => {
+      const t = managedSecret(mode);
+      const first = await t.run();
+      expect(first).toMatchObject({
+        outcome: 'rotated',
+        phase: 'retiring',
+        oldKeyId: t.originalKey,
+        newVersion: 2,
+        actions: ['claim', 'create', 'store', 'verify', 'promote'],
+      });
+      const newKey = first.newKeyId!;
+      expect(t.secrets.currentPayload(t.name)).toBe(`secret:${newKey}`);
+      expect(t.secrets.secret(t.name).info.aliases).toEqual({ current: 2, previous: 1 });
+      expect(t.keys.keys.get(t.originalKey)).toBe('enabled');
 
-    t.clock.advance(GRACE_MS - 1);
-    expect(await t.run()).toMatchObject({ outcome: 'waiting', actions: [], nextActionAt: new Date(t.clock.now() + 1).toISOString() });
-    expect(t.keys.keys.get(t.originalKey)).toBe('enabled');
+      t.clock.advance(GRACE_MS - 1);
+      expect(await t.run()).toMatchObject({
+        outcome: 'waiting',
+        actions: [],
+        nextActionAt: new Date(t.clock.now() + 1).toISOString(),
+      });
+      expect(t.keys.keys.get(t.originalKey)).toBe('enabled');
 
-    t.clock.advance(1);
-    expect(await t.run()).toMatchObject({ outcome: 'retired', phase: 'purging', actions: ['claim', 'disable'] });
-    expect(t.keys.keys.get(t.originalKey)).toBe(mode === 'sa' ? 'disabled' : 'enabled'); // API Keys v2 cannot disable
-    expect(t.secrets.secret(t.name).versions[0].state).toBe('DISABLED');
+      t.clock.advance(1);
+      expect(await t.run()).toMatchObject({
+        outcome: 'retired',
+        phase: 'purging',
+        actions: ['claim', 'disable'],
+      });
+      expect(t.keys.keys.get(t.originalKey)).toBe(mode === 'sa' ? 'disabled' : 'enabled'); // API Keys v2 cannot disable
+      expect(t.secrets.secret(t.name).versions[0].state).toBe('DISABLED');
 
-    t.clock.advance(GRACE_MS);
-    expect(await t.run()).toMatchObject({ outcome: 'purged', phase: 'idle', actions: ['claim', 'delete'] });
-    expect(t.keys.keys.get(t.originalKey)).toBe('deleted');
-    expect(t.secrets.secret(t.name).versions[0].state).toBe('DESTROYED');
-    expect(t.secrets.secret(t.name).info.aliases).toEqual({ current: 2 });
-    expect(t.keys.live()).toEqual([newKey]);
-    expect(t.state()).toEqual({ phase: 'idle', generation: 1, currentKey: newKey, rotatedAtMs: t.clock.now() - 2 * GRACE_MS });
-    expect(t.secrets.secret(t.name).info.annotations['other.tool']).toBe('kept');
+      t.clock.advance(GRACE_MS);
+      expect(await t.run()).toMatchObject({ outcome: 'purged', phase: 'idle', actions: ['claim', 'delete'] });
+      expect(t.keys.keys.get(t.originalKey)).toBe('deleted');
+      expect(t.secrets.secret(t.name).versions[0].state).toBe('DESTROYED');
+      expect(t.secrets.secret(t.name).info.aliases).toEqual({ current: 2 });
+      expect(t.keys.live()).toEqual([newKey]);
+      expect(t.state()).toEqual({
+        phase: 'idle',
+        generation: 1,
+        currentKey: newKey,
+        rotatedAtMs: t.clock.now() - 2 * GRACE_MS,
+      });
+      expect(t.secrets.secret(t.name).info.annotations['other.tool']).toBe('kept');
 
-    expect(await t.run()).toMatchObject({ outcome: 'not-due', actions: [] });
-    t.clock.advance(PERIOD_MS - 2 * GRACE_MS);
-    expect(await t.run()).toMatchObject({ outcome: 'rotated', oldKeyId: newKey, newVersion: 3 });
-  });
+      expect(await t.run()).toMatchObject({ outcome: 'not-due', actions: [] });
+      t.clock.advance(PERIOD_MS - 2 * GRACE_MS);
+      expect(await t.run()).toMatchObject({ outcome: 'rotated', oldKeyId: newKey, newVersion: 3 });
+    },
+  );
 
   it('writes one audit entry per action, with ids and never a payload', async () => {
     const t = managedSecret('sa');
     const report = await t.run();
     expect(t.audit.entries.map((e) => e.step)).toEqual(['claim', 'create', 'store', 'verify', 'promote']);
-    expect(t.audit.entries.find((e) => e.step === 'promote')!.fields).toMatchObject({ secret: 'my-secret', newKeyId: report.newKeyId, oldKeyId: 'k0', version: 2 });
+    expect(t.audit.entries.find((e) => e.step === 'promote')!.fields).toMatchObject({
+      secret: 'my-secret',
+      newKeyId: report.newKeyId,
+      oldKeyId: 'k0',
+      version: 2,
+    });
     expect(JSON.stringify(t.audit.entries)).not.toContain('secret:');
   });
 
@@ -84,51 +111,63 @@ describe('reconcileSecret: crashes', () => {
   const STEPS: Step[] = ['claim', 'create', 'store', 'verify', 'promote', 'disable', 'delete'];
   const matrix = MODES.flatMap(([mode]) => STEPS.map((step) => [mode, step] as const));
 
-  it.each(matrix)('%s: a run killed right after %s, run again, converges to one new credential', async (mode, step) => {
-    const t = managedSecret(mode);
-    let crashed = 0;
-    const afterStep = (s: Step) => {
-      if (s === step && crashed === 0) {
-        crashed++;
-        throw new Error('killed');
+  it.each(matrix)(
+    '%s: a run killed right after %s, run again, converges to one new credential',
+    async (mode, step) => {
+      const t = managedSecret(mode);
+      let crashed = 0;
+      const afterStep = (s: Step) => {
+        if (s === step && crashed === 0) {
+          crashed++;
+          throw new Error('killed');
+        }
+      };
+      const outcomes: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        try {
+          outcomes.push((await t.run({ afterStep })).outcome);
+        } catch (err) {
+          expect((err as Error).message).toBe('killed');
+          outcomes.push('crash');
+        }
+        // Past the dead run's claim and past each grace period.
+        t.clock.advance(Math.max(GRACE_MS, CLAIM_TTL_MS) + 1);
       }
-    };
-    const outcomes: string[] = [];
-    for (let i = 0; i < 8; i++) {
-      try {
-        outcomes.push((await t.run({ afterStep })).outcome);
-      } catch (err) {
-        expect((err as Error).message).toBe('killed');
-        outcomes.push('crash');
-      }
-      // Past the dead run's claim and past each grace period.
-      t.clock.advance(Math.max(GRACE_MS, CLAIM_TTL_MS) + 1);
-    }
-    expect(crashed).toBe(1);
-    if (step !== 'promote') expect(outcomes).toContain('rotated');
-    expect(outcomes).toContain('purged');
-    const state = t.state();
-    expect(state).toMatchObject({ phase: 'idle', generation: 1 });
-    expect(state.claim).toBeUndefined();
-    // Exactly one live key: the new one, which the current version holds; nothing orphaned.
-    expect(t.keys.live()).toEqual([state.currentKey]);
-    expect(state.currentKey).not.toBe(t.originalKey);
-    expect(t.secrets.currentPayload(t.name)).toBe(`secret:${state.currentKey}`);
-    expect(t.keys.keys.get(t.originalKey)).toBe('deleted');
-    const versions = t.secrets.secret(t.name).versions.map((v) => v.state);
-    expect(versions.filter((s) => s === 'ENABLED')).toHaveLength(1);
-    if (mode === 'api') expect(t.keys.creates).toBeLessThanOrEqual(2); // a retried create reuses its key id
-  });
+      expect(crashed).toBe(1);
+      if (step !== 'promote') expect(outcomes).toContain('rotated');
+      expect(outcomes).toContain('purged');
+      const state = t.state();
+      expect(state).toMatchObject({ phase: 'idle', generation: 1 });
+      expect(state.claim).toBeUndefined();
+      // Exactly one live key: the new one, which the current version holds; nothing orphaned.
+      expect(t.keys.live()).toEqual([state.currentKey]);
+      expect(state.currentKey).not.toBe(t.originalKey);
+      expect(t.secrets.currentPayload(t.name)).toBe(`secret:${state.currentKey}`);
+      expect(t.keys.keys.get(t.originalKey)).toBe('deleted');
+      const versions = t.secrets.secret(t.name).versions.map((v) => v.state);
+      expect(versions.filter((s) => s === 'ENABLED')).toHaveLength(1);
+      if (mode === 'api') expect(t.keys.creates).toBeLessThanOrEqual(2); // a retried create reuses its key id
+    },
+  );
 
   it('keeps serving the old credential while a crashed rotation waits to be resumed', async () => {
     const t = managedSecret('sa');
-    await expect(t.run({ afterStep: (s) => { if (s === 'store') throw new Error('killed'); } })).rejects.toThrow('killed');
+    await expect(
+      t.run({
+        afterStep: (s) => {
+          if (s === 'store') throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
     expect(t.secrets.currentPayload(t.name)).toBe('secret:k0');
     // The dead run's claim still holds: a new run is turned away until it expires.
     expect(await t.run()).toMatchObject({ outcome: 'busy' });
     t.clock.advance(CLAIM_TTL_MS + 1);
     const resumed = await t.run();
-    expect(resumed).toMatchObject({ outcome: 'rotated', actions: ['claim', 'discard-version', 'delete-orphan', 'create', 'store', 'verify', 'promote'] });
+    expect(resumed).toMatchObject({
+      outcome: 'rotated',
+      actions: ['claim', 'discard-version', 'delete-orphan', 'create', 'store', 'verify', 'promote'],
+    });
     expect(t.keys.live().sort()).toEqual(['k0', resumed.newKeyId].sort());
   });
 });
@@ -153,9 +192,15 @@ describe('reconcileSecret: SECRET_ROTATE notices', () => {
     t.clock.advance(GRACE_MS);
     expect(await t.run()).toMatchObject({ outcome: 'purged' });
     const noticeAt = t.clock.now() + PERIOD_MS - 2 * GRACE_MS;
-    expect(await t.run({ eventTimeMs: t.clock.now() - 1000 })).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('rotated recently') });
+    expect(await t.run({ eventTimeMs: t.clock.now() - 1000 })).toMatchObject({
+      outcome: 'ignored',
+      reason: expect.stringContaining('rotated recently'),
+    });
     t.clock.set(noticeAt + 1000);
-    const [first, duplicate] = await Promise.all([t.run({ eventTimeMs: noticeAt, owner: 'e1' }), t.run({ eventTimeMs: noticeAt, owner: 'e2' })]);
+    const [first, duplicate] = await Promise.all([
+      t.run({ eventTimeMs: noticeAt, owner: 'e1' }),
+      t.run({ eventTimeMs: noticeAt, owner: 'e2' }),
+    ]);
     expect([first.outcome, duplicate.outcome].sort()).toEqual(['busy', 'rotated']);
     const creates = t.keys.creates;
     t.clock.advance(HOUR);
@@ -164,7 +209,10 @@ describe('reconcileSecret: SECRET_ROTATE notices', () => {
     expect(await t.run()).toMatchObject({ outcome: 'retired' });
     t.clock.advance(GRACE_MS);
     expect(await t.run()).toMatchObject({ outcome: 'purged' });
-    expect(await t.run({ eventTimeMs: noticeAt })).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('after the notice') });
+    expect(await t.run({ eventTimeMs: noticeAt })).toMatchObject({
+      outcome: 'ignored',
+      reason: expect.stringContaining('after the notice'),
+    });
     expect(await t.run({ eventTimeMs: noticeAt - PERIOD_MS })).toMatchObject({ outcome: 'ignored' });
     expect(t.keys.creates).toBe(creates);
   });
@@ -180,7 +228,11 @@ describe('reconcileSecret: key cap and refusals', () => {
     const t = managedSecret('sa');
     for (let i = 0; i < 9; i++) t.keys.seed(`foreign${i}`);
     const report = await t.run();
-    expect(report).toMatchObject({ outcome: 'failed', phase: 'idle', error: { code: 'FAILED_PRECONDITION', reason: 'KEY_CAP' } });
+    expect(report).toMatchObject({
+      outcome: 'failed',
+      phase: 'idle',
+      error: { code: 'FAILED_PRECONDITION', reason: 'KEY_CAP' },
+    });
     expect(t.keys.creates).toBe(0);
     expect(t.keys.live()).toHaveLength(10);
     expect(t.secrets.currentPayload(t.name)).toBe('secret:k0');
@@ -191,19 +243,34 @@ describe('reconcileSecret: key cap and refusals', () => {
   it('cleans an orphan left by a crashed run to get under the cap, then rotates', async () => {
     const t = managedSecret('sa');
     for (let i = 0; i < 8; i++) t.keys.seed(`foreign${i}`);
-    await expect(t.run({ afterStep: (s) => { if (s === 'create') throw new Error('killed'); } })).rejects.toThrow('killed');
+    await expect(
+      t.run({
+        afterStep: (s) => {
+          if (s === 'create') throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
     expect(t.keys.live()).toHaveLength(10);
     t.clock.advance(CLAIM_TTL_MS + 1);
     const report = await t.run();
-    expect(report).toMatchObject({ outcome: 'rotated', actions: ['claim', 'delete-orphan', 'create', 'store', 'verify', 'promote'] });
+    expect(report).toMatchObject({
+      outcome: 'rotated',
+      actions: ['claim', 'delete-orphan', 'create', 'store', 'verify', 'promote'],
+    });
     expect(t.keys.live()).toHaveLength(10);
     expect(t.keys.live().filter((k) => k.startsWith('foreign'))).toHaveLength(8);
   });
 
   it('reports an organization policy refusal once and returns to idle', async () => {
     const t = managedSecret('sa');
-    t.keys.refuseCreate = new FailedPreconditionError('org policy', { reason: 'ORG_POLICY_BLOCKS_KEY_CREATION' });
-    expect(await t.run()).toMatchObject({ outcome: 'failed', phase: 'idle', error: { reason: 'ORG_POLICY_BLOCKS_KEY_CREATION' } });
+    t.keys.refuseCreate = new FailedPreconditionError('org policy', {
+      reason: 'ORG_POLICY_BLOCKS_KEY_CREATION',
+    });
+    expect(await t.run()).toMatchObject({
+      outcome: 'failed',
+      phase: 'idle',
+      error: { reason: 'ORG_POLICY_BLOCKS_KEY_CREATION' },
+    });
     expect(t.audit.entries.filter((e) => !e.ok)).toHaveLength(1);
   });
 });
@@ -213,7 +280,12 @@ describe('reconcileSecret: verification failure', () => {
     const t = managedSecret(mode);
     t.keys.failVerify = true;
     const report = await t.run();
-    expect(report).toMatchObject({ outcome: 'rolled-back', phase: 'idle', actions: ['claim', 'create', 'store', 'rollback'], error: { reason: 'VERIFY_FAILED' } });
+    expect(report).toMatchObject({
+      outcome: 'rolled-back',
+      phase: 'idle',
+      actions: ['claim', 'create', 'store', 'rollback'],
+      error: { reason: 'VERIFY_FAILED' },
+    });
     expect(t.secrets.currentPayload(t.name)).toBe(`secret:${t.originalKey}`);
     expect(t.secrets.secret(t.name).info.aliases).toEqual({ current: 1 });
     expect(t.secrets.secret(t.name).versions[1].state).toBe('DISABLED');
@@ -230,7 +302,10 @@ describe('reconcileSecret: corrupt state', () => {
   it('reports a secret whose state annotations are unreadable without touching it', async () => {
     const t = managedSecret('sa');
     t.secrets.secret(t.name).info.annotations['tvs.rotation.phase'] = 'rotating';
-    expect(await t.run()).toMatchObject({ outcome: 'failed', error: { reason: 'MISCONFIGURED', message: expect.stringContaining('phase') } });
+    expect(await t.run()).toMatchObject({
+      outcome: 'failed',
+      error: { reason: 'MISCONFIGURED', message: expect.stringContaining('phase') },
+    });
     expect(t.secrets.writes).toBe(0);
   });
 });

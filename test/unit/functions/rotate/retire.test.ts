@@ -10,14 +10,23 @@ import { GRACE_MS, managedSecret, PERIOD_MS } from './support/setup.js';
 /** Rotates, then moves `current` back to version 1 as the operator's rollback does. */
 async function rotatedThenRolledBack(mode: 'sa' | 'api') {
   const t = managedSecret(mode);
-  expect(await t.run({ force: true })).toMatchObject({ outcome: 'rotated', phase: 'retiring', newVersion: 2 });
+  expect(await t.run({ force: true })).toMatchObject({
+    outcome: 'rotated',
+    phase: 'retiring',
+    newVersion: 2,
+  });
   const info = t.secrets.secret(t.name).info;
-  await t.secrets.update(t.name, { annotations: info.annotations, aliases: { ...info.aliases, current: 1 } }, info.etag);
+  await t.secrets.update(
+    t.name,
+    { annotations: info.annotations, aliases: { ...info.aliases, current: 1 } },
+    info.etag,
+  );
   expect(t.secrets.currentPayload(t.name)).toBe(`secret:${t.originalKey}`);
   return t;
 }
 
-const versionStates = (t: ReturnType<typeof managedSecret>) => t.secrets.secret(t.name).versions.map((v) => v.state);
+const versionStates = (t: ReturnType<typeof managedSecret>) =>
+  t.secrets.secret(t.name).versions.map((v) => v.state);
 
 describe('retirement after an operator rolled current back to the old version', () => {
   it('api: the retiring step does not disable the version current names', async () => {
@@ -56,27 +65,36 @@ describe('retirement state naming the current version as the old one (forged or 
     const past = new Date(t.clock.now() - GRACE_MS - 1).toISOString();
     info.annotations = {
       ...info.annotations,
-      'tvs.rotation.phase': phase, 'tvs.rotation.generation': '1', 'tvs.rotation.old-version': '1',
-      'tvs.rotation.rotated-at': past, 'tvs.rotation.disabled-at': past,
+      'tvs.rotation.phase': phase,
+      'tvs.rotation.generation': '1',
+      'tvs.rotation.old-version': '1',
+      'tvs.rotation.rotated-at': past,
+      'tvs.rotation.disabled-at': past,
     };
   };
 
-  it.each(['sa', 'api'] as const)('%s: the retiring step never disables the version current names', async (mode) => {
-    const t = managedSecret(mode);
-    forge(t, 'retiring');
-    expect(await t.run()).toMatchObject({ outcome: 'retired' });
-    expect(versionStates(t)).toEqual(['ENABLED']);
-    expect(t.secrets.log).not.toContain('disable');
-  });
+  it.each(['sa', 'api'] as const)(
+    '%s: the retiring step never disables the version current names',
+    async (mode) => {
+      const t = managedSecret(mode);
+      forge(t, 'retiring');
+      expect(await t.run()).toMatchObject({ outcome: 'retired' });
+      expect(versionStates(t)).toEqual(['ENABLED']);
+      expect(t.secrets.log).not.toContain('disable');
+    },
+  );
 
-  it.each(['sa', 'api'] as const)('%s: the purging step never destroys the version current names', async (mode) => {
-    const t = managedSecret(mode);
-    forge(t, 'purging');
-    expect(await t.run()).toMatchObject({ outcome: 'purged', phase: 'idle' });
-    expect(versionStates(t)).toEqual(['ENABLED']);
-    expect(t.secrets.log).not.toContain('destroy');
-    expect(t.secrets.currentPayload(t.name)).toBe(`secret:${t.originalKey}`);
-  });
+  it.each(['sa', 'api'] as const)(
+    '%s: the purging step never destroys the version current names',
+    async (mode) => {
+      const t = managedSecret(mode);
+      forge(t, 'purging');
+      expect(await t.run()).toMatchObject({ outcome: 'purged', phase: 'idle' });
+      expect(versionStates(t)).toEqual(['ENABLED']);
+      expect(t.secrets.log).not.toContain('destroy');
+      expect(t.secrets.currentPayload(t.name)).toBe(`secret:${t.originalKey}`);
+    },
+  );
 });
 
 describe('what retirement audits', () => {
@@ -89,10 +107,24 @@ describe('what retirement audits', () => {
     t.clock.advance(GRACE_MS + 1);
     await t.run();
     const kind = mode === 'sa' ? 'sa-key' : 'api-key';
-    expect(entry(t, 'disable')).toEqual([{ step: 'disable', ok: true, reason: 'OLD_CREDENTIAL_DISABLED', fields: { secret: 'my-secret', kind, phase: 'retiring', oldKeyId: t.originalKey, version: 1 } }]);
+    expect(entry(t, 'disable')).toEqual([
+      {
+        step: 'disable',
+        ok: true,
+        reason: 'OLD_CREDENTIAL_DISABLED',
+        fields: { secret: 'my-secret', kind, phase: 'retiring', oldKeyId: t.originalKey, version: 1 },
+      },
+    ]);
     t.clock.advance(GRACE_MS + 1);
     await t.run();
-    expect(entry(t, 'delete')).toEqual([{ step: 'delete', ok: true, reason: 'OLD_CREDENTIAL_DELETED', fields: { secret: 'my-secret', kind, phase: 'purging', oldKeyId: t.originalKey, version: 1 } }]);
+    expect(entry(t, 'delete')).toEqual([
+      {
+        step: 'delete',
+        ok: true,
+        reason: 'OLD_CREDENTIAL_DELETED',
+        fields: { secret: 'my-secret', kind, phase: 'purging', oldKeyId: t.originalKey, version: 1 },
+      },
+    ]);
     expect(t.keys.keys.get(t.originalKey)).toBe('deleted');
     expect(t.secrets.secret(t.name).versions[0].state).toBe('DESTROYED');
   });
@@ -112,21 +144,24 @@ describe('what retirement audits', () => {
 });
 
 describe('retirement in a later rotation', () => {
-  it.each(['sa', 'api'] as const)('%s: retires the old version the state names, not the first one (already destroyed)', async (mode) => {
-    const t = managedSecret(mode);
-    for (let cycle = 0; cycle < 2; cycle++) {
-      if (cycle > 0) t.clock.advance(PERIOD_MS);
-      expect(await t.run({ force: true })).toMatchObject({ outcome: 'rotated' });
-      t.clock.advance(GRACE_MS + 1);
-      expect(await t.run()).toMatchObject({ outcome: 'retired' });
-      if (cycle > 0) expect(versionStates(t)).toEqual(['DESTROYED', 'DISABLED', 'ENABLED']);
-      t.clock.advance(GRACE_MS + 1);
-      expect(await t.run()).toMatchObject({ outcome: 'purged', phase: 'idle' });
-    }
-    expect(versionStates(t)).toEqual(['DESTROYED', 'DESTROYED', 'ENABLED']);
-    expect(t.secrets.secret(t.name).info.aliases).toEqual({ current: 3 });
-    expect(t.audit.entries.filter((e) => e.step === 'delete').map((e) => e.fields.version)).toEqual([1, 2]);
-  });
+  it.each(['sa', 'api'] as const)(
+    '%s: retires the old version the state names, not the first one (already destroyed)',
+    async (mode) => {
+      const t = managedSecret(mode);
+      for (let cycle = 0; cycle < 2; cycle++) {
+        if (cycle > 0) t.clock.advance(PERIOD_MS);
+        expect(await t.run({ force: true })).toMatchObject({ outcome: 'rotated' });
+        t.clock.advance(GRACE_MS + 1);
+        expect(await t.run()).toMatchObject({ outcome: 'retired' });
+        if (cycle > 0) expect(versionStates(t)).toEqual(['DESTROYED', 'DISABLED', 'ENABLED']);
+        t.clock.advance(GRACE_MS + 1);
+        expect(await t.run()).toMatchObject({ outcome: 'purged', phase: 'idle' });
+      }
+      expect(versionStates(t)).toEqual(['DESTROYED', 'DESTROYED', 'ENABLED']);
+      expect(t.secrets.secret(t.name).info.aliases).toEqual({ current: 3 });
+      expect(t.audit.entries.filter((e) => e.step === 'delete').map((e) => e.fields.version)).toEqual([1, 2]);
+    },
+  );
 });
 
 describe('what the purging step writes, in order', () => {
@@ -137,26 +172,40 @@ describe('what the purging step writes, in order', () => {
     return t.secrets.log.slice(from);
   };
 
-  it.each(['sa', 'api'] as const)('%s: drops the previous alias before destroying the version it names', async (mode) => {
-    const t = managedSecret(mode);
-    await t.run({ force: true });
-    t.clock.advance(GRACE_MS + 1);
-    await t.run();
-    expect(t.secrets.secret(t.name).info.aliases).toEqual({ current: 2, previous: 1 });
-    // claim, re-assert, delete the key, drop `previous`, re-assert, destroy, idle state.
-    expect(await purgeLog(t)).toEqual(['update', 'update', 'key-delete', 'update', 'update', 'destroy', 'update']);
-    expect(t.secrets.secret(t.name).info.aliases).toEqual({ current: 2 });
-  });
+  it.each(['sa', 'api'] as const)(
+    '%s: drops the previous alias before destroying the version it names',
+    async (mode) => {
+      const t = managedSecret(mode);
+      await t.run({ force: true });
+      t.clock.advance(GRACE_MS + 1);
+      await t.run();
+      expect(t.secrets.secret(t.name).info.aliases).toEqual({ current: 2, previous: 1 });
+      // claim, re-assert, delete the key, drop `previous`, re-assert, destroy, idle state.
+      expect(await purgeLog(t)).toEqual([
+        'update',
+        'update',
+        'key-delete',
+        'update',
+        'update',
+        'destroy',
+        'update',
+      ]);
+      expect(t.secrets.secret(t.name).info.aliases).toEqual({ current: 2 });
+    },
+  );
 
-  it.each(['sa', 'api'] as const)('%s: makes no alias write when no previous alias is left (an operator removed it)', async (mode) => {
-    const t = managedSecret(mode);
-    await t.run({ force: true });
-    t.clock.advance(GRACE_MS + 1);
-    await t.run();
-    const info = t.secrets.secret(t.name).info;
-    await t.secrets.update(t.name, { annotations: info.annotations, aliases: { current: 2 } }, info.etag);
-    // claim, re-assert, delete the key, re-assert, destroy, idle state.
-    expect(await purgeLog(t)).toEqual(['update', 'update', 'key-delete', 'update', 'destroy', 'update']);
-    expect(versionStates(t)).toEqual(['DESTROYED', 'ENABLED']);
-  });
+  it.each(['sa', 'api'] as const)(
+    '%s: makes no alias write when no previous alias is left (an operator removed it)',
+    async (mode) => {
+      const t = managedSecret(mode);
+      await t.run({ force: true });
+      t.clock.advance(GRACE_MS + 1);
+      await t.run();
+      const info = t.secrets.secret(t.name).info;
+      await t.secrets.update(t.name, { annotations: info.annotations, aliases: { current: 2 } }, info.etag);
+      // claim, re-assert, delete the key, re-assert, destroy, idle state.
+      expect(await purgeLog(t)).toEqual(['update', 'update', 'key-delete', 'update', 'destroy', 'update']);
+      expect(versionStates(t)).toEqual(['DESTROYED', 'ENABLED']);
+    },
+  );
 });

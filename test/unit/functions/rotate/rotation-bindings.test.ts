@@ -8,15 +8,36 @@ const base = {
   TVS_ROTATE_INVOKERS: 'tvs-rotation-trigger@acme-tokens-prod.iam.gserviceaccount.com',
   TVS_ROTATE_AUDIENCE: 'https://us-central1-acme-tokens-prod.cloudfunctions.net/tvs-rotate',
 };
-const env = (bindings: unknown) => ({ ...base, TVS_ROTATION_BINDINGS: typeof bindings === 'string' ? bindings : JSON.stringify(bindings) });
+const env = (bindings: unknown) => ({
+  ...base,
+  TVS_ROTATION_BINDINGS: typeof bindings === 'string' ? bindings : JSON.stringify(bindings),
+});
 const good = { kind: 'sa-key', target: SA, period: '2592000s', grace: '7200s' };
 
 describe('TVS_ROTATION_BINDINGS', () => {
   it('parses the map Terraform renders into secret id → binding', () => {
-    const config = loadRotateConfig(env({ 'tvs-a': good, 'tvs-b': { kind: 'api-key', target: 'projects/p/locations/global/keys/gemini-1', period: '86400s', grace: '7200s' } }));
+    const config = loadRotateConfig(
+      env({
+        'tvs-a': good,
+        'tvs-b': {
+          kind: 'api-key',
+          target: 'projects/p/locations/global/keys/gemini-1',
+          period: '86400s',
+          grace: '7200s',
+        },
+      }),
+    );
     expect([...config.bindings]).toEqual([
       ['tvs-a', { kind: 'sa-key', target: SA, periodMs: 2_592_000_000, graceMs: 7_200_000 }],
-      ['tvs-b', { kind: 'api-key', target: 'projects/p/locations/global/keys/gemini-1', periodMs: 86_400_000, graceMs: 7_200_000 }],
+      [
+        'tvs-b',
+        {
+          kind: 'api-key',
+          target: 'projects/p/locations/global/keys/gemini-1',
+          periodMs: 86_400_000,
+          graceMs: 7_200_000,
+        },
+      ],
     ]);
   });
 

@@ -13,8 +13,15 @@ const CONFIG = { kind: 'sa-key' as const, target: SA_TARGET, periodMs: PERIOD_MS
 function setup() {
   const secrets = new FakeSecrets();
   const clock = fakeClock();
-  const name = secrets.add('s', { 'tvs-managed': 'true' }, { 'other.tool': 'kept' }, ['secret:k0'], { current: 1 });
-  const open = async (owner: string) => new SecretSession({ secrets, now: clock.now, owner, claimTtlMs: 600_000 }, await secrets.get(name), CONFIG);
+  const name = secrets.add('s', { 'tvs-managed': 'true' }, { 'other.tool': 'kept' }, ['secret:k0'], {
+    current: 1,
+  });
+  const open = async (owner: string) =>
+    new SecretSession(
+      { secrets, now: clock.now, owner, claimTtlMs: 600_000 },
+      await secrets.get(name),
+      CONFIG,
+    );
   return { secrets, clock, name, open };
 }
 
@@ -23,7 +30,10 @@ describe('SecretSession.save', () => {
     const { secrets, name, open } = setup();
     const session = await open('run-a');
     await session.save({ ...session.state, phase: 'creating', generation: 1 });
-    expect(secrets.secret(name).info.annotations).toMatchObject({ 'tvs.rotation.phase': 'creating', 'other.tool': 'kept' });
+    expect(secrets.secret(name).info.annotations).toMatchObject({
+      'tvs.rotation.phase': 'creating',
+      'other.tool': 'kept',
+    });
     expect(session.holdsClaim()).toBe(true);
   });
 
@@ -32,9 +42,15 @@ describe('SecretSession.save', () => {
     const session = await open('run-a');
     // An operator edits the secret between the run's read and its write.
     const fresh = await secrets.get(name);
-    await secrets.update(name, { annotations: { ...fresh.annotations, 'operator.note': 'paused' } }, fresh.etag);
+    await secrets.update(
+      name,
+      { annotations: { ...fresh.annotations, 'operator.note': 'paused' } },
+      fresh.etag,
+    );
 
-    await expect(session.save({ ...session.state, phase: 'creating', generation: 1 })).rejects.toBeInstanceOf(ConflictError);
+    await expect(session.save({ ...session.state, phase: 'creating', generation: 1 })).rejects.toBeInstanceOf(
+      ConflictError,
+    );
     const stored = secrets.secret(name).info.annotations;
     expect(stored['operator.note']).toBe('paused');
     expect(stored['tvs.rotation.phase']).toBeUndefined();
@@ -90,9 +106,18 @@ describe('SecretSession claims', () => {
     const { b, clock, untilMs } = await claimedByA();
     clock.set(untilMs - 1);
     let busy: unknown;
-    try { b.assertNotClaimedByOther(); } catch (err) { busy = err; }
+    try {
+      b.assertNotClaimedByOther();
+    } catch (err) {
+      busy = err;
+    }
     expect(busy).toBeInstanceOf(BusyError);
-    expect(busy).toMatchObject({ name: 'BusyError', message: 'claimed by run run-a', owner: 'run-a', untilMs });
+    expect(busy).toMatchObject({
+      name: 'BusyError',
+      message: 'claimed by run run-a',
+      owner: 'run-a',
+      untilMs,
+    });
     clock.set(untilMs);
     expect(() => b.assertNotClaimedByOther()).not.toThrow();
   });
@@ -112,13 +137,23 @@ describe('SecretSession.save errors', () => {
     const session = await failingUpdate(lost);
     const err: unknown = await session.save({ ...session.state }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConflictError);
-    expect(err).toMatchObject({ name: 'ConflictError', message: 'secret s changed concurrently', cause: lost });
+    expect(err).toMatchObject({
+      name: 'ConflictError',
+      message: 'secret s changed concurrently',
+      cause: lost,
+    });
   });
 
   it.each([
-    ['an error of our model with another reason', new AbortedError('aborted', { reason: 'SECRET_MANAGER_ABORTED' })],
+    [
+      'an error of our model with another reason',
+      new AbortedError('aborted', { reason: 'SECRET_MANAGER_ABORTED' }),
+    ],
     ['a permission error', new PermissionDeniedError('denied', { reason: 'SECRET_MANAGER_DENIED' })],
-    ['an error outside our model, even one carrying reason ETAG_MISMATCH', Object.assign(new Error('raw client error'), { reason: 'ETAG_MISMATCH' })],
+    [
+      'an error outside our model, even one carrying reason ETAG_MISMATCH',
+      Object.assign(new Error('raw client error'), { reason: 'ETAG_MISMATCH' }),
+    ],
   ])('passes %s through unchanged', async (_name, error) => {
     const session = await failingUpdate(error);
     await expect(session.save({ ...session.state })).rejects.toBe(error);

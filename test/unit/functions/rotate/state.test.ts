@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { parseRotationState, withRotationState, type RotationState } from '../../../../functions/rotate/state.js';
+import {
+  parseRotationState,
+  withRotationState,
+  type RotationState,
+} from '../../../../functions/rotate/state.js';
 
-const config = { 'tvs.rotation.target': 'rotated@proj-12345.iam.gserviceaccount.com', 'tvs.rotation.period': '2592000s', 'tvs.rotation.grace': '7200s' };
+const config = {
+  'tvs.rotation.target': 'rotated@proj-12345.iam.gserviceaccount.com',
+  'tvs.rotation.period': '2592000s',
+  'tvs.rotation.grace': '7200s',
+};
 
 describe('rotation annotations', () => {
   it('reads a secret never rotated as idle, generation 0', () => {
@@ -10,16 +18,34 @@ describe('rotation annotations', () => {
 
   it('round-trips every state field and keeps the config and foreign annotations', () => {
     const state: RotationState = {
-      phase: 'verifying', generation: 3, claim: { owner: 'abc123', expiresAtMs: Date.parse('2026-01-01T00:10:00Z') },
-      currentKey: 'k1', newKey: 'k2', newVersion: 4, oldKey: 'k0', oldVersion: 3, keysBefore: ['k0', 'k1'], baseVersion: 3,
-      rotatedAtMs: Date.parse('2026-01-01T00:00:00Z'), disabledAtMs: Date.parse('2026-01-01T02:00:00Z'), lastError: 'KEY_CAP',
+      phase: 'verifying',
+      generation: 3,
+      claim: { owner: 'abc123', expiresAtMs: Date.parse('2026-01-01T00:10:00Z') },
+      currentKey: 'k1',
+      newKey: 'k2',
+      newVersion: 4,
+      oldKey: 'k0',
+      oldVersion: 3,
+      keysBefore: ['k0', 'k1'],
+      baseVersion: 3,
+      rotatedAtMs: Date.parse('2026-01-01T00:00:00Z'),
+      disabledAtMs: Date.parse('2026-01-01T02:00:00Z'),
+      lastError: 'KEY_CAP',
     };
-    const annotations = withRotationState({ ...config, 'other.tool': 'x', 'tvs.rotation.new-key': 'stale' }, state);
+    const annotations = withRotationState(
+      { ...config, 'other.tool': 'x', 'tvs.rotation.new-key': 'stale' },
+      state,
+    );
     expect(annotations['other.tool']).toBe('x');
     expect(annotations['tvs.rotation.target']).toBe(config['tvs.rotation.target']);
-    expect(Object.keys(annotations).every((k) => /^[a-zA-Z0-9](?:[a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?$/.test(k))).toBe(true);
+    expect(
+      Object.keys(annotations).every((k) => /^[a-zA-Z0-9](?:[a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?$/.test(k)),
+    ).toBe(true);
     expect(parseRotationState(annotations)).toEqual(state);
-    expect(parseRotationState(withRotationState(annotations, { phase: 'idle', generation: 3 }))).toEqual({ phase: 'idle', generation: 3 });
+    expect(parseRotationState(withRotationState(annotations, { phase: 'idle', generation: 3 }))).toEqual({
+      phase: 'idle',
+      generation: 3,
+    });
   });
 
   it.each([

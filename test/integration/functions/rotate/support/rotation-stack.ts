@@ -17,11 +17,19 @@ export const SA_SECRET = 'projects/tvs-local/secrets/sa-secret';
 export const API_SECRET = 'projects/tvs-local/secrets/api-secret';
 
 const managed = (kind: string) => ({ labels: { 'tvs-managed': 'true', 'tvs-kind': kind } });
-const bound = (kind: string, target: string) => ({ kind, target, period: `${PERIOD_MS / 1000}s`, grace: `${GRACE_MS / 1000}s` });
+const bound = (kind: string, target: string) => ({
+  kind,
+  target,
+  period: `${PERIOD_MS / 1000}s`,
+  grace: `${GRACE_MS / 1000}s`,
+});
 export const API_TARGET = 'projects/tvs-local/locations/global/keys/gemini-demo';
 
 /** What Terraform renders into `TVS_ROTATION_BINDINGS` for `ROTATION_SEED`. */
-export const ROTATION_BINDINGS = { 'sa-secret': bound('sa-key', ROTATED_SA), 'api-secret': bound('api-key', API_TARGET) };
+export const ROTATION_BINDINGS = {
+  'sa-secret': bound('sa-key', ROTATED_SA),
+  'api-secret': bound('api-key', API_TARGET),
+};
 /** The same for the demo seed (`emulator/seed/demo.json`). */
 export const DEMO_BINDINGS = {
   'gemini-caller-key': bound('sa-key', 'gemini-caller@tvs-local.iam.gserviceaccount.com'),
@@ -33,10 +41,26 @@ export const ROTATION_SEED: SeedInput = {
   projectNumber: '123456789012',
   serviceAccounts: [{ email: WORKLOAD }, { email: ROTATED_SA }],
   metadata: { defaultServiceAccount: WORKLOAD },
-  apiKeys: [{ id: 'gemini-demo', displayName: 'Gemini demo key', restrictions: { apiTargets: [{ service: 'generativelanguage.googleapis.com' }] } }],
+  apiKeys: [
+    {
+      id: 'gemini-demo',
+      displayName: 'Gemini demo key',
+      restrictions: { apiTargets: [{ service: 'generativelanguage.googleapis.com' }] },
+    },
+  ],
   secrets: [
-    { id: 'sa-secret', ...managed('sa-key'), versions: [{ serviceAccountKey: ROTATED_SA }], versionAliases: { current: 1 } },
-    { id: 'api-secret', ...managed('api-key'), versions: [{ apiKeyString: 'gemini-demo' }], versionAliases: { current: 1 } },
+    {
+      id: 'sa-secret',
+      ...managed('sa-key'),
+      versions: [{ serviceAccountKey: ROTATED_SA }],
+      versionAliases: { current: 1 },
+    },
+    {
+      id: 'api-secret',
+      ...managed('api-key'),
+      versions: [{ apiKeyString: 'gemini-demo' }],
+      versionAliases: { current: 1 },
+    },
     { id: 'unmanaged', versions: [{ data: 'hello' }] },
   ],
 };
@@ -54,7 +78,14 @@ export interface RotationStack {
   post(body: unknown, authorization?: string): Promise<{ status: number; json: any }>;
 }
 
-export async function startRotationStack(options: { seed?: SeedInput | string; bindings?: object; env?: Record<string, string>; keyRefreshIntervalMs?: number } = {}): Promise<RotationStack> {
+export async function startRotationStack(
+  options: {
+    seed?: SeedInput | string;
+    bindings?: object;
+    env?: Record<string, string>;
+    keyRefreshIntervalMs?: number;
+  } = {},
+): Promise<RotationStack> {
   const audit = createCapture();
   let nowMs = Date.now();
   let crashStep: Step | undefined;
@@ -62,10 +93,14 @@ export async function startRotationStack(options: { seed?: SeedInput | string; b
     emulator: { seed: options.seed ?? ROTATION_SEED },
     auditTransport: audit.stream,
     opsLogWrite: () => undefined,
-    ...(options.keyRefreshIntervalMs !== undefined ? { keyRefreshIntervalMs: options.keyRefreshIntervalMs } : {}),
+    ...(options.keyRefreshIntervalMs !== undefined
+      ? { keyRefreshIntervalMs: options.keyRefreshIntervalMs }
+      : {}),
     rotateEnv: {
       TVS_ROTATION_BINDINGS: JSON.stringify(options.bindings ?? ROTATION_BINDINGS),
-      TVS_ROTATION_VERIFY_DEADLINE_MS: '1500', TVS_UPSTREAM_DEADLINE_MS: '3000', ...options.env,
+      TVS_ROTATION_VERIFY_DEADLINE_MS: '1500',
+      TVS_UPSTREAM_DEADLINE_MS: '3000',
+      ...options.env,
     },
     rotate: {
       now: () => nowMs,
@@ -80,12 +115,24 @@ export async function startRotationStack(options: { seed?: SeedInput | string; b
   return {
     stack,
     audit,
-    clock: { now: () => nowMs, advance: (ms) => { nowMs += ms; } },
-    crashAfter: (step) => { crashStep = step; },
+    clock: {
+      now: () => nowMs,
+      advance: (ms) => {
+        nowMs += ms;
+      },
+    },
+    crashAfter: (step) => {
+      crashStep = step;
+    },
     async announce(secret) {
       const sub = stack.emulator.pubsub.subscribe('tvs-rotation', stack.rotateEventsUrl);
       try {
-        const attributes = { eventType: 'SECRET_ROTATE', dataFormat: 'JSON_API_V1', secretId: secret, timestamp: new Date(nowMs).toISOString() };
+        const attributes = {
+          eventType: 'SECRET_ROTATE',
+          dataFormat: 'JSON_API_V1',
+          secretId: secret,
+          timestamp: new Date(nowMs).toISOString(),
+        };
         stack.emulator.pubsub.publish('tvs-rotation', attributes, Buffer.from('{}'));
         await stack.emulator.pubsub.idle();
       } finally {
@@ -93,7 +140,10 @@ export async function startRotationStack(options: { seed?: SeedInput | string; b
       }
     },
     async post(body, authorization) {
-      const headers = { 'content-type': 'application/json', authorization: authorization ?? (await stack.rotateAuthorization()) };
+      const headers = {
+        'content-type': 'application/json',
+        authorization: authorization ?? (await stack.rotateAuthorization()),
+      };
       const res = await fetch(stack.rotateUrl, { method: 'POST', headers, body: JSON.stringify(body) });
       return { status: res.status, json: await res.json() };
     },

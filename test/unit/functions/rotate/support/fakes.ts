@@ -4,14 +4,27 @@
  * API-like: deterministic ids). Every call yields to the event loop, so concurrent runs interleave.
  */
 import { randomBytes } from 'node:crypto';
-import { AbortedError, FailedPreconditionError, InternalError, NotFoundError } from '../../../../../shared/errors.js';
-import type { SecretAdmin, SecretInfo, VersionInfo, VersionState } from '../../../../../shared/gcp/secret-admin.js';
+import {
+  AbortedError,
+  FailedPreconditionError,
+  InternalError,
+  NotFoundError,
+} from '../../../../../shared/errors.js';
+import type {
+  SecretAdmin,
+  SecretInfo,
+  VersionInfo,
+  VersionState,
+} from '../../../../../shared/gcp/secret-admin.js';
 import type { Credential } from '../../../../../functions/rotate/credentials/credential.js';
 import type { RotationAudit } from '../../../../../functions/rotate/rotation-audit.js';
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-interface StoredSecret { info: SecretInfo; versions: Array<{ state: VersionState; data?: Buffer }> }
+interface StoredSecret {
+  info: SecretInfo;
+  versions: Array<{ state: VersionState; data?: Buffer }>;
+}
 
 export class FakeSecrets implements SecretAdmin {
   readonly secrets = new Map<string, StoredSecret>();
@@ -20,7 +33,13 @@ export class FakeSecrets implements SecretAdmin {
   readonly log: string[] = [];
   private etag = 0;
 
-  add(secretId: string, labels: Record<string, string>, annotations: Record<string, string>, payloads: string[] = [], aliases: Record<string, number> = {}): string {
+  add(
+    secretId: string,
+    labels: Record<string, string>,
+    annotations: Record<string, string>,
+    payloads: string[] = [],
+    aliases: Record<string, number> = {},
+  ): string {
     const name = `projects/42/secrets/${secretId}`;
     this.secrets.set(name, {
       info: { name, secretId, labels, annotations, aliases, etag: this.nextEtag() },
@@ -55,7 +74,8 @@ export class FakeSecrets implements SecretAdmin {
     const [secretName, ref] = versionName.split('/versions/');
     const s = this.secret(secretName);
     const n = /^\d+$/.test(ref) ? Number(ref) : s.info.aliases[ref];
-    if (n === undefined || !s.versions[n - 1]) throw new NotFoundError('no version', { reason: 'SECRET_NOT_FOUND' });
+    if (n === undefined || !s.versions[n - 1])
+      throw new NotFoundError('no version', { reason: 'SECRET_NOT_FOUND' });
     return { s, n };
   }
 
@@ -70,12 +90,22 @@ export class FakeSecrets implements SecretAdmin {
     return this.copy(this.secret(name));
   }
 
-  async update(name: string, update: { annotations: Record<string, string>; aliases?: Record<string, number> }, etag: string): Promise<SecretInfo> {
+  async update(
+    name: string,
+    update: { annotations: Record<string, string>; aliases?: Record<string, number> },
+    etag: string,
+  ): Promise<SecretInfo> {
     await tick();
     const s = this.secret(name);
     if (s.info.etag !== etag) throw new AbortedError('changed', { reason: 'ETAG_MISMATCH' });
-    for (const n of Object.values(update.aliases ?? {})) if (!s.versions[n - 1]) throw new Error(`alias to missing version ${n}`);
-    s.info = { ...s.info, annotations: { ...update.annotations }, ...(update.aliases ? { aliases: { ...update.aliases } } : {}), etag: this.nextEtag() };
+    for (const n of Object.values(update.aliases ?? {}))
+      if (!s.versions[n - 1]) throw new Error(`alias to missing version ${n}`);
+    s.info = {
+      ...s.info,
+      annotations: { ...update.annotations },
+      ...(update.aliases ? { aliases: { ...update.aliases } } : {}),
+      etag: this.nextEtag(),
+    };
     this.writes++;
     this.log.push('update');
     return this.copy(s);
@@ -87,19 +117,28 @@ export class FakeSecrets implements SecretAdmin {
     s.versions.push({ state: 'ENABLED', data: Buffer.from(data) });
     this.writes++;
     this.log.push('add-version');
-    return { name: `${secretName}/versions/${s.versions.length}`, number: s.versions.length, state: 'ENABLED' };
+    return {
+      name: `${secretName}/versions/${s.versions.length}`,
+      number: s.versions.length,
+      state: 'ENABLED',
+    };
   }
 
   async listVersions(secretName: string): Promise<VersionInfo[]> {
     await tick();
-    return this.secret(secretName).versions.map((v, i) => ({ name: `${secretName}/versions/${i + 1}`, number: i + 1, state: v.state }));
+    return this.secret(secretName).versions.map((v, i) => ({
+      name: `${secretName}/versions/${i + 1}`,
+      number: i + 1,
+      state: v.state,
+    }));
   }
 
   async access(versionName: string): Promise<Buffer> {
     await tick();
     const { s, n } = this.version(versionName);
     const v = s.versions[n - 1];
-    if (v.state !== 'ENABLED' || !v.data) throw new InternalError('not enabled', { reason: 'SECRET_VERSION_NOT_ENABLED' });
+    if (v.state !== 'ENABLED' || !v.data)
+      throw new InternalError('not enabled', { reason: 'SECRET_VERSION_NOT_ENABLED' });
     return Buffer.from(v.data);
   }
 
@@ -107,16 +146,23 @@ export class FakeSecrets implements SecretAdmin {
     await tick();
     const { s, n } = this.version(versionName);
     const v = s.versions[n - 1];
-    if (v.state === 'DESTROYED') throw new InternalError('destroyed', { reason: 'SECRET_VERSION_NOT_ENABLED' });
+    if (v.state === 'DESTROYED')
+      throw new InternalError('destroyed', { reason: 'SECRET_VERSION_NOT_ENABLED' });
     v.state = state;
     if (state === 'DESTROYED') delete v.data;
     this.writes++;
     this.log.push(state === 'DESTROYED' ? 'destroy' : state === 'DISABLED' ? 'disable' : 'enable');
   }
 
-  enable(versionName: string): Promise<void> { return this.transition(versionName, 'ENABLED'); }
-  disable(versionName: string): Promise<void> { return this.transition(versionName, 'DISABLED'); }
-  destroy(versionName: string): Promise<void> { return this.transition(versionName, 'DESTROYED'); }
+  enable(versionName: string): Promise<void> {
+    return this.transition(versionName, 'ENABLED');
+  }
+  disable(versionName: string): Promise<void> {
+    return this.transition(versionName, 'DISABLED');
+  }
+  destroy(versionName: string): Promise<void> {
+    return this.transition(versionName, 'DESTROYED');
+  }
 }
 
 export type KeyState = 'enabled' | 'disabled' | 'deleted';
@@ -139,13 +185,19 @@ export class FakeKeys implements Credential {
   /** SA keys of another service account: never found under the bound one. */
   readonly otherSa = new Set<string>();
 
-  constructor(readonly mode: 'sa' | 'api', readonly cap = 10) {}
+  constructor(
+    readonly mode: 'sa' | 'api',
+    readonly cap = 10,
+  ) {}
 
   async keyStatus(config: { target: string }, id: string, secretName: string) {
     await tick();
     const state = this.keys.get(id);
     if (state === undefined || state === 'deleted' || this.otherSa.has(id)) return 'absent' as const;
-    if (this.mode === 'api') return id === config.target.split('/').pop() || this.madeFor.get(id) === secretName ? 'enabled' as const : 'foreign' as const;
+    if (this.mode === 'api')
+      return id === config.target.split('/').pop() || this.madeFor.get(id) === secretName
+        ? ('enabled' as const)
+        : ('foreign' as const);
     return state;
   }
 
@@ -181,7 +233,8 @@ export class FakeKeys implements Credential {
 
   async checkCapacity() {
     await tick();
-    if (this.mode === 'sa' && this.live().length >= this.cap) throw new FailedPreconditionError('cap', { reason: 'KEY_CAP' });
+    if (this.mode === 'sa' && this.live().length >= this.cap)
+      throw new FailedPreconditionError('cap', { reason: 'KEY_CAP' });
   }
 
   async create(_c: unknown, context: { generation: number; secretName: string }) {
@@ -207,7 +260,8 @@ export class FakeKeys implements Credential {
     await tick();
     await this.verifyGate?.();
     const id = payload.toString().replace(/^secret:/, '');
-    if (this.failVerify || this.keys.get(id) !== 'enabled') throw new FailedPreconditionError('did not work', { reason: 'VERIFY_FAILED' });
+    if (this.failVerify || this.keys.get(id) !== 'enabled')
+      throw new FailedPreconditionError('did not work', { reason: 'VERIFY_FAILED' });
   }
 
   async disable(_c: unknown, id: string) {
@@ -223,19 +277,36 @@ export class FakeKeys implements Credential {
   }
 }
 
-export interface RecordedAudit { step: string; ok: boolean; reason: string; fields: Record<string, unknown> }
+export interface RecordedAudit {
+  step: string;
+  ok: boolean;
+  reason: string;
+  fields: Record<string, unknown>;
+}
 
 export function recordingAudit(): RotationAudit & { entries: RecordedAudit[] } {
   const entries: RecordedAudit[] = [];
   return {
     entries,
-    done(step, fields, reason = step) { entries.push({ step, ok: true, reason, fields: { ...fields } }); },
-    failed(step, fields, error) { entries.push({ step, ok: false, reason: error.reason, fields: { ...fields } }); },
+    done(step, fields, reason = step) {
+      entries.push({ step, ok: true, reason, fields: { ...fields } });
+    },
+    failed(step, fields, error) {
+      entries.push({ step, ok: false, reason: error.reason, fields: { ...fields } });
+    },
   };
 }
 
 /** A settable clock. */
 export function fakeClock(start = Date.parse('2026-03-01T00:00:00Z')) {
   let now = start;
-  return { now: () => now, advance: (ms: number) => { now += ms; }, set: (ms: number) => { now = ms; } };
+  return {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms;
+    },
+    set: (ms: number) => {
+      now = ms;
+    },
+  };
 }

@@ -20,19 +20,45 @@ export function managedSecret(mode: 'sa' | 'api', options: { cap?: number } = {}
   keys.log = secrets.log;
   const audit = recordingAudit();
   const originalKey = keys.seed(mode === 'api' ? 'orig' : 'k0');
-  const kind = mode === 'sa' ? 'sa-key' as const : 'api-key' as const;
-  const name = secrets.add('my-secret', { 'tvs-managed': 'true', 'tvs-kind': kind }, { 'other.tool': 'kept' }, [`secret:${originalKey}`], { current: 1 });
+  const kind = mode === 'sa' ? ('sa-key' as const) : ('api-key' as const);
+  const name = secrets.add(
+    'my-secret',
+    { 'tvs-managed': 'true', 'tvs-kind': kind },
+    { 'other.tool': 'kept' },
+    [`secret:${originalKey}`],
+    { current: 1 },
+  );
   // The deploy-time binding (TVS_ROTATION_BINDINGS); tests may add or change entries.
-  const bindings = new Map<string, RotationBinding>([['my-secret', { kind, target: mode === 'sa' ? SA_TARGET : API_TARGET, periodMs: PERIOD_MS, graceMs: GRACE_MS }]]);
+  const bindings = new Map<string, RotationBinding>([
+    [
+      'my-secret',
+      { kind, target: mode === 'sa' ? SA_TARGET : API_TARGET, periodMs: PERIOD_MS, graceMs: GRACE_MS },
+    ],
+  ]);
   let runs = 0;
-  const run = (request: SweepRequest & { owner?: string; afterStep?: (step: Step, secretId: string) => void | Promise<void>; eventTimeMs?: number } = {}) => {
+  const run = (
+    request: SweepRequest & {
+      owner?: string;
+      afterStep?: (step: Step, secretId: string) => void | Promise<void>;
+      eventTimeMs?: number;
+    } = {},
+  ) => {
     const { owner, afterStep, eventTimeMs, ...sweepRequest } = request;
     const deps = {
-      secrets, credentials: { 'sa-key': keys, 'api-key': keys }, now: clock.now, owner: owner ?? `run-${++runs}`,
-      claimTtlMs: CLAIM_TTL_MS, bindings, audit, projectId: 'proj-12345', ...(afterStep ? { afterStep } : {}),
+      secrets,
+      credentials: { 'sa-key': keys, 'api-key': keys },
+      now: clock.now,
+      owner: owner ?? `run-${++runs}`,
+      claimTtlMs: CLAIM_TTL_MS,
+      bindings,
+      audit,
+      projectId: 'proj-12345',
+      ...(afterStep ? { afterStep } : {}),
     };
     if (eventTimeMs !== undefined) {
-      return import('../../../../../functions/rotate/reconcile-secret.js').then(async ({ reconcileSecret }) => reconcileSecret(deps, await secrets.get(name), { eventTimeMs }));
+      return import('../../../../../functions/rotate/reconcile-secret.js').then(async ({ reconcileSecret }) =>
+        reconcileSecret(deps, await secrets.get(name), { eventTimeMs }),
+      );
     }
     return sweep(deps, sweepRequest).then((r) => r.secrets[0]);
   };

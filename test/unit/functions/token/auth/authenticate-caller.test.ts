@@ -30,8 +30,15 @@ beforeAll(async () => {
   ]);
   server = await startTestServer();
   attacker = await startTestServer();
-  server.json('/google/certs', { keys: [google.jwk, googleSecond.jwk] }, { 'cache-control': 'public, max-age=3600' });
-  server.json('/.well-known/openid-configuration', { issuer: server.baseUrl, jwks_uri: `${server.baseUrl}/ext/jwks` });
+  server.json(
+    '/google/certs',
+    { keys: [google.jwk, googleSecond.jwk] },
+    { 'cache-control': 'public, max-age=3600' },
+  );
+  server.json('/.well-known/openid-configuration', {
+    issuer: server.baseUrl,
+    jwks_uri: `${server.baseUrl}/ext/jwks`,
+  });
   server.json('/ext/jwks', { keys: [ext.jwk, extEd.jwk] });
   attacker.json('/jwks', { keys: [evil.jwk, { ...evil.jwk, kid: 'k-google' }] });
 });
@@ -73,7 +80,8 @@ function without(claim: string): JWTPayload {
   return claims;
 }
 
-const googleToken = (overrides: JWTPayload = {}, header: Record<string, unknown> = {}) => signToken(google, googleClaims(overrides), header);
+const googleToken = (overrides: JWTPayload = {}, header: Record<string, unknown> = {}) =>
+  signToken(google, googleClaims(overrides), header);
 const bearer = async (token: Promise<string> | string) => `Bearer ${await token}`;
 
 interface RejectionCase {
@@ -88,56 +96,229 @@ const rejections: RejectionCase[] = [
   { name: 'no Authorization header', header: () => undefined, reason: CallerAuthReason.MISSING, fetches: 0 },
   { name: 'an empty header', header: () => '', reason: CallerAuthReason.MISSING, fetches: 0 },
   { name: 'a blank header', header: () => '   ', reason: CallerAuthReason.MISSING, fetches: 0 },
-  { name: 'the Basic scheme', header: () => 'Basic dXNlcjpwYXNzd29yZA==', reason: CallerAuthReason.SCHEME_UNSUPPORTED, fetches: 0 },
-  { name: 'a scheme that only starts with Bearer', header: async () => `Bearerx ${await googleToken()}`, reason: CallerAuthReason.SCHEME_UNSUPPORTED, fetches: 0 },
+  {
+    name: 'the Basic scheme',
+    header: () => 'Basic dXNlcjpwYXNzd29yZA==',
+    reason: CallerAuthReason.SCHEME_UNSUPPORTED,
+    fetches: 0,
+  },
+  {
+    name: 'a scheme that only starts with Bearer',
+    header: async () => `Bearerx ${await googleToken()}`,
+    reason: CallerAuthReason.SCHEME_UNSUPPORTED,
+    fetches: 0,
+  },
   { name: 'Bearer without a token', header: () => 'Bearer', reason: CallerAuthReason.MALFORMED, fetches: 0 },
-  { name: 'Bearer with an empty token', header: () => 'Bearer ', reason: CallerAuthReason.MALFORMED, fetches: 0 },
-  { name: 'two spaces after Bearer', header: async () => `Bearer  ${await googleToken()}`, reason: CallerAuthReason.MALFORMED, fetches: 0 },
-  { name: 'a tab after Bearer', header: async () => `Bearer\t${await googleToken()}`, reason: CallerAuthReason.MALFORMED, fetches: 0 },
-  { name: 'two tokens', header: async () => `Bearer ${await googleToken()} ${await googleToken()}`, reason: CallerAuthReason.MALFORMED, fetches: 0 },
-  { name: 'a token with characters outside b64token', header: () => 'Bearer abc,def', reason: CallerAuthReason.MALFORMED, fetches: 0 },
-  { name: 'a token over 16 KiB', header: () => `Bearer ${'a'.repeat(16 * 1024 + 1)}`, reason: CallerAuthReason.TOO_LARGE, fetches: 0 },
-  { name: 'a JWT over 16 KiB', header: () => bearer(googleToken({ pad: 'p'.repeat(17 * 1024) })), reason: CallerAuthReason.TOO_LARGE, fetches: 0 },
-  { name: 'an opaque token when access tokens are disabled', header: () => 'Bearer ya29.a0AfB_opaque-token', reason: CallerAuthReason.NOT_A_JWT, fetches: 0 },
-  { name: 'a five-segment (JWE) token', header: () => 'Bearer aaaa.bbbb.cccc.dddd.eeee', reason: CallerAuthReason.NOT_A_JWT, fetches: 0 },
-  { name: 'three segments without a JOSE header', header: () => 'Bearer aaaa.bbbb.cccc', reason: CallerAuthReason.NOT_A_JWT, fetches: 0 },
-  { name: 'a JOSE header with a payload that is not JSON', header: () => 'Bearer eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2lnbmF0dXJl', reason: CallerAuthReason.MALFORMED, fetches: 0 },
-  { name: 'a JOSE header with an empty payload', header: () => 'Bearer eyJhbGciOiJSUzI1NiJ9..c2lnbmF0dXJl', reason: CallerAuthReason.MALFORMED, fetches: 0 },
-  { name: 'alg none', header: () => bearer(new UnsecuredJWT(googleClaims()).encode()), reason: CallerAuthReason.ALGORITHM_NOT_ALLOWED, fetches: 0 },
+  {
+    name: 'Bearer with an empty token',
+    header: () => 'Bearer ',
+    reason: CallerAuthReason.MALFORMED,
+    fetches: 0,
+  },
+  {
+    name: 'two spaces after Bearer',
+    header: async () => `Bearer  ${await googleToken()}`,
+    reason: CallerAuthReason.MALFORMED,
+    fetches: 0,
+  },
+  {
+    name: 'a tab after Bearer',
+    header: async () => `Bearer\t${await googleToken()}`,
+    reason: CallerAuthReason.MALFORMED,
+    fetches: 0,
+  },
+  {
+    name: 'two tokens',
+    header: async () => `Bearer ${await googleToken()} ${await googleToken()}`,
+    reason: CallerAuthReason.MALFORMED,
+    fetches: 0,
+  },
+  {
+    name: 'a token with characters outside b64token',
+    header: () => 'Bearer abc,def',
+    reason: CallerAuthReason.MALFORMED,
+    fetches: 0,
+  },
+  {
+    name: 'a token over 16 KiB',
+    header: () => `Bearer ${'a'.repeat(16 * 1024 + 1)}`,
+    reason: CallerAuthReason.TOO_LARGE,
+    fetches: 0,
+  },
+  {
+    name: 'a JWT over 16 KiB',
+    header: () => bearer(googleToken({ pad: 'p'.repeat(17 * 1024) })),
+    reason: CallerAuthReason.TOO_LARGE,
+    fetches: 0,
+  },
+  {
+    name: 'an opaque token when access tokens are disabled',
+    header: () => 'Bearer ya29.a0AfB_opaque-token',
+    reason: CallerAuthReason.NOT_A_JWT,
+    fetches: 0,
+  },
+  {
+    name: 'a five-segment (JWE) token',
+    header: () => 'Bearer aaaa.bbbb.cccc.dddd.eeee',
+    reason: CallerAuthReason.NOT_A_JWT,
+    fetches: 0,
+  },
+  {
+    name: 'three segments without a JOSE header',
+    header: () => 'Bearer aaaa.bbbb.cccc',
+    reason: CallerAuthReason.NOT_A_JWT,
+    fetches: 0,
+  },
+  {
+    name: 'a JOSE header with a payload that is not JSON',
+    header: () => 'Bearer eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2lnbmF0dXJl',
+    reason: CallerAuthReason.MALFORMED,
+    fetches: 0,
+  },
+  {
+    name: 'a JOSE header with an empty payload',
+    header: () => 'Bearer eyJhbGciOiJSUzI1NiJ9..c2lnbmF0dXJl',
+    reason: CallerAuthReason.MALFORMED,
+    fetches: 0,
+  },
+  {
+    name: 'alg none',
+    header: () => bearer(new UnsecuredJWT(googleClaims()).encode()),
+    reason: CallerAuthReason.ALGORITHM_NOT_ALLOWED,
+    fetches: 0,
+  },
   {
     name: 'HS256 signed with the RSA public key bytes (key confusion)',
     header: async () => {
       const secret = new TextEncoder().encode(await exportSPKI(google.publicKey));
-      return bearer(new SignJWT(googleClaims()).setProtectedHeader({ alg: 'HS256', kid: google.kid, typ: 'JWT' }).sign(secret));
+      return bearer(
+        new SignJWT(googleClaims())
+          .setProtectedHeader({ alg: 'HS256', kid: google.kid, typ: 'JWT' })
+          .sign(secret),
+      );
     },
     reason: CallerAuthReason.ALGORITHM_NOT_ALLOWED,
     fetches: 0,
   },
-  { name: 'an algorithm the issuer does not allow', header: () => bearer(signToken(ext, googleClaims())), reason: CallerAuthReason.ALGORITHM_NOT_ALLOWED, fetches: 0 },
-  { name: 'a "crit" header', header: () => bearer(googleToken({}, { crit: ['exp'], exp: 1 })), reason: CallerAuthReason.CRITICAL_HEADER, fetches: 0 },
-  { name: 'a nested JWT (cty: JWT)', header: () => bearer(googleToken({}, { cty: 'JWT' })), reason: CallerAuthReason.NESTED_JWT, fetches: 0 },
-  { name: 'another token type (typ: at+jwt)', header: () => bearer(googleToken({}, { typ: 'at+jwt' })), reason: CallerAuthReason.TYPE_MISMATCH, fetches: 0 },
-  { name: 'a non-string kid', header: () => bearer(googleToken({}, { kid: 7 })), reason: CallerAuthReason.MALFORMED, fetches: 0 },
-  { name: 'an unknown issuer', header: () => bearer(googleToken({ iss: 'https://issuer.example.com' })), reason: CallerAuthReason.ISSUER_UNKNOWN, fetches: 0 },
-  { name: 'a look-alike issuer with an extra domain', header: () => bearer(googleToken({ iss: 'https://accounts.google.com.evil.com' })), reason: CallerAuthReason.ISSUER_UNKNOWN, fetches: 0 },
-  { name: 'the issuer with a trailing slash', header: () => bearer(googleToken({ iss: 'https://accounts.google.com/' })), reason: CallerAuthReason.ISSUER_UNKNOWN, fetches: 0 },
-  { name: 'the issuer in different case', header: () => bearer(googleToken({ iss: 'https://Accounts.Google.com' })), reason: CallerAuthReason.ISSUER_UNKNOWN, fetches: 0 },
-  { name: 'the issuer without scheme', header: () => bearer(googleToken({ iss: 'accounts.google.com' })), reason: CallerAuthReason.ISSUER_UNKNOWN, fetches: 0 },
-  { name: 'the issuer over http', header: () => bearer(googleToken({ iss: 'http://accounts.google.com' })), reason: CallerAuthReason.ISSUER_UNKNOWN, fetches: 0 },
-  { name: 'no iss claim', header: () => bearer(signToken(google, without('iss'))), reason: CallerAuthReason.CLAIM_MISSING, fetches: 0 },
-  { name: 'a non-string iss claim', header: () => bearer(googleToken({ iss: 42 as unknown as string })), reason: CallerAuthReason.CLAIM_INVALID, fetches: 0 },
-  { name: 'an unknown kid', header: () => bearer(googleToken({}, { kid: 'k-unknown' })), reason: CallerAuthReason.KEY_UNKNOWN },
-  { name: 'no kid when the JWKS has several keys', header: () => bearer(googleToken({}, { kid: undefined })), reason: CallerAuthReason.KEY_UNKNOWN },
-  { name: 'a signature by another key under a known kid', header: () => bearer(signToken({ ...evil, kid: google.kid }, googleClaims())), reason: CallerAuthReason.SIGNATURE_INVALID },
+  {
+    name: 'an algorithm the issuer does not allow',
+    header: () => bearer(signToken(ext, googleClaims())),
+    reason: CallerAuthReason.ALGORITHM_NOT_ALLOWED,
+    fetches: 0,
+  },
+  {
+    name: 'a "crit" header',
+    header: () => bearer(googleToken({}, { crit: ['exp'], exp: 1 })),
+    reason: CallerAuthReason.CRITICAL_HEADER,
+    fetches: 0,
+  },
+  {
+    name: 'a nested JWT (cty: JWT)',
+    header: () => bearer(googleToken({}, { cty: 'JWT' })),
+    reason: CallerAuthReason.NESTED_JWT,
+    fetches: 0,
+  },
+  {
+    name: 'another token type (typ: at+jwt)',
+    header: () => bearer(googleToken({}, { typ: 'at+jwt' })),
+    reason: CallerAuthReason.TYPE_MISMATCH,
+    fetches: 0,
+  },
+  {
+    name: 'a non-string kid',
+    header: () => bearer(googleToken({}, { kid: 7 })),
+    reason: CallerAuthReason.MALFORMED,
+    fetches: 0,
+  },
+  {
+    name: 'an unknown issuer',
+    header: () => bearer(googleToken({ iss: 'https://issuer.example.com' })),
+    reason: CallerAuthReason.ISSUER_UNKNOWN,
+    fetches: 0,
+  },
+  {
+    name: 'a look-alike issuer with an extra domain',
+    header: () => bearer(googleToken({ iss: 'https://accounts.google.com.evil.com' })),
+    reason: CallerAuthReason.ISSUER_UNKNOWN,
+    fetches: 0,
+  },
+  {
+    name: 'the issuer with a trailing slash',
+    header: () => bearer(googleToken({ iss: 'https://accounts.google.com/' })),
+    reason: CallerAuthReason.ISSUER_UNKNOWN,
+    fetches: 0,
+  },
+  {
+    name: 'the issuer in different case',
+    header: () => bearer(googleToken({ iss: 'https://Accounts.Google.com' })),
+    reason: CallerAuthReason.ISSUER_UNKNOWN,
+    fetches: 0,
+  },
+  {
+    name: 'the issuer without scheme',
+    header: () => bearer(googleToken({ iss: 'accounts.google.com' })),
+    reason: CallerAuthReason.ISSUER_UNKNOWN,
+    fetches: 0,
+  },
+  {
+    name: 'the issuer over http',
+    header: () => bearer(googleToken({ iss: 'http://accounts.google.com' })),
+    reason: CallerAuthReason.ISSUER_UNKNOWN,
+    fetches: 0,
+  },
+  {
+    name: 'no iss claim',
+    header: () => bearer(signToken(google, without('iss'))),
+    reason: CallerAuthReason.CLAIM_MISSING,
+    fetches: 0,
+  },
+  {
+    name: 'a non-string iss claim',
+    header: () => bearer(googleToken({ iss: 42 as unknown as string })),
+    reason: CallerAuthReason.CLAIM_INVALID,
+    fetches: 0,
+  },
+  {
+    name: 'an unknown kid',
+    header: () => bearer(googleToken({}, { kid: 'k-unknown' })),
+    reason: CallerAuthReason.KEY_UNKNOWN,
+  },
+  {
+    name: 'no kid when the JWKS has several keys',
+    header: () => bearer(googleToken({}, { kid: undefined })),
+    reason: CallerAuthReason.KEY_UNKNOWN,
+  },
+  {
+    name: 'a signature by another key under a known kid',
+    header: () => bearer(signToken({ ...evil, kid: google.kid }, googleClaims())),
+    reason: CallerAuthReason.SIGNATURE_INVALID,
+  },
   {
     name: 'an embedded jwk header that would verify',
     header: () => bearer(signToken({ ...evil, kid: google.kid }, googleClaims(), { jwk: evil.jwk })),
     reason: CallerAuthReason.SIGNATURE_INVALID,
   },
-  { name: 'an embedded jwk with its own kid', header: () => bearer(signToken(evil, googleClaims(), { jwk: evil.jwk })), reason: CallerAuthReason.KEY_UNKNOWN },
-  { name: 'a jku header pointing at the signer\'s keys', header: () => bearer(signToken(evil, googleClaims(), { jku: `${attacker.baseUrl}/jwks` })), reason: CallerAuthReason.KEY_UNKNOWN },
-  { name: 'an x5u header pointing at the signer\'s keys', header: () => bearer(signToken(evil, googleClaims(), { x5u: `${attacker.baseUrl}/cert.pem` })), reason: CallerAuthReason.KEY_UNKNOWN },
-  { name: 'an x5c header with a foreign chain', header: () => bearer(signToken({ ...evil, kid: google.kid }, googleClaims(), { x5c: ['MIIBkTCB+wIJAKHHIG'] })), reason: CallerAuthReason.SIGNATURE_INVALID },
+  {
+    name: 'an embedded jwk with its own kid',
+    header: () => bearer(signToken(evil, googleClaims(), { jwk: evil.jwk })),
+    reason: CallerAuthReason.KEY_UNKNOWN,
+  },
+  {
+    name: "a jku header pointing at the signer's keys",
+    header: () => bearer(signToken(evil, googleClaims(), { jku: `${attacker.baseUrl}/jwks` })),
+    reason: CallerAuthReason.KEY_UNKNOWN,
+  },
+  {
+    name: "an x5u header pointing at the signer's keys",
+    header: () => bearer(signToken(evil, googleClaims(), { x5u: `${attacker.baseUrl}/cert.pem` })),
+    reason: CallerAuthReason.KEY_UNKNOWN,
+  },
+  {
+    name: 'an x5c header with a foreign chain',
+    header: () =>
+      bearer(signToken({ ...evil, kid: google.kid }, googleClaims(), { x5c: ['MIIBkTCB+wIJAKHHIG'] })),
+    reason: CallerAuthReason.SIGNATURE_INVALID,
+  },
   {
     name: 'a payload altered after signing',
     header: async () => {
@@ -147,19 +328,71 @@ const rejections: RejectionCase[] = [
     },
     reason: CallerAuthReason.SIGNATURE_INVALID,
   },
-  { name: 'an expired token', header: () => bearer(googleToken({ iat: clock.seconds() - 3660, exp: clock.seconds() - 60 })), reason: CallerAuthReason.EXPIRED },
-  { name: 'nbf in the future beyond tolerance', header: () => bearer(googleToken({ nbf: clock.seconds() + 120 })), reason: CallerAuthReason.NOT_YET_VALID },
-  { name: 'iat in the future beyond tolerance', header: () => bearer(googleToken({ iat: clock.seconds() + 120 })), reason: CallerAuthReason.ISSUED_IN_FUTURE },
-  { name: 'iat more than 24 h old', header: () => bearer(googleToken({ iat: clock.seconds() - 25 * 3600 })), reason: CallerAuthReason.TOO_OLD },
-  { name: 'a wrong audience', header: () => bearer(googleToken({ aud: 'https://other.example.com' })), reason: CallerAuthReason.AUDIENCE_MISMATCH },
-  { name: 'another issuer\'s audience', header: () => bearer(googleToken({ aud: EXT_AUDIENCE })), reason: CallerAuthReason.AUDIENCE_MISMATCH },
-  { name: 'no aud claim', header: () => bearer(signToken(google, without('aud'))), reason: CallerAuthReason.CLAIM_MISSING },
-  { name: 'no sub claim', header: () => bearer(signToken(google, without('sub'))), reason: CallerAuthReason.CLAIM_MISSING },
-  { name: 'no exp claim', header: () => bearer(signToken(google, without('exp'))), reason: CallerAuthReason.CLAIM_MISSING },
-  { name: 'no iat claim', header: () => bearer(signToken(google, without('iat'))), reason: CallerAuthReason.CLAIM_MISSING },
-  { name: 'an empty sub', header: () => bearer(googleToken({ sub: '' })), reason: CallerAuthReason.CLAIM_INVALID },
-  { name: 'a numeric sub', header: () => bearer(googleToken({ sub: 42 as unknown as string })), reason: CallerAuthReason.CLAIM_INVALID },
-  { name: 'a string exp', header: () => bearer(googleToken({ exp: String(clock.seconds() + 600) as unknown as number })), reason: CallerAuthReason.CLAIM_INVALID },
+  {
+    name: 'an expired token',
+    header: () => bearer(googleToken({ iat: clock.seconds() - 3660, exp: clock.seconds() - 60 })),
+    reason: CallerAuthReason.EXPIRED,
+  },
+  {
+    name: 'nbf in the future beyond tolerance',
+    header: () => bearer(googleToken({ nbf: clock.seconds() + 120 })),
+    reason: CallerAuthReason.NOT_YET_VALID,
+  },
+  {
+    name: 'iat in the future beyond tolerance',
+    header: () => bearer(googleToken({ iat: clock.seconds() + 120 })),
+    reason: CallerAuthReason.ISSUED_IN_FUTURE,
+  },
+  {
+    name: 'iat more than 24 h old',
+    header: () => bearer(googleToken({ iat: clock.seconds() - 25 * 3600 })),
+    reason: CallerAuthReason.TOO_OLD,
+  },
+  {
+    name: 'a wrong audience',
+    header: () => bearer(googleToken({ aud: 'https://other.example.com' })),
+    reason: CallerAuthReason.AUDIENCE_MISMATCH,
+  },
+  {
+    name: "another issuer's audience",
+    header: () => bearer(googleToken({ aud: EXT_AUDIENCE })),
+    reason: CallerAuthReason.AUDIENCE_MISMATCH,
+  },
+  {
+    name: 'no aud claim',
+    header: () => bearer(signToken(google, without('aud'))),
+    reason: CallerAuthReason.CLAIM_MISSING,
+  },
+  {
+    name: 'no sub claim',
+    header: () => bearer(signToken(google, without('sub'))),
+    reason: CallerAuthReason.CLAIM_MISSING,
+  },
+  {
+    name: 'no exp claim',
+    header: () => bearer(signToken(google, without('exp'))),
+    reason: CallerAuthReason.CLAIM_MISSING,
+  },
+  {
+    name: 'no iat claim',
+    header: () => bearer(signToken(google, without('iat'))),
+    reason: CallerAuthReason.CLAIM_MISSING,
+  },
+  {
+    name: 'an empty sub',
+    header: () => bearer(googleToken({ sub: '' })),
+    reason: CallerAuthReason.CLAIM_INVALID,
+  },
+  {
+    name: 'a numeric sub',
+    header: () => bearer(googleToken({ sub: 42 as unknown as string })),
+    reason: CallerAuthReason.CLAIM_INVALID,
+  },
+  {
+    name: 'a string exp',
+    header: () => bearer(googleToken({ exp: String(clock.seconds() + 600) as unknown as number })),
+    reason: CallerAuthReason.CLAIM_INVALID,
+  },
 ];
 
 describe('createCallerAuthenticator().authenticate rejects', () => {
@@ -169,13 +402,16 @@ describe('createCallerAuthenticator().authenticate rejects', () => {
     const error = await rejectionOf(authenticator().authenticate(value));
     expect(error).toBeInstanceOf(UnauthenticatedError);
     expect((error as UnauthenticatedError).reason).toBe(reason);
-    expect((error as UnauthenticatedError).message).toMatch(/^The (request has no caller credential|caller's credential is invalid)\.$/);
+    expect((error as UnauthenticatedError).message).toMatch(
+      /^The (request has no caller credential|caller's credential is invalid)\.$/,
+    );
     expect(attacker.count()).toBe(0);
     if (fetches !== undefined) expect(server.count() + attacker.count() - before).toBe(fetches);
     // No part of the credential may reach a message, detail or cause.
     const token = value?.replace(/^\S+ ?/, '') ?? '';
     const serialized = serializeError(error);
-    for (const part of [token, ...token.split('.')].filter((p) => p.length >= 16)) expect(serialized).not.toContain(part);
+    for (const part of [token, ...token.split('.')].filter((p) => p.length >= 16))
+      expect(serialized).not.toContain(part);
   });
 });
 
@@ -219,16 +455,22 @@ describe('createCallerAuthenticator().authenticate accepts', () => {
     ['iat ahead within the clock tolerance', { iat: clock.seconds() + 20 }],
     ['iat just under 24 h old', { iat: clock.seconds() - 24 * 3600 + 60 }],
   ])('a token with %s', async (_name, overrides) => {
-    await expect(authenticator().authenticate(await bearer(googleToken(overrides)))).resolves.toMatchObject({ subject: '112233445566778899' });
+    await expect(authenticator().authenticate(await bearer(googleToken(overrides)))).resolves.toMatchObject({
+      subject: '112233445566778899',
+    });
   });
 
   it('a token signed by the second key of the JWKS', async () => {
-    const identity = await authenticator().authenticate(await bearer(signToken(googleSecond, googleClaims())));
+    const identity = await authenticator().authenticate(
+      await bearer(signToken(googleSecond, googleClaims())),
+    );
     expect(identity.subject).toBe('112233445566778899');
   });
 
   it.each(['jku', 'x5u'])('a genuine token carrying a %s header, without fetching from it', async (name) => {
-    const identity = await authenticator().authenticate(await bearer(googleToken({}, { [name]: `${attacker.baseUrl}/jwks` })));
+    const identity = await authenticator().authenticate(
+      await bearer(googleToken({}, { [name]: `${attacker.baseUrl}/jwks` })),
+    );
     expect(identity.issuer).toBe(GOOGLE);
     expect(attacker.count()).toBe(0);
   });
@@ -238,9 +480,24 @@ describe('createCallerAuthenticator().authenticate accepts', () => {
     ['EdDSA', () => extEd],
   ])('an %s token of an issuer found by OIDC discovery', async (_alg, key) => {
     const now = clock.seconds();
-    const token = await signToken(key(), { iss: server.baseUrl, aud: EXT_AUDIENCE, sub: 'repo:org/app:ref:refs/heads/main', email: 'dev@example.com', repository: 'org/app', iat: now, exp: now + 300 });
+    const token = await signToken(key(), {
+      iss: server.baseUrl,
+      aud: EXT_AUDIENCE,
+      sub: 'repo:org/app:ref:refs/heads/main',
+      email: 'dev@example.com',
+      repository: 'org/app',
+      iat: now,
+      exp: now + 300,
+    });
     const identity = await authenticator().authenticate(`Bearer ${token}`);
-    expect(identity).toMatchObject({ kind: 'id_token', issuer: server.baseUrl, subject: 'repo:org/app:ref:refs/heads/main', email: 'dev@example.com', audience: EXT_AUDIENCE, expiresAtMs: (now + 300) * 1000 });
+    expect(identity).toMatchObject({
+      kind: 'id_token',
+      issuer: server.baseUrl,
+      subject: 'repo:org/app:ref:refs/heads/main',
+      email: 'dev@example.com',
+      audience: EXT_AUDIENCE,
+      expiresAtMs: (now + 300) * 1000,
+    });
     expect(identity.emailVerified).toBeUndefined();
     expect(identity.claims.repository).toBe('org/app');
   });
@@ -256,8 +513,16 @@ describe('createCallerAuthenticator().verifyJwt', () => {
     ['an empty token', () => '', CallerAuthReason.MISSING],
     ['an oversized token', () => 'a'.repeat(16 * 1024 + 1), CallerAuthReason.TOO_LARGE],
     ['a non-JWT', () => 'ya29.opaque', CallerAuthReason.MALFORMED],
-    ['an expired JWT', () => googleToken({ iat: clock.seconds() - 7200, exp: clock.seconds() - 3600 }), CallerAuthReason.EXPIRED],
-    ['a JWT of an unknown issuer', () => googleToken({ iss: 'https://evil.example.com' }), CallerAuthReason.ISSUER_UNKNOWN],
+    [
+      'an expired JWT',
+      () => googleToken({ iat: clock.seconds() - 7200, exp: clock.seconds() - 3600 }),
+      CallerAuthReason.EXPIRED,
+    ],
+    [
+      'a JWT of an unknown issuer',
+      () => googleToken({ iss: 'https://evil.example.com' }),
+      CallerAuthReason.ISSUER_UNKNOWN,
+    ],
   ])('rejects %s', async (_name, token, reason) => {
     const error = await rejectionOf(authenticator().verifyJwt(await token()));
     expect(error).toBeInstanceOf(UnauthenticatedError);

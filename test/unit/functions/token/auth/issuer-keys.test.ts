@@ -107,7 +107,8 @@ describe('issuer key cache', () => {
     clock.advance(30_000);
     await expectReason(auth.authenticate(await bearer(k2)), CallerAuthReason.KEY_UNKNOWN);
     expect(server.count('/jwks')).toBe(2);
-    for (let i = 0; i < 10; i++) await expectReason(auth.authenticate(await bearer(k2)), CallerAuthReason.KEY_UNKNOWN);
+    for (let i = 0; i < 10; i++)
+      await expectReason(auth.authenticate(await bearer(k2)), CallerAuthReason.KEY_UNKNOWN);
     clock.advance(29_000);
     await expectReason(auth.authenticate(await bearer(k2)), CallerAuthReason.KEY_UNKNOWN);
     expect(server.count('/jwks')).toBe(2);
@@ -123,7 +124,13 @@ describe('issuer key cache', () => {
     clock.advance(30_000);
     const header = await bearer(k2);
     const results = await Promise.allSettled(Array.from({ length: 50 }, () => auth.authenticate(header)));
-    expect(results.every((r) => r.status === 'rejected' && (r.reason as UnauthenticatedError).reason === CallerAuthReason.KEY_UNKNOWN)).toBe(true);
+    expect(
+      results.every(
+        (r) =>
+          r.status === 'rejected' &&
+          (r.reason as UnauthenticatedError).reason === CallerAuthReason.KEY_UNKNOWN,
+      ),
+    ).toBe(true);
     expect(server.count('/jwks')).toBe(2);
   });
 
@@ -138,7 +145,11 @@ describe('issuer key cache', () => {
   });
 
   it('ignores keys for encryption and symmetric keys in the JWKS', async () => {
-    jwks([{ ...k1.jwk, use: 'enc' }, { kty: 'oct', kid: 'k-oct', k: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0' }, k2.jwk]);
+    jwks([
+      { ...k1.jwk, use: 'enc' },
+      { kty: 'oct', kid: 'k-oct', k: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0' },
+      k2.jwk,
+    ]);
     const auth = authenticator();
     await expect(auth.authenticate(await bearer(k2))).resolves.toMatchObject({ subject: 'caller' });
     await expectReason(auth.authenticate(await bearer(k1)), CallerAuthReason.KEY_UNKNOWN);
@@ -195,13 +206,17 @@ describe('issuer key cache', () => {
 
   it('times out a JWKS server that never answers', async () => {
     server.hang('/jwks');
-    const serialized = await expectUnavailable(authenticator({ fetchTimeoutMs: 200 }).authenticate(await bearer(k1)));
+    const serialized = await expectUnavailable(
+      authenticator({ fetchTimeoutMs: 200 }).authenticate(await bearer(k1)),
+    );
     expect(serialized).toContain('timed out after 200 ms');
   });
 
   it('times out a discovery endpoint that never answers', async () => {
     server.hang('/.well-known/openid-configuration');
-    const serialized = await expectUnavailable(discoveringAuthenticator({ fetchTimeoutMs: 200 }).authenticate(await bearer(k1, server.baseUrl)));
+    const serialized = await expectUnavailable(
+      discoveringAuthenticator({ fetchTimeoutMs: 200 }).authenticate(await bearer(k1, server.baseUrl)),
+    );
     expect(serialized).toContain('timed out after 200 ms');
   });
 });
@@ -216,7 +231,16 @@ describe('with nothing cached, an issuer whose keys cannot be fetched is unavail
     ['a 503 from the JWKS', (s) => s.route('/jwks', (_req, res) => res.writeHead(503).end())],
     ['a JWKS that is not JSON', (s) => s.route('/jwks', (_req, res) => res.end('<html>'))],
     ['a JWKS without a keys array', (s) => s.json('/jwks', { keys: 'none' })],
-    ['a JWKS with only encryption and symmetric keys', (s) => s.json('/jwks', { keys: [{ ...k1.jwk, use: 'enc' }, { kty: 'oct', k: 'c2VjcmV0' }] })],
+    [
+      'a JWKS with only encryption and symmetric keys',
+      (s) =>
+        s.json('/jwks', {
+          keys: [
+            { ...k1.jwk, use: 'enc' },
+            { kty: 'oct', k: 'c2VjcmV0' },
+          ],
+        }),
+    ],
     ['a JWKS larger than maxDocumentBytes', (s) => s.json('/jwks', big)],
     [
       'a JWKS that redirects elsewhere',
@@ -228,28 +252,57 @@ describe('with nothing cached, an issuer whose keys cannot be fetched is unavail
   ])('%s', async (_name, setUp) => {
     setUp(server);
     const header = await bearer(k1);
-    const serialized = await expectUnavailable(authenticator({ maxDocumentBytes: 2048 }).authenticate(header));
+    const serialized = await expectUnavailable(
+      authenticator({ maxDocumentBytes: 2048 }).authenticate(header),
+    );
     expect(serialized).not.toContain(header.slice('Bearer '.length).split('.')[2]);
     expect(server.count('/elsewhere')).toBe(0);
   });
 
   it.each<[string, (s: TestServer) => void]>([
-    ['discovery naming another issuer', (s) => s.json('/.well-known/openid-configuration', { issuer: 'https://evil.example.com', jwks_uri: `${s.baseUrl}/jwks` })],
+    [
+      'discovery naming another issuer',
+      (s) =>
+        s.json('/.well-known/openid-configuration', {
+          issuer: 'https://evil.example.com',
+          jwks_uri: `${s.baseUrl}/jwks`,
+        }),
+    ],
     ['discovery without jwks_uri', (s) => s.json('/.well-known/openid-configuration', { issuer: s.baseUrl })],
-    ['discovery with a plain-http non-loopback jwks_uri', (s) => s.json('/.well-known/openid-configuration', { issuer: s.baseUrl, jwks_uri: 'http://keys.example.com/jwks' })],
-    ['discovery larger than maxDocumentBytes', (s) => s.json('/.well-known/openid-configuration', { issuer: s.baseUrl, jwks_uri: `${s.baseUrl}/jwks`, padding: 'x'.repeat(4096) })],
+    [
+      'discovery with a plain-http non-loopback jwks_uri',
+      (s) =>
+        s.json('/.well-known/openid-configuration', {
+          issuer: s.baseUrl,
+          jwks_uri: 'http://keys.example.com/jwks',
+        }),
+    ],
+    [
+      'discovery larger than maxDocumentBytes',
+      (s) =>
+        s.json('/.well-known/openid-configuration', {
+          issuer: s.baseUrl,
+          jwks_uri: `${s.baseUrl}/jwks`,
+          padding: 'x'.repeat(4096),
+        }),
+    ],
     ['a missing discovery document', () => undefined],
   ])('%s', async (_name, setUp) => {
     jwks([k1.jwk]);
     setUp(server);
-    await expectUnavailable(discoveringAuthenticator({ maxDocumentBytes: 2048 }).authenticate(await bearer(k1, server.baseUrl)));
+    await expectUnavailable(
+      discoveringAuthenticator({ maxDocumentBytes: 2048 }).authenticate(await bearer(k1, server.baseUrl)),
+    );
     expect(server.count('/jwks')).toBe(0);
   });
 });
 
 describe('OIDC discovery', () => {
-  it('reads jwks_uri from the issuer\'s own document and caches it', async () => {
-    server.json('/.well-known/openid-configuration', { issuer: server.baseUrl, jwks_uri: `${server.baseUrl}/jwks` });
+  it("reads jwks_uri from the issuer's own document and caches it", async () => {
+    server.json('/.well-known/openid-configuration', {
+      issuer: server.baseUrl,
+      jwks_uri: `${server.baseUrl}/jwks`,
+    });
     jwks([k1.jwk], 'max-age=60');
     const auth = discoveringAuthenticator();
     await auth.authenticate(await bearer(k1, server.baseUrl));
@@ -260,14 +313,19 @@ describe('OIDC discovery', () => {
   });
 
   it('keeps the last jwks_uri when rediscovery fails', async () => {
-    server.json('/.well-known/openid-configuration', { issuer: server.baseUrl, jwks_uri: `${server.baseUrl}/jwks` });
+    server.json('/.well-known/openid-configuration', {
+      issuer: server.baseUrl,
+      jwks_uri: `${server.baseUrl}/jwks`,
+    });
     jwks([k1.jwk], 'max-age=3600');
     const auth = discoveringAuthenticator();
     await auth.authenticate(await bearer(k1, server.baseUrl));
     server.route('/.well-known/openid-configuration', (_req, res) => res.writeHead(500).end());
     jwks([k2.jwk]);
     clock.advance(HOUR_MS + 1000);
-    await expect(auth.authenticate(await bearer(k2, server.baseUrl))).resolves.toMatchObject({ subject: 'caller' });
+    await expect(auth.authenticate(await bearer(k2, server.baseUrl))).resolves.toMatchObject({
+      subject: 'caller',
+    });
     expect(server.count('/.well-known/openid-configuration')).toBe(2);
   });
 });

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { createCallerAuthenticator } from '../../../../../functions/token/auth/authenticate-caller.js';
 import type { CallerAuthOptions, IssuerConfig } from '../../../../../functions/token/auth/types.js';
 
-const issuer: IssuerConfig = { issuer: 'https://accounts.google.com', audiences: ['https://tvs.example.com'] };
+const issuer: IssuerConfig = {
+  issuer: 'https://accounts.google.com',
+  audiences: ['https://tvs.example.com'],
+};
 const valid: CallerAuthOptions = { issuers: [issuer], clockToleranceSeconds: 30 };
 
 describe('createCallerAuthenticator options', () => {
@@ -19,10 +22,22 @@ describe('createCallerAuthenticator options', () => {
     ['the same issuer twice', { issuers: [issuer, issuer] }],
     ['an issuer that is not a URL', { issuers: [{ ...issuer, issuer: 'accounts.google.com' }] }],
     ['a plain-http non-loopback issuer', { issuers: [{ ...issuer, issuer: 'http://accounts.google.com' }] }],
-    ['a plain-http non-loopback jwksUri', { issuers: [{ ...issuer, jwksUri: 'http://www.googleapis.com/oauth2/v3/certs' }] }],
-    ['a jwksUri with credentials', { issuers: [{ ...issuer, jwksUri: 'https://user:pw@www.googleapis.com/oauth2/v3/certs' }] }],
-    ['a plain-http non-loopback tokeninfo URL', { googleAccessTokens: { tokeninfoUrl: 'http://oauth2.googleapis.com/tokeninfo' } }],
-    ['a zero access-token cache size', { googleAccessTokens: { tokeninfoUrl: 'https://oauth2.googleapis.com/tokeninfo', cacheMaxEntries: 0 } }],
+    [
+      'a plain-http non-loopback jwksUri',
+      { issuers: [{ ...issuer, jwksUri: 'http://www.googleapis.com/oauth2/v3/certs' }] },
+    ],
+    [
+      'a jwksUri with credentials',
+      { issuers: [{ ...issuer, jwksUri: 'https://user:pw@www.googleapis.com/oauth2/v3/certs' }] },
+    ],
+    [
+      'a plain-http non-loopback tokeninfo URL',
+      { googleAccessTokens: { tokeninfoUrl: 'http://oauth2.googleapis.com/tokeninfo' } },
+    ],
+    [
+      'a zero access-token cache size',
+      { googleAccessTokens: { tokeninfoUrl: 'https://oauth2.googleapis.com/tokeninfo', cacheMaxEntries: 0 } },
+    ],
     ['a zero maxTokenBytes', { maxTokenBytes: 0 }],
     ['a negative fetchTimeoutMs', { fetchTimeoutMs: -5 }],
     ['a fractional maxDocumentBytes', { maxDocumentBytes: 1.5 }],
@@ -35,8 +50,19 @@ describe('createCallerAuthenticator options', () => {
   it.each<[string, Partial<CallerAuthOptions>]>([
     ['the defaults', {}],
     ['a tolerance of exactly 60 s', { clockToleranceSeconds: 60 }],
-    ['every asymmetric algorithm', { issuers: [{ ...issuer, algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] }] }],
-    ['loopback http URLs', { issuers: [{ ...issuer, issuer: 'http://127.0.0.1:8080', jwksUri: 'http://localhost:8080/jwks' }], googleAccessTokens: { tokeninfoUrl: 'http://[::1]:9/tokeninfo' } }],
+    [
+      'every asymmetric algorithm',
+      {
+        issuers: [{ ...issuer, algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] }],
+      },
+    ],
+    [
+      'loopback http URLs',
+      {
+        issuers: [{ ...issuer, issuer: 'http://127.0.0.1:8080', jwksUri: 'http://localhost:8080/jwks' }],
+        googleAccessTokens: { tokeninfoUrl: 'http://[::1]:9/tokeninfo' },
+      },
+    ],
   ])('accepts %s', (_name, overrides) => {
     expect(() => createCallerAuthenticator({ ...valid, ...overrides })).not.toThrow();
   });

@@ -20,7 +20,13 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const identity = (expiresAtMs: number): CallerIdentity => ({ kind: 'id_token', issuer: GOOGLE, subject: 's', expiresAtMs, claims: {} });
+const identity = (expiresAtMs: number): CallerIdentity => ({
+  kind: 'id_token',
+  issuer: GOOGLE,
+  subject: 's',
+  expiresAtMs,
+  claims: {},
+});
 
 describe('VerifiedTokenCache', () => {
   it('serves only the identical token, only until exp, and stays bounded', () => {
@@ -38,12 +44,23 @@ describe('VerifiedTokenCache', () => {
 });
 
 describe('authenticate with the verified-token cache', () => {
-  const auth = () => createCallerAuthenticator({ issuers: [{ issuer: GOOGLE, jwksUri: `${server.baseUrl}/certs`, audiences: [AUDIENCE] }], clockToleranceSeconds: 30, now: clock.now });
+  const auth = () =>
+    createCallerAuthenticator({
+      issuers: [{ issuer: GOOGLE, jwksUri: `${server.baseUrl}/certs`, audiences: [AUDIENCE] }],
+      clockToleranceSeconds: 30,
+      now: clock.now,
+    });
 
   it('accepts a repeated token, and refuses it once expired even though it was cached', async () => {
     const a = auth();
     const now = clock.seconds();
-    const token = await signToken(key, { iss: GOOGLE, aud: AUDIENCE, sub: 'caller', iat: now, exp: now + 60 });
+    const token = await signToken(key, {
+      iss: GOOGLE,
+      aud: AUDIENCE,
+      sub: 'caller',
+      iat: now,
+      exp: now + 60,
+    });
     await expect(a.authenticate(`Bearer ${token}`)).resolves.toMatchObject({ subject: 'caller' });
     await expect(a.authenticate(`Bearer ${token}`)).resolves.toMatchObject({ subject: 'caller' });
     clock.advance(120_000); // past exp and past the 30 s tolerance
@@ -55,7 +72,13 @@ describe('authenticate with the verified-token cache', () => {
   it('never caches a refusal: a token for another audience is refused every time', async () => {
     const a = auth();
     const now = clock.seconds();
-    const token = await signToken(key, { iss: GOOGLE, aud: 'https://other.example', sub: 'caller', iat: now, exp: now + 600 });
+    const token = await signToken(key, {
+      iss: GOOGLE,
+      aud: 'https://other.example',
+      sub: 'caller',
+      iat: now,
+      exp: now + 600,
+    });
     for (let i = 0; i < 2; i++) {
       const error = await rejectionOf(a.authenticate(`Bearer ${token}`));
       expect((error as UnauthenticatedError).reason).toBe(CallerAuthReason.AUDIENCE_MISMATCH);

@@ -56,7 +56,10 @@ function issue(fields: Record<string, string | undefined> = {}): string {
     access_type: 'online',
     ...fields,
   };
-  valid.set(token, Object.fromEntries(Object.entries(base).filter(([, v]) => v !== undefined)) as Record<string, string>);
+  valid.set(
+    token,
+    Object.fromEntries(Object.entries(base).filter(([, v]) => v !== undefined)) as Record<string, string>,
+  );
   return token;
 }
 
@@ -99,7 +102,10 @@ describe('Google access tokens at tokeninfo', () => {
     ['email_verified is absent', { email_verified: undefined }],
     ['the token lacks the email scope', { email: undefined, email_verified: undefined }],
     ['the email is not a service account', { email: 'alice@example.com' }],
-    ['the email only starts like a service account (suffix not anchored at the end)', { email: 'x@p.iam.gserviceaccount.com.evil.example' }],
+    [
+      'the email only starts like a service account (suffix not anchored at the end)',
+      { email: 'x@p.iam.gserviceaccount.com.evil.example' },
+    ],
   ])('refuses an access token when %s', async (_name, fields) => {
     const error = await rejectionOf(authenticator().authenticate(`Bearer ${issue(fields)}`));
     expect(error).toBeInstanceOf(UnauthenticatedError);
@@ -108,7 +114,9 @@ describe('Google access tokens at tokeninfo', () => {
 
   it('counts expires_in from when the request was sent when exp is absent', async () => {
     const sentAt = clock.ms;
-    const identity = await authenticator().authenticate(`Bearer ${issue({ exp: undefined, expires_in: '1200' })}`);
+    const identity = await authenticator().authenticate(
+      `Bearer ${issue({ exp: undefined, expires_in: '1200' })}`,
+    );
     expect(identity.expiresAtMs).toBe(sentAt + 1_200_000);
   });
 
@@ -144,7 +152,10 @@ describe('Google access tokens at tokeninfo', () => {
   it('accepts email_verified sent as a JSON boolean true, and refuses boolean false', async () => {
     const boolTrue = issue();
     (valid.get(boolTrue) as Record<string, unknown>).email_verified = true;
-    await expect(authenticator().authenticate(`Bearer ${boolTrue}`)).resolves.toMatchObject({ email: SA_EMAIL, emailVerified: true });
+    await expect(authenticator().authenticate(`Bearer ${boolTrue}`)).resolves.toMatchObject({
+      email: SA_EMAIL,
+      emailVerified: true,
+    });
     const boolFalse = issue();
     (valid.get(boolFalse) as Record<string, unknown>).email_verified = false;
     const error = await rejectionOf(authenticator().authenticate(`Bearer ${boolFalse}`));
@@ -152,7 +163,9 @@ describe('Google access tokens at tokeninfo', () => {
   });
 
   it('takes the subject from sub when tokeninfo sends no azp', async () => {
-    const identity = await authenticator().authenticate(`Bearer ${issue({ azp: undefined, sub: CLIENT_ID })}`);
+    const identity = await authenticator().authenticate(
+      `Bearer ${issue({ azp: undefined, sub: CLIENT_ID })}`,
+    );
     expect(identity.subject).toBe(CLIENT_ID);
   });
 
@@ -171,7 +184,9 @@ describe('Google access tokens at tokeninfo', () => {
 
   it('treats a token whose exp is exactly now as expired', async () => {
     expect(clock.ms % 1000).toBe(0);
-    const error = await rejectionOf(authenticator().authenticate(`Bearer ${issue({ exp: String(clock.seconds()) })}`));
+    const error = await rejectionOf(
+      authenticator().authenticate(`Bearer ${issue({ exp: String(clock.seconds()) })}`),
+    );
     expect((error as UnauthenticatedError).reason).toBe(CallerAuthReason.EXPIRED);
   });
 
@@ -186,13 +201,48 @@ describe('Google access tokens at tokeninfo', () => {
   });
 
   it.each<[string, () => string, CallerAuthReason, RegExp]>([
-    ['no ya29. prefix', () => 'not-a-google-token-0123456789', CallerAuthReason.ACCESS_TOKEN_INVALID, /no ya29\. prefix/],
-    ['invalid at tokeninfo', () => 'ya29.unknown-token-value', CallerAuthReason.ACCESS_TOKEN_INVALID, /tokeninfo: invalid_token/],
-    ['neither sub nor azp', () => issue({ azp: undefined }), CallerAuthReason.CLAIM_MISSING, /neither "sub" nor "azp"/],
-    ['neither exp nor expires_in', () => issue({ exp: undefined, expires_in: undefined }), CallerAuthReason.CLAIM_MISSING, /neither "exp" nor "expires_in"/],
-    ['expired', () => issue({ exp: String(makeClock().seconds() - 1) }), CallerAuthReason.EXPIRED, /expired access token/],
-    ['azp differs from sub', () => issue({ sub: '1122334455' }), CallerAuthReason.ACCESS_TOKEN_NOT_SERVICE_ACCOUNT, /azp differs from sub/],
-    ['not a service account', () => issue({ email: 'alice@example.com' }), CallerAuthReason.ACCESS_TOKEN_NOT_SERVICE_ACCOUNT, /only from service accounts/],
+    [
+      'no ya29. prefix',
+      () => 'not-a-google-token-0123456789',
+      CallerAuthReason.ACCESS_TOKEN_INVALID,
+      /no ya29\. prefix/,
+    ],
+    [
+      'invalid at tokeninfo',
+      () => 'ya29.unknown-token-value',
+      CallerAuthReason.ACCESS_TOKEN_INVALID,
+      /tokeninfo: invalid_token/,
+    ],
+    [
+      'neither sub nor azp',
+      () => issue({ azp: undefined }),
+      CallerAuthReason.CLAIM_MISSING,
+      /neither "sub" nor "azp"/,
+    ],
+    [
+      'neither exp nor expires_in',
+      () => issue({ exp: undefined, expires_in: undefined }),
+      CallerAuthReason.CLAIM_MISSING,
+      /neither "exp" nor "expires_in"/,
+    ],
+    [
+      'expired',
+      () => issue({ exp: String(makeClock().seconds() - 1) }),
+      CallerAuthReason.EXPIRED,
+      /expired access token/,
+    ],
+    [
+      'azp differs from sub',
+      () => issue({ sub: '1122334455' }),
+      CallerAuthReason.ACCESS_TOKEN_NOT_SERVICE_ACCOUNT,
+      /azp differs from sub/,
+    ],
+    [
+      'not a service account',
+      () => issue({ email: 'alice@example.com' }),
+      CallerAuthReason.ACCESS_TOKEN_NOT_SERVICE_ACCOUNT,
+      /only from service accounts/,
+    ],
   ])('says in the error detail why a token was refused: %s', async (_name, token, reason, detail) => {
     const error = await rejectionOf(authenticator().authenticate(`Bearer ${token()}`));
     expect(error).toBeInstanceOf(UnauthenticatedError);
@@ -201,10 +251,26 @@ describe('Google access tokens at tokeninfo', () => {
   });
 
   it.each<[string, (s: TestServer) => void, RegExp]>([
-    ['a 500 that says invalid_token', (s) => s.route('/tokeninfo', (_req, res) => res.writeHead(500).end('{"error":"invalid_token"}')), /^tokeninfo answered HTTP 500$/],
-    ['a 200 with a JSON array', (s) => s.route('/tokeninfo', (_req, res) => res.end('[]')), /^tokeninfo answered HTTP 200 without a JSON object$/],
-    ['a 200 with JSON null', (s) => s.route('/tokeninfo', (_req, res) => res.end('null')), /^tokeninfo answered HTTP 200 without a JSON object$/],
-    ['a 200 with a JSON string', (s) => s.route('/tokeninfo', (_req, res) => res.end('"ok"')), /^tokeninfo answered HTTP 200 without a JSON object$/],
+    [
+      'a 500 that says invalid_token',
+      (s) => s.route('/tokeninfo', (_req, res) => res.writeHead(500).end('{"error":"invalid_token"}')),
+      /^tokeninfo answered HTTP 500$/,
+    ],
+    [
+      'a 200 with a JSON array',
+      (s) => s.route('/tokeninfo', (_req, res) => res.end('[]')),
+      /^tokeninfo answered HTTP 200 without a JSON object$/,
+    ],
+    [
+      'a 200 with JSON null',
+      (s) => s.route('/tokeninfo', (_req, res) => res.end('null')),
+      /^tokeninfo answered HTTP 200 without a JSON object$/,
+    ],
+    [
+      'a 200 with a JSON string',
+      (s) => s.route('/tokeninfo', (_req, res) => res.end('"ok"')),
+      /^tokeninfo answered HTTP 200 without a JSON object$/,
+    ],
     ['no answer within the timeout', (s) => s.hang('/tokeninfo'), /^tokeninfo request failed: timeout$/],
   ])('is unavailable, not a refusal, when tokeninfo gives %s', async (_name, setUp, detail) => {
     setUp(server);
@@ -242,7 +308,9 @@ describe('Google access tokens at tokeninfo', () => {
   });
 
   it('bounds the cache, evicting the least recently used token', async () => {
-    const auth = authenticator({ googleAccessTokens: { tokeninfoUrl: `${server.baseUrl}/tokeninfo`, cacheMaxEntries: 2 } });
+    const auth = authenticator({
+      googleAccessTokens: { tokeninfoUrl: `${server.baseUrl}/tokeninfo`, cacheMaxEntries: 2 },
+    });
     const [a, b, c] = [issue(), issue(), issue()];
     await auth.authenticate(`Bearer ${a}`);
     await auth.authenticate(`Bearer ${b}`);
@@ -281,16 +349,36 @@ describe('Google access tokens at tokeninfo', () => {
   });
 
   it.each<[string, (s: TestServer) => void]>([
-    ['a 500', (s) => s.route('/tokeninfo', (_req, res) => res.writeHead(500).end('{"error":"internal_failure"}'))],
-    ['a 400 that is not invalid_token', (s) => s.route('/tokeninfo', (_req, res) => res.writeHead(400).end('{"error":"invalid_request"}'))],
+    [
+      'a 500',
+      (s) => s.route('/tokeninfo', (_req, res) => res.writeHead(500).end('{"error":"internal_failure"}')),
+    ],
+    [
+      'a 400 that is not invalid_token',
+      (s) => s.route('/tokeninfo', (_req, res) => res.writeHead(400).end('{"error":"invalid_request"}')),
+    ],
     ['a 200 that is not JSON', (s) => s.route('/tokeninfo', (_req, res) => res.end('<html>'))],
-    ['an answer larger than maxDocumentBytes', (s) => s.route('/tokeninfo', (_req, res) => res.end(JSON.stringify({ azp: 'x', exp: '9999999999', pad: 'p'.repeat(4096) })))],
+    [
+      'an answer larger than maxDocumentBytes',
+      (s) =>
+        s.route('/tokeninfo', (_req, res) =>
+          res.end(JSON.stringify({ azp: 'x', exp: '9999999999', pad: 'p'.repeat(4096) })),
+        ),
+    ],
     ['no answer at all', (s) => s.hang('/tokeninfo')],
-    ['a redirect', (s) => s.route('/tokeninfo', (req, res) => res.writeHead(302, { location: `/elsewhere${req.url!.slice('/tokeninfo'.length)}` }).end())],
+    [
+      'a redirect',
+      (s) =>
+        s.route('/tokeninfo', (req, res) =>
+          res.writeHead(302, { location: `/elsewhere${req.url!.slice('/tokeninfo'.length)}` }).end(),
+        ),
+    ],
   ])('is unavailable when tokeninfo gives %s, without leaking the token', async (_name, setUp) => {
     setUp(server);
     const token = issue();
-    const error = await rejectionOf(authenticator({ fetchTimeoutMs: 200, maxDocumentBytes: 2048 }).authenticate(`Bearer ${token}`));
+    const error = await rejectionOf(
+      authenticator({ fetchTimeoutMs: 200, maxDocumentBytes: 2048 }).authenticate(`Bearer ${token}`),
+    );
     expect(error).toBeInstanceOf(UnavailableError);
     expect((error as UnavailableError).reason).toBe('TOKENINFO_UNAVAILABLE');
     expect(serializeError(error)).not.toContain(token);
@@ -310,7 +398,13 @@ describe('Google access tokens at tokeninfo', () => {
   it('still sends JWT bearers down the JWT path, never to tokeninfo', async () => {
     const key = await makeKey('k1');
     const now = clock.seconds();
-    const jwt = await signToken(key, { iss: 'https://evil.example.com', aud: 'x', sub: 's', iat: now, exp: now + 60 });
+    const jwt = await signToken(key, {
+      iss: 'https://evil.example.com',
+      aud: 'x',
+      sub: 's',
+      iat: now,
+      exp: now + 60,
+    });
     const error = await rejectionOf(authenticator().authenticate(`Bearer ${jwt}`));
     expect((error as UnauthenticatedError).reason).toBe(CallerAuthReason.ISSUER_UNKNOWN);
     expect(server.count()).toBe(0);

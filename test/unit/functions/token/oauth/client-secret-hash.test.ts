@@ -36,7 +36,11 @@ describe('parseClientSecretHash', () => {
   it.each<[string, string, RegExp]>([
     ['an empty string', '', /scrypt\$N=/],
     ['a legacy hex SHA-256', 'a'.repeat(64), /unsalted SHA-256 .*no longer accepted.*hash-client-secret/],
-    ['a legacy sha256: hash', `sha256:${'b'.repeat(64)}`, /unsalted SHA-256 .*no longer accepted.*hash-client-secret/],
+    [
+      'a legacy sha256: hash',
+      `sha256:${'b'.repeat(64)}`,
+      /unsalted SHA-256 .*no longer accepted.*hash-client-secret/,
+    ],
     ['another algorithm', `bcrypt$N=16384,r=8,p=1$${SALT}$${HASH}`, /scrypt\$N=/],
     ['parameters in another order', `scrypt$r=8,N=16384,p=1$${SALT}$${HASH}`, /scrypt\$N=/],
     ['a missing parameter', `scrypt$N=16384,r=8$${SALT}$${HASH}`, /scrypt\$N=/],
@@ -44,17 +48,29 @@ describe('parseClientSecretHash', () => {
     ['a negative parameter', `scrypt$N=16384,r=-8,p=1$${SALT}$${HASH}`, /scrypt\$N=/],
     ['a missing hash', `scrypt$N=16384,r=8,p=1$${SALT}`, /scrypt\$N=/],
     ['an extra field', `scrypt$N=16384,r=8,p=1$${SALT}$${HASH}$x`, /scrypt\$N=/],
-    ['standard base64 with padding', `scrypt$N=16384,r=8,p=1$${Buffer.alloc(16, 250).toString('base64')}$${HASH}`, /scrypt\$N=/],
+    [
+      'standard base64 with padding',
+      `scrypt$N=16384,r=8,p=1$${Buffer.alloc(16, 250).toString('base64')}$${HASH}`,
+      /scrypt\$N=/,
+    ],
     ['whitespace', ` scrypt$N=16384,r=8,p=1$${SALT}$${HASH}`, /scrypt\$N=/],
     ['N not a power of two', `scrypt$N=20000,r=8,p=1$${SALT}$${HASH}`, /N must be a power of two/],
     ['N below 16384', `scrypt$N=8192,r=8,p=1$${SALT}$${HASH}`, /N must be .*16384/],
-    ['N above 32768 (memory a policy could make every request burn)', `scrypt$N=1048576,r=8,p=1$${SALT}$${HASH}`, /N must be .*32768/],
+    [
+      'N above 32768 (memory a policy could make every request burn)',
+      `scrypt$N=1048576,r=8,p=1$${SALT}$${HASH}`,
+      /N must be .*32768/,
+    ],
     ['r below 8', `scrypt$N=16384,r=1,p=1$${SALT}$${HASH}`, /r must be/],
     ['r above 16', `scrypt$N=16384,r=64,p=1$${SALT}$${HASH}`, /r must be/],
     ['p of 0', `scrypt$N=16384,r=8,p=0$${SALT}$${HASH}`, /p must be/],
     ['p above 2', `scrypt$N=16384,r=8,p=16$${SALT}$${HASH}`, /p must be/],
     ['more than 32 MiB of memory (N=32768, r=16)', `scrypt$N=32768,r=16,p=1$${SALT}$${HASH}`, /32 MiB/],
-    ['more than twice the default work (N=32768, r=8, p=2)', `scrypt$N=32768,r=8,p=2$${SALT}$${HASH}`, /work/],
+    [
+      'more than twice the default work (N=32768, r=8, p=2)',
+      `scrypt$N=32768,r=8,p=2$${SALT}$${HASH}`,
+      /work/,
+    ],
     ['a 15-byte salt', `scrypt$N=16384,r=8,p=1$${b64(15)}$${HASH}`, /salt must be 16-64 bytes/],
     ['a 65-byte salt', `scrypt$N=16384,r=8,p=1$${b64(65)}$${HASH}`, /salt must be 16-64 bytes/],
     ['a 31-byte hash', `scrypt$N=16384,r=8,p=1$${SALT}$${b64(31)}`, /hash must be 32 bytes/],
@@ -112,8 +128,14 @@ describe('hashClientSecret and verifyClientSecret', () => {
   it('does not block the event loop while deriving', async () => {
     const hash = parseClientSecretHash(await hashClientSecret(SECRET));
     let ticks = 0;
-    const timer = setInterval(() => { ticks += 1; }, 0);
-    await Promise.all([verifyClientSecret(SECRET, hash), verifyClientSecret(SECRET, hash), verifyClientSecret(SECRET, hash)]);
+    const timer = setInterval(() => {
+      ticks += 1;
+    }, 0);
+    await Promise.all([
+      verifyClientSecret(SECRET, hash),
+      verifyClientSecret(SECRET, hash),
+      verifyClientSecret(SECRET, hash),
+    ]);
     clearInterval(timer);
     // scryptSync would run all three on this thread with no timer firing in between.
     expect(ticks).toBeGreaterThan(0);

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createDerivationLimiter, OverloadedError } from '../../../../../functions/token/oauth/derivation-limiter.js';
+import {
+  createDerivationLimiter,
+  OverloadedError,
+} from '../../../../../functions/token/oauth/derivation-limiter.js';
 import { deferred, drain } from '../../../../support/deferred.js';
 
 describe('createDerivationLimiter', () => {
@@ -7,7 +10,13 @@ describe('createDerivationLimiter', () => {
     const limiter = createDerivationLimiter({ maxConcurrent: 2, maxQueued: 10 });
     const gates = Array.from({ length: 4 }, () => deferred<void>());
     const started: number[] = [];
-    const runs = gates.map((g, i) => limiter.run(async () => { started.push(i); await g.promise; return i; }));
+    const runs = gates.map((g, i) =>
+      limiter.run(async () => {
+        started.push(i);
+        await g.promise;
+        return i;
+      }),
+    );
     await drain();
     expect(started).toEqual([0, 1]);
     gates[1].resolve();
@@ -24,9 +33,20 @@ describe('createDerivationLimiter', () => {
     const limiter = createDerivationLimiter({ maxConcurrent: 1, maxQueued: 1 });
     const gate = deferred<void>();
     let ran = 0;
-    const first = limiter.run(async () => { ran += 1; await gate.promise; });
-    const queued = limiter.run(() => { ran += 1; return Promise.resolve(); });
-    await expect(limiter.run(() => { ran += 1; return Promise.resolve(); })).rejects.toBeInstanceOf(OverloadedError);
+    const first = limiter.run(async () => {
+      ran += 1;
+      await gate.promise;
+    });
+    const queued = limiter.run(() => {
+      ran += 1;
+      return Promise.resolve();
+    });
+    await expect(
+      limiter.run(() => {
+        ran += 1;
+        return Promise.resolve();
+      }),
+    ).rejects.toBeInstanceOf(OverloadedError);
     gate.resolve();
     await Promise.all([first, queued]);
     expect(ran).toBe(2);

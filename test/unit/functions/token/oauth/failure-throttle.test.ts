@@ -1,9 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { createFailureThrottle, type ThrottleAttempt } from '../../../../../functions/token/oauth/failure-throttle.js';
+import {
+  createFailureThrottle,
+  type ThrottleAttempt,
+} from '../../../../../functions/token/oauth/failure-throttle.js';
 
 function clock(start = 1_000_000) {
   let t = start;
-  return { now: () => t, advance: (ms: number) => { t += ms; } };
+  return {
+    now: () => t,
+    advance: (ms: number) => {
+      t += ms;
+    },
+  };
 }
 
 const fail = (a: ThrottleAttempt) => {
@@ -129,7 +137,9 @@ describe('createFailureThrottle', () => {
   });
 
   it('refuses nonsensical options', () => {
-    expect(() => createFailureThrottle({ maxFailures: 0, windowMs: 60_000, maxEntries: 10 })).toThrow(TypeError);
+    expect(() => createFailureThrottle({ maxFailures: 0, windowMs: 60_000, maxEntries: 10 })).toThrow(
+      TypeError,
+    );
     expect(() => createFailureThrottle({ maxFailures: 1, windowMs: 0, maxEntries: 10 })).toThrow(TypeError);
     expect(() => createFailureThrottle({ maxFailures: 1, windowMs: 1000, maxEntries: 0 })).toThrow(TypeError);
   });

@@ -6,11 +6,20 @@ const base = { TVS_AUDIENCE: 'https://tvs.example.com', TVS_POLICY_FILE: '/etc/t
 
 describe('OAuth client throttle configuration', () => {
   it('defaults to 10 failures per 60 s, 10,000 tracked ids', () => {
-    expect(loadTokenServiceConfig(base).oauthClientThrottle).toEqual({ maxFailures: 10, windowMs: 60_000, maxEntries: 10_000 });
+    expect(loadTokenServiceConfig(base).oauthClientThrottle).toEqual({
+      maxFailures: 10,
+      windowMs: 60_000,
+      maxEntries: 10_000,
+    });
   });
 
   it('reads the three variables', () => {
-    const config = loadTokenServiceConfig({ ...base, TVS_OAUTH_MAX_FAILED_ATTEMPTS: '3', TVS_OAUTH_FAILURE_WINDOW_SECONDS: '900', TVS_OAUTH_THROTTLE_MAX_CLIENTS: '500' });
+    const config = loadTokenServiceConfig({
+      ...base,
+      TVS_OAUTH_MAX_FAILED_ATTEMPTS: '3',
+      TVS_OAUTH_FAILURE_WINDOW_SECONDS: '900',
+      TVS_OAUTH_THROTTLE_MAX_CLIENTS: '500',
+    });
     expect(config.oauthClientThrottle).toEqual({ maxFailures: 3, windowMs: 900_000, maxEntries: 500 });
   });
 

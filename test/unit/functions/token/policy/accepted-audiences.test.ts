@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { acceptedAudiences, normalizeAudience } from '../../../../../functions/token/policy/accepted-audiences.js';
+import {
+  acceptedAudiences,
+  normalizeAudience,
+} from '../../../../../functions/token/policy/accepted-audiences.js';
 
 const SERVICE = 'https://token-abc123-uc.a.run.app';
 
@@ -9,8 +12,16 @@ describe('normalizeAudience', () => {
     ['lower-cases the scheme', 'HTTPS://token-abc123-uc.a.run.app', SERVICE],
     ['lower-cases the host', 'https://TOKEN-abc123-UC.A.RUN.APP', SERVICE],
     ['drops the https default port', 'https://token-abc123-uc.a.run.app:443', SERVICE],
-    ['drops the https default port written with leading zeros', 'https://token-abc123-uc.a.run.app:0443', SERVICE],
-    ['keeps a non-default port written with leading zeros, without them', 'https://svc.example.com:0008443', 'https://svc.example.com:8443'],
+    [
+      'drops the https default port written with leading zeros',
+      'https://token-abc123-uc.a.run.app:0443',
+      SERVICE,
+    ],
+    [
+      'keeps a non-default port written with leading zeros, without them',
+      'https://svc.example.com:0008443',
+      'https://svc.example.com:8443',
+    ],
     ['drops an empty port', 'https://token-abc123-uc.a.run.app:', SERVICE],
     ['drops the http default port', 'http://svc.example.com:80/x', 'http://svc.example.com/x'],
     ['drops one trailing slash', `${SERVICE}/`, SERVICE],
@@ -20,9 +31,17 @@ describe('normalizeAudience', () => {
     ['keeps a non-default port', 'https://svc.example.com:8443', 'https://svc.example.com:8443'],
     ['keeps the path case', 'https://svc.example.com/API', 'https://svc.example.com/API'],
     ['keeps a query', 'https://svc.example.com/?a=B', 'https://svc.example.com?a=B'],
-    ['lower-cases an IPv6 host and keeps its port', 'http://[::FFFF:7f00:1]:8080/', 'http://[::ffff:7f00:1]:8080'],
+    [
+      'lower-cases an IPv6 host and keeps its port',
+      'http://[::FFFF:7f00:1]:8080/',
+      'http://[::ffff:7f00:1]:8080',
+    ],
     ['keeps a non-URL audience exactly (a client id)', 'My-Client.Apps', 'My-Client.Apps'],
-    ['keeps a WIF audience exactly', '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/P/providers/X', '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/P/providers/X'],
+    [
+      'keeps a WIF audience exactly',
+      '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/P/providers/X',
+      '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/P/providers/X',
+    ],
     ['keeps another scheme exactly', 'SPIFFE://Example.org/ns', 'SPIFFE://Example.org/ns'],
     ['keeps a URL with user info exactly', 'https://user@SVC.example.com', 'https://user@SVC.example.com'],
   ])('%s: %s → %s', (_name, input, expected) => {

@@ -17,8 +17,18 @@ function policy(idTokenAudiences: string[]): unknown {
     version: 1,
     serviceAccounts: { [SA]: {} },
     rules: [
-      { name: 'harmless', caller: { issuer: 'https://accounts.google.com', email: 'a@p.iam.gserviceaccount.com' }, serviceAccounts: [SA], idTokenAudiences: ['https://example.com'] },
-      { name: 'workload', caller: { issuer: 'https://accounts.google.com', email: 'w@p.iam.gserviceaccount.com' }, serviceAccounts: [SA], idTokenAudiences },
+      {
+        name: 'harmless',
+        caller: { issuer: 'https://accounts.google.com', email: 'a@p.iam.gserviceaccount.com' },
+        serviceAccounts: [SA],
+        idTokenAudiences: ['https://example.com'],
+      },
+      {
+        name: 'workload',
+        caller: { issuer: 'https://accounts.google.com', email: 'w@p.iam.gserviceaccount.com' },
+        serviceAccounts: [SA],
+        idTokenAudiences,
+      },
     ],
   };
 }
@@ -57,7 +67,11 @@ describe('the demo policy', () => {
     ['a deterministic Cloud Run URL', 'https://token-123456789012.us-central1.run.app'],
     ['the local stack', 'http://127.0.0.1:8080'],
   ])('compiles for a token service at %s (no ID tokens for the service itself)', (_name, service) => {
-    const demo: unknown = JSON.parse(readFileSync(new URL('../../../../../emulator/seed/demo-policy.json', import.meta.url), 'utf8'));
-    expect(compilePolicy(demo, { acceptedAudiences: acceptedAudiences([service]) }).ruleCount).toBeGreaterThan(0);
+    const demo: unknown = JSON.parse(
+      readFileSync(new URL('../../../../../emulator/seed/demo-policy.json', import.meta.url), 'utf8'),
+    );
+    expect(
+      compilePolicy(demo, { acceptedAudiences: acceptedAudiences([service]) }).ruleCount,
+    ).toBeGreaterThan(0);
   });
 });

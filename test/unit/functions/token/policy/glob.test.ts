@@ -6,11 +6,36 @@ describe('compileGlob', () => {
     ['exact', 'a@b.com', 'a@b.com', true],
     ['exact is anchored at the end', 'a@b.com', 'a@b.com.evil.com', false],
     ['exact is anchored at the start', 'a@b.com', 'xa@b.com', false],
-    ['star matches one email local part', '*@proj.iam.gserviceaccount.com', 'ci@proj.iam.gserviceaccount.com', true],
-    ['star does not cross the @', '*@proj.iam.gserviceaccount.com', 'a@evil.com@proj.iam.gserviceaccount.com', false],
-    ['star does not cross a domain label', 'ci@*.iam.gserviceaccount.com', 'ci@evil.com.iam.gserviceaccount.com', false],
-    ['star does not cross a path segment', 'repo:org/*:ref:refs/heads/main', 'repo:org/a/b:ref:refs/heads/main', false],
-    ['star matches within a segment', 'repo:org/*:ref:refs/heads/main', 'repo:org/app:ref:refs/heads/main', true],
+    [
+      'star matches one email local part',
+      '*@proj.iam.gserviceaccount.com',
+      'ci@proj.iam.gserviceaccount.com',
+      true,
+    ],
+    [
+      'star does not cross the @',
+      '*@proj.iam.gserviceaccount.com',
+      'a@evil.com@proj.iam.gserviceaccount.com',
+      false,
+    ],
+    [
+      'star does not cross a domain label',
+      'ci@*.iam.gserviceaccount.com',
+      'ci@evil.com.iam.gserviceaccount.com',
+      false,
+    ],
+    [
+      'star does not cross a path segment',
+      'repo:org/*:ref:refs/heads/main',
+      'repo:org/a/b:ref:refs/heads/main',
+      false,
+    ],
+    [
+      'star matches within a segment',
+      'repo:org/*:ref:refs/heads/main',
+      'repo:org/app:ref:refs/heads/main',
+      true,
+    ],
     ['star does not match empty', 'repo:org/*:ref', 'repo:org/:ref', false],
     ['star does not cross an @ (no dot in the value to stop it)', '*-admin', 'a@b-admin', false],
     ['star does not cross a colon', 'system:serviceaccount:ci:*', 'system:serviceaccount:ci:a:b', false],
@@ -24,7 +49,11 @@ describe('compileGlob', () => {
   });
 
   it('folds ASCII case only when asked', () => {
-    expect(compileGlob('ci@p.iam.gserviceaccount.com', { caseInsensitiveAscii: true })('CI@P.iam.gserviceaccount.com')).toBe(true);
+    expect(
+      compileGlob('ci@p.iam.gserviceaccount.com', { caseInsensitiveAscii: true })(
+        'CI@P.iam.gserviceaccount.com',
+      ),
+    ).toBe(true);
     expect(compileGlob('ci@p.iam.gserviceaccount.com')('CI@P.iam.gserviceaccount.com')).toBe(false);
   });
 
@@ -36,7 +65,9 @@ describe('compileGlob', () => {
   });
 
   it('rejects ** and empty patterns', () => {
-    expect(() => compileGlob('a/**')).toThrow(new TypeError('"**" is not supported: "*" matches within one segment'));
+    expect(() => compileGlob('a/**')).toThrow(
+      new TypeError('"**" is not supported: "*" matches within one segment'),
+    );
     expect(() => compileGlob('')).toThrow(new TypeError('empty pattern'));
   });
 });

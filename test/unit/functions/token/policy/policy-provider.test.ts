@@ -1,17 +1,43 @@
 import { describe, expect, it } from 'vitest';
 import { acceptedAudiences } from '../../../../../functions/token/policy/accepted-audiences.js';
 import { PolicyError } from '../../../../../functions/token/policy/compile-policy.js';
-import { createPolicyProvider, POLICY_READ_TIMEOUT_MS, secretPolicySource, type PolicySource } from '../../../../../functions/token/policy/policy-provider.js';
+import {
+  createPolicyProvider,
+  POLICY_READ_TIMEOUT_MS,
+  secretPolicySource,
+  type PolicySource,
+} from '../../../../../functions/token/policy/policy-provider.js';
 
 const SA = 'sa@p.iam.gserviceaccount.com';
-const policy = (scope: string) => JSON.stringify({
-  version: 1,
-  serviceAccounts: { [SA]: { backend: 'keyless' } },
-  rules: [{ name: 'r', caller: { issuer: 'https://accounts.google.com', email: 'w@p.iam.gserviceaccount.com' }, serviceAccounts: [SA], scopes: [scope] }],
-});
+const policy = (scope: string) =>
+  JSON.stringify({
+    version: 1,
+    serviceAccounts: { [SA]: { backend: 'keyless' } },
+    rules: [
+      {
+        name: 'r',
+        caller: { issuer: 'https://accounts.google.com', email: 'w@p.iam.gserviceaccount.com' },
+        serviceAccounts: [SA],
+        scopes: [scope],
+      },
+    ],
+  });
 const NONE = acceptedAudiences(['https://tvs.example.com']);
-const caller = { kind: 'oidc' as const, credential: 'id_token' as const, issuer: 'https://accounts.google.com', subject: '1', email: 'w@p.iam.gserviceaccount.com', emailVerified: true, claims: {} };
-const request = (scope: string) => ({ kind: 'access_token' as const, serviceAccount: SA, scopes: [scope], lifetimeSeconds: 60 });
+const caller = {
+  kind: 'oidc' as const,
+  credential: 'id_token' as const,
+  issuer: 'https://accounts.google.com',
+  subject: '1',
+  email: 'w@p.iam.gserviceaccount.com',
+  emailVerified: true,
+  claims: {},
+};
+const request = (scope: string) => ({
+  kind: 'access_token' as const,
+  serviceAccount: SA,
+  scopes: [scope],
+  lifetimeSeconds: 60,
+});
 
 function source(texts: string[]): PolicySource & { reads: number } {
   const s = {
@@ -28,16 +54,49 @@ function source(texts: string[]): PolicySource & { reads: number } {
 
 describe('createPolicyProvider', () => {
   it('fails start-up on a bad policy, naming the source, rule and field', async () => {
-    const bad = JSON.stringify({ version: 1, serviceAccounts: {}, rules: [{ name: 'broken', caller: { issuer: 'x' }, serviceAccounts: ['a@b.com'], scopes: ['https://s'] }] });
-    await expect(createPolicyProvider({ source: source([bad]), acceptedAudiences: NONE, ttlMs: 1000, maxStalenessMs: 3_600_000 })).rejects.toThrow(PolicyError);
-    await expect(createPolicyProvider({ source: source([bad]), acceptedAudiences: NONE, ttlMs: 1000, maxStalenessMs: 3_600_000 })).rejects.toThrow(/test source[\s\S]*rules\[0\] \(name=broken\)/);
-    await expect(createPolicyProvider({ source: source(['{not json']), acceptedAudiences: NONE, ttlMs: 1000, maxStalenessMs: 3_600_000 })).rejects.toThrow(/not valid JSON/);
+    const bad = JSON.stringify({
+      version: 1,
+      serviceAccounts: {},
+      rules: [
+        { name: 'broken', caller: { issuer: 'x' }, serviceAccounts: ['a@b.com'], scopes: ['https://s'] },
+      ],
+    });
+    await expect(
+      createPolicyProvider({
+        source: source([bad]),
+        acceptedAudiences: NONE,
+        ttlMs: 1000,
+        maxStalenessMs: 3_600_000,
+      }),
+    ).rejects.toThrow(PolicyError);
+    await expect(
+      createPolicyProvider({
+        source: source([bad]),
+        acceptedAudiences: NONE,
+        ttlMs: 1000,
+        maxStalenessMs: 3_600_000,
+      }),
+    ).rejects.toThrow(/test source[\s\S]*rules\[0\] \(name=broken\)/);
+    await expect(
+      createPolicyProvider({
+        source: source(['{not json']),
+        acceptedAudiences: NONE,
+        ttlMs: 1000,
+        maxStalenessMs: 3_600_000,
+      }),
+    ).rejects.toThrow(/not valid JSON/);
   });
 
   it('re-reads the policy in the background after the TTL and then judges by the new one', async () => {
     let now = 0;
     const src = source([policy('https://a'), policy('https://b')]);
-    const provider = await createPolicyProvider({ source: src, acceptedAudiences: NONE, ttlMs: 1000, maxStalenessMs: 3_600_000, now: () => now });
+    const provider = await createPolicyProvider({
+      source: src,
+      acceptedAudiences: NONE,
+      ttlMs: 1000,
+      maxStalenessMs: 3_600_000,
+      now: () => now,
+    });
     expect(provider.current().authorize(caller, request('https://a')).allowed).toBe(true);
     now = 999;
     provider.current();
@@ -52,7 +111,14 @@ describe('createPolicyProvider', () => {
   it('keeps the last good policy when a re-read is bad, and reports it', async () => {
     let now = 0;
     const errors: unknown[] = [];
-    const provider = await createPolicyProvider({ source: source([policy('https://a'), '{"version": 2}']), acceptedAudiences: NONE, ttlMs: 10, maxStalenessMs: 3_600_000, now: () => now, onReloadError: (e) => errors.push(e) });
+    const provider = await createPolicyProvider({
+      source: source([policy('https://a'), '{"version": 2}']),
+      acceptedAudiences: NONE,
+      ttlMs: 10,
+      maxStalenessMs: 3_600_000,
+      now: () => now,
+      onReloadError: (e) => errors.push(e),
+    });
     now = 20;
     provider.current();
     await expect.poll(() => errors.length).toBe(1);
@@ -64,10 +130,29 @@ describe('createPolicyProvider', () => {
     const selfMinting = JSON.stringify({
       version: 1,
       serviceAccounts: { [SA]: { backend: 'keyless' } },
-      rules: [{ name: 'mirror', caller: { issuer: 'https://accounts.google.com', email: 'w@p.iam.gserviceaccount.com' }, serviceAccounts: [SA], idTokenAudiences: ['https://*.example.com'] }],
+      rules: [
+        {
+          name: 'mirror',
+          caller: { issuer: 'https://accounts.google.com', email: 'w@p.iam.gserviceaccount.com' },
+          serviceAccounts: [SA],
+          idTokenAudiences: ['https://*.example.com'],
+        },
+      ],
     });
-    await expect(createPolicyProvider({ source: source([selfMinting]), acceptedAudiences: NONE, ttlMs: 1000, maxStalenessMs: 3_600_000 })).rejects.toThrow(/rules\[0\] \(name=mirror\)\.idTokenAudiences\[0\]/);
-    const provider = await createPolicyProvider({ source: source([policy('https://a'), selfMinting]), acceptedAudiences: NONE, ttlMs: 1000, maxStalenessMs: 3_600_000 });
+    await expect(
+      createPolicyProvider({
+        source: source([selfMinting]),
+        acceptedAudiences: NONE,
+        ttlMs: 1000,
+        maxStalenessMs: 3_600_000,
+      }),
+    ).rejects.toThrow(/rules\[0\] \(name=mirror\)\.idTokenAudiences\[0\]/);
+    const provider = await createPolicyProvider({
+      source: source([policy('https://a'), selfMinting]),
+      acceptedAudiences: NONE,
+      ttlMs: 1000,
+      maxStalenessMs: 3_600_000,
+    });
     await expect(provider.reload()).rejects.toThrow(PolicyError);
     expect(provider.current().authorize(caller, request('https://a')).allowed).toBe(true);
   });
@@ -76,14 +161,22 @@ describe('createPolicyProvider', () => {
 describe('secretPolicySource', () => {
   it('reads the policy secret with a bounded deadline, so a hung read counts as a failed reload', async () => {
     const calls: Array<{ name: string; options: unknown }> = [];
-    const source = secretPolicySource({
-      access: (name, options) => {
-        calls.push({ name, options });
-        return Promise.resolve({ data: Buffer.from(policy('s')) } as never);
+    const source = secretPolicySource(
+      {
+        access: (name, options) => {
+          calls.push({ name, options });
+          return Promise.resolve({ data: Buffer.from(policy('s')) } as never);
+        },
       },
-    }, 'projects/p/secrets/tvs-policy/versions/latest');
+      'projects/p/secrets/tvs-policy/versions/latest',
+    );
     expect(JSON.parse(await source.read())).toMatchObject({ version: 1 });
-    expect(calls).toEqual([{ name: 'projects/p/secrets/tvs-policy/versions/latest', options: { timeoutMs: POLICY_READ_TIMEOUT_MS } }]);
+    expect(calls).toEqual([
+      {
+        name: 'projects/p/secrets/tvs-policy/versions/latest',
+        options: { timeoutMs: POLICY_READ_TIMEOUT_MS },
+      },
+    ]);
     expect(POLICY_READ_TIMEOUT_MS).toBeLessThanOrEqual(10_000);
   });
 });

@@ -6,17 +6,39 @@ import { describe, expect, it } from 'vitest';
 import { UnavailableError } from '../../../../../shared/errors.js';
 import { acceptedAudiences } from '../../../../../functions/token/policy/accepted-audiences.js';
 import type { CompiledPolicy } from '../../../../../functions/token/policy/compile-policy.js';
-import { createPolicyProvider, STALE_RETRY_MS, type PolicyStatus, type PolicySource } from '../../../../../functions/token/policy/policy-provider.js';
+import {
+  createPolicyProvider,
+  STALE_RETRY_MS,
+  type PolicyStatus,
+  type PolicySource,
+} from '../../../../../functions/token/policy/policy-provider.js';
 
 const SA = 'sa@p.iam.gserviceaccount.com';
-const policy = (scope: string) => JSON.stringify({
-  version: 1,
-  serviceAccounts: { [SA]: { backend: 'keyless' } },
-  rules: [{ name: 'r', caller: { issuer: 'https://accounts.google.com', email: 'w@p.iam.gserviceaccount.com' }, serviceAccounts: [SA], scopes: [scope] }],
-});
-const caller = { kind: 'oidc' as const, credential: 'id_token' as const, issuer: 'https://accounts.google.com', subject: '1', email: 'w@p.iam.gserviceaccount.com', emailVerified: true, claims: {} };
+const policy = (scope: string) =>
+  JSON.stringify({
+    version: 1,
+    serviceAccounts: { [SA]: { backend: 'keyless' } },
+    rules: [
+      {
+        name: 'r',
+        caller: { issuer: 'https://accounts.google.com', email: 'w@p.iam.gserviceaccount.com' },
+        serviceAccounts: [SA],
+        scopes: [scope],
+      },
+    ],
+  });
+const caller = {
+  kind: 'oidc' as const,
+  credential: 'id_token' as const,
+  issuer: 'https://accounts.google.com',
+  subject: '1',
+  email: 'w@p.iam.gserviceaccount.com',
+  emailVerified: true,
+  claims: {},
+};
 const allows = (scope: string) => (p: CompiledPolicy) =>
-  p.authorize(caller, { kind: 'access_token', serviceAccount: SA, scopes: [scope], lifetimeSeconds: 60 }).allowed;
+  p.authorize(caller, { kind: 'access_token', serviceAccount: SA, scopes: [scope], lifetimeSeconds: 60 })
+    .allowed;
 
 /** A source whose answer the test sets: a policy text, or an error. */
 function switchable(initial: string): PolicySource & { reads: number; answer: string | Error } {
@@ -71,9 +93,15 @@ describe('policy staleness', () => {
     clock.now = 5001;
     const refused = provider.currentForRequest();
     await expect(refused).rejects.toBeInstanceOf(UnavailableError);
-    await expect(refused).rejects.toMatchObject({ code: 'UNAVAILABLE', reason: 'POLICY_STALE', retryAfterSeconds: expect.any(Number) });
+    await expect(refused).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      reason: 'POLICY_STALE',
+      retryAfterSeconds: expect.any(Number),
+    });
     expect(() => provider.current()).toThrow(expect.objectContaining({ reason: 'POLICY_STALE' }));
-    expect(changes).toEqual([{ stale: true, status: expect.objectContaining({ stale: true, lastGoodAgeMs: 5001 }) }]);
+    expect(changes).toEqual([
+      { stale: true, status: expect.objectContaining({ stale: true, lastGoodAgeMs: 5001 }) },
+    ]);
     // The message is generic; the error text of the source stays in the log.
     await expect(refused).rejects.not.toThrow(/secret access denied/);
 
@@ -109,7 +137,8 @@ describe('policy staleness', () => {
     clock.now = 6000;
     const readsBefore = src.reads;
     const results = await Promise.allSettled(Array.from({ length: 50 }, () => provider.currentForRequest()));
-    for (let i = 0; i < 50; i++) expect(() => provider.current()).toThrow(expect.objectContaining({ reason: 'POLICY_STALE' }));
+    for (let i = 0; i < 50; i++)
+      expect(() => provider.current()).toThrow(expect.objectContaining({ reason: 'POLICY_STALE' }));
     await Promise.allSettled(Array.from({ length: 50 }, () => provider.currentForRequest()));
     expect(results.every((r) => r.status === 'rejected')).toBe(true);
     expect(src.reads - readsBefore).toBe(1);

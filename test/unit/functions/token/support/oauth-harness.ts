@@ -11,14 +11,26 @@ import type { Minter, MintResult, TargetServiceAccount } from '../../../../../sh
 import type { TokenAppDeps, VerifiedCaller } from '../../../../../functions/token/deps.js';
 import type { FunctionRequest, RequestContext } from '../../../../../functions/token/http/request-context.js';
 import { handleOAuthToken } from '../../../../../functions/token/oauth-token.js';
-import type { ClientAuthResult, ClientSecretStore } from '../../../../../functions/token/oauth/client-authenticator.js';
+import type {
+  ClientAuthResult,
+  ClientSecretStore,
+} from '../../../../../functions/token/oauth/client-authenticator.js';
 import { dummyClientSecretHash } from '../../../../../functions/token/oauth/client-secret-hash.js';
 import { acceptedAudiences } from '../../../../../functions/token/policy/accepted-audiences.js';
-import type { CompiledPolicy, Decision, PolicyCaller, PolicyRequest } from '../../../../../functions/token/policy/compile-policy.js';
+import type {
+  CompiledPolicy,
+  Decision,
+  PolicyCaller,
+  PolicyRequest,
+} from '../../../../../functions/token/policy/compile-policy.js';
 
 export const NOW = 1_800_000_000_000;
 export const STARTED_AT = NOW - 7;
-export const CTX: RequestContext = { requestId: 'req-1', trace: 'projects/p/traces/0123', startedAtMs: STARTED_AT };
+export const CTX: RequestContext = {
+  requestId: 'req-1',
+  trace: 'projects/p/traces/0123',
+  startedAtMs: STARTED_AT,
+};
 
 export interface Reply {
   status: number;
@@ -36,22 +48,41 @@ export interface Fakes {
   decide: (caller: PolicyCaller, request: PolicyRequest) => Decision;
   policyCalls: Array<{ caller: PolicyCaller; request: PolicyRequest }>;
   mint: () => Promise<MintResult>;
-  mintCalls: Array<{ sa: TargetServiceAccount; scopes: readonly string[]; lifetimeSeconds: number | undefined }>;
+  mintCalls: Array<{
+    sa: TargetServiceAccount;
+    scopes: readonly string[];
+    lifetimeSeconds: number | undefined;
+  }>;
   audit: Array<{ entry: AuditEntry; context: AuditContext | undefined }>;
   bodyError: string | undefined;
   /** Whether `deps.now` is set (false: the handler must fall back to Date.now). */
   injectClock: boolean;
 }
 
-export const MINTED: MintResult = { token: 'ya29.minted-access-token', expiresAtMs: NOW + 3_599_500, cacheHit: true };
+export const MINTED: MintResult = {
+  token: 'ya29.minted-access-token',
+  expiresAtMs: NOW + 3_599_500,
+  cacheHit: true,
+};
 
 export function freshFakes(): Fakes {
   return {
     clientAuthResult: { ok: true, clientId: 'ci-runner' },
     clientAuthCalls: [],
-    verifySubject: () => Promise.resolve({ kind: 'oidc_id_token', issuer: 'https://token.actions.example', subject: 'repo:o/r', email: 'ci@example.org', claims: { repository: 'o/r' } }),
+    verifySubject: () =>
+      Promise.resolve({
+        kind: 'oidc_id_token',
+        issuer: 'https://token.actions.example',
+        subject: 'repo:o/r',
+        email: 'ci@example.org',
+        claims: { repository: 'o/r' },
+      }),
     subjectTokens: [],
-    decide: (_caller, req) => ({ allowed: true, rule: 'ci-rule', serviceAccount: { email: req.serviceAccount, backend: 'keyless' } }),
+    decide: (_caller, req) => ({
+      allowed: true,
+      rule: 'ci-rule',
+      serviceAccount: { email: req.serviceAccount, backend: 'keyless' },
+    }),
     policyCalls: [],
     mint: () => Promise.resolve(MINTED),
     mintCalls: [],
@@ -80,14 +111,21 @@ export function depsOf(f: Fakes): TokenAppDeps {
     },
     idToken: () => Promise.reject(new Error('not used by /v1/token')),
   } as unknown as Minter;
-  const audit: AuditLog = { write: (entry, context) => void f.audit.push({ entry, context }), flush: () => Promise.resolve() };
+  const audit: AuditLog = {
+    write: (entry, context) => void f.audit.push({ entry, context }),
+    flush: () => Promise.resolve(),
+  };
   return {
     authenticate: () => Promise.reject(new Error('not used by /v1/token')),
     verifySubjectToken: (token) => {
       f.subjectTokens.push(token);
       return f.verifySubject(token);
     },
-    policy: { current: () => policy, currentForRequest: () => Promise.resolve(policy), reload: () => Promise.resolve(policy) },
+    policy: {
+      current: () => policy,
+      currentForRequest: () => Promise.resolve(policy),
+      reload: () => Promise.resolve(policy),
+    },
     acceptedAudiences: acceptedAudiences([]),
     clientAuth: {
       authenticate: (store, clientId, secret) => {
@@ -118,17 +156,32 @@ export async function startServer(fakes: () => Fakes): Promise<{ server: Server;
 }
 
 /** POSTs `body` (a form string or pairs) to the server; form content type unless overridden. */
-export function post(port: number, body: string | Array<[string, string]>, headers: Record<string, string> = {}): Promise<Reply> {
+export function post(
+  port: number,
+  body: string | Array<[string, string]>,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   const text = typeof body === 'string' ? body : new URLSearchParams(body).toString();
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, method: 'POST', path: '/v1/token', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } },
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/v1/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const raw = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(raw) as Record<string, unknown>, text: raw });
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: JSON.parse(raw) as Record<string, unknown>,
+            text: raw,
+          });
         });
       },
     );
@@ -137,4 +190,5 @@ export function post(port: number, body: string | Array<[string, string]>, heade
   });
 }
 
-export const basic = (id: string, secret: string): string => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+export const basic = (id: string, secret: string): string =>
+  `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;

@@ -1,4 +1,12 @@
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import {
+  exportJWK,
+  generateKeyPair,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+  type JWTHeaderParameters,
+  type JWTPayload,
+} from 'jose';
 
 export interface TestKey {
   kid: string;
@@ -17,14 +25,27 @@ export async function makeKey(kid: string, alg = 'RS256'): Promise<TestKey> {
 }
 
 /** Signs `claims` with `key`; `header` adds to or overrides `{ alg, kid, typ: 'JWT' }`. */
-export async function signToken(key: TestKey, claims: JWTPayload, header: Partial<JWTHeaderParameters> & Record<string, unknown> = {}): Promise<string> {
+export async function signToken(
+  key: TestKey,
+  claims: JWTPayload,
+  header: Partial<JWTHeaderParameters> & Record<string, unknown> = {},
+): Promise<string> {
   const protectedHeader = { alg: key.alg, kid: key.kid, typ: 'JWT', ...header } as JWTHeaderParameters;
-  const crit = Array.isArray(protectedHeader.crit) ? Object.fromEntries(protectedHeader.crit.map((name) => [name, true])) : undefined;
-  return new SignJWT(claims).setProtectedHeader(protectedHeader).sign(key.privateKey, crit === undefined ? undefined : { crit });
+  const crit = Array.isArray(protectedHeader.crit)
+    ? Object.fromEntries(protectedHeader.crit.map((name) => [name, true]))
+    : undefined;
+  return new SignJWT(claims)
+    .setProtectedHeader(protectedHeader)
+    .sign(key.privateKey, crit === undefined ? undefined : { crit });
 }
 
 /** A mutable clock for `now` injection (epoch ms); starts at a fixed instant. */
-export function makeClock(startMs = Date.UTC(2026, 0, 15, 12, 0, 0)): { now: () => number; ms: number; seconds: () => number; advance(ms: number): void } {
+export function makeClock(startMs = Date.UTC(2026, 0, 15, 12, 0, 0)): {
+  now: () => number;
+  ms: number;
+  seconds: () => number;
+  advance(ms: number): void;
+} {
   const clock = {
     ms: startMs,
     now: () => clock.ms,
