@@ -5,7 +5,7 @@
  * `withApiKey` does when Gemini refuses a key). Reads are coalesced and retried.
  */
 import { createSecretAccessor, type SecretAccessor } from '../shared/gcp/secret-manager.js';
-import { SingleFlight } from '../shared/singleflight.js';
+import { SingleFlight } from '../shared/http/singleflight.js';
 import { clientError } from './friendly-error.js';
 import { retryTransient, type ClientRetryOptions } from './retry.js';
 import { assertSecureTransport } from './transport-security.js';

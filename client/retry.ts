@@ -4,7 +4,7 @@
  * of times inside an overall deadline; the final failure surfaces as a friendly error.
  */
 import { UnavailableError } from '../shared/errors.js';
-import { parseRetryAfter, withRetry } from '../shared/retry.js';
+import { parseRetryAfter, withRetry } from '../shared/http/retry.js';
 import type { ClientErrorService } from './errors.js';
 import { clientError, isTransient, toFriendlyError } from './friendly-error.js';
 

@@ -3,7 +3,7 @@
  * API), with a deadline and a capped response size. Non-2xx answers throw {@link HttpAnswerError}
  * so the retry loop can classify them; the caller turns the final one into a friendly error.
  */
-import { boundedFetch } from '../shared/bounded-fetch.js';
+import { boundedFetch } from '../shared/http/bounded-fetch.js';
 import { HttpAnswerError } from './errors.js';
 
 export interface AccessTokenCall {

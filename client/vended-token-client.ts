@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { AuthClient, type gaxios } from 'google-auth-library';
 
 type AuthClientOptions = NonNullable<ConstructorParameters<typeof AuthClient>[0]>;
-import { SingleFlight } from '../shared/singleflight.js';
+import { SingleFlight } from '../shared/http/singleflight.js';
 import { clientError, isTransient } from './friendly-error.js';
 import { metadataIdTokenSource, type IdTokenSource } from './id-token-source.js';
 import { retryTransient, type ClientRetryOptions } from './retry.js';

@@ -4,7 +4,7 @@
  * after as one JSON line. Argv: entries, maxEntries, token length in characters.
  */
 import { randomBytes } from 'node:crypto';
-import { TokenCache } from '../../shared/token-cache.js';
+import { TokenCache } from '../../shared/minting/token-cache.js';
 
 interface Token {
   token: string;

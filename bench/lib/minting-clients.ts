@@ -7,10 +7,10 @@
 import { JWT } from 'google-auth-library';
 import { importPKCS8, SignJWT } from 'jose';
 import { createSecretAccessor } from '../../shared/gcp/secret-manager.js';
-import { ServiceAccountKeyStore } from '../../shared/key-store.js';
-import { createMinter, type TargetServiceAccount } from '../../shared/minter.js';
+import { ServiceAccountKeyStore } from '../../shared/minting/key-store.js';
+import { createMinter, type TargetServiceAccount } from '../../shared/minting/minter.js';
 import { GOOGLE_DEFAULTS } from '../../shared/config.js';
-import { exchangeAssertion } from '../../shared/token-exchange.js';
+import { exchangeAssertion } from '../../shared/minting/token-exchange.js';
 import type { EmulatorHandle } from './emulator-handle.js';
 import { CLOUD_PLATFORM, TARGET_KEY_SECRET, TARGET_SA } from './emulator-protocol.js';
 

@@ -3,7 +3,7 @@
  * token or a typed error comes out. The HTTP front ends only translate wire formats.
  */
 import { NotFoundError, PermissionDeniedError } from '../../shared/errors.js';
-import type { Minter, MintResult, TargetServiceAccount } from '../../shared/minter.js';
+import type { Minter, MintResult, TargetServiceAccount } from '../../shared/minting/minter.js';
 import type { AcceptedAudiences } from './policy/accepted-audiences.js';
 import type { DenialReason, PolicyCaller, PolicyRequest } from './policy/compile-policy.js';
 import type { PolicyProvider } from './policy/policy-provider.js';

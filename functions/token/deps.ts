@@ -1,6 +1,6 @@
 /** The token handler's dependencies and the small helpers every route shares. */
 import type { AuditEntry, AuditLog } from '../../shared/audit-log.js';
-import type { Minter } from '../../shared/minter.js';
+import type { Minter } from '../../shared/minting/minter.js';
 import type { RequestContext } from './http/request-context.js';
 import type { AcceptedAudiences } from './policy/accepted-audiences.js';
 import type { ClientAuthenticator } from './oauth/client-authenticator.js';

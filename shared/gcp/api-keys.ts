@@ -3,7 +3,7 @@
  * (a long-running operation, polled to completion), read its key string, soft-delete it.
  */
 import { InternalError, NotFoundError, TvsError, UnavailableError } from '../errors.js';
-import { abortableSleep } from '../retry.js';
+import { abortableSleep } from '../http/retry.js';
 import { callGoogle, restError, type CallOptions, type RestTransport } from './google-rest.js';
 
 /** The parts of an API key the rotator reads and copies (no key string). */

@@ -18,7 +18,7 @@ import {
   UnavailableError,
 } from '../errors.js';
 import { describe } from '../google-error.js';
-import { withRetry } from '../retry.js';
+import { withRetry } from '../http/retry.js';
 
 export interface RestRequest {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';

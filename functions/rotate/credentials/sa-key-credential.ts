@@ -4,10 +4,10 @@
  */
 import { FailedPreconditionError, NotFoundError, TvsError } from '../../../shared/errors.js';
 import type { IamKeys } from '../../../shared/gcp/iam-keys.js';
-import { withRetry } from '../../../shared/retry.js';
-import { serviceAccountKeySchema, type ServiceAccountKey } from '../../../shared/sa-key.js';
-import { signAssertion, toSigningKey } from '../../../shared/sign-assertion.js';
-import { exchangeAssertion, TokenEndpointError } from '../../../shared/token-exchange.js';
+import { withRetry } from '../../../shared/http/retry.js';
+import { serviceAccountKeySchema, type ServiceAccountKey } from '../../../shared/minting/sa-key.js';
+import { signAssertion, toSigningKey } from '../../../shared/minting/sign-assertion.js';
+import { exchangeAssertion, TokenEndpointError } from '../../../shared/minting/token-exchange.js';
 import type { RotationConfig } from '../state.js';
 import type { Credential } from './credential.js';
 

@@ -1,4 +1,4 @@
-import { boundedFetch } from '../../../shared/bounded-fetch.js';
+import { boundedFetch } from '../../../shared/http/bounded-fetch.js';
 
 /** Limits for fetching a public JSON document (discovery, JWKS). */
 export interface DocumentFetchLimits {

@@ -1,5 +1,5 @@
-import { boundedFetch, FetchError, type BoundedResponse } from '../../../shared/bounded-fetch.js';
-import { SingleFlight } from '../../../shared/singleflight.js';
+import { boundedFetch, FetchError, type BoundedResponse } from '../../../shared/http/bounded-fetch.js';
+import { SingleFlight } from '../../../shared/http/singleflight.js';
 import { freezeClaims } from './freeze-claims.js';
 import {
   CallerAuthReason,

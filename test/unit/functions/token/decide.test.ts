@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PermissionDeniedError } from '../../../../shared/errors.js';
-import type { Minter, MintResult } from '../../../../shared/minter.js';
+import type { Minter, MintResult } from '../../../../shared/minting/minter.js';
 import { decideAndMint } from '../../../../functions/token/decide.js';
 import { dummyClientSecretHash } from '../../../../functions/token/oauth/client-secret-hash.js';
 import { acceptedAudiences } from '../../../../functions/token/policy/accepted-audiences.js';

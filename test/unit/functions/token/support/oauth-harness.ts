@@ -7,7 +7,7 @@
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AuditContext, AuditEntry, AuditLog } from '../../../../../shared/audit-log.js';
-import type { Minter, MintResult, TargetServiceAccount } from '../../../../../shared/minter.js';
+import type { Minter, MintResult, TargetServiceAccount } from '../../../../../shared/minting/minter.js';
 import type { TokenAppDeps, VerifiedCaller } from '../../../../../functions/token/deps.js';
 import type { FunctionRequest, RequestContext } from '../../../../../functions/token/http/request-context.js';
 import { handleOAuthToken } from '../../../../../functions/token/oauth-token.js';

@@ -9,11 +9,11 @@
  * two, one permission per token kind instead of `signJwt` (which would let the identity sign
  * arbitrary JWTs as the SA), and Google sets the expiry and claims itself.
  */
-import { boundedFetch, FetchError } from './bounded-fetch.js';
-import { InternalError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from './errors.js';
-import type { OwnCredential } from './gcp/own-credential.js';
+import { boundedFetch, FetchError } from '../http/bounded-fetch.js';
+import { InternalError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '../errors.js';
+import type { OwnCredential } from './own-credential.js';
 import type { KeylessBackend, MintedToken } from './minter.js';
-import { parseRetryAfter } from './retry.js';
+import { parseRetryAfter } from '../http/retry.js';
 
 export interface KeylessBackendOptions {
   /** `https://iamcredentials.googleapis.com` (or the emulator), without a trailing slash. */

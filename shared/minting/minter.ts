@@ -3,10 +3,10 @@
  * one (SA, scopes | audience) share one upstream exchange and one key read; transient upstream
  * failures are retried with capped backoff and full jitter inside an overall deadline.
  */
-import { InternalError, InvalidArgumentError, TvsError } from './errors.js';
+import { InternalError, InvalidArgumentError, TvsError } from '../errors.js';
 import type { ServiceAccountKeyStore } from './key-store.js';
 import { classifyKeylessError } from './keyless-backend.js';
-import { withRetry } from './retry.js';
+import { withRetry } from '../http/retry.js';
 import { signAssertion, type AssertionTarget } from './sign-assertion.js';
 import { TokenCache } from './token-cache.js';
 import {

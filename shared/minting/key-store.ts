@@ -3,11 +3,11 @@
  * re-read in the background every `refreshIntervalMs` (so a rotated key is picked up without a
  * restart), or at once when the token endpoint refused the key we hold (`invalid_grant`).
  */
-import { InternalError, TvsError } from './errors.js';
-import type { SecretAccessor } from './gcp/secret-manager.js';
+import { InternalError, TvsError } from '../errors.js';
+import type { SecretAccessor } from '../gcp/secret-manager.js';
 import { serviceAccountKeySchema } from './sa-key.js';
 import { toSigningKey, type SigningKey } from './sign-assertion.js';
-import { SingleFlight } from './singleflight.js';
+import { SingleFlight } from '../http/singleflight.js';
 
 export interface KeyStoreOptions {
   secrets: SecretAccessor;

@@ -7,11 +7,11 @@
  */
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type CreatedKey, type Emulator } from '../../../emulator/index.js';
-import { InternalError, InvalidArgumentError } from '../../../shared/errors.js';
-import type { LoadedKey, ServiceAccountKeyStore } from '../../../shared/key-store.js';
-import { createMinter, type TargetServiceAccount } from '../../../shared/minter.js';
-import { toSigningKey } from '../../../shared/sign-assertion.js';
+import { startEmulator, type CreatedKey, type Emulator } from '../../../../emulator/index.js';
+import { InternalError, InvalidArgumentError } from '../../../../shared/errors.js';
+import type { LoadedKey, ServiceAccountKeyStore } from '../../../../shared/minting/key-store.js';
+import { createMinter, type TargetServiceAccount } from '../../../../shared/minting/minter.js';
+import { toSigningKey } from '../../../../shared/minting/sign-assertion.js';
 
 const PROJECT = 'tvs-minter-unit';
 const KEYED_EMAIL = `key-backed@${PROJECT}.iam.gserviceaccount.com`;

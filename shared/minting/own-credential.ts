@@ -9,7 +9,7 @@
  * our own single flight on top, so a burst of cold calls makes one metadata request even
  * before the client exists.
  */
-import { SingleFlight } from '../singleflight.js';
+import { SingleFlight } from '../http/singleflight.js';
 
 /** A source of the caller-side access token for IAM Credentials calls. */
 export interface OwnCredential {

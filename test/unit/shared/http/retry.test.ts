@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DeadlineExceededError, UnavailableError } from '../../../shared/errors.js';
+import { DeadlineExceededError, UnavailableError } from '../../../../shared/errors.js';
 import {
   MAX_RETRY_AFTER_MS,
   abortableSleep,
   parseRetryAfter,
   withRetry,
   type RetryOptions,
-} from '../../../shared/retry.js';
+} from '../../../../shared/http/retry.js';
 
 const GENERIC_MESSAGE = 'The upstream service is unavailable; try again later.';
 

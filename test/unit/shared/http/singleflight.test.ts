@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SingleFlight } from '../../../shared/singleflight.js';
-import { deferred, drain } from '../../support/deferred.js';
+import { SingleFlight } from '../../../../shared/http/singleflight.js';
+import { deferred, drain } from '../../../support/deferred.js';
 
 describe('SingleFlight', () => {
   const unhandled: unknown[] = [];

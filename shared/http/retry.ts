@@ -1,4 +1,4 @@
-import { DeadlineExceededError, UnavailableError } from './errors.js';
+import { DeadlineExceededError, UnavailableError } from '../errors.js';
 
 /** How {@link withRetry} retries. */
 export interface RetryOptions {

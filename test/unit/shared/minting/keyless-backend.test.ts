@@ -4,12 +4,12 @@ import {
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
-} from '../../../shared/errors.js';
+} from '../../../../shared/errors.js';
 import {
   classifyKeylessError,
   createKeylessBackend,
   KeylessUpstreamError,
-} from '../../../shared/keyless-backend.js';
+} from '../../../../shared/minting/keyless-backend.js';
 
 const SA = 'vertex-caller@p.iam.gserviceaccount.com';
 const CP = 'https://www.googleapis.com/auth/cloud-platform';

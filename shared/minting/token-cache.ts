@@ -1,4 +1,4 @@
-import { SingleFlight } from './singleflight.js';
+import { SingleFlight } from '../http/singleflight.js';
 
 /** A cached value that knows when it stops being usable. */
 export interface Expiring {

@@ -3,15 +3,15 @@
  * backend, the key store): what makes two requests share a token, and what must not.
  */
 import { describe, expect, it } from 'vitest';
-import { InternalError, InvalidArgumentError, UnavailableError } from '../../../shared/errors.js';
-import type { ServiceAccountKeyStore } from '../../../shared/key-store.js';
+import { InternalError, InvalidArgumentError, UnavailableError } from '../../../../shared/errors.js';
+import type { ServiceAccountKeyStore } from '../../../../shared/minting/key-store.js';
 import {
   createMinter,
   scopeKey,
   type KeylessBackend,
   type MintedToken,
   type TargetServiceAccount,
-} from '../../../shared/minter.js';
+} from '../../../../shared/minting/minter.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const KEYLESS: TargetServiceAccount = { email: 'keyless@p.iam.gserviceaccount.com', backend: 'keyless' };

@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { InternalError } from '../../../shared/errors.js';
-import type { SecretAccessor } from '../../../shared/gcp/secret-manager.js';
-import { ServiceAccountKeyStore } from '../../../shared/key-store.js';
+import { InternalError } from '../../../../shared/errors.js';
+import type { SecretAccessor } from '../../../../shared/gcp/secret-manager.js';
+import { ServiceAccountKeyStore } from '../../../../shared/minting/key-store.js';
 
 const TOKEN_URI = 'https://oauth2.googleapis.com/token';
 const A = 'a@p.iam.gserviceaccount.com';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { TokenCache, type TokenCacheOptions } from '../../../shared/token-cache.js';
-import { deferred, drain } from '../../support/deferred.js';
+import { TokenCache, type TokenCacheOptions } from '../../../../shared/minting/token-cache.js';
+import { deferred, drain } from '../../../support/deferred.js';
 
 interface Token {
   token: string;

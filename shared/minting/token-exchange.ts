@@ -2,8 +2,8 @@
  * The jwt-bearer exchange at a token endpoint (RFC 7523 as Google runs it). One attempt per
  * call; retries are the caller's (see `retry.ts`), classified with `classifyExchangeError`.
  */
-import { boundedFetch, FetchError } from './bounded-fetch.js';
-import { parseRetryAfter } from './retry.js';
+import { boundedFetch, FetchError } from '../http/bounded-fetch.js';
+import { parseRetryAfter } from '../http/retry.js';
 
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
