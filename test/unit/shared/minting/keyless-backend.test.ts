@@ -116,6 +116,33 @@ describe('createKeylessBackend', () => {
     expect(String((err as Error).message)).not.toContain(OWN_TOKEN);
   });
 
+  it.each([
+    ['without exp', `e30.${Buffer.from(JSON.stringify({ aud: 'x' })).toString('base64url')}.sig`],
+    ['whose exp is a string', `e30.${Buffer.from(JSON.stringify({ exp: '1' })).toString('base64url')}.sig`],
+    ['that is not a JWT', 'not-a-jwt'],
+    ['whose payload is not JSON', 'e30.bm90LWpzb24.sig'],
+  ])('treats an ID token %s as a transient garbled answer', async (_name, idToken) => {
+    const { keyless } = backend(() => json(200, { token: idToken }));
+    const err = await keyless.idToken(SA, 'https://aud', true, signal()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KeylessUpstreamError);
+    expect(err).toMatchObject({
+      message: 'IAM Credentials generateIdToken answered with an ID token without a valid exp',
+    });
+    expect(classifyKeylessError(err)?.retryable).toBe(true);
+  });
+
+  it('reads an HTTP-date Retry-After as the wait until that date', async () => {
+    const at = Date.UTC(2026, 10, 26, 20, 0, 0);
+    vi.useFakeTimers({ now: at, toFake: ['Date'] });
+    try {
+      const limited = backend(() => json(503, {}, { 'retry-after': new Date(at + 30_000).toUTCString() }));
+      const err = await limited.keyless.accessToken(SA, [CP], signal()).catch((e: unknown) => e);
+      expect(classifyKeylessError(err)).toEqual({ retryable: true, retryAfterMs: 30_000 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('names the missing permission and the SA in the 403 message', async () => {
     const { keyless } = backend(() => googleError(403, 'IAM_PERMISSION_DENIED'));
     await expect(keyless.idToken(SA, 'https://aud', false, signal())).rejects.toThrow(
