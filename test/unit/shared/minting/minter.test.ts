@@ -11,9 +11,9 @@ import {
   InvalidArgumentError,
   PermissionDeniedError,
   UnavailableError,
+  UpstreamUnavailable,
 } from '../../../../shared/errors.js';
 import type { LoadedKey, ServiceAccountKeyStore } from '../../../../shared/minting/key-store.js';
-import { KeylessUpstreamError } from '../../../../shared/minting/keyless-backend.js';
 import {
   createMinter,
   scopeKey,
@@ -198,7 +198,7 @@ describe('failures', () => {
   it('retries a Secret Manager outage while loading a key, within the same request', async () => {
     const { m, keys } = minter({
       outages: [
-        new UnavailableError('Secret Manager is unavailable.', { reason: 'SECRET_MANAGER_UNAVAILABLE' }),
+        new UpstreamUnavailable('Secret Manager is unavailable.', { reason: 'SECRET_MANAGER_UNAVAILABLE' }),
       ],
     });
     const error = await m.accessToken(KEYED, [A]).catch((e: unknown) => e);
@@ -278,7 +278,10 @@ describe('retry decision for the keyless backend', () => {
 
   it('retries a transient keyless failure and serves the token', async () => {
     const keyless = failingKeyless([
-      new KeylessUpstreamError('IAM Credentials answered 503', 503, undefined),
+      new UpstreamUnavailable('x', {
+        reason: 'KEYLESS_UPSTREAM_UNAVAILABLE',
+        detail: 'IAM Credentials answered 503',
+      }),
     ]);
     const result = await minterWith(keyless).accessToken(KEYLESS, [A], 600);
     expect(result.token).toBe('minted');
@@ -286,7 +289,13 @@ describe('retry decision for the keyless backend', () => {
   });
 
   it('honours the Retry-After of a transient failure: a wait past the deadline gives up at once', async () => {
-    const keyless = failingKeyless([new KeylessUpstreamError('IAM Credentials answered 429', 429, 5000)]);
+    const keyless = failingKeyless([
+      new UpstreamUnavailable('x', {
+        reason: 'KEYLESS_UPSTREAM_UNAVAILABLE',
+        detail: 'IAM Credentials answered 429',
+        retryAfterMs: 5000,
+      }),
+    ]);
     const error = await minterWith(keyless)
       .idToken(KEYLESS, 'https://svc.example.com', true)
       .catch((e: unknown) => e);
@@ -296,9 +305,15 @@ describe('retry decision for the keyless backend', () => {
   });
 
   it('gives up with UPSTREAM_UNAVAILABLE when every attempt fails transiently, keeping the last failure as cause', async () => {
-    const last = new KeylessUpstreamError('IAM Credentials answered 500', 500, undefined);
+    const last = new UpstreamUnavailable('x', {
+      reason: 'KEYLESS_UPSTREAM_UNAVAILABLE',
+      detail: 'IAM Credentials answered 500',
+    });
     const keyless = failingKeyless([
-      new KeylessUpstreamError('IAM Credentials answered 503', 503, undefined),
+      new UpstreamUnavailable('x', {
+        reason: 'KEYLESS_UPSTREAM_UNAVAILABLE',
+        detail: 'IAM Credentials answered 503',
+      }),
       last,
     ]);
     const error = await minterWith(keyless)
