@@ -155,6 +155,36 @@ describe('callGoogle', () => {
     expect(t.calls()).toBe(1);
   });
 
+  it('honours an HTTP-date Retry-After the same way', async () => {
+    const inAMinute = new Date(Date.now() + 60_000).toUTCString();
+    const t = transport([{ status: 503, json: body(503, 'UNAVAILABLE'), retryAfter: inAMinute }]);
+    const error = await callGoogle(t.send, request, 'IAM get', options).catch((e: unknown) => e);
+    expect(error).toMatchObject({ reason: 'UPSTREAM_DEADLINE_EXCEEDED' });
+    expect(t.calls()).toBe(1);
+  });
+
+  it.each([
+    ['an HTTP-date in the past', 'Thu, 01 Jan 2015 00:00:00 GMT'],
+    ['an unparseable value', 'soon'],
+    ['zero', '0'],
+  ])('retries at once after %s, and passes no Retry-After on', async (_name, retryAfter) => {
+    const t = transport([{ status: 503, json: body(503, 'UNAVAILABLE'), retryAfter }]);
+    const error = await callGoogle(t.send, request, 'IAM get', { ...options, maxAttempts: 2 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ reason: 'UPSTREAM_UNAVAILABLE' });
+    expect((error as UnavailableError).cause).toMatchObject({ retryAfterSeconds: undefined });
+    expect(t.calls()).toBe(2);
+  });
+
+  it('caps a Retry-After at one hour and passes it on in seconds', async () => {
+    const t = transport([{ status: 429, json: body(429, 'RESOURCE_EXHAUSTED'), retryAfter: '86400' }]);
+    const error = await callGoogle(t.send, request, 'IAM get', { ...options, maxAttempts: 1 }).catch(
+      (e: unknown) => e,
+    );
+    expect((error as UnavailableError).cause).toMatchObject({ retryAfterSeconds: 3600 });
+  });
+
   it('passes the Retry-After of a final answer on to the caller in seconds', async () => {
     const t = transport([{ status: 429, json: body(429, 'RESOURCE_EXHAUSTED'), retryAfter: '2' }]);
     const error = await callGoogle(t.send, request, 'IAM get', { ...options, maxAttempts: 1 }).catch(
