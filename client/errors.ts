@@ -3,6 +3,7 @@
  * the service sent, and a `hint` that says what to do next. Messages never contain a token or
  * a key: server messages are shortened and scrubbed of anything shaped like one.
  */
+import { codeForHttpStatus, codeForStatus } from '../shared/google-error.js';
 
 /** Google's canonical codes, plus `UNKNOWN` for answers that carry none. */
 export type ClientErrorCode =
@@ -149,70 +150,27 @@ export function scrub(text: string): string {
   return out.length > MAX_SERVER_MESSAGE ? `${out.slice(0, MAX_SERVER_MESSAGE)}…` : out;
 }
 
-const STATUS_CODES: Record<string, ClientErrorCode> = {
-  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
-  FAILED_PRECONDITION: 'FAILED_PRECONDITION',
-  OUT_OF_RANGE: 'INVALID_ARGUMENT',
-  UNAUTHENTICATED: 'UNAUTHENTICATED',
-  PERMISSION_DENIED: 'PERMISSION_DENIED',
-  NOT_FOUND: 'NOT_FOUND',
-  RESOURCE_EXHAUSTED: 'RESOURCE_EXHAUSTED',
-  DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
-  INTERNAL: 'INTERNAL',
-  UNAVAILABLE: 'UNAVAILABLE',
-};
+/** The canonical codes a client error carries (Google's, except ABORTED, which reads as UNKNOWN here). */
+const CLIENT_CODES = new Set<string>([
+  'INVALID_ARGUMENT',
+  'FAILED_PRECONDITION',
+  'UNAUTHENTICATED',
+  'PERMISSION_DENIED',
+  'NOT_FOUND',
+  'RESOURCE_EXHAUSTED',
+  'DEADLINE_EXCEEDED',
+  'INTERNAL',
+  'UNAVAILABLE',
+]);
 
-/** The canonical code for a Google `status` string, else for the HTTP status. */
+const asClientCode = (code: string | undefined): ClientErrorCode | undefined =>
+  code !== undefined && CLIENT_CODES.has(code) ? (code as ClientErrorCode) : undefined;
+
+/** The canonical code for a Google `status` string, else for the HTTP status (shared table), else UNKNOWN. */
 export function codeFor(httpStatus: number | undefined, status?: unknown): ClientErrorCode {
-  if (typeof status === 'string' && STATUS_CODES[status] !== undefined) return STATUS_CODES[status];
-  switch (httpStatus) {
-    case 400:
-      return 'INVALID_ARGUMENT';
-    case 401:
-      return 'UNAUTHENTICATED';
-    case 403:
-      return 'PERMISSION_DENIED';
-    case 404:
-      return 'NOT_FOUND';
-    case 429:
-      return 'RESOURCE_EXHAUSTED';
-    case 503:
-      return 'UNAVAILABLE';
-    case 504:
-      return 'DEADLINE_EXCEEDED';
-    default:
-      return httpStatus !== undefined && httpStatus >= 500 ? 'INTERNAL' : 'UNKNOWN';
-  }
-}
-
-/** What an AIP-193 error body (`{"error": {code, message, status, details}}`) says, read defensively. */
-export interface GoogleErrorInfo {
-  status?: string;
-  message?: string;
-  reason?: string;
-}
-
-/** Reads Google's error model, or RFC 6749's `{"error", "error_description"}`, from a parsed body. */
-export function readErrorBody(body: unknown): GoogleErrorInfo {
-  if (typeof body !== 'object' || body === null) return {};
-  const error = (body as { error?: unknown }).error;
-  if (typeof error === 'string') {
-    const description = (body as { error_description?: unknown }).error_description;
-    return { reason: error, ...(typeof description === 'string' ? { message: description } : {}) };
-  }
-  if (typeof error !== 'object' || error === null) return {};
-  const e = error as { status?: unknown; message?: unknown; details?: unknown };
-  const info: GoogleErrorInfo = {};
-  if (typeof e.status === 'string') info.status = e.status;
-  if (typeof e.message === 'string') info.message = e.message;
-  if (Array.isArray(e.details)) {
-    for (const d of e.details as unknown[]) {
-      const reason = (d as { reason?: unknown } | null)?.reason;
-      if (typeof reason === 'string') {
-        info.reason = reason;
-        break;
-      }
-    }
-  }
-  return info;
+  return (
+    asClientCode(codeForStatus(status)) ??
+    asClientCode(httpStatus === undefined ? undefined : codeForHttpStatus(httpStatus)) ??
+    'UNKNOWN'
+  );
 }

@@ -3,17 +3,17 @@
  * network failure, our own retry's give-up — into a {@link ClientError} with a code and a hint.
  */
 import { TvsError } from '../shared/errors.js';
+import { readGoogleError, type GoogleErrorFields } from '../shared/google-error.js';
+import { parseJson } from '../shared/json.js';
 import {
   ApiKeySourceError,
   ClientError,
   codeFor,
   GeminiError,
-  readErrorBody,
   TokenServiceError,
   type ClientErrorCode,
   type ClientErrorOptions,
   type ClientErrorService,
-  type GoogleErrorInfo,
 } from './errors.js';
 
 const ERROR_CLASSES: Record<ClientErrorService, new (options: ClientErrorOptions) => ClientError> = {
@@ -31,7 +31,7 @@ export function clientError(options: ClientErrorOptions): ClientError {
 export interface FailureFacts {
   httpStatus?: number;
   code: ClientErrorCode;
-  info: GoogleErrorInfo;
+  info: GoogleErrorFields;
   /** A transport failure (reset, refused, timeout): no answer was received. */
   transport: boolean;
 }
@@ -63,12 +63,12 @@ export function failureFacts(err: unknown): FailureFacts {
   };
   if (typeof e !== 'object' || e === null) return { code: 'UNKNOWN', info: {}, transport: false };
   if (e.name === 'ApiError' && typeof e.status === 'number') {
-    const info = readErrorBody(parseJson(typeof e.message === 'string' ? e.message : ''));
+    const info = readGoogleError(parseJson(typeof e.message === 'string' ? e.message : ''));
     return { httpStatus: e.status, code: codeFor(e.status, info.status), info, transport: false };
   }
   if (typeof e.response?.status === 'number') {
     const data = typeof e.response.data === 'string' ? parseJson(e.response.data) : e.response.data;
-    const info = readErrorBody(data);
+    const info = readGoogleError(data);
     return {
       httpStatus: e.response.status,
       code: codeFor(e.response.status, info.status),
@@ -168,12 +168,4 @@ function isTransportError(err: unknown): boolean {
     if (x.name === 'TimeoutError') return true;
   }
   return false;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }

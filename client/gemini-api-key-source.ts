@@ -6,6 +6,7 @@
  */
 import { createSecretAccessor, type SecretAccessor } from '../shared/gcp/secret-manager.js';
 import { SingleFlight } from '../shared/http/singleflight.js';
+import { parseJsonObject } from '../shared/json.js';
 import { clientError } from './friendly-error.js';
 import { retryTransient, type ClientRetryOptions } from './retry.js';
 import { assertSecureTransport } from './transport-security.js';
@@ -117,12 +118,8 @@ function parseKey(data: Buffer): string {
   const text = data.toString('utf8').trim();
   let key = text;
   if (text.startsWith('{')) {
-    try {
-      const parsed = JSON.parse(text) as { keyString?: unknown };
-      key = typeof parsed.keyString === 'string' ? parsed.keyString.trim() : '';
-    } catch {
-      key = '';
-    }
+    const keyString = parseJsonObject(text)?.keyString;
+    key = typeof keyString === 'string' ? keyString.trim() : '';
   }
   if (!/^[\x21-\x7e]{1,512}$/.test(key)) {
     throw clientError({

@@ -4,6 +4,7 @@
  * so the retry loop can classify them; the caller turns the final one into a friendly error.
  */
 import { boundedFetch } from '../shared/http/bounded-fetch.js';
+import { parseJson } from '../shared/json.js';
 import { HttpAnswerError } from './errors.js';
 
 export interface AccessTokenCall {
@@ -65,12 +66,4 @@ export async function fetchVendedAccessToken(call: AccessTokenCall): Promise<Ven
     );
   }
   return { token: accessToken, expiresAtMs };
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }

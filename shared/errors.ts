@@ -77,6 +77,21 @@ export class UnavailableError extends TvsError {
   readonly code = 'UNAVAILABLE' as const;
 }
 
+/**
+ * A transient upstream failure (5xx, 429, a network fault or timeout, a garbled answer): worth
+ * another attempt. Each backend raises it for its own wire failures, so a retry loop decides with
+ * one `instanceof`. `retryAfterMs` is the wait the upstream asked for (Retry-After), if any; it is
+ * for our retry loop only and never sent on to a caller (that is `retryAfterSeconds`).
+ */
+export class UpstreamUnavailable extends UnavailableError {
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, options: TvsErrorOptions & { retryAfterMs?: number }) {
+    super(message, options);
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
 /** HTTP status for each canonical code (google.rpc.Code → HTTP mapping). */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   INVALID_ARGUMENT: 400,

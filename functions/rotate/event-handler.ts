@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { TvsError } from '../../shared/errors.js';
+import { parseJson } from '../../shared/json.js';
 import type { SecretReport } from './report.js';
 
 const eventSchema = z.object({
@@ -29,7 +30,7 @@ export type RotateNotice =
 
 /** Parses a notice; `secretName` is the announced secret's id in `projectId` (never the notice's project). */
 export function parseRotateNotice(data: unknown, projectId: string): RotateNotice {
-  const parsed = eventSchema.safeParse(typeof data === 'string' ? safeJson(data) : data);
+  const parsed = eventSchema.safeParse(typeof data === 'string' ? parseJson(data) : data);
   if (!parsed.success) return { kind: 'ignore', reason: 'not a Pub/Sub message' };
   const { attributes, publishTime, messageId } = parsed.data.message;
   if (attributes.eventType !== 'SECRET_ROTATE')
@@ -40,14 +41,6 @@ export function parseRotateNotice(data: unknown, projectId: string): RotateNotic
   const timeMs = Date.parse(attributes.timestamp ?? publishTime ?? '');
   if (Number.isNaN(timeMs)) return { kind: 'ignore', reason: 'SECRET_ROTATE without a timestamp' };
   return { kind: 'rotate', secretName, timeMs, ...(messageId ? { messageId } : {}) };
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }
 
 const TRANSIENT = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'ABORTED', 'INTERNAL']);

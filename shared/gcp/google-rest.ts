@@ -16,9 +16,12 @@ import {
   TvsError,
   UnauthenticatedError,
   UnavailableError,
+  type ErrorCode,
+  type TvsErrorOptions,
 } from '../errors.js';
-import { describe } from '../google-error.js';
-import { withRetry } from '../http/retry.js';
+import { codeForHttpStatus, describe, readGoogleError } from '../google-error.js';
+import { parseRetryAfter, withRetry } from '../http/retry.js';
+import { parseJson } from '../json.js';
 
 export interface RestRequest {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -72,7 +75,7 @@ export function googleAuthTransport(options: { projectId?: string } = {}): RestT
     });
     return {
       status: response.status,
-      json: parseJson(response.data),
+      json: typeof response.data === 'string' ? bodyJson(response.data) : response.data,
       retryAfter: response.headers.get('retry-after'),
     };
   };
@@ -91,42 +94,39 @@ export function fetchTransport(fetchImpl: typeof fetch = fetch): RestTransport {
     });
     return {
       status: response.status,
-      json: parseJson(await response.text()),
+      json: bodyJson(await response.text()),
       retryAfter: response.headers.get('retry-after'),
     };
   };
 }
 
-function parseJson(text: unknown): unknown {
-  if (typeof text !== 'string' || text === '') return text === '' ? undefined : text;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
+/** The parsed body; `undefined` when it is empty or not JSON. */
+function bodyJson(text: string): unknown {
+  return text === '' ? undefined : parseJson(text);
 }
 
-/** Google's error body, as far as we read it. */
-interface GoogleErrorJson {
-  error?: {
-    code?: number;
-    status?: string;
-    message?: string;
-    details?: Array<{ reason?: string; violations?: Array<{ type?: string; subject?: string }> }>;
-  };
-}
+/** Our error class and message for each code a REST answer maps to. */
+const REST_ERRORS: Partial<
+  Record<ErrorCode, [new (message: string, options: TvsErrorOptions) => TvsError, string]>
+> = {
+  NOT_FOUND: [NotFoundError, 'not found.'],
+  ABORTED: [AbortedError, 'conflict.'],
+  UNAUTHENTICATED: [UnauthenticatedError, 'not authenticated.'],
+  PERMISSION_DENIED: [PermissionDeniedError, 'permission denied.'],
+  RESOURCE_EXHAUSTED: [ResourceExhaustedError, 'quota exhausted.'],
+  FAILED_PRECONDITION: [FailedPreconditionError, 'precondition failed.'],
+  INVALID_ARGUMENT: [InvalidArgumentError, 'invalid request.'],
+  UNAVAILABLE: [UnavailableError, 'upstream unavailable.'],
+};
 
 /** A Google REST failure: our error class, with Google's status/reason in `metadata` and `detail`. */
 export function restError(status: number, json: unknown, what: string, retryAfterSeconds?: number): TvsError {
-  const error = (json as GoogleErrorJson | undefined)?.error;
-  const googleStatus = error?.status ?? '';
-  const googleReason = error?.details?.find((d) => typeof d.reason === 'string')?.reason ?? '';
-  const violations = (error?.details ?? [])
-    .flatMap((d) => d.violations ?? [])
-    .map((v) => v.type ?? '')
-    .filter(Boolean);
+  const google = readGoogleError(json);
+  const googleStatus = google.status ?? '';
+  const googleReason = google.reason ?? '';
+  const violations = google.violations ?? [];
   // Google's messages are fixed texts about the resource, never credentials; still, cap them.
-  const message = (error?.message ?? '').slice(0, 300);
+  const message = (google.message ?? '').slice(0, 300);
   const detail = `${what}: HTTP ${status} ${googleStatus} ${googleReason} ${violations.join(' ')} ${message}`
     .replace(/\s+/g, ' ')
     .trim();
@@ -136,16 +136,11 @@ export function restError(status: number, json: unknown, what: string, retryAfte
     metadata: { googleStatus, ...(violations.length ? { violations: violations.join(',') } : {}) },
     retryAfterSeconds,
   };
-  if (status === 404) return new NotFoundError(`${what}: not found.`, options);
-  if (status === 409) return new AbortedError(`${what}: conflict.`, options);
-  if (status === 401) return new UnauthenticatedError(`${what}: not authenticated.`, options);
-  if (status === 403) return new PermissionDeniedError(`${what}: permission denied.`, options);
-  if (status === 429) return new ResourceExhaustedError(`${what}: quota exhausted.`, options);
-  if (status === 400 && googleStatus === 'FAILED_PRECONDITION')
-    return new FailedPreconditionError(`${what}: precondition failed.`, options);
-  if (status === 400) return new InvalidArgumentError(`${what}: invalid request.`, options);
-  if (status >= 500) return new UnavailableError(`${what}: upstream unavailable.`, options);
-  return new InternalError(`${what}: unexpected answer.`, options);
+  // Every 5xx is transient here (the caller retries it); a 400 may say FAILED_PRECONDITION.
+  let code = status >= 500 ? 'UNAVAILABLE' : codeForHttpStatus(status);
+  if (code === 'INVALID_ARGUMENT' && googleStatus === 'FAILED_PRECONDITION') code = 'FAILED_PRECONDITION';
+  const [ErrorClass, says] = (code && REST_ERRORS[code]) ?? [InternalError, 'unexpected answer.'];
+  return new ErrorClass(`${what}: ${says}`, options);
 }
 
 export interface CallOptions {
@@ -178,12 +173,13 @@ export async function callGoogle(
         });
       }
       if (response.status >= 200 && response.status < 300) return response.json;
-      const retryAfter = Number(response.retryAfter);
+      // Delta-seconds or an HTTP-date, read like every other Retry-After (shared/http/retry.ts).
+      const retryAfterMs = parseRetryAfter(response.retryAfter, Date.now());
       throw restError(
         response.status,
         response.json,
         what,
-        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+        retryAfterMs !== undefined && retryAfterMs > 0 ? retryAfterMs / 1000 : undefined,
       );
     },
     {

@@ -4,7 +4,7 @@
  * in production, `http://localhost:PORT` (plaintext, loopback only) for the local emulator.
  */
 import { crc32c } from '../crc32c.js';
-import { InternalError, NotFoundError, PermissionDeniedError, UnavailableError } from '../errors.js';
+import { InternalError, NotFoundError, PermissionDeniedError, UpstreamUnavailable } from '../errors.js';
 import { describe } from '../google-error.js';
 
 export interface SecretPayload {
@@ -93,7 +93,10 @@ export function createSecretAccessor(endpoint: string): SecretAccessor {
   };
 }
 
-/** gRPC status → our errors. Only the resource name and the status go to the detail. */
+/**
+ * gRPC status → our errors; transient codes become an {@link UpstreamUnavailable}. Only the
+ * resource name and the status go to the detail.
+ */
 export function mapGrpcError(err: unknown, resource: string): Error {
   const code = (err as { code?: unknown }).code;
   const detail = `Secret Manager ${resource}: ${describe(err)}`;
@@ -121,7 +124,7 @@ export function mapGrpcError(err: unknown, resource: string): Error {
     case 14:
     case 13:
     case 10:
-      return new UnavailableError('Secret Manager is unavailable; try again later.', {
+      return new UpstreamUnavailable('Secret Manager is unavailable; try again later.', {
         reason: 'SECRET_MANAGER_UNAVAILABLE',
         detail,
         cause: err,

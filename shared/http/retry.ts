@@ -1,4 +1,4 @@
-import { DeadlineExceededError, UnavailableError } from '../errors.js';
+import { DeadlineExceededError, UnavailableError, UpstreamUnavailable } from '../errors.js';
 
 /** How {@link withRetry} retries. */
 export interface RetryOptions {
@@ -106,6 +106,16 @@ export async function withRetry<T>(
       throw err;
     }
   }
+}
+
+/**
+ * The retry decision for calls whose backends raise {@link UpstreamUnavailable} for transient
+ * failures: retry exactly those, waiting at least the `retryAfterMs` the upstream asked for.
+ */
+export function retryUpstreamUnavailable(err: unknown): { retryable: boolean; retryAfterMs?: number } {
+  return err instanceof UpstreamUnavailable
+    ? { retryable: true, retryAfterMs: err.retryAfterMs }
+    : { retryable: false };
 }
 
 /**

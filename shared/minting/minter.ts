@@ -3,18 +3,12 @@
  * one (SA, scopes | audience) share one upstream exchange and one key read; transient upstream
  * failures are retried with capped backoff and full jitter inside an overall deadline.
  */
-import { InternalError, InvalidArgumentError, TvsError } from '../errors.js';
+import { InternalError, InvalidArgumentError } from '../errors.js';
+import { retryUpstreamUnavailable, withRetry } from '../http/retry.js';
 import type { ServiceAccountKeyStore } from './key-store.js';
-import { classifyKeylessError } from './keyless-backend.js';
-import { withRetry } from '../http/retry.js';
 import { signAssertion, type AssertionTarget } from './sign-assertion.js';
 import { TokenCache } from './token-cache.js';
-import {
-  classifyExchangeError,
-  exchangeAssertion,
-  TokenEndpointError,
-  type ExchangeResult,
-} from './token-exchange.js';
+import { exchangeAssertion, isKeyRefused, type ExchangeResult } from './token-exchange.js';
 
 export interface MintedToken {
   token: string;
@@ -110,9 +104,10 @@ export function createMinter(options: MinterOptions): Minter {
           timeoutMs: attemptTimeoutMs,
           fetchImpl: options.fetchImpl,
           now,
+          serviceAccount: sa.email,
         });
       } catch (err) {
-        if (reloaded || !(err instanceof TokenEndpointError) || err.oauthError !== 'invalid_grant') throw err;
+        if (reloaded || !isKeyRefused(err)) throw err;
         const fresh = await options.keys.reload(sa.keySecret, sa.email, key.keyId);
         if (fresh.keyId === key.keyId) throw err;
         key = fresh;
@@ -120,20 +115,10 @@ export function createMinter(options: MinterOptions): Minter {
     }
   };
 
-  const mint = async (
-    sa: TargetServiceAccount,
-    run: (signal: AbortSignal) => Promise<MintedToken>,
-  ): Promise<MintedToken> => {
-    try {
-      return await withRetry((signal) => run(signal), {
-        ...retry,
-        classify: (err) =>
-          classifyKeylessError(err) ?? classifySecretManagerError(err) ?? classifyExchangeError(err),
-      });
-    } catch (err) {
-      throw toMintError(err, sa);
-    }
-  };
+  // Every backend (key store, token endpoint, IAM Credentials) raises UpstreamUnavailable for its
+  // transient failures and our final errors for the rest: one check decides the retry.
+  const mint = (run: (signal: AbortSignal) => Promise<MintedToken>): Promise<MintedToken> =>
+    withRetry((signal) => run(signal), { ...retry, classify: retryUpstreamUnavailable });
 
   /** Serves `key` from the cache, or mints it with the SA's backend: the keyless call or a key exchange. */
   const cached = async (
@@ -143,7 +128,7 @@ export function createMinter(options: MinterOptions): Minter {
     keyless: (backend: KeylessBackend, signal: AbortSignal) => Promise<MintedToken>,
   ): Promise<MintResult> => {
     const { value, hit } = await cache.get(key, () =>
-      mint(sa, async (signal) => {
+      mint(async (signal) => {
         if (sa.backend === 'keyless') return keyless(requireKeyless(options.keyless), signal);
         const { token, expiresAtMs } = await exchangeWithKey(sa, target, signal);
         return { token, expiresAtMs };
@@ -192,13 +177,6 @@ export function createMinter(options: MinterOptions): Minter {
   };
 }
 
-/** A Secret Manager outage while loading a key is transient: retried within the same deadline. */
-function classifySecretManagerError(err: unknown): { retryable: boolean } | undefined {
-  return err instanceof TvsError && err.code === 'UNAVAILABLE' && err.reason === 'SECRET_MANAGER_UNAVAILABLE'
-    ? { retryable: true }
-    : undefined;
-}
-
 function requireKeyless(backend: KeylessBackend | undefined): KeylessBackend {
   if (!backend)
     throw new InternalError('Internal error.', {
@@ -206,25 +184,4 @@ function requireKeyless(backend: KeylessBackend | undefined): KeylessBackend {
       detail: 'a keyless service account was requested but no keyless backend is wired',
     });
   return backend;
-}
-
-/** Final upstream refusals become our errors; transient exhaustion already is an UnavailableError. */
-function toMintError(err: unknown, sa: TargetServiceAccount): unknown {
-  if (err instanceof TvsError) return err;
-  if (err instanceof TokenEndpointError && err.kind === 'oauth_error') {
-    if (err.oauthError === 'invalid_scope') {
-      return new InvalidArgumentError('The token endpoint rejected the requested scopes.', {
-        reason: 'INVALID_SCOPE',
-        detail: `${sa.email}: ${err.message}`,
-        cause: err,
-      });
-    }
-    return new InternalError('The service account credential was rejected by Google.', {
-      reason:
-        err.oauthError === 'invalid_grant' ? 'SERVICE_ACCOUNT_CREDENTIAL_REJECTED' : 'UPSTREAM_REJECTED',
-      detail: `${sa.email}: ${err.message}`,
-      cause: err,
-    });
-  }
-  return err;
 }

@@ -1,9 +1,15 @@
 /**
  * The jwt-bearer exchange at a token endpoint (RFC 7523 as Google runs it). One attempt per
- * call; retries are the caller's (see `retry.ts`), classified with `classifyExchangeError`.
+ * call; retries are the caller's (see `retry.ts`). Every failure is one of our errors: transient
+ * ones (5xx, 429, network faults, timeouts, garbled 200s) an {@link UpstreamUnavailable}, OAuth
+ * refusals (4xx) a final error the caller may show.
  */
+import { decodeJwt } from 'jose';
+import { InternalError, InvalidArgumentError, UpstreamUnavailable } from '../errors.js';
+import { readGoogleError } from '../google-error.js';
 import { boundedFetch, FetchError } from '../http/bounded-fetch.js';
 import { parseRetryAfter } from '../http/retry.js';
+import { parseJsonObject } from '../json.js';
 
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
@@ -11,29 +17,23 @@ export type ExchangeResult =
   | { kind: 'access_token'; token: string; expiresAtMs: number }
   | { kind: 'id_token'; token: string; expiresAtMs: number };
 
-/** A failed exchange. Carries the OAuth error code, never the assertion or a token. */
-export class TokenEndpointError extends Error {
-  override readonly name = 'TokenEndpointError';
-  constructor(
-    message: string,
-    readonly kind: 'oauth_error' | 'server_error' | 'malformed_response' | 'network' | 'timeout',
-    readonly status: number | undefined,
-    readonly oauthError: string | undefined,
-    readonly retryAfterMs: number | undefined,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
 export interface ExchangeOptions {
   signal?: AbortSignal;
   timeoutMs: number;
   fetchImpl?: typeof fetch;
   now?: () => number;
+  /** The key's service account, named in the log detail of a refusal. */
+  serviceAccount?: string;
 }
 
 const MAX_RESPONSE_BYTES = 64 * 1024;
+/** The reason of an `invalid_grant` refusal: the key itself was refused (deleted, disabled, rotated away). */
+const CREDENTIAL_REJECTED = 'SERVICE_ACCOUNT_CREDENTIAL_REJECTED';
+
+/** Whether the token endpoint refused the key itself (`invalid_grant`): a re-read may find a newer one. */
+export function isKeyRefused(err: unknown): boolean {
+  return err instanceof InternalError && err.reason === CREDENTIAL_REJECTED;
+}
 
 /** POSTs the assertion and parses Google's answer. Expiry is counted from when the request was sent. */
 export async function exchangeAssertion(
@@ -55,80 +55,55 @@ export async function exchangeAssertion(
       fetchImpl: options.fetchImpl,
     });
   } catch (err) {
-    const kind = err instanceof FetchError && err.kind === 'timeout' ? 'timeout' : 'network';
-    throw new TokenEndpointError(
-      `token endpoint ${kind === 'timeout' ? 'timed out' : 'unreachable'}`,
-      kind,
-      undefined,
-      undefined,
-      undefined,
-      { cause: err },
-    );
+    const timedOut = err instanceof FetchError && err.kind === 'timeout';
+    throw unavailable(`token endpoint ${timedOut ? 'timed out' : 'unreachable'}`, undefined, err);
   }
 
-  let body: Record<string, unknown> | undefined;
-  try {
-    const parsed: unknown = JSON.parse(response.text);
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
-      body = parsed as Record<string, unknown>;
-  } catch {
-    body = undefined;
-  }
-
+  const body = parseJsonObject(response.text);
   if (response.status !== 200) {
     const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), now());
-    const oauthError = typeof body?.error === 'string' ? body.error : undefined;
-    const kind = response.status >= 500 || response.status === 429 ? 'server_error' : 'oauth_error';
+    const { reason: oauthError, message } = readGoogleError(body);
     // error_description is Google's fixed text (no secrets); keep it for the log.
-    const description =
-      typeof body?.error_description === 'string' ? `: ${body.error_description.slice(0, 200)}` : '';
-    throw new TokenEndpointError(
-      `token endpoint answered ${response.status} ${oauthError ?? ''}${description}`.trim(),
-      kind,
-      response.status,
-      oauthError,
-      retryAfterMs,
-    );
+    const description = message === undefined ? '' : `: ${message.slice(0, 200)}`;
+    const answered = `token endpoint answered ${response.status} ${oauthError ?? ''}${description}`.trim();
+    if (response.status >= 500 || response.status === 429) throw unavailable(answered, retryAfterMs);
+    throw refusal(oauthError, options.serviceAccount ? `${options.serviceAccount}: ${answered}` : answered);
   }
-  if (!body)
-    throw new TokenEndpointError(
-      'token endpoint answered 200 with a body that is not a JSON object',
-      'malformed_response',
-      200,
-      undefined,
-      undefined,
-    );
+  if (!body) throw unavailable('token endpoint answered 200 with a body that is not a JSON object');
 
   if (typeof body.access_token === 'string' && body.access_token) {
     const expiresIn = Number(body.expires_in);
-    if (!Number.isFinite(expiresIn) || expiresIn <= 0) {
-      throw new TokenEndpointError(
-        'token endpoint answered without a valid expires_in',
-        'malformed_response',
-        200,
-        undefined,
-        undefined,
-      );
-    }
+    if (!Number.isFinite(expiresIn) || expiresIn <= 0)
+      throw unavailable('token endpoint answered without a valid expires_in');
     return { kind: 'access_token', token: body.access_token, expiresAtMs: sentAtMs + expiresIn * 1000 };
   }
   if (typeof body.id_token === 'string' && body.id_token) {
     return { kind: 'id_token', token: body.id_token, expiresAtMs: idTokenExpiryMs(body.id_token) };
   }
-  throw new TokenEndpointError(
-    'token endpoint answered 200 without a token',
-    'malformed_response',
-    200,
-    undefined,
-    undefined,
-  );
+  throw unavailable('token endpoint answered 200 without a token');
 }
 
-/** Retry classification: 5xx, 429, network faults, timeouts and garbled 200s are transient; 4xx is final. */
-export function classifyExchangeError(err: unknown): { retryable: boolean; retryAfterMs?: number } {
-  if (!(err instanceof TokenEndpointError)) return { retryable: false };
-  if (err.kind === 'oauth_error') return { retryable: false };
-  return { retryable: true, retryAfterMs: err.retryAfterMs };
+/** A transient failure of the exchange; `detail` says what happened, for the log. */
+function unavailable(detail: string, retryAfterMs?: number, cause?: unknown): UpstreamUnavailable {
+  return new UpstreamUnavailable('The token endpoint is unavailable; try again later.', {
+    reason: 'TOKEN_ENDPOINT_UNAVAILABLE',
+    detail,
+    retryAfterMs,
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+/** A final OAuth refusal (4xx) as our error. */
+function refusal(oauthError: string | undefined, detail: string): InvalidArgumentError | InternalError {
+  if (oauthError === 'invalid_scope')
+    return new InvalidArgumentError('The token endpoint rejected the requested scopes.', {
+      reason: 'INVALID_SCOPE',
+      detail,
+    });
+  return new InternalError('The service account credential was rejected by Google.', {
+    reason: oauthError === 'invalid_grant' ? CREDENTIAL_REJECTED : 'UPSTREAM_REJECTED',
+    detail,
+  });
 }
 
 /**
@@ -136,21 +111,13 @@ export function classifyExchangeError(err: unknown): { retryable: boolean; retry
  * expiry is used (for caching); the token is handed on, never trusted for anything else here.
  */
 function idTokenExpiryMs(idToken: string): number {
-  const payload = idToken.split('.')[1];
   let exp: unknown;
   try {
-    exp = (JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as { exp?: unknown }).exp;
+    exp = decodeJwt(idToken).exp;
   } catch {
-    exp = undefined;
+    exp = undefined; // not a JWT: a garbled answer, like a missing exp
   }
-  if (typeof exp !== 'number' || !Number.isFinite(exp)) {
-    throw new TokenEndpointError(
-      'token endpoint answered with an ID token without a valid exp',
-      'malformed_response',
-      200,
-      undefined,
-      undefined,
-    );
-  }
+  if (typeof exp !== 'number' || !Number.isFinite(exp))
+    throw unavailable('token endpoint answered with an ID token without a valid exp');
   return exp * 1000;
 }

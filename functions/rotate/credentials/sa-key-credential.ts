@@ -2,12 +2,17 @@
  * Service-account keys: IAM creates them (server-chosen ids, key material only in the create
  * answer), a token exchange proves them, disable then delete retires them.
  */
-import { FailedPreconditionError, NotFoundError, TvsError } from '../../../shared/errors.js';
+import {
+  FailedPreconditionError,
+  NotFoundError,
+  TvsError,
+  UpstreamUnavailable,
+} from '../../../shared/errors.js';
 import type { IamKeys } from '../../../shared/gcp/iam-keys.js';
 import { withRetry } from '../../../shared/http/retry.js';
 import { serviceAccountKeySchema, type ServiceAccountKey } from '../../../shared/minting/sa-key.js';
 import { signAssertion, toSigningKey } from '../../../shared/minting/sign-assertion.js';
-import { exchangeAssertion, TokenEndpointError } from '../../../shared/minting/token-exchange.js';
+import { exchangeAssertion } from '../../../shared/minting/token-exchange.js';
 import type { RotationConfig } from '../state.js';
 import type { Credential } from './credential.js';
 
@@ -135,10 +140,11 @@ export function saKeyCredential(options: SaKeyCredentialOptions): Credential {
             baseDelayMs: 250,
             maxDelayMs: 5000,
             deadlineMs: options.verifyDeadlineMs,
-            // invalid_grant right after create is IAM propagation (keys take up to ~60 s): retry it too.
+            // Every failure of the exchange is one of our errors, transient or a refusal; retry both:
+            // invalid_grant right after create is IAM propagation (keys take up to ~60 s).
             classify: (err) => ({
-              retryable: err instanceof TokenEndpointError,
-              retryAfterMs: err instanceof TokenEndpointError ? err.retryAfterMs : undefined,
+              retryable: err instanceof TvsError,
+              retryAfterMs: err instanceof UpstreamUnavailable ? err.retryAfterMs : undefined,
             }),
           },
         );

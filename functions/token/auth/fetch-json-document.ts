@@ -1,4 +1,5 @@
 import { boundedFetch } from '../../../shared/http/bounded-fetch.js';
+import { isJsonObject } from '../../../shared/json.js';
 
 /** Limits for fetching a public JSON document (discovery, JWKS). */
 export interface DocumentFetchLimits {
@@ -36,7 +37,6 @@ export async function fetchJsonDocument(url: string, limits: DocumentFetchLimits
   } catch (error) {
     throw new Error(`GET ${url}: body is not JSON`, { cause: error });
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw new Error(`GET ${url}: body is not a JSON object`);
-  return { body: body as Record<string, unknown>, headers: response.headers };
+  if (!isJsonObject(body)) throw new Error(`GET ${url}: body is not a JSON object`);
+  return { body, headers: response.headers };
 }

@@ -1,5 +1,6 @@
 import { boundedFetch, FetchError, type BoundedResponse } from '../../../shared/http/bounded-fetch.js';
 import { SingleFlight } from '../../../shared/http/singleflight.js';
+import { parseJsonObject } from '../../../shared/json.js';
 import { freezeClaims } from './freeze-claims.js';
 import {
   CallerAuthReason,
@@ -77,7 +78,7 @@ async function askTokeninfo(token: string, options: AccessTokenVerifierOptions):
       `tokeninfo request failed: ${kind}`,
     );
   }
-  const body = parseObject(response.text);
+  const body = parseJsonObject(response.text);
   if (response.status === 400 && body?.error === 'invalid_token') {
     throw rejectCaller(CallerAuthReason.ACCESS_TOKEN_INVALID, 'tokeninfo: invalid_token');
   }
@@ -136,17 +137,6 @@ function toIdentity(info: Record<string, unknown>, sentAtMs: number, nowMs: numb
     expiresAtMs,
     claims: freezeClaims(claims),
   };
-}
-
-function parseObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function nonEmptyString(value: unknown): string | undefined {

@@ -4,12 +4,10 @@ import {
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
+  UpstreamUnavailable,
 } from '../../../../shared/errors.js';
-import {
-  classifyKeylessError,
-  createKeylessBackend,
-  KeylessUpstreamError,
-} from '../../../../shared/minting/keyless-backend.js';
+import { retryUpstreamUnavailable } from '../../../../shared/http/retry.js';
+import { createKeylessBackend } from '../../../../shared/minting/keyless-backend.js';
 
 const SA = 'vertex-caller@p.iam.gserviceaccount.com';
 const CP = 'https://www.googleapis.com/auth/cloud-platform';
@@ -91,29 +89,52 @@ describe('createKeylessBackend', () => {
     ['404', () => googleError(404, 'NOT_FOUND'), NotFoundError, 'SERVICE_ACCOUNT_NOT_FOUND'],
     ['400', () => googleError(400, 'BAD'), InvalidArgumentError, 'KEYLESS_INVALID_ARGUMENT'],
     ['409', () => googleError(409, 'X'), InternalError, 'KEYLESS_UPSTREAM_REJECTED'],
-    ['500', () => googleError(500, 'X'), KeylessUpstreamError, undefined],
-    ['503', () => googleError(503, 'X'), KeylessUpstreamError, undefined],
-    ['429', () => googleError(429, 'X'), KeylessUpstreamError, undefined],
+    ['500', () => googleError(500, 'X'), UpstreamUnavailable, undefined],
+    ['503', () => googleError(503, 'X'), UpstreamUnavailable, undefined],
+    ['429', () => googleError(429, 'X'), UpstreamUnavailable, undefined],
     [
       '401 (own token refused)',
       () => googleError(401, 'ACCESS_TOKEN_EXPIRED'),
-      KeylessUpstreamError,
+      UpstreamUnavailable,
       undefined,
     ],
-    [
-      'a 200 that is not JSON',
-      () => new Response('<html>', { status: 200 }),
-      KeylessUpstreamError,
-      undefined,
-    ],
-    ['a 200 without expireTime', () => json(200, { accessToken: 'x' }), KeylessUpstreamError, undefined],
+    ['a 200 that is not JSON', () => new Response('<html>', { status: 200 }), UpstreamUnavailable, undefined],
+    ['a 200 without expireTime', () => json(200, { accessToken: 'x' }), UpstreamUnavailable, undefined],
   ])('maps %s', async (_name, respond, type, reason) => {
     const { keyless } = backend(respond);
     const err = await keyless.accessToken(SA, [CP], signal()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(type);
     if (reason) expect(err).toMatchObject({ reason });
-    expect(classifyKeylessError(err)?.retryable ?? false).toBe(type === KeylessUpstreamError);
+    expect(retryUpstreamUnavailable(err).retryable).toBe(type === UpstreamUnavailable);
     expect(String((err as Error).message)).not.toContain(OWN_TOKEN);
+    expect(String((err as { detail?: unknown }).detail)).not.toContain(OWN_TOKEN);
+  });
+
+  it.each([
+    ['without exp', `e30.${Buffer.from(JSON.stringify({ aud: 'x' })).toString('base64url')}.sig`],
+    ['whose exp is a string', `e30.${Buffer.from(JSON.stringify({ exp: '1' })).toString('base64url')}.sig`],
+    ['that is not a JWT', 'not-a-jwt'],
+    ['whose payload is not JSON', 'e30.bm90LWpzb24.sig'],
+  ])('treats an ID token %s as a transient garbled answer', async (_name, idToken) => {
+    const { keyless } = backend(() => json(200, { token: idToken }));
+    const err = await keyless.idToken(SA, 'https://aud', true, signal()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UpstreamUnavailable);
+    expect(err).toMatchObject({
+      detail: 'IAM Credentials generateIdToken answered with an ID token without a valid exp',
+    });
+    expect(retryUpstreamUnavailable(err)?.retryable).toBe(true);
+  });
+
+  it('reads an HTTP-date Retry-After as the wait until that date', async () => {
+    const at = Date.UTC(2026, 10, 26, 20, 0, 0);
+    vi.useFakeTimers({ now: at, toFake: ['Date'] });
+    try {
+      const limited = backend(() => json(503, {}, { 'retry-after': new Date(at + 30_000).toUTCString() }));
+      const err = await limited.keyless.accessToken(SA, [CP], signal()).catch((e: unknown) => e);
+      expect(retryUpstreamUnavailable(err)).toEqual({ retryable: true, retryAfterMs: 30_000 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('names the missing permission and the SA in the 403 message', async () => {
@@ -126,7 +147,7 @@ describe('createKeylessBackend', () => {
   it('honours Retry-After on 429 and drops its own token on 401', async () => {
     const limited = backend(() => json(429, {}, { 'retry-after': '7' }));
     const err = await limited.keyless.accessToken(SA, [CP], signal()).catch((e: unknown) => e);
-    expect(classifyKeylessError(err)).toEqual({ retryable: true, retryAfterMs: 7000 });
+    expect(retryUpstreamUnavailable(err)).toEqual({ retryable: true, retryAfterMs: 7000 });
     const refused = backend(() => googleError(401, 'ACCESS_TOKEN_EXPIRED'));
     await refused.keyless.accessToken(SA, [CP], signal()).catch(() => undefined);
     expect(refused.credential.invalidate).toHaveBeenCalledTimes(1);
@@ -136,8 +157,8 @@ describe('createKeylessBackend', () => {
     const { keyless, credential } = backend(() => json(200, {}));
     credential.accessToken.mockRejectedValueOnce(new Error('metadata server unreachable'));
     const err = await keyless.accessToken(SA, [CP], signal()).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(KeylessUpstreamError);
-    expect(classifyKeylessError(err)?.retryable).toBe(true);
+    expect(err).toBeInstanceOf(UpstreamUnavailable);
+    expect(retryUpstreamUnavailable(err)?.retryable).toBe(true);
   });
 
   it('stops waiting for its own token when the signal aborts', async () => {
@@ -163,7 +184,7 @@ describe('createKeylessBackend', () => {
     await expect(keyless.accessToken(SA, [CP], controller.signal)).rejects.toThrow();
   });
 
-  it('leaves other errors to the other classifiers', () => {
-    expect(classifyKeylessError(new Error('x'))).toBeUndefined();
+  it('leaves other errors unretried', () => {
+    expect(retryUpstreamUnavailable(new Error('x'))).toEqual({ retryable: false });
   });
 });
