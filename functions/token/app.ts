@@ -5,16 +5,10 @@
 import type { ServerResponse } from 'node:http';
 import { tokenFingerprint, type AuditEntry } from '../../shared/audit-log.js';
 import { NotFoundError, InvalidArgumentError } from '../../shared/errors.js';
-import { describe, toHttpError } from '../../shared/google-error.js';
+import { describe } from '../../shared/google-error.js';
 import { decideAndMint } from './decide.js';
 import { sendGoogleError, sendJson } from './http/respond.js';
-import {
-  header,
-  readBody,
-  requestContext,
-  statusOverride,
-  type FunctionRequest,
-} from './http/request-context.js';
+import { header, readBody, requestContext, type FunctionRequest } from './http/request-context.js';
 import {
   generateAccessTokenBody,
   generateIdTokenBody,
@@ -36,11 +30,14 @@ export function createTokenHandler(deps: TokenAppDeps): TokenHandler {
     const matched = matchRoute(req.method ?? 'GET', req.url ?? '/');
     if ('error' in matched) {
       if (matched.error === 'method_not_allowed') {
-        const sent = toHttpError(
-          new InvalidArgumentError('Method not allowed for this path.', { reason: 'METHOD_NOT_ALLOWED' }),
-          405,
+        sendGoogleError(
+          res,
+          new InvalidArgumentError('Method not allowed for this path.', {
+            reason: 'METHOD_NOT_ALLOWED',
+            httpStatus: 405,
+          }),
+          { allow: matched.allow },
         );
-        sendJson(res, 405, sent.body, { allow: matched.allow });
         return;
       }
       sendGoogleError(
@@ -104,7 +101,7 @@ export function createTokenHandler(deps: TokenAppDeps): TokenHandler {
         tokenFingerprint: tokenFingerprint(token),
       });
     } catch (err) {
-      const sent = sendGoogleError(res, err, statusOverride(err));
+      const sent = sendGoogleError(res, err);
       writeAudit(deps.audit, ctx, now(), {
         decision: sent.httpStatus >= 500 ? 'error' : 'denied',
         reason: sent.error.reason,

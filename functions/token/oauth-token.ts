@@ -12,13 +12,7 @@ import { TvsError } from '../../shared/errors.js';
 import { asTvsError, describe } from '../../shared/google-error.js';
 import { auditCaller, toPolicyCaller, writeAudit, type TokenAppDeps, type VerifiedCaller } from './deps.js';
 import { decideAndMint } from './decide.js';
-import {
-  header,
-  readBody,
-  statusOverride,
-  type FunctionRequest,
-  type RequestContext,
-} from './http/request-context.js';
+import { header, readBody, type FunctionRequest, type RequestContext } from './http/request-context.js';
 import { sendJson, sendOAuthError, type OAuthErrorCode } from './http/respond.js';
 import { parseServiceAccountEmail } from './http/request-schemas.js';
 import type { PolicyCaller } from './policy/compile-policy.js';
@@ -190,12 +184,8 @@ function parseForm(req: FunctionRequest): URLSearchParams {
   try {
     raw = readBody(req, 'application/x-www-form-urlencoded');
   } catch (err) {
-    throw new OAuthError(
-      statusOverride(err) ?? 400,
-      'invalid_request',
-      (err as Error).message,
-      asTvsError(err).reason,
-    );
+    const rejected = asTvsError(err);
+    throw new OAuthError(rejected.httpStatus ?? 400, 'invalid_request', rejected.message, rejected.reason);
   }
   const params = new URLSearchParams(raw.toString('utf8'));
   const seen = new Set<string>();
