@@ -19,12 +19,14 @@ import {
 import { matchRoute } from './http/route.js';
 import type { PolicyRequest } from './policy/compile-policy.js';
 import { handleOAuthToken } from './oauth-token.js';
-import { auditCaller, toPolicyCaller, writeAudit, type TokenAppDeps, type VerifiedCaller } from './deps.js';
+import type { CallerIdentity } from './auth/types.js';
+import { auditCaller, writeAudit } from './decision-audit.js';
+import type { TokenServices } from './token-services.js';
 
 export type TokenHandler = (req: FunctionRequest, res: ServerResponse) => Promise<void>;
 
 /** Creates the handler functions-framework invokes for every request. */
-export function createTokenHandler(deps: TokenAppDeps): TokenHandler {
+export function createTokenHandler(deps: TokenServices): TokenHandler {
   const now = deps.now ?? Date.now;
   return async (req, res) => {
     const matched = matchRoute(req.method ?? 'GET', req.url ?? '/');
@@ -58,7 +60,7 @@ export function createTokenHandler(deps: TokenAppDeps): TokenHandler {
     }
 
     const action = route.kind;
-    let caller: VerifiedCaller | undefined;
+    let caller: CallerIdentity | undefined;
     let target: AuditEntry['target'];
     try {
       caller = await deps.authenticate(header(req, 'authorization'));
@@ -79,7 +81,7 @@ export function createTokenHandler(deps: TokenAppDeps): TokenHandler {
           includeEmail: body.includeEmail,
         };
       }
-      const grant = await decideAndMint(deps, toPolicyCaller(caller), request);
+      const grant = await decideAndMint(deps, caller, request);
       target.backend = grant.backend;
       const { token, expiresAtMs, cacheHit } = grant.minted;
       sendJson(
