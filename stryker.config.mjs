@@ -18,6 +18,7 @@ export default {
     'functions/token/auth/**/*.ts',
     'functions/token/policy/**/*.ts',
     'functions/token/oauth-token.ts',
+    'functions/token/iam-credentials.ts',
     'functions/token/oauth/**/*.ts',
     'shared/minting/minter.ts',
     'shared/minting/token-cache.ts',

@@ -20,6 +20,8 @@ export type ErrorCode =
 export interface TvsErrorOptions {
   /** ErrorInfo reason, e.g. `CALLER_TOKEN_EXPIRED`. */
   reason: string;
+  /** HTTP status to answer with when it is not the code's usual one (e.g. 413, 415, 405). */
+  httpStatus?: number;
   /** Log-only detail; must not contain secrets. */
   detail?: string;
   /** Extra ErrorInfo metadata safe to show the caller. */
@@ -32,6 +34,7 @@ export interface TvsErrorOptions {
 export abstract class TvsError extends Error {
   abstract readonly code: ErrorCode;
   readonly reason: string;
+  readonly httpStatus: number | undefined;
   readonly detail: string | undefined;
   readonly metadata: Record<string, string>;
   readonly retryAfterSeconds: number | undefined;
@@ -40,6 +43,7 @@ export abstract class TvsError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.reason = options.reason;
+    this.httpStatus = options.httpStatus;
     this.detail = options.detail;
     this.metadata = options.metadata ?? {};
     this.retryAfterSeconds = options.retryAfterSeconds;

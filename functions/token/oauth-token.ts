@@ -10,18 +10,13 @@ import type { ServerResponse } from 'node:http';
 import { tokenFingerprint, type AuditEntry } from '../../shared/audit-log.js';
 import { TvsError } from '../../shared/errors.js';
 import { asTvsError, describe } from '../../shared/google-error.js';
-import { auditCaller, toPolicyCaller, writeAudit, type TokenAppDeps, type VerifiedCaller } from './deps.js';
 import { decideAndMint } from './decide.js';
-import {
-  header,
-  readBody,
-  statusOverride,
-  type FunctionRequest,
-  type RequestContext,
-} from './http/request-context.js';
+import { auditCaller, writeAudit } from './decision-audit.js';
+import { header, readBody, type FunctionRequest, type RequestContext } from './http/request-context.js';
 import { sendJson, sendOAuthError, type OAuthErrorCode } from './http/respond.js';
 import { parseServiceAccountEmail } from './http/request-schemas.js';
 import type { PolicyCaller } from './policy/compile-policy.js';
+import type { TokenServices } from './token-services.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
@@ -50,13 +45,14 @@ const invalidRequest = (description: string, reason = 'INVALID_REQUEST') =>
   new OAuthError(400, 'invalid_request', description, reason);
 
 export async function handleOAuthToken(
-  deps: TokenAppDeps,
+  deps: TokenServices,
   req: FunctionRequest,
   res: ServerResponse,
   ctx: RequestContext,
 ): Promise<void> {
   const now = deps.now ?? Date.now;
-  let caller: VerifiedCaller | { kind: 'client'; clientId: string } | undefined;
+  /** The caller as audited: a client id is named only when well-formed. */
+  let caller: PolicyCaller | undefined;
   let target: AuditEntry['target'];
   let grantType = 'unknown';
   try {
@@ -108,7 +104,7 @@ export async function handleOAuthToken(
           { cause: err },
         );
       }
-      policyCaller = toPolicyCaller(caller);
+      policyCaller = caller;
     } else {
       throw new OAuthError(
         400,
@@ -151,7 +147,7 @@ export async function handleOAuthToken(
       reason: 'GRANTED',
       action: `oauthToken:${grantType}`,
       httpStatus: 200,
-      caller: auditOf(caller),
+      caller: auditCaller(caller),
       target,
       rule: grant.rule,
       cacheHit: grant.minted.cacheHit,
@@ -165,7 +161,7 @@ export async function handleOAuthToken(
       reason: e.reason,
       action: `oauthToken:${grantType.slice(0, 80)}`,
       httpStatus: e.status,
-      caller: auditOf(caller),
+      caller: auditCaller(caller),
       target,
       detail:
         err instanceof TvsError
@@ -177,25 +173,14 @@ export async function handleOAuthToken(
   }
 }
 
-function auditOf(
-  caller: VerifiedCaller | { kind: 'client'; clientId: string } | undefined,
-): AuditEntry['caller'] {
-  if (caller && 'clientId' in caller) return { kind: 'client', clientId: caller.clientId };
-  return auditCaller(caller);
-}
-
 /** Parses the form body; a parameter sent twice is an error (RFC 6749 §3.2). */
 function parseForm(req: FunctionRequest): URLSearchParams {
   let raw: Buffer;
   try {
     raw = readBody(req, 'application/x-www-form-urlencoded');
   } catch (err) {
-    throw new OAuthError(
-      statusOverride(err) ?? 400,
-      'invalid_request',
-      (err as Error).message,
-      asTvsError(err).reason,
-    );
+    const rejected = asTvsError(err);
+    throw new OAuthError(rejected.httpStatus ?? 400, 'invalid_request', rejected.message, rejected.reason);
   }
   const params = new URLSearchParams(raw.toString('utf8'));
   const seen = new Set<string>();
@@ -245,7 +230,7 @@ function clientCredentials(
  * derived against a dummy hash and throttled alike, so neither the answer nor its timing class
  * says whether an id exists.
  */
-async function authenticateClient(deps: TokenAppDeps, clientId: string, secret: string): Promise<void> {
+async function authenticateClient(deps: TokenServices, clientId: string, secret: string): Promise<void> {
   const result = await deps.clientAuth.authenticate(deps.policy.current(), clientId, secret);
   if (result.ok) return;
   if (result.reason === 'CLIENT_AUTH_OVERLOADED') {

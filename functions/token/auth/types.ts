@@ -50,8 +50,12 @@ export interface CallerAuthOptions {
   fetchImpl?: typeof fetch;
 }
 
-/** A verified caller. */
+/**
+ * A verified caller: what authentication returns (bearer or RFC 8693 subject token), what the
+ * policy matches (see `PolicyCaller`) and what the audit entry names. The one caller type.
+ */
 export interface CallerIdentity {
+  /** How the caller proved it: an ID token (audience-bound to us) or a Google access token (checked at tokeninfo). */
   kind: 'id_token' | 'google_access_token';
   issuer: string;
   subject: string;

@@ -41,18 +41,10 @@ export function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** A 413/415/400 for bodies we will not read: too big, wrong media type, or unparseable. */
-export class BodyRejectedError extends InvalidArgumentError {
-  constructor(
-    message: string,
-    reason: string,
-    readonly httpStatus: number,
-  ) {
-    super(message, { reason });
-  }
-}
-
-/** Checks the body's size and media type; returns the raw bytes. */
+/**
+ * Checks the body's size and media type; returns the raw bytes. Throws `InvalidArgumentError`
+ * carrying the status to answer with: 413 too big, 415 wrong media type, 400 unparseable.
+ */
 export function readBody(
   req: FunctionRequest,
   mediaType: 'application/json' | 'application/x-www-form-urlencoded',
@@ -63,29 +55,25 @@ export function readBody(
     declared > MAX_BODY_BYTES ||
     (req.rawBody?.length ?? 0) > MAX_BODY_BYTES
   ) {
-    throw new BodyRejectedError(
-      `The request body exceeds ${MAX_BODY_BYTES} bytes.`,
-      'REQUEST_TOO_LARGE',
-      413,
-    );
+    throw new InvalidArgumentError(`The request body exceeds ${MAX_BODY_BYTES} bytes.`, {
+      reason: 'REQUEST_TOO_LARGE',
+      httpStatus: 413,
+    });
   }
   const contentType = header(req, 'content-type')?.split(';', 1)[0]?.trim().toLowerCase();
   if (contentType !== mediaType) {
-    throw new BodyRejectedError(`The request body must be ${mediaType}.`, 'UNSUPPORTED_MEDIA_TYPE', 415);
+    throw new InvalidArgumentError(`The request body must be ${mediaType}.`, {
+      reason: 'UNSUPPORTED_MEDIA_TYPE',
+      httpStatus: 415,
+    });
   }
   if (req.bodyError !== undefined) {
-    throw new BodyRejectedError(
+    throw new InvalidArgumentError(
       mediaType === 'application/json'
         ? 'The request body is not valid JSON.'
         : 'The request body could not be parsed.',
-      mediaType === 'application/json' ? 'MALFORMED_JSON' : 'MALFORMED_BODY',
-      400,
+      { reason: mediaType === 'application/json' ? 'MALFORMED_JSON' : 'MALFORMED_BODY' },
     );
   }
   return req.rawBody ?? Buffer.alloc(0);
-}
-
-/** The HTTP status an error is sent with (body errors carry their own). */
-export function statusOverride(err: unknown): number | undefined {
-  return err instanceof BodyRejectedError ? err.httpStatus : undefined;
 }

@@ -26,9 +26,13 @@ export function sendJson(
 }
 
 /** Sends `err` in Google's error model and returns what was sent (for the audit entry). */
-export function sendGoogleError(res: ServerResponse, err: unknown, httpStatusOverride?: number): HttpError {
-  const httpError = toHttpError(err, httpStatusOverride);
-  sendJson(res, httpError.httpStatus, httpError.body, httpError.headers);
+export function sendGoogleError(
+  res: ServerResponse,
+  err: unknown,
+  headers: Record<string, string> = {},
+): HttpError {
+  const httpError = toHttpError(err);
+  sendJson(res, httpError.httpStatus, httpError.body, { ...httpError.headers, ...headers });
   return httpError;
 }
 

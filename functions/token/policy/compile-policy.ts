@@ -2,6 +2,7 @@
  * Parse → compile → check. A policy is judged only after it compiled: every pattern anchored and
  * pre-built, rule names unique, every rule's service accounts configured with one backend.
  */
+import type { CallerIdentity } from '../auth/types.js';
 import type { AcceptedAudiences } from './accepted-audiences.js';
 import {
   dummyClientSecretHash,
@@ -11,19 +12,19 @@ import {
 import { asciiLower, compileGlob, type Matcher } from './glob.js';
 import { policySchema, type PolicyDocument, type ServiceAccountEntry } from './policy-schema.js';
 
-/** Who is asking, as the policy sees it. */
+/**
+ * Who is asking, as the policy sees it: a verified {@link CallerIdentity} (the fields a rule can
+ * match), or an OAuth client. A type of its own only for the client arm, which carries different
+ * data: a client id proved by its secret, no issuer, subject or claims.
+ */
 export type PolicyCaller =
-  | {
-      kind: 'oidc';
-      /** How the caller proved it: an ID token (audience-bound to us) or a Google access token (checked at tokeninfo). */
-      credential: 'id_token' | 'access_token';
-      issuer: string;
-      subject: string;
-      email?: string;
-      emailVerified?: boolean;
-      claims: Readonly<Record<string, unknown>>;
-    }
-  | { kind: 'client'; clientId: string };
+  Pick<CallerIdentity, 'kind' | 'issuer' | 'subject' | 'email' | 'emailVerified' | 'claims'> | ClientCaller;
+
+/** An OAuth client that authenticated with its secret (`client_credentials`). */
+export interface ClientCaller {
+  kind: 'client';
+  clientId: string;
+}
 
 /** What is being asked for. */
 export type PolicyRequest =
@@ -176,9 +177,9 @@ function compileRule(
     );
     const credentials = new Set(caller.credentials ?? ['id_token']);
     matchesCaller = (c) => {
-      if (c.kind !== 'oidc' || c.issuer !== caller.issuer) return false;
+      if (c.kind === 'client' || c.issuer !== caller.issuer) return false;
       // Access tokens are not bound to this service's audience: a rule must opt in to them.
-      if (!credentials.has(c.credential)) return false;
+      if (!credentials.has(c.kind === 'google_access_token' ? 'access_token' : 'id_token')) return false;
       if (subject && !subject(c.subject)) return false;
       // An email only counts when the issuer verified it.
       if (email && !(c.email !== undefined && c.emailVerified === true && email(c.email))) return false;

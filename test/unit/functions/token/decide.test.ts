@@ -10,8 +10,7 @@ import type { PolicyProvider } from '../../../../functions/token/policy/policy-p
 const SA = 'gemini@p.iam.gserviceaccount.com';
 const SERVICE = 'https://token-abc123-uc.a.run.app';
 const caller: PolicyCaller = {
-  kind: 'oidc',
-  credential: 'id_token',
+  kind: 'id_token',
   issuer: 'https://accounts.google.com',
   subject: '1',
   email: 'w@p.iam.gserviceaccount.com',

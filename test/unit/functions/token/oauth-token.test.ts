@@ -496,12 +496,11 @@ describe('token exchange (RFC 8693)', () => {
     expect(fakes.subjectTokens).toEqual([SUBJECT_TOKEN]);
     expect(fakes.clientAuthCalls).toEqual([]);
     expect(fakes.policyCalls[0].caller).toEqual({
-      kind: 'oidc',
-      credential: 'id_token',
+      kind: 'id_token',
       issuer: 'https://token.actions.example',
       subject: 'repo:o/r',
       email: 'ci@example.org',
-      emailVerified: undefined,
+      expiresAtMs: NOW + 600_000,
       claims: { repository: 'o/r' },
     });
     expect(onlyAudit()).toMatchObject({
@@ -509,7 +508,7 @@ describe('token exchange (RFC 8693)', () => {
       reason: 'GRANTED',
       action: `oauthToken:${TOKEN_EXCHANGE_GRANT}`,
       caller: {
-        kind: 'oidc_id_token',
+        kind: 'id_token',
         issuer: 'https://token.actions.example',
         subject: 'repo:o/r',
         email: 'ci@example.org',

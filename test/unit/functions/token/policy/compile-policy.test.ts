@@ -46,8 +46,7 @@ function basePolicy(): any {
 }
 
 const workload: PolicyCaller = {
-  kind: 'oidc',
-  credential: 'id_token',
+  kind: 'id_token',
   issuer: GOOGLE,
   subject: '1',
   email: 'workload@p.iam.gserviceaccount.com',
@@ -55,8 +54,7 @@ const workload: PolicyCaller = {
   claims: {},
 };
 const gh = (sub: string, owner = 'org'): PolicyCaller => ({
-  kind: 'oidc',
-  credential: 'id_token',
+  kind: 'id_token',
   issuer: GH,
   subject: sub,
   claims: { repository_owner: owner },
@@ -138,7 +136,7 @@ describe('compilePolicy', () => {
 
   it('accepts Google access tokens only where a rule opts in', () => {
     const p = basePolicy();
-    const viaAccessToken = { ...workload, credential: 'access_token' } as PolicyCaller;
+    const viaAccessToken = { ...workload, kind: 'google_access_token' } as PolicyCaller;
     expect(compilePolicy(p).authorize(viaAccessToken, at(SA))).toMatchObject({
       allowed: false,
       reason: 'NO_RULE_FOR_CALLER',

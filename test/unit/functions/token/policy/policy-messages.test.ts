@@ -158,8 +158,7 @@ describe('compilePolicy error messages', () => {
 
 describe('pattern case rules', () => {
   const caller = (subject: string, owner: string): PolicyCaller => ({
-    kind: 'oidc',
-    credential: 'id_token',
+    kind: 'id_token',
     issuer: GH,
     subject,
     claims: { repository_owner: owner },
@@ -191,8 +190,7 @@ describe('pattern case rules', () => {
   it('matches scopes and audiences case-sensitively', () => {
     const policy = compilePolicy(basePolicy());
     const workload: PolicyCaller = {
-      kind: 'oidc',
-      credential: 'id_token',
+      kind: 'id_token',
       issuer: 'https://accounts.google.com',
       subject: '1',
       email: 'workload@p.iam.gserviceaccount.com',

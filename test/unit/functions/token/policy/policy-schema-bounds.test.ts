@@ -441,8 +441,7 @@ describe('policy schema limits', () => {
   it('defaults maxLifetimeSeconds to 3600', () => {
     const policy = compilePolicy(basePolicy());
     const caller = {
-      kind: 'oidc' as const,
-      credential: 'id_token' as const,
+      kind: 'id_token' as const,
       issuer: 'https://token.actions.githubusercontent.com',
       subject: 'repo:org/a',
       claims: { repository_owner: 'org' },

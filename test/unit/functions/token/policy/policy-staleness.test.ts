@@ -28,8 +28,7 @@ const policy = (scope: string) =>
     ],
   });
 const caller = {
-  kind: 'oidc' as const,
-  credential: 'id_token' as const,
+  kind: 'id_token' as const,
   issuer: 'https://accounts.google.com',
   subject: '1',
   email: 'w@p.iam.gserviceaccount.com',

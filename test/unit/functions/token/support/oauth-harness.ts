@@ -8,9 +8,10 @@ import { createServer, request, type IncomingHttpHeaders, type Server } from 'no
 import type { AddressInfo } from 'node:net';
 import type { AuditContext, AuditEntry, AuditLog } from '../../../../../shared/audit-log.js';
 import type { Minter, MintResult, TargetServiceAccount } from '../../../../../shared/minting/minter.js';
-import type { TokenAppDeps, VerifiedCaller } from '../../../../../functions/token/deps.js';
+import type { CallerIdentity } from '../../../../../functions/token/auth/types.js';
 import type { FunctionRequest, RequestContext } from '../../../../../functions/token/http/request-context.js';
 import { handleOAuthToken } from '../../../../../functions/token/oauth-token.js';
+import type { TokenServices } from '../../../../../functions/token/token-services.js';
 import type {
   ClientAuthResult,
   ClientSecretStore,
@@ -43,7 +44,7 @@ export interface Reply {
 export interface Fakes {
   clientAuthResult: ClientAuthResult;
   clientAuthCalls: Array<{ store: ClientSecretStore; clientId: string; secret: string }>;
-  verifySubject: (token: string) => Promise<VerifiedCaller>;
+  verifySubject: (token: string) => Promise<CallerIdentity>;
   subjectTokens: string[];
   decide: (caller: PolicyCaller, request: PolicyRequest) => Decision;
   policyCalls: Array<{ caller: PolicyCaller; request: PolicyRequest }>;
@@ -71,10 +72,11 @@ export function freshFakes(): Fakes {
     clientAuthCalls: [],
     verifySubject: () =>
       Promise.resolve({
-        kind: 'oidc_id_token',
+        kind: 'id_token',
         issuer: 'https://token.actions.example',
         subject: 'repo:o/r',
         email: 'ci@example.org',
+        expiresAtMs: NOW + 600_000,
         claims: { repository: 'o/r' },
       }),
     subjectTokens: [],
@@ -92,7 +94,7 @@ export function freshFakes(): Fakes {
   };
 }
 
-export function depsOf(f: Fakes): TokenAppDeps {
+export function depsOf(f: Fakes): TokenServices {
   const policy: CompiledPolicy = {
     version: 1,
     ruleCount: 1,

@@ -1,0 +1,22 @@
+/** The one audit entry each decision writes, whichever route made it. */
+import type { AuditEntry, AuditLog } from '../../shared/audit-log.js';
+import type { RequestContext } from './http/request-context.js';
+import type { PolicyCaller } from './policy/compile-policy.js';
+
+/** The caller as the audit entry names it: never its claims. */
+export function auditCaller(caller: PolicyCaller | undefined): AuditEntry['caller'] {
+  if (caller === undefined) return undefined;
+  if (caller.kind === 'client') return { kind: 'client', clientId: caller.clientId };
+  return { kind: caller.kind, issuer: caller.issuer, subject: caller.subject, email: caller.email };
+}
+
+/** Writes the request's one audit entry, with latency and the HTTP request summary. */
+export function writeAudit(
+  audit: AuditLog,
+  ctx: RequestContext,
+  nowMs: number,
+  entry: Omit<AuditEntry, 'requestId' | 'latencyMs'>,
+): void {
+  const latencyMs = nowMs - ctx.startedAtMs;
+  audit.write({ ...entry, requestId: ctx.requestId, latencyMs }, { trace: ctx.trace });
+}

@@ -1,0 +1,129 @@
+/**
+ * The IAM Credentials-compatible routes, `POST /v1/projects/-/serviceAccounts/{email}:generateAccessToken`
+ * and `:generateIdToken`: a bearer-authenticated caller, a strict JSON body, answers and errors as
+ * Google's IAM Service Account Credentials API gives them, and exactly one audit entry per decision.
+ */
+import type { ServerResponse } from 'node:http';
+import { tokenFingerprint, type AuditEntry } from '../../shared/audit-log.js';
+import { describe } from '../../shared/google-error.js';
+import type { MintResult } from '../../shared/minting/minter.js';
+import type { CallerIdentity } from './auth/types.js';
+import { decideAndMint } from './decide.js';
+import { auditCaller, writeAudit } from './decision-audit.js';
+import { header, readBody, type FunctionRequest, type RequestContext } from './http/request-context.js';
+import {
+  generateAccessTokenBody,
+  generateIdTokenBody,
+  MAX_LIFETIME_SECONDS,
+  parseJsonBody,
+  parseServiceAccountEmail,
+} from './http/request-schemas.js';
+import { sendGoogleError, sendJson } from './http/respond.js';
+import type { PolicyRequest } from './policy/compile-policy.js';
+import type { TokenServices } from './token-services.js';
+
+/** `:generateAccessToken`: answers `{ accessToken, expireTime }`. */
+export function generateAccessToken(
+  deps: TokenServices,
+  req: FunctionRequest,
+  res: ServerResponse,
+  ctx: RequestContext,
+  serviceAccount: string,
+): Promise<void> {
+  return answer(deps, req, res, ctx, 'generateAccessToken', serviceAccount, readAccessTokenCall);
+}
+
+/** `:generateIdToken`: answers `{ token }`. */
+export function generateIdToken(
+  deps: TokenServices,
+  req: FunctionRequest,
+  res: ServerResponse,
+  ctx: RequestContext,
+  serviceAccount: string,
+): Promise<void> {
+  return answer(deps, req, res, ctx, 'generateIdToken', serviceAccount, readIdTokenCall);
+}
+
+/** One call read from its body: what is audited, what the policy judges, and the answer's shape. */
+interface IamCall {
+  target: NonNullable<AuditEntry['target']>;
+  request: PolicyRequest & { includeEmail?: boolean };
+  answer(minted: MintResult): Record<string, string>;
+}
+
+function readAccessTokenCall(req: FunctionRequest, email: string): IamCall {
+  const body = parseJsonBody(readBody(req, 'application/json'), generateAccessTokenBody);
+  const lifetimeSeconds = body.lifetime ?? MAX_LIFETIME_SECONDS;
+  return {
+    target: { serviceAccount: email, scopes: body.scope, lifetimeSeconds },
+    request: { kind: 'access_token', serviceAccount: email, scopes: body.scope, lifetimeSeconds },
+    answer: (minted) => ({ accessToken: minted.token, expireTime: rfc3339(minted.expiresAtMs) }),
+  };
+}
+
+function readIdTokenCall(req: FunctionRequest, email: string): IamCall {
+  const body = parseJsonBody(readBody(req, 'application/json'), generateIdTokenBody);
+  return {
+    target: { serviceAccount: email, audience: body.audience },
+    request: {
+      kind: 'id_token',
+      serviceAccount: email,
+      audience: body.audience,
+      includeEmail: body.includeEmail,
+    },
+    answer: (minted) => ({ token: minted.token }),
+  };
+}
+
+/**
+ * Authenticates the caller (before reading the body), reads the call, decides and mints, answers,
+ * and writes the one audit entry: granted, or denied/error with the status and reason sent.
+ */
+async function answer(
+  deps: TokenServices,
+  req: FunctionRequest,
+  res: ServerResponse,
+  ctx: RequestContext,
+  action: 'generateAccessToken' | 'generateIdToken',
+  serviceAccount: string,
+  readCall: (req: FunctionRequest, email: string) => IamCall,
+): Promise<void> {
+  const now = deps.now ?? Date.now;
+  let caller: CallerIdentity | undefined;
+  let target: AuditEntry['target'];
+  try {
+    caller = await deps.authenticate(header(req, 'authorization'));
+    const call = readCall(req, parseServiceAccountEmail(serviceAccount));
+    target = call.target;
+    const grant = await decideAndMint(deps, caller, call.request);
+    target.backend = grant.backend;
+    sendJson(res, 200, call.answer(grant.minted));
+    writeAudit(deps.audit, ctx, now(), {
+      decision: 'granted',
+      reason: 'GRANTED',
+      action,
+      httpStatus: 200,
+      caller: auditCaller(caller),
+      target,
+      rule: grant.rule,
+      cacheHit: grant.minted.cacheHit,
+      tokenFingerprint: tokenFingerprint(grant.minted.token),
+    });
+  } catch (err) {
+    const sent = sendGoogleError(res, err);
+    writeAudit(deps.audit, ctx, now(), {
+      decision: sent.httpStatus >= 500 ? 'error' : 'denied',
+      reason: sent.error.reason,
+      action,
+      httpStatus: sent.httpStatus,
+      caller: auditCaller(caller),
+      target,
+      detail: sent.error.detail ?? (sent.error.cause ? describe(sent.error.cause) : undefined),
+    });
+  }
+}
+
+/** RFC 3339 in UTC without fractional seconds, as Google's IAM Credentials API answers. */
+export function rfc3339(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}

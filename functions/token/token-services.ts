@@ -1,0 +1,23 @@
+/** The services the token function's handlers are given: `create-token-function.ts` wires the real ones. */
+import type { AuditLog } from '../../shared/audit-log.js';
+import type { Minter } from '../../shared/minting/minter.js';
+import type { CallerIdentity } from './auth/types.js';
+import type { AcceptedAudiences } from './policy/accepted-audiences.js';
+import type { ClientAuthenticator } from './oauth/client-authenticator.js';
+import type { PolicyProvider } from './policy/policy-provider.js';
+
+export interface TokenServices {
+  /** Verifies an `Authorization` header value (IAM Credentials-compatible routes). */
+  authenticate(authorization: string | undefined): Promise<CallerIdentity>;
+  /** Verifies an RFC 8693 subject token (an OIDC JWT from a configured issuer). */
+  verifySubjectToken(token: string): Promise<CallerIdentity>;
+  policy: PolicyProvider;
+  /** Audiences accepted in callers' tokens: never minted as ID-token audiences. */
+  acceptedAudiences: AcceptedAudiences;
+  /** OAuth client_credentials: throttled scrypt verification of client secrets. */
+  clientAuth: ClientAuthenticator;
+  minter: Minter;
+  audit: AuditLog;
+  projectId?: string;
+  now?: () => number;
+}
