@@ -1,8 +1,9 @@
 /**
  * The client as a package: `npm pack` in client/ (its prepack builds client/dist with tsc, its
  * postpack removes it) makes a tarball that installs into a project outside this repository,
- * imports from plain ESM JavaScript and type-checks a strict TypeScript file against its types.
- * Dependencies come from the npm cache when `npm ci` has filled it (`--prefer-offline`).
+ * imports from plain ESM JavaScript, and type-checks strict TypeScript against its types (the README's
+ * Node quick start with @google/genai included). Dependencies come from the npm cache when `npm ci`
+ * has filled it (`--prefer-offline`), else from the registry.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,6 +42,21 @@ console.log(JSON.stringify({
   answer,
   helpers: [typeof toFriendlyError, typeof ClientError],
 }));
+`;
+
+/** The README's Node quick start as written (it is type-checked, not run: it would call Vertex AI). */
+const QUICK_START_TS = `
+import { GoogleGenAI } from '@google/genai';
+import { VendedTokenClient, withGeminiRetry } from '@tokenvending/client';
+
+const authClient = new VendedTokenClient({
+  serviceUrl: 'https://token-abc123-uc.a.run.app',
+  targetServiceAccount: 'gemini-caller@my-project.iam.gserviceaccount.com',
+});
+
+const ai = new GoogleGenAI({ vertexai: true, project: 'my-project', location: 'us-central1', googleAuthOptions: { authClient } });
+const res = await withGeminiRetry(() => ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'Hello' }), { authClient });
+console.log(res.text);
 `;
 
 const USE_TS = `
@@ -86,7 +102,8 @@ beforeAll(async () => {
     join(project, 'package.json'),
     JSON.stringify({ name: 'outside', private: true, type: 'module' }),
   );
-  await run('npm', ['install', join(dir, tarball), ...NPM_FLAGS], { cwd: project });
+  // @google/genai: what the quick start uses next to the client (in the npm cache: the repo depends on it).
+  await run('npm', ['install', join(dir, tarball), '@google/genai@~2.32.0', ...NPM_FLAGS], { cwd: project });
 }, 120_000);
 
 afterAll(() => {
@@ -108,8 +125,9 @@ describe('@tokenvending/client packed and installed outside the repository', () 
     });
   });
 
-  it('type-checks a strict TypeScript file against its types', async () => {
+  it('type-checks strict TypeScript against its types, the README quick start included', async () => {
     writeFileSync(join(project, 'use.ts'), USE_TS);
+    writeFileSync(join(project, 'quick-start.ts'), QUICK_START_TS);
     const args = [
       TSC,
       '--noEmit',
@@ -125,6 +143,7 @@ describe('@tokenvending/client packed and installed outside the repository', () 
       '--types',
       'node',
       'use.ts',
+      'quick-start.ts',
     ];
     const result = await run(process.execPath, args, { cwd: project }).catch(
       (err: { stdout: string }) => err,
