@@ -1,0 +1,36 @@
+/**
+ * The form bodies of `POST /v1/token` as zod schemas, for docs/openapi.yaml (scripts/openapi.ts)
+ * and tests. `oauth-token.ts` reads these parameters itself (a repeated parameter, Basic together
+ * with body credentials, and a parameter of the other grant are refused there), so these schemas
+ * describe the accepted shape; they are not the parser.
+ */
+import { z } from 'zod';
+import { CLIENT_SECRET_SYNTAX } from '../oauth/client-secret-hash.js';
+import { TOKEN_EXCHANGE_GRANT } from '../oauth-token.js';
+
+const serviceAccount = z.string().meta({ format: 'email', description: 'The target service account.' });
+const scope = z.string().meta({ description: 'Space-separated scopes (1-64).' });
+
+export const clientCredentialsForm = z.object({
+  grant_type: z.literal('client_credentials'),
+  client_id: z.string().optional().meta({ description: 'With client_secret_post only.' }),
+  client_secret: z
+    .string()
+    .regex(CLIENT_SECRET_SYNTAX)
+    .optional()
+    .meta({ description: 'With client_secret_post only: 32-64 printable ASCII characters.' }),
+  service_account: serviceAccount,
+  scope,
+});
+
+export const tokenExchangeForm = z.object({
+  grant_type: z.literal(TOKEN_EXCHANGE_GRANT),
+  subject_token: z.string().meta({ description: 'An OIDC JWT of a configured issuer.' }),
+  subject_token_type: z.enum([
+    'urn:ietf:params:oauth:token-type:jwt',
+    'urn:ietf:params:oauth:token-type:id_token',
+  ]),
+  requested_token_type: z.literal('urn:ietf:params:oauth:token-type:access_token').optional(),
+  service_account: serviceAccount,
+  scope,
+});

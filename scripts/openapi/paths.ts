@@ -1,0 +1,207 @@
+/** The `paths` of docs/openapi.yaml: operations, examples and per-status descriptions (hand-written). */
+
+const ref = (kind: string, name: string) => ({ $ref: `#/components/${kind}/${name}` });
+const json = (schema: string) => ({ 'application/json': { schema: ref('schemas', schema) } });
+const iamSecurity = [{ workloadIdToken: [] }, { googleAccessToken: [] }];
+
+/** The error responses every IAM-compatible method can give. */
+const IAM_ERRORS = {
+  '400': ref('responses', 'InvalidArgument'),
+  '401': ref('responses', 'Unauthenticated'),
+  '403': ref('responses', 'PermissionDenied'),
+  '404': ref('responses', 'NotFound'),
+  '405': ref('responses', 'MethodNotAllowed'),
+  '413': ref('responses', 'PayloadTooLarge'),
+  '415': ref('responses', 'UnsupportedMediaType'),
+  '429': ref('responses', 'ResourceExhausted'),
+  '500': ref('responses', 'Internal'),
+  '503': ref('responses', 'Unavailable'),
+};
+
+const oauthError = (description: string, extra: Record<string, unknown> = {}) => ({
+  description,
+  ...extra,
+  content: json('OAuthError'),
+});
+const retryAfter = { 'Retry-After': ref('headers', 'RetryAfter') };
+
+export function paths(limits: { bodyKib: number; maxLifetimeSeconds: number }): Record<string, unknown> {
+  return {
+    '/v1/projects/-/serviceAccounts/{serviceAccount}:generateAccessToken': {
+      post: {
+        tags: ['IAM Credentials compatible'],
+        operationId: 'generateAccessToken',
+        summary: 'An OAuth 2.0 access token for a service account',
+        description:
+          'Granted only when one policy rule matches the caller and covers the service account, every\n' +
+          'requested scope and the lifetime. Tokens minted from a service-account key always live one\n' +
+          'hour; `expireTime` reports the real expiry.\n',
+        security: iamSecurity,
+        parameters: [ref('parameters', 'ServiceAccount')],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: ref('schemas', 'GenerateAccessTokenRequest'),
+              example: {
+                scope: ['https://www.googleapis.com/auth/cloud-platform'],
+                lifetime: `${limits.maxLifetimeSeconds}s`,
+                delegates: [],
+              },
+            },
+          },
+        },
+        responses: {
+          '200': {
+            description: 'The token.',
+            content: {
+              'application/json': {
+                schema: ref('schemas', 'GenerateAccessTokenResponse'),
+                example: { accessToken: 'ya29.c.b0Aaek...', expireTime: '2026-11-26T20:00:00Z' },
+              },
+            },
+          },
+          ...IAM_ERRORS,
+        },
+      },
+    },
+    '/v1/projects/-/serviceAccounts/{serviceAccount}:generateIdToken': {
+      post: {
+        tags: ['IAM Credentials compatible'],
+        operationId: 'generateIdToken',
+        summary: 'A Google-signed OpenID Connect ID token for a service account',
+        security: iamSecurity,
+        parameters: [ref('parameters', 'ServiceAccount')],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: ref('schemas', 'GenerateIdTokenRequest'),
+              example: { audience: 'https://example.com', includeEmail: true },
+            },
+          },
+        },
+        responses: {
+          '200': {
+            description: 'The ID token (a JWT signed by Google, `iss` https://accounts.google.com).',
+            content: json('GenerateIdTokenResponse'),
+          },
+          ...IAM_ERRORS,
+        },
+      },
+    },
+    '/v1/token': {
+      post: {
+        tags: ['OAuth 2.0'],
+        operationId: 'oauthToken',
+        summary: 'OAuth 2.0 token endpoint (client credentials, token exchange)',
+        description:
+          '`grant_type=client_credentials` (RFC 6749 §4.4) with HTTP Basic (`client_secret_basic`) or\n' +
+          '`client_id`/`client_secret` in the body (`client_secret_post`), never both; or\n' +
+          '`grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693) with an OIDC JWT\n' +
+          'of a configured issuer as `subject_token` and no client authentication. The target is\n' +
+          'named by the `service_account` parameter. A parameter sent twice is an error.\n\n' +
+          'Client secrets are 32-64 printable ASCII characters (`npm run -s hash-client-secret --\n' +
+          '--generate` makes one); the policy stores only their scrypt hash. Failed client\n' +
+          'authentications are counted per client id (known or not): after\n' +
+          '`TVS_OAUTH_MAX_FAILED_ATTEMPTS` (10) failures within `TVS_OAUTH_FAILURE_WINDOW_SECONDS`\n' +
+          '(60 s), that id is answered `429 invalid_client` with `Retry-After` for the window, even\n' +
+          'with the right secret. Unknown and known client ids get identical answers.\n',
+        security: [{ oauthClientBasic: [] }, {}],
+        requestBody: {
+          required: true,
+          content: {
+            'application/x-www-form-urlencoded': {
+              schema: {
+                oneOf: [ref('schemas', 'ClientCredentialsRequest'), ref('schemas', 'TokenExchangeRequest')],
+                discriminator: {
+                  propertyName: 'grant_type',
+                  mapping: {
+                    client_credentials: '#/components/schemas/ClientCredentialsRequest',
+                    'urn:ietf:params:oauth:grant-type:token-exchange':
+                      '#/components/schemas/TokenExchangeRequest',
+                  },
+                },
+              },
+              examples: {
+                clientCredentials: {
+                  summary: 'client_secret_post',
+                  value: {
+                    grant_type: 'client_credentials',
+                    client_id: 'nightly-batch',
+                    client_secret: 'REPLACE-WITH-THE-CLIENT-SECRET-OF-32-64-CHARS',
+                    service_account: 'gemini-caller@my-project.iam.gserviceaccount.com',
+                    scope: 'https://www.googleapis.com/auth/cloud-platform',
+                  },
+                },
+                tokenExchange: {
+                  summary: 'RFC 8693 with a GitHub Actions OIDC token',
+                  value: {
+                    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+                    subject_token: '<OIDC JWT>',
+                    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+                    service_account: 'deployer@my-project.iam.gserviceaccount.com',
+                    scope: 'https://www.googleapis.com/auth/cloud-platform',
+                  },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          '200': {
+            description: 'The token (RFC 6749 §5.1).',
+            headers: { 'Cache-Control': { schema: { type: 'string', const: 'no-store' } } },
+            content: json('OAuthTokenResponse'),
+          },
+          '400': oauthError(
+            'invalid_request, invalid_grant, invalid_scope, unsupported_grant_type, unauthorized_client or invalid_target.',
+          ),
+          '401': oauthError('invalid_client.', {
+            headers: {
+              'WWW-Authenticate': {
+                schema: { type: 'string' },
+                example: 'Basic realm="token-vending", charset="UTF-8"',
+              },
+            },
+          }),
+          '413': oauthError(`Body over ${limits.bodyKib} KiB (invalid_request).`),
+          '415': oauthError('Not form-encoded (invalid_request).'),
+          '429': {
+            description:
+              'invalid_client: too many failed client authentications for this client id (RFC 6585\n' +
+              '429; the RFC 6749 code stays `invalid_client` because the authentication is refused).\n' +
+              'The secret is not checked while the id is throttled. Same answer for unknown ids.\n',
+            headers: retryAfter,
+            content: {
+              'application/json': {
+                schema: ref('schemas', 'OAuthError'),
+                example: {
+                  error: 'invalid_client',
+                  error_description:
+                    'Too many failed client authentication attempts; retry after the time in Retry-After.',
+                },
+              },
+            },
+          },
+          '500': oauthError('server_error.'),
+          '503': oauthError(
+            'temporarily_unavailable: Google unreachable after bounded retries, or too many client\n' +
+              'secret verifications in progress on this instance (load shed; `Retry-After: 1`; the\n' +
+              'attempt is not counted as a failure).\n',
+            { headers: retryAfter },
+          ),
+        },
+      },
+    },
+    '/healthz': {
+      get: {
+        tags: ['Operations'],
+        operationId: 'healthz',
+        summary: 'Liveness',
+        security: [],
+        responses: { '200': { description: 'The function is serving.', content: json('HealthResponse') } },
+      },
+    },
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * The client as a package: `npm pack` in client/ (its prepack builds client/dist with tsc, its
+ * postpack removes it) makes a tarball that installs into a project outside this repository,
+ * imports from plain ESM JavaScript, and type-checks strict TypeScript against its types (the README's
+ * Node quick start with @google/genai included). Dependencies come from the npm cache when `npm ci`
+ * has filled it (`--prefer-offline`), else from the registry.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const CLIENT = join(REPO, 'client');
+const TSC = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
+const NPM_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'];
+
+/** What the README's Node quick start does, with a fake service (fetchImpl) instead of the network. */
+const USE_JS = `
+import { VendedTokenClient, withGeminiRetry, toFriendlyError, ClientError } from '@tokenvending/client';
+
+const authClient = new VendedTokenClient({
+  serviceUrl: 'https://token-abc123-uc.a.run.app',
+  targetServiceAccount: 'gemini-caller@my-project.iam.gserviceaccount.com',
+  idTokenSource: async () => 'workload-id-token',
+  fetchImpl: async (url, init) => {
+    if (new Headers(init.headers).get('authorization') !== 'Bearer workload-id-token') throw new Error('no ID token sent');
+    const expireTime = new Date(Date.now() + 3600_000).toISOString().replace(/\\.\\d+Z$/, 'Z');
+    return new Response(JSON.stringify({ accessToken: 'ya29.from-the-service', expireTime }), {
+      headers: { 'content-type': 'application/json' },
+    });
+  },
+});
+const { token } = await authClient.getAccessToken();
+const answer = await withGeminiRetry(async () => 'hello', { authClient });
+console.log(JSON.stringify({
+  token,
+  answer,
+  helpers: [typeof toFriendlyError, typeof ClientError],
+}));
+`;
+
+/** The README's Node quick start as written (it is type-checked, not run: it would call Vertex AI). */
+const QUICK_START_TS = `
+import { GoogleGenAI } from '@google/genai';
+import { VendedTokenClient, withGeminiRetry } from '@tokenvending/client';
+
+const authClient = new VendedTokenClient({
+  serviceUrl: 'https://token-abc123-uc.a.run.app',
+  targetServiceAccount: 'gemini-caller@my-project.iam.gserviceaccount.com',
+});
+
+const ai = new GoogleGenAI({ vertexai: true, project: 'my-project', location: 'us-central1', googleAuthOptions: { authClient } });
+const res = await withGeminiRetry(() => ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'Hello' }), { authClient });
+console.log(res.text);
+`;
+
+const USE_TS = `
+import { GoogleAuth } from 'google-auth-library';
+import {
+  VendedTokenClient,
+  GeminiApiKeySource,
+  apiKeySecretVersion,
+  withGeminiRetry,
+  type VendedTokenClientOptions,
+  type ClientErrorCode,
+} from '@tokenvending/client';
+
+const options: VendedTokenClientOptions = {
+  serviceUrl: 'https://token-abc123-uc.a.run.app',
+  targetServiceAccount: 'gemini-caller@my-project.iam.gserviceaccount.com',
+};
+const authClient = new VendedTokenClient(options);
+// What @google/genai and the Google Cloud libraries accept as googleAuthOptions.authClient.
+const auth = new GoogleAuth({ authClient });
+const keys = new GeminiApiKeySource({ secretVersion: apiKeySecretVersion('my-project', 'gemini-api-key') });
+export async function main(): Promise<string> {
+  const code: ClientErrorCode | undefined = undefined;
+  void code;
+  void auth;
+  void keys;
+  return withGeminiRetry(async () => 'ok', { authClient });
+}
+`;
+
+let dir: string;
+let project: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tvs-client-package-'));
+  await run('npm', ['pack', '--pack-destination', dir, '--loglevel=error'], { cwd: CLIENT });
+  const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'));
+  if (!tarball) throw new Error(`npm pack wrote no tarball into ${dir}`);
+  project = join(dir, 'project');
+  rmSync(project, { recursive: true, force: true });
+  await run('mkdir', ['-p', project]);
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'outside', private: true, type: 'module' }),
+  );
+  // @google/genai: what the quick start uses next to the client (in the npm cache: the repo depends on it).
+  await run('npm', ['install', join(dir, tarball), '@google/genai@~2.32.0', ...NPM_FLAGS], { cwd: project });
+}, 120_000);
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('@tokenvending/client packed and installed outside the repository', () => {
+  it('leaves no build output in client/', () => {
+    expect(readdirSync(CLIENT)).not.toContain('dist');
+  });
+
+  it('imports from plain ESM JavaScript and fetches a token from the service', async () => {
+    writeFileSync(join(project, 'use.mjs'), USE_JS);
+    const { stdout } = await run(process.execPath, ['use.mjs'], { cwd: project });
+    expect(JSON.parse(stdout)).toEqual({
+      token: 'ya29.from-the-service',
+      answer: 'hello',
+      helpers: ['function', 'function'],
+    });
+  });
+
+  it('type-checks strict TypeScript against its types, the README quick start included', async () => {
+    writeFileSync(join(project, 'use.ts'), USE_TS);
+    writeFileSync(join(project, 'quick-start.ts'), QUICK_START_TS);
+    const args = [
+      TSC,
+      '--noEmit',
+      '--strict',
+      '--target',
+      'ES2022',
+      '--module',
+      'NodeNext',
+      '--moduleResolution',
+      'NodeNext',
+      '--typeRoots',
+      join(REPO, 'node_modules', '@types'),
+      '--types',
+      'node',
+      'use.ts',
+      'quick-start.ts',
+    ];
+    const result = await run(process.execPath, args, { cwd: project }).catch(
+      (err: { stdout: string }) => err,
+    );
+    expect(result.stdout).toBe('');
+  }, 60_000);
+});
