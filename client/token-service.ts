@@ -8,7 +8,7 @@ import { parseJson } from '../shared/json.js';
 import { HttpAnswerError } from './errors.js';
 
 export interface AccessTokenCall {
-  /** Base URL of the token function, e.g. `https://token-xyz.a.run.app`. */
+  /** Base URL of the token function, e.g. `https://europe-west1-my-project.cloudfunctions.net/tvs-token`. */
   serviceUrl: string;
   targetServiceAccount: string;
   scopes: readonly string[];

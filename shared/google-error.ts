@@ -39,12 +39,10 @@ export function asTvsError(err: unknown): TvsError {
 /**
  * Renders an error as Google's error body plus the HTTP status and headers to send: the error's own
  * `httpStatus` when it has one, else the canonical status of its code.
- * @param httpStatusOverride deprecated: give the error `{ httpStatus }` instead. Still used by
- *   `functions/rotate/http-handler.ts` (405).
  */
-export function toHttpError(err: unknown, httpStatusOverride?: number): HttpError {
+export function toHttpError(err: unknown): HttpError {
   const error = asTvsError(err);
-  const httpStatus = httpStatusOverride ?? error.httpStatus ?? HTTP_STATUS[error.code];
+  const httpStatus = error.httpStatus ?? HTTP_STATUS[error.code];
   const headers: Record<string, string> = {};
   if (error.retryAfterSeconds !== undefined)
     headers['retry-after'] = String(Math.max(0, Math.ceil(error.retryAfterSeconds)));

@@ -67,8 +67,7 @@ export function createRotateHttpHandler({ run, authorize, onRefused }: RotateHtt
     if (req.method !== 'POST') {
       res.set('allow', 'POST');
       const { httpStatus, body } = toHttpError(
-        new InvalidArgumentError('Use POST.', { reason: 'METHOD_NOT_ALLOWED' }),
-        405,
+        new InvalidArgumentError('Use POST.', { reason: 'METHOD_NOT_ALLOWED', httpStatus: 405 }),
       );
       res.status(httpStatus).json(body);
       return;

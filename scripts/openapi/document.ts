@@ -127,7 +127,7 @@ export function openApiDocument(): Record<string, unknown> {
           'Deployed function: the `token_url` output of terraform/examples/complete (the Cloud Functions gen2 URL, ' +
           'also the default audience); its Cloud Run `run.app` URL serves the same API.',
         variables: {
-          region: { default: 'us-central1' },
+          region: { default: 'europe-west1' },
           project: { default: 'my-project' },
           function: { default: 'tvs-token', description: 'The `function_name` of the Terraform module.' },
         },

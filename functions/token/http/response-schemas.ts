@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { HTTP_STATUS, type ErrorCode } from '../../../shared/errors.js';
 import { ERROR_DOMAIN } from '../../../shared/google-error.js';
-import type { OAuthErrorCode } from './respond.js';
+import { OAUTH_ERROR_CODES } from './respond.js';
 
 export const generateAccessTokenResponse = z.strictObject({
   accessToken: z.string().min(1).meta({ description: 'The access token. Never log it.' }),
@@ -29,18 +29,6 @@ export const oauthTokenResponse = z.strictObject({
   scope: z.string().meta({ description: 'Space-separated scopes granted.' }),
   issued_token_type: z.literal(ACCESS_TOKEN_TYPE).optional().meta({ description: 'Token exchange only.' }),
 });
-
-const OAUTH_ERROR_CODES = [
-  'invalid_request',
-  'invalid_client',
-  'invalid_grant',
-  'unauthorized_client',
-  'unsupported_grant_type',
-  'invalid_scope',
-  'invalid_target',
-  'server_error',
-  'temporarily_unavailable',
-] as const satisfies readonly OAuthErrorCode[];
 
 /** RFC 6749 §5.2 error body of `/v1/token`. */
 export const oauthErrorBody = z.strictObject({

@@ -19,7 +19,7 @@ output "rotator_service_account_email" {
 }
 
 output "policy_secret_id" {
-  description = "Secret to add the policy to (gcloud secrets versions add ... --data-file=policy.yaml)."
+  description = "Secret to add the policy to (gcloud secrets versions add ... --data-file=policy.json)."
   value       = module.secrets.policy_secret_id
 }
 

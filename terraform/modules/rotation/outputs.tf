@@ -4,8 +4,8 @@ output "rotate_function_name" {
 }
 
 output "rotate_url" {
-  description = "URL of the scheduled rotation function (internal only)."
-  value       = google_cloudfunctions2_function.rotate.service_config[0].uri
+  description = "URL of the scheduled rotation function (internal only): the cloudfunctions.net address that Cloud Scheduler calls and that the function expects as its OIDC audience (TVS_ROTATE_AUDIENCE)."
+  value       = local.rotate_url
 }
 
 output "rotate_on_event_function_name" {

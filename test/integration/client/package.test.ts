@@ -1,12 +1,12 @@
 /**
  * The client as a package: `npm pack` in client/ (its prepack builds client/dist with tsc, its
  * postpack removes it) makes a tarball that installs into a project outside this repository,
- * imports from plain ESM JavaScript, and type-checks strict TypeScript against its types (the README's
- * Node quick start with @google/genai included). Dependencies come from the npm cache when `npm ci`
- * has filled it (`--prefer-offline`), else from the registry.
+ * imports from plain ESM JavaScript, and type-checks strict TypeScript against its types (the Node
+ * quick start of docs/workloads.md, with @google/genai, included). Dependencies come from the npm
+ * cache when `npm ci` has filled it (`--prefer-offline`), else from the registry.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ const CLIENT = join(REPO, 'client');
 const TSC = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
 const NPM_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'];
 
-/** What the README's Node quick start does, with a fake service (fetchImpl) instead of the network. */
+/** What the Node quick start does, with a fake service (fetchImpl) instead of the network. */
 const USE_JS = `
 import { VendedTokenClient, withGeminiRetry, toFriendlyError, ClientError } from '@tokenvending/client';
 
@@ -44,20 +44,15 @@ console.log(JSON.stringify({
 }));
 `;
 
-/** The README's Node quick start as written (it is type-checked, not run: it would call Vertex AI). */
-const QUICK_START_TS = `
-import { GoogleGenAI } from '@google/genai';
-import { VendedTokenClient, withGeminiRetry } from '@tokenvending/client';
-
-const authClient = new VendedTokenClient({
-  serviceUrl: 'https://token-abc123-uc.a.run.app',
-  targetServiceAccount: 'gemini-caller@my-project.iam.gserviceaccount.com',
-});
-
-const ai = new GoogleGenAI({ vertexai: true, project: 'my-project', location: 'us-central1', googleAuthOptions: { authClient } });
-const res = await withGeminiRetry(() => ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'Hello' }), { authClient });
-console.log(res.text);
-`;
+/**
+ * The Node quick start as written: every TypeScript block of docs/workloads.md that imports the
+ * package (type-checked, not run: it would call Vertex AI and Secret Manager).
+ */
+const QUICK_START_BLOCKS = [
+  ...readFileSync(join(REPO, 'docs', 'workloads.md'), 'utf8').matchAll(/^```ts\n([\s\S]*?)^```$/gm),
+]
+  .map((m) => m[1])
+  .filter((code) => code.includes("from '@tokenvending/client'"));
 
 const USE_TS = `
 import { GoogleAuth } from 'google-auth-library';
@@ -125,9 +120,18 @@ describe('@tokenvending/client packed and installed outside the repository', () 
     });
   });
 
-  it('type-checks strict TypeScript against its types, the README quick start included', async () => {
+  it('finds the quick start in docs/workloads.md: the Vertex AI and the API-key snippets', () => {
+    expect(QUICK_START_BLOCKS).toHaveLength(2);
+    expect(QUICK_START_BLOCKS[0]).toContain('new VendedTokenClient(');
+    expect(QUICK_START_BLOCKS[1]).toContain('new GeminiApiKeySource(');
+  });
+
+  it('type-checks strict TypeScript against its types, the docs quick start included', async () => {
     writeFileSync(join(project, 'use.ts'), USE_TS);
-    writeFileSync(join(project, 'quick-start.ts'), QUICK_START_TS);
+    const quickStarts = QUICK_START_BLOCKS.map((code, i) => {
+      writeFileSync(join(project, `quick-start-${i}.ts`), code);
+      return `quick-start-${i}.ts`;
+    });
     const args = [
       TSC,
       '--noEmit',
@@ -143,7 +147,7 @@ describe('@tokenvending/client packed and installed outside the repository', () 
       '--types',
       'node',
       'use.ts',
-      'quick-start.ts',
+      ...quickStarts,
     ];
     const result = await run(process.execPath, args, { cwd: project }).catch(
       (err: { stdout: string }) => err,

@@ -1,6 +1,6 @@
 /**
  * Retirement never breaks `current`: an operator who rolls back while the old credential is
- * retiring (README › Rolling back, step 1: point `current` at the old version) keeps a working
+ * retiring (docs/rotation.md › Rolling back, step 1: point `current` at the old version) keeps a working
  * credential — the version `current` names is neither disabled nor destroyed, and its key is not
  * deleted — whatever the rotation state still says.
  */

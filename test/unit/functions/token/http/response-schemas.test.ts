@@ -63,8 +63,13 @@ describe('googleErrorBody', () => {
   });
 
   it('matches an error with metadata and an HTTP status override', () => {
-    const err = new UnavailableError('Generic message.', { reason: 'X', metadata: { field: 'scope' } });
-    const { body } = toHttpError(err, 429);
+    const err = new UnavailableError('Generic message.', {
+      reason: 'X',
+      metadata: { field: 'scope' },
+      httpStatus: 429,
+    });
+    const { body } = toHttpError(err);
+    expect(body.error.code).toBe(429);
     expect(googleErrorBody.parse(body)).toEqual(body);
   });
 });
