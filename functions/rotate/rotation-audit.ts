@@ -1,18 +1,11 @@
 /** One audit entry per rotation action, through the shared audit log (ids only, never key material). */
-import type { AuditLog } from '../../shared/audit-log.js';
+import type { AuditEntry, AuditLog } from '../../shared/audit-log.js';
 import type { TvsError } from '../../shared/errors.js';
 import { HTTP_STATUS } from '../../shared/errors.js';
 import type { AuditOnlyStep, Step } from './report.js';
 
-export interface RotationAuditFields {
-  secret: string;
-  kind?: string;
-  phase?: string;
-  keyId?: string;
-  oldKeyId?: string;
-  newKeyId?: string;
-  version?: number;
-}
+/** The ids an entry names; `trigger` is added from the run. */
+export type RotationAuditFields = Omit<NonNullable<AuditEntry['rotation']>, 'trigger'>;
 
 export interface RotationAudit {
   done(step: Step | AuditOnlyStep, fields: RotationAuditFields, reason?: string): void;

@@ -1,5 +1,6 @@
 /** The one audit entry each decision writes, whichever route made it. */
-import type { AuditEntry, AuditLog } from '../../shared/audit-log.js';
+import { tokenFingerprint, type AuditEntry, type AuditLog } from '../../shared/audit-log.js';
+import type { Grant } from './decide.js';
 import type { RequestContext } from './http/request-context.js';
 import type { PolicyCaller } from './policy/compile-policy.js';
 
@@ -19,4 +20,24 @@ export function writeAudit(
 ): void {
   const latencyMs = nowMs - ctx.startedAtMs;
   audit.write({ ...entry, requestId: ctx.requestId, latencyMs }, { trace: ctx.trace });
+}
+
+/** The entry of a granted request: the rule that allowed it and the token's fingerprint, never the token. */
+export function grantedEntry(
+  action: string,
+  caller: PolicyCaller,
+  target: AuditEntry['target'],
+  grant: Grant,
+): Omit<AuditEntry, 'requestId' | 'latencyMs'> {
+  return {
+    decision: 'granted',
+    reason: 'GRANTED',
+    action,
+    httpStatus: 200,
+    caller: auditCaller(caller),
+    target,
+    rule: grant.rule,
+    cacheHit: grant.minted.cacheHit,
+    tokenFingerprint: tokenFingerprint(grant.minted.token),
+  };
 }

@@ -4,12 +4,12 @@
  * Google's IAM Service Account Credentials API gives them, and exactly one audit entry per decision.
  */
 import type { ServerResponse } from 'node:http';
-import { tokenFingerprint, type AuditEntry } from '../../shared/audit-log.js';
+import type { AuditEntry } from '../../shared/audit-log.js';
 import { describe } from '../../shared/google-error.js';
 import type { MintResult } from '../../shared/minting/minter.js';
 import type { CallerIdentity } from './auth/types.js';
 import { decideAndMint } from './decide.js';
-import { auditCaller, writeAudit } from './decision-audit.js';
+import { auditCaller, grantedEntry, writeAudit } from './decision-audit.js';
 import { header, readBody, type FunctionRequest, type RequestContext } from './http/request-context.js';
 import {
   generateAccessTokenBody,
@@ -98,17 +98,7 @@ async function answer(
     const grant = await decideAndMint(deps, caller, call.request);
     target.backend = grant.backend;
     sendJson(res, 200, call.answer(grant.minted));
-    writeAudit(deps.audit, ctx, now(), {
-      decision: 'granted',
-      reason: 'GRANTED',
-      action,
-      httpStatus: 200,
-      caller: auditCaller(caller),
-      target,
-      rule: grant.rule,
-      cacheHit: grant.minted.cacheHit,
-      tokenFingerprint: tokenFingerprint(grant.minted.token),
-    });
+    writeAudit(deps.audit, ctx, now(), grantedEntry(action, caller, target, grant));
   } catch (err) {
     const sent = sendGoogleError(res, err);
     writeAudit(deps.audit, ctx, now(), {

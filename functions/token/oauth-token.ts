@@ -7,11 +7,11 @@
  * Responses and errors are RFC 6749 §5.1/§5.2 shaped.
  */
 import type { ServerResponse } from 'node:http';
-import { tokenFingerprint, type AuditEntry } from '../../shared/audit-log.js';
+import type { AuditEntry } from '../../shared/audit-log.js';
 import { TvsError } from '../../shared/errors.js';
 import { asTvsError, describe } from '../../shared/google-error.js';
 import { decideAndMint } from './decide.js';
-import { auditCaller, writeAudit } from './decision-audit.js';
+import { auditCaller, grantedEntry, writeAudit } from './decision-audit.js';
 import { header, readBody, type FunctionRequest, type RequestContext } from './http/request-context.js';
 import { sendJson, sendOAuthError, type OAuthErrorCode } from './http/respond.js';
 import { parseServiceAccountEmail } from './http/request-schemas.js';
@@ -142,17 +142,7 @@ export async function handleOAuthToken(
       scope: scopes.join(' '),
       ...(grantType === TOKEN_EXCHANGE_GRANT ? { issued_token_type: ACCESS_TOKEN_TYPE } : {}),
     });
-    writeAudit(deps.audit, ctx, now(), {
-      decision: 'granted',
-      reason: 'GRANTED',
-      action: `oauthToken:${grantType}`,
-      httpStatus: 200,
-      caller: auditCaller(caller),
-      target,
-      rule: grant.rule,
-      cacheHit: grant.minted.cacheHit,
-      tokenFingerprint: tokenFingerprint(grant.minted.token),
-    });
+    writeAudit(deps.audit, ctx, now(), grantedEntry(`oauthToken:${grantType}`, caller, target, grant));
   } catch (err) {
     const e = toOAuthError(err);
     sendOAuthError(res, e.status, e.error, e.description, e.headers);

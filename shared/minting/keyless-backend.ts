@@ -9,7 +9,6 @@
  * two, one permission per token kind instead of `signJwt` (which would let the identity sign
  * arbitrary JWTs as the SA), and Google sets the expiry and claims itself.
  */
-import { decodeJwt } from 'jose';
 import {
   InternalError,
   InvalidArgumentError,
@@ -19,6 +18,7 @@ import {
 } from '../errors.js';
 import { codeForHttpStatus, readGoogleError } from '../google-error.js';
 import { boundedFetch, FetchError } from '../http/bounded-fetch.js';
+import { idTokenExpiryMs } from './id-token-expiry.js';
 import { parseRetryAfter } from '../http/retry.js';
 import { parseJsonObject } from '../json.js';
 import type { OwnCredential } from './own-credential.js';
@@ -128,7 +128,10 @@ export function createKeylessBackend(options: KeylessBackendOptions): KeylessBac
       const { json } = await call('generateIdToken', email, { audience, includeEmail }, signal);
       if (typeof json.token !== 'string' || !json.token)
         throw unavailable('IAM Credentials generateIdToken answered without a token');
-      return { token: json.token, expiresAtMs: jwtExpiryMs(json.token) } satisfies MintedToken;
+      const expiresAtMs = idTokenExpiryMs(json.token);
+      if (expiresAtMs === undefined)
+        throw unavailable('IAM Credentials generateIdToken answered with an ID token without a valid exp');
+      return { token: json.token, expiresAtMs } satisfies MintedToken;
     },
   };
 }
@@ -184,19 +187,6 @@ function refusal(
         detail,
       });
   }
-}
-
-/** `exp` of an ID token Google just returned over TLS; used only to size the cache entry. */
-function jwtExpiryMs(jwt: string): number {
-  let exp: unknown;
-  try {
-    exp = decodeJwt(jwt).exp;
-  } catch {
-    exp = undefined; // not a JWT: a garbled answer, like a missing exp
-  }
-  if (typeof exp !== 'number' || !Number.isFinite(exp))
-    throw unavailable('IAM Credentials generateIdToken answered with an ID token without a valid exp');
-  return exp * 1000;
 }
 
 /** google-auth-library takes no AbortSignal: stop waiting when ours fires (the shared refresh carries on). */

@@ -4,12 +4,12 @@
  * ones (5xx, 429, network faults, timeouts, garbled 200s) an {@link UpstreamUnavailable}, OAuth
  * refusals (4xx) a final error the caller may show.
  */
-import { decodeJwt } from 'jose';
 import { InternalError, InvalidArgumentError, UpstreamUnavailable } from '../errors.js';
 import { readGoogleError } from '../google-error.js';
 import { boundedFetch, FetchError } from '../http/bounded-fetch.js';
 import { parseRetryAfter } from '../http/retry.js';
 import { parseJsonObject } from '../json.js';
+import { idTokenExpiryMs } from './id-token-expiry.js';
 
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
@@ -78,7 +78,10 @@ export async function exchangeAssertion(
     return { kind: 'access_token', token: body.access_token, expiresAtMs: sentAtMs + expiresIn * 1000 };
   }
   if (typeof body.id_token === 'string' && body.id_token) {
-    return { kind: 'id_token', token: body.id_token, expiresAtMs: idTokenExpiryMs(body.id_token) };
+    const expiresAtMs = idTokenExpiryMs(body.id_token);
+    if (expiresAtMs === undefined)
+      throw unavailable('token endpoint answered with an ID token without a valid exp');
+    return { kind: 'id_token', token: body.id_token, expiresAtMs };
   }
   throw unavailable('token endpoint answered 200 without a token');
 }
@@ -104,20 +107,4 @@ function refusal(oauthError: string | undefined, detail: string): InvalidArgumen
     reason: oauthError === 'invalid_grant' ? CREDENTIAL_REJECTED : 'UPSTREAM_REJECTED',
     detail,
   });
-}
-
-/**
- * Reads `exp` from an ID token we just received over TLS from the token endpoint. Only the
- * expiry is used (for caching); the token is handed on, never trusted for anything else here.
- */
-function idTokenExpiryMs(idToken: string): number {
-  let exp: unknown;
-  try {
-    exp = decodeJwt(idToken).exp;
-  } catch {
-    exp = undefined; // not a JWT: a garbled answer, like a missing exp
-  }
-  if (typeof exp !== 'number' || !Number.isFinite(exp))
-    throw unavailable('token endpoint answered with an ID token without a valid exp');
-  return exp * 1000;
 }
