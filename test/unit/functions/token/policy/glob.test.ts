@@ -64,9 +64,12 @@ describe('compileGlob', () => {
     expect(asciiLower('\u212A')).toBe('\u212A');
   });
 
-  it('rejects ** and empty patterns', () => {
+  it('rejects ** unless allowed, *** always, and empty patterns', () => {
     expect(() => compileGlob('a/**')).toThrow(
-      new TypeError('"**" is not supported: "*" matches within one segment'),
+      new TypeError('"**" is allowed only in subject and claims patterns'),
+    );
+    expect(() => compileGlob('a/***', { allowDoubleStar: true })).toThrow(
+      new TypeError('"***" is ambiguous: use "*" or "**"'),
     );
     expect(() => compileGlob('')).toThrow(new TypeError('empty pattern'));
   });
