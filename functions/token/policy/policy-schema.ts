@@ -137,7 +137,7 @@ const claimValue = z.unknown().transform((value, ctx): string | boolean | string
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     for (const issue of parsed.error.issues)
-      ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as PropertyKey[] });
+      ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
     return z.NEVER;
   }
   return parsed.data;
@@ -183,7 +183,7 @@ function pick<A extends z.ZodType, B extends z.ZodType>(
     const parsed = (test(value) ? branches.yes : branches.no).safeParse(value);
     if (parsed.success) return parsed.data;
     for (const issue of parsed.error.issues)
-      ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as PropertyKey[] });
+      ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
     return z.NEVER;
   });
 }
