@@ -9,7 +9,8 @@ import {
   formatClientSecretHash,
   type ClientSecretHash,
 } from '../oauth/client-secret-hash.js';
-import { asciiLower, compileGlob, type Matcher } from './glob.js';
+import { compileClaim } from './claim-matcher.js';
+import { asciiLower, compileGlob, type GlobOptions, type Matcher } from './glob.js';
 import { policySchema, type PolicyDocument, type ServiceAccountEntry } from './policy-schema.js';
 
 /**
@@ -40,7 +41,27 @@ export type DenialReason =
 
 export type Decision =
   | { allowed: true; rule: string; serviceAccount: (ServiceAccountEntry & { email: string }) | undefined }
-  | { allowed: false; reason: DenialReason; rule?: string };
+  | {
+      allowed: false;
+      reason: DenialReason;
+      /** The rule that came closest (log-only: never told to the caller). */
+      rule?: string;
+      /**
+       * NO_RULE_FOR_CALLER only: the first caller field of `rule` that differed, as the policy
+       * names it (`subject`, `email`, `claims.ref_protected`, `claims./kubernetes.io/namespace`),
+       * and how many of its caller fields differed. Field names only, never the token's values.
+       */
+      differed?: { field: string; count: number };
+    };
+
+/** The log-only detail of a denial: the closest rule and, when no rule matched the caller, what differed. */
+export function describeDenial(decision: Extract<Decision, { allowed: false }>): string | undefined {
+  if (!decision.rule) return undefined;
+  const differed = decision.differed;
+  if (!differed) return `closest rule: ${decision.rule}`;
+  const more = differed.count > 1 ? ` (and ${differed.count - 1} more)` : '';
+  return `closest rule: ${decision.rule}; caller ${differed.field} differed${more}`;
+}
 
 export interface CompiledPolicy {
   readonly version: 1;
@@ -60,9 +81,16 @@ export class PolicyError extends Error {
   override readonly name = 'PolicyError';
 }
 
+/**
+ * How a caller fares against one rule: `match`, `unrelated` (another issuer, credential kind or
+ * a client), or `differs` with the caller fields that did not match, in rule order.
+ */
+type CallerMatch =
+  { kind: 'match' } | { kind: 'unrelated' } | { kind: 'differs'; fields: string[]; of: number };
+
 interface CompiledRule {
   name: string;
-  matchesCaller(caller: PolicyCaller): boolean;
+  matchCaller(caller: PolicyCaller): CallerMatch;
   serviceAccounts: Matcher[];
   scopes: Matcher[];
   audiences: Matcher[];
@@ -115,15 +143,17 @@ function compileRule(
   options: CompileOptions,
 ): CompiledRule {
   const where = `rules[${index}] (name=${rule.name})`;
-  const glob = (field: string, pattern: string, caseInsensitiveAscii = false): Matcher => {
+  const glob = (field: string, pattern: string, globOptions: GlobOptions = {}): Matcher => {
     try {
-      return compileGlob(pattern, { caseInsensitiveAscii });
+      return compileGlob(pattern, globOptions);
     } catch (err) {
       throw new PolicyError(`Invalid policy:\n  ${where}.${field}: ${(err as Error).message}`);
     }
   };
 
-  const serviceAccounts = rule.serviceAccounts.map((p, i) => glob(`serviceAccounts[${i}]`, p, true));
+  const serviceAccounts = rule.serviceAccounts.map((p, i) =>
+    glob(`serviceAccounts[${i}]`, p, { caseInsensitiveAscii: true }),
+  );
   const configured = Object.entries(doc.serviceAccounts).filter(([email]) =>
     serviceAccounts.some((m) => m(email)),
   );
@@ -162,31 +192,38 @@ function compileRule(
   }
 
   const caller = rule.caller;
-  let matchesCaller: (c: PolicyCaller) => boolean;
+  let matchCaller: (c: PolicyCaller) => CallerMatch;
   if ('client' in caller) {
     if (!Object.hasOwn(doc.clients, caller.client))
       throw new PolicyError(
         `Invalid policy:\n  ${where}.caller.client: ${caller.client} is not listed under "clients"`,
       );
-    matchesCaller = (c) => c.kind === 'client' && c.clientId === caller.client;
+    matchCaller = (c) => (c.kind === 'client' && c.clientId === caller.client ? MATCH : UNRELATED);
   } else {
-    const subject = caller.subject === undefined ? undefined : glob('caller.subject', caller.subject);
-    const email = caller.email === undefined ? undefined : glob('caller.email', caller.email, true);
-    const claims = Object.entries(caller.claims ?? {}).map(
-      ([name, p]) => [name, glob(`caller.claims.${name}`, p)] as const,
-    );
-    const credentials = new Set(caller.credentials ?? ['id_token']);
-    matchesCaller = (c) => {
-      if (c.kind === 'client' || c.issuer !== caller.issuer) return false;
-      // Access tokens are not bound to this service's audience: a rule must opt in to them.
-      if (!credentials.has(c.kind === 'google_access_token' ? 'access_token' : 'id_token')) return false;
-      if (subject && !subject(c.subject)) return false;
+    const checks: Array<{ field: string; matches: (c: Exclude<PolicyCaller, ClientCaller>) => boolean }> = [];
+    if (caller.subject !== undefined) {
+      const subject = glob('caller.subject', caller.subject, { allowDoubleStar: true });
+      checks.push({ field: 'subject', matches: (c) => subject(c.subject) });
+    }
+    if (caller.email !== undefined) {
+      const email = glob('caller.email', caller.email, { caseInsensitiveAscii: true });
       // An email only counts when the issuer verified it.
-      if (email && !(c.email !== undefined && c.emailVerified === true && email(c.email))) return false;
-      return claims.every(([name, m]) => {
-        const value = Object.hasOwn(c.claims, name) ? c.claims[name] : undefined;
-        return typeof value === 'string' && m(value);
+      checks.push({
+        field: 'email',
+        matches: (c) => c.email !== undefined && c.emailVerified === true && email(c.email),
       });
+    }
+    for (const [key, expected] of Object.entries(caller.claims ?? {})) {
+      const claim = compileClaim(key, expected, glob);
+      checks.push({ field: `claims.${key}`, matches: (c) => claim.matches(c.claims) });
+    }
+    const credentials = new Set(caller.credentials ?? ['id_token']);
+    matchCaller = (c) => {
+      if (c.kind === 'client' || c.issuer !== caller.issuer) return UNRELATED;
+      // Access tokens are not bound to this service's audience: a rule must opt in to them.
+      if (!credentials.has(c.kind === 'google_access_token' ? 'access_token' : 'id_token')) return UNRELATED;
+      const fields = checks.filter((check) => !check.matches(c)).map((check) => check.field);
+      return fields.length === 0 ? MATCH : { kind: 'differs', fields, of: checks.length };
     };
   }
 
@@ -203,7 +240,7 @@ function compileRule(
 
   return {
     name: rule.name,
-    matchesCaller,
+    matchCaller,
     serviceAccounts,
     scopes: (rule.scopes ?? []).map((p, i) => glob(`scopes[${i}]`, p)),
     audiences,
@@ -226,6 +263,9 @@ function compileClientSecrets(doc: PolicyDocument): ClientSecretHash {
   return dummyClientSecretHash(Object.values(doc.clients).map((c) => c.secretHash));
 }
 
+const MATCH: CallerMatch = { kind: 'match' };
+const UNRELATED: CallerMatch = { kind: 'unrelated' };
+
 const DENIAL_ORDER: DenialReason[] = [
   'NO_RULE_FOR_CALLER',
   'SERVICE_ACCOUNT_NOT_ALLOWED',
@@ -241,12 +281,25 @@ function authorize(
   lookup: (email: string) => (ServiceAccountEntry & { email: string }) | undefined,
 ): Decision {
   // The denial reported is the one that got furthest: it tells an operator which field to fix.
-  let best: { reason: DenialReason; rule?: string } = { reason: 'NO_RULE_FOR_CALLER' };
+  let best: Extract<Decision, { allowed: false }> = { allowed: false, reason: 'NO_RULE_FOR_CALLER' };
   const note = (reason: DenialReason, rule: string) => {
-    if (DENIAL_ORDER.indexOf(reason) > DENIAL_ORDER.indexOf(best.reason)) best = { reason, rule };
+    if (DENIAL_ORDER.indexOf(reason) > DENIAL_ORDER.indexOf(best.reason))
+      best = { allowed: false, reason, rule };
   };
+  // When no rule matches the caller: the rule of the same issuer with the fewest differing
+  // fields (then the larger share matched, then policy order), and the first field that differed.
+  let closest: { rule: string; fields: string[]; of: number } | undefined;
   for (const rule of rules) {
-    if (!rule.matchesCaller(caller)) continue;
+    const match = rule.matchCaller(caller);
+    if (match.kind === 'differs') {
+      if (
+        !closest ||
+        match.fields.length < closest.fields.length ||
+        (match.fields.length === closest.fields.length && match.of > closest.of)
+      )
+        closest = { rule: rule.name, fields: match.fields, of: match.of };
+    }
+    if (match.kind !== 'match') continue;
     if (!rule.serviceAccounts.some((m) => m(request.serviceAccount))) {
       note('SERVICE_ACCOUNT_NOT_ALLOWED', rule.name);
       continue;
@@ -266,7 +319,14 @@ function authorize(
     }
     return { allowed: true, rule: rule.name, serviceAccount: lookup(request.serviceAccount) };
   }
-  return { allowed: false, ...best };
+  if (best.reason === 'NO_RULE_FOR_CALLER' && closest)
+    return {
+      allowed: false,
+      reason: 'NO_RULE_FOR_CALLER',
+      rule: closest.rule,
+      differed: { field: closest.fields[0], count: closest.fields.length },
+    };
+  return best;
 }
 
 /**

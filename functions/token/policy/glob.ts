@@ -1,32 +1,64 @@
 /**
  * Anchored glob patterns for policy fields. `*` matches one or more characters inside a single
  * segment: never `/`, `.`, `@`, `:`, `?`, `#` or whitespace, so a pattern cannot reach across
- * path segments, domain labels or the local/domain parts of an email. Everything else is literal.
+ * path segments, domain labels or the local/domain parts of an email. `**` (only where the caller
+ * allows it) matches one or more characters that may include `/` and `.`, but never `@`, `:`,
+ * `?`, `#` or whitespace: it spans path segments (`group/sub/project`, `refs/heads/release/1.2`)
+ * without reaching into the next field of a subject. Everything else is literal.
  */
 export type Matcher = (value: string) => boolean;
+
+export interface GlobOptions {
+  /** Fold A-Z only (never Unicode). */
+  caseInsensitiveAscii?: boolean;
+  /** Accept `**`; without it a `**` is an error (emails, service accounts, scopes, audiences). */
+  allowDoubleStar?: boolean;
+}
 
 /** Characters a `*` never matches. */
 const SEPARATORS = new Set(['/', '.', '@', ':', '?', '#']);
 const isSegmentChar = (c: string) => !SEPARATORS.has(c) && !/\s/u.test(c);
+/** A `**` also matches `/` and `.`. */
+const isPathChar = (c: string) => c === '/' || c === '.' || isSegmentChar(c);
+
+const STAR = 0;
+const DOUBLE_STAR = 1;
+/** A pattern token: a literal character, or one of the two wildcards. */
+type Token = string | typeof STAR | typeof DOUBLE_STAR;
 
 /**
- * Compiles `pattern` into an anchored matcher. `caseInsensitiveAscii` folds A-Z only (never Unicode).
+ * Compiles `pattern` into an anchored matcher.
  * Matching simulates the pattern as a small automaton over the input, in O(input × pattern)
  * time: no backtracking, so a hostile value cannot stall the event loop (a regex like
  * `a-[^.]+-[^.]+@x` is quadratic or worse on `a-a-a-a-…`).
  */
-export function compileGlob(pattern: string, options: { caseInsensitiveAscii?: boolean } = {}): Matcher {
+export function compileGlob(pattern: string, options: GlobOptions = {}): Matcher {
   if (pattern.length === 0) throw new TypeError('empty pattern');
   const fold = options.caseInsensitiveAscii ? asciiLower : (s: string) => s;
   const normalized = fold(pattern);
   if (!normalized.includes('*')) return (value) => fold(value) === normalized;
-  if (normalized.includes('**')) throw new TypeError('"**" is not supported: "*" matches within one segment');
-  const tokens = [...normalized];
+  if (normalized.includes('***')) throw new TypeError('"***" is ambiguous: use "*" or "**"');
+  if (normalized.includes('**') && !options.allowDoubleStar)
+    throw new TypeError('"**" is allowed only in subject and claims patterns');
+  const tokens = tokenize(normalized);
   return (value) => matchTokens(tokens, [...fold(value)]);
 }
 
-/** State j = "the first j pattern tokens are matched"; a `*` consumes one or more segment characters. */
-function matchTokens(tokens: readonly string[], input: readonly string[]): boolean {
+function tokenize(pattern: string): Token[] {
+  const chars = [...pattern];
+  const tokens: Token[] = [];
+  for (let i = 0; i < chars.length; i++) {
+    if (chars[i] !== '*') tokens.push(chars[i]);
+    else if (chars[i + 1] === '*') {
+      tokens.push(DOUBLE_STAR);
+      i++;
+    } else tokens.push(STAR);
+  }
+  return tokens;
+}
+
+/** State j = "the first j pattern tokens are matched"; a wildcard consumes one or more characters it allows. */
+function matchTokens(tokens: readonly Token[], input: readonly string[]): boolean {
   const m = tokens.length;
   let current = new Uint8Array(m + 1);
   let next = new Uint8Array(m + 1);
@@ -34,16 +66,18 @@ function matchTokens(tokens: readonly string[], input: readonly string[]): boole
   for (const c of input) {
     next.fill(0);
     const segmentChar = isSegmentChar(c);
+    const pathChar = isPathChar(c);
+    const accepts = (token: Token) =>
+      token === STAR ? segmentChar : token === DOUBLE_STAR ? pathChar : token === c;
     let any = false;
     for (let j = 0; j <= m; j++) {
       if (!current[j]) continue;
-      const token = tokens[j];
-      if (j < m && (token === '*' ? segmentChar : token === c)) {
+      if (j < m && accepts(tokens[j])) {
         next[j + 1] = 1;
         any = true;
       }
-      // Reached through a `*` that already consumed a character: it may consume more.
-      if (j > 0 && tokens[j - 1] === '*' && segmentChar) {
+      // Reached through a wildcard that already consumed a character: it may consume more.
+      if (j > 0 && typeof tokens[j - 1] === 'number' && accepts(tokens[j - 1])) {
         next[j] = 1;
         any = true;
       }

@@ -9,6 +9,7 @@ import { UnavailableError } from '../../../shared/errors.js';
 import type { SecretAccessor } from '../../../shared/gcp/secret-manager.js';
 import type { AcceptedAudiences } from './accepted-audiences.js';
 import { compilePolicy, PolicyError, type CompiledPolicy } from './compile-policy.js';
+import { parsePolicyText } from './parse-policy-text.js';
 
 /** While stale, how often a re-read may be tried (however many requests arrive). */
 export const STALE_RETRY_MS = 1000;
@@ -84,17 +85,7 @@ export async function createPolicyProvider(options: PolicyProviderOptions): Prom
   const now = options.now ?? Date.now;
   const { source, ttlMs, maxStalenessMs } = options;
   const load = async (): Promise<CompiledPolicy> => {
-    const text = await source.read();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      // V8's message quotes the text around the error, and the policy may hold secrets' hashes.
-      const position = /position (\d+)/.exec((err as Error).message)?.[1];
-      throw new PolicyError(
-        `Invalid policy from ${source.describe()}: not valid JSON${position ? ` (at position ${position})` : ''}`,
-      );
-    }
+    const json = parsePolicyText(await source.read(), source.describe());
     try {
       return compilePolicy(json, { acceptedAudiences: options.acceptedAudiences });
     } catch (err) {

@@ -79,13 +79,83 @@ const clientSchema = z
     }
   });
 
+/** How deep a claim pointer may reach, and how many alternatives a claim may list. */
+export const MAX_POINTER_DEPTH = 8;
+export const MAX_CLAIM_ALTERNATIVES = 64;
+
+/**
+ * A claim key: a top-level claim name, or (leading `/`) an RFC 6901 JSON pointer into the
+ * token's payload, e.g. `/kubernetes.io/namespace`. Segments are non-empty, `~` only as `~0`/`~1`,
+ * and none may be a prototype name once decoded.
+ */
+function claimKeyProblem(key: string): string | undefined {
+  if (!key.startsWith('/')) {
+    if (!/^[A-Za-z0-9_.:-]{1,100}$/.test(key))
+      return 'claim names are plain identifiers (or a JSON pointer: "/a/b")';
+    return notPrototypeKey(key) ? undefined : 'is a reserved name';
+  }
+  if (
+    key.length > 200 ||
+    key.split('/').length - 1 > MAX_POINTER_DEPTH ||
+    !/^(\/([^\s\u0000-\u001f\u007f~/]|~[01])+)+$/u.test(key)
+  )
+    return `a claim pointer is "/" then at most ${MAX_POINTER_DEPTH} non-empty segments ("~1" for "/", "~0" for "~"), at most 200 characters, no whitespace`;
+  if (!parseClaimPointer(key).every(notPrototypeKey))
+    return 'is a reserved name (a pointer segment is __proto__, constructor or prototype)';
+  return undefined;
+}
+
+/** Decodes a JSON pointer (already validated) into its segments. */
+export function parseClaimPointer(key: string): string[] {
+  return key
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/**
+ * A claim's expected value: a pattern (the claim is that string, or a list holding one), a JSON
+ * boolean (exactly that boolean: the string "true" is not `true`), or a non-empty list of
+ * patterns (any of them). Numbers, objects and null are refused.
+ */
+const claimValue = z.unknown().transform((value, ctx): string | boolean | string[] => {
+  const schema =
+    typeof value === 'string'
+      ? pattern
+      : typeof value === 'boolean'
+        ? z.boolean()
+        : Array.isArray(value)
+          ? z.array(pattern).min(1).max(MAX_CLAIM_ALTERNATIVES)
+          : undefined;
+  if (!schema) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a pattern string, a boolean, or a non-empty list of pattern strings (got ${value === null ? 'null' : typeof value})`,
+    });
+    return z.NEVER;
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues)
+      ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    return z.NEVER;
+  }
+  return parsed.data;
+});
+
 const oidcCallerSchema = z
   .strictObject({
     issuer: z.string().min(1),
     subject: pattern.optional(),
     email: emailPattern.optional(),
     claims: z
-      .record(recordKey(/^[A-Za-z0-9_.:-]{1,100}$/, 'claim names are plain identifiers'), pattern)
+      .record(z.string(), claimValue)
+      .superRefine((claims, ctx) => {
+        for (const key of Object.keys(claims)) {
+          const problem = claimKeyProblem(key);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [key] });
+        }
+      })
       .optional(),
     /** Credentials accepted from this caller; default ID tokens only. `access_token` (Google only) is what `Impersonated` sends. */
     credentials: z
@@ -101,10 +171,30 @@ const clientCallerSchema = z.strictObject({
   client: recordKey(/^[A-Za-z0-9_.-]{1,100}$/, 'client ids are plain identifiers'),
 });
 
+/**
+ * One of two schemas, chosen by `test`, so a mistake is reported in the branch meant (a
+ * `z.union` of both would only say "Invalid input").
+ */
+function pick<A extends z.ZodType, B extends z.ZodType>(
+  test: (value: unknown) => boolean,
+  branches: { yes: A; no: B },
+) {
+  return z.unknown().transform((value, ctx): z.output<A> | z.output<B> => {
+    const parsed = (test(value) ? branches.yes : branches.no).safeParse(value);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues)
+      ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    return z.NEVER;
+  });
+}
+
 const ruleSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes'),
   description: z.string().max(500).optional(),
-  caller: z.union([clientCallerSchema, oidcCallerSchema]),
+  caller: pick((value) => typeof value === 'object' && value !== null && 'client' in value, {
+    yes: clientCallerSchema,
+    no: oidcCallerSchema,
+  }),
   serviceAccounts: z.array(emailPattern).min(1),
   scopes: z.array(scopePattern).optional(),
   idTokenAudiences: z.array(pattern).optional(),

@@ -119,8 +119,8 @@ describe('compilePolicy', () => {
       'NO_RULE_FOR_CALLER',
     ],
     [
-      'a constrained claim that is not a string',
-      { ...gh('repo:org/app:ref:refs/heads/main'), claims: { repository_owner: ['org'] } },
+      'a constrained claim that is neither a string nor a list',
+      { ...gh('repo:org/app:ref:refs/heads/main'), claims: { repository_owner: { name: 'org' } } },
       at(KEYLESS),
       'NO_RULE_FOR_CALLER',
     ],
@@ -278,11 +278,11 @@ describe('compilePolicy', () => {
       /rules\[0\] \(name=workload\)\.maxLifetimeSeconds: tokens minted from a key live 3600 s/,
     ],
     [
-      'a ** pattern',
+      'a ** pattern outside subject and claims',
       (p: any) => {
-        p.rules[1].caller.subject = 'repo:org/**';
+        p.rules[1].serviceAccounts = ['**@p.iam.gserviceaccount.com'];
       },
-      /caller\.subject/,
+      /rules\[1\] \(name=github-main\)\.serviceAccounts\[0\]: "\*\*" is allowed only in subject and claims patterns/,
     ],
     [
       'duplicate rule names',

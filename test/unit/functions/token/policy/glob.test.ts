@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { asciiLower, compileGlob } from '../../../../../functions/token/policy/glob.js';
 
@@ -64,9 +65,12 @@ describe('compileGlob', () => {
     expect(asciiLower('\u212A')).toBe('\u212A');
   });
 
-  it('rejects ** and empty patterns', () => {
+  it('rejects ** unless allowed, *** always, and empty patterns', () => {
     expect(() => compileGlob('a/**')).toThrow(
-      new TypeError('"**" is not supported: "*" matches within one segment'),
+      new TypeError('"**" is allowed only in subject and claims patterns'),
+    );
+    expect(() => compileGlob('a/***', { allowDoubleStar: true })).toThrow(
+      new TypeError('"***" is ambiguous: use "*" or "**"'),
     );
     expect(() => compileGlob('')).toThrow(new TypeError('empty pattern'));
   });
@@ -81,5 +85,89 @@ describe('compileGlob under hostile input', () => {
     expect(m(hostile)).toBe(false);
     expect(m(`ci-a-b-c@p.iam.gserviceaccount.com`)).toBe(true);
     expect(m(`ci-a-b-c-d@p.iam.gserviceaccount.com`)).toBe(true);
+  });
+});
+
+describe('compileGlob with **', () => {
+  const glob = (pattern: string) => compileGlob(pattern, { allowDoubleStar: true });
+
+  it.each([
+    ['spans path segments', 'project_path:my-group/**', 'project_path:my-group/sub/project', true],
+    ['spans dots', 'repo:org/app:ref:refs/heads/release/**', 'repo:org/app:ref:refs/heads/release/1.2', true],
+    ['matches one segment too', 'my-group/**', 'my-group/project', true],
+    ['does not match empty', 'my-group/**', 'my-group/', false],
+    ['is anchored at the start', 'my-group/**', 'evil/my-group/x', false],
+    ['is anchored at the end', 'repo:org/**:ref:refs/heads/main', 'repo:org/a:ref:refs/heads/main:x', false],
+    [
+      'never crosses a colon',
+      'repo:org/**:ref:refs/heads/main',
+      'repo:org/a:ref:refs/heads/dev:ref:refs/heads/main',
+      false,
+    ],
+    ['never crosses an @', 'a/**', 'a/b@c', false],
+    ['never crosses a ?', 'a/**', 'a/b?c', false],
+    ['never crosses a #', 'a/**', 'a/b#c', false],
+    ['never crosses whitespace', 'a/**', 'a/b c', false],
+    ['never crosses a newline', 'a/**', 'a/b\nc', false],
+    ['mixes with * (which still stops at /)', 'g/**/*-prod', 'g/a/b/app-prod', true],
+    ['mixes with * (which still stops at /)', 'g/**/*-prod', 'g/a/b/app/x-prodx', false],
+    ['a * next to ** still needs its own character', 'g/**x', 'g/a/bx', true],
+  ])('%s: %j vs %j', (_name, pattern, value, expected) => {
+    expect(glob(pattern)(value)).toBe(expected);
+  });
+
+  // A reference that backtracks (fine on these short inputs): the automaton must agree with it.
+  const reference = (pattern: string) => {
+    const source = pattern
+      .split(/(\*\*|\*)/)
+      .map((part) =>
+        part === '**'
+          ? '[^@:?#\\s]+'
+          : part === '*'
+            ? '[^/.@:?#\\s]+'
+            : part.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'),
+      )
+      .join('');
+    return new RegExp(`^${source}$`, 'u');
+  };
+  const patternArb = fc
+    .array(fc.constantFrom('a', 'b', '/', '.', ':', '@', '#', '*', '**'), { minLength: 1, maxLength: 8 })
+    .map((parts) => parts.join(''))
+    .filter((p) => !p.includes('***'));
+  const valueArb = fc
+    .array(fc.constantFrom('a', 'b', '/', '.', ':', '@', '#', '?', ' ', '\n'), { maxLength: 12 })
+    .map((parts) => parts.join(''));
+
+  it('agrees with an anchored regular expression on every pattern and value', () => {
+    fc.assert(
+      fc.property(patternArb, valueArb, (pattern, value) => {
+        expect(glob(pattern)(value)).toBe(reference(pattern).test(value));
+      }),
+      { numRuns: 3000, seed: 20_261_205 },
+    );
+  });
+
+  it('a ** never matches a value holding : @ ? # or whitespace where the pattern has none', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('g/**', '**', 'a/**/b', '**.example.com'),
+        valueArb,
+        fc.constantFrom(':', '@', '?', '#', ' ', '\t', '\n'),
+        (pattern, value, forbidden) => {
+          expect(glob(pattern)(`${value}${forbidden}${value}`)).toBe(false);
+        },
+      ),
+      { numRuns: 500, seed: 20_261_205 },
+    );
+  });
+
+  it('stays linear on hostile values (no backtracking)', () => {
+    const m = glob('a/**/**/**/**/b/**/c');
+    const hostile = `a/${'x/'.repeat(50_000)}`; // never ends in /c
+    const started = performance.now();
+    expect(m(hostile)).toBe(false);
+    expect(m(`a/${'x/'.repeat(10)}b/y/c`)).toBe(true);
+    // Generous: the automaton takes milliseconds; a backtracking matcher would take hours.
+    expect(performance.now() - started).toBeLessThan(2000);
   });
 });

@@ -15,7 +15,7 @@ const CP = 'https://www.googleapis.com/auth/cloud-platform';
 const GH = 'https://token.actions.githubusercontent.com';
 const CLIENT_HASH =
   'scrypt$N=16384,r=8,p=1$AQEBAQEBAQEBAQEBAQEBAQ$AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI';
-const DOUBLE_STAR = '"**" is not supported: "*" matches within one segment';
+const DOUBLE_STAR = '"**" is allowed only in subject and claims patterns';
 
 function basePolicy(): any {
   return {
@@ -128,12 +128,12 @@ describe('compilePolicy error messages', () => {
       `rules[0] (name=workload).serviceAccounts[0]: ${DOUBLE_STAR}`,
     ],
     [
-      'a ** claim',
+      'a *** claim pattern',
       (p) => {
-        p.rules[1].caller.claims = { ref: 'a/**' };
+        p.rules[1].caller.claims = { ref: ['main', 'a/***'] };
         return p;
       },
-      `rules[1] (name=github-main).caller.claims.ref: ${DOUBLE_STAR}`,
+      'rules[1] (name=github-main).caller.claims.ref[1]: "***" is ambiguous: use "*" or "**"',
     ],
     [
       'a short maximum over a rule mixing key and keyless accounts ("any")',
@@ -176,14 +176,20 @@ describe('pattern case rules', () => {
     expect(policy.authorize(caller('repo:ORG/app:ref:refs/heads/main', 'org'), request)).toEqual({
       allowed: false,
       reason: 'NO_RULE_FOR_CALLER',
+      rule: 'github-main',
+      differed: { field: 'subject', count: 1 },
     });
     expect(policy.authorize(caller('repo:org/app:ref:refs/heads/MAIN', 'org'), request)).toEqual({
       allowed: false,
       reason: 'NO_RULE_FOR_CALLER',
+      rule: 'github-main',
+      differed: { field: 'subject', count: 1 },
     });
     expect(policy.authorize(caller('repo:org/app:ref:refs/heads/main', 'ORG'), request)).toEqual({
       allowed: false,
       reason: 'NO_RULE_FOR_CALLER',
+      rule: 'github-main',
+      differed: { field: 'claims.repository_owner', count: 1 },
     });
   });
 

@@ -86,6 +86,33 @@ describe('createPolicyProvider', () => {
     ).rejects.toThrow(/not valid JSON/);
   });
 
+  it('loads a YAML policy, and refuses broken YAML naming the source and line', async () => {
+    const yaml = `version: 1
+serviceAccounts:
+  ${SA}: {backend: keyless}
+rules:
+  - name: r
+    caller: {issuer: https://accounts.google.com, email: w@p.iam.gserviceaccount.com}
+    serviceAccounts: [${SA}]
+    scopes: [https://a]
+`;
+    const provider = await createPolicyProvider({
+      source: source([yaml]),
+      acceptedAudiences: NONE,
+      ttlMs: 1000,
+      maxStalenessMs: 3_600_000,
+    });
+    expect(provider.current().authorize(caller, request('https://a')).allowed).toBe(true);
+    await expect(
+      createPolicyProvider({
+        source: source([`${yaml}rules: []\n`]),
+        acceptedAudiences: NONE,
+        ttlMs: 1000,
+        maxStalenessMs: 3_600_000,
+      }),
+    ).rejects.toThrow('Invalid policy from test source: not valid YAML (line 9, column 1: duplicate key)');
+  });
+
   it('re-reads the policy in the background after the TTL and then judges by the new one', async () => {
     let now = 0;
     const src = source([policy('https://a'), policy('https://b')]);

@@ -1,0 +1,228 @@
+import { describe, expect, it } from 'vitest';
+import {
+  compilePolicy,
+  PolicyError,
+  type PolicyCaller,
+} from '../../../../../functions/token/policy/compile-policy.js';
+import { parsePolicyText } from '../../../../../functions/token/policy/parse-policy-text.js';
+
+const SA = 'deployer@p.iam.gserviceaccount.com';
+const CP = 'https://www.googleapis.com/auth/cloud-platform';
+const HASH = 'scrypt$N=16384,r=8,p=1$AQEBAQEBAQEBAQEBAQEBAQ$AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI';
+const SOURCE = 'file policy.yaml';
+
+const JSON_POLICY = {
+  version: 1,
+  serviceAccounts: { [SA]: {} },
+  clients: { batch: { secretHash: HASH } },
+  rules: [
+    {
+      name: 'gitlab-main',
+      caller: {
+        issuer: 'https://gitlab.example.com',
+        subject: 'project_path:my-group/**:ref_type:branch:ref:main',
+        claims: {
+          project_path: 'my-group/**',
+          ref_protected: 'true',
+          '/kubernetes.io/namespace': 'ci',
+          email_verified: true,
+          environment: ['production', 'staging'],
+        },
+      },
+      serviceAccounts: [SA],
+      scopes: [CP],
+      maxLifetimeSeconds: 600,
+    },
+  ],
+};
+
+const YAML_POLICY = `# the same policy, in YAML
+version: 1
+serviceAccounts:
+  ${SA}: {}
+clients:
+  batch:
+    secretHash: "${HASH}"
+rules:
+  - name: gitlab-main
+    caller:
+      issuer: https://gitlab.example.com
+      subject: project_path:my-group/**:ref_type:branch:ref:main
+      claims:
+        project_path: my-group/**
+        ref_protected: "true"
+        /kubernetes.io/namespace: ci
+        email_verified: true
+        environment: [production, staging]
+    serviceAccounts: [${SA}]
+    scopes:
+      - ${CP}
+    maxLifetimeSeconds: 600
+`;
+
+const refusal = (text: string) => {
+  try {
+    const value = parsePolicyText(text, SOURCE);
+    compilePolicy(value);
+  } catch (err) {
+    expect(err).toBeInstanceOf(PolicyError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a refusal');
+};
+
+describe('parsePolicyText', () => {
+  it('reads a YAML policy as exactly its JSON equivalent', () => {
+    expect(parsePolicyText(YAML_POLICY, SOURCE)).toEqual(JSON_POLICY);
+    expect(parsePolicyText(JSON.stringify(JSON_POLICY, null, 2), SOURCE)).toEqual(JSON_POLICY);
+  });
+
+  it('compiles both to the same decisions', () => {
+    const fromYaml = compilePolicy(parsePolicyText(YAML_POLICY, SOURCE));
+    const fromJson = compilePolicy(parsePolicyText(`  \n${JSON.stringify(JSON_POLICY)}`, SOURCE));
+    const caller = (ns: string): PolicyCaller => ({
+      kind: 'id_token',
+      issuer: 'https://gitlab.example.com',
+      subject: 'project_path:my-group/sub/app:ref_type:branch:ref:main',
+      claims: {
+        project_path: 'my-group/sub/app',
+        ref_protected: 'true',
+        'kubernetes.io': { namespace: ns },
+        email_verified: true,
+        environment: 'staging',
+      },
+    });
+    const request = { kind: 'access_token' as const, serviceAccount: SA, scopes: [CP], lifetimeSeconds: 600 };
+    for (const ns of ['ci', 'prod']) {
+      expect(fromYaml.authorize(caller(ns), request)).toEqual(fromJson.authorize(caller(ns), request));
+    }
+    expect(fromYaml.authorize(caller('ci'), request).allowed).toBe(true);
+    expect(fromYaml.clientSecretHash('batch')).toEqual(fromJson.clientSecretHash('batch'));
+  });
+
+  it('reads text starting with "{" as JSON, and names the position (never the text) when it is broken', () => {
+    expect(() => parsePolicyText(`{"version": 1, "x": "${HASH}",`, SOURCE)).toThrow(
+      /^Invalid policy from file policy\.yaml: not valid JSON \(at position \d+\)$/,
+    );
+  });
+
+  it('reads YAML 1.1 booleans as strings (YAML 1.2 core): "yes" is not true', () => {
+    const value = parsePolicyText('a: yes\nb: no\nc: on\nd: off\ne: true\nf: y\n', SOURCE);
+    expect(value).toEqual({ a: 'yes', b: 'no', c: 'on', d: 'off', e: true, f: 'y' });
+    // So a rule written with `email_verified: yes` wants the string "yes": it fails closed.
+    const policy = compilePolicy(
+      parsePolicyText(YAML_POLICY.replace('email_verified: true', 'email_verified: yes'), SOURCE),
+    );
+    const caller: PolicyCaller = {
+      kind: 'id_token',
+      issuer: 'https://gitlab.example.com',
+      subject: 'project_path:my-group/app:ref_type:branch:ref:main',
+      claims: {
+        project_path: 'my-group/app',
+        ref_protected: 'true',
+        'kubernetes.io': { namespace: 'ci' },
+        email_verified: true,
+        environment: 'production',
+      },
+    };
+    expect(
+      policy.authorize(caller, {
+        kind: 'access_token',
+        serviceAccount: SA,
+        scopes: [CP],
+        lifetimeSeconds: 600,
+      }),
+    ).toMatchObject({ allowed: false, differed: { field: 'claims.email_verified' } });
+  });
+
+  it.each([
+    ['a duplicate key', 'version: 1\nrules: []\nversion: 1\n', 'line 3, column 1: duplicate key'],
+    ['a custom tag', 'version: !policy 1\n', 'tags other than the YAML 1.2 core schema are not accepted'],
+    ['a YAML 1.1 !!binary tag', 'version: !!binary aGVsbG8=\n', 'tags other than the YAML 1.2 core schema'],
+    ['a YAML 1.1 !!set tag', 'version: !!set {a: null}\n', 'tags other than the YAML 1.2 core schema'],
+    ['a YAML 1.1 !!timestamp tag', 'version: !!timestamp 2001-12-14\n', 'tags other than the YAML 1.2 core'],
+    ['two documents', 'version: 1\n---\nversion: 2\n', 'more than one document'],
+    ['a collection as a key', '? [a, b]\n: 1\n', 'line 1'],
+    [
+      'an unterminated quote',
+      `version: 1\nclients:\n  a:\n    secretHash: "${HASH}\n`,
+      'line 5, column 1: unterminated quote',
+    ],
+    [
+      'bad indentation',
+      'version: 1\n  rules: []\n',
+      'line 1, column 10: a nested mapping where a value was expected (check the indentation)',
+    ],
+  ])('refuses %s, naming the line', (_name, text, message) => {
+    const refused = refusal(text);
+    expect(refused).toMatch(/^Invalid policy from file policy\.yaml: not valid YAML \(/);
+    expect(refused).toContain(message);
+    expect(refused).not.toContain(HASH.slice(30));
+  });
+
+  it('refuses an alias bomb (billion laughs) without expanding it', () => {
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+      'e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]',
+      'f: [*e, *e, *e, *e, *e, *e, *e, *e, *e]',
+    ].join('\n');
+    const started = performance.now();
+    expect(() => parsePolicyText(bomb, SOURCE)).toThrow(
+      'Invalid policy from file policy.yaml: not valid YAML (too many aliases: at most 50 expansions)',
+    );
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('accepts a few aliases (a list of service accounts shared by two rules)', () => {
+    const text = `version: 1
+serviceAccounts:
+  ${SA}: {}
+rules:
+  - name: one
+    caller: {issuer: https://i.example.com, subject: a}
+    serviceAccounts: &accounts [${SA}]
+    scopes: &scopes [${CP}]
+  - name: two
+    caller: {issuer: https://i.example.com, subject: b}
+    serviceAccounts: *accounts
+    scopes: *scopes
+`;
+    expect(compilePolicy(parsePolicyText(text, SOURCE)).ruleCount).toBe(2);
+  });
+
+  it('leaves merge keys ("<<") literal, so the strict schema refuses them', () => {
+    const text = `version: 1
+serviceAccounts: {}
+rules:
+  - &base {name: one, caller: {issuer: https://i.example.com, subject: a}, serviceAccounts: [x@p.iam.gserviceaccount.com], scopes: [${CP}]}
+  - <<: *base
+    name: two
+`;
+    expect(refusal(text)).toMatch(/rules\[1\].*"<<"|rules\[1\].*<</s);
+  });
+
+  it('still refuses __proto__, constructor and prototype keys in YAML', () => {
+    const text = `version: 1
+serviceAccounts: {}
+rules:
+  - name: one
+    caller:
+      issuer: https://i.example.com
+      subject: a
+      claims:
+        __proto__: only-this
+    serviceAccounts: [x@p.iam.gserviceaccount.com]
+    scopes: [${CP}]
+`;
+    expect(refusal(text)).toMatch(/rules\[0\] \(name=one\)\.caller\.claims\.__proto__: is a reserved name/);
+    expect(refusal('version: 1\nconstructor: {}\n')).toContain('constructor: is a reserved name');
+  });
+
+  it('gives a YAML scalar or empty text to the schema, which refuses it', () => {
+    expect(refusal('just text')).toContain('(policy): Invalid input: expected object, received string');
+    expect(refusal('')).toContain('(policy): Invalid input: expected object, received null');
+  });
+});
