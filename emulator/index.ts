@@ -3,6 +3,8 @@ import { adminRoutes } from './http/admin.js';
 import { apiKeysRoutes } from './http/apikeys.js';
 import { geminiRoutes } from './http/gemini.js';
 import { iamKeysRoutes } from './http/iam-keys.js';
+import { issuerRoutes } from './http/issuers.js';
+import { createCiIssuers, type CiIssuers } from './issuers/ci-issuers.js';
 import { testControlRoutes } from './http/test-control.js';
 import { iamCredentialsRoutes } from './http/iam-credentials.js';
 import type { HttpDeps } from './http/deps.js';
@@ -55,6 +57,11 @@ export type {
 export type { ApiKeyRegistry } from './state/api-keys.js';
 export type { ApiKey, Restrictions as ApiKeyRestrictions } from './state/api-key-model.js';
 export type { OrgPolicy } from './state/org-policy.js';
+export { CI_ISSUER_NAMES, type CiIssuers, type CiIssuerName } from './issuers/ci-issuers.js';
+export type { GitHubActionsJob } from './issuers/github-actions.js';
+export type { GitLabCiJob } from './issuers/gitlab-ci.js';
+export type { KubernetesProjectedToken } from './issuers/kubernetes.js';
+export type { OidcIssuer } from './issuers/oidc-issuer.js';
 
 export interface EmulatorOptions {
   /** Seed object or path to a JSON seed; default `emulator/seed/demo.json`. */
@@ -87,14 +94,17 @@ export interface Emulator {
   state: EmulatorState;
   /** Pub/Sub push of Secret Manager notifications (subscribe a CloudEvent receiver to a topic). */
   pubsub: PubSubPush;
+  /** Emulated OIDC issuers of GitHub Actions, GitLab CI and a Kubernetes cluster (`${httpUrl}/issuers/NAME`). */
+  issuers: CiIssuers;
   stop(): Promise<void>;
 }
 
 /** HTTP route groups, in match order (admin first; it is never counted). */
-function httpRoutes(deps: HttpDeps, pubsub: PubSubPush): Route[] {
+function httpRoutes(deps: HttpDeps, pubsub: PubSubPush, issuers: CiIssuers): Route[] {
   return [
     ...adminRoutes(deps),
     ...testControlRoutes(deps, pubsub),
+    ...issuerRoutes(issuers),
     ...oauthTokenRoutes(deps),
     ...oauthCertsRoutes(deps),
     ...oauthTokeninfoRoutes(deps),
@@ -135,7 +145,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     await applySeed(state, seed);
     seedIamGrants(state.iam, seed);
     const pubsub = new PubSubPush({ state, faults });
-    http.attach(createRequestListener(httpRoutes({ state, faults }, pubsub), faults));
+    const issuers = await createCiIssuers(http.url);
+    http.attach(createRequestListener(httpRoutes({ state, faults }, pubsub, issuers), faults));
     const grpcHandle = await startSecretManagerGrpc({
       store: secrets,
       faults,
@@ -157,6 +168,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       faults,
       state,
       pubsub,
+      issuers,
       stop() {
         stopping ??= Promise.all([pubsub.stop(), httpHandle.stop(), grpcHandle.stop()]).then(() => undefined);
         return stopping;
