@@ -12,31 +12,37 @@ let r: RecipeStack;
 
 beforeAll(async () => {
   // docs/recipes.md, GitHub Actions: deploys from main, or from the production environment.
-  r = await startRecipeStack((emulator) => [
-    {
-      name: 'github-deploy',
-      caller: {
-        issuer: emulator.issuers.byName['github-actions'].issuer,
-        subject: 'repo:acme/app:ref:refs/heads/main',
-        claims: {
-          repository: 'acme/app',
-          job_workflow_ref: 'acme/app/.github/workflows/deploy.yml@refs/heads/main',
+  r = await startRecipeStack(
+    (emulator) => [
+      {
+        name: 'github-deploy',
+        caller: {
+          issuer: emulator.issuers.byName['github-actions'].issuer,
+          subject: 'repo:acme/app:ref:refs/heads/main',
+          claims: {
+            repository: 'acme/app',
+            job_workflow_ref: 'acme/app/.github/workflows/deploy.yml@refs/heads/main',
+          },
         },
+        serviceAccounts: [VERTEX],
+        scopes: [CP],
       },
-      serviceAccounts: [VERTEX],
-      scopes: [CP],
-    },
-    {
-      name: 'github-production',
-      caller: {
-        issuer: emulator.issuers.byName['github-actions'].issuer,
-        subject: 'repo:acme/app:environment:production',
-        claims: { repository_owner: 'acme', environment: 'production' },
+      {
+        name: 'github-production',
+        caller: {
+          issuer: emulator.issuers.byName['github-actions'].issuer,
+          subject: 'repo:acme/app:environment:production',
+          claims: { repository_owner: 'acme', environment: 'production' },
+        },
+        serviceAccounts: [VERTEX],
+        scopes: [CP],
       },
-      serviceAccounts: [VERTEX],
-      scopes: [CP],
-    },
-  ]);
+    ],
+    // Only GitHub is trusted here (the default local stack trusts all three emulated issuers).
+    (emulator) => ({
+      TVS_OIDC_ISSUERS: JSON.stringify([{ issuer: emulator.issuers.byName['github-actions'].issuer }]),
+    }),
+  );
 }, 30_000);
 
 afterAll(async () => {
@@ -130,5 +136,15 @@ describe('GitHub Actions recipe', () => {
     );
     expect(sent.status).toBe(401);
     expect(sent.entries[0]).toMatchObject({ decision: 'denied', reason: 'CALLER_CREDENTIAL_EXPIRED' });
+  });
+
+  it('refuses a token from an issuer that is not configured with 401', async () => {
+    const token = await r.stack.emulator.issuers.gitLab({
+      projectPath: 'acme/app',
+      audience: r.stack.tokenUrl,
+    });
+    const sent = await r.exchange(token);
+    expect(sent.status).toBe(401);
+    expect(sent.entries[0]).toMatchObject({ decision: 'denied', reason: 'CALLER_CREDENTIAL_ISSUER_UNKNOWN' });
   });
 });

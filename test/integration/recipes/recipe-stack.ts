@@ -29,7 +29,7 @@ export interface RecipeStack {
  */
 export async function startRecipeStack(
   rules: (emulator: Emulator) => unknown[],
-  extraEnv: Record<string, string> = {},
+  extraEnv: (emulator: Emulator) => Record<string, string> = () => ({}),
 ): Promise<RecipeStack> {
   const emulator = await startEmulator();
   const dir = mkdtempSync(join(tmpdir(), 'tvs-recipe-'));
@@ -49,7 +49,7 @@ export async function startRecipeStack(
     stack = await startLocalStack({
       emulator,
       auditTransport: audit.stream,
-      env: { TVS_POLICY_FILE: policyFile, ...extraEnv },
+      env: { TVS_POLICY_FILE: policyFile, ...extraEnv(emulator) },
     });
   } catch (error) {
     await emulator.stop();
