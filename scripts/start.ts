@@ -50,6 +50,7 @@ Token vending service — local stack (everything Google is the emulator; nothin
   Secret Manager     ${emulator.grpcEndpoint} (gRPC)
   metadata server    GCE_METADATA_HOST=${emulator.metadataHost}   identity: workload@tvs-local.iam.gserviceaccount.com
   policy             ${stack.env.TVS_POLICY_FILE}
+  CI issuers         ${emulator.httpUrl}/issuers/{github-actions,gitlab,kubernetes}   (trusted; recipes: docs/recipes.md)
 
 Try it:
 
@@ -73,7 +74,11 @@ Try it:
   curl -s -X POST ${rotate} -H "Authorization: Bearer $ROTATE_TOKEN" -H 'Content-Type: application/json' -d '{"dryRun":true}'
   curl -s -X POST ${rotate} -H "Authorization: Bearer $ROTATE_TOKEN" -H 'Content-Type: application/json' -d '{"force":true,"secrets":["gemini-caller-key"]}'
 
-  # 6. the whole flow in one command (workload -> vended token -> Gemini answer):  npm run demo
+  # 6. a CI job's token from an emulated issuer (GitHub Actions here; gitlab and kubernetes likewise),
+  #    to try a recipe from docs/recipes.md: add its rule to a policy (TVS_POLICY_FILE) and present the token.
+  CI_TOKEN=$(curl -s -X POST ${emulator.httpUrl}/__admin/issuers/github-actions/token -d '{"repository":"acme/app","audience":"${token}"}' | jq -r .token)
+
+  # 7. the whole flow in one command (workload -> vended token -> Gemini answer):  npm run demo
 
 Audit entries are printed below as JSON lines. Ctrl-C stops everything.
 `);
