@@ -11,22 +11,27 @@ let r: RecipeStack;
 
 beforeAll(async () => {
   // docs/recipes.md, GitLab CI: any project under acme/platform, protected branches only, pushes and schedules.
-  r = await startRecipeStack((emulator) => [
-    {
-      name: 'gitlab-platform-deploy',
-      caller: {
-        issuer: emulator.issuers.byName.gitlab.issuer,
-        subject: 'project_path:acme/platform/**:ref_type:branch:ref:main',
-        claims: {
-          namespace_path: 'acme/platform/**',
-          ref_protected: 'true',
-          pipeline_source: ['push', 'schedule'],
+  r = await startRecipeStack(
+    (emulator) => [
+      {
+        name: 'gitlab-platform-deploy',
+        caller: {
+          issuer: emulator.issuers.byName.gitlab.issuer,
+          subject: 'project_path:acme/platform/**:ref_type:branch:ref:main',
+          claims: {
+            namespace_path: 'acme/platform/**',
+            ref_protected: 'true',
+            pipeline_source: ['push', 'schedule'],
+          },
         },
+        serviceAccounts: [VERTEX],
+        scopes: [CP],
       },
-      serviceAccounts: [VERTEX],
-      scopes: [CP],
-    },
-  ]);
+    ],
+    undefined,
+    // As a YAML policy file (what the Terraform module's policy.yaml holds).
+    'yaml',
+  );
 }, 30_000);
 
 afterAll(async () => {

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { startEmulator, type Emulator } from '../../../emulator/index.js';
 import { startLocalStack, type LocalStack } from '../../../scripts/local-stack.js';
 import { createCapture, type Capture } from '../../support/capture.js';
@@ -30,19 +31,18 @@ export interface RecipeStack {
 export async function startRecipeStack(
   rules: (emulator: Emulator) => unknown[],
   extraEnv: (emulator: Emulator) => Record<string, string> = () => ({}),
+  format: 'json' | 'yaml' = 'json',
 ): Promise<RecipeStack> {
   const emulator = await startEmulator();
   const dir = mkdtempSync(join(tmpdir(), 'tvs-recipe-'));
-  const policyFile = join(dir, 'policy.json');
-  writeFileSync(
-    policyFile,
-    JSON.stringify({
-      version: 1,
-      serviceAccounts: { [VERTEX]: { backend: 'keyless' } },
-      clients: {},
-      rules: rules(emulator),
-    }),
-  );
+  const policyFile = join(dir, `policy.${format}`);
+  const policy = {
+    version: 1,
+    serviceAccounts: { [VERTEX]: { backend: 'keyless' } },
+    clients: {},
+    rules: rules(emulator),
+  };
+  writeFileSync(policyFile, format === 'json' ? JSON.stringify(policy) : stringify(policy));
   const audit: Capture = createCapture();
   let stack: LocalStack;
   try {
