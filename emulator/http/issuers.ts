@@ -17,6 +17,25 @@ const NAMES = CI_ISSUER_NAMES.join('|');
 const DISCOVERY_MAX_AGE_SECONDS = 3600;
 
 export function issuerRoutes(issuers: CiIssuers): Route[] {
+  // Inputs are checked here for a 400; the issuer checks (and defaults) them again when it mints.
+  const minters = {
+    'github-actions': {
+      schema: GitHubActionsJob,
+      sign: (input: unknown, nowMs?: number) => issuers.gitHubActions(input as GitHubActionsJob, { nowMs }),
+    },
+    gitlab: {
+      schema: GitLabCiJob,
+      sign: (input: unknown, nowMs?: number) => issuers.gitLab(input as GitLabCiJob, { nowMs }),
+    },
+    kubernetes: {
+      schema: KubernetesProjectedToken,
+      sign: (input: unknown, nowMs?: number) =>
+        issuers.kubernetes(input as KubernetesProjectedToken, { nowMs }),
+    },
+  } satisfies Record<
+    CiIssuerName,
+    { schema: z.ZodType; sign: (input: unknown, nowMs?: number) => Promise<string> }
+  >;
   const cache = { 'Cache-Control': `public, max-age=${DISCOVERY_MAX_AGE_SECONDS}` };
   const documents = CI_ISSUER_NAMES.flatMap((name) => {
     const issuer = issuers.byName[name];
@@ -42,22 +61,17 @@ export function issuerRoutes(issuers: CiIssuers): Route[] {
         if (req.method !== 'POST') return sendGoogleError(res, 405, 'Use POST.');
         const name = match[1] as CiIssuerName;
         const body = (await readJson(req)) ?? {};
-        const nowMs = z.object({ nowMs: z.number().int().optional() }).safeParse(body).data?.nowMs;
-        const { nowMs: _ignored, ...input } = body as Record<string, unknown>;
-        const schema = {
-          'github-actions': GitHubActionsJob,
-          gitlab: GitLabCiJob,
-          kubernetes: KubernetesProjectedToken,
-        }[name];
-        const parsed = schema.safeParse(input);
+        const { nowMs, ...input } = (
+          typeof body === 'object' && !Array.isArray(body) ? body : { body }
+        ) as Record<string, unknown>;
+        const mint = minters[name];
+        const parsed = mint.schema.safeParse(input);
         if (!parsed.success)
           return sendGoogleError(res, 400, `Invalid body: ${z.prettifyError(parsed.error)}`);
-        const mint = {
-          'github-actions': () => issuers.gitHubActions(input as GitHubActionsJob, { nowMs }),
-          gitlab: () => issuers.gitLab(input as GitLabCiJob, { nowMs }),
-          kubernetes: () => issuers.kubernetes(input as KubernetesProjectedToken, { nowMs }),
-        }[name];
-        sendJson(res, 200, { token: await mint() });
+        const time = z.number().int().nonnegative().optional().safeParse(nowMs);
+        if (!time.success)
+          return sendGoogleError(res, 400, 'Invalid body: nowMs must be epoch milliseconds.');
+        sendJson(res, 200, { token: await mint.sign(input, time.data) });
       },
     },
   ];

@@ -148,6 +148,14 @@ describe('issuer routes on the emulator', () => {
     expect(JSON.stringify(await res.json())).toContain('projectPath');
   });
 
+  it('answers 400 for a nowMs that is not epoch milliseconds', async () => {
+    const res = await fetch(`${emulator.httpUrl}/__admin/issuers/github-actions/token`, {
+      method: 'POST',
+      body: JSON.stringify({ repository: 'acme/app', nowMs: 'yesterday' }),
+    });
+    expect(res.status).toBe(400);
+  });
+
   it('mints at a given time (nowMs), for expired-token tests', async () => {
     const nowMs = Date.UTC(2026, 0, 1);
     const res = await fetch(`${emulator.httpUrl}/__admin/issuers/github-actions/token`, {
