@@ -124,8 +124,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const signingKeysPromise = GoogleSigningKeys.create();
   let http: HttpServerHandle | undefined;
   let grpc: { port: number; stop(): Promise<void> } | undefined;
+  let issuersPromise: Promise<CiIssuers> | undefined;
   try {
     http = await listenHttp(host, options.httpPort ?? 0);
+    // Their keys are generated while the rest of the state is built (they need the URL, nothing else).
+    issuersPromise = createCiIssuers(http.url);
     const tokenUrl = `${http.url}/token`;
     const secrets = new SecretStore({ projectId: seed.projectId, projectNumber: seed.projectNumber });
     const state: EmulatorState = {
@@ -145,7 +148,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     await applySeed(state, seed);
     seedIamGrants(state.iam, seed);
     const pubsub = new PubSubPush({ state, faults });
-    const issuers = await createCiIssuers(http.url);
+    const issuers = await issuersPromise;
     http.attach(createRequestListener(httpRoutes({ state, faults }, pubsub, issuers), faults));
     const grpcHandle = await startSecretManagerGrpc({
       store: secrets,
@@ -175,7 +178,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       },
     };
   } catch (error) {
-    await Promise.allSettled([http?.stop(), grpc?.stop(), signingKeysPromise]);
+    await Promise.allSettled([http?.stop(), grpc?.stop(), signingKeysPromise, issuersPromise]);
     throw error;
   }
 }
