@@ -3,6 +3,8 @@ import { adminRoutes } from './http/admin.js';
 import { apiKeysRoutes } from './http/apikeys.js';
 import { geminiRoutes } from './http/gemini.js';
 import { iamKeysRoutes } from './http/iam-keys.js';
+import { issuerRoutes } from './http/issuers.js';
+import { createCiIssuers, type CiIssuers } from './issuers/ci-issuers.js';
 import { testControlRoutes } from './http/test-control.js';
 import { iamCredentialsRoutes } from './http/iam-credentials.js';
 import type { HttpDeps } from './http/deps.js';
@@ -55,6 +57,11 @@ export type {
 export type { ApiKeyRegistry } from './state/api-keys.js';
 export type { ApiKey, Restrictions as ApiKeyRestrictions } from './state/api-key-model.js';
 export type { OrgPolicy } from './state/org-policy.js';
+export { CI_ISSUER_NAMES, type CiIssuers, type CiIssuerName } from './issuers/ci-issuers.js';
+export type { GitHubActionsJob } from './issuers/github-actions.js';
+export type { GitLabCiJob } from './issuers/gitlab-ci.js';
+export type { KubernetesProjectedToken } from './issuers/kubernetes.js';
+export type { OidcIssuer } from './issuers/oidc-issuer.js';
 
 export interface EmulatorOptions {
   /** Seed object or path to a JSON seed; default `emulator/seed/demo.json`. */
@@ -87,14 +94,17 @@ export interface Emulator {
   state: EmulatorState;
   /** Pub/Sub push of Secret Manager notifications (subscribe a CloudEvent receiver to a topic). */
   pubsub: PubSubPush;
+  /** Emulated OIDC issuers of GitHub Actions, GitLab CI and a Kubernetes cluster (`${httpUrl}/issuers/NAME`). */
+  issuers: CiIssuers;
   stop(): Promise<void>;
 }
 
 /** HTTP route groups, in match order (admin first; it is never counted). */
-function httpRoutes(deps: HttpDeps, pubsub: PubSubPush): Route[] {
+function httpRoutes(deps: HttpDeps, pubsub: PubSubPush, issuers: CiIssuers): Route[] {
   return [
     ...adminRoutes(deps),
     ...testControlRoutes(deps, pubsub),
+    ...issuerRoutes(issuers),
     ...oauthTokenRoutes(deps),
     ...oauthCertsRoutes(deps),
     ...oauthTokeninfoRoutes(deps),
@@ -114,8 +124,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const signingKeysPromise = GoogleSigningKeys.create();
   let http: HttpServerHandle | undefined;
   let grpc: { port: number; stop(): Promise<void> } | undefined;
+  let issuersPromise: Promise<CiIssuers> | undefined;
   try {
     http = await listenHttp(host, options.httpPort ?? 0);
+    // Their keys are generated while the rest of the state is built (they need the URL, nothing else).
+    issuersPromise = createCiIssuers(http.url);
     const tokenUrl = `${http.url}/token`;
     const secrets = new SecretStore({ projectId: seed.projectId, projectNumber: seed.projectNumber });
     const state: EmulatorState = {
@@ -135,7 +148,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     await applySeed(state, seed);
     seedIamGrants(state.iam, seed);
     const pubsub = new PubSubPush({ state, faults });
-    http.attach(createRequestListener(httpRoutes({ state, faults }, pubsub), faults));
+    const issuers = await issuersPromise;
+    http.attach(createRequestListener(httpRoutes({ state, faults }, pubsub, issuers), faults));
     const grpcHandle = await startSecretManagerGrpc({
       store: secrets,
       faults,
@@ -157,13 +171,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       faults,
       state,
       pubsub,
+      issuers,
       stop() {
         stopping ??= Promise.all([pubsub.stop(), httpHandle.stop(), grpcHandle.stop()]).then(() => undefined);
         return stopping;
       },
     };
   } catch (error) {
-    await Promise.allSettled([http?.stop(), grpc?.stop(), signingKeysPromise]);
+    await Promise.allSettled([http?.stop(), grpc?.stop(), signingKeysPromise, issuersPromise]);
     throw error;
   }
 }

@@ -79,6 +79,8 @@ export function localTokenEnv(emulator: Emulator, tokenUrl: string): Record<stri
     TVS_IAM_CREDENTIALS_URL: emulator.httpUrl,
     TVS_SECRET_MANAGER_ENDPOINT: `http://${emulator.grpcEndpoint}`,
     GOOGLE_CLOUD_PROJECT: emulator.projectId,
+    // The emulated CI issuers (GitHub Actions, GitLab, Kubernetes), so the recipes in docs/recipes.md run locally.
+    TVS_OIDC_ISSUERS: JSON.stringify(emulator.issuers.tokenServiceConfig()),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole local stack on the emulator, no Google account needed.
  * Ports: TOKEN_PORT (8080), ROTATE_PORT (8081), EMULATOR_HTTP_PORT (8085), EMULATOR_GRPC_PORT (8086); HOST (127.0.0.1).
- * EMULATOR_SEED (a seed JSON) and ROTATION_BINDINGS_FILE (its rotation binding JSON) replace the demo's.
+ * EMULATOR_SEED (a seed JSON) and ROTATION_BINDINGS_FILE (its rotation binding JSON) replace the demo's;
+ * TVS_POLICY_FILE (JSON or YAML) replaces the demo policy, e.g. with a recipe's rule from docs/recipes.md.
  */
 import { readFileSync } from 'node:fs';
 import { startEmulator } from '../emulator/index.js';
@@ -34,6 +35,7 @@ const stack = await startLocalStack({
   host,
   tokenPort: port('TOKEN_PORT', 8080),
   rotatePort: port('ROTATE_PORT', 8081),
+  ...(process.env.TVS_POLICY_FILE ? { env: { TVS_POLICY_FILE: process.env.TVS_POLICY_FILE } } : {}),
   ...(bindingsFile ? { rotateEnv: { TVS_ROTATION_BINDINGS: readFileSync(bindingsFile, 'utf8') } } : {}),
 });
 
@@ -50,6 +52,7 @@ Token vending service — local stack (everything Google is the emulator; nothin
   Secret Manager     ${emulator.grpcEndpoint} (gRPC)
   metadata server    GCE_METADATA_HOST=${emulator.metadataHost}   identity: workload@tvs-local.iam.gserviceaccount.com
   policy             ${stack.env.TVS_POLICY_FILE}
+  CI issuers         ${emulator.httpUrl}/issuers/{github-actions,gitlab,kubernetes}   (trusted; recipes: docs/recipes.md)
 
 Try it:
 
@@ -73,7 +76,11 @@ Try it:
   curl -s -X POST ${rotate} -H "Authorization: Bearer $ROTATE_TOKEN" -H 'Content-Type: application/json' -d '{"dryRun":true}'
   curl -s -X POST ${rotate} -H "Authorization: Bearer $ROTATE_TOKEN" -H 'Content-Type: application/json' -d '{"force":true,"secrets":["gemini-caller-key"]}'
 
-  # 6. the whole flow in one command (workload -> vended token -> Gemini answer):  npm run demo
+  # 6. a CI job's token from an emulated issuer (GitHub Actions here; gitlab and kubernetes likewise),
+  #    to try a recipe from docs/recipes.md: start with TVS_POLICY_FILE=a policy holding its rule and present the token.
+  CI_TOKEN=$(curl -s -X POST ${emulator.httpUrl}/__admin/issuers/github-actions/token -d '{"repository":"acme/app","audience":"${token}"}' | jq -r .token)
+
+  # 7. the whole flow in one command (workload -> vended token -> Gemini answer):  npm run demo
 
 Audit entries are printed below as JSON lines. Ctrl-C stops everything.
 `);
