@@ -4,6 +4,12 @@ import type { Grant } from './decide.js';
 import type { RequestContext } from './http/request-context.js';
 import type { PolicyCaller } from './policy/compile-policy.js';
 
+/**
+ * The token function's entry: the shared fields, plus `serverlessAuthorizationHeader: true` when
+ * the request carried Cloud Run's `X-Serverless-Authorization` (never its value; absent otherwise).
+ */
+export type TokenAuditEntry = AuditEntry & { serverlessAuthorizationHeader?: true };
+
 /** The caller as the audit entry names it: never its claims. */
 export function auditCaller(caller: PolicyCaller | undefined): AuditEntry['caller'] {
   if (caller === undefined) return undefined;
@@ -19,7 +25,9 @@ export function writeAudit(
   entry: Omit<AuditEntry, 'requestId' | 'latencyMs'>,
 ): void {
   const latencyMs = nowMs - ctx.startedAtMs;
-  audit.write({ ...entry, requestId: ctx.requestId, latencyMs }, { trace: ctx.trace });
+  const full: TokenAuditEntry = { ...entry, requestId: ctx.requestId, latencyMs };
+  if (ctx.serverlessAuthorization) full.serverlessAuthorizationHeader = true;
+  audit.write(full, { trace: ctx.trace });
 }
 
 /** The entry of a granted request: the rule that allowed it and the token's fingerprint, never the token. */

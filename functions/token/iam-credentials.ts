@@ -10,7 +10,8 @@ import type { MintResult } from '../../shared/minting/minter.js';
 import type { CallerIdentity } from './auth/types.js';
 import { decideAndMint } from './decide.js';
 import { auditCaller, grantedEntry, writeAudit } from './decision-audit.js';
-import { header, readBody, type FunctionRequest, type RequestContext } from './http/request-context.js';
+import { callerAuthorization } from './http/credential-headers.js';
+import { readBody, type FunctionRequest, type RequestContext } from './http/request-context.js';
 import {
   generateAccessTokenBody,
   generateIdTokenBody,
@@ -92,7 +93,7 @@ async function answer(
   let caller: CallerIdentity | undefined;
   let target: AuditEntry['target'];
   try {
-    caller = await deps.authenticate(header(req, 'authorization'));
+    caller = await deps.authenticate(callerAuthorization(req));
     const call = readCall(req, parseServiceAccountEmail(serviceAccount));
     target = call.target;
     const grant = await decideAndMint(deps, caller, call.request);

@@ -12,7 +12,9 @@ import { TvsError } from '../../shared/errors.js';
 import { asTvsError, describe } from '../../shared/google-error.js';
 import { decideAndMint } from './decide.js';
 import { auditCaller, grantedEntry, writeAudit } from './decision-audit.js';
-import { header, readBody, type FunctionRequest, type RequestContext } from './http/request-context.js';
+import { SERVERLESS_AUTHORIZATION_MESSAGES, ServerlessAuthorizationReason } from './auth/reasons.js';
+import { readCredentialHeaders } from './http/credential-headers.js';
+import { readBody, type FunctionRequest, type RequestContext } from './http/request-context.js';
 import { sendJson, sendOAuthError, type OAuthErrorCode } from './http/respond.js';
 import { parseServiceAccountEmail } from './http/request-schemas.js';
 import type { PolicyCaller } from './policy/compile-policy.js';
@@ -56,6 +58,7 @@ export async function handleOAuthToken(
   let target: AuditEntry['target'];
   let grantType = 'unknown';
   try {
+    const headers = readCredentialHeaders(req);
     const params = parseForm(req);
     grantType = params.get('grant_type') ?? '';
     let serviceAccount: string;
@@ -78,13 +81,14 @@ export async function handleOAuthToken(
 
     let policyCaller: PolicyCaller;
     if (grantType === 'client_credentials') {
-      const { clientId, secret } = clientCredentials(req, params);
+      const { clientId, secret } = clientCredentials(headers.authorization, params);
       // Audited as the id presented, known or not: the operator sees which ids are being tried.
       caller = { kind: 'client', clientId: CLIENT_ID_SYNTAX.test(clientId) ? clientId : '(malformed)' };
+      if (headers.isServerlessAuthorizationToken(secret)) throw reusedPlatformToken(401, 'invalid_client');
       await authenticateClient(deps, clientId, secret);
       policyCaller = { kind: 'client', clientId };
     } else if (grantType === TOKEN_EXCHANGE_GRANT) {
-      if (header(req, 'authorization') || params.has('client_id'))
+      if (headers.authorization || params.has('client_id'))
         throw invalidRequest('client authentication is not used with token exchange');
       if (params.has('actor_token')) throw invalidRequest('delegation (actor_token) is not supported');
       const subjectTokenType = required(params, 'subject_token_type');
@@ -94,6 +98,8 @@ export async function handleOAuthToken(
       if (requested !== null && requested !== ACCESS_TOKEN_TYPE)
         throw invalidRequest('only access tokens can be requested');
       const subjectToken = required(params, 'subject_token');
+      if (headers.isServerlessAuthorizationToken(subjectToken))
+        throw reusedPlatformToken(400, 'invalid_grant');
       try {
         caller = await deps.verifySubjectToken(subjectToken);
       } catch (err) {
@@ -189,10 +195,9 @@ function required(params: URLSearchParams, name: string): string {
 
 /** The client id and secret of client_secret_basic or client_secret_post (never both). */
 function clientCredentials(
-  req: FunctionRequest,
+  authorization: string | undefined,
   params: URLSearchParams,
 ): { clientId: string; secret: string } {
-  const authorization = header(req, 'authorization');
   if (authorization) {
     if (params.has('client_id') || params.has('client_secret'))
       throw invalidRequest('use one client authentication method, not two');
@@ -246,6 +251,18 @@ async function authenticateClient(deps: TokenServices, clientId: string, secret:
   throw invalidClient();
 }
 
+/** The caller credential is the X-Serverless-Authorization token: one token may not do both jobs. */
+function reusedPlatformToken(status: 400 | 401, error: 'invalid_grant' | 'invalid_client'): OAuthError {
+  const reason = ServerlessAuthorizationReason.REUSED;
+  return new OAuthError(
+    status,
+    error,
+    SERVERLESS_AUTHORIZATION_MESSAGES[reason],
+    reason,
+    status === 401 ? { 'www-authenticate': REALM } : {},
+  );
+}
+
 function invalidClient(): OAuthError {
   return new OAuthError(401, 'invalid_client', 'Client authentication failed.', 'INVALID_CLIENT', {
     'www-authenticate': REALM,
@@ -268,6 +285,10 @@ function toOAuthError(err: unknown): OAuthError {
     case 'INVALID_SCOPE':
       return new OAuthError(400, 'invalid_scope', e.message, e.reason);
     case 'LIFETIME_EXCEEDS_POLICY':
+    // X-Serverless-Authorization not sent once as one Bearer token, or Authorization repeated beside it.
+    case ServerlessAuthorizationReason.REPEATED:
+    case ServerlessAuthorizationReason.MALFORMED:
+    case ServerlessAuthorizationReason.CALLER_CREDENTIAL_REPEATED:
       return new OAuthError(400, 'invalid_request', e.message, e.reason);
     default:
       if (e.code === 'UNAVAILABLE')

@@ -114,6 +114,10 @@ export function openApiDocument(): Record<string, unknown> {
         "is this service's URL (a Google-signed token from the metadata server, or a token of a configured external\n" +
         'issuer), or a Google service-account access token carrying the `userinfo.email` scope. `POST /v1/token` is\n' +
         'an OAuth 2.0 token endpoint for callers without a Google identity.\n\n' +
+        "Behind Cloud Run's invoker check a caller may send `X-Serverless-Authorization: Bearer <Google ID token>` for\n" +
+        'Cloud Run and its own credential in `Authorization`. That header is never the caller identity: when present it\n' +
+        'must come once as one Bearer token, `Authorization` must carry a different token, or the answer is 401 (reasons\n' +
+        '`SERVERLESS_AUTHORIZATION_*`, `CALLER_CREDENTIAL_REPEATED`; see docs/workloads.md).\n\n' +
         "Errors of the IAM-style methods follow Google's error model (AIP-193); `/v1/token` answers RFC 6749 errors.\n" +
         'Messages are generic; `details[0].reason` is stable and safe to branch on. No response ever contains a key\n' +
         'or a secret; tokens appear only in successful responses.\n\n' +

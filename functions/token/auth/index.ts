@@ -1,6 +1,6 @@
 /** Caller authentication: `Authorization: Bearer` → verified {@link CallerIdentity}. */
 export { createCallerAuthenticator } from './authenticate-caller.js';
-export { CallerAuthReason, CallerAuthUnavailableReason } from './reasons.js';
+export { CallerAuthReason, CallerAuthUnavailableReason, ServerlessAuthorizationReason } from './reasons.js';
 export { CALLER_TOKEN_ALGORITHMS } from './types.js';
 export type {
   CallerAuthenticator,

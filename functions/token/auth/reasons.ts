@@ -92,3 +92,43 @@ export function quoteForDetail(value: unknown, maxLength = 120): string {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > maxLength ? `${text.slice(0, maxLength)}…` : text;
 }
+
+/**
+ * Reasons for refusing Cloud Run's `X-Serverless-Authorization` header as sent. The header is the
+ * platform's credential (unchecked attacker input when the invoker check is off): it is never the
+ * caller's identity, so each rule below is a refusal, never a fallback.
+ */
+export const ServerlessAuthorizationReason = {
+  /** `X-Serverless-Authorization` sent, but no caller credential in `Authorization`. */
+  WITHOUT_CALLER_CREDENTIAL: 'SERVERLESS_AUTHORIZATION_WITHOUT_CALLER_CREDENTIAL',
+  /** The caller credential is the token of `X-Serverless-Authorization` (one token, two jobs). */
+  REUSED: 'SERVERLESS_AUTHORIZATION_REUSED_AS_CALLER_CREDENTIAL',
+  /** `X-Serverless-Authorization` sent more than once. */
+  REPEATED: 'SERVERLESS_AUTHORIZATION_REPEATED',
+  /** Empty, not the `Bearer` scheme, not one b64token, or too large. */
+  MALFORMED: 'SERVERLESS_AUTHORIZATION_MALFORMED',
+  /** `Authorization` sent more than once beside `X-Serverless-Authorization`. */
+  CALLER_CREDENTIAL_REPEATED: 'CALLER_CREDENTIAL_REPEATED',
+} as const;
+export type ServerlessAuthorizationReason =
+  (typeof ServerlessAuthorizationReason)[keyof typeof ServerlessAuthorizationReason];
+
+const SERVERLESS_AUTHORIZATION_FORM = 'X-Serverless-Authorization must be sent once, as "Bearer <token>".';
+/** What the caller is told for each reason: generic, and never a token. */
+export const SERVERLESS_AUTHORIZATION_MESSAGES: Readonly<Record<ServerlessAuthorizationReason, string>> = {
+  SERVERLESS_AUTHORIZATION_WITHOUT_CALLER_CREDENTIAL:
+    "The request has no caller credential in Authorization. X-Serverless-Authorization is only for Cloud Run's invoker check; send your own credential in the Authorization header.",
+  SERVERLESS_AUTHORIZATION_REUSED_AS_CALLER_CREDENTIAL:
+    'The same token cannot be both the Cloud Run invoker credential (X-Serverless-Authorization) and the caller credential; send a credential of your own.',
+  SERVERLESS_AUTHORIZATION_REPEATED: SERVERLESS_AUTHORIZATION_FORM,
+  SERVERLESS_AUTHORIZATION_MALFORMED: SERVERLESS_AUTHORIZATION_FORM,
+  CALLER_CREDENTIAL_REPEATED: 'Send exactly one Authorization header.',
+};
+
+/** An {@link UnauthenticatedError} for a refused `X-Serverless-Authorization`. `detail` never holds a token. */
+export function rejectServerlessAuthorization(
+  reason: ServerlessAuthorizationReason,
+  detail: string,
+): UnauthenticatedError {
+  return new UnauthenticatedError(SERVERLESS_AUTHORIZATION_MESSAGES[reason], { reason, detail });
+}

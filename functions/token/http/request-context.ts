@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { InvalidArgumentError } from '../../../shared/errors.js';
+import { hasServerlessAuthorization } from './credential-headers.js';
 
 /** functions-framework adds `rawBody`; the body-parser guard adds `bodyError`. */
 export type FunctionRequest = IncomingMessage & { rawBody?: Buffer; bodyError?: string };
@@ -12,6 +13,8 @@ export interface RequestContext {
   startedAtMs: number;
   userAgent?: string;
   remoteIp?: string;
+  /** Whether Cloud Run's `X-Serverless-Authorization` came (audited as a boolean, never its value). */
+  serverlessAuthorization?: boolean;
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -33,6 +36,7 @@ export function requestContext(
     startedAtMs: nowMs,
     userAgent: header(req, 'user-agent')?.slice(0, 200),
     remoteIp: req.socket.remoteAddress,
+    ...(hasServerlessAuthorization(req) ? { serverlessAuthorization: true } : {}),
   };
 }
 
