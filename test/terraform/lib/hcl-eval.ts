@@ -20,10 +20,13 @@ export interface HclScope {
   local(name: string): HclValue;
 }
 
-/** A scope for module directory `dir`: given variable values, else their defaults; its locals. */
+/** A scope for module directory `dir`: given variable values, else their (non-object) defaults; its locals. */
 export function moduleScope(tree: TfTree, dir: string, given: Readonly<Record<string, HclValue>>): HclScope {
   const vars: Record<string, HclValue> = {};
-  for (const [name, body] of variables(tree, dir)) if (body.default !== undefined) vars[name] = jsonValue(body.default);
+  for (const [name, body] of variables(tree, dir)) {
+    // Map and object defaults are left without a value: this evaluator has no objects, so a use throws.
+    if (body.default !== undefined && !isObject(body.default)) vars[name] = jsonValue(body.default);
+  }
   Object.assign(vars, given);
   const defs = locals(tree, dir);
   const cache = new Map<string, HclValue>();
@@ -53,6 +56,9 @@ export function evaluateTemplate(template: string, scope: HclScope): HclValue {
   const parser = new Parser(template, scope, new Map());
   return parser.template(undefined);
 }
+
+const isObject = (value: Json): boolean =>
+  (value !== null && typeof value === 'object' && !Array.isArray(value)) || (Array.isArray(value) && value.some(isObject));
 
 function jsonValue(value: Json): HclValue {
   if (Array.isArray(value)) return value.map(jsonValue);
