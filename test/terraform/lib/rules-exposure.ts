@@ -29,7 +29,7 @@ const valueIn = (tree: TfTree, r: TfResource, mode: Mode, value: Json | undefine
 
 const ingressOf = (tree: TfTree, fn: TfResource, mode: Mode): HclValue | undefined => valueIn(tree, fn, mode, blocks(fn.body, 'service_config')[0]?.ingress_settings);
 
-/** The single validation-condition outcome of a variable for given values: false if any evaluable condition refuses them. */
+/** The validation conditions of `dir`'s variables that reference every variable in `names`. */
 function conditionsReferencing(tree: TfTree, dir: string, names: readonly string[]): string[] {
   return [...variables(tree, dir).values()]
     .flatMap((v) => blocks(v, 'validation').map((b) => text(b.condition)))
