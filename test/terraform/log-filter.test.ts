@@ -52,11 +52,17 @@ describe('the HCL expression evaluator used to render filters', () => {
     ['${join(",", concat(var.names, ["c"]))}', 'a,b,c'],
     ['${format("%s-%s", var.one, local.l)}', 'x-L'],
     ['${distinct(concat(var.names, var.names))}', ['a', 'b']],
+    ['${var.one == "x" ? "a" : "b"}', 'a'],
+    ['${var.one != "x" ? "a" : "b"}', 'b'],
+    // Only the chosen branch is evaluated: the other may name what has no value here.
+    ['${var.one == "x" ? 1 : var.missing}', 1],
+    ['${!contains(var.names, "c") && length(var.names) >= 2 || var.one == null ? "ok" : "no"}', 'ok'],
+    ['${join(",", distinct(concat(split(",", coalesce(null, "a,b")), ["b", "c"])))}', 'a,b,c'],
   ])('%s', (template, expected) => {
     expect(evaluateTemplate(template, scope)).toEqual(expected);
   });
 
-  it.each(['${var.one == "x" ? "a" : "b"}', '${lower(var.one)}', '${var.missing}', '${google_x.y.name}'])('refuses what it does not implement: %s', (template) => {
+  it.each(['${var.one + "x"}', '${length(var.names) * 2}', '${lower(var.one)}', '${var.missing}', '${google_x.y.name}', '${var.one ? "a" : "b"}', '${length(var.names) > "1"}'])('refuses what it does not implement: %s', (template) => {
     expect(() => evaluateTemplate(template, scope)).toThrow();
   });
 });

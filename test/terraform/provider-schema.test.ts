@@ -92,6 +92,22 @@ describe('the Terraform in terraform/', () => {
     expect(result.checked).toHaveLength(resources(tree).length + sectionBodies('data') + sectionBodies('provider'));
     expect(result.checked.length).toBeGreaterThan(50);
   });
+
+  it('checks the public-mode load balancer and Cloud Armor blocks too (count only decides whether they exist)', () => {
+    const checked = checkAgainstSchemas(tree, [google, archive], UNCHECKED).checked;
+    for (const address of [
+      'google_compute_region_network_endpoint_group.token',
+      'google_compute_security_policy.token',
+      'google_compute_backend_service.token',
+      'google_compute_managed_ssl_certificate.token',
+      'google_compute_target_https_proxy.token',
+      'google_compute_global_forwarding_rule.https',
+      'google_compute_url_map.http_redirect',
+      'google_cloud_run_v2_service_iam_member.public_invoker',
+    ]) {
+      expect(checked).toContain(`modules/token-vendor/${address.endsWith('public_invoker') ? 'main' : 'load-balancer'}.tf: ${address}`);
+    }
+  });
 });
 
 /** Checks in-memory Terraform and returns `where: message` lines. */

@@ -4,7 +4,8 @@
 locals {
   labels = { app = "token-vending" }
 
-  apis = toset([
+  # Compute Engine (load balancer, Cloud Armor) only in public mode.
+  apis = toset(concat([
     "apikeys.googleapis.com",
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
@@ -19,7 +20,7 @@ locals {
     "run.googleapis.com",
     "secretmanager.googleapis.com",
     "sts.googleapis.com",
-  ])
+  ], var.token_exposure == "public" ? ["compute.googleapis.com"] : []))
 }
 
 resource "google_project_service" "apis" {
@@ -148,6 +149,9 @@ module "token_vendor" {
   source_bucket            = google_storage_bucket.sources.name
   source_object            = google_storage_bucket_object.token.name
   docker_repository        = google_artifact_registry_repository.functions.id
+  exposure                 = var.token_exposure
+  domain                   = var.token_domain
+  allowed_source_ranges    = var.token_allowed_source_ranges
   ingress_settings         = var.token_ingress_settings
   audience                 = var.token_audience
   policy_secret_version    = "${module.secrets.policy_secret_id}/versions/latest"

@@ -1,6 +1,16 @@
 output "token_url" {
-  description = "URL of the token function (internal ingress)."
+  description = "URL of the token function (cloudfunctions.net; internal ingress in both modes)."
   value       = module.token_vendor.url
+}
+
+output "token_public_url" {
+  description = "Public mode: https://token_domain, the URL callers outside Google Cloud use; null in internal mode."
+  value       = module.token_vendor.public_url
+}
+
+output "token_load_balancer_ip" {
+  description = "Public mode: the address token_domain's A record must point at; null in internal mode."
+  value       = module.token_vendor.load_balancer_ip
 }
 
 output "token_audience" {

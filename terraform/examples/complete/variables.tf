@@ -83,9 +83,37 @@ variable "token_invoker_members" {
   }
 }
 
+variable "token_exposure" {
+  type        = string
+  description = "internal (default): Google identities inside the network call the token function. public: an external load balancer with Cloud Armor in front of it for callers outside Google Cloud; requires token_domain. See docs/deploy.md, Choosing a mode."
+  default     = "internal"
+
+  validation {
+    condition     = contains(["internal", "public"], var.token_exposure)
+    error_message = "token_exposure must be internal or public."
+  }
+}
+
+variable "token_domain" {
+  type        = string
+  description = "Public mode: DNS name of the token service (https://DOMAIN); ignored in internal mode."
+  default     = null
+
+  validation {
+    condition     = var.token_exposure != "public" || var.token_domain != null
+    error_message = "token_exposure = public requires token_domain."
+  }
+}
+
+variable "token_allowed_source_ranges" {
+  type        = list(string)
+  description = "Public mode: optional Cloud Armor allowlist of source CIDR ranges (at most 10); empty admits every source, rate-limited."
+  default     = []
+}
+
 variable "token_ingress_settings" {
   type        = string
-  description = "ALLOW_INTERNAL_ONLY, or ALLOW_INTERNAL_AND_GCLB when fronted by a load balancer."
+  description = "Internal mode: ALLOW_INTERNAL_ONLY, or ALLOW_INTERNAL_AND_GCLB when fronted by a load balancer of your own. Public mode always uses ALLOW_INTERNAL_AND_GCLB."
   default     = "ALLOW_INTERNAL_ONLY"
 
   validation {
@@ -96,7 +124,7 @@ variable "token_ingress_settings" {
 
 variable "token_audience" {
   type        = string
-  description = "Audience of callers' ID tokens; null uses the function URL."
+  description = "Audience of callers' ID tokens (comma-separated); null uses the function URL. Public mode adds https://token_domain."
   default     = null
 }
 

@@ -1,8 +1,18 @@
-# The token function: Cloud Functions gen2, entry point `token`, internal ingress, its own
-# runtime identity, invocable only by the listed principals.
+# The token function: Cloud Functions gen2, entry point `token`, its own runtime identity.
+# internal exposure: internal ingress, invocable only by the listed principals.
+# public exposure: reachable through the external load balancer of load-balancer.tf only, and
+# Cloud Run's invoker check lifted for this one service (our authentication is the gate).
 
 locals {
-  audience = coalesce(var.audience, "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.function_name}")
+  public       = var.exposure == "public"
+  function_url = "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.function_name}"
+  public_url   = local.public ? "https://${var.domain}" : null
+
+  # TVS_AUDIENCE is comma-separated: in public mode callers' tokens name the public URL.
+  audience = join(",", distinct(concat(split(",", coalesce(var.audience, local.function_url)), local.public ? [local.public_url] : [])))
+
+  # Internal plus the load balancer in public mode, whatever ingress_settings says.
+  ingress_settings = local.public ? "ALLOW_INTERNAL_AND_GCLB" : var.ingress_settings
 
   # Optional issuer fields are dropped rather than sent as null: the config schema is strict.
   oidc_issuers = [for i in var.oidc_issuers : { for k, v in i : k => v if v != null }]
@@ -46,7 +56,7 @@ resource "google_cloudfunctions2_function" "token" {
 
   service_config {
     service_account_email            = var.service_account_email
-    ingress_settings                 = var.ingress_settings
+    ingress_settings                 = local.ingress_settings
     all_traffic_on_latest_revision   = true
     min_instance_count               = var.min_instances
     max_instance_count               = var.max_instances
@@ -66,4 +76,18 @@ resource "google_cloud_run_v2_service_iam_member" "invoker" {
   name     = google_cloudfunctions2_function.token.name
   role     = "roles/run.invoker"
   member   = each.value
+}
+
+# Public mode only: the invoker check is lifted for this one service by granting run.invoker to
+# allUsers on it (the function's own Cloud Run service; ingress still admits only the load
+# balancer and internal traffic). Why this and not a Cloud Run service with invoker_iam_disabled:
+# docs/deploy.md, "Choosing a mode".
+resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
+  count = local.public ? 1 : 0
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.token.name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
 }

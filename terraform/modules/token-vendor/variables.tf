@@ -76,9 +76,102 @@ variable "runtime" {
   }
 }
 
+variable "exposure" {
+  type        = string
+  description = "Deployment mode. internal: internal ingress, Cloud Run's invoker check on, callers are the Google identities in invoker_members. public: an external Application Load Balancer with Cloud Armor in front of the function, ingress ALLOW_INTERNAL_AND_GCLB, the invoker check lifted for this service only (our authentication is the only gate); requires domain."
+  default     = "internal"
+
+  validation {
+    condition     = contains(["internal", "public"], var.exposure)
+    error_message = "exposure must be internal or public."
+  }
+}
+
+variable "domain" {
+  type        = string
+  description = "Public mode: the DNS name callers use (https://DOMAIN); a Google-managed certificate is issued for it once its A record points at the load balancer's address. Ignored in internal mode."
+  default     = null
+
+  validation {
+    condition     = var.exposure != "public" || var.domain != null
+    error_message = "exposure = public requires a domain."
+  }
+
+  validation {
+    condition     = var.domain == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$", var.domain))
+    error_message = "domain must be a lowercase DNS name such as tokens.example.com (no scheme, port or path)."
+  }
+}
+
+variable "allowed_source_ranges" {
+  type        = list(string)
+  description = "Public mode: Cloud Armor allowlist of source CIDR ranges (at most 10); empty admits every source (still rate-limited)."
+  default     = []
+
+  validation {
+    condition     = length(var.allowed_source_ranges) <= 10 && alltrue([for r in var.allowed_source_ranges : can(cidrhost(r, 0)) && r != "*"])
+    error_message = "allowed_source_ranges must hold at most 10 CIDR ranges."
+  }
+}
+
+variable "rate_limit_count" {
+  type        = number
+  description = "Public mode: requests one client IP may make per rate_limit_interval_sec; above it Cloud Armor answers 429."
+  default     = 120
+
+  validation {
+    condition     = var.rate_limit_count >= 1 && var.rate_limit_count <= 100000 && floor(var.rate_limit_count) == var.rate_limit_count
+    error_message = "rate_limit_count must be a whole number from 1 to 100000."
+  }
+}
+
+variable "rate_limit_interval_sec" {
+  type        = number
+  description = "Public mode: the rate-limit window in seconds (one of Cloud Armor's intervals)."
+  default     = 60
+
+  validation {
+    condition     = contains([10, 30, 60, 120, 180, 240, 300, 600, 900, 1200, 1800, 2700, 3600], var.rate_limit_interval_sec)
+    error_message = "rate_limit_interval_sec must be one of 10, 30, 60, 120, 180, 240, 300, 600, 900, 1200, 1800, 2700, 3600."
+  }
+}
+
+variable "rate_limit_ban_seconds" {
+  type        = number
+  description = "Public mode: 0 throttles a client above the rate limit (429 for the excess only); above 0 bans it for that many seconds (rate_based_ban)."
+  default     = 0
+
+  validation {
+    condition     = var.rate_limit_ban_seconds == 0 || (var.rate_limit_ban_seconds >= 60 && var.rate_limit_ban_seconds <= 86400)
+    error_message = "rate_limit_ban_seconds must be 0 or from 60 to 86400."
+  }
+}
+
+variable "max_request_bytes" {
+  type        = number
+  description = "Public mode: Cloud Armor refuses (413) a request whose Content-Length is above this. At most the function's own body limit (64 KiB), which still applies to requests without the header."
+  default     = 65536
+
+  validation {
+    condition     = var.max_request_bytes >= 1024 && var.max_request_bytes <= 65536 && floor(var.max_request_bytes) == var.max_request_bytes
+    error_message = "max_request_bytes must be a whole number from 1024 to 65536."
+  }
+}
+
+variable "waf_rules" {
+  type        = list(string)
+  description = "Public mode: Cloud Armor preconfigured WAF rule sets to deny (e.g. sqli-v33-stable, xss-v33-stable), at sensitivity 1. Empty by default: callers send JWTs and JSON, which generic signatures can mistake for attacks; enable in preview first."
+  default     = []
+
+  validation {
+    condition     = alltrue([for w in var.waf_rules : can(regex("^[a-z0-9]+(-[a-z0-9]+)*-v[0-9]+-(stable|canary)$", w))])
+    error_message = "waf_rules must name preconfigured rule sets such as sqli-v33-stable."
+  }
+}
+
 variable "ingress_settings" {
   type        = string
-  description = "Who may reach the function over the network: internal traffic only, or internal plus an external Application Load Balancer."
+  description = "Internal mode: who may reach the function over the network, internal traffic only or internal plus a load balancer of your own. Public mode always uses ALLOW_INTERNAL_AND_GCLB."
   default     = "ALLOW_INTERNAL_ONLY"
 
   validation {
@@ -150,7 +243,7 @@ variable "timeout_seconds" {
 
 variable "audience" {
   type        = string
-  description = "Audience callers put in their ID tokens (TVS_AUDIENCE). null uses the function URL https://REGION-PROJECT.cloudfunctions.net/NAME."
+  description = "Audience callers put in their ID tokens (TVS_AUDIENCE, comma-separated). null uses the function URL https://REGION-PROJECT.cloudfunctions.net/NAME; public mode adds https://DOMAIN."
   default     = null
 }
 
@@ -238,7 +331,7 @@ variable "extra_environment_variables" {
 
 variable "invoker_members" {
   type        = list(string)
-  description = "Principals allowed to invoke the function (roles/run.invoker), e.g. serviceAccount:ci@P.iam.gserviceaccount.com. Never allUsers."
+  description = "Principals allowed to invoke the function (roles/run.invoker), e.g. serviceAccount:ci@P.iam.gserviceaccount.com. Never allUsers (public mode grants allUsers itself, on this service only)."
   default     = []
 
   validation {

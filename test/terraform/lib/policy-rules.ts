@@ -2,6 +2,7 @@
 import type { TfTree, Violation } from './hcl-tree.js';
 import { moduleLayout, variablesTypedAndDescribed, variablesValidated, versionsPinned } from './rules-structure.js';
 import { noAuthoritativeIam, noBasicRoles, noBroadProjectRoles, noDefaultServiceAccounts, noKeyMaterialInState, noPublicPrincipals } from './rules-iam.js';
+import { exposureVariables, internalMode, onlyTokenExposed, publicMode } from './rules-exposure.js';
 import { functionsOnSupportedRuntime } from './rules-node-runtime.js';
 import { perimeterRules } from './rules-perimeter.js';
 import { auditLogging, functionIngressInternal, graceExceedsTokenLifetime, managedSecretsRotate, perimeterCoversServices, schedulerUsesOidc } from './rules-runtime.js';
@@ -27,6 +28,10 @@ export const RULES: Readonly<Record<string, Rule>> = {
   'perimeter-rules': perimeterRules,
   'audit-logging': auditLogging,
   'functions-supported-runtime': functionsOnSupportedRuntime,
+  'exposure-variables': exposureVariables,
+  'internal-mode': internalMode,
+  'public-mode': publicMode,
+  'only-token-exposed': onlyTokenExposed,
 };
 
 /** Runs every rule on a tree. */

@@ -1,6 +1,8 @@
 /** Policy rules on IAM: no basic or broad roles, nothing public, no defaults, no key material. */
 import type { TfResource, TfTree, Violation } from './hcl-tree.js';
 import { blocks, resources, strings, text, variables, where } from './hcl-tree.js';
+import { MODES, instances, modeVariables } from './hcl-modes.js';
+import { isPublicInvoker, tokenFunction } from './rules-exposure.js';
 
 const IAM_RESOURCE = /_iam_(member|binding|policy)$/;
 const ORG_LEVEL = /^google_(project|folder|organization)_iam_/;
@@ -52,13 +54,32 @@ export function noAuthoritativeIam(tree: TfTree): Violation[] {
   }));
 }
 
-/** No allUsers/allAuthenticatedUsers; caller-supplied members come from a variable that refuses them. */
+/**
+ * Why a public grant is not the one allowed exception (allUsers run.invoker on the token
+ * function, in public mode only), or `undefined` when it is.
+ */
+function notThePublicInvoker(tree: TfTree, r: TfResource): string | undefined {
+  const fn = tokenFunction(tree, r.file.dir);
+  if (!fn || !isPublicInvoker(r, fn)) return 'grants to allUsers / allAuthenticatedUsers';
+  if (!modeVariables(tree, r.file.dir)) return 'grants allUsers run.invoker on the token function outside a module with a deployment mode';
+  const counts = MODES.map((mode) => instances(tree, r, mode));
+  if (counts[0] !== 0 || counts[1] !== 1) return `grants allUsers run.invoker in ${counts[0] !== 0 ? 'internal' : 'public'} mode with count ${JSON.stringify(counts[counts[0] !== 0 ? 0 : 1] ?? text(r.body.count))}; only public mode may, once`;
+  return undefined;
+}
+
+/**
+ * No allUsers/allAuthenticatedUsers but one grant: run.invoker to allUsers on the token function,
+ * existing in public mode only; caller-supplied members come from a variable that refuses them.
+ */
 export function noPublicPrincipals(tree: TfTree): Violation[] {
   const out: Violation[] = [];
+  let exceptions = 0;
   for (const r of resources(tree, IAM_RESOURCE)) {
     const members = [...strings(r.body.member), ...strings(r.body.members)];
     if (members.some((m) => /allUsers|allAuthenticatedUsers/.test(m))) {
-      out.push({ rule: 'no-public-principals', where: where(r), message: 'grants to allUsers / allAuthenticatedUsers' });
+      const why = notThePublicInvoker(tree, r);
+      if (why !== undefined) out.push({ rule: 'no-public-principals', where: where(r), message: why });
+      else if (++exceptions > 1) out.push({ rule: 'no-public-principals', where: where(r), message: 'a second public invoker grant: the tree holds at most one' });
     }
     if (members.some((m) => /^\$\{(each\.value|var\.[A-Za-z0-9_]+)\}$/.test(m))) {
       const sources = [...`${text(r.body.for_each)} ${members.join(' ')}`.matchAll(/\bvar\.([A-Za-z0-9_]+)/g)].map((m) => m[1]);

@@ -1,10 +1,50 @@
 /** Policy rules on the running service: ingress, scheduler auth, secrets, perimeter, audit. */
 import type { Body, TfResource, TfTree, Violation } from './hcl-tree.js';
 import { blocks, locals, path, resolveStringList, resources, strings, text, variables, where } from './hcl-tree.js';
+import type { HclValue } from './hcl-eval.js';
+import { MODES, modeScope, modeVariables, tryEvaluate } from './hcl-modes.js';
 
 const INTERNAL_INGRESS = new Set(['ALLOW_INTERNAL_ONLY', 'ALLOW_INTERNAL_AND_GCLB']);
 
-/** Every function's ingress is internal (or internal + GCLB), literally or via a validated variable. */
+/** The ALLOW_* values a variable's validation lists, and its default. */
+function ingressVariable(tree: TfTree, dir: string, name: string): { allowed: string[]; default: string } {
+  const variable = variables(tree, dir).get(name) ?? {};
+  const allowed = blocks(variable, 'validation').flatMap((v) => [...text(v.condition).matchAll(/"(ALLOW_[A-Z_]+)"/g)].map((m) => m[1]));
+  return { allowed, default: text(variable.default) };
+}
+
+/**
+ * Every value an ingress expression takes: in each deployment mode, for each value the validation
+ * of a variable it reaches lists (and that variable's default). `undefined` marks a combination
+ * the evaluator cannot judge.
+ */
+function ingressValues(tree: TfTree, dir: string, expression: string): (HclValue | undefined)[] {
+  const defs = locals(tree, dir);
+  const reached = new Set<string>();
+  const pending = [expression];
+  const seen = new Set<string>();
+  while (pending.length > 0) {
+    const src = pending.pop()!;
+    for (const m of src.matchAll(/\bvar\.([A-Za-z0-9_]+)/g)) reached.add(m[1]);
+    for (const m of src.matchAll(/\blocal\.([A-Za-z0-9_]+)/g)) {
+      if (!seen.has(m[1])) pending.push(text(defs.get(m[1])));
+      seen.add(m[1]);
+    }
+  }
+  const mode = modeVariables(tree, dir)?.exposure;
+  let combos: Record<string, HclValue>[] = [{}];
+  for (const name of [...reached].filter((n) => n !== mode)) {
+    const { allowed, default: fallback } = ingressVariable(tree, dir, name);
+    const values = [...new Set([...allowed, ...(fallback ? [fallback] : [])])];
+    if (values.length > 0) combos = combos.flatMap((c) => values.map((v) => ({ ...c, [name]: v })));
+  }
+  return MODES.flatMap((m) => combos.map((c) => tryEvaluate(expression, modeScope(tree, dir, m, c))));
+}
+
+/**
+ * Every function's ingress is internal (or internal + GCLB): literally, via a validated variable,
+ * or as an expression whose every value, in every mode and for every allowed variable value, is.
+ */
 export function functionIngressInternal(tree: TfTree): Violation[] {
   const out: Violation[] = [];
   for (const r of resources(tree, 'google_cloudfunctions2_function')) {
@@ -12,9 +52,10 @@ export function functionIngressInternal(tree: TfTree): Violation[] {
     const ref = /^\$\{var\.([A-Za-z0-9_]+)\}$/.exec(value);
     let ok = INTERNAL_INGRESS.has(value);
     if (ref) {
-      const variable = variables(tree, r.file.dir).get(ref[1]) ?? {};
-      const allowed = blocks(variable, 'validation').flatMap((v) => [...text(v.condition).matchAll(/"(ALLOW_[A-Z_]+)"/g)].map((m) => m[1]));
-      ok = INTERNAL_INGRESS.has(text(variable.default)) && allowed.length > 0 && allowed.every((a) => INTERNAL_INGRESS.has(a));
+      const variable = ingressVariable(tree, r.file.dir, ref[1]);
+      ok = INTERNAL_INGRESS.has(variable.default) && variable.allowed.length > 0 && variable.allowed.every((a) => INTERNAL_INGRESS.has(a));
+    } else if (value.startsWith('${')) {
+      ok = ingressValues(tree, r.file.dir, value).every((v) => typeof v === 'string' && INTERNAL_INGRESS.has(v));
     }
     if (!ok) out.push({ rule: 'function-ingress-internal', where: where(r), message: `ingress_settings ${value || '(unset, defaults to ALLOW_ALL)'} is not internal-only` });
   }

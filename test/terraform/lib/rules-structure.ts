@@ -32,7 +32,7 @@ export function variablesTypedAndDescribed(tree: TfTree): Violation[] {
 }
 
 /** Variables holding enums, names and identities must be validated. */
-const MUST_VALIDATE = /(^|_)(project_id|project_number|region|name_prefix|ingress_settings|runtime|service_account_email|function_name|managed_credentials|invoker_members|caller_identities)$/;
+const MUST_VALIDATE = /(^|_)(project_id|project_number|region|name_prefix|ingress_settings|runtime|service_account_email|function_name|managed_credentials|invoker_members|caller_identities|exposure|domain)$/;
 
 /** Enum, name-format and identity variables carry `validation` blocks. */
 export function variablesValidated(tree: TfTree): Violation[] {
