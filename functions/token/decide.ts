@@ -6,6 +6,7 @@ import { NotFoundError, PermissionDeniedError } from '../../shared/errors.js';
 import type { Minter, MintResult, TargetServiceAccount } from '../../shared/minting/minter.js';
 import type { AcceptedAudiences } from './policy/accepted-audiences.js';
 import type { DenialReason, PolicyCaller, PolicyRequest } from './policy/compile-policy.js';
+import { describeDenial } from './policy/compile-policy.js';
 import type { PolicyProvider } from './policy/policy-provider.js';
 
 export interface Grant {
@@ -42,7 +43,7 @@ export async function decideAndMint(
   if (!decision.allowed) {
     throw new PermissionDeniedError(DENIAL_MESSAGES[decision.reason], {
       reason: decision.reason,
-      detail: decision.rule ? `closest rule: ${decision.rule}` : undefined,
+      detail: describeDenial(decision),
     });
   }
   const entry = decision.serviceAccount;
