@@ -100,23 +100,31 @@ describe('GitHub Actions recipe', () => {
     expect(sent.entries[0]).toMatchObject({ decision: 'granted', rule: 'github-production' });
   });
 
-  it.each<[string, Partial<GitHubActionsJob>]>([
-    ['another repository', { repository: 'acme/other' }],
-    ['another owner’s fork', { repository: 'mallory/app' }],
+  it.each<[string, Partial<GitHubActionsJob>, string]>([
+    ['another repository', { repository: 'acme/other' }, 'subject'],
+    ['another owner’s fork', { repository: 'mallory/app' }, 'subject'],
     [
       'a pull_request job (subject repo:acme/app:pull_request)',
       { eventName: 'pull_request', ref: 'refs/pull/7/merge' },
+      'subject',
     ],
-    ['another branch', { ref: 'refs/heads/feature' }],
-    ['another environment', { environment: 'staging' }],
-  ])('denies %s with 403, naming the closest rule in the audit entry', async (_name, over) => {
-    const sent = await r.exchange(await job(over));
-    expect(sent.status).toBe(403);
-    expect(sent.body.error.status).toBe('PERMISSION_DENIED');
-    expect(sent.entries).toHaveLength(1);
-    expect(sent.entries[0]).toMatchObject({ decision: 'denied', reason: 'NO_RULE_FOR_CALLER' });
-    expect(sent.entries[0].detail).toMatch(/^closest rule: github-(deploy|production)/);
-  });
+    ['another branch', { ref: 'refs/heads/feature' }, 'subject'],
+    ['another environment', { environment: 'staging' }, 'subject'],
+  ])(
+    'denies %s with 403, naming the closest rule and the field that differed',
+    async (_name, over, differed) => {
+      const sent = await r.exchange(await job(over));
+      expect(sent.status).toBe(403);
+      expect(sent.body.error.status).toBe('PERMISSION_DENIED');
+      expect(sent.entries).toHaveLength(1);
+      expect(sent.entries[0]).toMatchObject({ decision: 'denied', reason: 'NO_RULE_FOR_CALLER' });
+      expect(sent.entries[0].detail).toMatch(
+        new RegExp(
+          `^closest rule: github-(deploy|production); caller ${differed} differed( \\(and \\d+ more\\))?$`,
+        ),
+      );
+    },
+  );
 
   it('refuses a token for another audience (GitHub’s default, the owner URL) with 401', async () => {
     const sent = await r.exchange(await job({ audience: undefined }));

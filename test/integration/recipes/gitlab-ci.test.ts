@@ -85,19 +85,26 @@ describe('GitLab CI recipe', () => {
     expect((await r.exchange(await job({ pipelineSource: 'schedule' }))).status).toBe(200);
   });
 
-  it.each<[string, Partial<GitLabCiJob>]>([
-    ['a project outside acme/platform', { projectPath: 'acme/web/site' }],
-    ['an unprotected ref (ref_protected "false")', { refProtected: false }],
-    ['another branch', { ref: 'feature' }],
-    ['a tag', { refType: 'tag', ref: 'main' }],
-    ['a merge request pipeline', { pipelineSource: 'merge_request_event' }],
-  ])('denies %s with 403, naming the closest rule in the audit entry', async (_name, over) => {
-    const sent = await r.exchange(await job(over));
-    expect(sent.status).toBe(403);
-    expect(sent.entries).toHaveLength(1);
-    expect(sent.entries[0]).toMatchObject({ decision: 'denied', reason: 'NO_RULE_FOR_CALLER' });
-    expect(sent.entries[0].detail).toMatch(/^closest rule: gitlab-platform-deploy/);
-  });
+  it.each<[string, Partial<GitLabCiJob>, string]>([
+    ['a project outside acme/platform', { projectPath: 'acme/web/site' }, 'subject'],
+    ['an unprotected ref (ref_protected "false")', { refProtected: false }, 'claims.ref_protected'],
+    ['another branch', { ref: 'feature' }, 'subject'],
+    ['a tag', { refType: 'tag', ref: 'main' }, 'subject'],
+    ['a merge request pipeline', { pipelineSource: 'merge_request_event' }, 'claims.pipeline_source'],
+  ])(
+    'denies %s with 403, naming the closest rule and the field that differed',
+    async (_name, over, differed) => {
+      const sent = await r.exchange(await job(over));
+      expect(sent.status).toBe(403);
+      expect(sent.entries).toHaveLength(1);
+      expect(sent.entries[0]).toMatchObject({ decision: 'denied', reason: 'NO_RULE_FOR_CALLER' });
+      expect(sent.entries[0].detail).toMatch(
+        new RegExp(
+          `^closest rule: gitlab-platform-deploy; caller ${differed} differed( \\(and \\d+ more\\))?$`,
+        ),
+      );
+    },
+  );
 
   it('refuses a token for another audience with 401', async () => {
     const sent = await r.exchange(await job({ audience: 'https://vault.example.com' }));

@@ -68,16 +68,21 @@ describe('Kubernetes recipe', () => {
     expect((await r.tokeninfo(sent.body.accessToken)).status).toBe(200);
   });
 
-  it.each<[string, Partial<KubernetesProjectedToken>]>([
-    ['another namespace', { namespace: 'default' }],
-    ['another service account', { serviceAccount: 'default' }],
-  ])('denies %s with 403, naming the closest rule in the audit entry', async (_name, over) => {
-    const sent = await r.exchange(await pod(over));
-    expect(sent.status).toBe(403);
-    expect(sent.entries).toHaveLength(1);
-    expect(sent.entries[0]).toMatchObject({ decision: 'denied', reason: 'NO_RULE_FOR_CALLER' });
-    expect(sent.entries[0].detail).toMatch(/^closest rule: k8s-ci-deployer/);
-  });
+  it.each<[string, Partial<KubernetesProjectedToken>, string]>([
+    ['another namespace', { namespace: 'default' }, 'subject'],
+    ['another service account', { serviceAccount: 'default' }, 'subject'],
+  ])(
+    'denies %s with 403, naming the closest rule and the field that differed',
+    async (_name, over, differed) => {
+      const sent = await r.exchange(await pod(over));
+      expect(sent.status).toBe(403);
+      expect(sent.entries).toHaveLength(1);
+      expect(sent.entries[0]).toMatchObject({ decision: 'denied', reason: 'NO_RULE_FOR_CALLER' });
+      expect(sent.entries[0].detail).toMatch(
+        new RegExp(`^closest rule: k8s-ci-deployer; caller ${differed} differed( \\(and \\d+ more\\))?$`),
+      );
+    },
+  );
 
   it('refuses a token projected for another audience with 401', async () => {
     const sent = await r.exchange(await pod({ audience: 'https://kubernetes.default.svc' }));
