@@ -106,3 +106,46 @@ describe('acceptedAudiences', () => {
     expect(accepted.matchedByPattern(pattern)).toBeUndefined();
   });
 });
+
+describe('normalisation leaves what it does not understand as it is', () => {
+  it.each([
+    [
+      'a port that is not all digits keeps its leading zeros',
+      'https://h.example.com:001a/p',
+      'https://h.example.com:001a/p',
+    ],
+    ['…even when it ends in a digit', 'https://h.example.com:00a1', 'https://h.example.com:00a1'],
+    [
+      'a bracketed host followed by more text is not an IPv6 host',
+      'https://[::1]x:443/p',
+      'https://[::1]x:443/p',
+    ],
+  ])('%s', (_name, value, normalized) => {
+    expect(normalizeAudience(value)).toBe(normalized);
+  });
+
+  it('keeps the configured values as configured', () => {
+    expect(acceptedAudiences(['https://A.example.com/', 'client-id']).values).toEqual([
+      'https://A.example.com/',
+      'client-id',
+    ]);
+  });
+});
+
+describe('a glob matches the spellings a request may use, and no others', () => {
+  it('with the default port, with and without the trailing slash', () => {
+    const accepted = acceptedAudiences(['https://a.example.com']);
+    expect(accepted.matchedByPattern('https://a.example.com:*')).toBe('https://a.example.com');
+    expect(accepted.matchedByPattern('https://a.example.com:*/')).toBe('https://a.example.com');
+  });
+
+  it('an IPv6 host gains the default port too', () => {
+    expect(acceptedAudiences(['https://[::1]']).matchedByPattern('https://[::1]:*')).toBe('https://[::1]');
+  });
+
+  it('an audience with its own port gains no second port', () => {
+    expect(
+      acceptedAudiences(['https://a.example.com:8443']).matchedByPattern('https://a.example.com:8443:*'),
+    ).toBeUndefined();
+  });
+});
