@@ -41,12 +41,15 @@ describe('createDerivationLimiter', () => {
       ran += 1;
       return Promise.resolve();
     });
-    await expect(
-      limiter.run(() => {
-        ran += 1;
-        return Promise.resolve();
-      }),
-    ).rejects.toBeInstanceOf(OverloadedError);
+    const refused = limiter.run(() => {
+      ran += 1;
+      return Promise.resolve();
+    });
+    await expect(refused).rejects.toBeInstanceOf(OverloadedError);
+    await expect(refused).rejects.toMatchObject({
+      name: 'OverloadedError',
+      message: 'too many secret derivations waiting',
+    });
     gate.resolve();
     await Promise.all([first, queued]);
     expect(ran).toBe(2);
@@ -59,7 +62,11 @@ describe('createDerivationLimiter', () => {
   });
 
   it('refuses nonsensical options', () => {
-    expect(() => createDerivationLimiter({ maxConcurrent: 0, maxQueued: 1 })).toThrow(TypeError);
-    expect(() => createDerivationLimiter({ maxConcurrent: 1, maxQueued: -1 })).toThrow(TypeError);
+    expect(() => createDerivationLimiter({ maxConcurrent: 0, maxQueued: 1 })).toThrow(
+      new TypeError('maxConcurrent must be a positive integer'),
+    );
+    expect(() => createDerivationLimiter({ maxConcurrent: 1, maxQueued: -1 })).toThrow(
+      new TypeError('maxQueued must be a non-negative integer'),
+    );
   });
 });

@@ -57,12 +57,15 @@ describe('policyHealthLog', () => {
       expect.objectContaining({
         severity: 'CRITICAL',
         event: 'policy_stale',
+        message:
+          'policy is past its maximum staleness; refusing requests (503 POLICY_STALE) until a reload succeeds',
         lastGoodAgeSeconds: 3601,
         stale: true,
       }),
       expect.objectContaining({
         severity: 'NOTICE',
         event: 'policy_recovered',
+        message: 'policy reloaded; serving requests again',
         lastGoodAgeSeconds: 0,
         stale: false,
       }),
