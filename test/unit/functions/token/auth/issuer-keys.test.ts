@@ -343,6 +343,7 @@ describe('issuer key selection details', () => {
   it.each<[string, () => unknown]>([
     ['null', () => null],
     ['a string', () => 'key'],
+    ['an array holding a key', () => [k1.jwk]],
     ['a key without kty', () => ({ ...k1.jwk, kty: undefined })],
     ['a key with a non-string kty', () => ({ ...k1.jwk, kty: 3 })],
     ['an oct key', () => ({ kty: 'oct', kid: 'k1', alg: 'RS256' })],
