@@ -84,6 +84,21 @@ describe('resolveCallerAuthOptions messages', () => {
       'issuers[].issuer must be an https URL (http only for loopback): 42',
     ],
     [
+      'an issuer object that stringifies to an https URL',
+      { issuers: [{ ...issuer, issuer: { toString: () => 'https://a.example' } as unknown as string }] },
+      'issuers[].issuer must be an https URL (http only for loopback): {}',
+    ],
+    [
+      'a non-string audience',
+      { issuers: [{ ...issuer, audiences: [5 as unknown as string] }] },
+      'issuers[].audiences of https://accounts.google.com must be a non-empty array of non-empty strings',
+    ],
+    [
+      'a tokeninfo URL object that stringifies to an https URL',
+      { googleAccessTokens: { tokeninfoUrl: { toString: () => 'https://a.example' } as unknown as string } },
+      'googleAccessTokens.tokeninfoUrl must be an https URL (http only for loopback)',
+    ],
+    [
       'an http issuer',
       { issuers: [{ ...issuer, issuer: 'http://a.example' }] },
       'issuers[].issuer must be an https URL (http only for loopback): "http://a.example"',
