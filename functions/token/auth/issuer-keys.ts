@@ -178,9 +178,9 @@ export function createIssuerKeys(issuer: ResolvedIssuer, options: IssuerKeysOpti
 
 /** Keys for `use: enc`, symmetric (`oct`) keys and anything carrying private parts are ignored. */
 function isPublicSigningJwk(value: unknown): value is JWK {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const jwk = value as Record<string, unknown>;
-  if (typeof jwk.kty !== 'string' || jwk.kty === 'oct') return false;
+  // JSON gives no primitive or array a string `kty`: this check alone admits only objects.
+  const jwk = value as Record<string, unknown> | null;
+  if (typeof jwk?.kty !== 'string' || jwk.kty === 'oct') return false;
   if (jwk.use !== undefined && jwk.use !== 'sig') return false;
   return !['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((member) => member in jwk);
 }

@@ -71,6 +71,7 @@ export function rejectCaller(
     reason === CallerAuthReason.MISSING
       ? CALLER_CREDENTIAL_MISSING_MESSAGE
       : CALLER_CREDENTIAL_INVALID_MESSAGE;
+  // Stryker disable next-line ConditionalExpression: TvsError treats an undefined cause as no cause
   return new UnauthenticatedError(message, { reason, detail, ...(cause === undefined ? {} : { cause }) });
 }
 
@@ -83,6 +84,7 @@ export function verificationUnavailable(
   return new UnavailableError(CALLER_CREDENTIAL_UNVERIFIABLE_MESSAGE, {
     reason,
     detail,
+    // Stryker disable next-line ConditionalExpression: TvsError treats an undefined cause as no cause
     ...(cause === undefined ? {} : { cause }),
   });
 }

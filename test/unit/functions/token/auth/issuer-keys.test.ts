@@ -329,3 +329,81 @@ describe('OIDC discovery', () => {
     expect(server.count('/.well-known/openid-configuration')).toBe(2);
   });
 });
+
+describe('issuer key selection details', () => {
+  async function detailOf(promise: Promise<unknown>): Promise<string | undefined> {
+    return ((await rejectionOf(promise)) as UnauthenticatedError | UnavailableError).detail;
+  }
+
+  function noKid(jwk: JWK): JWK {
+    const { kid: _kid, ...rest } = jwk;
+    return rest;
+  }
+
+  it.each<[string, () => unknown]>([
+    ['null', () => null],
+    ['a string', () => 'key'],
+    ['an array holding a key', () => [k1.jwk]],
+    ['a key without kty', () => ({ ...k1.jwk, kty: undefined })],
+    ['a key with a non-string kty', () => ({ ...k1.jwk, kty: 3 })],
+    ['an oct key', () => ({ kty: 'oct', kid: 'k1', alg: 'RS256' })],
+    ['an encryption key', () => ({ ...k1.jwk, use: 'enc' })],
+    ...['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].map((member): [string, () => unknown] => [
+      `a key with private member ${member}`,
+      () => ({ ...k1.jwk, [member]: 'AQAB' }),
+    ]),
+  ])('ignores %s, so a JWKS holding only it has no signing keys', async (_name, entry) => {
+    server.json('/jwks', { keys: [entry()] }, { 'cache-control': 'max-age=3600' });
+    const auth = authenticator();
+    const detail = await detailOf(auth.authenticate(await bearer(k1)));
+    expect(detail).toBe(`issuer ${ISSUER}: JWKS at ${server.baseUrl}/jwks has no public signing keys`);
+  });
+
+  it('accepts a public key without a use member', async () => {
+    const { use: _use, ...jwk } = k1.jwk;
+    jwks([jwk]);
+    await expect(authenticator().authenticate(await bearer(k1))).resolves.toMatchObject({
+      subject: 'caller',
+    });
+  });
+
+  it('names a JWKS without a keys array', async () => {
+    server.json('/jwks', { notKeys: [] }, { 'cache-control': 'max-age=3600' });
+    const detail = await detailOf(authenticator().authenticate(await bearer(k1)));
+    expect(detail).toBe(`issuer ${ISSUER}: JWKS at ${server.baseUrl}/jwks has no "keys" array`);
+  });
+
+  it('names the kid and alg that no key matches', async () => {
+    jwks([k1.jwk]);
+    const detail = await detailOf(authenticator().authenticate(await bearer(k2)));
+    expect(detail).toBe(`issuer ${ISSUER}: no key matches kid "k2" and alg "RS256"`);
+  });
+
+  it('rejects a token without kid when several keys match its alg', async () => {
+    jwks([noKid(k1.jwk), noKid(k2.jwk)]);
+    const now = clock.seconds();
+    const token = await signToken(
+      k1,
+      { iss: ISSUER, aud: AUDIENCE, sub: 'caller', iat: now, exp: now + 3600 },
+      { kid: undefined },
+    );
+    const error = await rejectionOf(authenticator().authenticate(`Bearer ${token}`));
+    expect((error as UnauthenticatedError).reason).toBe(CallerAuthReason.KEY_UNKNOWN);
+    expect((error as UnauthenticatedError).detail).toBe(
+      `issuer ${ISSUER}: the token has no kid and several keys match`,
+    );
+  });
+
+  it('selects the only key for a token without kid', async () => {
+    jwks([noKid(k1.jwk)]);
+    const now = clock.seconds();
+    const token = await signToken(
+      k1,
+      { iss: ISSUER, aud: AUDIENCE, sub: 'caller', iat: now, exp: now + 3600 },
+      { kid: undefined },
+    );
+    await expect(authenticator().authenticate(`Bearer ${token}`)).resolves.toMatchObject({
+      subject: 'caller',
+    });
+  });
+});

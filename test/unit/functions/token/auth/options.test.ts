@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createCallerAuthenticator } from '../../../../../functions/token/auth/authenticate-caller.js';
-import type { CallerAuthOptions, IssuerConfig } from '../../../../../functions/token/auth/types.js';
+import { resolveCallerAuthOptions } from '../../../../../functions/token/auth/options.js';
+import {
+  CALLER_TOKEN_ALGORITHMS,
+  type CallerAuthOptions,
+  type IssuerConfig,
+} from '../../../../../functions/token/auth/types.js';
 
 const issuer: IssuerConfig = {
   issuer: 'https://accounts.google.com',
@@ -65,5 +70,87 @@ describe('createCallerAuthenticator options', () => {
     ],
   ])('accepts %s', (_name, overrides) => {
     expect(() => createCallerAuthenticator({ ...valid, ...overrides })).not.toThrow();
+  });
+});
+
+describe('resolveCallerAuthOptions messages', () => {
+  const algs = CALLER_TOKEN_ALGORITHMS.join(', ');
+  it.each<[string, Partial<CallerAuthOptions>, string]>([
+    ['a negative tolerance', { clockToleranceSeconds: -1 }, 'clockToleranceSeconds must be between 0 and 60'],
+    ['no issuers', { issuers: [] }, 'issuers must be a non-empty array'],
+    [
+      'a non-string issuer',
+      { issuers: [{ ...issuer, issuer: 42 as unknown as string }] },
+      'issuers[].issuer must be an https URL (http only for loopback): 42',
+    ],
+    [
+      'an issuer object that stringifies to an https URL',
+      { issuers: [{ ...issuer, issuer: { toString: () => 'https://a.example' } as unknown as string }] },
+      'issuers[].issuer must be an https URL (http only for loopback): {}',
+    ],
+    [
+      'a non-string audience',
+      { issuers: [{ ...issuer, audiences: [5 as unknown as string] }] },
+      'issuers[].audiences of https://accounts.google.com must be a non-empty array of non-empty strings',
+    ],
+    [
+      'a tokeninfo URL object that stringifies to an https URL',
+      { googleAccessTokens: { tokeninfoUrl: { toString: () => 'https://a.example' } as unknown as string } },
+      'googleAccessTokens.tokeninfoUrl must be an https URL (http only for loopback)',
+    ],
+    [
+      'an http issuer',
+      { issuers: [{ ...issuer, issuer: 'http://a.example' }] },
+      'issuers[].issuer must be an https URL (http only for loopback): "http://a.example"',
+    ],
+    [
+      'the same issuer twice',
+      { issuers: [issuer, issuer] },
+      'issuers[].issuer is configured twice: https://accounts.google.com',
+    ],
+    [
+      'an http jwksUri',
+      { issuers: [{ ...issuer, jwksUri: 'http://a.example/jwks' }] },
+      'issuers[].jwksUri of https://accounts.google.com must be an https URL (http only for loopback)',
+    ],
+    [
+      'one empty audience among valid ones',
+      { issuers: [{ ...issuer, audiences: ['https://tvs.example.com', ''] }] },
+      'issuers[].audiences of https://accounts.google.com must be a non-empty array of non-empty strings',
+    ],
+    [
+      'one symmetric algorithm among valid ones',
+      { issuers: [{ ...issuer, algorithms: ['RS256', 'HS256' as 'RS256'] }] },
+      `issuers[].algorithms of https://accounts.google.com must be a non-empty subset of ${algs}`,
+    ],
+    [
+      'a non-string tokeninfo URL',
+      { googleAccessTokens: { tokeninfoUrl: 7 as unknown as string } },
+      'googleAccessTokens.tokeninfoUrl must be an https URL (http only for loopback)',
+    ],
+    [
+      'a zero access-token cache size',
+      { googleAccessTokens: { tokeninfoUrl: 'https://oauth2.googleapis.com/tokeninfo', cacheMaxEntries: 0 } },
+      'googleAccessTokens.cacheMaxEntries must be a positive integer',
+    ],
+    ['a zero maxTokenBytes', { maxTokenBytes: 0 }, 'maxTokenBytes must be a positive integer'],
+    ['a negative fetchTimeoutMs', { fetchTimeoutMs: -5 }, 'fetchTimeoutMs must be a positive integer'],
+    [
+      'a fractional maxDocumentBytes',
+      { maxDocumentBytes: 1.5 },
+      'maxDocumentBytes must be a positive integer',
+    ],
+    ['a zero jwksCacheMaxAgeMs', { jwksCacheMaxAgeMs: 0 }, 'jwksCacheMaxAgeMs must be a positive integer'],
+    [
+      'a zero jwksRefetchCooldownMs',
+      { jwksRefetchCooldownMs: 0 },
+      'jwksRefetchCooldownMs must be a positive integer',
+    ],
+  ])('names the option for %s', (_name, overrides, message) => {
+    expect(() => resolveCallerAuthOptions({ ...valid, ...overrides })).toThrow(new TypeError(message));
+  });
+
+  it('accepts a clock tolerance of exactly 0', () => {
+    expect(resolveCallerAuthOptions({ ...valid, clockToleranceSeconds: 0 }).clockToleranceSeconds).toBe(0);
   });
 });
