@@ -165,3 +165,63 @@ describe('policy staleness', () => {
     expect(String(failures[0].error)).not.toContain('hunter2');
   });
 });
+
+describe('policy staleness, exactly', () => {
+  it('is never stale while no reload has failed, however old the policy (only a failed reload makes it stale)', async () => {
+    const { clock, provider } = await setup({ ttlMs: 60_000, maxStalenessMs: 10_000 });
+    clock.now = 30_000; // past the maximum, but the TTL has not asked for a re-read yet
+    expect(() => provider.current()).not.toThrow();
+  });
+
+  it('refuses with a generic message and a detail that names the source, the age and the maximum in seconds', async () => {
+    const { clock, src, provider, failures } = await setup({ ttlMs: 1000, maxStalenessMs: 10_000 });
+    clock.now = 2000;
+    await provider.reload(); // the last good policy is from t = 2 s
+    src.answer = new Error('unreachable');
+    clock.now = 3500;
+    provider.current();
+    await expect.poll(() => failures.length).toBe(1);
+    clock.now = 14_345;
+    const refused = provider.currentForRequest();
+    await expect(refused).rejects.toMatchObject({
+      message: 'The service cannot confirm that its token policy is current; try again later.',
+      reason: 'POLICY_STALE',
+      detail: 'no successful policy reload from test source for 12 s (maximum 10 s)',
+      retryAfterSeconds: 10,
+    });
+  });
+
+  it('past the maximum, re-reads every retry interval even when the TTL is longer', async () => {
+    const { clock, src, provider, failures } = await setup({ ttlMs: 60_000, maxStalenessMs: 10_000 });
+    src.answer = new Error('unreachable');
+    clock.now = 60_000;
+    provider.current(); // TTL due: the first failed re-read
+    await expect.poll(() => failures.length).toBe(1);
+    const before = src.reads;
+    clock.now += STALE_RETRY_MS;
+    await expect(provider.currentForRequest()).rejects.toMatchObject({ reason: 'POLICY_STALE' });
+    expect(src.reads).toBe(before + 1);
+  });
+
+  it('reports each new outage: stale, recovered, stale again', async () => {
+    const { clock, src, provider, failures, changes } = await setup({ ttlMs: 1000, maxStalenessMs: 5000 });
+    src.answer = new Error('unreachable');
+    clock.now = 1500;
+    provider.current();
+    await expect.poll(() => failures.length).toBe(1);
+    clock.now = 6000;
+    await expect(provider.currentForRequest()).rejects.toMatchObject({ reason: 'POLICY_STALE' });
+    src.answer = policy('https://a');
+    clock.now += STALE_RETRY_MS;
+    await provider.currentForRequest();
+    expect(changes.map((c) => c.stale)).toEqual([true, false]);
+
+    src.answer = new Error('unreachable again');
+    clock.now += 1000;
+    provider.current();
+    await expect.poll(() => failures.length).toBe(2);
+    clock.now += 5000;
+    await expect(provider.currentForRequest()).rejects.toMatchObject({ reason: 'POLICY_STALE' });
+    expect(changes.map((c) => c.stale)).toEqual([true, false, true]);
+  });
+});
