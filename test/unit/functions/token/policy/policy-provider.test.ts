@@ -1,8 +1,12 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acceptedAudiences } from '../../../../../functions/token/policy/accepted-audiences.js';
 import { PolicyError } from '../../../../../functions/token/policy/compile-policy.js';
 import {
   createPolicyProvider,
+  filePolicySource,
   POLICY_READ_TIMEOUT_MS,
   secretPolicySource,
   type PolicySource,
@@ -196,6 +200,7 @@ describe('secretPolicySource', () => {
       },
       'projects/p/secrets/tvs-policy/versions/latest',
     );
+    expect(source.describe()).toBe('secret projects/p/secrets/tvs-policy/versions/latest');
     expect(JSON.parse(await source.read())).toMatchObject({ version: 1 });
     expect(calls).toEqual([
       {
@@ -204,5 +209,28 @@ describe('secretPolicySource', () => {
       },
     ]);
     expect(POLICY_READ_TIMEOUT_MS).toBeLessThanOrEqual(10_000);
+  });
+});
+
+describe('filePolicySource', () => {
+  it('names its path and reads the file', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'tvs-policy-')), 'policy.json');
+    await writeFile(path, policy('https://a'));
+    const source = filePolicySource(path);
+    expect(source.describe()).toBe(`file ${path}`);
+    expect(await source.read()).toBe(policy('https://a'));
+  });
+
+  it('a bad policy file fails start-up naming the file', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'tvs-policy-')), 'policy.json');
+    await writeFile(path, policy('https://a').replace('"name":"r"', '"name":"r","bogus":1'));
+    await expect(
+      createPolicyProvider({
+        source: filePolicySource(path),
+        acceptedAudiences: NONE,
+        ttlMs: 1000,
+        maxStalenessMs: 5000,
+      }),
+    ).rejects.toThrow(new RegExp(`^Invalid policy from file ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   });
 });
