@@ -6,6 +6,8 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const SCHEME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+/;
 // Room for the scheme and separator in front of the token.
 const HEADER_OVERHEAD = 64;
+/** What Cloud Run writes in place of the signature of a token it will not let be replayed. */
+export const REMOVED_SIGNATURE = 'SIGNATURE_REMOVED_BY_GOOGLE';
 
 /**
  * Extracts the bearer token from an `Authorization` header value: scheme `Bearer` (any case),
@@ -37,7 +39,25 @@ export function parseBearerHeader(header: string | undefined, maxTokenBytes: num
   checkTokenSize(token, maxTokenBytes);
   if (!B64TOKEN.test(token))
     throw rejectCaller(CallerAuthReason.MALFORMED, 'Bearer credential is not a single b64token');
+  rejectRemovedSignature(token);
   return token;
+}
+
+/**
+ * Refuses, with its own reason, a JWT whose signature Cloud Run replaced: an unsigned token is
+ * never accepted, and this one says why it failed (Cloud Run troubleshooting, "Identity token
+ * signature redacted by Google": ID tokens gcloud minted for a user account). Anyone can write this
+ * form, so it is a refusal only, never a reason to trust what the platform checked.
+ */
+function rejectRemovedSignature(token: string): void {
+  const segments = token.split('.');
+  if (segments.length === 3 && segments[2] === REMOVED_SIGNATURE) {
+    throw rejectCaller(
+      CallerAuthReason.SIGNATURE_REMOVED,
+      'the JWT signature was replaced by SIGNATURE_REMOVED_BY_GOOGLE (Cloud Run does so for ID tokens ' +
+        'gcloud minted for a user account); send a service-account ID token for this audience',
+    );
+  }
 }
 
 /** Rejects a token above `maxTokenBytes` (UTF-8 bytes) before it is parsed. */

@@ -28,6 +28,11 @@ export const CallerAuthReason = {
   /** No key of the issuer's JWKS matches `kid`/`alg` (after at most one refetch per cooldown). */
   KEY_UNKNOWN: 'CALLER_CREDENTIAL_KEY_UNKNOWN',
   SIGNATURE_INVALID: 'CALLER_CREDENTIAL_SIGNATURE_INVALID',
+  /**
+   * A JWT whose signature segment is Cloud Run's `SIGNATURE_REMOVED_BY_GOOGLE`: the platform
+   * removed it (it does so for ID tokens gcloud minted for a user account), so it can never verify.
+   */
+  SIGNATURE_REMOVED: 'CALLER_CREDENTIAL_SIGNATURE_REMOVED',
   EXPIRED: 'CALLER_CREDENTIAL_EXPIRED',
   /** `nbf` in the future beyond the tolerance. */
   NOT_YET_VALID: 'CALLER_CREDENTIAL_NOT_YET_VALID',

@@ -4,8 +4,9 @@
  *
  * Platform facts: with the invoker IAM check on, Cloud Run verifies the Google ID token in
  * `X-Serverless-Authorization` when present and passes `Authorization` through untouched
- * (otherwise it verifies `Authorization`), and it replaces the signature of the token it verified
- * with `SIGNATURE_REMOVED_BY_GOOGLE`. With the check off (public mode) the header is whatever the
+ * (otherwise it verifies `Authorization`), and it may replace the signature of the token it
+ * verified with `SIGNATURE_REMOVED_BY_GOOGLE` (documented for ID tokens gcloud minted for a user
+ * account; see docs/security.md). With the check off (public mode) the header is whatever the
  * sender wrote. So its token is never verified, matched by the policy or logged here; it is only
  * compared, by hash, with the caller's credential, so that one token cannot do both jobs.
  *
@@ -119,8 +120,8 @@ function credentialOf(authorization: string): string {
 
 /**
  * SHA-256 of what identifies a token: for a JWS (three segments) its signing input
- * `header.payload`, because Cloud Run replaces the signature of the token it verified, so the same
- * token arrives with two different signatures; otherwise the whole token.
+ * `header.payload`, because Cloud Run may replace the signature of the token it verified, so the
+ * same token can arrive with two different signatures; otherwise the whole token.
  */
 function tokenDigest(token: string): Buffer {
   const segments = token.split('.');

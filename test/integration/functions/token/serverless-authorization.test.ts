@@ -225,6 +225,38 @@ describe('X-Serverless-Authorization on the IAM Credentials-compatible routes', 
   });
 });
 
+describe('a caller credential whose signature Cloud Run removed', () => {
+  // Cloud Run replaces the signature of ID tokens gcloud minted for a user account; such a token
+  // reaches the function unverifiable. Anyone can write this form, so it is refused, never trusted.
+  it.each([
+    ['alone in Authorization', () => ({ authorization: `Bearer ${stripped(workloadToken)}` }), undefined],
+    [
+      'in Authorization beside a valid platform header',
+      () => ({
+        'x-serverless-authorization': `Bearer ${otherToken}`,
+        authorization: `Bearer ${stripped(workloadToken)}`,
+      }),
+      true,
+    ],
+  ])(
+    'is refused %s with 401 CALLER_CREDENTIAL_SIGNATURE_REMOVED, nothing minted',
+    async (_n, headers, xsa) => {
+      const sent = await accessToken(headers());
+      expect(sent.status, sent.body).toBe(401);
+      expect(sent.json.error).toMatchObject({
+        code: 401,
+        status: 'UNAUTHENTICATED',
+        message: "The caller's credential is invalid.",
+        details: [{ reason: 'CALLER_CREDENTIAL_SIGNATURE_REMOVED' }],
+      });
+      const entry = onlyEntry(sent);
+      expect(entry).toMatchObject({ decision: 'denied', reason: 'CALLER_CREDENTIAL_SIGNATURE_REMOVED' });
+      expect(entry.caller).toBeUndefined();
+      expect(entry.serverlessAuthorizationHeader).toBe(xsa);
+    },
+  );
+});
+
 describe('X-Serverless-Authorization on POST /v1/token (token exchange)', () => {
   it('exchanges the subject token, not the platform one', async () => {
     const sent = await exchange({ 'x-serverless-authorization': `Bearer ${otherToken}` }, workloadToken);

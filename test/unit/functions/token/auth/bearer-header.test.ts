@@ -57,6 +57,25 @@ describe('parseBearerHeader', () => {
     );
   });
 
+  it('refuses a JWT whose signature Cloud Run replaced, with its own reason and the remedy in the detail', () => {
+    expect(rejection(() => parseBearerHeader('Bearer eyJh.eyJz.SIGNATURE_REMOVED_BY_GOOGLE', 100))).toEqual({
+      reason: CallerAuthReason.SIGNATURE_REMOVED,
+      detail:
+        'the JWT signature was replaced by SIGNATURE_REMOVED_BY_GOOGLE (Cloud Run does so for ID tokens ' +
+        'gcloud minted for a user account); send a service-account ID token for this audience',
+    });
+    expect(CallerAuthReason.SIGNATURE_REMOVED).toBe('CALLER_CREDENTIAL_SIGNATURE_REMOVED');
+  });
+
+  it.each([
+    ['two segments', 'eyJh.SIGNATURE_REMOVED_BY_GOOGLE'],
+    ['four segments', 'eyJh.eyJz.SIGNATURE_REMOVED_BY_GOOGLE.x'],
+    ['a signature that only ends with the marker', 'eyJh.eyJz.xSIGNATURE_REMOVED_BY_GOOGLE'],
+    ['the marker in the payload', 'eyJh.SIGNATURE_REMOVED_BY_GOOGLE.c2ln'],
+  ])('leaves %s to the JWT checks', (_name, token) => {
+    expect(parseBearerHeader(`Bearer ${token}`, 100)).toBe(token);
+  });
+
   it('accepts a token of exactly maxTokenBytes', () => {
     expect(parseBearerHeader(`Bearer ${'a'.repeat(10)}`, 10)).toBe('a'.repeat(10));
   });
