@@ -25,6 +25,16 @@ export { DEFAULT_RETRY, type ClientRetryOptions } from './retry.js';
 export { toFriendlyError, isTransient, isApiKeyInvalid } from './friendly-error.js';
 export { InsecureTransportError } from './transport-security.js';
 export {
+  externalAccountCredentials,
+  CredentialsOptionError,
+  DEFAULT_GITLAB_TOKEN_FILE,
+  DEFAULT_K8S_TOKEN_FILE,
+  type ExternalAccountOptions,
+  type ExternalAccountCredentials,
+  type SubjectTokenSourceName,
+} from './external-account.js';
+export { stsAudience, STS_AUDIENCE_PREFIX } from '../shared/sts.js';
+export {
   ClientError,
   TokenServiceError,
   GeminiError,

@@ -3,12 +3,23 @@
  * - `client_credentials` (RFC 6749 §4.4), client_secret_basic or client_secret_post (§2.3.1);
  * - `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693), subject token = an OIDC JWT
  *   from a configured issuer.
- * The target service account is named by the `service_account` extension parameter (§8.2).
- * Responses and errors are RFC 6749 §5.1/§5.2 shaped.
+ * The target service account is named by the `service_account` extension parameter (§8.2) or,
+ * in Google STS's request shape (what `external_account` credential files make every Google client
+ * library send), by `audience=//tokenvending/serviceAccounts/EMAIL` (shared/sts.ts); `options` may
+ * come as the libraries send it. Responses and errors are RFC 6749 §5.1/§5.2 shaped, which is also
+ * STS's shape.
  */
 import type { ServerResponse } from 'node:http';
 import type { AuditEntry } from '../../shared/audit-log.js';
 import { TvsError } from '../../shared/errors.js';
+import {
+  ACCESS_TOKEN_TYPE,
+  ID_TOKEN_TYPE,
+  JWT_TOKEN_TYPE,
+  serviceAccountOfStsAudience,
+  STS_AUDIENCE_PREFIX,
+  TOKEN_EXCHANGE_GRANT,
+} from '../../shared/sts.js';
 import { asTvsError, describe } from '../../shared/google-error.js';
 import { decideAndMint } from './decide.js';
 import { auditCaller, grantedEntry, writeAudit } from './decision-audit.js';
@@ -20,12 +31,12 @@ import { parseServiceAccountEmail } from './http/request-schemas.js';
 import type { PolicyCaller } from './policy/compile-policy.js';
 import type { TokenServices } from './token-services.js';
 
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
-const SUBJECT_TOKEN_TYPES = new Set([
-  'urn:ietf:params:oauth:token-type:jwt',
-  'urn:ietf:params:oauth:token-type:id_token',
-]);
+export { TOKEN_EXCHANGE_GRANT };
+const SUBJECT_TOKEN_TYPES = new Set([JWT_TOKEN_TYPE, ID_TOKEN_TYPE]);
+/** Bound on the `options` parameter (URL-encoded JSON); the libraries send at most a project id. */
+const MAX_OPTIONS_CHARS = 2048;
+/** `options` keys the libraries may send: `userProject` (workforce pools), ignored here. */
+const IGNORED_OPTIONS = new Set(['userProject']);
 const REALM = 'Basic realm="token-vending", charset="UTF-8"';
 /** Client ids the policy can hold; any other presented id is audited as malformed, not echoed. */
 const CLIENT_ID_SYNTAX = /^[A-Za-z0-9_.-]{1,100}$/;
@@ -61,12 +72,8 @@ export async function handleOAuthToken(
     const headers = readCredentialHeaders(req);
     const params = parseForm(req);
     grantType = params.get('grant_type') ?? '';
-    let serviceAccount: string;
-    try {
-      serviceAccount = parseServiceAccountEmail(required(params, 'service_account'));
-    } catch {
-      throw invalidRequest('service_account must be a service account email');
-    }
+    const serviceAccount = targetServiceAccount(params);
+    checkOptions(params.get('options'));
     const scopes = required(params, 'scope').split(' ').filter(Boolean);
     if (scopes.length === 0 || scopes.length > 64 || scopes.some((s) => !/^[\x21-\x7e]{1,512}$/.test(s))) {
       throw new OAuthError(
@@ -167,6 +174,57 @@ export async function handleOAuthToken(
             : undefined,
     });
   }
+}
+
+/**
+ * The target: `service_account`, or STS's `audience` naming it; exactly one of the two. Neither
+ * value is echoed in the description (a caller's typo may be a token pasted in the wrong place).
+ */
+function targetServiceAccount(params: URLSearchParams): string {
+  const audience = params.get('audience');
+  if (audience !== null && params.has('service_account'))
+    throw invalidRequest('name the service account by service_account or by audience, not both');
+  if (audience === null) {
+    try {
+      return parseServiceAccountEmail(required(params, 'service_account'));
+    } catch {
+      throw invalidRequest('service_account must be a service account email');
+    }
+  }
+  const named = serviceAccountOfStsAudience(audience);
+  try {
+    if (named === undefined) throw new Error('not the audience form');
+    return parseServiceAccountEmail(named);
+  } catch {
+    throw invalidRequest(
+      `Invalid value for "audience": it must be ${STS_AUDIENCE_PREFIX}SERVICE_ACCOUNT_EMAIL`,
+      'INVALID_AUDIENCE',
+    );
+  }
+}
+
+/**
+ * STS's `options`: URL-encoded JSON the libraries add for workforce pools (`userProject`, which
+ * means nothing here and is ignored). Anything else is refused rather than silently dropped: a
+ * caller asking for, say, an access boundary must not get an unbounded token.
+ */
+function checkOptions(raw: string | null): void {
+  if (raw === null) return;
+  let options: unknown;
+  try {
+    if (raw.length > MAX_OPTIONS_CHARS) throw new Error('too long');
+    options = JSON.parse(raw);
+  } catch {
+    throw invalidRequest(`options must be a JSON object of at most ${MAX_OPTIONS_CHARS} characters`);
+  }
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw invalidRequest(`options must be a JSON object of at most ${MAX_OPTIONS_CHARS} characters`);
+  const unsupported = Object.keys(options).find((key) => !IGNORED_OPTIONS.has(key));
+  if (unsupported !== undefined)
+    throw invalidRequest(
+      `option ${JSON.stringify(unsupported.slice(0, 40))} is not supported`,
+      'OPTION_NOT_SUPPORTED',
+    );
 }
 
 /** Parses the form body; a parameter sent twice is an error (RFC 6749 §3.2). */

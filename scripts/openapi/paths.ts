@@ -100,7 +100,9 @@ export function paths(limits: { bodyKib: number; maxLifetimeSeconds: number }): 
           '`client_id`/`client_secret` in the body (`client_secret_post`), never both; or\n' +
           '`grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693) with an OIDC JWT\n' +
           'of a configured issuer as `subject_token` and no client authentication. The target is\n' +
-          'named by the `service_account` parameter. A parameter sent twice is an error.\n\n' +
+          "named by the `service_account` parameter, or (token exchange in Google STS's request shape, as\n" +
+          'the `external_account` credential files of every Google client library send it) by\n' +
+          '`audience=//tokenvending/serviceAccounts/EMAIL`. A parameter sent twice is an error.\n\n' +
           'Client secrets are 32-64 printable ASCII characters (`npm run -s hash-client-secret --\n' +
           '--generate` makes one); the policy stores only their scrypt hash. Failed client\n' +
           'authentications are counted per client id (known or not): after\n' +
@@ -132,6 +134,17 @@ export function paths(limits: { bodyKib: number; maxLifetimeSeconds: number }): 
                     client_secret: 'REPLACE-WITH-THE-CLIENT-SECRET-OF-32-64-CHARS',
                     service_account: 'gemini-caller@my-project.iam.gserviceaccount.com',
                     scope: 'https://www.googleapis.com/auth/cloud-platform',
+                  },
+                },
+                stsTokenExchange: {
+                  summary: 'Google STS shape, as google-auth-library sends it from an external_account file',
+                  value: {
+                    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+                    audience: '//tokenvending/serviceAccounts/deployer@my-project.iam.gserviceaccount.com',
+                    scope: 'https://www.googleapis.com/auth/cloud-platform',
+                    requested_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+                    subject_token: '<OIDC JWT>',
+                    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
                   },
                 },
                 tokenExchange: {

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { CLIENT_SECRET_SYNTAX } from '../oauth/client-secret-hash.js';
-import { TOKEN_EXCHANGE_GRANT } from '../oauth-token.js';
+import { STS_AUDIENCE_PREFIX, TOKEN_EXCHANGE_GRANT } from '../../../shared/sts.js';
 
 const serviceAccount = z.string().meta({ format: 'email', description: 'The target service account.' });
 const scope = z.string().meta({ description: 'Space-separated scopes (1-64).' });
@@ -31,6 +31,25 @@ export const tokenExchangeForm = z.object({
     'urn:ietf:params:oauth:token-type:id_token',
   ]),
   requested_token_type: z.literal('urn:ietf:params:oauth:token-type:access_token').optional(),
-  service_account: serviceAccount,
+  service_account: serviceAccount
+    .optional()
+    .meta({ format: 'email', description: 'The target service account; or name it by `audience`.' }),
+  audience: z
+    .string()
+    .startsWith(STS_AUDIENCE_PREFIX)
+    .optional()
+    .meta({
+      description:
+        'Google STS form (what `external_account` credential files send): the target service account as ' +
+        `\`${STS_AUDIENCE_PREFIX}EMAIL\`. Exactly one of \`service_account\` and \`audience\`.`,
+    }),
+  options: z
+    .string()
+    .optional()
+    .meta({
+      description:
+        'Google STS `options`: URL-encoded JSON object. Only `userProject` (sent by the libraries for ' +
+        'workforce pools) is accepted, and ignored; any other key is refused.',
+    }),
   scope,
 });

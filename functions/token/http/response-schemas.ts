@@ -3,6 +3,7 @@
  * (scripts/openapi.ts generates it from these and request-schemas.ts) and what tests check real
  * responses against. The handlers build these bodies by hand; the schemas describe, they do not parse.
  */
+import { ACCESS_TOKEN_TYPE } from '../../../shared/sts.js';
 import { z } from 'zod';
 import { HTTP_STATUS, type ErrorCode } from '../../../shared/errors.js';
 import { ERROR_DOMAIN } from '../../../shared/google-error.js';
@@ -18,8 +19,6 @@ export const generateAccessTokenResponse = z.strictObject({
 export const generateIdTokenResponse = z.strictObject({
   token: z.string().min(1).meta({ description: 'The ID token (a JWT).' }),
 });
-
-const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 /** RFC 6749 §5.1 (plus RFC 8693's `issued_token_type` for token exchange). */
 export const oauthTokenResponse = z.strictObject({

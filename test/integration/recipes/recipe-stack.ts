@@ -17,6 +17,8 @@ export const CP = 'https://www.googleapis.com/auth/cloud-platform';
 
 export interface RecipeStack {
   stack: LocalStack;
+  /** Every audit entry the token function wrote (flush with `stack.token.flushAudit()`). */
+  audit: Capture;
   /** POST generateAccessToken for {@link VERTEX} with `token` as the bearer credential. */
   exchange(token: string): Promise<{ status: number; body: any; entries: any[] }>;
   /** Google's view of an access token (the emulator's tokeninfo). */
@@ -60,6 +62,7 @@ export async function startRecipeStack(
   const restoreEnv = useEmulatorMetadata(emulator.metadataHost);
   return {
     stack,
+    audit,
     async exchange(token) {
       const traceId = randomBytes(16).toString('hex');
       const res = await fetch(
