@@ -9,6 +9,6 @@ export function freshnessSeconds(headers: Headers): number | undefined {
   if (directives.some((d) => d === 'no-store' || d === 'no-cache')) return 0;
   const maxAge = directives.map((d) => /^max-age\s*=\s*"?(\d+)"?$/.exec(d)?.[1]).find((v) => v !== undefined);
   if (maxAge === undefined) return undefined;
-  const age = Number(/^\d+$/.exec(headers.get('age') ?? '')?.[0] ?? 0);
+  const age = Number(headers.get('age')?.match(/^\d+$/)?.[0] ?? 0);
   return Math.max(0, Number(maxAge) - age);
 }

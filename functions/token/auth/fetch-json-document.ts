@@ -24,11 +24,11 @@ export async function fetchJsonDocument(url: string, limits: DocumentFetchLimits
       headers: { accept: 'application/json' },
       timeoutMs: limits.fetchTimeoutMs,
       maxBytes: limits.maxDocumentBytes,
-      ...(limits.fetchImpl === undefined ? {} : { fetchImpl: limits.fetchImpl }),
+      fetchImpl: limits.fetchImpl,
     });
   } catch (error) {
-    const why = error instanceof Error ? error.message : 'request failed';
-    throw new Error(`GET ${url}: ${why}`, { cause: error });
+    // boundedFetch throws only Errors: FetchError for the transport, TypeError for bad options.
+    throw new Error(`GET ${url}: ${(error as Error).message}`, { cause: error });
   }
   if (response.status !== 200) throw new Error(`GET ${url}: HTTP ${response.status}`);
   let body: unknown;
