@@ -120,6 +120,28 @@ describe('@tokenvending/client packed and installed outside the repository', () 
     });
   });
 
+  it('installs the tvs-credentials command, which writes an external_account file', async () => {
+    const { stdout } = await run(
+      'npx',
+      [
+        '--no-install',
+        'tvs-credentials',
+        '--service-url',
+        'https://tvs.example.com',
+        '--service-account',
+        'ci@p.iam.gserviceaccount.com',
+        '--source',
+        'k8s-file',
+      ],
+      { cwd: project },
+    );
+    expect(JSON.parse(stdout)).toMatchObject({
+      type: 'external_account',
+      audience: '//tokenvending/serviceAccounts/ci@p.iam.gserviceaccount.com',
+      token_url: 'https://tvs.example.com/v1/token',
+    });
+  });
+
   it('finds the quick start in docs/workloads.md: the Vertex AI and the API-key snippets', () => {
     expect(QUICK_START_BLOCKS).toHaveLength(2);
     expect(QUICK_START_BLOCKS[0]).toContain('new VendedTokenClient(');
