@@ -2,9 +2,13 @@
  * The docs against the running token function. docs/openapi.yaml: it parses, it is OpenAPI 3.1,
  * every `$ref` resolves, every documented path exists with the documented method, and the
  * documented example requests succeed as written. docs/workloads.md: the Node `Impersonated`
- * snippet works, and the `delegates` caveat of the Python snippet holds.
+ * snippet works, the plain-HTTP `generateIdToken` curl runs as written, and `delegates: null`
+ * (what Python's impersonated credentials send for `delegates=None`) is refused. docs/adc.md: the
+ * generator command runs as written and prints the JSON the page shows.
  */
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { GoogleAuth, Impersonated, type IdTokenClient } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -19,6 +23,14 @@ interface OpenApiDoc {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
   components: Record<string, unknown>;
+}
+
+const run = promisify(execFile);
+const ROOT = new URL('../../../', import.meta.url);
+/** The fenced blocks of language `lang` in a docs page. */
+function blocks(page: string, lang: string): string[] {
+  const text = readFileSync(new URL(`docs/${page}`, ROOT), 'utf8');
+  return [...text.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]);
 }
 
 const doc = parse(readFileSync(new URL('../../../docs/openapi.yaml', import.meta.url), 'utf8')) as OpenApiDoc;
@@ -146,8 +158,8 @@ describe('docs/workloads.md snippets', () => {
 
   it.each([
     ['null (what Python sends for delegates=None) is refused', null, 400],
-    ['[] (what the snippet passes) is accepted', [], 200],
-  ])('Python caveat: delegates %s', async (_name, delegates, status) => {
+    ['[] is accepted', [], 200],
+  ])('delegates %s', async (_name, delegates, status) => {
     const res = await idClient.request({
       url: `${stack.tokenUrl}/v1/projects/-/serviceAccounts/${GEMINI}:generateAccessToken`,
       method: 'POST',
@@ -155,5 +167,36 @@ describe('docs/workloads.md snippets', () => {
       validateStatus: () => true,
     });
     expect(res.status).toBe(status);
+  });
+});
+
+describe('snippets run as written', () => {
+  it('docs/workloads.md: the plain-HTTP generateIdToken curl returns an ID token', async () => {
+    const [snippet] = blocks('workloads.md', 'sh').filter((b) => b.includes(':generateIdToken'));
+    expect(snippet).toBeDefined();
+    const caller = (await idClient.getRequestHeaders()).get('authorization')!.replace(/^Bearer /, '');
+    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', snippet], {
+      env: { ...process.env, SERVICE: stack.tokenUrl, SA: GEMINI, CALLER_TOKEN: caller },
+    });
+    const { token } = JSON.parse(stdout) as { token: string };
+    const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as Record<
+      string,
+      unknown
+    >;
+    expect(claims).toMatchObject({ aud: 'https://backend-abc123.a.run.app', email: GEMINI });
+  });
+
+  it('docs/adc.md: the generator command prints the JSON the page shows', async () => {
+    const [command] = blocks('adc.md', 'sh');
+    const [shown] = blocks('adc.md', 'json');
+    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', command], {
+      cwd: new URL('.', ROOT),
+      env: {
+        ...process.env,
+        SERVICE: 'https://tvs.example.com',
+        SA: 'deployer@my-project.iam.gserviceaccount.com',
+      },
+    });
+    expect(JSON.parse(stdout)).toEqual(JSON.parse(shown));
   });
 });
