@@ -160,6 +160,26 @@ describe('the verifying phase: a credential that works', () => {
     });
   });
 
+  it('a current key left with no version to retire (all disabled, no `current`) is still retired', async () => {
+    const t = await rotatedOnce('sa');
+    const before = t.state();
+    t.secrets.secret(t.name).versions[1].state = 'DISABLED';
+    t.secrets.secret(t.name).info.aliases = {};
+    await stopBeforeVerify(t, { force: true });
+    const newKey = t.state().newKey!;
+    const { ctx } = await stepContext(t);
+
+    expect(await verifyAndPromote(ctx)).toBe('promoted');
+    expect(t.secrets.secret(t.name).info.aliases).toEqual({ current: 3 });
+    expect(t.state()).toEqual({
+      phase: 'retiring',
+      generation: 2,
+      currentKey: newKey,
+      oldKey: before.currentKey,
+      rotatedAtMs: t.clock.now(),
+    });
+  });
+
   it('refuses to promote a working credential that is not the key the state names, changing nothing', async () => {
     const t = managedSecret('sa');
     await stopBeforeVerify(t);
@@ -258,7 +278,9 @@ describe('the verifying phase: a credential that does not work', () => {
     const outage = new UpstreamUnavailable('Secret Manager is unavailable; try again later.', {
       reason: 'SECRET_MANAGER_UNAVAILABLE',
     });
-    t.secrets.access = () => Promise.reject(outage);
+    const access = t.secrets.access.bind(t.secrets);
+    t.secrets.access = (version) =>
+      version === `${t.name}/versions/2` ? Promise.reject(outage) : access(version);
     const { ctx, marks } = await stepContext(t);
 
     await expect(verifyAndPromote(ctx)).rejects.toBe(outage);
