@@ -40,13 +40,14 @@ export async function create(ctx: StepContext): Promise<void> {
     });
   } catch (err) {
     if (isDefiniteRefusal(err)) {
-      // Nothing was created: give the secret back as it was, with the reason.
+      // Nothing was created: give the secret back as it was, with the reason (fields left
+      // undefined are not written).
       await session.save(
         {
           phase: 'idle',
           generation: state.generation,
-          ...(state.currentKey ? { currentKey: state.currentKey } : {}),
-          ...(state.rotatedAtMs !== undefined ? { rotatedAtMs: state.rotatedAtMs } : {}),
+          currentKey: state.currentKey,
+          rotatedAtMs: state.rotatedAtMs,
           lastError: (err as TvsError).reason,
         },
         { release: true },

@@ -50,12 +50,13 @@ export async function verifyAndPromote(ctx: StepContext): Promise<'promoted' | '
   if (state.oldVersion !== undefined) aliases.previous = state.oldVersion;
   else delete aliases.previous;
   const retiring = state.currentKey !== undefined || state.oldVersion !== undefined;
+  // Fields left undefined are not written (a first rotation has no old key or version to retire).
   const next: RotationState = {
     phase: retiring ? 'retiring' : 'idle',
     generation: state.generation,
     currentKey: newKey,
-    ...(retiring && state.currentKey ? { oldKey: state.currentKey } : {}),
-    ...(retiring && state.oldVersion !== undefined ? { oldVersion: state.oldVersion } : {}),
+    oldKey: state.currentKey,
+    oldVersion: state.oldVersion,
     rotatedAtMs: ctx.now(),
   };
   await session.save(next, { release: true, aliases });
@@ -88,12 +89,13 @@ async function rollback(ctx: StepContext, failure: TvsError, payload: Buffer | u
     await session.reassert();
     await ctx.secrets.disable(version.name);
   }
+  // Back to idle as before the rotation (fields left undefined are not written).
   await session.save(
     {
       phase: 'idle',
       generation: state.generation,
-      ...(state.currentKey ? { currentKey: state.currentKey } : {}),
-      ...(state.rotatedAtMs !== undefined ? { rotatedAtMs: state.rotatedAtMs } : {}),
+      currentKey: state.currentKey,
+      rotatedAtMs: state.rotatedAtMs,
       lastError: failure.reason,
     },
     { release: true },

@@ -11,7 +11,54 @@ import {
   UnavailableError,
   type TvsError,
 } from '../../../../shared/errors.js';
-import { GRACE_MS, managedSecret } from './support/setup.js';
+import type { Step } from '../../../../functions/rotate/report.js';
+import { SecretSession } from '../../../../functions/rotate/secret-session.js';
+import type { StepContext } from '../../../../functions/rotate/steps/context.js';
+import { create } from '../../../../functions/rotate/steps/create.js';
+import { CLAIM_TTL_MS, GRACE_MS, managedSecret } from './support/setup.js';
+
+type Secret = ReturnType<typeof managedSecret>;
+const OWNER = 'run-stopped';
+
+/** Starts a rotation of `t` as run OWNER and stops it right after its claim, as if it died there. */
+async function stopAfterClaim(t: Secret, options: { force?: boolean } = {}): Promise<void> {
+  const afterStep = (step: Step) => {
+    if (step === 'claim') throw new Error('stopped');
+  };
+  await expect(t.run({ ...options, owner: OWNER, afterStep })).rejects.toThrow('stopped');
+  expect(t.state()).toMatchObject({ phase: 'creating', claim: { owner: OWNER } });
+}
+
+/** The step context of run OWNER over the secret as stored now. */
+async function stepContext(t: Secret) {
+  const session = new SecretSession(
+    { secrets: t.secrets, now: t.clock.now, owner: OWNER, claimTtlMs: CLAIM_TTL_MS },
+    await t.secrets.get(t.name),
+    t.bindings.get('my-secret')!,
+  );
+  const ctx: StepContext = {
+    session,
+    credential: t.keys,
+    secrets: t.secrets,
+    now: t.clock.now,
+    audit: t.audit,
+    fields: (extra = {}) => ({ secret: session.secretId, ...extra }),
+    foreign: () => undefined,
+    mark: () => Promise.resolve(),
+  };
+  return { ctx, session };
+}
+
+/** Every error the runs of `t` audit as failed, with its detail (which the audit log carries). */
+function recordFailures(t: Secret): TvsError[] {
+  const failures: TvsError[] = [];
+  const failed = t.audit.failed.bind(t.audit);
+  t.audit.failed = (step, fields, error) => {
+    failures.push(error);
+    failed(step, fields, error);
+  };
+  return failures;
+}
 
 /** A secret rotated once and purged back to idle, so its state has a current key and a rotation time. */
 async function rotatedOnce(mode: 'sa' | 'api') {
@@ -88,10 +135,15 @@ describe('the creating phase', () => {
     const t = await rotatedOnce('api');
     const current = t.state().currentKey!;
     t.keys.madeFor.delete(current);
+    const failures = recordFailures(t);
     t.clock.advance(1000);
     const result = await t.run({ force: true });
     expect(result).toMatchObject({ outcome: 'failed', error: { reason: 'STATE_MISMATCH' } });
     expect(t.keys.creates).toBe(1);
+    // The audit log's detail names the key and its role, so an operator knows which annotation lies.
+    expect(failures.map((e) => e.detail)).toEqual([
+      `current-key ${current} is not a key of the bound target made for this secret`,
+    ]);
   });
 
   it('a resumed rotation creates with the nonce drawn at the claim, not a new one', async () => {
@@ -108,5 +160,55 @@ describe('the creating phase', () => {
     expect(nonces).toHaveLength(2);
     expect(nonces[0]).toMatch(/^[0-9a-f]{32}$/);
     expect(nonces[1]).toBe(nonces[0]);
+  });
+
+  it('a rotation claimed before nonces existed draws one and records it before creating the key', async () => {
+    const t = managedSecret('api');
+    await stopAfterClaim(t);
+    delete t.secrets.secret(t.name).info.annotations['tvs.rotation.nonce'];
+    const seen: Array<{ given?: string; recorded?: string }> = [];
+    const create = t.keys.create.bind(t.keys);
+    t.keys.create = (c: unknown, context: { generation: number; secretName: string; nonce?: string }) => {
+      seen.push({ given: context.nonce, recorded: t.state().nonce });
+      return create(c, context);
+    };
+    t.clock.advance(CLAIM_TTL_MS + 1);
+    expect(await t.run()).toMatchObject({ outcome: 'rotated' });
+    expect(seen).toHaveLength(1);
+    expect(seen[0].given).toMatch(/^[0-9a-f]{32}$/);
+    expect(seen[0].recorded).toBe(seen[0].given);
+  });
+});
+
+describe('the creating step on its own', () => {
+  it('releases the claim itself on a definite refusal, leaving the secret idle as it was', async () => {
+    const t = await rotatedOnce('sa');
+    const before = t.state();
+    await stopAfterClaim(t, { force: true });
+    const refusal = new FailedPreconditionError('cap', { reason: 'KEY_CAP' });
+    t.keys.refuseCreate = refusal;
+    const { ctx, session } = await stepContext(t);
+
+    await expect(create(ctx)).rejects.toBe(refusal);
+    expect(session.state.claim).toBeUndefined();
+    expect(t.state()).toEqual({
+      phase: 'idle',
+      generation: 2,
+      currentKey: before.currentKey,
+      rotatedAtMs: before.rotatedAtMs,
+      lastError: 'KEY_CAP',
+    });
+  });
+
+  it('keeps the claim on a transient failure, for the caller to resume or release', async () => {
+    const t = managedSecret('sa');
+    await stopAfterClaim(t);
+    const outage = new UnavailableError('later', { reason: 'UPSTREAM_UNAVAILABLE' });
+    t.keys.refuseCreate = outage as unknown as FailedPreconditionError;
+    const { ctx } = await stepContext(t);
+
+    await expect(create(ctx)).rejects.toBe(outage);
+    expect(t.state()).toMatchObject({ phase: 'creating', generation: 1, claim: { owner: OWNER } });
+    expect(t.state().lastError).toBeUndefined();
   });
 });
