@@ -39,6 +39,16 @@ beforeAll(async () => {
       serviceAccounts: [VERTEX],
       scopes: [CP],
     },
+    {
+      name: 'github-deploy',
+      caller: {
+        issuer: emulator.issuers.byName['github-actions'].issuer,
+        subject: 'repo:acme/app:ref:refs/heads/main',
+        claims: { repository: 'acme/app' },
+      },
+      serviceAccounts: [VERTEX],
+      scopes: [CP],
+    },
   ]);
   dir = mkdtempSync(join(tmpdir(), 'tvs-adc-'));
   tokenFile = join(dir, 'token');
@@ -165,6 +175,67 @@ describe('an external_account file from the generator, read by stock google-auth
     );
     const client = await new GoogleAuth({ keyFile: file, scopes: [CP] }).getClient();
     await expect(client.getAccessToken()).rejects.toThrow(/invalid_target/);
+  });
+});
+
+describe('the github source: GitHub’s token request endpoint, as a job sees it', () => {
+  /** What the runner gives a job with `permissions: id-token: write`. */
+  async function githubJob(repository: string): Promise<Record<string, string>> {
+    const res = await fetch(`${r.stack.emulator.httpUrl}/__admin/issuers/github-actions/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ repository }),
+    });
+    const job = (await res.json()) as { requestUrl: string; requestToken: string };
+    return { ACTIONS_ID_TOKEN_REQUEST_URL: job.requestUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: job.requestToken };
+  }
+
+  function githubCredentials(env: Record<string, string>, name: string): string {
+    const file = join(dir, name);
+    const credentials = externalAccountCredentials({
+      serviceUrl: r.stack.tokenUrl,
+      serviceAccount: VERTEX,
+      source: 'github',
+      env,
+    });
+    writeFileSync(file, JSON.stringify(credentials), { mode: 0o600 });
+    return file;
+  }
+
+  it('gets a token for the job’s repository: the library asks GitHub with the request token, then exchanges', async () => {
+    const before = (await exchanges()).length;
+    const file = githubCredentials(await githubJob('acme/app'), 'github.json');
+    const { token } = await (
+      await new GoogleAuth({ keyFile: file, scopes: [CP] }).getClient()
+    ).getAccessToken();
+    expect(r.stack.emulator.state.tokens.lookup(token!)).toMatchObject({ email: VERTEX });
+    const written = (await exchanges()).slice(before);
+    expect(written).toHaveLength(1);
+    expect(written[0]).toMatchObject({
+      decision: 'granted',
+      rule: 'github-deploy',
+      caller: { subject: 'repo:acme/app:ref:refs/heads/main' },
+    });
+  });
+
+  it('is refused for another repository, naming the closest rule', async () => {
+    const file = githubCredentials(await githubJob('acme/other'), 'github-other.json');
+    const client = await new GoogleAuth({ keyFile: file, scopes: [CP] }).getClient();
+    await expect(client.getAccessToken()).rejects.toThrow(/invalid_grant/);
+    const [last] = (await exchanges()).slice(-1);
+    expect(last).toMatchObject({ decision: 'denied', reason: 'NO_RULE_FOR_CALLER' });
+  });
+
+  it('gets nothing from GitHub with a wrong request token', async () => {
+    const env = await githubJob('acme/app');
+    const file = githubCredentials(
+      { ...env, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'not-the-job-token' },
+      'github-bad.json',
+    );
+    const before = (await exchanges()).length;
+    const client = await new GoogleAuth({ keyFile: file, scopes: [CP] }).getClient();
+    await expect(client.getAccessToken()).rejects.toThrow(/401|Bad credentials/);
+    expect((await exchanges()).length).toBe(before);
   });
 });
 
