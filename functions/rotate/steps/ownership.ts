@@ -65,7 +65,7 @@ export async function mayDisableOld(ctx: StepContext, keyId: string): Promise<Ve
   const { state, info } = ctx.session;
   if (!(await heldBy(ctx, state.oldVersion, keyId)))
     throw stateMismatch(`old-key ${keyId} is not the key in old-version ${state.oldVersion ?? '(none)'}`);
-  if (info.aliases.current !== undefined && (await heldBy(ctx, info.aliases.current, keyId)))
+  if (await heldBy(ctx, info.aliases.current, keyId))
     throw stateMismatch(`old-key ${keyId} is the key the current version holds`);
   return 'act';
 }
@@ -81,7 +81,7 @@ export async function mayDeleteOld(ctx: StepContext, keyId: string): Promise<Ver
     );
   // An operator who rolled back by pointing `current` at the old version keeps a working credential.
   const { info } = ctx.session;
-  if (info.aliases.current !== undefined && (await heldBy(ctx, info.aliases.current, keyId)))
+  if (await heldBy(ctx, info.aliases.current, keyId))
     throw stateMismatch(`old-key ${keyId} is the key the current version holds`);
   return 'act';
 }
