@@ -6,12 +6,13 @@
  * cache when `npm ci` has filled it (`--prefer-offline`), else from the registry.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -140,6 +141,39 @@ describe('@tokenvending/client packed and installed outside the repository', () 
       audience: '//tokenvending/serviceAccounts/ci@p.iam.gserviceaccount.com',
       token_url: 'https://tvs.example.com/v1/token',
     });
+  });
+
+  it('runs docs/adc.md’s GitHub and GitLab steps that write the credentials file, as written', async () => {
+    const adc = readFileSync(join(REPO, 'docs', 'adc.md'), 'utf8');
+    const yamlBlocks = [...adc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1]));
+    const github: string[] = yamlBlocks[0].steps.map((s: { run: string }) => s.run);
+    const gitlab: string[] = yamlBlocks[1].deploy.script;
+    const job = mkdtempSync(join(dir, 'job-'));
+    const env = {
+      ...process.env,
+      SERVICE: 'https://tvs.example.com',
+      SA: 'ci@p.iam.gserviceaccount.com',
+      RUNNER_TEMP: job,
+      GITHUB_ENV: join(job, 'github-env'),
+      ACTIONS_ID_TOKEN_REQUEST_URL: 'https://pipelines.example/idtoken?api-version=2.0',
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'request-token',
+      CI_BUILDS_DIR: job,
+      TVS_ID_TOKEN: 'eyJ.job.token',
+    };
+    // The steps before the workload's own command (which is any program using a Google library).
+    for (const step of [...github.slice(0, 2), ...gitlab.slice(0, 2)])
+      await run('bash', ['-euo', 'pipefail', '-c', step], { cwd: project, env });
+    const written = JSON.parse(readFileSync(join(job, 'tvs.json'), 'utf8'));
+    expect(statSync(join(job, 'tvs.json')).mode & 0o777).toBe(0o600);
+    // GitLab's step ran last and wrote the same path: its file source, next to the job's token.
+    expect(written.credential_source).toEqual({
+      file: join(project, '.tvs-id-token'),
+      format: { type: 'text' },
+    });
+    expect(readFileSync(join(project, '.tvs-id-token'), 'utf8')).toBe('eyJ.job.token');
+    expect(readFileSync(join(job, 'github-env'), 'utf8')).toBe(
+      `GOOGLE_APPLICATION_CREDENTIALS=${job}/tvs.json\n`,
+    );
   });
 
   it('finds the quick start in docs/workloads.md: the Vertex AI and the API-key snippets', () => {
