@@ -33,10 +33,11 @@ export async function claim(ctx: StepContext): Promise<void> {
     generation: state.generation + 1,
     nonce: newNonce(),
     ...(currentKey ? { currentKey } : {}),
-    ...(currentVersion !== undefined ? { oldVersion: currentVersion } : {}),
     ...(keysBefore ? { keysBefore } : {}),
     baseVersion,
-    ...(state.rotatedAtMs !== undefined ? { rotatedAtMs: state.rotatedAtMs } : {}),
+    // Numbers or undefined: the state encoding leaves an undefined field out.
+    oldVersion: currentVersion,
+    rotatedAtMs: state.rotatedAtMs,
   });
   ctx.audit.done(
     'claim',
