@@ -165,6 +165,7 @@ export async function reconcileSecret(
                 ...(before.newKey ? { newKeyId: before.newKey } : {}),
                 error: {
                   code: 'FAILED_PRECONDITION',
+                  // Stryker disable next-line StringLiteral: unreachable (rollback saves lastError)
                   reason: session.state.lastError ?? 'VERIFY_FAILED',
                   message: 'The new credential did not work; it was removed and the current one kept.',
                 },

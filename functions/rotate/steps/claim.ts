@@ -17,7 +17,7 @@ export async function claim(ctx: StepContext): Promise<void> {
   const state = session.state;
   if (state.phase !== 'idle') {
     await session.save(state);
-    ctx.audit.done('claim', ctx.fields({ phase: state.phase }), 'RESUMED');
+    ctx.audit.done('claim', ctx.fields(), 'RESUMED');
     await ctx.mark('claim');
     return;
   }
@@ -39,11 +39,8 @@ export async function claim(ctx: StepContext): Promise<void> {
     oldVersion: currentVersion,
     rotatedAtMs: state.rotatedAtMs,
   });
-  ctx.audit.done(
-    'claim',
-    ctx.fields({ phase: 'creating', ...(currentKey ? { keyId: currentKey } : {}) }),
-    'ROTATION_STARTED',
-  );
+  // The audit fields name the phase just saved (creating).
+  ctx.audit.done('claim', ctx.fields(currentKey ? { keyId: currentKey } : {}), 'ROTATION_STARTED');
   await ctx.mark('claim');
 }
 
