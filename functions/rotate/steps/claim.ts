@@ -17,7 +17,7 @@ export async function claim(ctx: StepContext): Promise<void> {
   const state = session.state;
   if (state.phase !== 'idle') {
     await session.save(state);
-    ctx.audit.done('claim', ctx.fields({ phase: state.phase }), 'RESUMED');
+    ctx.audit.done('claim', ctx.fields(), 'RESUMED');
     await ctx.mark('claim');
     return;
   }
@@ -33,16 +33,14 @@ export async function claim(ctx: StepContext): Promise<void> {
     generation: state.generation + 1,
     nonce: newNonce(),
     ...(currentKey ? { currentKey } : {}),
-    ...(currentVersion !== undefined ? { oldVersion: currentVersion } : {}),
     ...(keysBefore ? { keysBefore } : {}),
     baseVersion,
-    ...(state.rotatedAtMs !== undefined ? { rotatedAtMs: state.rotatedAtMs } : {}),
+    // Numbers or undefined: the state encoding leaves an undefined field out.
+    oldVersion: currentVersion,
+    rotatedAtMs: state.rotatedAtMs,
   });
-  ctx.audit.done(
-    'claim',
-    ctx.fields({ phase: 'creating', ...(currentKey ? { keyId: currentKey } : {}) }),
-    'ROTATION_STARTED',
-  );
+  // The audit fields name the phase just saved (creating).
+  ctx.audit.done('claim', ctx.fields(currentKey ? { keyId: currentKey } : {}), 'ROTATION_STARTED');
   await ctx.mark('claim');
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FailedPreconditionError } from '../../../../shared/errors.js';
+import { FailedPreconditionError, UnavailableError } from '../../../../shared/errors.js';
 import type { Step } from '../../../../functions/rotate/report.js';
 import { CLAIM_TTL_MS, GRACE_MS, HOUR, managedSecret, PERIOD_MS } from './support/setup.js';
 
@@ -307,5 +307,188 @@ describe('reconcileSecret: corrupt state', () => {
       error: { reason: 'MISCONFIGURED', message: expect.stringContaining('phase') },
     });
     expect(t.secrets.writes).toBe(0);
+  });
+});
+
+type Managed = ReturnType<typeof managedSecret>;
+
+let edits = 0;
+
+/** Another tool edits the secret's own annotations: its etag changes under the run. */
+function editElsewhere(t: Managed) {
+  const s = t.secrets.secret(t.name);
+  s.info = {
+    ...s.info,
+    annotations: { ...s.info.annotations, 'other.tool': 'edited' },
+    etag: `"edited-${++edits}"`,
+  };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+describe('reconcileSecret: the report', () => {
+  it('names the keys, the new version and when the old credential may be retired, and nothing else', async () => {
+    const t = managedSecret('sa');
+    const report = await t.run();
+    const newKey = t.state().currentKey!;
+    expect(newKey).not.toBe('k0');
+    expect(report).toEqual({
+      secret: 'my-secret',
+      kind: 'sa-key',
+      outcome: 'rotated',
+      phase: 'retiring',
+      actions: ['claim', 'create', 'store', 'verify', 'promote'],
+      currentKeyId: newKey,
+      newKeyId: newKey,
+      oldKeyId: 'k0',
+      newVersion: 2,
+      nextActionAt: iso(t.clock.now() + GRACE_MS),
+    });
+  });
+
+  it('a forced run that rotates a secret with nothing to retire rotates it once, not again', async () => {
+    const t = managedSecret('api');
+    const s = t.secrets.secret(t.name);
+    s.versions = [];
+    s.info.aliases = {};
+    expect(await t.run({ force: true })).toEqual({
+      secret: 'my-secret',
+      kind: 'api-key',
+      outcome: 'rotated',
+      phase: 'idle',
+      actions: ['claim', 'create', 'store', 'verify', 'promote'],
+      currentKeyId: 'key-g1',
+      newKeyId: 'key-g1',
+      newVersion: 1,
+      nextActionAt: iso(t.clock.now() + PERIOD_MS),
+    });
+    expect(t.keys.creates).toBe(1);
+    expect(t.state()).toMatchObject({ phase: 'idle', generation: 1 });
+  });
+
+  it('rolled back: tells the caller the new credential was removed and the current one kept', async () => {
+    const t = managedSecret('api');
+    t.keys.failVerify = true;
+    expect((await t.run()).error).toEqual({
+      code: 'FAILED_PRECONDITION',
+      reason: 'VERIFY_FAILED',
+      message: 'The new credential did not work; it was removed and the current one kept.',
+    });
+  });
+
+  it('busy: names the run holding the claim and when its claim expires', async () => {
+    const t = managedSecret('sa');
+    const afterStep = (s: Step) => {
+      if (s === 'store') throw new Error('killed');
+    };
+    await expect(t.run({ owner: 'run-a', afterStep })).rejects.toThrow('killed');
+    expect(await t.run({ owner: 'run-b' })).toEqual({
+      secret: 'my-secret',
+      kind: 'sa-key',
+      outcome: 'busy',
+      phase: 'creating',
+      actions: [],
+      currentKeyId: 'k0',
+      reason: `another run (run-a) holds the claim until ${iso(t.clock.now() + CLAIM_TTL_MS)}`,
+    });
+  });
+
+  it('misconfigured: says so, with what is wrong, and audits the refusal', async () => {
+    const t = managedSecret('sa');
+    t.secrets.secret(t.name).info.annotations['tvs.rotation.phase'] = 'rotating';
+    expect((await t.run()).error).toEqual({
+      code: 'FAILED_PRECONDITION',
+      reason: 'MISCONFIGURED',
+      message: expect.stringMatching(
+        /^The secret is not configured for rotation correctly\. bad rotation state: tvs\.rotation\.phase: /,
+      ),
+    });
+    expect(t.audit.entries).toEqual([
+      { step: 'run', ok: false, reason: 'MISCONFIGURED', fields: { secret: 'my-secret' } },
+    ]);
+  });
+});
+
+describe('reconcileSecret: failures and lost compare-and-swaps', () => {
+  it('a run that fails before it claims the secret reports and audits it, and writes nothing', async () => {
+    const t = managedSecret('sa');
+    t.secrets.listVersions = () =>
+      Promise.reject(
+        new UnavailableError('Secret Manager is unavailable.', { reason: 'SECRET_MANAGER_UNAVAILABLE' }),
+      );
+    expect(await t.run()).toEqual({
+      secret: 'my-secret',
+      kind: 'sa-key',
+      outcome: 'failed',
+      phase: 'idle',
+      actions: [],
+      error: {
+        code: 'UNAVAILABLE',
+        reason: 'SECRET_MANAGER_UNAVAILABLE',
+        message: 'Secret Manager is unavailable.',
+      },
+    });
+    expect(t.audit.entries).toEqual([
+      {
+        step: 'run',
+        ok: false,
+        reason: 'SECRET_MANAGER_UNAVAILABLE',
+        fields: { secret: 'my-secret', kind: 'sa-key', phase: 'idle' },
+      },
+    ]);
+    expect(t.secrets.writes).toBe(0);
+  });
+
+  it('sa: a lost compare-and-swap mid-create is retried; the unrecorded key and each foreign key are reported once', async () => {
+    const t = managedSecret('sa');
+    await expect(
+      t.run({
+        afterStep: (s) => {
+          if (s === 'claim') throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
+    t.keys.seed('break-glass'); // an operator's key, made after the claim
+    t.clock.advance(CLAIM_TTL_MS + 1);
+    // The key is made, then another tool edits the secret before the run records the key.
+    const create = t.keys.create.bind(t.keys);
+    const made: string[] = [];
+    t.keys.create = async (...args) => {
+      const key = await create(...args);
+      if (made.push(key.keyId) === 1) editElsewhere(t);
+      return key;
+    };
+    const report = await t.run();
+    expect(made).toHaveLength(2);
+    expect(report).toMatchObject({
+      outcome: 'rotated',
+      actions: ['claim', 'create', 'store', 'verify', 'promote'],
+      newKeyId: made[1],
+      foreignKeyIds: ['break-glass', made[0]],
+    });
+    expect(t.keys.keys.get(made[0])).toBe('enabled');
+    expect(t.keys.keys.get('break-glass')).toBe('enabled');
+  });
+
+  it('gives up after 12 moves when every write loses its compare-and-swap, having created nothing', async () => {
+    const t = managedSecret('sa');
+    const update = t.secrets.update.bind(t.secrets);
+    let attempts = 0;
+    t.secrets.update = async (...args) => {
+      attempts++;
+      editElsewhere(t);
+      return update(...args);
+    };
+    expect(await t.run()).toEqual({
+      secret: 'my-secret',
+      kind: 'sa-key',
+      outcome: 'failed',
+      phase: 'idle',
+      actions: [],
+      reason: 'too many moves in one run',
+    });
+    expect(attempts).toBe(12);
+    expect(t.keys.creates).toBe(0);
+    expect(t.state()).toEqual({ phase: 'idle', generation: 0 });
   });
 });
