@@ -9,7 +9,7 @@
  *     └───────────────────────(grace over: delete old key, destroy old version)──── purging
  */
 import type { SecretAdmin, SecretInfo } from '../../shared/gcp/secret-admin.js';
-import { FailedPreconditionError } from '../../shared/errors.js';
+import { AbortedError, FailedPreconditionError } from '../../shared/errors.js';
 import { asTvsError } from '../../shared/google-error.js';
 import type { Credential } from './credentials/credential.js';
 import { planFor } from './plan.js';
@@ -193,7 +193,14 @@ export async function reconcileSecret(
         throw err;
       }
     }
-    return report(outcome ?? 'failed', { ...promoted, reason: 'too many moves in one run' });
+    // Nothing settled within the bound (every write lost its compare-and-swap, or the state kept
+    // changing under us): a failure like any other, audited, the claim (if any) released.
+    if (outcome === undefined) {
+      throw new AbortedError(`Too many moves in one run (${MAX_MOVES}); the secret kept changing.`, {
+        reason: 'ROTATION_TOO_MANY_MOVES',
+      });
+    }
+    return report(outcome, { ...promoted, reason: 'too many moves in one run' });
   } catch (err) {
     // The test hook aborts the run as a crash would: no clean-up, no report.
     if (err instanceof HookAbort) throw err.cause;

@@ -470,7 +470,7 @@ describe('reconcileSecret: failures and lost compare-and-swaps', () => {
     expect(t.keys.keys.get('break-glass')).toBe('enabled');
   });
 
-  it('gives up after 12 moves when every write loses its compare-and-swap, having created nothing', async () => {
+  it('gives up after 12 moves when every write loses its compare-and-swap, having created nothing, and audits the failure', async () => {
     const t = managedSecret('sa');
     const update = t.secrets.update.bind(t.secrets);
     let attempts = 0;
@@ -485,8 +485,20 @@ describe('reconcileSecret: failures and lost compare-and-swaps', () => {
       outcome: 'failed',
       phase: 'idle',
       actions: [],
-      reason: 'too many moves in one run',
+      error: {
+        code: 'ABORTED',
+        reason: 'ROTATION_TOO_MANY_MOVES',
+        message: 'Too many moves in one run (12); the secret kept changing.',
+      },
     });
+    expect(t.audit.entries).toEqual([
+      {
+        step: 'run',
+        ok: false,
+        reason: 'ROTATION_TOO_MANY_MOVES',
+        fields: { secret: 'my-secret', kind: 'sa-key', phase: 'idle' },
+      },
+    ]);
     expect(attempts).toBe(12);
     expect(t.keys.creates).toBe(0);
     expect(t.state()).toEqual({ phase: 'idle', generation: 0 });
