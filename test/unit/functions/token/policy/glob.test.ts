@@ -161,13 +161,12 @@ describe('compileGlob with **', () => {
     );
   });
 
-  it('stays linear on hostile values (no backtracking)', () => {
+  // No stopwatch (a loaded CI machine makes one flaky): the automaton answers in milliseconds, a
+  // backtracking matcher would take hours on this value, so the test's own timeout is the bound.
+  it('stays linear on hostile values (no backtracking)', { timeout: 60_000 }, () => {
     const m = glob('a/**/**/**/**/b/**/c');
     const hostile = `a/${'x/'.repeat(50_000)}`; // never ends in /c
-    const started = performance.now();
     expect(m(hostile)).toBe(false);
     expect(m(`a/${'x/'.repeat(10)}b/y/c`)).toBe(true);
-    // Generous: the automaton takes milliseconds; a backtracking matcher would take hours.
-    expect(performance.now() - started).toBeLessThan(2000);
   });
 });

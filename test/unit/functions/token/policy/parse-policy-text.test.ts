@@ -169,11 +169,10 @@ describe('parsePolicyText', () => {
       'e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]',
       'f: [*e, *e, *e, *e, *e, *e, *e, *e, *e]',
     ].join('\n');
-    const started = performance.now();
+    // The refusal comes before the expansion (9^5 nodes): the exact message proves which limit hit.
     expect(() => parsePolicyText(bomb, SOURCE)).toThrow(
       'Invalid policy from file policy.yaml: not valid YAML (too many aliases: at most 50 expansions)',
     );
-    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it('accepts a few aliases (a list of service accounts shared by two rules)', () => {
