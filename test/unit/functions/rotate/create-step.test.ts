@@ -12,10 +12,8 @@ import {
   type TvsError,
 } from '../../../../shared/errors.js';
 import type { Step } from '../../../../functions/rotate/report.js';
-import { SecretSession } from '../../../../functions/rotate/secret-session.js';
-import type { StepContext } from '../../../../functions/rotate/steps/context.js';
 import { create } from '../../../../functions/rotate/steps/create.js';
-import { CLAIM_TTL_MS, GRACE_MS, managedSecret } from './support/setup.js';
+import { CLAIM_TTL_MS, GRACE_MS, managedSecret, runStepContext } from './support/setup.js';
 
 type Secret = ReturnType<typeof managedSecret>;
 const OWNER = 'run-stopped';
@@ -30,24 +28,7 @@ async function stopAfterClaim(t: Secret, options: { force?: boolean } = {}): Pro
 }
 
 /** The step context of run OWNER over the secret as stored now. */
-async function stepContext(t: Secret) {
-  const session = new SecretSession(
-    { secrets: t.secrets, now: t.clock.now, owner: OWNER, claimTtlMs: CLAIM_TTL_MS },
-    await t.secrets.get(t.name),
-    t.bindings.get('my-secret')!,
-  );
-  const ctx: StepContext = {
-    session,
-    credential: t.keys,
-    secrets: t.secrets,
-    now: t.clock.now,
-    audit: t.audit,
-    fields: (extra = {}) => ({ secret: session.secretId, ...extra }),
-    foreign: () => undefined,
-    mark: () => Promise.resolve(),
-  };
-  return { ctx, session };
-}
+const stepContext = (t: Secret) => runStepContext(t, { owner: OWNER });
 
 /** Every error the runs of `t` audit as failed, with its detail (which the audit log carries). */
 function recordFailures(t: Secret): TvsError[] {

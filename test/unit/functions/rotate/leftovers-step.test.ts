@@ -5,12 +5,9 @@
  * something older than the rotation is refused with a `STATE_MISMATCH` detail saying what.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { SecretSession } from '../../../../functions/rotate/secret-session.js';
 import type { RotationState } from '../../../../functions/rotate/state.js';
-import type { StepContext } from '../../../../functions/rotate/steps/context.js';
 import { clearLeftovers } from '../../../../functions/rotate/steps/leftovers.js';
-import type { Step } from '../../../../functions/rotate/report.js';
-import { CLAIM_TTL_MS, managedSecret } from './support/setup.js';
+import { managedSecret, runStepContext } from './support/setup.js';
 
 type Secret = ReturnType<typeof managedSecret>;
 
@@ -27,25 +24,10 @@ function claimedWith(mode: 'sa' | 'api', ...payloads: string[]) {
 
 /** The step context a run would build for `t`, with `state` as the rotation state read. */
 async function contextOf(t: Secret, state: Partial<RotationState>) {
-  const session = new SecretSession(
-    { secrets: t.secrets, now: t.clock.now, owner: 'run-test', claimTtlMs: CLAIM_TTL_MS },
-    await t.secrets.get(t.name),
-    t.bindings.get('my-secret')!,
-  );
-  session.state = { phase: 'creating', generation: 1, baseVersion: 1, ...state };
-  const actions: Step[] = [];
-  const foreign: string[] = [];
-  const ctx: StepContext = {
-    session,
-    credential: t.keys,
-    secrets: t.secrets,
-    now: t.clock.now,
-    audit: t.audit,
-    fields: (extra = {}) => ({ secret: session.secretId, kind: session.config.kind, ...extra }),
-    foreign: (keyId) => void foreign.push(keyId),
-    mark: (step) => Promise.resolve(void actions.push(step)),
-  };
-  return { ctx, actions, foreign };
+  const { ctx, marks, foreign } = await runStepContext(t, {
+    state: { phase: 'creating', generation: 1, baseVersion: 1, ...state },
+  });
+  return { ctx, actions: marks, foreign };
 }
 
 const versionStates = (t: Secret) => t.secrets.secret(t.name).versions.map((v) => v.state);

@@ -10,7 +10,6 @@ import {
   NotFoundError,
   UnavailableError,
 } from '../../../../shared/errors.js';
-import { SecretSession } from '../../../../functions/rotate/secret-session.js';
 import type { RotationState } from '../../../../functions/rotate/state.js';
 import type { StepContext } from '../../../../functions/rotate/steps/context.js';
 import {
@@ -22,7 +21,7 @@ import {
   refuseIfInUse,
   status,
 } from '../../../../functions/rotate/steps/ownership.js';
-import { CLAIM_TTL_MS, managedSecret } from './support/setup.js';
+import { managedSecret, runStepContext } from './support/setup.js';
 
 type Secret = ReturnType<typeof managedSecret>;
 
@@ -42,22 +41,7 @@ function twoVersions(mode: 'sa' | 'api', aliases: Record<string, number> = { cur
 
 /** The step context a run would build for `t`, with `state` as the rotation state read. */
 async function contextOf(t: Secret, state: Partial<RotationState> = {}): Promise<StepContext> {
-  const session = new SecretSession(
-    { secrets: t.secrets, now: t.clock.now, owner: 'run-test', claimTtlMs: CLAIM_TTL_MS },
-    await t.secrets.get(t.name),
-    t.bindings.get('my-secret')!,
-  );
-  session.state = { phase: 'retiring', generation: 1, ...state };
-  return {
-    session,
-    credential: t.keys,
-    secrets: t.secrets,
-    now: t.clock.now,
-    audit: t.audit,
-    fields: (extra = {}) => ({ secret: session.secretId, kind: session.config.kind, ...extra }),
-    foreign: () => undefined,
-    mark: () => Promise.resolve(),
-  };
+  return (await runStepContext(t, { state: { phase: 'retiring', generation: 1, ...state } })).ctx;
 }
 
 /** The refusal: nothing may be touched, and the detail says why. */

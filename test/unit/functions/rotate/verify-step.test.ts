@@ -6,8 +6,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Step } from '../../../../functions/rotate/report.js';
-import { SecretSession } from '../../../../functions/rotate/secret-session.js';
-import type { StepContext } from '../../../../functions/rotate/steps/context.js';
 import { create } from '../../../../functions/rotate/steps/create.js';
 import { verifyAndPromote } from '../../../../functions/rotate/steps/verify.js';
 import {
@@ -15,13 +13,13 @@ import {
   InternalError,
   UnavailableError,
   UpstreamUnavailable,
-  type TvsError,
 } from '../../../../shared/errors.js';
-import { CLAIM_TTL_MS, GRACE_MS, managedSecret } from './support/setup.js';
+import { GRACE_MS, managedSecret, runStepContext } from './support/setup.js';
 
 type Secret = ReturnType<typeof managedSecret>;
 const OWNER = 'run-stopped';
 const MODES = ['sa', 'api'] as const;
+const KIND = { sa: 'sa-key', api: 'api-key' } as const;
 
 /**
  * Starts a rotation of `t` as run OWNER, stopped right after its claim (as if it died there), then
@@ -37,35 +35,7 @@ async function stopBeforeVerify(t: Secret, options: { force?: boolean } = {}): P
 }
 
 /** The step context of the stopped run, over the secret as stored now; it records marks and failures. */
-async function stepContext(t: Secret) {
-  const session = new SecretSession(
-    { secrets: t.secrets, now: t.clock.now, owner: OWNER, claimTtlMs: CLAIM_TTL_MS },
-    await t.secrets.get(t.name),
-    t.bindings.get('my-secret')!,
-  );
-  const marks: Step[] = [];
-  const failures: TvsError[] = [];
-  const ctx: StepContext = {
-    session,
-    credential: t.keys,
-    secrets: t.secrets,
-    now: t.clock.now,
-    audit: {
-      done: (step, fields, reason) => t.audit.done(step, fields, reason),
-      failed(step, fields, error) {
-        failures.push(error);
-        t.audit.failed(step, fields, error);
-      },
-    },
-    fields: (extra = {}) => ({ secret: session.secretId, ...extra }),
-    foreign: () => undefined,
-    mark: (step) => {
-      marks.push(step);
-      return Promise.resolve();
-    },
-  };
-  return { ctx, marks, failures };
-}
+const stepContext = (t: Secret) => runStepContext(t, { owner: OWNER });
 
 /** A secret rotated once and purged back to idle, so its state has a current key and a rotation time. */
 async function rotatedOnce(mode: 'sa' | 'api'): Promise<Secret> {
@@ -110,7 +80,7 @@ describe('the verifying phase: a credential that works', () => {
           step: 'verify',
           ok: true,
           reason: 'CREDENTIAL_WORKS',
-          fields: { secret: 'my-secret', newKeyId: newKey, version: 2 },
+          fields: { secret: 'my-secret', kind: KIND[mode], newKeyId: newKey, version: 2 },
         },
       ]);
       expect(entry(t, 'promote')).toEqual([
@@ -118,7 +88,13 @@ describe('the verifying phase: a credential that works', () => {
           step: 'promote',
           ok: true,
           reason: 'PROMOTED',
-          fields: { secret: 'my-secret', newKeyId: newKey, oldKeyId: t.originalKey, version: 2 },
+          fields: {
+            secret: 'my-secret',
+            kind: KIND[mode],
+            newKeyId: newKey,
+            oldKeyId: t.originalKey,
+            version: 2,
+          },
         },
       ]);
     },
@@ -139,7 +115,12 @@ describe('the verifying phase: a credential that works', () => {
       currentKey: newKey,
       rotatedAtMs: t.clock.now(),
     });
-    expect(entry(t, 'promote')[0].fields).toEqual({ secret: 'my-secret', newKeyId: newKey, version: 1 });
+    expect(entry(t, 'promote')[0].fields).toEqual({
+      secret: 'my-secret',
+      kind: 'sa-key',
+      newKeyId: newKey,
+      version: 1,
+    });
   });
 
   it('sa: a current version with no readable key is still retired (old version, no old key)', async () => {
@@ -230,7 +211,7 @@ describe('the verifying phase: a credential that does not work', () => {
           step: 'rollback',
           ok: false,
           reason: 'VERIFY_FAILED',
-          fields: { secret: 'my-secret', newKeyId: newKey, version: 3 },
+          fields: { secret: 'my-secret', kind: KIND[mode], newKeyId: newKey, version: 3 },
         },
       ]);
       // The credential's own VERIFY_FAILED is kept, with its detail, not re-wrapped.

@@ -1,7 +1,10 @@
 /** A managed secret over the fakes, and a run helper, for the reconcile tests. */
 import { sweep, type SweepRequest } from '../../../../../functions/rotate/sweep.js';
 import type { Step } from '../../../../../functions/rotate/report.js';
-import { parseRotationState } from '../../../../../functions/rotate/state.js';
+import { SecretSession } from '../../../../../functions/rotate/secret-session.js';
+import { parseRotationState, type RotationState } from '../../../../../functions/rotate/state.js';
+import type { StepContext } from '../../../../../functions/rotate/steps/context.js';
+import type { TvsError } from '../../../../../shared/errors.js';
 import type { RotationBinding } from '../../../../../shared/rotation-binding.js';
 import { fakeClock, FakeKeys, FakeSecrets, recordingAudit } from './fakes.js';
 
@@ -64,4 +67,42 @@ export function managedSecret(mode: 'sa' | 'api', options: { cap?: number } = {}
   };
   const state = () => parseRotationState(secrets.secret(name).info.annotations);
   return { clock, secrets, keys, audit, name, originalKey, run, state, bindings };
+}
+
+/**
+ * The step context run `owner` (default `run-test`) builds over `t`'s secret as stored now, for
+ * calling one step directly; `state`, when given, replaces the rotation state read. Its audit
+ * fields are the run's (`secret`, `kind`); it records the steps marked, the foreign keys reported
+ * and the errors audited as failed.
+ */
+export async function runStepContext(
+  t: ReturnType<typeof managedSecret>,
+  options: { owner?: string; state?: RotationState } = {},
+) {
+  const session = new SecretSession(
+    { secrets: t.secrets, now: t.clock.now, owner: options.owner ?? 'run-test', claimTtlMs: CLAIM_TTL_MS },
+    await t.secrets.get(t.name),
+    t.bindings.get('my-secret')!,
+  );
+  if (options.state) session.state = options.state;
+  const marks: Step[] = [];
+  const foreign: string[] = [];
+  const failures: TvsError[] = [];
+  const ctx: StepContext = {
+    session,
+    credential: t.keys,
+    secrets: t.secrets,
+    now: t.clock.now,
+    audit: {
+      done: (step, fields, reason) => t.audit.done(step, fields, reason),
+      failed(step, fields, error) {
+        failures.push(error);
+        t.audit.failed(step, fields, error);
+      },
+    },
+    fields: (extra = {}) => ({ secret: session.secretId, kind: session.config.kind, ...extra }),
+    foreign: (keyId) => void foreign.push(keyId),
+    mark: (step) => Promise.resolve(void marks.push(step)),
+  };
+  return { ctx, session, marks, foreign, failures };
 }
