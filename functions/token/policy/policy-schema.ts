@@ -204,6 +204,8 @@ const ruleSchema = z.strictObject({
 });
 
 export const policySchema = z.strictObject({
+  /** The JSON Schema an editor validates the file with (docs/policy.schema.json); ignored. */
+  $schema: z.string().max(2048).optional(),
   version: z.literal(1),
   serviceAccounts: z.record(email, serviceAccountSchema),
   clients: z
@@ -213,5 +215,21 @@ export const policySchema = z.strictObject({
 });
 
 export type PolicyDocument = z.infer<typeof policySchema>;
+
+/**
+ * The parts of {@link policySchema} that zod cannot describe in JSON Schema by itself (a
+ * preprocess default, and value-dependent branches chosen in a transform), for
+ * scripts/policy-json-schema.ts. The parser is the schema above; these are only its description.
+ */
+export const policySchemaParts = {
+  serviceAccount: serviceAccountSchema,
+  claimValue,
+  caller: ruleSchema.shape.caller,
+  oidcCaller: oidcCallerSchema,
+  clientCaller: clientCallerSchema,
+  pattern,
+  scope: scopePattern,
+  maxClaimAlternatives: MAX_CLAIM_ALTERNATIVES,
+} as const;
 export type PolicyRule = PolicyDocument['rules'][number];
 export type ServiceAccountEntry = PolicyDocument['serviceAccounts'][string];
