@@ -130,7 +130,8 @@ export function createIssuerKeys(issuer: ResolvedIssuer, options: IssuerKeysOpti
   }
 
   function unavailable(error: unknown): Error {
-    const why = error instanceof Error ? error.message : 'unknown failure';
+    // fetchSnapshot fails only with Errors: fetchJsonDocument and discoverJwksUri wrap whatever they catch.
+    const why = (error as Error).message;
     return verificationUnavailable(
       CallerAuthUnavailableReason.ISSUER_KEYS_UNAVAILABLE,
       `issuer ${issuer.issuer}: ${why}`,
@@ -140,10 +141,8 @@ export function createIssuerKeys(issuer: ResolvedIssuer, options: IssuerKeysOpti
 
   async function select(from: KeySnapshot, selector: KeySelector): Promise<CryptoKey | typeof NO_MATCH> {
     try {
-      return await from.select({
-        alg: selector.alg,
-        ...(selector.kid === undefined ? {} : { kid: selector.kid }),
-      });
+      // An undefined kid selects like an absent one.
+      return await from.select({ alg: selector.alg, kid: selector.kid });
     } catch (error) {
       if (error instanceof errors.JWKSNoMatchingKey) return NO_MATCH;
       const why =

@@ -3,6 +3,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UnauthenticatedError, UnavailableError } from '../../../../../shared/errors.js';
 import { createCallerAuthenticator } from '../../../../../functions/token/auth/authenticate-caller.js';
 import { CallerAuthReason } from '../../../../../functions/token/auth/reasons.js';
+import { JWKS_STALE_MAX_MS } from '../../../../../functions/token/auth/issuer-keys.js';
 import type { CallerAuthOptions } from '../../../../../functions/token/auth/types.js';
 import { makeClock, makeKey, signToken, type TestKey } from './support/test-keys.js';
 import { rejectionOf, serializeError, startTestServer, type TestServer } from './support/test-servers.js';
@@ -221,6 +222,78 @@ describe('issuer key cache', () => {
   });
 });
 
+describe('issuer key cache boundaries, to the millisecond', () => {
+  it('uses the JWKS until the millisecond before max-age ends, and refetches at its end', async () => {
+    jwks([k1.jwk], 'max-age=120');
+    const auth = authenticator();
+    await auth.authenticate(await bearer(k1));
+    clock.advance(120_000 - 1);
+    await auth.authenticate(await bearer(k1));
+    expect(server.count('/jwks')).toBe(1);
+    clock.advance(1);
+    await auth.authenticate(await bearer(k1));
+    expect(server.count('/jwks')).toBe(2);
+  });
+
+  it('uses stale keys of a failing endpoint until max-age + 24 h after the last good fetch, not at its end', async () => {
+    jwks([k1.jwk], 'max-age=3600');
+    const auth = authenticator();
+    await auth.authenticate(await bearer(k1));
+    server.route('/jwks', (_req, res) => res.writeHead(503).end());
+    clock.advance(HOUR_MS + JWKS_STALE_MAX_MS - 1);
+    await expect(auth.authenticate(await bearer(k1))).resolves.toMatchObject({ subject: 'caller' });
+    expect(server.count('/jwks')).toBe(2);
+    clock.advance(1);
+    await expectUnavailable(auth.authenticate(await bearer(k1)));
+    expect(server.count('/jwks')).toBe(3);
+  });
+
+  it.each([
+    ['reuses the discovered jwks_uri just before', 60_000 - 1, 1],
+    ['rediscovers jwks_uri once', 60_000, 2],
+  ])('%s jwksCacheMaxAgeMs has passed since discovery', async (_name, elapsedMs, discoveries) => {
+    server.json('/.well-known/openid-configuration', {
+      issuer: server.baseUrl,
+      jwks_uri: `${server.baseUrl}/jwks`,
+    });
+    jwks([k1.jwk], 'max-age=30');
+    const auth = discoveringAuthenticator({ jwksCacheMaxAgeMs: 60_000 });
+    await auth.authenticate(await bearer(k1, server.baseUrl));
+    clock.advance(elapsedMs);
+    await auth.authenticate(await bearer(k1, server.baseUrl));
+    expect(server.count('/jwks')).toBe(2);
+    expect(server.count('/.well-known/openid-configuration')).toBe(discoveries);
+  });
+});
+
+describe('issuer key cache while a refetch is in flight', () => {
+  it('stops using a key dropped from the JWKS for every request that arrives during the refetch', async () => {
+    jwks([k1.jwk], 'max-age=0'); // fresh for the 30 s cooldown only
+    const auth = authenticator();
+    await auth.authenticate(await bearer(k1));
+    jwks([k2.jwk]);
+    clock.advance(30_000);
+    const header = await bearer(k1);
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => auth.authenticate(header)));
+    expect(results.map((r) => r.status === 'rejected' && (r.reason as UnauthenticatedError).reason)).toEqual(
+      Array.from({ length: 5 }, () => CallerAuthReason.KEY_UNKNOWN),
+    );
+    expect(server.count('/jwks')).toBe(2);
+  });
+
+  it('lets a burst of tokens with a newly rotated-in kid wait for the one refetch and verify', async () => {
+    jwks([k1.jwk]);
+    const auth = authenticator();
+    await auth.authenticate(await bearer(k1));
+    jwks([k1.jwk, k2.jwk]);
+    clock.advance(30_000);
+    const header = await bearer(k2);
+    const identities = await Promise.all(Array.from({ length: 20 }, () => auth.authenticate(header)));
+    expect(identities.every((identity) => identity.subject === 'caller')).toBe(true);
+    expect(server.count('/jwks')).toBe(2);
+  });
+});
+
 describe('with nothing cached, an issuer whose keys cannot be fetched is unavailable', () => {
   const big = { keys: [k1Placeholder()], padding: 'x'.repeat(4096) };
   function k1Placeholder(): JWK {
@@ -391,6 +464,16 @@ describe('issuer key selection details', () => {
     expect((error as UnauthenticatedError).reason).toBe(CallerAuthReason.KEY_UNKNOWN);
     expect((error as UnauthenticatedError).detail).toBe(
       `issuer ${ISSUER}: the token has no kid and several keys match`,
+    );
+  });
+
+  it('rejects a token whose matching key cannot be imported, naming why', async () => {
+    jwks([{ kty: 'RSA', kid: 'k1', alg: 'RS256', use: 'sig', e: 'AQAB' }]);
+    const error = await rejectionOf(authenticator().authenticate(await bearer(k1)));
+    expect((error as UnauthenticatedError).reason).toBe(CallerAuthReason.KEY_UNKNOWN);
+    // The cause is WebCrypto's, e.g. "DataError: Invalid keyData" (its wording is Node's).
+    expect((error as UnauthenticatedError).detail).toMatch(
+      /^issuer https:\/\/issuer\.example\.com: the matching key is unusable \(\w*Error: .+\)$/,
     );
   });
 
