@@ -111,7 +111,9 @@ export function createIssuerKeys(issuer: ResolvedIssuer, options: IssuerKeysOpti
     // Nothing usable cached and the last attempt failed moments ago: answer unavailable without
     // another fetch, so requests while the issuer is down cannot drive fetches at their own rate.
     if (
+      // Stryker disable next-line ConditionalExpression: no fetch succeeds within a cold failure's backoff
       stale === undefined &&
+      // Stryker disable next-line ConditionalExpression: nor starts (every other start needs usable keys)
       inFlight === undefined &&
       coldFailure !== undefined &&
       t - coldFailure.atMs < coldBackoffMs
