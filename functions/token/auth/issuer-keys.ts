@@ -111,12 +111,12 @@ export function createIssuerKeys(issuer: ResolvedIssuer, options: IssuerKeysOpti
     // Nothing usable cached and the last attempt failed moments ago: answer unavailable without
     // another fetch, so requests while the issuer is down cannot drive fetches at their own rate.
     if (
+      coldFailure !== undefined &&
+      t - coldFailure.atMs < coldBackoffMs &&
       // Stryker disable next-line ConditionalExpression: no fetch succeeds within a cold failure's backoff
       stale === undefined &&
       // Stryker disable next-line ConditionalExpression: nor starts (every other start needs usable keys)
-      inFlight === undefined &&
-      coldFailure !== undefined &&
-      t - coldFailure.atMs < coldBackoffMs
+      inFlight === undefined
     ) {
       throw unavailable(coldFailure.error);
     }
