@@ -69,7 +69,11 @@ describe('issuer key cache', () => {
   it('fetches the JWKS once for many verifications', async () => {
     jwks([k1.jwk]);
     const auth = authenticator();
-    for (let i = 0; i < 20; i++) await auth.authenticate(await bearer(k1));
+    // A new token each time (1 s apart), so that the verified-token cache cannot answer for the keys.
+    for (let i = 0; i < 20; i++) {
+      await auth.authenticate(await bearer(k1));
+      clock.advance(1000);
+    }
     expect(server.count('/jwks')).toBe(1);
   });
 
