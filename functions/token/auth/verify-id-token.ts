@@ -6,7 +6,6 @@ import {
   type JWTPayload,
   type ProtectedHeaderParameters,
 } from 'jose';
-import { TvsError } from '../../../shared/errors.js';
 import { freezeClaims } from './freeze-claims.js';
 import type { IssuerKeys } from './issuer-keys.js';
 import type { ResolvedIssuer } from './options.js';
@@ -61,7 +60,11 @@ export async function verifyIdToken(token: string, deps: IdTokenVerifierDeps): P
     header = decodeProtectedHeader(token);
     unverified = decodeJwt(token);
   } catch (error) {
-    throw rejectCaller(CallerAuthReason.MALFORMED, `token does not decode as a JWT: ${describe(error)}`);
+    // jose's decoders throw only TypeError and JWTInvalid.
+    throw rejectCaller(
+      CallerAuthReason.MALFORMED,
+      `token does not decode as a JWT: ${describe(error as Error)}`,
+    );
   }
   const claimedIssuer = unverified.iss;
   if (claimedIssuer === undefined)
@@ -99,7 +102,7 @@ export async function verifyIdToken(token: string, deps: IdTokenVerifierDeps): P
 
 function checkHeader(header: ProtectedHeaderParameters, issuer: ResolvedIssuer): void {
   const { alg, kid, typ, cty } = header;
-  if (typeof alg !== 'string' || !(issuer.algorithms as readonly string[]).includes(alg)) {
+  if (!(issuer.algorithms as readonly unknown[]).includes(alg)) {
     throw rejectCaller(
       CallerAuthReason.ALGORITHM_NOT_ALLOWED,
       `alg ${quoteForDetail(alg)} is not allowed for issuer ${issuer.issuer}`,
@@ -124,8 +127,13 @@ function checkHeader(header: ProtectedHeaderParameters, issuer: ResolvedIssuer):
     throw rejectCaller(CallerAuthReason.MALFORMED, '"kid" header is not a string');
 }
 
+/**
+ * jose's refusals become caller rejections; anything else (the key source's own Unauthenticated or
+ * Unavailable error, a programming error) passes as it is. jose's `JOSEAlgNotAllowed` cannot occur:
+ * {@link checkHeader} has already refused every `alg` outside the same list.
+ */
 function mapVerifyError(error: unknown, issuer: string): unknown {
-  if (error instanceof TvsError) return error;
+  if (!(error instanceof errors.JOSEError)) return error;
   const detail = `issuer ${issuer}: ${describe(error)}`;
   if (error instanceof errors.JWTExpired) {
     return rejectCaller(error.claim === 'iat' ? CallerAuthReason.TOO_OLD : CallerAuthReason.EXPIRED, detail);
@@ -143,19 +151,17 @@ function mapVerifyError(error: unknown, issuer: string): unknown {
   }
   if (error instanceof errors.JWSSignatureVerificationFailed)
     return rejectCaller(CallerAuthReason.SIGNATURE_INVALID, detail);
-  if (error instanceof errors.JOSEAlgNotAllowed)
-    return rejectCaller(CallerAuthReason.ALGORITHM_NOT_ALLOWED, detail);
-  if (error instanceof errors.JOSEError) return rejectCaller(CallerAuthReason.MALFORMED, detail);
-  return error;
+  return rejectCaller(CallerAuthReason.MALFORMED, detail);
 }
 
 function toIdentity(payload: JWTPayload, issuer: ResolvedIssuer): CallerIdentity {
   const { sub, aud, exp, email, email_verified: emailVerifiedClaim } = payload;
   if (typeof sub !== 'string' || sub === '')
     throw rejectCaller(CallerAuthReason.CLAIM_INVALID, '"sub" claim is not a non-empty string');
+  // jose has checked that `aud` names at least one of them.
   const audience = issuer.audiences.find((candidate) =>
     Array.isArray(aud) ? aud.includes(candidate) : aud === candidate,
-  );
+  )!;
   const emailVerified = typeof emailVerifiedClaim === 'boolean' ? emailVerifiedClaim : undefined;
   // Google asserts an address only when it says it verified it; other issuers pass theirs on as is.
   const emailUsable =
@@ -166,13 +172,12 @@ function toIdentity(payload: JWTPayload, issuer: ResolvedIssuer): CallerIdentity
     subject: sub,
     ...(emailUsable ? { email } : {}),
     ...(emailVerified === undefined ? {} : { emailVerified }),
-    ...(audience === undefined ? {} : { audience }),
+    audience,
     expiresAtMs: (exp as number) * 1000,
     claims: freezeClaims(payload),
   };
 }
 
-function describe(error: unknown): string {
-  if (error instanceof errors.JOSEError) return `${error.code}: ${error.message}`;
-  return error instanceof Error ? error.message : 'unknown error';
+function describe(error: Error): string {
+  return error instanceof errors.JOSEError ? `${error.code}: ${error.message}` : error.message;
 }

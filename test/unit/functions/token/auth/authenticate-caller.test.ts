@@ -503,6 +503,25 @@ describe('createCallerAuthenticator().authenticate accepts', () => {
   });
 });
 
+describe('createCallerAuthenticator().authenticate details', () => {
+  it('names why an opaque token is refused when access tokens are not enabled', async () => {
+    const error = await rejectionOf(authenticator().authenticate('Bearer ya29.a0AfB_opaque-token'));
+    expect(error).toMatchObject({
+      reason: CallerAuthReason.NOT_A_JWT,
+      detail: 'bearer token is not a JWT and access tokens are not accepted',
+    });
+  });
+
+  it('serves a repeated token from the verified-token cache without verifying it again', async () => {
+    const auth = authenticator();
+    const header = await bearer(googleToken());
+    const first = await auth.authenticate(header);
+    expect(await auth.authenticate(header)).toBe(first);
+    // A fresh verification builds a new identity: the cache is per token, not per caller.
+    expect(await auth.authenticate(await bearer(googleToken({ jti: 'other' })))).not.toBe(first);
+  });
+});
+
 describe('createCallerAuthenticator().verifyJwt', () => {
   it('verifies a bare JWT by the same rules', async () => {
     const identity = await authenticator().verifyJwt(await googleToken());
@@ -527,5 +546,21 @@ describe('createCallerAuthenticator().verifyJwt', () => {
     const error = await rejectionOf(authenticator().verifyJwt(await token()));
     expect(error).toBeInstanceOf(UnauthenticatedError);
     expect((error as UnauthenticatedError).reason).toBe(reason);
+  });
+
+  it.each<[string, unknown]>([
+    ['an empty string', ''],
+    ['undefined', undefined],
+    ['a number', 42],
+  ])('rejects %s as no token, without looking further', async (_name, token) => {
+    const before = server.count();
+    const error = await rejectionOf(authenticator().verifyJwt(token as string));
+    expect(error).toBeInstanceOf(UnauthenticatedError);
+    expect(error).toMatchObject({
+      reason: CallerAuthReason.MISSING,
+      message: 'The request has no caller credential.',
+      detail: 'no token given',
+    });
+    expect(server.count()).toBe(before);
   });
 });

@@ -3,6 +3,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UnauthenticatedError, UnavailableError } from '../../../../../shared/errors.js';
 import { createCallerAuthenticator } from '../../../../../functions/token/auth/authenticate-caller.js';
 import { CallerAuthReason } from '../../../../../functions/token/auth/reasons.js';
+import { JWKS_STALE_MAX_MS } from '../../../../../functions/token/auth/issuer-keys.js';
 import type { CallerAuthOptions } from '../../../../../functions/token/auth/types.js';
 import { makeClock, makeKey, signToken, type TestKey } from './support/test-keys.js';
 import { rejectionOf, serializeError, startTestServer, type TestServer } from './support/test-servers.js';
@@ -68,7 +69,11 @@ describe('issuer key cache', () => {
   it('fetches the JWKS once for many verifications', async () => {
     jwks([k1.jwk]);
     const auth = authenticator();
-    for (let i = 0; i < 20; i++) await auth.authenticate(await bearer(k1));
+    // A new token each time (1 s apart), so that the verified-token cache cannot answer for the keys.
+    for (let i = 0; i < 20; i++) {
+      await auth.authenticate(await bearer(k1));
+      clock.advance(1000);
+    }
     expect(server.count('/jwks')).toBe(1);
   });
 
@@ -163,9 +168,10 @@ describe('issuer key cache', () => {
     clock.advance(2 * HOUR_MS);
     await expect(auth.authenticate(await bearer(k1))).resolves.toMatchObject({ subject: 'caller' });
     expect(server.count('/jwks')).toBe(2);
+    clock.advance(1000); // a new token, so that the verified-token cache cannot answer for the keys
     await auth.authenticate(await bearer(k1)); // inside the cooldown: no new attempt
     expect(server.count('/jwks')).toBe(2);
-    clock.advance(30_000);
+    clock.advance(29_000);
     await auth.authenticate(await bearer(k1));
     expect(server.count('/jwks')).toBe(3);
     clock.advance(24 * HOUR_MS); // now past max-age (1 h) + 24 h since the last good fetch
@@ -218,6 +224,78 @@ describe('issuer key cache', () => {
       discoveringAuthenticator({ fetchTimeoutMs: 200 }).authenticate(await bearer(k1, server.baseUrl)),
     );
     expect(serialized).toContain('timed out after 200 ms');
+  });
+});
+
+describe('issuer key cache boundaries, to the millisecond', () => {
+  it('uses the JWKS until the millisecond before max-age ends, and refetches at its end', async () => {
+    jwks([k1.jwk], 'max-age=120');
+    const auth = authenticator();
+    await auth.authenticate(await bearer(k1));
+    clock.advance(120_000 - 1);
+    await auth.authenticate(await bearer(k1));
+    expect(server.count('/jwks')).toBe(1);
+    clock.advance(1);
+    await auth.authenticate(await bearer(k1));
+    expect(server.count('/jwks')).toBe(2);
+  });
+
+  it('uses stale keys of a failing endpoint until max-age + 24 h after the last good fetch, not at its end', async () => {
+    jwks([k1.jwk], 'max-age=3600');
+    const auth = authenticator();
+    await auth.authenticate(await bearer(k1));
+    server.route('/jwks', (_req, res) => res.writeHead(503).end());
+    clock.advance(HOUR_MS + JWKS_STALE_MAX_MS - 1);
+    await expect(auth.authenticate(await bearer(k1))).resolves.toMatchObject({ subject: 'caller' });
+    expect(server.count('/jwks')).toBe(2);
+    clock.advance(1);
+    await expectUnavailable(auth.authenticate(await bearer(k1)));
+    expect(server.count('/jwks')).toBe(3);
+  });
+
+  it.each([
+    ['reuses the discovered jwks_uri just before', 60_000 - 1, 1],
+    ['rediscovers jwks_uri once', 60_000, 2],
+  ])('%s jwksCacheMaxAgeMs has passed since discovery', async (_name, elapsedMs, discoveries) => {
+    server.json('/.well-known/openid-configuration', {
+      issuer: server.baseUrl,
+      jwks_uri: `${server.baseUrl}/jwks`,
+    });
+    jwks([k1.jwk], 'max-age=30');
+    const auth = discoveringAuthenticator({ jwksCacheMaxAgeMs: 60_000 });
+    await auth.authenticate(await bearer(k1, server.baseUrl));
+    clock.advance(elapsedMs);
+    await auth.authenticate(await bearer(k1, server.baseUrl));
+    expect(server.count('/jwks')).toBe(2);
+    expect(server.count('/.well-known/openid-configuration')).toBe(discoveries);
+  });
+});
+
+describe('issuer key cache while a refetch is in flight', () => {
+  it('stops using a key dropped from the JWKS for every request that arrives during the refetch', async () => {
+    jwks([k1.jwk], 'max-age=0'); // fresh for the 30 s cooldown only
+    const auth = authenticator();
+    await auth.authenticate(await bearer(k1));
+    jwks([k2.jwk]);
+    clock.advance(30_000);
+    const header = await bearer(k1);
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => auth.authenticate(header)));
+    expect(results.map((r) => r.status === 'rejected' && (r.reason as UnauthenticatedError).reason)).toEqual(
+      Array.from({ length: 5 }, () => CallerAuthReason.KEY_UNKNOWN),
+    );
+    expect(server.count('/jwks')).toBe(2);
+  });
+
+  it('lets a burst of tokens with a newly rotated-in kid wait for the one refetch and verify', async () => {
+    jwks([k1.jwk]);
+    const auth = authenticator();
+    await auth.authenticate(await bearer(k1));
+    jwks([k1.jwk, k2.jwk]);
+    clock.advance(30_000);
+    const header = await bearer(k2);
+    const identities = await Promise.all(Array.from({ length: 20 }, () => auth.authenticate(header)));
+    expect(identities.every((identity) => identity.subject === 'caller')).toBe(true);
+    expect(server.count('/jwks')).toBe(2);
   });
 });
 
@@ -391,6 +469,16 @@ describe('issuer key selection details', () => {
     expect((error as UnauthenticatedError).reason).toBe(CallerAuthReason.KEY_UNKNOWN);
     expect((error as UnauthenticatedError).detail).toBe(
       `issuer ${ISSUER}: the token has no kid and several keys match`,
+    );
+  });
+
+  it('rejects a token whose matching key cannot be imported, naming why', async () => {
+    jwks([{ kty: 'RSA', kid: 'k1', alg: 'RS256', use: 'sig', e: 'AQAB' }]);
+    const error = await rejectionOf(authenticator().authenticate(await bearer(k1)));
+    expect((error as UnauthenticatedError).reason).toBe(CallerAuthReason.KEY_UNKNOWN);
+    // The cause is WebCrypto's, e.g. "DataError: Invalid keyData" (its wording is Node's).
+    expect((error as UnauthenticatedError).detail).toMatch(
+      /^issuer https:\/\/issuer\.example\.com: the matching key is unusable \(\w*Error: .+\)$/,
     );
   });
 
