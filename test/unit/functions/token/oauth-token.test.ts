@@ -750,3 +750,136 @@ describe('policy and minting outcomes in RFC 6749 terms (client_credentials)', (
     expect(entry.detail).toBeUndefined();
   });
 });
+
+describe('token exchange in Google STS’s request shape', () => {
+  const sts = (extra: Pairs = []): Pairs => [
+    ...without(tx(), 'service_account'),
+    ['audience', `//tokenvending/serviceAccounts/${SA}`],
+    ['requested_token_type', ACCESS_TYPE],
+    ...extra,
+  ];
+
+  it('takes the service account from the audience and answers STS’s shape', async () => {
+    const reply = await post(port, sts());
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({
+      issued_token_type: ACCESS_TYPE,
+      token_type: 'Bearer',
+      expires_in: 3599,
+    });
+    expect(fakes.policyCalls[0].request).toEqual({ kind: 'access_token', ...TARGET });
+    expect(fakes.mintCalls[0].sa.email).toBe(SA);
+    expect(onlyAudit()).toMatchObject({ decision: 'granted', target: { serviceAccount: SA } });
+  });
+
+  it('lower-cases the email in the audience as it does service_account', async () => {
+    await post(port, [
+      ...without(sts(), 'audience'),
+      ['audience', `//tokenvending/serviceAccounts/${SA.toUpperCase()}`],
+    ]);
+    expect(fakes.policyCalls[0].request).toMatchObject({ serviceAccount: SA });
+  });
+
+  it.each([['{"userProject":"123"}'], ['{}']])(
+    'accepts options %s (userProject is ignored)',
+    async (options) => {
+      expect((await post(port, sts([['options', options]]))).status).toBe(200);
+    },
+  );
+
+  const AUDIENCE_FORM =
+    'Invalid value for "audience": it must be //tokenvending/serviceAccounts/SERVICE_ACCOUNT_EMAIL';
+  const OPTIONS_FORM = 'options must be a JSON object of at most 2048 characters';
+  it.each<[string, Pairs, string, string]>([
+    [
+      'an audience of Google STS’s form',
+      [['audience', '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x']],
+      AUDIENCE_FORM,
+      'INVALID_AUDIENCE',
+    ],
+    [
+      'an audience without an email',
+      [['audience', '//tokenvending/serviceAccounts/']],
+      AUDIENCE_FORM,
+      'INVALID_AUDIENCE',
+    ],
+    [
+      'an audience naming a path, not an email',
+      [['audience', `//tokenvending/serviceAccounts/${SA}/keys/1`]],
+      AUDIENCE_FORM,
+      'INVALID_AUDIENCE',
+    ],
+    [
+      'an audience whose email is not one',
+      [['audience', '//tokenvending/serviceAccounts/not an email']],
+      AUDIENCE_FORM,
+      'INVALID_AUDIENCE',
+    ],
+    ['an empty audience', [['audience', '']], AUDIENCE_FORM, 'INVALID_AUDIENCE'],
+    [
+      'both audience and service_account',
+      [
+        ['audience', `//tokenvending/serviceAccounts/${SA}`],
+        ['service_account', SA],
+      ],
+      'name the service account by service_account or by audience, not both',
+      'INVALID_REQUEST',
+    ],
+    ['options that are not JSON', [['options', '{']], OPTIONS_FORM, 'INVALID_REQUEST'],
+    ['options that are a list', [['options', '[]']], OPTIONS_FORM, 'INVALID_REQUEST'],
+    ['options that are null', [['options', 'null']], OPTIONS_FORM, 'INVALID_REQUEST'],
+    ['options that are a string', [['options', '"x"']], OPTIONS_FORM, 'INVALID_REQUEST'],
+    [
+      'options one character over 2048',
+      [['options', JSON.stringify({ userProject: 'x'.repeat(2049 - 18) })]], // 2049 characters
+      OPTIONS_FORM,
+      'INVALID_REQUEST',
+    ],
+    [
+      'an option other than userProject',
+      [['options', JSON.stringify({ userProject: '1', accessBoundary: {} })]],
+      'option "accessBoundary" is not supported',
+      'OPTION_NOT_SUPPORTED',
+    ],
+    [
+      'an unsupported option with a long name (quoted, at most 40 characters)',
+      [['options', JSON.stringify({ ['k'.repeat(60)]: 1 })]],
+      `option "${'k'.repeat(40)}" is not supported`,
+      'OPTION_NOT_SUPPORTED',
+    ],
+  ])('refuses %s with 400 invalid_request, minting nothing', async (_name, extra, description, reason) => {
+    const base = extra.some(([k]) => k === 'audience') ? without(sts(), 'audience') : sts();
+    const reply = await post(port, [...base, ...extra]);
+    expectError(reply, 400, 'invalid_request', description, { reason });
+    expect(fakes.mintCalls).toEqual([]);
+    expect(fakes.subjectTokens).toEqual([]);
+  });
+
+  it('accepts options of exactly 2048 characters', async () => {
+    const options = JSON.stringify({ userProject: 'x'.repeat(2048 - 18) });
+    expect(options).toHaveLength(2048);
+    expect((await post(port, sts([['options', options]]))).status).toBe(200);
+  });
+});
+
+describe('one token for both jobs (X-Serverless-Authorization reused as the caller credential)', () => {
+  it('refuses the subject token that is the platform token with 400 invalid_grant, no WWW-Authenticate', async () => {
+    const reply = await post(port, tx(), { 'x-serverless-authorization': `Bearer ${SUBJECT_TOKEN}` });
+    expect(reply.status).toBe(400);
+    expect(reply.body.error).toBe('invalid_grant');
+    expect(reply.headers['www-authenticate']).toBeUndefined();
+    expect(onlyAudit()).toMatchObject({ reason: 'SERVERLESS_AUTHORIZATION_REUSED_AS_CALLER_CREDENTIAL' });
+    expect(fakes.subjectTokens).toEqual([]);
+  });
+
+  it('refuses the client secret that is the platform token with 401 invalid_client and the Basic realm', async () => {
+    const token = 'platform-token-as-secret-0123456789abcdef';
+    const reply = await post(port, [...without(cc(), 'client_secret'), ['client_secret', token]], {
+      'x-serverless-authorization': `Bearer ${token}`,
+    });
+    expect(reply.status).toBe(401);
+    expect(reply.body.error).toBe('invalid_client');
+    expect(reply.headers['www-authenticate']).toBe(REALM);
+    expect(fakes.clientAuthCalls).toEqual([]);
+  });
+});
