@@ -160,6 +160,41 @@ describe('parsePolicyText', () => {
     expect(refused).not.toContain(HASH.slice(30));
   });
 
+  it('reads text whose first non-space character is "{" as JSON, and gives the whole position', () => {
+    // Leading blank lines, and an error past position 9: the position is quoted in full.
+    expect(() => parsePolicyText(`\n  {"version": 1, "rules": [1, 2, 3],`, SOURCE)).toThrow(
+      /^Invalid policy from file policy\.yaml: not valid JSON \(at position \d{2,}\)$/,
+    );
+  });
+
+  it('says only "not valid JSON" when the parser names no position', () => {
+    expect(() => parsePolicyText('{"version":', SOURCE)).toThrow(
+      /^Invalid policy from file policy\.yaml: not valid JSON$/,
+    );
+  });
+
+  it('counts aliases against its own limit (50), not the library default (100), keeping the cause', () => {
+    const text = `a: &a x\nb: [${Array.from({ length: 60 }, () => '*a').join(', ')}]\n`;
+    let refused: unknown;
+    try {
+      parsePolicyText(text, SOURCE);
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(PolicyError);
+    expect((refused as Error).message).toBe(
+      'Invalid policy from file policy.yaml: not valid YAML (too many aliases: at most 50 expansions)',
+    );
+    expect((refused as Error).cause).toBeInstanceOf(Error);
+    // Forty uses are fine.
+    expect(
+      parsePolicyText(`a: &a x\nb: [${Array.from({ length: 40 }, () => '*a').join(', ')}]\n`, SOURCE),
+    ).toEqual({
+      a: 'x',
+      b: Array.from({ length: 40 }, () => 'x'),
+    });
+  });
+
   it('refuses an alias bomb (billion laughs) without expanding it', () => {
     const bomb = [
       'a: &a [x, x, x, x, x, x, x, x, x]',
