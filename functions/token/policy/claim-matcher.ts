@@ -57,6 +57,7 @@ function resolve(claims: Readonly<Record<string, unknown>>, path: readonly strin
   let current: unknown = claims;
   for (const segment of path) {
     if (current === null || typeof current !== 'object' || Array.isArray(current)) return undefined;
+    // Stryker disable next-line ConditionalExpression: what a plain object inherits is functions or refused names, never a string or a list
     if (!Object.hasOwn(current, segment)) return undefined;
     current = (current as Record<string, unknown>)[segment];
   }

@@ -173,6 +173,15 @@ describe('claim value types', () => {
   });
 });
 
+describe('a claim pattern the glob compiler refuses', () => {
+  it.each([
+    ['a single pattern, named by the claim', 'a***', 'rules[0] (name=ci).caller.claims.ref: '],
+    ['one of a list, named by its index', ['main', 'a***'], 'rules[0] (name=ci).caller.claims.ref[1]: '],
+  ])('names %s', (_name, value, prefix) => {
+    expect(() => compilePolicy(policy({ ref: value }))).toThrow(`${prefix}"***" is ambiguous`);
+  });
+});
+
 describe('the closest rule when no rule matches the caller', () => {
   const twoRules = (): any => ({
     version: 1,
