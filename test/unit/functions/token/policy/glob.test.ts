@@ -161,6 +161,17 @@ describe('compileGlob with **', () => {
     );
   });
 
+  it.each([
+    ['a*b', 'axbc'],
+    ['a*b', 'axbbx'],
+    ['a*.b', 'ax.bb'],
+    ['*.example.com', 'x.example.comm'],
+    ['https://*.a.run.app', 'https://x.a.run.appz'],
+    ['repo:acme/**', 'repo:acme'],
+  ])('after a wildcard, a literal still ends the match: %s does not match %s', (pattern, value) => {
+    expect(glob(pattern)(value)).toBe(false);
+  });
+
   // No stopwatch (a loaded CI machine makes one flaky): the automaton answers in milliseconds, a
   // backtracking matcher would take hours on this value, so the test's own timeout is the bound.
   it('stays linear on hostile values (no backtracking)', { timeout: 60_000 }, () => {

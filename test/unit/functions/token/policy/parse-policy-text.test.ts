@@ -173,6 +173,12 @@ describe('parsePolicyText', () => {
     );
   });
 
+  it('reads YAML strictly: an implicit key over 1024 characters is an error, with its line and column', () => {
+    expect(() => parsePolicyText(`version: 1\n${'k'.repeat(1100)}: x\n`, SOURCE)).toThrow(
+      'Invalid policy from file policy.yaml: not valid YAML (line 2, column 1: KEY_OVER_1024_CHARS)',
+    );
+  });
+
   it('counts aliases against its own limit (50), not the library default (100), keeping the cause', () => {
     const text = `a: &a x\nb: [${Array.from({ length: 60 }, () => '*a').join(', ')}]\n`;
     let refused: unknown;
