@@ -11,7 +11,8 @@
  * a credential good only for asking this job's OIDC tokens until the job ends. Write that file
  * `0600` in `$RUNNER_TEMP`, as `npm run credentials -- --out` does.
  */
-import { JWT_TOKEN_TYPE, stsAudience } from '../shared/sts.js';
+import { JWT_TOKEN_TYPE, SERVICE_ACCOUNT_EMAIL, stsAudience } from '../shared/sts.js';
+import { isLoopbackHost } from './transport-security.js';
 
 /** Where the workload's OIDC token comes from. */
 export type SubjectTokenSourceName = 'github' | 'gitlab' | 'k8s-file' | `file:${string}` | `url:${string}`;
@@ -58,14 +59,13 @@ export class CredentialsOptionError extends Error {
 
 export const DEFAULT_GITLAB_TOKEN_FILE = '.tvs-id-token';
 export const DEFAULT_K8S_TOKEN_FILE = '/var/run/secrets/tokens/token-vending';
-const SA_EMAIL = /^[a-z0-9][a-z0-9._%+-]{0,99}@[a-z0-9][a-z0-9.-]{0,252}$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 
 /** Builds the `external_account` credentials for `options` (throws {@link CredentialsOptionError}). */
 export function externalAccountCredentials(options: ExternalAccountOptions): ExternalAccountCredentials {
   const env = options.env ?? process.env;
   const serviceUrl = checkedUrl(options.serviceUrl, 'serviceUrl');
-  if (!SA_EMAIL.test(options.serviceAccount))
+  if (!SERVICE_ACCOUNT_EMAIL.test(options.serviceAccount))
     throw new CredentialsOptionError('serviceAccount must be a service account email (lower case)');
   return {
     type: 'external_account',
@@ -163,7 +163,7 @@ function checkedUrl(raw: string, what: string): string {
   } catch {
     throw new CredentialsOptionError(`${what} is not a URL`);
   }
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  const loopback = isLoopbackHost(url.hostname);
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
     throw new CredentialsOptionError(`${what} must be https (http only on localhost)`);
   if (url.username !== '' || url.password !== '')

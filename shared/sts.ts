@@ -15,6 +15,9 @@ export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 
 export const STS_AUDIENCE_PREFIX = '//tokenvending/serviceAccounts/';
 
+/** A service account email as the service accepts it (lower case; the API path and `service_account` too). */
+export const SERVICE_ACCOUNT_EMAIL = /^[a-z0-9][a-z0-9._%+-]{0,99}@[a-z0-9][a-z0-9.-]{0,252}$/;
+
 /** The STS `audience` that names `serviceAccount` (an email, used as given). */
 export function stsAudience(serviceAccount: string): string {
   return `${STS_AUDIENCE_PREFIX}${serviceAccount}`;

@@ -192,15 +192,22 @@ function targetServiceAccount(params: URLSearchParams): string {
     }
   }
   const named = serviceAccountOfStsAudience(audience);
-  try {
-    // Stryker disable next-line StringLiteral: caught just below, never seen
-    if (named === undefined) throw new Error('not the audience form');
-    return parseServiceAccountEmail(named);
-  } catch {
+  const email = named === undefined ? undefined : validServiceAccount(named);
+  if (email === undefined) {
     throw invalidRequest(
       `Invalid value for "audience": it must be ${STS_AUDIENCE_PREFIX}SERVICE_ACCOUNT_EMAIL`,
       'INVALID_AUDIENCE',
     );
+  }
+  return email;
+}
+
+/** The normalised email, or undefined when it is not a service account email. */
+function validServiceAccount(raw: string): string | undefined {
+  try {
+    return parseServiceAccountEmail(raw);
+  } catch {
+    return undefined;
   }
 }
 
@@ -211,16 +218,16 @@ function targetServiceAccount(params: URLSearchParams): string {
  */
 function checkOptions(raw: string | null): void {
   if (raw === null) return;
+  const malformed = () =>
+    invalidRequest(`options must be a JSON object of at most ${MAX_OPTIONS_CHARS} characters`);
+  if (raw.length > MAX_OPTIONS_CHARS) throw malformed();
   let options: unknown;
   try {
-    // Stryker disable next-line StringLiteral: caught just below, never seen
-    if (raw.length > MAX_OPTIONS_CHARS) throw new Error('too long');
     options = JSON.parse(raw);
   } catch {
-    throw invalidRequest(`options must be a JSON object of at most ${MAX_OPTIONS_CHARS} characters`);
+    throw malformed();
   }
-  if (typeof options !== 'object' || options === null || Array.isArray(options))
-    throw invalidRequest(`options must be a JSON object of at most ${MAX_OPTIONS_CHARS} characters`);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw malformed();
   const unsupported = Object.keys(options).find((key) => !IGNORED_OPTIONS.has(key));
   if (unsupported !== undefined)
     throw invalidRequest(

@@ -1,4 +1,5 @@
 /** Request bodies of the IAM-compatible API, parsed strictly (unknown fields are an error, as at Google). */
+import { SERVICE_ACCOUNT_EMAIL } from '../../../shared/sts.js';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../../../shared/errors.js';
 import { asciiLower } from '../policy/glob.js';
@@ -43,12 +44,10 @@ export const generateIdTokenBody = z.strictObject({
   delegates: noDelegates,
 });
 
-const SA_EMAIL = /^[a-z0-9][a-z0-9._%+-]{0,99}@[a-z0-9][a-z0-9.-]{0,252}$/;
-
 /** Validates and normalises the service account named in the path. */
 export function parseServiceAccountEmail(raw: string): string {
   const email = asciiLower(raw);
-  if (!SA_EMAIL.test(email)) {
+  if (!SERVICE_ACCOUNT_EMAIL.test(email)) {
     throw new InvalidArgumentError('The service account must be given as an email address.', {
       reason: 'INVALID_SERVICE_ACCOUNT',
       metadata: { field: 'name' },
