@@ -2,11 +2,13 @@
  * The decision shared by every route: the caller, the policy and the request go in; a minted
  * token or a typed error comes out. The HTTP front ends only translate wire formats.
  */
-import { NotFoundError, PermissionDeniedError } from '../../shared/errors.js';
+import { tokenFingerprint } from '../../shared/audit-log.js';
+import { NotFoundError, PermissionDeniedError, UnavailableError } from '../../shared/errors.js';
 import type { Minter, MintResult, TargetServiceAccount } from '../../shared/minting/minter.js';
 import type { AcceptedAudiences } from './policy/accepted-audiences.js';
 import type { DenialReason, PolicyCaller, PolicyRequest } from './policy/compile-policy.js';
 import { describeDenial } from './policy/compile-policy.js';
+import type { DenyReason } from './policy/deny-list.js';
 import type { PolicyProvider } from './policy/policy-provider.js';
 
 export interface Grant {
@@ -21,6 +23,11 @@ const DENIAL_MESSAGES: Record<DenialReason, string> = {
   SCOPE_NOT_ALLOWED: 'The caller is not allowed one or more of the requested scopes.',
   LIFETIME_EXCEEDS_POLICY: 'The requested lifetime exceeds what the policy allows this caller.',
   AUDIENCE_NOT_ALLOWED: 'The caller is not allowed ID tokens for this audience.',
+};
+
+const DENY_MESSAGES: Record<DenyReason, string> = {
+  CALLER_DENIED: 'The caller is not allowed to obtain tokens from this service.',
+  SERVICE_ACCOUNT_DENIED: 'Tokens for this service account are not issued now.',
 };
 
 /**
@@ -39,7 +46,16 @@ export async function decideAndMint(
       { reason: 'AUDIENCE_IS_THIS_SERVICE' },
     );
   }
-  const decision = (await deps.policy.currentForRequest()).authorize(caller, request);
+  const policy = await deps.policy.currentForRequest();
+  // Break-glass first: a denied caller or service account gets nothing, not even from the cache.
+  const denied = policy.deny.check(caller, request.serviceAccount);
+  if (denied) {
+    throw new PermissionDeniedError(DENY_MESSAGES[denied.reason], {
+      reason: denied.reason,
+      detail: `policy ${denied.entry}`,
+    });
+  }
+  const decision = policy.authorize(caller, request);
   if (!decision.allowed) {
     throw new PermissionDeniedError(DENIAL_MESSAGES[decision.reason], {
       reason: decision.reason,
@@ -58,9 +74,20 @@ export async function decideAndMint(
     entry.backend === 'key'
       ? { email: entry.email, backend: 'key', keySecret: entry.keySecret }
       : { email: entry.email, backend: 'keyless' };
-  const minted =
+  const mint = () =>
     request.kind === 'access_token'
-      ? await deps.minter.accessToken(sa, request.scopes, request.lifetimeSeconds)
-      : await deps.minter.idToken(sa, request.audience, request.includeEmail ?? false);
+      ? deps.minter.accessToken(sa, request.scopes, request.lifetimeSeconds)
+      : deps.minter.idToken(sa, request.audience, request.includeEmail ?? false);
+  let minted = await mint();
+  if (policy.deny.hasTokenFingerprints && policy.deny.deniesToken(tokenFingerprint(minted.token))) {
+    // A token listed as leaked is never handed out again: drop it from the cache, mint a new one.
+    deps.minter.cache.deleteWhere((cached) => cached.token === minted.token);
+    minted = await mint();
+    if (policy.deny.deniesToken(tokenFingerprint(minted.token)))
+      throw new UnavailableError('No token can be issued for this request now; try again later.', {
+        reason: 'ISSUED_TOKEN_DENIED',
+        detail: 'a freshly minted token is on the deny list',
+      });
+  }
   return { minted, rule: decision.rule, backend: sa.backend };
 }

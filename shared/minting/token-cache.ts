@@ -142,6 +142,15 @@ export class TokenCache<T extends Expiring> {
     return this.#entries.delete(key);
   }
 
+  /** Drops every entry whose value `matches` (and stops running mints for those keys from storing); returns how many. */
+  deleteWhere(matches: (value: T) => boolean): number {
+    let dropped = 0;
+    for (const [key, value] of [...this.#entries]) {
+      if (matches(value) && this.delete(key)) dropped++;
+    }
+    return dropped;
+  }
+
   /** Drops every entry and stops every running mint from storing its result. */
   clear(): void {
     this.#storeTickets.clear();

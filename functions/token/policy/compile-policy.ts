@@ -10,6 +10,7 @@ import {
   type ClientSecretHash,
 } from '../oauth/client-secret-hash.js';
 import { compileClaim } from './claim-matcher.js';
+import { compileDenyList, type DenyList } from './deny-list.js';
 import { asciiLower, compileGlob, type GlobOptions, type Matcher } from './glob.js';
 import { policySchema, type PolicyDocument, type ServiceAccountEntry } from './policy-schema.js';
 
@@ -72,6 +73,8 @@ export interface CompiledPolicy {
   clientSecretHash(clientId: string): ClientSecretHash | undefined;
   /** Verified instead for unknown client ids (same parameters as the clients'); never authenticates anyone. */
   readonly dummyClientSecretHash: ClientSecretHash;
+  /** The break-glass `deny` section: checked before the rules and the token cache. */
+  readonly deny: DenyList;
   /** Deny by default: allowed only if ONE rule matches the caller and covers the whole request. */
   authorize(caller: PolicyCaller, request: PolicyRequest): Decision;
 }
@@ -121,6 +124,13 @@ export function compilePolicy(input: unknown, options: CompileOptions = {}): Com
     names.add(rule.name);
   }
 
+  const deny = compileDenyList(doc.deny, (field, pattern, globOptions) => {
+    try {
+      return compileGlob(pattern, globOptions);
+    } catch (err) {
+      throw new PolicyError(`Invalid policy:\n  ${field}: ${(err as Error).message}`);
+    }
+  });
   const accounts = new Map(
     Object.entries(doc.serviceAccounts).map(([email, entry]) => [email, { ...entry, email }]),
   );
@@ -131,6 +141,7 @@ export function compilePolicy(input: unknown, options: CompileOptions = {}): Com
     clientSecretHash: (clientId) =>
       Object.hasOwn(doc.clients, clientId) ? doc.clients[clientId].secretHash : undefined,
     dummyClientSecretHash: compileClientSecrets(doc),
+    deny,
     authorize: (caller, request) =>
       authorize(rules, caller, request, (email) => accounts.get(asciiLower(email))),
   };

@@ -203,6 +203,37 @@ const ruleSchema = z.strictObject({
   backend: z.enum(['key', 'keyless', 'any']).optional(),
 });
 
+/**
+ * A caller in the break-glass `deny` list: everything from an issuer, or narrowed by subject,
+ * email and claims (all given must match), or an OAuth client. Matching leans toward denial: an
+ * email matches whether or not the issuer verified it.
+ */
+const denyCallerSchema = pick((value) => typeof value === 'object' && value !== null && 'client' in value, {
+  yes: clientCallerSchema,
+  no: z.strictObject({
+    issuer: z.string().min(1),
+    subject: pattern.optional(),
+    email: emailPattern.optional(),
+    claims: oidcCallerSchema.shape.claims,
+  }),
+});
+
+/** A token's fingerprint as audit entries record it (`tokenFingerprint`). */
+export const TOKEN_FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * Break-glass: checked before any rule and before the token cache. A denied caller, service
+ * account or issued token gets nothing, whatever the rules say.
+ */
+const denySchema = z.strictObject({
+  callers: z.array(denyCallerSchema).max(1000).default([]),
+  serviceAccounts: z.array(emailPattern).max(1000).default([]),
+  tokenFingerprints: z
+    .array(z.string().regex(TOKEN_FINGERPRINT, 'must be "sha256:" and 64 lower-case hex digits'))
+    .max(10_000)
+    .default([]),
+});
+
 export const policySchema = z.strictObject({
   /** The JSON Schema an editor validates the file with (docs/policy.schema.json); ignored. */
   $schema: z.string().max(2048).optional(),
@@ -212,6 +243,7 @@ export const policySchema = z.strictObject({
     .record(recordKey(/^[A-Za-z0-9_.-]{1,100}$/, 'client ids are plain identifiers'), clientSchema)
     .default({}),
   rules: z.array(ruleSchema).max(1000),
+  deny: denySchema.optional(),
 });
 
 export type PolicyDocument = z.infer<typeof policySchema>;
@@ -227,6 +259,7 @@ export const policySchemaParts = {
   caller: ruleSchema.shape.caller,
   oidcCaller: oidcCallerSchema,
   clientCaller: clientCallerSchema,
+  denyCaller: denyCallerSchema,
   pattern,
   scope: scopePattern,
   maxClaimAlternatives: MAX_CLAIM_ALTERNATIVES,

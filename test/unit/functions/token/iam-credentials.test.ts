@@ -18,6 +18,7 @@ import {
 } from '../../../../functions/token/iam-credentials.js';
 import { dummyClientSecretHash } from '../../../../functions/token/oauth/client-secret-hash.js';
 import { acceptedAudiences } from '../../../../functions/token/policy/accepted-audiences.js';
+import { compileDenyList } from '../../../../functions/token/policy/deny-list.js';
 import type {
   CompiledPolicy,
   Decision,
@@ -80,6 +81,7 @@ function servicesOf(f: Fakes): TokenServices {
   const policy: CompiledPolicy = {
     version: 1,
     ruleCount: 1,
+    deny: compileDenyList(undefined),
     serviceAccount: () => undefined,
     clientSecretHash: () => undefined,
     dummyClientSecretHash: dummyClientSecretHash([]),

@@ -18,6 +18,7 @@ import type {
 } from '../../../../../functions/token/oauth/client-authenticator.js';
 import { dummyClientSecretHash } from '../../../../../functions/token/oauth/client-secret-hash.js';
 import { acceptedAudiences } from '../../../../../functions/token/policy/accepted-audiences.js';
+import { compileDenyList } from '../../../../../functions/token/policy/deny-list.js';
 import type {
   CompiledPolicy,
   Decision,
@@ -98,6 +99,7 @@ export function depsOf(f: Fakes): TokenServices {
   const policy: CompiledPolicy = {
     version: 1,
     ruleCount: 1,
+    deny: compileDenyList(undefined),
     serviceAccount: () => undefined,
     clientSecretHash: () => undefined,
     dummyClientSecretHash: dummyClientSecretHash([]),
