@@ -1,6 +1,8 @@
 /**
  * Holds the compiled policy: loaded once at cold start (a bad policy fails start-up), re-read in
- * the background when older than the TTL. A reload that fails keeps the last good policy, but
+ * the background from 3/4 of the TTL on, and before judging a request once older than the TTL
+ * (so while reads succeed no request is judged by a policy read more than the TTL ago), and at
+ * once on a change notification (`refresh`). A reload that fails keeps the last good policy, but
  * only for a bounded time: once no reload has succeeded for `maxStalenessMs`, requests fail
  * closed (503 POLICY_STALE) until one does.
  */
@@ -63,7 +65,15 @@ export interface PolicyProvider {
   currentForRequest(): Promise<CompiledPolicy>;
   /** Re-reads now (used by the TTL path and tests). Rejects on a bad policy, keeping the old one. */
   reload(): Promise<CompiledPolicy>;
+  /**
+   * A re-read that starts after this call (a running one may have read the old text): what a
+   * change notification asks for. Concurrent calls share one such re-read.
+   */
+  refresh(): Promise<CompiledPolicy>;
 }
+
+/** Share of the TTL after which a request starts a background re-read, so steady traffic never waits. */
+export const REFRESH_AHEAD_SHARE = 0.75;
 
 export interface PolicyProviderOptions {
   source: PolicySource;
@@ -160,13 +170,33 @@ export async function createPolicyProvider(options: PolicyProviderOptions): Prom
     return policy;
   };
 
+  let queued: Promise<CompiledPolicy> | undefined;
+  const refresh = (): Promise<CompiledPolicy> => {
+    if (!inFlight) return reload();
+    queued ??= inFlight
+      .catch(() => undefined)
+      .then(() => {
+        queued = undefined;
+        return reload();
+      });
+    return queued;
+  };
+
   return {
     current,
     async currentForRequest() {
       const t = now();
       if (pastMaximum(t) && (inFlight || reloadDue(t))) await reload().catch(() => undefined);
+      else if (failures === 0 && t - goodAtMs >= ttlMs) {
+        // While re-reads succeed, no request is judged by a policy read more than the TTL ago:
+        // that bounds how long a break-glass change takes to reach every instance.
+        await reload().catch(() => undefined);
+      } else if (!inFlight && t - attemptedAtMs >= ttlMs * REFRESH_AHEAD_SHARE) {
+        reload().catch(() => undefined); // reported through onReloadError
+      }
       return current();
     },
     reload,
+    refresh,
   };
 }

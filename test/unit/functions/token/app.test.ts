@@ -21,7 +21,7 @@ const services: TokenServices = {
       new UnauthenticatedError('The caller token is missing.', { reason: 'CALLER_TOKEN_MISSING' }),
     ),
   verifySubjectToken: unused,
-  policy: { current: () => undefined as never, currentForRequest: unused, reload: unused },
+  policy: { current: () => undefined as never, currentForRequest: unused, reload: unused, refresh: unused },
   acceptedAudiences: acceptedAudiences([]),
   clientAuth: { authenticate: unused },
   minter: { accessToken: unused, idToken: unused } as unknown as TokenServices['minter'],

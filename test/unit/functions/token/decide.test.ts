@@ -42,6 +42,7 @@ const policy: PolicyProvider = {
   current: () => allowAll,
   currentForRequest: () => Promise.resolve(allowAll),
   reload: () => Promise.resolve(allowAll),
+  refresh: () => Promise.resolve(allowAll),
 };
 
 function recordingMinter(): Minter & { audiences: string[] } {
@@ -125,6 +126,7 @@ describe('decideAndMint: the break-glass deny section', () => {
       current: () => compiled,
       currentForRequest: () => Promise.resolve(compiled),
       reload: () => Promise.resolve(compiled),
+      refresh: () => Promise.resolve(compiled),
     };
   };
   /** A real minter (real cache, real singleflight) over a counting keyless backend of our own interface. */

@@ -107,6 +107,7 @@ function servicesOf(f: Fakes): TokenServices {
       current: () => policy,
       currentForRequest: () => Promise.resolve(policy),
       reload: () => Promise.resolve(policy),
+      refresh: () => Promise.resolve(policy),
     },
     acceptedAudiences: acceptedAudiences(['https://tvs.example.com']),
     clientAuth: { authenticate: () => Promise.reject(new Error('not used by the IAM routes')) },

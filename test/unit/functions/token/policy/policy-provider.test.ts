@@ -2,6 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { deferred, drain, type Deferred } from '../../../../support/deferred.js';
 import { acceptedAudiences } from '../../../../../functions/token/policy/accepted-audiences.js';
 import { PolicyError } from '../../../../../functions/token/policy/compile-policy.js';
 import {
@@ -232,5 +233,110 @@ describe('filePolicySource', () => {
         maxStalenessMs: 5000,
       }),
     ).rejects.toThrow(new RegExp(`^Invalid policy from file ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  });
+});
+
+describe('createPolicyProvider: how soon a new policy judges requests', () => {
+  /** A source whose reads are answered by the test: each read waits for its own deferred. */
+  function controlledSource(first: string) {
+    const pending: Array<Deferred<string>> = [];
+    let reads = 0;
+    const src: PolicySource & { reads(): number; answer(text: string): void; fail(): void } = {
+      describe: () => 'controlled',
+      read: () => {
+        reads += 1;
+        if (reads === 1) return Promise.resolve(first);
+        const d = deferred<string>();
+        pending.push(d);
+        return d.promise;
+      },
+      reads: () => reads,
+      answer: (text) => pending.shift()!.resolve(text),
+      fail: () => pending.shift()!.reject(new Error('secret manager unavailable')),
+    };
+    return src;
+  }
+  const start = async (src: PolicySource, clock: { t: number }) =>
+    createPolicyProvider({
+      source: src,
+      acceptedAudiences: NONE,
+      ttlMs: 60_000,
+      maxStalenessMs: 3_600_000,
+      now: () => clock.t,
+    });
+
+  it('past the TTL a request waits for the re-read and is judged by the new policy', async () => {
+    const clock = { t: 0 };
+    const src = controlledSource(policy('https://a'));
+    const provider = await start(src, clock);
+    clock.t = 60_000;
+    let settled = false;
+    const judged = provider.currentForRequest().then((p) => ((settled = true), p));
+    await drain();
+    expect(src.reads()).toBe(2);
+    expect(settled).toBe(false);
+    src.answer(policy('https://b'));
+    const p = await judged;
+    expect(p.authorize(caller, request('https://a')).allowed).toBe(false);
+    expect(p.authorize(caller, request('https://b')).allowed).toBe(true);
+  });
+
+  it('from 3/4 of the TTL a request starts a re-read in the background and is not made to wait', async () => {
+    const clock = { t: 0 };
+    const src = controlledSource(policy('https://a'));
+    const provider = await start(src, clock);
+    clock.t = 44_999;
+    await provider.currentForRequest();
+    expect(src.reads()).toBe(1);
+    clock.t = 45_000;
+    const p = await provider.currentForRequest(); // resolves while the read is still pending
+    expect(src.reads()).toBe(2);
+    expect(p.authorize(caller, request('https://a')).allowed).toBe(true);
+    src.answer(policy('https://b'));
+    await drain();
+    expect((await provider.currentForRequest()).authorize(caller, request('https://b')).allowed).toBe(true);
+  });
+
+  it('after a failed re-read, requests past the TTL are served by the last good policy without waiting', async () => {
+    const clock = { t: 0 };
+    const src = controlledSource(policy('https://a'));
+    const provider = await start(src, clock);
+    clock.t = 45_000;
+    await provider.currentForRequest();
+    src.fail();
+    await drain();
+    clock.t = 120_000; // past the TTL; the next re-read hangs
+    const p = await provider.currentForRequest();
+    expect(p.authorize(caller, request('https://a')).allowed).toBe(true);
+    expect(src.reads()).toBe(3);
+  });
+
+  it('refresh() starts a re-read after a running one, and concurrent refreshes share it', async () => {
+    const clock = { t: 0 };
+    const src = controlledSource(policy('https://a'));
+    const provider = await start(src, clock);
+    const running = provider.reload();
+    const one = provider.refresh();
+    const two = provider.refresh();
+    expect(src.reads()).toBe(2);
+    src.answer(policy('https://a')); // the running read saw the old text
+    await running;
+    await drain();
+    expect(src.reads()).toBe(3);
+    src.answer(policy('https://b'));
+    const [p1, p2] = await Promise.all([one, two]);
+    expect(p1).toBe(p2);
+    expect(p1.authorize(caller, request('https://b')).allowed).toBe(true);
+    expect(src.reads()).toBe(3);
+  });
+
+  it('refresh() with nothing running reads at once', async () => {
+    const clock = { t: 0 };
+    const src = controlledSource(policy('https://a'));
+    const provider = await start(src, clock);
+    const refreshed = provider.refresh();
+    expect(src.reads()).toBe(2);
+    src.answer(policy('https://b'));
+    expect((await refreshed).authorize(caller, request('https://b')).allowed).toBe(true);
   });
 });

@@ -129,6 +129,7 @@ export function depsOf(f: Fakes): TokenServices {
       current: () => policy,
       currentForRequest: () => Promise.resolve(policy),
       reload: () => Promise.resolve(policy),
+      refresh: () => Promise.resolve(policy),
     },
     acceptedAudiences: acceptedAudiences([]),
     clientAuth: {
