@@ -22,6 +22,11 @@ export interface PushSubscriptionOptions {
   initialBackoffMs?: number;
   /** Cap on the retry delay. Default 1000 ms. */
   maxBackoffMs?: number;
+  /**
+   * `cloudevent` (default): as Eventarc delivers to a gen2 function (binary mode, `ce-*` headers).
+   * `pubsub`: a plain push subscription's wrapped JSON envelope, without `ce-*` headers.
+   */
+  format?: 'cloudevent' | 'pubsub';
   /** Push authentication: an ID token of this SA in `Authorization: Bearer` (audience default = the endpoint URL). */
   oidcToken?: { serviceAccountEmail: string; audience?: string };
 }
@@ -190,14 +195,15 @@ export class PubSubPush {
     if (fault?.latencyMs) await delay(fault.latencyMs);
     if (fault?.reset) return undefined;
     if (fault?.status !== undefined) return fault.status;
-    const headers: Record<string, string> = {
-      'Content-Type': 'application/json',
-      'ce-id': message.messageId,
-      'ce-source': `//pubsub.googleapis.com/${message.topic}`,
-      'ce-specversion': '1.0',
-      'ce-type': CLOUD_EVENT_TYPE,
-      'ce-time': message.publishTime,
-    };
+    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (subscription.options.format !== 'pubsub')
+      Object.assign(headers, {
+        'ce-id': message.messageId,
+        'ce-source': `//pubsub.googleapis.com/${message.topic}`,
+        'ce-specversion': '1.0',
+        'ce-type': CLOUD_EVENT_TYPE,
+        'ce-time': message.publishTime,
+      });
     const oidc = subscription.options.oidcToken;
     if (oidc) {
       const account = this.deps.state.serviceAccounts.get(oidc.serviceAccountEmail);

@@ -33,12 +33,14 @@ export interface LocalStackOptions {
   host?: string;
   /** Token function port; 0 (default) = ephemeral. */
   tokenPort?: number;
-  /** Extra/overriding environment for the token function (e.g. TVS_POLICY_FILE). */
-  env?: Record<string, string>;
+  /** Extra/overriding environment for the token function (e.g. TVS_POLICY_FILE); `undefined` removes a variable. */
+  env?: Record<string, string | undefined>;
   auditTransport?: Writable;
   opsLogWrite?: (line: string) => void;
   /** How often the token function re-reads SA keys (default 5 min). */
   keyRefreshIntervalMs?: number;
+  /** The token function's policy clock (tests of the policy TTL). */
+  policyClock?: () => number;
   /** Rotation function (`rotate`) port; 0 (default) = ephemeral. Its event endpoint is always ephemeral. */
   rotatePort?: number;
   /** Extra/overriding environment for the rotation function. */
@@ -178,10 +180,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     const port = (server.address() as AddressInfo).port;
     const tokenUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    const env = { ...localTokenEnv(emulator, tokenUrl), ...options.env };
+    const env: Record<string, string> = localTokenEnv(emulator, tokenUrl);
+    for (const [name, value] of Object.entries(options.env ?? {})) {
+      if (value === undefined) delete env[name];
+      else env[name] = value;
+    }
     const token = await createTokenFunction(loadTokenServiceConfig(env), {
       auditTransport: options.auditTransport,
       opsLogWrite: options.opsLogWrite,
+      ...(options.policyClock ? { policyClock: options.policyClock } : {}),
       ...(options.keyRefreshIntervalMs !== undefined
         ? { keyRefreshIntervalMs: options.keyRefreshIntervalMs }
         : {}),

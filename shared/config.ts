@@ -68,8 +68,12 @@ const envSchema = z.object({
     .string()
     .regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/, 'must be projects/P/secrets/S/versions/V')
     .optional(),
-  TVS_POLICY_TTL_SECONDS: seconds(5, 86_400).default(300),
+  TVS_POLICY_TTL_SECONDS: seconds(5, 86_400).default(60),
   TVS_POLICY_MAX_STALENESS_SECONDS: seconds(5, 7 * 86_400).default(3600),
+  TVS_POLICY_NOTIFIER: z
+    .string()
+    .regex(/^[a-z0-9-]+@[a-z0-9.-]+\.gserviceaccount\.com$/, 'must be a service account email (lower case)')
+    .optional(),
   TVS_OIDC_ISSUERS: jsonArray(issuerSchema).default([]),
   TVS_ACCEPT_GOOGLE_ACCESS_TOKENS: z
     .enum(['true', 'false'])
@@ -104,7 +108,14 @@ export interface TokenServiceConfig {
    * Where the policy comes from; re-read when older than `ttlSeconds`. When no re-read has
    * succeeded for `maxStalenessSeconds`, requests fail closed (503 POLICY_STALE).
    */
-  policy: { file?: string; secretVersion?: string; ttlSeconds: number; maxStalenessSeconds: number };
+  policy: {
+    file?: string;
+    secretVersion?: string;
+    ttlSeconds: number;
+    maxStalenessSeconds: number;
+    /** The Pub/Sub push service account allowed to send policy change notifications. */
+    notifier?: string;
+  };
   issuers: ExternalIssuer[];
   acceptGoogleAccessTokens: boolean;
   googleJwksUrl: string;
@@ -157,6 +168,7 @@ export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): To
       secretVersion: e.TVS_POLICY_SECRET,
       ttlSeconds: e.TVS_POLICY_TTL_SECONDS,
       maxStalenessSeconds: e.TVS_POLICY_MAX_STALENESS_SECONDS,
+      notifier: e.TVS_POLICY_NOTIFIER,
     },
     issuers: e.TVS_OIDC_ISSUERS,
     acceptGoogleAccessTokens: e.TVS_ACCEPT_GOOGLE_ACCESS_TOKENS,

@@ -10,6 +10,7 @@ import { sendGoogleError, sendJson } from './http/respond.js';
 import { matchRoute } from './http/route.js';
 import { generateAccessToken, generateIdToken } from './iam-credentials.js';
 import { handleOAuthToken } from './oauth-token.js';
+import { handlePolicyNotification } from './policy-notify.js';
 import type { TokenServices } from './token-services.js';
 
 export type TokenHandler = (req: FunctionRequest, res: ServerResponse) => Promise<void>;
@@ -50,6 +51,8 @@ export function createTokenHandler(deps: TokenServices): TokenHandler {
         return generateAccessToken(deps, req, res, ctx, route.serviceAccount);
       case 'generateIdToken':
         return generateIdToken(deps, req, res, ctx, route.serviceAccount);
+      case 'policyNotify':
+        return handlePolicyNotification(deps, req, res, ctx);
     }
   };
 }

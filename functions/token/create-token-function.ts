@@ -42,6 +42,8 @@ export interface TokenFunctionOverrides {
   opsLogWrite?: (line: string) => void;
   /** How often loaded SA keys are re-read from Secret Manager (default 5 min; tests of rotation use less). */
   keyRefreshIntervalMs?: number;
+  /** The policy provider's clock (default `Date.now`; tests of the TTL bound move it). */
+  policyClock?: () => number;
 }
 
 /** Builds the token function. Throws (failing cold start) on a bad policy. */
@@ -72,6 +74,7 @@ export async function createTokenFunction(
     acceptedAudiences: accepted,
     ttlMs: config.policy.ttlSeconds * 1000,
     maxStalenessMs: config.policy.maxStalenessSeconds * 1000,
+    ...(overrides.policyClock ? { now: overrides.policyClock } : {}),
     ...policyHealthLog(log, policySource.describe(), config.policy.maxStalenessSeconds),
   });
 
@@ -128,6 +131,14 @@ export async function createTokenFunction(
     minter,
     audit,
     projectId: config.projectId,
+    ...(config.policy.notifier
+      ? {
+          policyNotifications: {
+            notifierServiceAccount: config.policy.notifier,
+            policySecretId: config.policy.secretVersion?.split('/')[3],
+          },
+        }
+      : {}),
   });
   return { handler, minter, keys, policy, flushAudit: () => audit.flush() };
 }

@@ -5,6 +5,7 @@ import type { CallerIdentity } from './auth/types.js';
 import type { AcceptedAudiences } from './policy/accepted-audiences.js';
 import type { ClientAuthenticator } from './oauth/client-authenticator.js';
 import type { PolicyProvider } from './policy/policy-provider.js';
+import type { PolicyNotifications } from './policy-notify.js';
 
 export interface TokenServices {
   /** Verifies an `Authorization` header value (IAM Credentials-compatible routes). */
@@ -19,5 +20,7 @@ export interface TokenServices {
   minter: Minter;
   audit: AuditLog;
   projectId?: string;
+  /** Who may push policy change notifications (`POST /v1/policy:notify`); absent: nobody. */
+  policyNotifications?: PolicyNotifications;
   now?: () => number;
 }

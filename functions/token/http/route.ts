@@ -4,6 +4,7 @@ export type Route =
   | { kind: 'generateAccessToken'; serviceAccount: string }
   | { kind: 'generateIdToken'; serviceAccount: string }
   | { kind: 'oauthToken' }
+  | { kind: 'policyNotify' }
   | { kind: 'health' };
 
 export type RouteResult =
@@ -21,6 +22,10 @@ export function matchRoute(method: string, url: string): RouteResult {
   if (path === '/v1/token')
     return method === 'POST'
       ? { route: { kind: 'oauthToken' } }
+      : { error: 'method_not_allowed', allow: 'POST' };
+  if (path === '/v1/policy:notify')
+    return method === 'POST'
+      ? { route: { kind: 'policyNotify' } }
       : { error: 'method_not_allowed', allow: 'POST' };
   const m = IAM_PATH.exec(path);
   if (!m) return { error: 'not_found' };

@@ -65,3 +65,27 @@ describe('TVS_POLICY_MAX_STALENESS_SECONDS', () => {
     expect(() => loadTokenServiceConfig(env)).toThrow(message);
   });
 });
+
+describe('TVS_POLICY_TTL_SECONDS and TVS_POLICY_NOTIFIER', () => {
+  it('re-reads the policy every 60 s by default; no notifier unless set', () => {
+    const config = loadTokenServiceConfig(base);
+    expect(config.policy.ttlSeconds).toBe(60);
+    expect(config.policy.notifier).toBeUndefined();
+  });
+
+  it('takes the notifier as a service account email', () => {
+    const notifier = 'tvs-policy-notifier@p.iam.gserviceaccount.com';
+    expect(loadTokenServiceConfig({ ...base, TVS_POLICY_NOTIFIER: notifier }).policy.notifier).toBe(notifier);
+  });
+
+  it.each([
+    'alice@example.com',
+    'Notifier@p.iam.gserviceaccount.com',
+    'x@p.iam.gserviceaccount.com.evil.com',
+    '',
+  ])('refuses %j as TVS_POLICY_NOTIFIER, naming the variable', (value) => {
+    expect(() => loadTokenServiceConfig({ ...base, TVS_POLICY_NOTIFIER: value })).toThrow(
+      /TVS_POLICY_NOTIFIER/,
+    );
+  });
+});

@@ -82,6 +82,7 @@ describe('createTokenHandler routes', () => {
   it.each([
     ['an IAM route', 'GET', `${SA_PATH}:generateAccessToken`, 'POST'],
     ['the OAuth token endpoint', 'GET', '/v1/token', 'POST'],
+    ['the policy notification endpoint', 'GET', '/v1/policy:notify', 'POST'],
     ['the health check', 'POST', '/healthz', 'GET, HEAD'],
   ])(
     'answers a wrong method on %s with 405, Allow and METHOD_NOT_ALLOWED',
@@ -119,5 +120,12 @@ describe('createTokenHandler routes', () => {
     expect(reply.body).toMatchObject({ error: 'invalid_request' });
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ action: 'oauthToken:unknown', reason: 'UNSUPPORTED_MEDIA_TYPE' });
+  });
+
+  it('hands /v1/policy:notify to the policy notification handler', async () => {
+    const reply = await send('POST', '/v1/policy:notify', { 'content-type': 'application/json' });
+    expect(reply.status).toBe(401);
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ action: 'policy.notify', reason: 'CALLER_TOKEN_MISSING' });
   });
 });
