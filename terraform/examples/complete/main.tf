@@ -160,6 +160,10 @@ module "token_vendor" {
   invoker_members          = var.token_invoker_members
   labels                   = local.labels
 
+  # Policy changes (a break-glass deny) apply at once on the instance the notice reaches.
+  policy_topic_id                       = module.secrets.policy_topic_id
+  policy_notifier_service_account_email = module.iam.policy_notifier_service_account_email
+
   depends_on = [
     google_project_service.apis,
     google_project_iam_member.build_log_writer,

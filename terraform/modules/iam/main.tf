@@ -28,6 +28,13 @@ resource "google_service_account" "rotation_invoker" {
   description  = "Identity Cloud Scheduler (OIDC) and the Pub/Sub event trigger use to invoke the rotation functions."
 }
 
+resource "google_service_account" "policy_notifier" {
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-policy-notifier"
+  display_name = "Token vending: policy change notifier"
+  description  = "Identity of the Pub/Sub push that tells the token function its policy secret changed (OIDC only; no grants but run.invoker on the token function)."
+}
+
 resource "google_service_account" "build" {
   project      = var.project_id
   account_id   = "${var.name_prefix}-build"

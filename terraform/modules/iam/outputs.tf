@@ -8,6 +8,11 @@ output "rotator_service_account_email" {
   value       = google_service_account.rotator.email
 }
 
+output "policy_notifier_service_account_email" {
+  description = "Identity of the Pub/Sub push of policy change notices to the token function (TVS_POLICY_NOTIFIER)."
+  value       = google_service_account.policy_notifier.email
+}
+
 output "rotation_invoker_service_account_email" {
   description = "Identity Cloud Scheduler and the Pub/Sub trigger use to invoke the rotation functions."
   value       = google_service_account.rotation_invoker.email

@@ -27,6 +27,28 @@ resource "google_pubsub_topic_iam_member" "secret_manager_publisher" {
   member  = local.secret_manager_agent
 }
 
+# The policy secret's own notices (a new version, an alias moved): pushed to the token function so
+# that a policy change, a break-glass deny above all, applies at once (docs/policy.md).
+resource "google_pubsub_topic" "policy_changes" {
+  count = var.create_policy_secret ? 1 : 0
+
+  project = var.project_id
+  name    = "${var.secret_id_prefix}policy-changes"
+  labels  = var.labels
+
+  # A notice older than the policy TTL is moot: every instance has re-read by then.
+  message_retention_duration = "600s"
+}
+
+resource "google_pubsub_topic_iam_member" "secret_manager_policy_publisher" {
+  count = var.create_policy_secret ? 1 : 0
+
+  project = var.project_id
+  topic   = google_pubsub_topic.policy_changes[0].name
+  role    = "roles/pubsub.publisher"
+  member  = local.secret_manager_agent
+}
+
 resource "google_kms_crypto_key_iam_member" "secret_manager_cmek" {
   count = var.kms_key_name == null ? 0 : 1
 
@@ -104,7 +126,14 @@ resource "google_secret_manager_secret" "policy" {
     }
   }
 
+  topics {
+    name = google_pubsub_topic.policy_changes[0].id
+  }
+
   version_destroy_ttl = var.version_destroy_ttl
 
-  depends_on = [google_kms_crypto_key_iam_member.secret_manager_cmek]
+  depends_on = [
+    google_pubsub_topic_iam_member.secret_manager_policy_publisher,
+    google_kms_crypto_key_iam_member.secret_manager_cmek,
+  ]
 }

@@ -35,6 +35,11 @@ output "policy_secret_id" {
   value       = var.create_policy_secret ? google_secret_manager_secret.policy[0].id : null
 }
 
+output "policy_topic_id" {
+  description = "Pub/Sub topic (projects/P/topics/T) receiving the policy secret's notices, or null when the policy secret is not created."
+  value       = var.create_policy_secret ? google_pubsub_topic.policy_changes[0].id : null
+}
+
 output "rotation_topic_id" {
   description = "Pub/Sub topic (projects/P/topics/T) receiving Secret Manager rotation notices."
   value       = google_pubsub_topic.rotation.id

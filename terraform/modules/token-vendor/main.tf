@@ -14,6 +14,9 @@ locals {
   # Internal plus the load balancer in public mode, whatever ingress_settings says.
   ingress_settings = local.public ? "ALLOW_INTERNAL_AND_GCLB" : var.ingress_settings
 
+  # Policy change notices are pushed only when there is a topic and an identity to push as.
+  notifications = var.policy_topic_id != null && var.policy_notifier_service_account_email != null
+
   # Optional issuer fields are dropped rather than sent as null: the config schema is strict.
   oidc_issuers = [for i in var.oidc_issuers : { for k, v in i : k => v if v != null }]
 
@@ -27,7 +30,10 @@ locals {
       TVS_AUDIT_LOG_NAME      = var.audit_log_name
       # Fail closed when the policy cannot be re-read for this long.
       TVS_POLICY_MAX_STALENESS_SECONDS = tostring(var.policy_max_staleness_seconds)
+      # The longest any instance judges by a policy it read before a change (docs/policy.md).
+      TVS_POLICY_TTL_SECONDS = tostring(var.policy_ttl_seconds)
     },
+    local.notifications ? { TVS_POLICY_NOTIFIER = var.policy_notifier_service_account_email } : {},
     var.policy_secret_version == null ? {} : { TVS_POLICY_SECRET = var.policy_secret_version },
     var.policy_file == null ? {} : { TVS_POLICY_FILE = var.policy_file },
   )
@@ -90,4 +96,54 @@ resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
   name     = google_cloudfunctions2_function.token.name
   role     = "roles/run.invoker"
   member   = "allUsers"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Policy change notices: the policy secret's Secret Manager notifications, pushed by Pub/Sub to
+# POST /v1/policy:notify with an OIDC token of the notifier SA (the function accepts no other
+# caller there). A push reaches one instance; the others obey within TVS_POLICY_TTL_SECONDS.
+# Pub/Sub counts as internal traffic for the function's ingress when in the same project or
+# perimeter (Cloud Run ingress docs); the run.app URL is the push endpoint.
+# ---------------------------------------------------------------------------------------------
+
+resource "google_cloud_run_v2_service_iam_member" "policy_notifier" {
+  count = local.notifications ? 1 : 0
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.token.name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${var.policy_notifier_service_account_email}"
+}
+
+resource "google_pubsub_subscription" "policy_changes" {
+  count = local.notifications ? 1 : 0
+
+  project = var.project_id
+  name    = "${var.function_name}-policy-changes"
+  topic   = var.policy_topic_id
+  labels  = var.labels
+
+  ack_deadline_seconds       = 20
+  message_retention_duration = "600s"
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.token.service_config[0].uri}/v1/policy:notify"
+
+    oidc_token {
+      service_account_email = var.policy_notifier_service_account_email
+      # One of TVS_AUDIENCE: the function verifies the push token like any caller's.
+      audience = split(",", local.audience)[0]
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "1s"
+    maximum_backoff = "10s"
+  }
+
+  # Never expire for inactivity: a policy may go unchanged for months.
+  expiration_policy {
+    ttl = ""
+  }
 }

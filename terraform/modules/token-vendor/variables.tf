@@ -276,7 +276,40 @@ variable "policy_max_staleness_seconds" {
 
   validation {
     condition     = var.policy_max_staleness_seconds >= 300 && var.policy_max_staleness_seconds <= 604800 && floor(var.policy_max_staleness_seconds) == var.policy_max_staleness_seconds
-    error_message = "policy_max_staleness_seconds must be a whole number from 300 (the default policy TTL) to 604800."
+    error_message = "policy_max_staleness_seconds must be a whole number from 300 to 604800."
+  }
+}
+
+variable "policy_ttl_seconds" {
+  type        = number
+  description = "TVS_POLICY_TTL_SECONDS: no instance judges a request by a policy read longer ago than this while Secret Manager answers; the bound for a policy change (a break-glass deny) on instances the change notice did not reach."
+  default     = 60
+
+  validation {
+    condition     = var.policy_ttl_seconds >= 5 && var.policy_ttl_seconds <= 300 && floor(var.policy_ttl_seconds) == var.policy_ttl_seconds
+    error_message = "policy_ttl_seconds must be a whole number from 5 to 300 (at most the minimum policy_max_staleness_seconds)."
+  }
+}
+
+variable "policy_topic_id" {
+  type        = string
+  description = "Pub/Sub topic of the policy secret's notices (the secrets module's policy_topic_id). With policy_notifier_service_account_email, a push subscription makes a policy change apply at once on the instance it reaches."
+  default     = null
+
+  validation {
+    condition     = var.policy_topic_id == null || can(regex("^projects/[^/]+/topics/[A-Za-z][A-Za-z0-9-_.~+%]{2,254}$", var.policy_topic_id))
+    error_message = "policy_topic_id must be projects/P/topics/T."
+  }
+}
+
+variable "policy_notifier_service_account_email" {
+  type        = string
+  description = "Service account the policy notices are pushed as (TVS_POLICY_NOTIFIER; the iam module's policy_notifier_service_account_email). The only caller accepted at POST /v1/policy:notify."
+  default     = null
+
+  validation {
+    condition     = var.policy_notifier_service_account_email == null || can(regex("^[a-z0-9-]+@[a-z0-9.-]+\\.gserviceaccount\\.com$", var.policy_notifier_service_account_email))
+    error_message = "policy_notifier_service_account_email must be a service account email."
   }
 }
 
