@@ -60,6 +60,8 @@ function override(ctx: { zodSchema: unknown; jsonSchema: JsonSchema }): void {
     });
   } else if (ctx.zodSchema === parts.caller) {
     replace({ oneOf: [inputSchema(parts.clientCaller), inputSchema(parts.oidcCaller)] });
+  } else if (ctx.zodSchema === parts.denyCaller) {
+    replace({ oneOf: [inputSchema(parts.clientCaller), inputSchema(parts.denyOidcCaller)] });
   } else if (ctx.zodSchema === parts.scope) {
     ctx.jsonSchema.pattern = '^https://\\S+$';
     ctx.jsonSchema.description = 'An https scope URL, or a glob of them.';

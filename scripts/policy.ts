@@ -147,7 +147,17 @@ export function main(argv: string[], io: Output = defaultOutput): number {
       io.out(`${file}: valid, ${policy.ruleCount} rule${policy.ruleCount === 1 ? '' : 's'}\n`);
       return 0;
     }
-    const decision = policy.authorize(callerOf(flags), requestOf(flags));
+    const caller = callerOf(flags);
+    const request = requestOf(flags);
+    // As the function does: the break-glass deny list first, then the rules.
+    const denied = policy.deny.check(caller, request.serviceAccount);
+    if (denied) {
+      io.out(
+        `${JSON.stringify({ decision: 'denied', reason: denied.reason, denyEntry: denied.entry }, null, 2)}\n`,
+      );
+      return 3;
+    }
+    const decision = policy.authorize(caller, request);
     if (decision.allowed) {
       io.out(`${JSON.stringify({ decision: 'allowed', rule: decision.rule }, null, 2)}\n`);
       return 0;

@@ -36,7 +36,9 @@ const responses = {
       "audience is one this service accepts from its callers (its own URL, or an external issuer's " +
       'audience; compared after lower-casing scheme and host, dropping a default port and one trailing ' +
       'slash). Such a token would authenticate its holder here as the service account, so it is never ' +
-      'issued, whatever the policy says.',
+      'issued, whatever the policy says. `CALLER_DENIED` / `SERVICE_ACCOUNT_DENIED`: the caller or the ' +
+      "service account is on the policy's break-glass `deny` list (checked before any rule and before " +
+      'the token cache).',
     content: googleError,
   },
   NotFound: {

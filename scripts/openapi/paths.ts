@@ -207,6 +207,44 @@ export function paths(limits: { bodyKib: number; maxLifetimeSeconds: number }): 
         },
       },
     },
+    '/v1/policy:notify': {
+      post: {
+        tags: ['Operations'],
+        operationId: 'policyNotify',
+        summary: "A Pub/Sub push of the policy secret's change notices",
+        description:
+          "Called by the policy topic's push subscription only (an OIDC token of `TVS_POLICY_NOTIFIER`\n" +
+          'with this service as audience). A new version, an alias moved, or a version enabled, disabled\n' +
+          'or destroyed on the policy secret makes this instance re-read the policy before answering;\n' +
+          'any other message is acknowledged and ignored. Nothing in the message but its event type and\n' +
+          'secret id is used: the policy is always read from the configured secret version.\n',
+        security: [{ workloadIdToken: [] }],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { type: 'object', required: ['message'] } } },
+        },
+        responses: {
+          '204': {
+            description:
+              'Handled: re-read (audited `POLICY_RELOADED`), ignored (`NOTIFICATION_IGNORED`), or a new\n' +
+              'policy that does not compile (`POLICY_REJECTED`; the last good one stays, redelivery would not help).\n',
+          },
+          '400': ref('responses', 'InvalidArgument'),
+          '401': ref('responses', 'Unauthenticated'),
+          '403': {
+            description:
+              'PERMISSION_DENIED `POLICY_NOTIFIER_NOT_ALLOWED`: not the configured notifier (or none is configured).',
+            content: json('GoogleError'),
+          },
+          '405': ref('responses', 'MethodNotAllowed'),
+          '415': ref('responses', 'UnsupportedMediaType'),
+          '503': {
+            description: '`POLICY_RELOAD_FAILED`: the secret could not be read; Pub/Sub delivers again.',
+            content: json('GoogleError'),
+          },
+        },
+      },
+    },
     '/healthz': {
       get: {
         tags: ['Operations'],

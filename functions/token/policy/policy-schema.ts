@@ -208,14 +208,15 @@ const ruleSchema = z.strictObject({
  * email and claims (all given must match), or an OAuth client. Matching leans toward denial: an
  * email matches whether or not the issuer verified it.
  */
+const denyOidcCallerSchema = z.strictObject({
+  issuer: z.string().min(1),
+  subject: pattern.optional(),
+  email: emailPattern.optional(),
+  claims: oidcCallerSchema.shape.claims,
+});
 const denyCallerSchema = pick((value) => typeof value === 'object' && value !== null && 'client' in value, {
   yes: clientCallerSchema,
-  no: z.strictObject({
-    issuer: z.string().min(1),
-    subject: pattern.optional(),
-    email: emailPattern.optional(),
-    claims: oidcCallerSchema.shape.claims,
-  }),
+  no: denyOidcCallerSchema,
 });
 
 /** A token's fingerprint as audit entries record it (`tokenFingerprint`). */
@@ -260,6 +261,7 @@ export const policySchemaParts = {
   oidcCaller: oidcCallerSchema,
   clientCaller: clientCallerSchema,
   denyCaller: denyCallerSchema,
+  denyOidcCaller: denyOidcCallerSchema,
   pattern,
   scope: scopePattern,
   maxClaimAlternatives: MAX_CLAIM_ALTERNATIVES,

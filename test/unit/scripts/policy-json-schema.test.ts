@@ -65,6 +65,21 @@ describe('docs/policy.schema.json', () => {
       (p) => (p.rules[0].caller = { issuer: GOOGLE, email: 'ci@p.iam.gserviceaccount.com' }),
     ],
     ['a list-valued claim', (p) => (p.rules[0].caller.claims = { groups: ['a', 'b'] })],
+    [
+      'a deny section of every kind',
+      (p) =>
+        Object.assign(p, {
+          deny: {
+            callers: [
+              { issuer: GOOGLE },
+              { issuer: GOOGLE, subject: 'repo:acme/app', claims: { ref: 'x' } },
+              { client: 'c' },
+            ],
+            serviceAccounts: [SA],
+            tokenFingerprints: [`sha256:${'0'.repeat(64)}`],
+          },
+        }),
+    ],
   ])('accepts %s, as the compiler does', (_name, change) => {
     const p = base();
     change(p);
@@ -88,6 +103,13 @@ describe('docs/policy.schema.json', () => {
     ['a rule name in capitals', (p) => (p.rules[0].name = 'CI')],
     ['a lifetime over an hour', (p) => Object.assign(p.rules[0], { maxLifetimeSeconds: 3601 })],
     ['an http scope', (p) => (p.rules[0].scopes = ['http://x'])],
+    ['a deny caller without issuer', (p) => Object.assign(p, { deny: { callers: [{ subject: 'x' }] } })],
+    [
+      'a deny client with an issuer',
+      (p) => Object.assign(p, { deny: { callers: [{ client: 'c', issuer: GOOGLE }] } }),
+    ],
+    ['a raw token as a fingerprint', (p) => Object.assign(p, { deny: { tokenFingerprints: ['ya29.a0'] } })],
+    ['an unknown deny field', (p) => Object.assign(p, { deny: { users: [] } })],
   ])('refuses %s, as the compiler does', (_name, change) => {
     const p = base();
     change(p);

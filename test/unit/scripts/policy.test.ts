@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -214,5 +214,46 @@ describe('policy explain', () => {
     );
     expect(code).toBe(2);
     expect(err).toContain('--claims needs string iss and sub');
+  });
+
+  it('explains a refusal by the deny section before any rule, naming the entry', () => {
+    const demo = JSON.parse(readFileSync(DEMO_POLICY_FILE, 'utf8')) as Record<string, unknown>;
+    const denying = write('denying.json', {
+      ...demo,
+      $schema: undefined,
+      deny: { callers: [{ issuer: GOOGLE, email: 'workload@tvs-local.iam.gserviceaccount.com' }] },
+    });
+    const { code, out } = run(
+      'explain',
+      denying,
+      '--claims',
+      workloadClaims,
+      '--request',
+      JSON.stringify({ serviceAccount: GEMINI }),
+    );
+    expect(code).toBe(3);
+    expect(JSON.parse(out)).toEqual({
+      decision: 'denied',
+      reason: 'CALLER_DENIED',
+      denyEntry: 'deny.callers[0]',
+    });
+    const bySa = write('denying-sa.json', {
+      ...demo,
+      $schema: undefined,
+      deny: { serviceAccounts: [GEMINI] },
+    });
+    const sa = run(
+      'explain',
+      bySa,
+      '--claims',
+      workloadClaims,
+      '--request',
+      JSON.stringify({ serviceAccount: GEMINI }),
+    );
+    expect(JSON.parse(sa.out)).toEqual({
+      decision: 'denied',
+      reason: 'SERVICE_ACCOUNT_DENIED',
+      denyEntry: 'deny.serviceAccounts[0]',
+    });
   });
 });
