@@ -49,6 +49,8 @@ class OAuthError extends Error {
     readonly description: string,
     readonly reason: string,
     readonly headers: Record<string, string> = {},
+    /** Log-only detail (the closest rule, the deny entry), for the audit entry. */
+    readonly detail?: string,
   ) {
     super(description);
   }
@@ -140,9 +142,9 @@ export async function handleOAuthToken(
       if (
         grantType === TOKEN_EXCHANGE_GRANT &&
         err instanceof TvsError &&
-        err.reason === 'NO_RULE_FOR_CALLER'
+        (err.reason === 'NO_RULE_FOR_CALLER' || err.reason === 'CALLER_DENIED')
       ) {
-        throw new OAuthError(400, 'invalid_grant', err.message, err.reason);
+        throw new OAuthError(400, 'invalid_grant', err.message, err.reason, {}, err.detail);
       }
       throw err;
     }
@@ -169,9 +171,11 @@ export async function handleOAuthToken(
       detail:
         err instanceof TvsError
           ? err.detail
-          : (err as Error).cause
-            ? describe((err as Error).cause)
-            : undefined,
+          : err instanceof OAuthError && err.detail !== undefined
+            ? err.detail
+            : (err as Error).cause
+              ? describe((err as Error).cause)
+              : undefined,
     });
   }
 }
@@ -344,9 +348,11 @@ function toOAuthError(err: unknown): OAuthError {
     e.retryAfterSeconds !== undefined ? { 'retry-after': String(Math.ceil(e.retryAfterSeconds)) } : {};
   switch (e.reason) {
     case 'NO_RULE_FOR_CALLER':
+    case 'CALLER_DENIED':
       return new OAuthError(400, 'unauthorized_client', e.message, e.reason);
     case 'SERVICE_ACCOUNT_NOT_ALLOWED':
     case 'SERVICE_ACCOUNT_NOT_FOUND':
+    case 'SERVICE_ACCOUNT_DENIED':
       return new OAuthError(400, 'invalid_target', e.message, e.reason);
     case 'SCOPE_NOT_ALLOWED':
     case 'INVALID_SCOPE':

@@ -13,6 +13,7 @@ import {
   UnavailableError,
 } from '../../../../shared/errors.js';
 import { TOKEN_EXCHANGE_GRANT } from '../../../../functions/token/oauth-token.js';
+import { compileDenyList } from '../../../../functions/token/policy/deny-list.js';
 import {
   basic,
   CTX,
@@ -640,6 +641,23 @@ describe('token exchange (RFC 8693)', () => {
     expect(fakes.mintCalls).toEqual([]);
   });
 
+  it('answers invalid_grant for a subject on the deny list, minting nothing', async () => {
+    fakes.deny = compileDenyList({
+      callers: [{ issuer: 'https://token.actions.example', subject: 'repo:o/r' }],
+      serviceAccounts: [],
+      tokenFingerprints: [],
+    });
+    const entry = expectError(
+      await post(port, tx()),
+      400,
+      'invalid_grant',
+      'The caller is not allowed to obtain tokens from this service.',
+      { reason: 'CALLER_DENIED' },
+    );
+    expect(entry.detail).toBe('policy deny.callers[0]');
+    expect(fakes.mintCalls).toEqual([]);
+  });
+
   it('maps the other denials as for clients (invalid_target for a service account it may not use)', async () => {
     fakes.decide = () => ({ allowed: false, reason: 'SERVICE_ACCOUNT_NOT_ALLOWED' });
     expectError(
@@ -681,6 +699,34 @@ describe('policy and minting outcomes in RFC 6749 terms (client_credentials)', (
       target: TARGET,
       detail: 'closest rule: near-miss',
     });
+    expect(fakes.mintCalls).toEqual([]);
+  });
+
+  it.each([
+    [
+      'a denied client',
+      { callers: [{ client: 'ci-runner' }], serviceAccounts: [] },
+      'unauthorized_client',
+      'CALLER_DENIED',
+    ],
+    [
+      'a denied service account',
+      { callers: [], serviceAccounts: ['*@*.iam.gserviceaccount.com'] },
+      'invalid_target',
+      'SERVICE_ACCOUNT_DENIED',
+    ],
+  ] as const)('%s is 400 %s whatever the rules say, minting nothing', async (_name, deny, error, reason) => {
+    fakes.deny = compileDenyList({
+      ...deny,
+      callers: [...deny.callers],
+      serviceAccounts: [...deny.serviceAccounts],
+      tokenFingerprints: [],
+    });
+    const reply = await post(port, cc());
+    expect(reply.status).toBe(400);
+    expect(reply.body).toMatchObject({ error });
+    expect(onlyAudit()).toMatchObject({ decision: 'denied', reason });
+    expect(fakes.policyCalls).toEqual([]);
     expect(fakes.mintCalls).toEqual([]);
   });
 

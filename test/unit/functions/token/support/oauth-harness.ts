@@ -18,7 +18,7 @@ import type {
 } from '../../../../../functions/token/oauth/client-authenticator.js';
 import { dummyClientSecretHash } from '../../../../../functions/token/oauth/client-secret-hash.js';
 import { acceptedAudiences } from '../../../../../functions/token/policy/accepted-audiences.js';
-import { compileDenyList } from '../../../../../functions/token/policy/deny-list.js';
+import { compileDenyList, type DenyList } from '../../../../../functions/token/policy/deny-list.js';
 import type {
   CompiledPolicy,
   Decision,
@@ -59,6 +59,8 @@ export interface Fakes {
   bodyError: string | undefined;
   /** Whether `deps.now` is set (false: the handler must fall back to Date.now). */
   injectClock: boolean;
+  /** The policy's break-glass deny list (default: empty). */
+  deny?: DenyList;
 }
 
 export const MINTED: MintResult = {
@@ -99,7 +101,7 @@ export function depsOf(f: Fakes): TokenServices {
   const policy: CompiledPolicy = {
     version: 1,
     ruleCount: 1,
-    deny: compileDenyList(undefined),
+    deny: f.deny ?? compileDenyList(undefined),
     serviceAccount: () => undefined,
     clientSecretHash: () => undefined,
     dummyClientSecretHash: dummyClientSecretHash([]),
