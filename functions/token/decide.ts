@@ -2,7 +2,9 @@
  * The decision shared by every route: the caller, the policy and the request go in; a minted
  * token or a typed error comes out. The HTTP front ends only translate wire formats.
  */
-import { NotFoundError, PermissionDeniedError } from '../../shared/errors.js';
+import { InternalError, NotFoundError, PermissionDeniedError } from '../../shared/errors.js';
+import { boundaryFingerprint } from '../../shared/minting/downscope.js';
+import type { Downscoper } from '../../shared/minting/downscoped-tokens.js';
 import type { Minter, MintResult, TargetServiceAccount } from '../../shared/minting/minter.js';
 import type { AcceptedAudiences } from './policy/accepted-audiences.js';
 import type { DenialReason, PolicyCaller, PolicyRequest } from './policy/compile-policy.js';
@@ -13,6 +15,8 @@ export interface Grant {
   minted: MintResult;
   rule: string;
   backend: TargetServiceAccount['backend'];
+  /** Set when the token is downscoped: how many boundary rules, and the rendered boundary's fingerprint (no claim values). */
+  accessBoundary?: { rules: number; fingerprint: string };
 }
 
 const DENIAL_MESSAGES: Record<DenialReason, string> = {
@@ -29,7 +33,12 @@ const DENIAL_MESSAGES: Record<DenialReason, string> = {
  * says: presented back here, it would authenticate its holder as the target service account.
  */
 export async function decideAndMint(
-  deps: { policy: PolicyProvider; minter: Minter; acceptedAudiences: AcceptedAudiences },
+  deps: {
+    policy: PolicyProvider;
+    minter: Minter;
+    acceptedAudiences: AcceptedAudiences;
+    downscoper?: Downscoper;
+  },
   caller: PolicyCaller,
   request: PolicyRequest & { includeEmail?: boolean },
 ): Promise<Grant> {
@@ -58,6 +67,22 @@ export async function decideAndMint(
     entry.backend === 'key'
       ? { email: entry.email, backend: 'key', keySecret: entry.keySecret }
       : { email: entry.email, backend: 'keyless' };
+  // A bounded rule: rendered with the caller's verified claims before anything is minted (a claim
+  // that cannot fill it refuses the request); the grant's token is then the downscoped one.
+  const boundary = decision.accessBoundary?.render(caller.kind === 'client' ? {} : caller.claims);
+  if (boundary && request.kind === 'access_token') {
+    if (!deps.downscoper)
+      throw new InternalError('Internal error.', {
+        reason: 'DOWNSCOPER_NOT_CONFIGURED',
+        detail: `rule ${decision.rule} has an accessBoundary but no downscoper is wired`,
+      });
+    const minted = await deps.downscoper.accessToken(sa, request.scopes, request.lifetimeSeconds, boundary);
+    const accessBoundary = {
+      rules: boundary.accessBoundaryRules.length,
+      fingerprint: boundaryFingerprint(boundary),
+    };
+    return { minted, rule: decision.rule, backend: sa.backend, accessBoundary };
+  }
   const minted =
     request.kind === 'access_token'
       ? await deps.minter.accessToken(sa, request.scopes, request.lifetimeSeconds)
