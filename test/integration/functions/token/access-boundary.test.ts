@@ -205,7 +205,7 @@ describe('a rule with an accessBoundary', () => {
         scope: CP,
       }).toString(),
     });
-    const body = (await res.json()) as any;
+    const body = await res.json();
     expect(res.status).toBe(200);
     expect(await read(body.access_token, `ci-${who}`, `${who}/app/x`)).toBe(200);
     expect(await read(body.access_token, `ci-${who}`, 'elsewhere/x')).toBe(403);
