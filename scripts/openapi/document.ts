@@ -36,7 +36,10 @@ const responses = {
       "audience is one this service accepts from its callers (its own URL, or an external issuer's " +
       'audience; compared after lower-casing scheme and host, dropping a default port and one trailing ' +
       'slash). Such a token would authenticate its holder here as the service account, so it is never ' +
-      'issued, whatever the policy says.',
+      'issued, whatever the policy says. ' +
+      '`ACCESS_BOUNDARY_CLAIM_MISSING` / `ACCESS_BOUNDARY_CLAIM_INVALID` (access tokens of a rule with an ' +
+      '`accessBoundary`): a claim the boundary needs is absent, not a string, or not allowed where it goes ' +
+      '(docs/policy.md); nothing is minted and the claim value is not echoed.',
     content: googleError,
   },
   NotFound: {
@@ -59,7 +62,7 @@ const responses = {
   },
   Internal: {
     description:
-      'INTERNAL — misconfiguration (e.g. a key Google refuses). Retried by clients a bounded number of times.',
+      'INTERNAL — misconfiguration (e.g. a key Google refuses; `DOWNSCOPE_REJECTED`: Google STS refused a rule’s access boundary). Retried by clients a bounded number of times.',
     content: googleError,
   },
   Unavailable: {
