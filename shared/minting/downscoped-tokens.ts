@@ -61,7 +61,10 @@ export function createDownscoper(options: DownscoperOptions): Downscoper {
       const origin = sa.backend === 'key' ? `key:${sa.keySecret}` : 'keyless';
       const key = `cab|${sa.email}|${origin}:${lifetimeSeconds}|${scopeKey(scopes)}|${boundaryFingerprint(boundary)}`;
       const { value, hit } = await cache.get(key, async () => {
-        // The source token: from the minter's cache or freshly minted (its own retries).
+        // The source token: from the minter's cache or freshly minted (its own retries). In the
+        // refresh-ahead window the minter may still hand back the old source (refreshing it in the
+        // background); the downscoped token then shares its expiry and is refreshed again on a later
+        // read: one extra STS call, never a token that outlives its source.
         const source = await options.minter.accessToken(sa, scopes, lifetimeSeconds);
         return withRetry(
           (signal) =>
