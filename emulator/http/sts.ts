@@ -3,7 +3,7 @@ import { CelSubsetError, parseCelSubset } from '../cel-subset.js';
 import type { EmulatedAccessBoundary } from '../state/issued-tokens.js';
 import type { HttpDeps } from './deps.js';
 import { sendOAuthError } from './oauth-token.js';
-import { mediaType, readBody, sendJson } from './respond.js';
+import { mediaType, readBody, sendGoogleError, sendJson } from './respond.js';
 import type { Route } from './router.js';
 
 const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -38,6 +38,12 @@ export function stsRoutes(deps: HttpDeps): Route[] {
     {
       path: /^\/v1\/token$/,
       endpoint: 'sts.token',
+      // Injected 4xx answer in STS's OAuth shape; 5xx keep Google's JSON error model (what STS's
+      // front end sends for those is not documented).
+      faultResponder: ({ res }, status, headers) => {
+        if (status >= 500) sendGoogleError(res, status, undefined, headers);
+        else sendOAuthError(res, status, 'invalid_request', 'Injected fault.', headers);
+      },
       async handle({ req, res }) {
         const nowMs = Date.now();
         try {
