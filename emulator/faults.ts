@@ -3,7 +3,8 @@
  *
  * Endpoint names are stable strings, e.g. `oauth.token`, `oauth.tokeninfo`, `oauth.certs`,
  * `metadata.token`, `metadata.identity`, `secretmanager.AccessSecretVersion`,
- * `iam.keys.create`, `apikeys.createKey`, `gemini.generateContent`.
+ * `iam.keys.create`, `apikeys.createKey`, `gemini.generateContent`, `sts.token`,
+ * `storage.objects.get`.
  */
 
 /** What an injected fault does to one call. */

@@ -12,6 +12,8 @@ import { metadataRoutes } from './http/metadata.js';
 import { oauthCertsRoutes } from './http/oauth-certs.js';
 import { oauthTokenRoutes } from './http/oauth-token.js';
 import { oauthTokeninfoRoutes } from './http/oauth-tokeninfo.js';
+import { stsRoutes } from './http/sts.js';
+import { storageRoutes } from './http/storage.js';
 import { createRequestListener, type Route } from './http/router.js';
 import { PubSubPush } from './pubsub-push.js';
 import { listenHttp, urlHost, type HttpServerHandle } from './http/server.js';
@@ -113,6 +115,8 @@ function httpRoutes(deps: HttpDeps, pubsub: PubSubPush, issuers: CiIssuers): Rou
     ...iamKeysRoutes(deps),
     ...apiKeysRoutes(deps),
     ...geminiRoutes(deps),
+    ...stsRoutes(deps),
+    ...storageRoutes(deps),
   ];
 }
 

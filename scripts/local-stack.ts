@@ -79,6 +79,8 @@ export function localTokenEnv(emulator: Emulator, tokenUrl: string): Record<stri
     TVS_GOOGLE_TOKENINFO_URL: emulator.tokeninfoUrl,
     TVS_TOKEN_URI_ALLOWLIST: emulator.tokenUrl,
     TVS_IAM_CREDENTIALS_URL: emulator.httpUrl,
+    // The emulated Google STS (downscoping with Credential Access Boundaries).
+    TVS_STS_URL: `${emulator.httpUrl}/v1/token`,
     TVS_SECRET_MANAGER_ENDPOINT: `http://${emulator.grpcEndpoint}`,
     GOOGLE_CLOUD_PROJECT: emulator.projectId,
     // The emulated CI issuers (GitHub Actions, GitLab, Kubernetes), so the recipes in docs/recipes.md run locally.

@@ -22,6 +22,8 @@ export interface AuditEntry {
     audience?: string;
     lifetimeSeconds?: number;
     backend?: string;
+    /** A downscoped token: number of boundary rules and the rendered boundary's fingerprint (no claim values). */
+    accessBoundary?: { rules: number; fingerprint: string };
   };
   rule?: string;
   cacheHit?: boolean;

@@ -12,6 +12,7 @@ export const GOOGLE_DEFAULTS = {
   iamCredentialsUrl: 'https://iamcredentials.googleapis.com',
   secretManagerEndpoint: 'https://secretmanager.googleapis.com',
   googleIssuer: 'https://accounts.google.com',
+  stsUrl: 'https://sts.googleapis.com/v1/token',
 } as const;
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -99,6 +100,8 @@ const envSchema = z.object({
   TVS_OAUTH_MAX_FAILED_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(10),
   TVS_OAUTH_FAILURE_WINDOW_SECONDS: seconds(1, 86_400).default(60),
   TVS_OAUTH_THROTTLE_MAX_CLIENTS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  // Google STS, where tokens of rules with an accessBoundary are downscoped.
+  TVS_STS_URL: secureUrl.default(GOOGLE_DEFAULTS.stsUrl),
 });
 
 export interface TokenServiceConfig {
@@ -130,6 +133,8 @@ export interface TokenServiceConfig {
   projectId: string | undefined;
   /** After `maxFailures` failed client authentications in `windowMs`, a client id gets 429 for `windowMs`; at most `maxEntries` ids tracked. */
   oauthClientThrottle: { maxFailures: number; windowMs: number; maxEntries: number };
+  /** Google STS token endpoint: downscoping with Credential Access Boundaries. */
+  stsUrl: string;
 }
 
 /** Thrown when the environment is unusable; the message names every bad variable. */
@@ -191,5 +196,6 @@ export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): To
       windowMs: e.TVS_OAUTH_FAILURE_WINDOW_SECONDS * 1000,
       maxEntries: e.TVS_OAUTH_THROTTLE_MAX_CLIENTS,
     },
+    stsUrl: e.TVS_STS_URL,
   };
 }

@@ -84,6 +84,12 @@ function describeAccessToken(
     // account's own token it is the account's unique id, the same as azp.
     ...(showEmail ? { sub: clientId, email: token.email, email_verified: 'true' } : {}),
     access_type: 'online',
+    // EMULATOR-ONLY field: Google's tokeninfo documents nothing about a downscoped token's boundary.
+    // The emulator shows the boundaries (JSON, a string like every tokeninfo value) so tests can
+    // prove what a token can reach; never rely on it against Google.
+    ...(token.accessBoundaries
+      ? { x_emulator_access_boundaries: JSON.stringify(token.accessBoundaries) }
+      : {}),
   };
 }
 

@@ -18,6 +18,24 @@ export interface IssuedAccessToken {
   readonly keyId?: string;
   /** Which endpoint minted it, e.g. `oauth.token`, `metadata.token`. */
   readonly issuedBy: string;
+  /**
+   * Downscoped tokens (STS): the Credential Access Boundaries it carries; access needs every one of
+   * them to allow it (one per downscoping; a token downscoped twice carries both).
+   */
+  readonly accessBoundaries?: readonly EmulatedAccessBoundary[];
+}
+
+/** A Credential Access Boundary as STS accepted it. */
+export interface EmulatedAccessBoundary {
+  readonly accessBoundaryRules: ReadonlyArray<{
+    readonly availableResource: string;
+    readonly availablePermissions: readonly string[];
+    readonly availabilityCondition?: {
+      readonly expression: string;
+      readonly title?: string;
+      readonly description?: string;
+    };
+  }>;
 }
 
 export interface IssueRequest {
@@ -27,6 +45,7 @@ export interface IssueRequest {
   keyId?: string;
   lifetimeSeconds?: number;
   nowMs?: number;
+  accessBoundaries?: readonly EmulatedAccessBoundary[];
 }
 
 /** Registry of opaque access tokens minted by any emulated endpoint. */
@@ -45,6 +64,7 @@ export class IssuedTokens {
       expiresAtMs: nowMs + (request.lifetimeSeconds ?? ACCESS_TOKEN_LIFETIME_SECONDS) * 1000,
       issuedBy: request.issuedBy,
       ...(request.keyId === undefined ? {} : { keyId: request.keyId }),
+      ...(request.accessBoundaries === undefined ? {} : { accessBoundaries: request.accessBoundaries }),
     };
     this.byValue.set(token.value, token);
     return token;

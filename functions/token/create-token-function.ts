@@ -12,6 +12,7 @@ import { applicationDefaultCredential } from '../../shared/minting/own-credentia
 import { ServiceAccountKeyStore } from '../../shared/minting/key-store.js';
 import { createKeylessBackend } from '../../shared/minting/keyless-backend.js';
 import { createMinter, type Minter } from '../../shared/minting/minter.js';
+import { createDownscoper, type Downscoper } from '../../shared/minting/downscoped-tokens.js';
 import { createOpsLog } from '../../shared/ops-log.js';
 import { policyHealthLog } from './policy/policy-health-log.js';
 import { createTokenHandler, type TokenHandler } from './app.js';
@@ -29,6 +30,8 @@ import {
 export interface TokenFunction {
   handler: TokenHandler;
   minter: Minter;
+  /** Downscoped tokens (rules with an accessBoundary) and their cache. */
+  downscoper: Downscoper;
   keys: ServiceAccountKeyStore;
   policy: PolicyProvider;
   /** Resolves when audit entries written so far reached the transport. */
@@ -117,6 +120,18 @@ export async function createTokenFunction(
       }),
   });
 
+  const downscoper = createDownscoper({
+    minter,
+    stsUrl: config.stsUrl,
+    cache: config.cache,
+    upstream: config.upstream,
+    onBackgroundError: (err, cacheKey) =>
+      log('WARNING', 'background downscoped token refresh failed', {
+        cacheKey: cacheKey.split('|').slice(0, 2).join('|'),
+        error: describe(err),
+      }),
+  });
+
   const audit = createAuditLog({
     logName: config.auditLogName,
     projectId: config.projectId,
@@ -129,6 +144,7 @@ export async function createTokenFunction(
     acceptedAudiences: accepted,
     clientAuth: createClientAuthenticator({ throttle: createFailureThrottle(config.oauthClientThrottle) }),
     minter,
+    downscoper,
     audit,
     projectId: config.projectId,
     ...(config.policy.notifier
@@ -140,5 +156,5 @@ export async function createTokenFunction(
         }
       : {}),
   });
-  return { handler, minter, keys, policy, flushAudit: () => audit.flush() };
+  return { handler, minter, downscoper, keys, policy, flushAudit: () => audit.flush() };
 }

@@ -3,7 +3,14 @@
  * token or a typed error comes out. The HTTP front ends only translate wire formats.
  */
 import { tokenFingerprint } from '../../shared/audit-log.js';
-import { NotFoundError, PermissionDeniedError, UnavailableError } from '../../shared/errors.js';
+import {
+  InternalError,
+  NotFoundError,
+  PermissionDeniedError,
+  UnavailableError,
+} from '../../shared/errors.js';
+import { boundaryFingerprint } from '../../shared/minting/downscope.js';
+import type { Downscoper } from '../../shared/minting/downscoped-tokens.js';
 import type { Minter, MintResult, TargetServiceAccount } from '../../shared/minting/minter.js';
 import type { AcceptedAudiences } from './policy/accepted-audiences.js';
 import type { DenialReason, PolicyCaller, PolicyRequest } from './policy/compile-policy.js';
@@ -15,6 +22,8 @@ export interface Grant {
   minted: MintResult;
   rule: string;
   backend: TargetServiceAccount['backend'];
+  /** Set when the token is downscoped: how many boundary rules, and the rendered boundary's fingerprint (no claim values). */
+  accessBoundary?: { rules: number; fingerprint: string };
 }
 
 const DENIAL_MESSAGES: Record<DenialReason, string> = {
@@ -36,7 +45,12 @@ const DENY_MESSAGES: Record<DenyReason, string> = {
  * says: presented back here, it would authenticate its holder as the target service account.
  */
 export async function decideAndMint(
-  deps: { policy: PolicyProvider; minter: Minter; acceptedAudiences: AcceptedAudiences },
+  deps: {
+    policy: PolicyProvider;
+    minter: Minter;
+    acceptedAudiences: AcceptedAudiences;
+    downscoper?: Downscoper;
+  },
   caller: PolicyCaller,
   request: PolicyRequest & { includeEmail?: boolean },
 ): Promise<Grant> {
@@ -74,20 +88,43 @@ export async function decideAndMint(
     entry.backend === 'key'
       ? { email: entry.email, backend: 'key', keySecret: entry.keySecret }
       : { email: entry.email, backend: 'keyless' };
-  const mint = () =>
+  // A bounded rule: rendered with the caller's verified claims before anything is minted (a claim
+  // that cannot fill it refuses the request); the grant's token is then the downscoped one.
+  const boundary =
     request.kind === 'access_token'
-      ? deps.minter.accessToken(sa, request.scopes, request.lifetimeSeconds)
-      : deps.minter.idToken(sa, request.audience, request.includeEmail ?? false);
+      ? decision.accessBoundary?.render(caller.kind === 'client' ? {} : caller.claims)
+      : undefined;
+  if (boundary && !deps.downscoper)
+    throw new InternalError('Internal error.', {
+      reason: 'DOWNSCOPER_NOT_CONFIGURED',
+      detail: `rule ${decision.rule} has an accessBoundary but no downscoper is wired`,
+    });
+  const downscoper = boundary ? deps.downscoper : undefined;
+  const mint = (): Promise<MintResult> => {
+    if (request.kind === 'id_token')
+      return deps.minter.idToken(sa, request.audience, request.includeEmail ?? false);
+    if (downscoper && boundary)
+      return downscoper.accessToken(sa, request.scopes, request.lifetimeSeconds, boundary);
+    return deps.minter.accessToken(sa, request.scopes, request.lifetimeSeconds);
+  };
   let minted = await mint();
   if (policy.deny.hasTokenFingerprints && policy.deny.deniesToken(tokenFingerprint(minted.token))) {
     // A token listed as leaked is never handed out again: drop it from the cache, mint a new one.
-    deps.minter.cache.deleteWhere((cached) => cached.token === minted.token);
+    const leaked = minted.token;
+    (downscoper ?? deps.minter).cache.deleteWhere((cached) => cached.token === leaked);
     minted = await mint();
     if (policy.deny.deniesToken(tokenFingerprint(minted.token)))
       throw new UnavailableError('No token can be issued for this request now; try again later.', {
         reason: 'ISSUED_TOKEN_DENIED',
         detail: 'a freshly minted token is on the deny list',
       });
+  }
+  if (boundary) {
+    const accessBoundary = {
+      rules: boundary.accessBoundaryRules.length,
+      fingerprint: boundaryFingerprint(boundary),
+    };
+    return { minted, rule: decision.rule, backend: sa.backend, accessBoundary };
   }
   return { minted, rule: decision.rule, backend: sa.backend };
 }

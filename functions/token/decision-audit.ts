@@ -43,7 +43,7 @@ export function grantedEntry(
     action,
     httpStatus: 200,
     caller: auditCaller(caller),
-    target,
+    target: grant.accessBoundary ? { ...target, accessBoundary: grant.accessBoundary } : target,
     rule: grant.rule,
     cacheHit: grant.minted.cacheHit,
     tokenFingerprint: tokenFingerprint(grant.minted.token),

@@ -357,6 +357,10 @@ function toOAuthError(err: unknown): OAuthError {
     case 'SCOPE_NOT_ALLOWED':
     case 'INVALID_SCOPE':
       return new OAuthError(400, 'invalid_scope', e.message, e.reason);
+    // The subject token's claims cannot fill the rule's access boundary (client callers have none to use).
+    case 'ACCESS_BOUNDARY_CLAIM_MISSING':
+    case 'ACCESS_BOUNDARY_CLAIM_INVALID':
+      return new OAuthError(400, 'invalid_grant', e.message, e.reason);
     case 'LIFETIME_EXCEEDS_POLICY':
     // X-Serverless-Authorization not sent once as one Bearer token, or Authorization repeated beside it.
     case ServerlessAuthorizationReason.REPEATED:

@@ -1,5 +1,6 @@
 /** The services the token function's handlers are given: `create-token-function.ts` wires the real ones. */
 import type { AuditLog } from '../../shared/audit-log.js';
+import type { Downscoper } from '../../shared/minting/downscoped-tokens.js';
 import type { Minter } from '../../shared/minting/minter.js';
 import type { CallerIdentity } from './auth/types.js';
 import type { AcceptedAudiences } from './policy/accepted-audiences.js';
@@ -18,6 +19,8 @@ export interface TokenServices {
   /** OAuth client_credentials: throttled scrypt verification of client secrets. */
   clientAuth: ClientAuthenticator;
   minter: Minter;
+  /** Downscopes access tokens of rules with an `accessBoundary` (Google STS). */
+  downscoper?: Downscoper;
   audit: AuditLog;
   projectId?: string;
   /** Who may push policy change notifications (`POST /v1/policy:notify`); absent: nobody. */

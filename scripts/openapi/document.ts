@@ -38,7 +38,10 @@ const responses = {
       'slash). Such a token would authenticate its holder here as the service account, so it is never ' +
       'issued, whatever the policy says. `CALLER_DENIED` / `SERVICE_ACCOUNT_DENIED`: the caller or the ' +
       "service account is on the policy's break-glass `deny` list (checked before any rule and before " +
-      'the token cache).',
+      'the token cache). ' +
+      '`ACCESS_BOUNDARY_CLAIM_MISSING` / `ACCESS_BOUNDARY_CLAIM_INVALID` (access tokens of a rule with an ' +
+      '`accessBoundary`): a claim the boundary needs is absent, not a string, or not allowed where it goes ' +
+      '(docs/policy.md); nothing is minted and the claim value is not echoed.',
     content: googleError,
   },
   NotFound: {
@@ -61,7 +64,7 @@ const responses = {
   },
   Internal: {
     description:
-      'INTERNAL — misconfiguration (e.g. a key Google refuses). Retried by clients a bounded number of times.',
+      'INTERNAL — misconfiguration (e.g. a key Google refuses; `DOWNSCOPE_REJECTED`: Google STS refused a rule’s access boundary). Retried by clients a bounded number of times.',
     content: googleError,
   },
   Unavailable: {

@@ -168,7 +168,7 @@ export function paths(limits: { bodyKib: number; maxLifetimeSeconds: number }): 
             content: json('OAuthTokenResponse'),
           },
           '400': oauthError(
-            'invalid_request, invalid_grant, invalid_scope, unsupported_grant_type, unauthorized_client or invalid_target.',
+            "invalid_request, invalid_grant (also when the subject token's claims cannot fill the rule's `accessBoundary`), invalid_scope, unsupported_grant_type, unauthorized_client or invalid_target.",
           ),
           '401': oauthError('invalid_client.', {
             headers: {

@@ -9,6 +9,7 @@ import {
   formatClientSecretHash,
   type ClientSecretHash,
 } from '../oauth/client-secret-hash.js';
+import { compileAccessBoundary, type CompiledAccessBoundary } from './access-boundary.js';
 import { compileClaim } from './claim-matcher.js';
 import { compileDenyList, type DenyList } from './deny-list.js';
 import { asciiLower, compileGlob, type GlobOptions, type Matcher } from './glob.js';
@@ -41,7 +42,13 @@ export type DenialReason =
   | 'AUDIENCE_NOT_ALLOWED';
 
 export type Decision =
-  | { allowed: true; rule: string; serviceAccount: (ServiceAccountEntry & { email: string }) | undefined }
+  | {
+      allowed: true;
+      rule: string;
+      serviceAccount: (ServiceAccountEntry & { email: string }) | undefined;
+      /** Access tokens only: the rule's boundary, rendered with the caller's claims at the mint step. */
+      accessBoundary?: CompiledAccessBoundary;
+    }
   | {
       allowed: false;
       reason: DenialReason;
@@ -98,6 +105,7 @@ interface CompiledRule {
   scopes: Matcher[];
   audiences: Matcher[];
   maxLifetimeSeconds: number;
+  accessBoundary?: CompiledAccessBoundary;
 }
 
 export interface CompileOptions {
@@ -256,7 +264,26 @@ function compileRule(
     scopes: (rule.scopes ?? []).map((p, i) => glob(`scopes[${i}]`, p)),
     audiences,
     maxLifetimeSeconds: rule.maxLifetimeSeconds,
+    ...compileRuleBoundary(rule, where),
   };
+}
+
+/** A rule's access boundary: only with `scopes` (it bounds access tokens), and claims only from a caller that has them. */
+function compileRuleBoundary(
+  rule: PolicyDocument['rules'][number],
+  where: string,
+): { accessBoundary?: CompiledAccessBoundary } {
+  if (!rule.accessBoundary) return {};
+  if (!rule.scopes)
+    throw new PolicyError(
+      `Invalid policy:\n  ${where}.accessBoundary: bounds access tokens only; the rule grants no "scopes"`,
+    );
+  const accessBoundary = compileAccessBoundary(rule.accessBoundary);
+  if (accessBoundary.usesClaims && 'client' in rule.caller)
+    throw new PolicyError(
+      `Invalid policy:\n  ${where}.accessBoundary: an OAuth client caller has no claims to fill \${claims...} placeholders`,
+    );
+  return { accessBoundary };
 }
 
 /** Refuses two clients with one hash (one secret shared, or a copy-paste); returns the dummy hash. */
@@ -328,7 +355,14 @@ function authorize(
       note('AUDIENCE_NOT_ALLOWED', rule.name);
       continue;
     }
-    return { allowed: true, rule: rule.name, serviceAccount: lookup(request.serviceAccount) };
+    return {
+      allowed: true,
+      rule: rule.name,
+      serviceAccount: lookup(request.serviceAccount),
+      ...(rule.accessBoundary && request.kind === 'access_token'
+        ? { accessBoundary: rule.accessBoundary }
+        : {}),
+    };
   }
   if (best.reason === 'NO_RULE_FOR_CALLER' && closest)
     return {

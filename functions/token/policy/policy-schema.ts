@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ClientSecretHashError, parseClientSecretHash } from '../oauth/client-secret-hash.js';
+import { accessBoundarySchema } from './access-boundary.js';
 
 const REHASH =
   'generate a new secret and its hash with `npm run -s hash-client-secret -- --generate`, give the client the secret, and put the hash under "secretHash"';
@@ -88,7 +89,7 @@ export const MAX_CLAIM_ALTERNATIVES = 64;
  * token's payload, e.g. `/kubernetes.io/namespace`. Segments are non-empty, `~` only as `~0`/`~1`,
  * and none may be a prototype name once decoded.
  */
-function claimKeyProblem(key: string): string | undefined {
+export function claimKeyProblem(key: string): string | undefined {
   if (!key.startsWith('/')) {
     if (!/^[A-Za-z0-9_.:-]{1,100}$/.test(key))
       return 'claim names are plain identifiers (or a JSON pointer: "/a/b")';
@@ -201,6 +202,8 @@ const ruleSchema = z.strictObject({
   maxLifetimeSeconds: z.number().int().min(1).max(3600).default(3600),
   /** Which minting backend the rule's service accounts use; mixing needs an explicit "any". */
   backend: z.enum(['key', 'keyless', 'any']).optional(),
+  /** A Credential Access Boundary for the access tokens this rule grants (access-boundary.ts); lazy: that module imports this one. */
+  accessBoundary: z.lazy(() => accessBoundarySchema).optional(),
 });
 
 /**

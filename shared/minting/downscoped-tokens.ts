@@ -1,0 +1,83 @@
+/**
+ * Downscoped access tokens behind their own cache: the source SA token comes from the minter (and
+ * stays cached there as always); the downscoped token is cached under a key naming the SA, how it
+ * is minted, the lifetime, the scopes AND the rendered boundary's fingerprint, so two boundaries
+ * never share a token. Concurrent misses for one key share one STS exchange; transient STS failures
+ * are retried like every other upstream; failures are never cached.
+ */
+import { retryUpstreamUnavailable, withRetry } from '../http/retry.js';
+import { boundaryFingerprint, downscopeAccessToken, type AccessBoundary } from './downscope.js';
+import {
+  scopeKey,
+  type MintedToken,
+  type Minter,
+  type MintResult,
+  type TargetServiceAccount,
+} from './minter.js';
+import { TokenCache } from './token-cache.js';
+
+export interface DownscoperOptions {
+  minter: Minter;
+  /** Google STS token endpoint (`TVS_STS_URL`). */
+  stsUrl: string;
+  cache: { maxEntries: number; refreshAheadMs: number; minRemainingMs: number };
+  upstream: { deadlineMs: number; maxAttempts: number; baseDelayMs?: number; maxDelayMs?: number };
+  fetchImpl?: typeof fetch;
+  now?: () => number;
+  onBackgroundError?: (err: unknown, cacheKey: string) => void;
+}
+
+export interface Downscoper {
+  /** A token for `sa` with `scopes`, bounded by `boundary`; `cacheHit` says whether it came from this cache. */
+  accessToken(
+    sa: TargetServiceAccount,
+    scopes: readonly string[],
+    lifetimeSeconds: number,
+    boundary: AccessBoundary,
+  ): Promise<MintResult>;
+  readonly cache: TokenCache<MintedToken>;
+}
+
+export function createDownscoper(options: DownscoperOptions): Downscoper {
+  const now = options.now ?? Date.now;
+  const cache = new TokenCache<MintedToken>({
+    ...options.cache,
+    now,
+    onBackgroundError: options.onBackgroundError,
+  });
+  const retry = {
+    maxAttempts: options.upstream.maxAttempts,
+    deadlineMs: options.upstream.deadlineMs,
+    baseDelayMs: options.upstream.baseDelayMs ?? 100,
+    maxDelayMs: options.upstream.maxDelayMs ?? 2_000,
+    now,
+    classify: retryUpstreamUnavailable,
+  };
+  const attemptTimeoutMs = Math.min(5_000, options.upstream.deadlineMs);
+
+  return {
+    cache,
+    async accessToken(sa, scopes, lifetimeSeconds, boundary) {
+      const origin = sa.backend === 'key' ? `key:${sa.keySecret}` : 'keyless';
+      const key = `cab|${sa.email}|${origin}:${lifetimeSeconds}|${scopeKey(scopes)}|${boundaryFingerprint(boundary)}`;
+      const { value, hit } = await cache.get(key, async () => {
+        // The source token: from the minter's cache or freshly minted (its own retries). In the
+        // refresh-ahead window the minter may still hand back the old source (refreshing it in the
+        // background); the downscoped token then shares its expiry and is refreshed again on a later
+        // read: one extra STS call, never a token that outlives its source.
+        const source = await options.minter.accessToken(sa, scopes, lifetimeSeconds);
+        return withRetry(
+          (signal) =>
+            downscopeAccessToken(options.stsUrl, source.token, source.expiresAtMs, boundary, {
+              signal,
+              timeoutMs: attemptTimeoutMs,
+              fetchImpl: options.fetchImpl,
+              now,
+            }),
+          retry,
+        );
+      });
+      return { ...value, cacheHit: hit };
+    },
+  };
+}
