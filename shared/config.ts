@@ -95,6 +95,14 @@ const envSchema = z.object({
   TVS_OAUTH_MAX_FAILED_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(10),
   TVS_OAUTH_FAILURE_WINDOW_SECONDS: seconds(1, 86_400).default(60),
   TVS_OAUTH_THROTTLE_MAX_CLIENTS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  // ... and per source address (the client IP, see TVS_FORWARDED_FOR_TRUSTED_HOPS).
+  TVS_OAUTH_MAX_FAILED_ATTEMPTS_PER_SOURCE: z.coerce.number().int().min(1).max(10_000).default(30),
+  TVS_OAUTH_THROTTLE_MAX_SOURCES: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  // X-Forwarded-For entries appended by our own proxies after Google's front end (1 behind the external LB).
+  TVS_FORWARDED_FOR_TRUSTED_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+  // Policy quotas (the policy's "limits"): "off" disables them (the benchmark's baseline; an emergency switch).
+  TVS_RATE_LIMITS: z.enum(['on', 'off']).default('on'),
+  TVS_RATE_LIMIT_MAX_CALLERS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
 });
 
 export interface TokenServiceConfig {
@@ -119,6 +127,12 @@ export interface TokenServiceConfig {
   projectId: string | undefined;
   /** After `maxFailures` failed client authentications in `windowMs`, a client id gets 429 for `windowMs`; at most `maxEntries` ids tracked. */
   oauthClientThrottle: { maxFailures: number; windowMs: number; maxEntries: number };
+  /** The same per source address (`windowMs` shared); a full table stops tracking new sources rather than refusing them. */
+  oauthSourceThrottle: { maxFailures: number; windowMs: number; maxEntries: number };
+  /** How many X-Forwarded-For entries, counted from the right, our own proxies appended after Google's front end. */
+  forwardedForTrustedHops: number;
+  /** The policy's quotas; `undefined` when TVS_RATE_LIMITS=off. `maxCallers`: entries per limiter table. */
+  rateLimits: { maxCallers: number } | undefined;
 }
 
 /** Thrown when the environment is unusable; the message names every bad variable. */
@@ -179,5 +193,12 @@ export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): To
       windowMs: e.TVS_OAUTH_FAILURE_WINDOW_SECONDS * 1000,
       maxEntries: e.TVS_OAUTH_THROTTLE_MAX_CLIENTS,
     },
+    oauthSourceThrottle: {
+      maxFailures: e.TVS_OAUTH_MAX_FAILED_ATTEMPTS_PER_SOURCE,
+      windowMs: e.TVS_OAUTH_FAILURE_WINDOW_SECONDS * 1000,
+      maxEntries: e.TVS_OAUTH_THROTTLE_MAX_SOURCES,
+    },
+    forwardedForTrustedHops: e.TVS_FORWARDED_FOR_TRUSTED_HOPS,
+    rateLimits: e.TVS_RATE_LIMITS === 'on' ? { maxCallers: e.TVS_RATE_LIMIT_MAX_CALLERS } : undefined,
   };
 }

@@ -19,6 +19,7 @@ import { createCallerAuthenticator } from './auth/authenticate-caller.js';
 import { acceptedAudiences } from './policy/accepted-audiences.js';
 import { createClientAuthenticator } from './oauth/client-authenticator.js';
 import { createFailureThrottle } from './oauth/failure-throttle.js';
+import { createCallerLimits } from './limits/caller-limits.js';
 import {
   createPolicyProvider,
   filePolicySource,
@@ -124,10 +125,21 @@ export async function createTokenFunction(
     verifySubjectToken: (token) => auth.verifyJwt(token),
     policy,
     acceptedAudiences: accepted,
-    clientAuth: createClientAuthenticator({ throttle: createFailureThrottle(config.oauthClientThrottle) }),
+    clientAuth: createClientAuthenticator({
+      throttle: createFailureThrottle(config.oauthClientThrottle),
+      sourceThrottle: createFailureThrottle({ ...config.oauthSourceThrottle, whenFull: 'untracked' }),
+    }),
     minter,
     audit,
     projectId: config.projectId,
+    // Quotas: state here, outside the compiled policy, so it survives policy reloads.
+    limits: config.rateLimits
+      ? createCallerLimits({
+          maxCallers: config.rateLimits.maxCallers,
+          isCached: (cacheKey) => minter.cache.peek(cacheKey) !== undefined,
+        })
+      : undefined,
+    forwardedForTrustedHops: config.forwardedForTrustedHops,
   });
   return { handler, minter, keys, policy, flushAudit: () => audit.flush() };
 }

@@ -4,6 +4,8 @@
  */
 import { NotFoundError, PermissionDeniedError } from '../../shared/errors.js';
 import type { Minter, MintResult, TargetServiceAccount } from '../../shared/minting/minter.js';
+import { mintCacheKey, type CallerLimits } from './limits/caller-limits.js';
+import { DEFAULT_LIMITS } from './limits/limits-schema.js';
 import type { AcceptedAudiences } from './policy/accepted-audiences.js';
 import type { DenialReason, PolicyCaller, PolicyRequest } from './policy/compile-policy.js';
 import { describeDenial } from './policy/compile-policy.js';
@@ -29,7 +31,13 @@ const DENIAL_MESSAGES: Record<DenialReason, string> = {
  * says: presented back here, it would authenticate its holder as the target service account.
  */
 export async function decideAndMint(
-  deps: { policy: PolicyProvider; minter: Minter; acceptedAudiences: AcceptedAudiences },
+  deps: {
+    policy: PolicyProvider;
+    minter: Minter;
+    acceptedAudiences: AcceptedAudiences;
+    /** Quotas (limits/caller-limits.ts); absent when TVS_RATE_LIMITS=off. */
+    limits?: CallerLimits;
+  },
   caller: PolicyCaller,
   request: PolicyRequest & { includeEmail?: boolean },
 ): Promise<Grant> {
@@ -46,6 +54,9 @@ export async function decideAndMint(
       detail: describeDenial(decision),
     });
   }
+  // Quotas, step 1 of 2: one request of this caller under the rule that matched (429 when over).
+  const limits = decision.limits ?? DEFAULT_LIMITS;
+  const quotaKey = deps.limits?.admitRequest(caller, decision.rule, limits);
   const entry = decision.serviceAccount;
   if (!entry) {
     // The caller may use this SA by pattern, so telling it the SA is unknown leaks nothing.
@@ -58,6 +69,9 @@ export async function decideAndMint(
     entry.backend === 'key'
       ? { email: entry.email, backend: 'key', keySecret: entry.keySecret }
       : { email: entry.email, backend: 'keyless' };
+  // Quotas, step 2 of 2: a mint, charged only when the token is not cached; a 429 mints nothing.
+  if (deps.limits && quotaKey !== undefined)
+    deps.limits.admitMint(quotaKey, decision.rule, limits, mintCacheKey(sa, request));
   const minted =
     request.kind === 'access_token'
       ? await deps.minter.accessToken(sa, request.scopes, request.lifetimeSeconds)

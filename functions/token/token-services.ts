@@ -3,6 +3,7 @@ import type { AuditLog } from '../../shared/audit-log.js';
 import type { Minter } from '../../shared/minting/minter.js';
 import type { CallerIdentity } from './auth/types.js';
 import type { AcceptedAudiences } from './policy/accepted-audiences.js';
+import type { CallerLimits } from './limits/caller-limits.js';
 import type { ClientAuthenticator } from './oauth/client-authenticator.js';
 import type { PolicyProvider } from './policy/policy-provider.js';
 
@@ -20,4 +21,8 @@ export interface TokenServices {
   audit: AuditLog;
   projectId?: string;
   now?: () => number;
+  /** The policy's quotas per caller and rule (absent: TVS_RATE_LIMITS=off). */
+  limits?: CallerLimits;
+  /** X-Forwarded-For entries our own proxies append after Google's front end (default 0). */
+  forwardedForTrustedHops?: number;
 }

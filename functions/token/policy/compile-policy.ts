@@ -12,6 +12,7 @@ import {
 import { compileClaim } from './claim-matcher.js';
 import { asciiLower, compileGlob, type GlobOptions, type Matcher } from './glob.js';
 import { policySchema, type PolicyDocument, type ServiceAccountEntry } from './policy-schema.js';
+import { resolveLimits, type ResolvedLimits } from '../limits/limits-schema.js';
 
 /**
  * Who is asking, as the policy sees it: a verified {@link CallerIdentity} (the fields a rule can
@@ -40,7 +41,13 @@ export type DenialReason =
   | 'AUDIENCE_NOT_ALLOWED';
 
 export type Decision =
-  | { allowed: true; rule: string; serviceAccount: (ServiceAccountEntry & { email: string }) | undefined }
+  | {
+      allowed: true;
+      rule: string;
+      serviceAccount: (ServiceAccountEntry & { email: string }) | undefined;
+      /** The quotas of the rule that matched, resolved at compile time (absent: the defaults). */
+      limits?: ResolvedLimits;
+    }
   | {
       allowed: false;
       reason: DenialReason;
@@ -95,6 +102,7 @@ interface CompiledRule {
   scopes: Matcher[];
   audiences: Matcher[];
   maxLifetimeSeconds: number;
+  limits: ResolvedLimits;
 }
 
 export interface CompileOptions {
@@ -245,6 +253,7 @@ function compileRule(
     scopes: (rule.scopes ?? []).map((p, i) => glob(`scopes[${i}]`, p)),
     audiences,
     maxLifetimeSeconds: rule.maxLifetimeSeconds,
+    limits: resolveLimits(doc.limits, rule.limits),
   };
 }
 
@@ -317,7 +326,12 @@ function authorize(
       note('AUDIENCE_NOT_ALLOWED', rule.name);
       continue;
     }
-    return { allowed: true, rule: rule.name, serviceAccount: lookup(request.serviceAccount) };
+    return {
+      allowed: true,
+      rule: rule.name,
+      serviceAccount: lookup(request.serviceAccount),
+      limits: rule.limits,
+    };
   }
   if (best.reason === 'NO_RULE_FOR_CALLER' && closest)
     return {

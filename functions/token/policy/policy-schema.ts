@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ClientSecretHashError, parseClientSecretHash } from '../oauth/client-secret-hash.js';
+import { limitsSchema } from '../limits/limits-schema.js';
 
 const REHASH =
   'generate a new secret and its hash with `npm run -s hash-client-secret -- --generate`, give the client the secret, and put the hash under "secretHash"';
@@ -201,6 +202,8 @@ const ruleSchema = z.strictObject({
   maxLifetimeSeconds: z.number().int().min(1).max(3600).default(3600),
   /** Which minting backend the rule's service accounts use; mixing needs an explicit "any". */
   backend: z.enum(['key', 'keyless', 'any']).optional(),
+  /** Quotas for the callers this rule admits, overriding the policy's `limits` field by field. */
+  limits: limitsSchema.optional(),
 });
 
 export const policySchema = z.strictObject({
@@ -212,6 +215,8 @@ export const policySchema = z.strictObject({
     .record(recordKey(/^[A-Za-z0-9_.-]{1,100}$/, 'client ids are plain identifiers'), clientSchema)
     .default({}),
   rules: z.array(ruleSchema).max(1000),
+  /** Quotas for every caller (per caller, per instance); rules may override them. */
+  limits: limitsSchema.optional(),
 });
 
 export type PolicyDocument = z.infer<typeof policySchema>;
