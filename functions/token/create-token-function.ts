@@ -136,7 +136,8 @@ export async function createTokenFunction(
     limits: config.rateLimits
       ? createCallerLimits({
           maxCallers: config.rateLimits.maxCallers,
-          isCached: (cacheKey) => minter.cache.peek(cacheKey) !== undefined,
+          // Served from the cache, or joining a mint already running: neither costs a new mint.
+          isCached: (cacheKey) => minter.cache.peek(cacheKey) !== undefined || minter.cache.pending(cacheKey),
         })
       : undefined,
     forwardedForTrustedHops: config.forwardedForTrustedHops,

@@ -12,8 +12,9 @@
  *    minted and no other caller's coalesced mint is touched.
  *
  * A request is checked against every bucket before it takes from any, so a refusal by one bucket
- * never spends another's token. Two concurrent misses of one caller for one key are both charged
- * though the cache coalesces them into one upstream mint: conservative, and never the other way.
+ * never spends another's token. A miss that joins a mint already running for its key costs no
+ * mint: the check and the minter call happen in one synchronous step, so of a burst of identical
+ * misses exactly the first is charged.
  *
  * The "caller" is the verified principal: issuer and subject (whatever credential kind carried
  * them), or the OAuth client id; buckets are per (rule, caller). State lives here, in the token
@@ -58,7 +59,11 @@ const MAX_KEY_LENGTH = 256;
 export interface CallerLimitsOptions {
   /** Callers (per rule) each table holds; the least recently used is evicted beyond it. */
   maxCallers: number;
-  /** Whether a cache key would be served from the token cache now (a hit costs no mint). */
+  /**
+   * Whether a request for this cache key would cost no new mint: served from the token cache, or
+   * joining a mint already running for it (so a burst of one caller's identical requests on a
+   * cold cache is charged one mint, not one each).
+   */
   isCached(cacheKey: string): boolean;
   now?: () => number;
 }

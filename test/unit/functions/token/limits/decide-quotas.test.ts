@@ -62,7 +62,7 @@ function setup(limits: Record<string, unknown>) {
   });
   const quota = createCallerLimits({
     maxCallers: 100,
-    isCached: (k) => minter.cache.peek(k) !== undefined,
+    isCached: (k) => minter.cache.peek(k) !== undefined || minter.cache.pending(k),
     now,
   });
   const deps = {
@@ -124,26 +124,37 @@ describe('decideAndMint with quotas', () => {
     expect(upstream).toHaveLength(3);
   });
 
-  it("a caller refused while another caller's mint of the same key is in flight leaves that mint and its waiter alone", async () => {
-    const { deps, upstream, token } = setup({ mintsPerMinute: 1 });
-    // b spends its one mint elsewhere.
+  it("joining another caller's mint in flight costs no mint; a caller refused meanwhile leaves that mint and its waiters alone", async () => {
+    const { deps, upstream, token } = setup({ mintsPerMinute: 1, requestsPerMinute: 2 });
+    // b spends its one mint (and c its two requests) elsewhere.
     const spent = decideAndMint(deps, caller('b'), id('https://b.a.run.app'));
     await drain();
     upstream[0].answer.resolve(token(0));
     await spent;
-    // a's mint of the shared key is in flight ...
+    await decideAndMint(deps, caller('c'), id('https://b.a.run.app'));
+    await decideAndMint(deps, caller('c'), id('https://b.a.run.app'));
+    // a's mint of a shared key is in flight ...
     const a = decideAndMint(deps, caller('a'), at);
     await drain();
     expect(upstream).toHaveLength(2);
-    // ... b asks for the same key: a miss (not cached yet), over b's quota: refused before joining.
-    await expect(decideAndMint(deps, caller('b'), at)).rejects.toBeInstanceOf(ResourceExhaustedError);
+    // ... c, over its request quota, is refused before it reaches the minter ...
+    await expect(decideAndMint(deps, caller('c'), at)).rejects.toBeInstanceOf(ResourceExhaustedError);
+    // ... and b, with no mint left, joins a's mint at no cost (it is a miss, but no new mint).
+    const b = decideAndMint(deps, caller('b'), at);
+    await drain();
+    expect(upstream).toHaveLength(2);
     upstream[1].answer.resolve(token(1));
     expect((await a).minted.token).toBe('tok-1');
-    // Once cached, b is served from the cache at no mint.
-    expect((await decideAndMint(deps, caller('b'), at)).minted).toMatchObject({
-      token: 'tok-1',
-      cacheHit: true,
-    });
+    expect((await b).minted.token).toBe('tok-1');
+  });
+
+  it('a burst of identical requests of one caller on a cold cache is charged one mint', async () => {
+    const { deps, upstream, token } = setup({ mintsPerMinute: 1 });
+    const burst = Array.from({ length: 20 }, () => decideAndMint(deps, caller('a'), at));
+    await drain();
+    expect(upstream).toHaveLength(1);
+    upstream[0].answer.resolve(token(1));
+    expect((await Promise.all(burst)).map((g) => g.minted.token)).toEqual(Array(20).fill('tok-1'));
   });
 
   it('a denied request is not charged and takes no table space (the quota comes after the decision)', async () => {
