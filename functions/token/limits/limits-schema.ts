@@ -17,26 +17,41 @@ export const LIMIT_BOUNDS = {
   distinctTokensPerHour: 10_000,
 } as const;
 
+const d = (schema: z.ZodNumber, description: string) => schema.describe(description).optional();
+
 const perRuleSchema = z.strictObject({
-  /** Requests of ALL callers admitted by the rule together (default: no aggregate limit). */
-  requestsPerMinute: count(LIMIT_BOUNDS.requestsPerMinute).optional(),
-  /** Mints (cache misses) of all callers admitted by the rule together (default: no aggregate limit). */
-  mintsPerMinute: count(LIMIT_BOUNDS.mintsPerMinute).optional(),
+  requestsPerMinute: d(
+    count(LIMIT_BOUNDS.requestsPerMinute),
+    'Requests of ALL callers of the rule together, per minute per instance (default: no aggregate limit).',
+  ),
+  mintsPerMinute: d(
+    count(LIMIT_BOUNDS.mintsPerMinute),
+    'Mints (cache misses) of ALL callers of the rule together, per minute per instance (default: no aggregate limit).',
+  ),
 });
 
 export const limitsSchema = z.strictObject({
-  /** Authenticated token requests per caller, hits and misses alike. */
-  requestsPerMinute: count(LIMIT_BOUNDS.requestsPerMinute).optional(),
-  /** Requests a caller may make at once before the per-minute rate applies (default: requestsPerMinute). */
-  requestBurst: count(LIMIT_BOUNDS.requestsPerMinute).optional(),
-  /** Tokens minted (cache misses) per caller; a cache hit costs no mint. */
-  mintsPerMinute: count(LIMIT_BOUNDS.mintsPerMinute).optional(),
-  /** Mints a caller may cause at once (default: mintsPerMinute). */
-  mintBurst: count(LIMIT_BOUNDS.mintsPerMinute).optional(),
-  /** Different tokens (cache keys: SA, scopes or audience, lifetime) minted for one caller per hour. */
-  distinctTokensPerHour: count(LIMIT_BOUNDS.distinctTokensPerHour).optional(),
-  /** Aggregates over every caller of a rule. */
-  perRule: perRuleSchema.optional(),
+  requestsPerMinute: d(
+    count(LIMIT_BOUNDS.requestsPerMinute),
+    'Token requests per caller per minute per instance, cache hits included (default 1200).',
+  ),
+  requestBurst: d(
+    count(LIMIT_BOUNDS.requestsPerMinute),
+    'Requests a caller may make at once before the per-minute rate applies (default: requestsPerMinute).',
+  ),
+  mintsPerMinute: d(
+    count(LIMIT_BOUNDS.mintsPerMinute),
+    'New tokens minted (cache misses) per caller per minute per instance; a cache hit costs none (default 60).',
+  ),
+  mintBurst: d(
+    count(LIMIT_BOUNDS.mintsPerMinute),
+    'Mints a caller may cause at once (default: mintsPerMinute).',
+  ),
+  distinctTokensPerHour: d(
+    count(LIMIT_BOUNDS.distinctTokensPerHour),
+    'Different tokens (service account, scopes or audience, lifetime) minted for one caller per hour per instance (default 100).',
+  ),
+  perRule: perRuleSchema.describe('Limits over all callers of a rule together.').optional(),
 });
 
 export type LimitsDocument = z.infer<typeof limitsSchema>;
