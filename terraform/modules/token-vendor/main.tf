@@ -27,6 +27,8 @@ locals {
       TVS_AUDIT_LOG_NAME      = var.audit_log_name
       # Fail closed when the policy cannot be re-read for this long.
       TVS_POLICY_MAX_STALENESS_SECONDS = tostring(var.policy_max_staleness_seconds)
+      # X-Forwarded-For: behind the external load balancer the client address is the entry before its own.
+      TVS_FORWARDED_FOR_TRUSTED_HOPS = local.public ? "1" : "0"
     },
     var.policy_secret_version == null ? {} : { TVS_POLICY_SECRET = var.policy_secret_version },
     var.policy_file == null ? {} : { TVS_POLICY_FILE = var.policy_file },

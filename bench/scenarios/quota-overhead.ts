@@ -1,0 +1,117 @@
+/**
+ * Figure 6: what the policy's quotas cost on the cache-hit path. Two token functions, identical
+ * but for `TVS_RATE_LIMITS` (on / off), one policy whose `limits` are high enough never to refuse
+ * the bench's single caller, so the "on" function pays every check (request bucket, hit test)
+ * and refuses nothing. Same autocannon load, runs interleaved; the ratio is on / off.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { BenchContext } from '../lib/context.js';
+import { runLoad, type LoadResult } from '../lib/load.js';
+import { cpuSeconds } from '../lib/processes.js';
+import type { Figure } from '../lib/report.js';
+import { pairedRatio, summarize } from '../lib/stats.js';
+import { accessTokenRequest, fetchAccessToken, startTokenFunction } from '../lib/token-target.js';
+
+interface MeasuredLoad extends LoadResult {
+  cpuUsPerRequest: number;
+}
+
+async function withCpu(pid: number, load: () => Promise<LoadResult>): Promise<MeasuredLoad> {
+  const before = cpuSeconds(pid) ?? Number.NaN;
+  const result = await load();
+  const used = (cpuSeconds(pid) ?? Number.NaN) - before;
+  return { ...result, cpuUsPerRequest: (used * 1e6) / Math.max(1, result.ok) };
+}
+
+/** The bench policy with limits no bench run reaches (one caller at a few thousand requests a second). */
+function policyWithLimits(policyFile: string): string {
+  const policy = JSON.parse(readFileSync(policyFile, 'utf8')) as Record<string, unknown>;
+  policy.limits = { requestsPerMinute: 1_000_000, mintsPerMinute: 100_000 };
+  const out = policyFile.replace(/\.json$/, '-limits.json');
+  writeFileSync(out, JSON.stringify(policy));
+  return out;
+}
+
+export async function quotaOverhead(ctx: BenchContext): Promise<Figure[]> {
+  const { config } = ctx;
+  const policyFile = policyWithLimits(ctx.policyFile);
+  const on = await startTokenFunction(ctx.emulator, policyFile, { TVS_RATE_LIMITS: 'on' });
+  const off = await startTokenFunction(ctx.emulator, policyFile, { TVS_RATE_LIMITS: 'off' });
+  try {
+    // Fill each cache: every measured request is a hit.
+    await fetchAccessToken(on.server.url, on.idToken);
+    await fetchAccessToken(off.server.url, off.idToken);
+    const load = (target: typeof on, seconds: number) => {
+      const req = accessTokenRequest(target.idToken);
+      return withCpu(target.server.child.pid, () =>
+        runLoad({
+          url: target.server.url,
+          connections: config.connections,
+          durationSeconds: seconds,
+          method: req.method,
+          path: req.path,
+          headers: req.headers,
+          body: req.body,
+        }),
+      );
+    };
+    await load(off, config.warmupSeconds);
+    await load(on, config.warmupSeconds);
+    const offRuns: MeasuredLoad[] = [];
+    const onRuns: MeasuredLoad[] = [];
+    for (let run = 0; run < config.runs; run++) {
+      // Alternate which goes first, so neither always follows the other's garbage collection.
+      const pair = run % 2 === 0 ? [off, on] : [on, off];
+      for (const target of pair)
+        (target === on ? onRuns : offRuns).push(await load(target, config.loadSeconds));
+      ctx.log(
+        `  run ${run + 1}/${config.runs}: quotas off ${offRuns[run].reqPerSec.toFixed(0)} req/s, on ${onRuns[run].reqPerSec.toFixed(0)} req/s`,
+      );
+    }
+    const failures = [...onRuns, ...offRuns].reduce((n, r) => n + r.non2xx + r.errors, 0);
+    if (failures > 0) throw new Error(`quota overhead: ${failures} requests failed (a quota refused?)`);
+    ctx.details.quotaOverhead = { on: onRuns, off: offRuns };
+    const pick = (runs: MeasuredLoad[], key: 'reqPerSec' | 'p99Ms' | 'cpuUsPerRequest') =>
+      runs.map((r) => r[key]);
+    const throughput = pairedRatio(pick(onRuns, 'reqPerSec'), pick(offRuns, 'reqPerSec'));
+    const note = `${config.connections} connections, ${config.runs} × ${config.loadSeconds} s each, interleaved; every request a cache hit`;
+    return [
+      {
+        id: '6a',
+        name: 'cache-hit throughput, quotas on',
+        unit: 'req/s',
+        ours: summarize(pick(onRuns, 'reqPerSec')),
+        baselineName: 'quotas off',
+        baseline: summarize(pick(offRuns, 'reqPerSec')),
+        ratio: throughput,
+        target: 'ratio ≥ 0.95',
+        met: throughput.median >= 0.95,
+        ratioDecimals: 3,
+        note,
+      },
+      {
+        id: '6b',
+        name: 'server CPU per cache-hit request, quotas on',
+        unit: 'µs',
+        ours: summarize(pick(onRuns, 'cpuUsPerRequest')),
+        baselineName: 'quotas off',
+        baseline: summarize(pick(offRuns, 'cpuUsPerRequest')),
+        ratio: pairedRatio(pick(onRuns, 'cpuUsPerRequest'), pick(offRuns, 'cpuUsPerRequest')),
+        ratioDecimals: 3,
+        note: 'user + system CPU of the server process per 2xx response',
+      },
+      {
+        id: '6c',
+        name: 'cache-hit latency p99, quotas on',
+        unit: 'ms',
+        ours: summarize(pick(onRuns, 'p99Ms')),
+        baselineName: 'quotas off',
+        baseline: summarize(pick(offRuns, 'p99Ms')),
+        ratio: pairedRatio(pick(onRuns, 'p99Ms'), pick(offRuns, 'p99Ms')),
+        decimals: 1,
+      },
+    ];
+  } finally {
+    await Promise.all([on.server.stop(), off.server.stop()]);
+  }
+}
