@@ -53,12 +53,13 @@ async function quotaChecksMicros(runs: number, iterations: number): Promise<numb
     isCached: (key) => cache.peek(key) !== undefined || cache.pending(key),
   });
   const resolved = resolveLimits({ requestsPerMinute: 1_000_000, mintsPerMinute: 100_000 }, undefined);
-  const caller: PolicyCaller = {
+  // One caller per run, so no run can spend a bucket (1,000,000 a minute) another run left empty.
+  const caller = (run: number): PolicyCaller => ({
     kind: 'id_token',
     issuer: 'https://accounts.google.com',
-    subject: '112233445566778899001',
+    subject: `11223344556677889900${run}`,
     claims: {},
-  };
+  });
   const sa = { email: 'vertex-caller@tvs-local.iam.gserviceaccount.com', backend: 'keyless' as const };
   const request: PolicyRequest = {
     kind: 'access_token',
@@ -70,9 +71,10 @@ async function quotaChecksMicros(runs: number, iterations: number): Promise<numb
   await cache.get(mintCacheKey(sa, request), () => Promise.resolve({ expiresAtMs: Date.now() + 3_600_000 }));
   const samples: number[] = [];
   for (let run = 0; run < runs + 1; run++) {
+    const who = caller(run);
     const started = performance.now();
     for (let i = 0; i < iterations; i++) {
-      const key = limits.admitRequest(caller, 'workload', resolved);
+      const key = limits.admitRequest(who, 'workload', resolved);
       limits.admitMint(key, 'workload', resolved, mintCacheKey(sa, request));
     }
     // The first run warms the JIT and is dropped.
