@@ -25,12 +25,15 @@ const CALLER_A = sa('caller-a');
 const CALLER_B = sa('caller-b');
 const HITTER = sa('hitter');
 const VARIER = sa('varier');
+const RELOADED = sa('reloaded');
 const CLIENT_SECRET = 'cXVvdGFzLWludGVncmF0aW9uLWNsaWVudC1zZWNyZXQtMzI';
 
 const seed: SeedInput = {
   projectId: 'tvs-local',
   projectNumber: '123456789012',
-  serviceAccounts: [TOKEN_VENDOR, TARGET, CALLER_A, CALLER_B, HITTER, VARIER].map((email) => ({ email })),
+  serviceAccounts: [TOKEN_VENDOR, TARGET, CALLER_A, CALLER_B, HITTER, VARIER, RELOADED].map((email) => ({
+    email,
+  })),
   metadata: { defaultServiceAccount: TOKEN_VENDOR },
   iamBindings: [
     { serviceAccount: TARGET, member: `serviceAccount:${TOKEN_VENDOR}`, role: TOKEN_CREATOR_ROLE },
@@ -43,50 +46,62 @@ let stack: LocalStack;
 let audit: Capture;
 let dir: string;
 let restoreEnv: () => void;
+let writePolicy: (description: string) => void;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tvs-quotas-'));
   const policyFile = join(dir, 'policy.json');
-  writeFileSync(
-    policyFile,
-    JSON.stringify({
-      version: 1,
-      serviceAccounts: { [TARGET]: {} },
-      clients: { 'quota-client': { secretHash: await hashClientSecret(CLIENT_SECRET) } },
-      // Every caller: 5 requests at once, then one every 12 s.
-      limits: { requestsPerMinute: 5, mintsPerMinute: 3, distinctTokensPerHour: 10 },
-      rules: [
-        {
-          name: 'workloads',
-          caller: google('caller-*@tvs-local.iam.gserviceaccount.com'),
-          serviceAccounts: [TARGET],
-          scopes: [CP],
-        },
-        {
-          name: 'hits',
-          caller: google(HITTER),
-          serviceAccounts: [TARGET],
-          scopes: [CP, 'https://www.googleapis.com/auth/*'],
-          limits: { requestsPerMinute: 1000, mintsPerMinute: 2 },
-        },
-        {
-          name: 'varier',
-          caller: google(VARIER),
-          serviceAccounts: [TARGET],
-          scopes: [CP],
-          idTokenAudiences: ['https://*.a.run.app'],
-          limits: { requestsPerMinute: 1000, mintsPerMinute: 1000, distinctTokensPerHour: 3 },
-        },
-        {
-          name: 'client',
-          caller: { client: 'quota-client' },
-          serviceAccounts: [TARGET],
-          scopes: [CP],
-          limits: { requestsPerMinute: 1 },
-        },
-      ],
-    }),
-  );
+  const secretHash = await hashClientSecret(CLIENT_SECRET);
+  writePolicy = (description: string) =>
+    writeFileSync(
+      policyFile,
+      JSON.stringify({
+        version: 1,
+        serviceAccounts: { [TARGET]: {} },
+        clients: { 'quota-client': { secretHash } },
+        // Every caller: 5 requests at once, then one every 12 s.
+        limits: { requestsPerMinute: 5, mintsPerMinute: 3, distinctTokensPerHour: 10 },
+        rules: [
+          {
+            name: 'workloads',
+            caller: google('caller-*@tvs-local.iam.gserviceaccount.com'),
+            serviceAccounts: [TARGET],
+            scopes: [CP],
+          },
+          {
+            name: 'hits',
+            caller: google(HITTER),
+            serviceAccounts: [TARGET],
+            scopes: [CP, 'https://www.googleapis.com/auth/*'],
+            limits: { requestsPerMinute: 1000, mintsPerMinute: 2 },
+          },
+          {
+            name: 'varier',
+            caller: google(VARIER),
+            serviceAccounts: [TARGET],
+            scopes: [CP],
+            idTokenAudiences: ['https://*.a.run.app'],
+            limits: { requestsPerMinute: 1000, mintsPerMinute: 1000, distinctTokensPerHour: 3 },
+          },
+          {
+            name: 'reloaded',
+            description,
+            caller: google(RELOADED),
+            serviceAccounts: [TARGET],
+            scopes: [CP],
+            limits: { requestsPerMinute: 1 },
+          },
+          {
+            name: 'client',
+            caller: { client: 'quota-client' },
+            serviceAccounts: [TARGET],
+            scopes: [CP],
+            limits: { requestsPerMinute: 1 },
+          },
+        ],
+      }),
+    );
+  writePolicy('before');
   audit = createCapture();
   stack = await startLocalStack({
     emulator: { seed },
@@ -258,6 +273,20 @@ describe('quotas against the emulator', () => {
     expect((await send(idPath, await asCaller(VARIER, { audience: 'https://svc-1.a.run.app' }))).status).toBe(
       200,
     );
+  });
+
+  it('a policy reload keeps the limiter state: a caller over its quota stays refused', async () => {
+    const request = await asCaller(RELOADED, { scope: [CP] });
+    expect((await send(accessPath, request)).status).toBe(200);
+    expect((await send(accessPath, request)).status).toBe(429);
+    const before = stack.token.policy.current();
+    writePolicy('after'); // a new policy version, same rule name
+    expect(await stack.token.policy.reload()).not.toBe(before);
+    expect(stack.token.policy.current()).not.toBe(before);
+    // One request a minute: still refused after the reload (unless a whole minute passed).
+    const after = await send(accessPath, request);
+    expect(after.status).toBe(429);
+    expect(after.json.error.details[0].reason).toBe('CALLER_RATE_LIMITED');
   });
 
   it('/v1/token answers a quota refusal in its own wire format: 429 temporarily_unavailable with Retry-After', async () => {
