@@ -18,6 +18,9 @@ locals {
   oidc_issuers = [for i in var.oidc_issuers : { for k, v in i : k => v if v != null }]
 
   environment = merge(
+    # X-Forwarded-For: behind the external load balancer the client address is the entry before
+    # its own. First, so extra_environment_variables can override it (e.g. 2 if a proxy adds one).
+    { TVS_FORWARDED_FOR_TRUSTED_HOPS = local.public ? "1" : "0" },
     var.extra_environment_variables,
     {
       GOOGLE_CLOUD_PROJECT    = var.project_id
@@ -27,8 +30,6 @@ locals {
       TVS_AUDIT_LOG_NAME      = var.audit_log_name
       # Fail closed when the policy cannot be re-read for this long.
       TVS_POLICY_MAX_STALENESS_SECONDS = tostring(var.policy_max_staleness_seconds)
-      # X-Forwarded-For: behind the external load balancer the client address is the entry before its own.
-      TVS_FORWARDED_FOR_TRUSTED_HOPS = local.public ? "1" : "0"
     },
     var.policy_secret_version == null ? {} : { TVS_POLICY_SECRET = var.policy_secret_version },
     var.policy_file == null ? {} : { TVS_POLICY_FILE = var.policy_file },
