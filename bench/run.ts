@@ -21,6 +21,7 @@ import { coalescing } from './scenarios/coalescing.js';
 import { coldStart } from './scenarios/cold-start.js';
 import { memory } from './scenarios/memory.js';
 import { mintPath } from './scenarios/mint-path.js';
+import { quotaOverhead } from './scenarios/quota-overhead.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -82,6 +83,10 @@ try {
   if (wanted(5)) {
     log('5. memory');
     figures.push(...(await memory(ctx, helloRss ?? (await helloRssAfterLoad()))));
+  }
+  if (wanted(6)) {
+    log('6. quota overhead (cache hits, quotas on vs off)');
+    figures.push(...(await quotaOverhead(ctx)));
   }
 } catch (err) {
   // Report what was measured so far, then fail.

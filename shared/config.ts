@@ -102,6 +102,14 @@ const envSchema = z.object({
   TVS_OAUTH_THROTTLE_MAX_CLIENTS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   // Google STS, where tokens of rules with an accessBoundary are downscoped.
   TVS_STS_URL: secureUrl.default(GOOGLE_DEFAULTS.stsUrl),
+  // ... and per source address (the client IP, see TVS_FORWARDED_FOR_TRUSTED_HOPS).
+  TVS_OAUTH_MAX_FAILED_ATTEMPTS_PER_SOURCE: z.coerce.number().int().min(1).max(10_000).default(30),
+  TVS_OAUTH_THROTTLE_MAX_SOURCES: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  // X-Forwarded-For entries appended by our own proxies after Google's front end (1 behind the external LB).
+  TVS_FORWARDED_FOR_TRUSTED_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+  // Policy quotas (the policy's "limits"): "off" disables them (the benchmark's baseline; an emergency switch).
+  TVS_RATE_LIMITS: z.enum(['on', 'off']).default('on'),
+  TVS_RATE_LIMIT_MAX_CALLERS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
 });
 
 export interface TokenServiceConfig {
@@ -135,6 +143,12 @@ export interface TokenServiceConfig {
   oauthClientThrottle: { maxFailures: number; windowMs: number; maxEntries: number };
   /** Google STS token endpoint: downscoping with Credential Access Boundaries. */
   stsUrl: string;
+  /** The same per source address (`windowMs` shared); a full table stops tracking new sources rather than refusing them. */
+  oauthSourceThrottle: { maxFailures: number; windowMs: number; maxEntries: number };
+  /** How many X-Forwarded-For entries, counted from the right, our own proxies appended after Google's front end. */
+  forwardedForTrustedHops: number;
+  /** The policy's quotas; `undefined` when TVS_RATE_LIMITS=off. `maxCallers`: entries per limiter table. */
+  rateLimits: { maxCallers: number } | undefined;
 }
 
 /** Thrown when the environment is unusable; the message names every bad variable. */
@@ -197,5 +211,12 @@ export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): To
       maxEntries: e.TVS_OAUTH_THROTTLE_MAX_CLIENTS,
     },
     stsUrl: e.TVS_STS_URL,
+    oauthSourceThrottle: {
+      maxFailures: e.TVS_OAUTH_MAX_FAILED_ATTEMPTS_PER_SOURCE,
+      windowMs: e.TVS_OAUTH_FAILURE_WINDOW_SECONDS * 1000,
+      maxEntries: e.TVS_OAUTH_THROTTLE_MAX_SOURCES,
+    },
+    forwardedForTrustedHops: e.TVS_FORWARDED_FOR_TRUSTED_HOPS,
+    rateLimits: e.TVS_RATE_LIMITS === 'on' ? { maxCallers: e.TVS_RATE_LIMIT_MAX_CALLERS } : undefined,
   };
 }

@@ -22,6 +22,7 @@ import {
   BENCH_SCOPE_PREFIX,
   fetchAccessToken,
   startTokenFunction,
+  ALL_MISS_ENV,
 } from '../lib/token-target.js';
 
 const MB = 1024 * 1024;
@@ -70,7 +71,7 @@ interface LoadRss {
 
 /** The token function under all-miss load for `seconds`, its RSS sampled every second. */
 async function rssUnderLoad(ctx: BenchContext, seconds: number): Promise<LoadRss> {
-  const { server, idToken } = await startTokenFunction(ctx.emulator, ctx.policyFile);
+  const { server, idToken } = await startTokenFunction(ctx.emulator, ctx.policyFile, ALL_MISS_ENV);
   try {
     await fetchAccessToken(server.url, idToken);
     const req = accessTokenRequest(idToken);

@@ -19,6 +19,7 @@ import {
   BENCH_SCOPE_PREFIX,
   fetchAccessToken,
   startTokenFunction,
+  ALL_MISS_ENV,
 } from '../lib/token-target.js';
 
 interface MintRun {
@@ -34,7 +35,7 @@ export async function mintPath(ctx: BenchContext): Promise<Figure[]> {
   const key = await readKeyFile(emulator);
   const peer = peerJwtClients(emulator, key, config.mintConcurrency);
   const bare = await bareExchange(emulator, key);
-  const { server, idToken } = await startTokenFunction(emulator, ctx.policyFile);
+  const { server, idToken } = await startTokenFunction(emulator, ctx.policyFile, ALL_MISS_ENV);
   const runs: MintRun[] = [];
   try {
     await fetchAccessToken(server.url, idToken); // key loaded; every measured request still misses

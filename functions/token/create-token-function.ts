@@ -20,6 +20,7 @@ import { createCallerAuthenticator } from './auth/authenticate-caller.js';
 import { acceptedAudiences } from './policy/accepted-audiences.js';
 import { createClientAuthenticator } from './oauth/client-authenticator.js';
 import { createFailureThrottle } from './oauth/failure-throttle.js';
+import { createCallerLimits } from './limits/caller-limits.js';
 import {
   createPolicyProvider,
   filePolicySource,
@@ -142,7 +143,10 @@ export async function createTokenFunction(
     verifySubjectToken: (token) => auth.verifyJwt(token),
     policy,
     acceptedAudiences: accepted,
-    clientAuth: createClientAuthenticator({ throttle: createFailureThrottle(config.oauthClientThrottle) }),
+    clientAuth: createClientAuthenticator({
+      throttle: createFailureThrottle(config.oauthClientThrottle),
+      sourceThrottle: createFailureThrottle({ ...config.oauthSourceThrottle, whenFull: 'untracked' }),
+    }),
     minter,
     downscoper,
     audit,
@@ -155,6 +159,18 @@ export async function createTokenFunction(
           },
         }
       : {}),
+    // Quotas: state here, outside the compiled policy, so it survives policy reloads.
+    limits: config.rateLimits
+      ? createCallerLimits({
+          maxCallers: config.rateLimits.maxCallers,
+          // Served from the cache, or joining a mint already running: neither costs a new mint.
+          isCached: (cacheKey) =>
+            [minter.cache, downscoper.cache].some(
+              (cache) => cache.peek(cacheKey) !== undefined || cache.pending(cacheKey),
+            ),
+        })
+      : undefined,
+    forwardedForTrustedHops: config.forwardedForTrustedHops,
   });
   return { handler, minter, downscoper, keys, policy, flushAudit: () => audit.flush() };
 }

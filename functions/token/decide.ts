@@ -10,8 +10,10 @@ import {
   UnavailableError,
 } from '../../shared/errors.js';
 import { boundaryFingerprint } from '../../shared/minting/downscope.js';
-import type { Downscoper } from '../../shared/minting/downscoped-tokens.js';
+import { downscopedCacheKey, type Downscoper } from '../../shared/minting/downscoped-tokens.js';
 import type { Minter, MintResult, TargetServiceAccount } from '../../shared/minting/minter.js';
+import { mintCacheKey, type CallerLimits } from './limits/caller-limits.js';
+import { DEFAULT_LIMITS } from './limits/limits-schema.js';
 import type { AcceptedAudiences } from './policy/accepted-audiences.js';
 import type { DenialReason, PolicyCaller, PolicyRequest } from './policy/compile-policy.js';
 import { describeDenial } from './policy/compile-policy.js';
@@ -50,6 +52,8 @@ export async function decideAndMint(
     minter: Minter;
     acceptedAudiences: AcceptedAudiences;
     downscoper?: Downscoper;
+    /** Quotas (limits/caller-limits.ts); absent when TVS_RATE_LIMITS=off. */
+    limits?: CallerLimits;
   },
   caller: PolicyCaller,
   request: PolicyRequest & { includeEmail?: boolean },
@@ -76,6 +80,9 @@ export async function decideAndMint(
       detail: describeDenial(decision),
     });
   }
+  // Quotas, step 1 of 2: one request of this caller under the rule that matched (429 when over).
+  const limits = decision.limits ?? DEFAULT_LIMITS;
+  const quotaKey = deps.limits?.admitRequest(caller, decision.rule, limits);
   const entry = decision.serviceAccount;
   if (!entry) {
     // The caller may use this SA by pattern, so telling it the SA is unknown leaks nothing.
@@ -100,6 +107,14 @@ export async function decideAndMint(
       detail: `rule ${decision.rule} has an accessBoundary but no downscoper is wired`,
     });
   const downscoper = boundary ? deps.downscoper : undefined;
+  // Quotas, step 2 of 2: a mint, charged only when the token is not cached; a 429 mints nothing.
+  if (deps.limits && quotaKey !== undefined) {
+    const cacheKey =
+      boundary && request.kind === 'access_token'
+        ? downscopedCacheKey(sa, request.scopes, request.lifetimeSeconds, boundary)
+        : mintCacheKey(sa, request);
+    deps.limits.admitMint(quotaKey, decision.rule, limits, cacheKey);
+  }
   const mint = (): Promise<MintResult> => {
     if (request.kind === 'id_token')
       return deps.minter.idToken(sa, request.audience, request.includeEmail ?? false);

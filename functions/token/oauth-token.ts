@@ -28,6 +28,7 @@ import { readCredentialHeaders } from './http/credential-headers.js';
 import { readBody, type FunctionRequest, type RequestContext } from './http/request-context.js';
 import { sendJson, sendOAuthError, type OAuthErrorCode } from './http/respond.js';
 import { parseServiceAccountEmail } from './http/request-schemas.js';
+import { clientAddress, sourceKey } from './limits/client-source.js';
 import type { PolicyCaller } from './policy/compile-policy.js';
 import type { TokenServices } from './token-services.js';
 
@@ -94,7 +95,7 @@ export async function handleOAuthToken(
       // Audited as the id presented, known or not: the operator sees which ids are being tried.
       caller = { kind: 'client', clientId: CLIENT_ID_SYNTAX.test(clientId) ? clientId : '(malformed)' };
       if (headers.isServerlessAuthorizationToken(secret)) throw reusedPlatformToken(401, 'invalid_client');
-      await authenticateClient(deps, clientId, secret);
+      await authenticateClient(deps, clientId, secret, requestSource(deps, req));
       policyCaller = { kind: 'client', clientId };
     } else if (grantType === TOKEN_EXCHANGE_GRANT) {
       if (headers.authorization || params.has('client_id'))
@@ -296,8 +297,13 @@ function clientCredentials(
  * derived against a dummy hash and throttled alike, so neither the answer nor its timing class
  * says whether an id exists.
  */
-async function authenticateClient(deps: TokenServices, clientId: string, secret: string): Promise<void> {
-  const result = await deps.clientAuth.authenticate(deps.policy.current(), clientId, secret);
+async function authenticateClient(
+  deps: TokenServices,
+  clientId: string,
+  secret: string,
+  source: string,
+): Promise<void> {
+  const result = await deps.clientAuth.authenticate(deps.policy.current(), clientId, secret, source);
   if (result.ok) return;
   if (result.reason === 'CLIENT_AUTH_OVERLOADED') {
     // Load shedding, the same for every id: no secret was checked, nothing was counted.
@@ -320,6 +326,11 @@ async function authenticateClient(deps: TokenServices, clientId: string, secret:
     );
   }
   throw invalidClient();
+}
+
+/** The request's source key for the per-source throttle (limits/client-source.ts: which X-Forwarded-For entry). */
+function requestSource(deps: TokenServices, req: FunctionRequest): string {
+  return sourceKey(clientAddress(req, deps.forwardedForTrustedHops ?? 0));
 }
 
 /** The caller credential is the X-Serverless-Authorization token: one token may not do both jobs. */
@@ -368,6 +379,10 @@ function toOAuthError(err: unknown): OAuthError {
     case ServerlessAuthorizationReason.CALLER_CREDENTIAL_REPEATED:
       return new OAuthError(400, 'invalid_request', e.message, e.reason);
     default:
+      // A quota (limits/caller-limits.ts): RFC 6749 has no code for it; RFC 6585's 429 with
+      // Retry-After, and the closest RFC 6749 code, as for an overloaded server.
+      if (e.code === 'RESOURCE_EXHAUSTED')
+        return new OAuthError(429, 'temporarily_unavailable', e.message, e.reason, retry);
       if (e.code === 'UNAVAILABLE')
         return new OAuthError(503, 'temporarily_unavailable', e.message, e.reason, retry);
       return new OAuthError(500, 'server_error', 'Internal error.', e.reason);

@@ -4,6 +4,7 @@ import type { Downscoper } from '../../shared/minting/downscoped-tokens.js';
 import type { Minter } from '../../shared/minting/minter.js';
 import type { CallerIdentity } from './auth/types.js';
 import type { AcceptedAudiences } from './policy/accepted-audiences.js';
+import type { CallerLimits } from './limits/caller-limits.js';
 import type { ClientAuthenticator } from './oauth/client-authenticator.js';
 import type { PolicyProvider } from './policy/policy-provider.js';
 import type { PolicyNotifications } from './policy-notify.js';
@@ -26,4 +27,8 @@ export interface TokenServices {
   /** Who may push policy change notifications (`POST /v1/policy:notify`); absent: nobody. */
   policyNotifications?: PolicyNotifications;
   now?: () => number;
+  /** The policy's quotas per caller and rule (absent: TVS_RATE_LIMITS=off). */
+  limits?: CallerLimits;
+  /** X-Forwarded-For entries our own proxies append after Google's front end (default 0). */
+  forwardedForTrustedHops?: number;
 }

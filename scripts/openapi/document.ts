@@ -58,7 +58,13 @@ const responses = {
   PayloadTooLarge: { description: `Body over ${KIB} KiB.`, content: googleError },
   UnsupportedMediaType: { description: 'Body is not `application/json`.', content: googleError },
   ResourceExhausted: {
-    description: 'RESOURCE_EXHAUSTED — rate limited. Retry with backoff.',
+    description:
+      'RESOURCE_EXHAUSTED — a quota of the policy (`limits`, per caller and per rule, per instance): ' +
+      'ErrorInfo reason `CALLER_RATE_LIMITED` (requests), `CALLER_MINT_RATE_LIMITED` (new tokens; ' +
+      'cache hits cost none), `RULE_RATE_LIMITED` / `RULE_MINT_RATE_LIMITED` (all callers of the rule ' +
+      'together) or `TOO_MANY_DISTINCT_TOKENS` (different tokens per caller per hour). Nothing was ' +
+      'minted. `Retry-After` is the exact wait, in whole seconds rounded up, until the request would ' +
+      'be admitted; retry after it.',
     headers: { 'Retry-After': ref('headers', 'RetryAfter') },
     content: googleError,
   },

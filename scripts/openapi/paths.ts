@@ -108,7 +108,10 @@ export function paths(limits: { bodyKib: number; maxLifetimeSeconds: number }): 
           'authentications are counted per client id (known or not): after\n' +
           '`TVS_OAUTH_MAX_FAILED_ATTEMPTS` (10) failures within `TVS_OAUTH_FAILURE_WINDOW_SECONDS`\n' +
           '(60 s), that id is answered `429 invalid_client` with `Retry-After` for the window, even\n' +
-          'with the right secret. Unknown and known client ids get identical answers.\n',
+          'with the right secret; likewise per source address (`TVS_OAUTH_MAX_FAILED_ATTEMPTS_PER_SOURCE`,\n' +
+          "30; the client IP Google's front end appended to `X-Forwarded-For`, IPv6 by /64). Unknown and\n" +
+          "known client ids get identical answers. The policy's quotas (`limits`) apply as on the\n" +
+          'IAM-compatible routes; a refusal is `429 temporarily_unavailable` with `Retry-After`.\n',
         security: [{ oauthClientBasic: [] }, {}],
         requestBody: {
           required: true,
@@ -182,9 +185,15 @@ export function paths(limits: { bodyKib: number; maxLifetimeSeconds: number }): 
           '415': oauthError('Not form-encoded (invalid_request).'),
           '429': {
             description:
-              'invalid_client: too many failed client authentications for this client id (RFC 6585\n' +
-              '429; the RFC 6749 code stays `invalid_client` because the authentication is refused).\n' +
-              'The secret is not checked while the id is throttled. Same answer for unknown ids.\n',
+              'invalid_client: too many failed client authentications for this client id or from this\n' +
+              'source address (RFC 6585 429; the RFC 6749 code stays `invalid_client` because the\n' +
+              'authentication is refused). The secret is not checked while throttled. Same answer for\n' +
+              'unknown ids.\n\n' +
+              'temporarily_unavailable: a quota of the policy (`limits`: requests or new tokens per\n' +
+              'caller or per rule, distinct tokens per caller per hour; RFC 6749 has no code for a\n' +
+              'quota), e.g. `{"error": "temporarily_unavailable", "error_description": "Too many token\n' +
+              'requests from this caller; retry after the time in Retry-After."}`. Nothing was minted;\n' +
+              '`Retry-After` is the exact wait in whole seconds.\n',
             headers: retryAfter,
             content: {
               'application/json': {

@@ -8,7 +8,7 @@
 import { retryUpstreamUnavailable, withRetry } from '../http/retry.js';
 import { boundaryFingerprint, downscopeAccessToken, type AccessBoundary } from './downscope.js';
 import {
-  scopeKey,
+  accessTokenCacheKey,
   type MintedToken,
   type Minter,
   type MintResult,
@@ -38,6 +38,19 @@ export interface Downscoper {
   readonly cache: TokenCache<MintedToken>;
 }
 
+/**
+ * The cache key of a downscoped token: the source token's key (SA, how it is minted, lifetime,
+ * scopes) and the boundary's fingerprint, so two boundaries never share a token.
+ */
+export function downscopedCacheKey(
+  sa: TargetServiceAccount,
+  scopes: readonly string[],
+  lifetimeSeconds: number,
+  boundary: AccessBoundary,
+): string {
+  return `cab|${accessTokenCacheKey(sa, scopes, lifetimeSeconds)}|${boundaryFingerprint(boundary)}`;
+}
+
 export function createDownscoper(options: DownscoperOptions): Downscoper {
   const now = options.now ?? Date.now;
   const cache = new TokenCache<MintedToken>({
@@ -58,25 +71,26 @@ export function createDownscoper(options: DownscoperOptions): Downscoper {
   return {
     cache,
     async accessToken(sa, scopes, lifetimeSeconds, boundary) {
-      const origin = sa.backend === 'key' ? `key:${sa.keySecret}` : 'keyless';
-      const key = `cab|${sa.email}|${origin}:${lifetimeSeconds}|${scopeKey(scopes)}|${boundaryFingerprint(boundary)}`;
-      const { value, hit } = await cache.get(key, async () => {
-        // The source token: from the minter's cache or freshly minted (its own retries). In the
-        // refresh-ahead window the minter may still hand back the old source (refreshing it in the
-        // background); the downscoped token then shares its expiry and is refreshed again on a later
-        // read: one extra STS call, never a token that outlives its source.
-        const source = await options.minter.accessToken(sa, scopes, lifetimeSeconds);
-        return withRetry(
-          (signal) =>
-            downscopeAccessToken(options.stsUrl, source.token, source.expiresAtMs, boundary, {
-              signal,
-              timeoutMs: attemptTimeoutMs,
-              fetchImpl: options.fetchImpl,
-              now,
-            }),
-          retry,
-        );
-      });
+      const { value, hit } = await cache.get(
+        downscopedCacheKey(sa, scopes, lifetimeSeconds, boundary),
+        async () => {
+          // The source token: from the minter's cache or freshly minted (its own retries). In the
+          // refresh-ahead window the minter may still hand back the old source (refreshing it in the
+          // background); the downscoped token then shares its expiry and is refreshed again on a later
+          // read: one extra STS call, never a token that outlives its source.
+          const source = await options.minter.accessToken(sa, scopes, lifetimeSeconds);
+          return withRetry(
+            (signal) =>
+              downscopeAccessToken(options.stsUrl, source.token, source.expiresAtMs, boundary, {
+                signal,
+                timeoutMs: attemptTimeoutMs,
+                fetchImpl: options.fetchImpl,
+                now,
+              }),
+            retry,
+          );
+        },
+      );
       return { ...value, cacheHit: hit };
     },
   };

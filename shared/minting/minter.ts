@@ -138,16 +138,6 @@ export function createMinter(options: MinterOptions): Minter {
     return { ...value, cacheHit: hit };
   };
 
-  // Cache keys say where a token came from: backend and key secret (a policy change never serves
-  // a token minted the old way) and, for keyless access tokens, the lifetime IAM minted it with.
-  // Stryker disable next-line StringLiteral: any constant key-backend suffix keeps the keys as distinct
-  const NO_LIFETIME_PART = '';
-  const origin = (sa: TargetServiceAccount): string => {
-    if (sa.backend === 'key') return `key:${sa.keySecret}`;
-    // Stryker disable next-line StringLiteral: any other constant differs from every "key:…" origin too
-    return 'keyless';
-  };
-
   return {
     cache,
     accessToken(sa, scopes, lifetimeSeconds = KEY_BACKEND_LIFETIME_SECONDS) {
@@ -164,26 +154,53 @@ export function createMinter(options: MinterOptions): Minter {
       }
       const scopeList = scopeKey(scopes);
       const sorted = scopeList.split(' ');
-      // Key-backed tokens always live an hour (asked for less is refused above): no lifetime part.
-      const lifetime = sa.backend === 'keyless' ? `:${lifetimeSeconds}` : NO_LIFETIME_PART;
-      return cached(
-        `at|${sa.email}|${origin(sa)}${lifetime}|${scopeList}`,
-        sa,
-        { scopes: sorted },
-        (backend, signal) => backend.accessToken(sa.email, sorted, signal, lifetimeSeconds),
+      return cached(accessKey(sa, scopeList, lifetimeSeconds), sa, { scopes: sorted }, (backend, signal) =>
+        backend.accessToken(sa.email, sorted, signal, lifetimeSeconds),
       );
     },
     idToken(sa, audience, includeEmail) {
-      // Stryker disable next-line StringLiteral: the two parts only need to differ, and any one emptied still does
-      const email = includeEmail ? 'email' : 'noemail';
       return cached(
-        `id|${sa.email}|${origin(sa)}|${email}|${audience}`,
+        idTokenCacheKey(sa, audience, includeEmail),
         sa,
         { targetAudience: audience },
         (backend, signal) => backend.idToken(sa.email, audience, includeEmail, signal),
       );
     },
   };
+}
+
+// Cache keys say where a token came from: backend and key secret (a policy change never serves
+// a token minted the old way) and, for keyless access tokens, the lifetime IAM minted it with.
+// Exported so the token function can tell a hit from a miss before minting (its mint quota
+// charges misses only), with no second copy of the key format.
+// Stryker disable next-line StringLiteral: any constant key-backend suffix keeps the keys as distinct
+const NO_LIFETIME_PART = '';
+const origin = (sa: TargetServiceAccount): string => {
+  if (sa.backend === 'key') return `key:${sa.keySecret}`;
+  // Stryker disable next-line StringLiteral: any other constant differs from every "key:…" origin too
+  return 'keyless';
+};
+
+/** The cache key of {@link Minter.accessToken}`(sa, scopes, lifetimeSeconds)`. */
+export function accessTokenCacheKey(
+  sa: TargetServiceAccount,
+  scopes: readonly string[],
+  lifetimeSeconds: number = KEY_BACKEND_LIFETIME_SECONDS,
+): string {
+  return accessKey(sa, scopeKey(scopes), lifetimeSeconds);
+}
+
+function accessKey(sa: TargetServiceAccount, scopeList: string, lifetimeSeconds: number): string {
+  // Key-backed tokens always live an hour (asked for less is refused): no lifetime part.
+  const lifetime = sa.backend === 'keyless' ? `:${lifetimeSeconds}` : NO_LIFETIME_PART;
+  return `at|${sa.email}|${origin(sa)}${lifetime}|${scopeList}`;
+}
+
+/** The cache key of {@link Minter.idToken}`(sa, audience, includeEmail)`. */
+export function idTokenCacheKey(sa: TargetServiceAccount, audience: string, includeEmail: boolean): string {
+  // Stryker disable next-line StringLiteral: the two parts only need to differ, and any one emptied still does
+  const email = includeEmail ? 'email' : 'noemail';
+  return `id|${sa.email}|${origin(sa)}|${email}|${audience}`;
 }
 
 function requireKeyless(backend: KeylessBackend | undefined): KeylessBackend {

@@ -135,6 +135,11 @@ export class TokenCache<T extends Expiring> {
     return entry;
   }
 
+  /** Whether a mint for `key` is running that a `get` missing now would join (no new mint). */
+  pending(key: string): boolean {
+    return this.#flights.has(key);
+  }
+
   /** Drops `key` and stops a running mint for it from storing its result. */
   delete(key: string): boolean {
     this.#storeTickets.delete(key);

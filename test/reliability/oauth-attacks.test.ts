@@ -32,8 +32,13 @@ let refused = 0;
 
 beforeAll(async () => {
   // The mangling corpus tests secret verification, so the main stack's throttle stays out of its
-  // way; the throttle is attacked on stacks of its own below.
-  r = await startReliabilityStack({ env: { TVS_OAUTH_MAX_FAILED_ATTEMPTS: '1000' } });
+  // way; the throttle is attacked on stacks of its own below. Every request here comes from one
+  // source (loopback), so the per-source throttle is set out of the way too, for these stacks and
+  // the ones derived from them (per-source throttling: integration/functions/token/quotas.test.ts,
+  // unit/functions/token/oauth/source-throttle.test.ts).
+  r = await startReliabilityStack({
+    env: { TVS_OAUTH_MAX_FAILED_ATTEMPTS: '1000', TVS_OAUTH_MAX_FAILED_ATTEMPTS_PER_SOURCE: '10000' },
+  });
   const policy = JSON.parse(readFileSync(r.stack.env.TVS_POLICY_FILE, 'utf8'));
   policyHash = policy.clients[CLIENT_ID].secretHash;
 });

@@ -22,11 +22,22 @@ export type ClientAuthResult =
   | { ok: false; reason: 'CLIENT_AUTH_THROTTLED' | 'CLIENT_AUTH_OVERLOADED'; retryAfterSeconds: number };
 
 export interface ClientAuthenticator {
-  authenticate(store: ClientSecretStore, clientId: string, secret: string): Promise<ClientAuthResult>;
+  /** `source`: the request's source key (limits/client-source.ts), throttled when `sourceThrottle` is set. */
+  authenticate(
+    store: ClientSecretStore,
+    clientId: string,
+    secret: string,
+    source?: string,
+  ): Promise<ClientAuthResult>;
 }
 
 export interface ClientAuthenticatorOptions {
   throttle: FailureThrottle;
+  /**
+   * The same mechanism per source address: one source spraying many client ids gets no more
+   * than its own failures. Checked first, so a throttled source takes no slot in `throttle`.
+   */
+  sourceThrottle?: FailureThrottle;
   /** Bounds derivations in flight (default: 2 running, 64 waiting). */
   limiter?: DerivationLimiter;
   /** Defaults to `verifyClientSecret`; tests observe which hash was derived. */
@@ -41,14 +52,32 @@ export function createClientAuthenticator(options: ClientAuthenticatorOptions): 
   const verify = options.verify ?? verifyClientSecret;
   const limiter = options.limiter ?? createDerivationLimiter({ maxConcurrent: 2, maxQueued: 64 });
   return {
-    async authenticate(store, clientId, secret) {
+    async authenticate(store, clientId, secret, source) {
       const key =
         clientId.length <= MAX_KEY_LENGTH
           ? `id:${clientId}`
           : `sha256:${createHash('sha256').update(clientId).digest('hex')}`;
-      const attempt = options.throttle.attempt(key);
-      if (attempt.throttled)
-        return { ok: false, reason: 'CLIENT_AUTH_THROTTLED', retryAfterSeconds: attempt.retryAfterSeconds };
+      const fromSource =
+        options.sourceThrottle && source !== undefined ? options.sourceThrottle.attempt(source) : undefined;
+      if (fromSource?.throttled)
+        return {
+          ok: false,
+          reason: 'CLIENT_AUTH_THROTTLED',
+          retryAfterSeconds: fromSource.retryAfterSeconds,
+        };
+      const byId = options.throttle.attempt(key);
+      if (byId.throttled) {
+        // No secret is checked: the source's slot is freed without counting a failure.
+        if (fromSource) fromSource.settle(true);
+        return { ok: false, reason: 'CLIENT_AUTH_THROTTLED', retryAfterSeconds: byId.retryAfterSeconds };
+      }
+      // Both throttles see the one outcome of this attempt.
+      const attempt = {
+        settle(succeeded: boolean) {
+          byId.settle(succeeded);
+          if (fromSource) fromSource.settle(succeeded);
+        },
+      };
       let ok = false;
       let checked = true;
       try {

@@ -10,12 +10,18 @@
  *   ids would then wipe the record of the id under attack); when the table is full of live
  *   records, a new id is refused until the oldest expires. That fails closed for new ids during
  *   a flood, which costs the attacker a full table of secret verifications per window.
+ *   With `whenFull: 'untracked'` a new key is instead let through untracked while the table is
+ *   full: right for a SECOND throttle over another key space (source addresses), where refusing
+ *   new keys would let one holder of many addresses lock out every new client, and where the
+ *   per-client-id throttle still bounds the guesses against any one secret.
  */
 
 export interface FailureThrottleOptions {
   maxFailures: number;
   windowMs: number;
   maxEntries: number;
+  /** A new key while the table is full of live records: refused (default) or let through untracked. */
+  whenFull?: 'refuse' | 'untracked';
   now?: () => number;
 }
 
@@ -35,6 +41,8 @@ interface Entry {
   windowStartMs: number;
   lockedUntilMs: number;
 }
+
+const untracked = (): void => {};
 
 /** Creates an in-memory per-id failure throttle. Throws `TypeError` on nonsensical options. */
 export function createFailureThrottle(options: FailureThrottleOptions): FailureThrottle {
@@ -74,6 +82,8 @@ export function createFailureThrottle(options: FailureThrottleOptions): FailureT
       let e = entries.get(key);
       if (!e) {
         if (entries.size >= maxEntries) sweep(t);
+        if (entries.size >= maxEntries && options.whenFull === 'untracked')
+          return { throttled: false, settle: untracked };
         if (entries.size >= maxEntries) {
           let soonest = Infinity;
           for (const other of entries.values()) soonest = Math.min(soonest, expiresAt(other));

@@ -14,6 +14,7 @@ import { compileClaim } from './claim-matcher.js';
 import { compileDenyList, type DenyList } from './deny-list.js';
 import { asciiLower, compileGlob, type GlobOptions, type Matcher } from './glob.js';
 import { policySchema, type PolicyDocument, type ServiceAccountEntry } from './policy-schema.js';
+import { resolveLimits, type ResolvedLimits } from '../limits/limits-schema.js';
 
 /**
  * Who is asking, as the policy sees it: a verified {@link CallerIdentity} (the fields a rule can
@@ -48,6 +49,8 @@ export type Decision =
       serviceAccount: (ServiceAccountEntry & { email: string }) | undefined;
       /** Access tokens only: the rule's boundary, rendered with the caller's claims at the mint step. */
       accessBoundary?: CompiledAccessBoundary;
+      /** The quotas of the rule that matched, resolved at compile time (absent: the defaults). */
+      limits?: ResolvedLimits;
     }
   | {
       allowed: false;
@@ -106,6 +109,7 @@ interface CompiledRule {
   audiences: Matcher[];
   maxLifetimeSeconds: number;
   accessBoundary?: CompiledAccessBoundary;
+  limits: ResolvedLimits;
 }
 
 export interface CompileOptions {
@@ -265,6 +269,7 @@ function compileRule(
     audiences,
     maxLifetimeSeconds: rule.maxLifetimeSeconds,
     ...compileRuleBoundary(rule, where),
+    limits: resolveLimits(doc.limits, rule.limits),
   };
 }
 
@@ -362,6 +367,7 @@ function authorize(
       ...(rule.accessBoundary && request.kind === 'access_token'
         ? { accessBoundary: rule.accessBoundary }
         : {}),
+      limits: rule.limits,
     };
   }
   if (best.reason === 'NO_RULE_FOR_CALLER' && closest)

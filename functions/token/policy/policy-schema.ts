@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ClientSecretHashError, parseClientSecretHash } from '../oauth/client-secret-hash.js';
 import { accessBoundarySchema } from './access-boundary.js';
+import { limitsSchema } from '../limits/limits-schema.js';
 
 const REHASH =
   'generate a new secret and its hash with `npm run -s hash-client-secret -- --generate`, give the client the secret, and put the hash under "secretHash"';
@@ -204,6 +205,8 @@ const ruleSchema = z.strictObject({
   backend: z.enum(['key', 'keyless', 'any']).optional(),
   /** A Credential Access Boundary for the access tokens this rule grants (access-boundary.ts); lazy: that module imports this one. */
   accessBoundary: z.lazy(() => accessBoundarySchema).optional(),
+  /** Quotas for the callers this rule admits, overriding the policy's `limits` field by field. */
+  limits: limitsSchema.optional(),
 });
 
 /**
@@ -248,6 +251,8 @@ export const policySchema = z.strictObject({
     .default({}),
   rules: z.array(ruleSchema).max(1000),
   deny: denySchema.optional(),
+  /** Quotas for every caller (per caller, per instance); rules may override them. */
+  limits: limitsSchema.optional(),
 });
 
 export type PolicyDocument = z.infer<typeof policySchema>;

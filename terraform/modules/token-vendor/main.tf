@@ -21,6 +21,9 @@ locals {
   oidc_issuers = [for i in var.oidc_issuers : { for k, v in i : k => v if v != null }]
 
   environment = merge(
+    # X-Forwarded-For: behind the external load balancer the client address is the entry before
+    # its own. First, so extra_environment_variables can override it (e.g. 2 if a proxy adds one).
+    { TVS_FORWARDED_FOR_TRUSTED_HOPS = local.public ? "1" : "0" },
     var.extra_environment_variables,
     {
       GOOGLE_CLOUD_PROJECT    = var.project_id

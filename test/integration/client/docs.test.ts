@@ -53,10 +53,11 @@ afterAll(async () => {
 });
 
 describe('docs/openapi.yaml', () => {
-  it('is OpenAPI 3.1 with the four paths of the token API', () => {
+  it('is OpenAPI 3.1 with the five paths of the token API', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/healthz',
+      '/v1/policy:notify',
       '/v1/projects/-/serviceAccounts/{serviceAccount}:generateAccessToken',
       '/v1/projects/-/serviceAccounts/{serviceAccount}:generateIdToken',
       '/v1/token',

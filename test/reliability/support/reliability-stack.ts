@@ -76,6 +76,9 @@ export async function startReliabilityStack(
     version: 1,
     serviceAccounts: { [GEMINI]: demo.serviceAccounts[GEMINI] },
     clients: { [CLIENT_ID]: { secretHash: await hashClientSecret(clientSecret) } },
+    // Quotas at their largest: these suites load one caller far beyond a normal job (the soak's
+    // capacity run, floods of misses); quotas stay on, checked, but refuse nothing here.
+    limits: { requestsPerMinute: 1_000_000, mintsPerMinute: 100_000, distinctTokensPerHour: 10_000 },
     rules: [
       {
         name: 'workload-calls-gemini',

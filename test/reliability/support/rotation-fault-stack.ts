@@ -65,6 +65,9 @@ export async function startRotationFaultStack(): Promise<RotationFaultStack> {
     opsLogWrite: () => undefined,
     auditTransport: new Writable({ write: (_chunk, _encoding, done) => done() }),
     keyRefreshIntervalMs: 100,
+    // The load mints on every request on purpose (a fresh audience each time), which a caller's
+    // mint quota and distinct-token cap exist to stop; quotas are not what this suite tests.
+    env: { TVS_RATE_LIMITS: 'off' },
     rotateEnv: {
       TVS_ROTATION_BINDINGS: JSON.stringify(DEMO_BINDINGS),
       TVS_ROTATION_VERIFY_DEADLINE_MS: '2500',

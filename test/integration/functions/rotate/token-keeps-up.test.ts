@@ -22,6 +22,9 @@ beforeAll(async () => {
     seed: DEFAULT_SEED_PATH,
     bindings: DEMO_BINDINGS,
     keyRefreshIntervalMs: 100,
+    // Every request mints on purpose (a fresh audience each time), far past a caller's mint quota
+    // and distinct-token cap, which exist to stop exactly that; quotas are not what this tests.
+    tokenEnv: { TVS_RATE_LIMITS: 'off' },
   });
   restoreEnv = useEmulatorMetadata(t.stack.emulator.metadataHost);
 });

@@ -10,6 +10,7 @@ import {
   InternalError,
   InvalidArgumentError,
   UnauthenticatedError,
+  ResourceExhaustedError,
   UnavailableError,
 } from '../../../../shared/errors.js';
 import { TOKEN_EXCHANGE_GRANT } from '../../../../functions/token/oauth-token.js';
@@ -747,6 +748,28 @@ describe('policy and minting outcomes in RFC 6749 terms (client_credentials)', (
     expectError(await post(port, cc()), 400, 'invalid_scope', 'Google refused the scope.', {
       reason: 'INVALID_SCOPE',
     });
+  });
+
+  it('a quota refusal is 429 temporarily_unavailable with its Retry-After, audited as denied, nothing minted', async () => {
+    fakes.mint = () =>
+      Promise.reject(
+        new ResourceExhaustedError(
+          'Too many token requests from this caller; retry after the time in Retry-After.',
+          {
+            reason: 'CALLER_RATE_LIMITED',
+            retryAfterSeconds: 7,
+          },
+        ),
+      );
+    const reply = await post(port, cc());
+    expectError(
+      reply,
+      429,
+      'temporarily_unavailable',
+      'Too many token requests from this caller; retry after the time in Retry-After.',
+      { reason: 'CALLER_RATE_LIMITED', decision: 'denied' },
+    );
+    expect(reply.headers['retry-after']).toBe('7');
   });
 
   it('an outage is 503 temporarily_unavailable, with Retry-After rounded up when known', async () => {

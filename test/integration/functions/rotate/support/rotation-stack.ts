@@ -83,6 +83,8 @@ export async function startRotationStack(
     seed?: SeedInput | string;
     bindings?: object;
     env?: Record<string, string>;
+    /** Extra environment of the token function. */
+    tokenEnv?: Record<string, string>;
     keyRefreshIntervalMs?: number;
   } = {},
 ): Promise<RotationStack> {
@@ -93,6 +95,7 @@ export async function startRotationStack(
     emulator: { seed: options.seed ?? ROTATION_SEED },
     auditTransport: audit.stream,
     opsLogWrite: () => undefined,
+    ...(options.tokenEnv ? { env: options.tokenEnv } : {}),
     ...(options.keyRefreshIntervalMs !== undefined
       ? { keyRefreshIntervalMs: options.keyRefreshIntervalMs }
       : {}),
