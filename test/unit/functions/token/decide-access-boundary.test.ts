@@ -9,7 +9,9 @@ import { compilePolicy, type PolicyCaller } from '../../../../functions/token/po
 import type { PolicyProvider } from '../../../../functions/token/policy/policy-provider.js';
 import type { AccessBoundary } from '../../../../shared/minting/downscope.js';
 import type { Downscoper } from '../../../../shared/minting/downscoped-tokens.js';
-import type { Minter, MintResult } from '../../../../shared/minting/minter.js';
+import type { MintedToken, Minter, MintResult } from '../../../../shared/minting/minter.js';
+import { TokenCache } from '../../../../shared/minting/token-cache.js';
+import { tokenFingerprint } from '../../../../shared/audit-log.js';
 
 const SA = 'ci@p.iam.gserviceaccount.com';
 const CP = 'https://www.googleapis.com/auth/cloud-platform';
@@ -124,5 +126,57 @@ describe('decideAndMint with an accessBoundary', () => {
     );
     expect(grant.minted.token).toBe('id');
     expect(grant).not.toHaveProperty('accessBoundary');
+  });
+});
+
+describe('decideAndMint with an accessBoundary and a denied token fingerprint', () => {
+  it('drops the leaked downscoped token from the downscoper’s cache (not the minter’s) and grants a new one', async () => {
+    const leaked = 'ya29.downscoped-leaked';
+    const deny = compilePolicy({
+      version: 1,
+      serviceAccounts: { [SA]: {} },
+      rules: [
+        {
+          name: 'bounded',
+          caller: { issuer: GH, subject: 'repo:**' },
+          serviceAccounts: [SA],
+          scopes: [CP],
+          accessBoundary: [
+            {
+              availableResource: '//storage.googleapis.com/projects/_/buckets/ci-${claims.repository_owner}',
+              availablePermissions: ['inRole:roles/storage.objectViewer'],
+            },
+          ],
+        },
+      ],
+      deny: { tokenFingerprints: [tokenFingerprint(leaked)] },
+    });
+    const denyPolicy: PolicyProvider = {
+      current: () => deny,
+      currentForRequest: () => Promise.resolve(deny),
+      reload: () => Promise.resolve(deny),
+      refresh: () => Promise.resolve(deny),
+    };
+    const cacheOptions = { maxEntries: 10, refreshAheadMs: 0, minRemainingMs: 0 };
+    const downscoperCache = new TokenCache<MintedToken>(cacheOptions);
+    const minterCache = new TokenCache<MintedToken>(cacheOptions);
+    const far = Date.now() + 3_600_000;
+    await downscoperCache.get('cab|key', () => Promise.resolve({ token: leaked, expiresAtMs: far }));
+    await minterCache.get('at|key', () => Promise.resolve({ token: leaked, expiresAtMs: far }));
+    const served = [leaked, 'ya29.downscoped-fresh'];
+    const downscoper = {
+      cache: downscoperCache,
+      accessToken: () => Promise.resolve({ token: served.shift()!, expiresAtMs: far, cacheHit: false }),
+    } as unknown as Downscoper;
+    const minter = { cache: minterCache } as unknown as Minter;
+
+    const grant = await decideAndMint(
+      { policy: denyPolicy, minter, downscoper, acceptedAudiences: acceptedAudiences([]) },
+      caller({ repository_owner: 'acme' }),
+      accessRequest,
+    );
+    expect(grant.minted.token).toBe('ya29.downscoped-fresh');
+    expect(downscoperCache.peek('cab|key')).toBeUndefined();
+    expect(minterCache.peek('at|key')?.token).toBe(leaked);
   });
 });

@@ -438,6 +438,19 @@ describe('TokenCache', () => {
       expect(cache.peek('b')?.token).toBe('b');
     });
 
+    it('deleteWhere drops exactly the entries whose value matches, and says how many', async () => {
+      const cache = makeCache();
+      await seed(cache, 'a', tokenFor('leaked'));
+      await seed(cache, 'b', tokenFor('other'));
+      await seed(cache, 'c', tokenFor('leaked'));
+      expect(cache.deleteWhere((value) => value.token === 'leaked')).toBe(2);
+      expect(cache.peek('a')).toBeUndefined();
+      expect(cache.peek('c')).toBeUndefined();
+      expect(cache.peek('b')?.token).toBe('other');
+      expect(cache.deleteWhere((value) => value.token === 'leaked')).toBe(0);
+      expect(cache.size).toBe(1);
+    });
+
     it('clears every entry', async () => {
       const cache = makeCache();
       await seed(cache, 'a', tokenFor('a'));
