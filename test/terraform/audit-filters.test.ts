@@ -11,6 +11,7 @@ import { createOpsLog } from '../../shared/ops-log.js';
 import { policyHealthLog } from '../../functions/token/policy/policy-health-log.js';
 import { createCapture, type Capture } from '../support/capture.js';
 import { requestLogEntry, storedEntry, type Workload } from './lib/cloud-run-entry.js';
+import { instanceFilters } from './lib/for-each-filters.js';
 import { evaluateJson, moduleScope } from './lib/hcl-eval.js';
 import type { TfTree } from './lib/hcl-tree.js';
 import { loadTree, resources } from './lib/hcl-tree.js';
@@ -239,8 +240,9 @@ describe('the failed-rotation metric', () => {
 describe('every filter in the audit module', () => {
   it('never depends on the log name a function line is stored under', () => {
     const names = ['run.googleapis.com/stdout', 'run.googleapis.com/stderr', 'cloudfunctions.googleapis.com/cloud-functions'];
+    // Every instance of every metric (for_each metrics: one filter per key) and every sink.
     const filters = [
-      ...resources(tree, 'google_logging_metric').filter((r) => r.file.dir === 'modules/audit').map((r) => filterOf('google_logging_metric', r.name)),
+      ...resources(tree, 'google_logging_metric').filter((r) => r.file.dir === 'modules/audit').flatMap((r) => Object.values(instanceFilters(tree, r, VARS))),
       ...resources(tree, 'google_logging_project_sink').filter((r) => r.file.dir === 'modules/audit').map((r) => filterOf('google_logging_project_sink', r.name)),
     ];
     expect(filters.length).toBeGreaterThanOrEqual(4);

@@ -38,8 +38,41 @@ describe('the Logging query evaluator used by the filter tests', () => {
     expect(compileFilter(filter)(ENTRY)).toBe(expected);
   });
 
-  it.each(['jsonPayload.latencyMs>=3', '"bare global text"', 'jsonPayload.decision=~"d.*"', '(a="x"'])('refuses syntax it does not implement: %s', (filter) => {
+  it.each(['jsonPayload.latencyMs>~3', '"bare global text"', 'jsonPayload.decision=~"d.*"', '(a="x"'])('refuses syntax it does not implement: %s', (filter) => {
     expect(() => compileFilter(filter)).toThrow();
+  });
+
+  describe('ordered comparisons (<, <=, >, >=)', () => {
+    const timed = { ...ENTRY, severity: 'WARNING', jsonPayload: { ...ENTRY.jsonPayload, latencyMs: 50, text: '70' } };
+    it.each([
+      ['jsonPayload.latencyMs>=50', true],
+      ['jsonPayload.latencyMs>50', false],
+      ['jsonPayload.latencyMs<50', false],
+      ['jsonPayload.latencyMs<=50', true],
+      ['jsonPayload.latencyMs>=49.5', true],
+      ['jsonPayload.latencyMs<-1', false],
+      ['jsonPayload.httpStatus>=500', false],
+      ['jsonPayload.httpStatus>=400', true],
+      // A missing field never compares, nor does its negation turn into a match of the field.
+      ['jsonPayload.missing>=0', false],
+      ['jsonPayload.missing<0', false],
+      // severity is ordered by LogSeverity rank, not by name.
+      ['severity>=WARNING', true],
+      ['severity>="ERROR"', false],
+      ['severity<ERROR', true],
+      ['severity>INFO AND jsonPayload.latencyMs>=50', true],
+    ])('%s → %s', (filter, expected) => {
+      expect(compileFilter(filter)(timed)).toBe(expected);
+    });
+
+    it('refuses to guess how a string field orders against a number', () => {
+      const p = compileFilter('jsonPayload.text>=7');
+      expect(() => p(timed)).toThrow(/not supported/);
+    });
+
+    it('refuses an unknown severity name', () => {
+      expect(() => compileFilter('severity>=LOUD')(timed)).toThrow(/unknown severity/);
+    });
   });
 });
 

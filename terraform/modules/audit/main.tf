@@ -337,3 +337,313 @@ resource "google_monitoring_alert_policy" "rotation_failed" {
     mime_type = "text/markdown"
   }
 }
+
+# ---------------------------------------------------------------------------------------------
+# Operability (docs/operations.md, "Running it"): log-based metrics over what the functions
+# already write (docs: the token function's audit entries, the rotator's rotation_health ops
+# lines, Cloud Run's request log), the alerts an on-call engineer is paged by, the SLO burn
+# alerts and a dashboard. Nothing here adds work to the request path.
+# ---------------------------------------------------------------------------------------------
+
+locals {
+  token_fn    = "((${local.token_run}) OR (${local.token_cf}))"
+  token_audit = "${local.token_fn} AND ${local.audit_entries}"
+  # The rotator's per-secret summary line (shared/ops-log.ts, component "rotate", on stderr).
+  rotation_health = "(${local.functions}) AND jsonPayload.event=\"rotation_health\""
+
+  ops_filters = {
+    # Every token decision (the denominator of the cache-hit SLO: cacheHit=true).
+    token_decisions = local.token_audit
+    # Requests that minted upstream (absent on cache hits and on refusals before minting).
+    mint_latency      = "${local.token_audit} AND jsonPayload.mint.latencyMs:*"
+    upstream_attempts = "${local.token_audit} AND jsonPayload.mint.attempts:*"
+    # Errors caused by an upstream (token endpoint, IAM Credentials, Secret Manager, STS).
+    upstream_errors = "${local.token_audit} AND jsonPayload.decision=\"error\" AND jsonPayload.upstream:*"
+    # Cache hits: their latency, and those outside the SLO (>= 50 ms).
+    cache_hit_latency = "${local.token_audit} AND jsonPayload.cacheHit=true AND jsonPayload.latencyMs:*"
+    slow_cache_hits   = "${local.token_audit} AND jsonPayload.cacheHit=true AND jsonPayload.latencyMs>=${var.cache_hit_latency_slo_ms}"
+    # Cloud Run's request log of the token service: all requests, and those answered 5xx.
+    token_requests = "${local.token_run} AND ${local.request_log} AND httpRequest.status:*"
+    token_5xx      = "${local.token_run} AND ${local.request_log} AND httpRequest.status>=500"
+    # Rotation health. The writer decides overdue/stuck/too old (a log filter cannot compare two
+    # fields): severity WARNING is "overdue by more than its grace" in the contract, and the
+    # booleans overdue, stuck and credentialTooOld carry each condition on their own.
+    rotation_run_failed = "${local.rotation_health} AND jsonPayload.outcome=\"failed\""
+    rotation_overdue    = "${local.rotation_health} AND (jsonPayload.overdue=true OR severity=WARNING)"
+    rotation_stuck      = "${local.rotation_health} AND jsonPayload.stuck=true"
+    credential_too_old  = "${local.rotation_health} AND jsonPayload.credentialTooOld=true"
+  }
+
+  # Labels and extractors of the counters (key: label => extractor).
+  ops_counter_labels = {
+    token_decisions = {
+      decision  = "EXTRACT(jsonPayload.decision)"
+      reason    = "EXTRACT(jsonPayload.reason)"
+      rule      = "EXTRACT(jsonPayload.rule)"
+      cache_hit = "EXTRACT(jsonPayload.cacheHit)"
+    }
+    upstream_errors     = { upstream = "EXTRACT(jsonPayload.upstream)", reason = "EXTRACT(jsonPayload.reason)" }
+    slow_cache_hits     = {}
+    token_requests      = {}
+    token_5xx           = { status = "EXTRACT(httpRequest.status)" }
+    rotation_run_failed = { secret = "EXTRACT(jsonPayload.secret)", reason = "EXTRACT(jsonPayload.lastError.reason)" }
+    rotation_overdue    = { secret = "EXTRACT(jsonPayload.secret)" }
+    rotation_stuck      = { secret = "EXTRACT(jsonPayload.secret)", phase = "EXTRACT(jsonPayload.phase)" }
+    credential_too_old  = { secret = "EXTRACT(jsonPayload.secret)" }
+  }
+
+  ops_counter_descriptions = {
+    token_decisions     = "Token decisions by decision, reason, rule and cache hit."
+    upstream_errors     = "Token requests that failed because of an upstream (token endpoint, IAM Credentials, Secret Manager, STS)."
+    slow_cache_hits     = "Cache-hit token requests answered in ${var.cache_hit_latency_slo_ms} ms or more (the cache-hit latency SLO's bad events)."
+    token_requests      = "Requests to the token service in Cloud Run's request log (the availability SLO's total)."
+    token_5xx           = "Requests to the token service answered 5xx in Cloud Run's request log (the availability SLO's bad events)."
+    rotation_run_failed = "rotation_health entries with outcome=failed, by secret."
+    rotation_overdue    = "rotation_health entries of a secret overdue by more than its grace."
+    rotation_stuck      = "rotation_health entries of a run stuck in a phase longer than the claim TTL."
+    credential_too_old  = "rotation_health entries whose current credential is older than period plus grace."
+  }
+
+  # Distributions: value extractor, labels, buckets (ms: exponential 1 ms .. ~65 s; attempts: 1..10).
+  ops_distributions = {
+    mint_latency = {
+      description = "Time spent minting upstream (incl. retries), by backend."
+      value       = "EXTRACT(jsonPayload.mint.latencyMs)"
+      unit        = "ms"
+      labels      = { backend = "EXTRACT(jsonPayload.mint.backend)" }
+      exponential = true
+    }
+    upstream_attempts = {
+      description = "Upstream attempts per mint, by backend."
+      value       = "EXTRACT(jsonPayload.mint.attempts)"
+      unit        = "1"
+      labels      = { backend = "EXTRACT(jsonPayload.mint.backend)" }
+      exponential = false
+    }
+    cache_hit_latency = {
+      description = "Latency of cache-hit token requests."
+      value       = "EXTRACT(jsonPayload.latencyMs)"
+      unit        = "ms"
+      labels      = {}
+      exponential = true
+    }
+  }
+
+  # Multi-window burn-rate alerts (Google SRE workbook): page when both the long and the short
+  # window burn the error budget at `factor` times the sustainable rate. Fast: 2 % of a 30-day
+  # budget in 1 h; slow: 5 % in 6 h.
+  burn_windows = {
+    fast = { long = "3600s", short = "300s", factor = 14.4 }
+    slow = { long = "21600s", short = "1800s", factor = 6 }
+  }
+  slos = {
+    availability = {
+      title  = "${var.availability_slo * 100} % of token requests non-5xx"
+      budget = 1 - var.availability_slo
+      bad    = "token_5xx"
+      total  = "metric.type=\"logging.googleapis.com/user/${var.name_prefix}_token_requests\""
+    }
+    cache_hit_latency = {
+      title  = "${var.cache_hit_latency_slo * 100} % of cache hits under ${var.cache_hit_latency_slo_ms} ms"
+      budget = 1 - var.cache_hit_latency_slo
+      bad    = "slow_cache_hits"
+      total  = "metric.type=\"logging.googleapis.com/user/${var.name_prefix}_token_decisions\" AND metric.label.cache_hit=\"true\""
+    }
+  }
+  burn_alerts = merge([for s, slo in local.slos : { for w, win in local.burn_windows : "${s}_${w}" => merge(slo, win, { slo = s, window = w }) }]...)
+
+  # Count alerts on the counters above: threshold per alignment period, first thing to do.
+  ops_alerts = {
+    rotation_run_failed = {
+      title     = "Token vending: rotation run failed for a secret"
+      threshold = 0
+      group_by  = ["metric.label.secret"]
+      doc       = "A rotation run ended with outcome=failed for a secret (rotation_health, jsonPayload.lastError). The current credential stays in use. First: read the rotator's rotation_health and audit entries for the secret (docs/operations.md, Running it); a refusal reason (NOT_IN_BINDING, BINDING_MISMATCH, STATE_MISMATCH) is a possible attack (docs/security.md)."
+    }
+    rotation_overdue = {
+      title     = "Token vending: secret overdue by more than its grace"
+      threshold = 0
+      group_by  = ["metric.label.secret"]
+      doc       = "A managed secret's rotation is overdue by more than its grace period (rotation_health dueInSeconds < -graceSeconds). First: check the rotate scheduler job ran and the rotate function's last rotation_health entry for the secret (outcome, lastError); force a rotation (docs/rotation.md)."
+    }
+    rotation_stuck = {
+      title     = "Token vending: rotation stuck in a phase longer than the claim TTL"
+      threshold = 0
+      group_by  = ["metric.label.secret", "metric.label.phase"]
+      doc       = "A rotation run has been in a non-idle phase longer than its claim TTL (rotation_health phaseAgeSeconds > claimTtlSeconds). First: look for the rotate function's error entries for the secret in that phase; the next run takes the claim over after its TTL (docs/rotation.md)."
+    }
+    credential_too_old = {
+      title     = "Token vending: credential older than its period plus grace"
+      threshold = 0
+      group_by  = ["metric.label.secret"]
+      doc       = "A managed secret's current credential is older than its rotation period plus grace (rotation_health credentialAgeSeconds > periodSeconds + graceSeconds): rotation has not happened for too long. First: read the secret's last rotation_health entries (outcome, lastError) and force a rotation (docs/rotation.md)."
+    }
+    upstream_errors = {
+      title     = "Token vending: upstream errors"
+      threshold = var.upstream_error_threshold
+      group_by  = ["metric.label.upstream"]
+      doc       = "Token requests are failing because an upstream (token endpoint, IAM Credentials, Secret Manager, STS: metric label upstream) answers errors. First: check Google Cloud status for that API and the function's audit entries with decision=error (jsonPayload.upstream, reason)."
+    }
+  }
+}
+
+resource "google_logging_metric" "ops_counter" {
+  for_each = local.ops_counter_labels
+
+  project     = var.project_id
+  name        = "${var.name_prefix}_${each.key}"
+  description = local.ops_counter_descriptions[each.key]
+  filter      = local.ops_filters[each.key]
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+
+    dynamic "labels" {
+      for_each = each.value
+      content {
+        key        = labels.key
+        value_type = "STRING"
+      }
+    }
+  }
+
+  label_extractors = each.value
+}
+
+resource "google_logging_metric" "ops_distribution" {
+  for_each = local.ops_distributions
+
+  project         = var.project_id
+  name            = "${var.name_prefix}_${each.key}"
+  description     = each.value.description
+  filter          = local.ops_filters[each.key]
+  value_extractor = each.value.value
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "DISTRIBUTION"
+    unit        = each.value.unit
+
+    dynamic "labels" {
+      for_each = each.value.labels
+      content {
+        key        = labels.key
+        value_type = "STRING"
+      }
+    }
+  }
+
+  label_extractors = each.value.labels
+
+  bucket_options {
+    dynamic "exponential_buckets" {
+      for_each = each.value.exponential ? [1] : []
+      content {
+        num_finite_buckets = 32
+        growth_factor      = 1.4142
+        scale              = 1
+      }
+    }
+    dynamic "linear_buckets" {
+      for_each = each.value.exponential ? [] : [1]
+      content {
+        num_finite_buckets = 10
+        width              = 1
+        offset             = 0.5
+      }
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "ops" {
+  for_each = local.ops_alerts
+
+  project               = var.project_id
+  display_name          = each.value.title
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+
+  conditions {
+    display_name = "${each.key} above ${each.value.threshold} per ${var.alignment_period}"
+
+    condition_threshold {
+      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.ops_counter[each.key].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = each.value.threshold
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = var.alignment_period
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = each.value.group_by
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  documentation {
+    content   = each.value.doc
+    mime_type = "text/markdown"
+  }
+}
+
+# SLO burn: ratio of bad to total events (two log-based counters) over a long and a short window,
+# both above factor x budget (combiner AND): fires fast on a real burn, resets soon after it ends.
+resource "google_monitoring_alert_policy" "slo_burn" {
+  for_each = local.burn_alerts
+
+  project               = var.project_id
+  display_name          = "Token vending: SLO burn (${each.value.window}) - ${each.value.title}"
+  combiner              = "AND"
+  notification_channels = var.notification_channels
+
+  dynamic "conditions" {
+    for_each = [each.value.long, each.value.short]
+    content {
+      display_name = "Bad/total over ${conditions.value} above ${each.value.factor} x ${each.value.budget}"
+
+      condition_threshold {
+        filter             = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.ops_counter[each.value.bad].name}\""
+        denominator_filter = each.value.total
+        comparison         = "COMPARISON_GT"
+        threshold_value    = each.value.factor * each.value.budget
+        duration           = "0s"
+
+        aggregations {
+          alignment_period     = conditions.value
+          per_series_aligner   = "ALIGN_SUM"
+          cross_series_reducer = "REDUCE_SUM"
+        }
+
+        denominator_aggregations {
+          alignment_period     = conditions.value
+          per_series_aligner   = "ALIGN_SUM"
+          cross_series_reducer = "REDUCE_SUM"
+        }
+
+        trigger {
+          count = 1
+        }
+      }
+    }
+  }
+
+  documentation {
+    content   = "The SLO \"${each.value.title}\" is burning its error budget ${each.value.factor} times faster than sustainable over ${each.value.long} (and still over ${each.value.short}). ${each.value.slo == "availability" ? "First: open the dashboard's 5xx and upstream-error charts; 503s with reason POLICY_STALE mean the policy cannot be reloaded, 502/504 an upstream. See docs/operations.md, Running it." : "First: open the dashboard's cache-hit latency chart; check the token service's instances (CPU throttling, cold starts, max instances) in Cloud Run. See docs/operations.md, Running it."}"
+    mime_type = "text/markdown"
+  }
+}
+
+resource "google_monitoring_dashboard" "ops" {
+  project = var.project_id
+  dashboard_json = templatefile("${path.module}/dashboard.json.tftpl", {
+    title   = "Token vending (${var.name_prefix})"
+    metrics = merge({ for k, m in google_logging_metric.ops_counter : k => m.name }, { for k, m in google_logging_metric.ops_distribution : k => m.name }, { policy_reload_failures = google_logging_metric.policy_reload_failures.name })
+  })
+}

@@ -45,3 +45,18 @@ output "rotation_alert_policy_name" {
   description = "Alert policy on failed or refused rotations."
   value       = google_monitoring_alert_policy.rotation_failed.name
 }
+
+output "ops_metric_names" {
+  description = "Log-based metrics of the operability set (counters and distributions), by key."
+  value       = merge({ for k, m in google_logging_metric.ops_counter : k => m.name }, { for k, m in google_logging_metric.ops_distribution : k => m.name })
+}
+
+output "ops_alert_policy_names" {
+  description = "Alert policies on rotation health, upstream errors and SLO burn, by key."
+  value       = merge({ for k, a in google_monitoring_alert_policy.ops : k => a.name }, { for k, a in google_monitoring_alert_policy.slo_burn : "slo_burn_${k}" => a.name })
+}
+
+output "dashboard_id" {
+  description = "Id of the Cloud Monitoring dashboard."
+  value       = google_monitoring_dashboard.ops.id
+}

@@ -156,3 +156,47 @@ variable "notification_channels" {
     error_message = "notification_channels must be projects/P/notificationChannels/ID."
   }
 }
+
+variable "availability_slo" {
+  type        = number
+  description = "Objective: share of token requests answered non-5xx (Cloud Run request log)."
+  default     = 0.999
+
+  validation {
+    condition     = var.availability_slo > 0.9 && var.availability_slo < 1
+    error_message = "availability_slo must be between 0.9 and 1 (exclusive)."
+  }
+}
+
+variable "cache_hit_latency_slo" {
+  type        = number
+  description = "Objective: share of cache-hit token requests answered under cache_hit_latency_slo_ms."
+  default     = 0.99
+
+  validation {
+    condition     = var.cache_hit_latency_slo > 0.9 && var.cache_hit_latency_slo < 1
+    error_message = "cache_hit_latency_slo must be between 0.9 and 1 (exclusive)."
+  }
+}
+
+variable "cache_hit_latency_slo_ms" {
+  type        = number
+  description = "Latency bound (ms) of the cache-hit SLO."
+  default     = 50
+
+  validation {
+    condition     = var.cache_hit_latency_slo_ms >= 1 && floor(var.cache_hit_latency_slo_ms) == var.cache_hit_latency_slo_ms
+    error_message = "cache_hit_latency_slo_ms must be a whole number of milliseconds, at least 1."
+  }
+}
+
+variable "upstream_error_threshold" {
+  type        = number
+  description = "Upstream errors per alignment period (per upstream) above which the alert fires."
+  default     = 5
+
+  validation {
+    condition     = var.upstream_error_threshold >= 0
+    error_message = "upstream_error_threshold must be at least 0."
+  }
+}

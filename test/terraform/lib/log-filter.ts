@@ -1,13 +1,17 @@
 /**
  * Evaluates the subset of the Cloud Logging query language our sinks, metrics and alerts use,
  * against a stored LogEntry (as JSON): `AND`, `OR`, `NOT` (and `-`), implicit AND by adjacency,
- * parentheses, comparisons `=`, `!=`, `:` (has), `:*` (present), value groups
+ * parentheses, comparisons `=`, `!=`, `:` (has), `:*` (present), `<`, `<=`, `>`, `>=` (ordered), value groups
  * `field=(a OR b)`, quoted or bare values, and `log_id("...")`.
  *
  * Semantics followed (Logging query language reference): `NOT` binds tightest, then `OR`, then
  * `AND` — so `a AND b OR c` is `a AND (b OR c)`; a comparison on a missing field is false;
  * `=` is exact; `:` is a case-insensitive substring match on strings (exact on numbers);
- * `log_id("x")` matches `logName` ending in `/logs/` + the URL-encoded id. Anything outside this
+ * `log_id("x")` matches `logName` ending in `/logs/` + the URL-encoded id; an ordered comparison
+ * compares numbers numerically and `severity` by LogSeverity rank (DEFAULT < DEBUG < INFO < NOTICE <
+ * WARNING < ERROR < CRITICAL < ALERT < EMERGENCY), and is false on a missing field. How Cloud
+ * Logging orders a number against a string value is not documented as far as we found: an ordered
+ * comparison on a string field (other than severity) throws. Anything outside this
  * subset throws rather than being guessed.
  */
 
@@ -68,8 +72,16 @@ export function compileFilter(filter: string): Predicate {
     }
     if (t.kind !== 'word') throw new Error(`expected a field, got ${t.text}`);
     const op = tokens[i++];
-    if (op?.kind !== 'op' || !['=', '!=', ':'].includes(op.text)) throw new Error(`unsupported comparison after ${t.text}: ${op?.text ?? 'end'} (global restrictions are not supported)`);
     const path = fieldPath(t.text);
+    if (op?.kind === 'op' && ORDERED.has(op.text)) {
+      const values = valueExpr();
+      const ordered = (e: Entry) => {
+        const actual = lookup(e, path);
+        return actual !== undefined && values((v) => compareOrdered(path, actual, op.text, v));
+      };
+      return ordered;
+    }
+    if (op?.kind !== 'op' || !['=', '!=', ':'].includes(op.text)) throw new Error(`unsupported comparison after ${t.text}: ${op?.text ?? 'end'} (global restrictions are not supported)`);
     if (op.text === ':' && peek()?.kind === 'op' && peek()!.text === '*') {
       i += 1;
       return (e) => lookup(e, path) !== undefined;
@@ -87,6 +99,11 @@ export function compileFilter(filter: string): Predicate {
     const t = tokens[i++];
     if (t === undefined) throw new Error('comparison without a value');
     if (t.kind === 'string' || t.kind === 'word') return (test) => test(t.text);
+    // A negative number: `-` followed by a numeric word.
+    if (t.kind === 'op' && t.text === '-' && peek()?.kind === 'word' && /^[0-9.]+$/.test(peek()!.text)) {
+      const n = `-${tokens[i++].text}`;
+      return (test) => test(n);
+    }
     if (t.kind === 'paren' && t.text === '(') {
       const alternatives = [valueExpr()];
       let joiner: 'OR' | 'AND' | undefined;
@@ -132,13 +149,16 @@ function tokenize(filter: string): Token[] {
     } else if (c === '(' || c === ')') {
       tokens.push({ kind: 'paren', text: c });
       pos += 1;
-    } else if (filter.startsWith('!=', pos)) {
-      tokens.push({ kind: 'op', text: '!=' });
+    } else if (filter.startsWith('!=', pos) || filter.startsWith('<=', pos) || filter.startsWith('>=', pos)) {
+      tokens.push({ kind: 'op', text: filter.slice(pos, pos + 2) });
       pos += 2;
+    } else if (c === '<' || c === '>') {
+      tokens.push({ kind: 'op', text: c });
+      pos += 1;
     } else if ('=:*-'.includes(c)) {
       tokens.push({ kind: 'op', text: c });
       pos += 1;
-    } else if (/[<>~]/.test(c)) {
+    } else if (c === '~') {
       throw new Error(`operator ${c} is not supported`);
     } else {
       // A field path (quoted segments allowed: labels."a/b") or a bare value.
@@ -183,4 +203,27 @@ function has(actual: unknown, expected: string): boolean {
   if (Array.isArray(actual)) return actual.some((a) => has(a, expected));
   if (typeof actual === 'string') return actual.toLowerCase().includes(expected.toLowerCase());
   return equals(actual, expected);
+}
+
+const ORDERED = new Set(['<', '<=', '>', '>=']);
+const SEVERITIES = ['DEFAULT', 'DEBUG', 'INFO', 'NOTICE', 'WARNING', 'ERROR', 'CRITICAL', 'ALERT', 'EMERGENCY'];
+
+function rank(path: readonly string[], value: unknown): number {
+  if (path.length === 1 && path[0] === 'severity' && typeof value === 'string') {
+    const r = SEVERITIES.indexOf(value.toUpperCase());
+    if (r < 0) throw new Error(`unknown severity ${value}`);
+    return r;
+  }
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+  throw new Error(`ordered comparison on ${path.join('.')} with a non-numeric value ${JSON.stringify(value)} is not supported`);
+}
+
+function compareOrdered(path: readonly string[], actual: unknown, op: string, expected: string): boolean {
+  if (!(path.length === 1 && path[0] === 'severity') && typeof actual !== 'number') {
+    throw new Error(`ordered comparison on the non-number ${path.join('.')}=${JSON.stringify(actual)} is not supported`);
+  }
+  const a = rank(path, actual);
+  const b = rank(path, expected);
+  return op === '<' ? a < b : op === '<=' ? a <= b : op === '>' ? a > b : a >= b;
 }

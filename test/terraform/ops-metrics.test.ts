@@ -1,0 +1,401 @@
+/**
+ * The audit module's operability metrics, alerts and dashboard (issue 16): every metric filter is
+ * rendered from the HCL and evaluated against entries shaped exactly as Cloud Run stores them.
+ * The lines come from our writers: the real token function (over real sockets against the
+ * emulator) for what it writes today, and the real audit-log / ops-log writers fed with entries
+ * of the ops contract's shape for the fields being added in parallel (branch h16-fields).
+ */
+import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalStack, type LocalStack } from '../../scripts/local-stack.js';
+import { createAuditLog, type AuditEntry } from '../../shared/audit-log.js';
+import { createOpsLog } from '../../shared/ops-log.js';
+import { createCapture, type Capture } from '../support/capture.js';
+import { requestLogEntry, storedEntry, type Workload } from './lib/cloud-run-entry.js';
+import { instanceFilters } from './lib/for-each-filters.js';
+import { locals, resources, loadTree, type Json, type TfTree } from './lib/hcl-tree.js';
+import { compileFilter, type Entry, type Predicate } from './lib/log-filter.js';
+
+const ROOT = fileURLToPath(new URL('../../terraform', import.meta.url));
+const MODULE = fileURLToPath(new URL('../../terraform/modules/audit', import.meta.url));
+const PROJECT = 'tvs-prod';
+const TOKEN: Workload = { project: PROJECT, service: 'tvs-token' };
+const ROTATE: Workload = { project: PROJECT, service: 'tvs-rotate' };
+const OTHER: Workload = { project: PROJECT, service: 'billing-api' };
+const VARS = { project_id: PROJECT, token_service_name: TOKEN.service, function_service_names: [TOKEN.service, ROTATE.service, 'tvs-rotate-on-event'] };
+const GEMINI = 'gemini-caller@tvs-local.iam.gserviceaccount.com';
+const WORKLOAD = 'workload@tvs-local.iam.gserviceaccount.com';
+
+let tree: TfTree;
+let stack: LocalStack;
+let audit: Capture;
+let counters: Record<string, Predicate>;
+let distributions: Record<string, Predicate>;
+/** Real lines of the token function: a minted grant, the same request answered from the cache, a refusal. */
+const real: Record<'miss' | 'hit' | 'denied', string> = {} as never;
+
+const token = (line: string, w: Workload = TOKEN): Entry => storedEntry(line, w, 'stdout');
+const rotate = (line: string, w: Workload = ROTATE): Entry => storedEntry(line, w, 'stderr');
+
+/** What a label or value extractor EXTRACT(path) yields for a stored entry (undefined: no value). */
+function extract(extractor: string, entry: Entry): string | number | boolean | undefined {
+  const m = /^EXTRACT\(([\w.]+)\)$/.exec(extractor);
+  if (!m) throw new Error(`extractor ${extractor} not supported`);
+  let v: unknown = entry;
+  for (const k of m[1].split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : undefined;
+}
+
+/** A local map of the audit module (hcl2json output), e.g. the labels of the counters. */
+function localMap(name: string): Record<string, Json> {
+  const v = locals(tree, 'modules/audit').get(name);
+  expect(v !== null && typeof v === 'object' && !Array.isArray(v), `local.${name} is a map`).toBe(true);
+  return v as Record<string, Json>;
+}
+
+/**
+ * One audit line written by the real audit-log writer. TODO(h16-fields): `mint` ({backend,
+ * latencyMs, attempts}) and `upstream` are not in AuditEntry yet; once h16-fields lands, the
+ * entries with them must come from the token function's request path (a minted grant, an
+ * upstream failure) instead of this writer call.
+ */
+async function auditLine(entry: AuditEntry & { mint?: { backend: 'key' | 'keyless'; latencyMs: number; attempts: number }; upstream?: string }): Promise<string> {
+  const lines: string[] = [];
+  const transport = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const log = createAuditLog({ logName: 'token-vending-audit', projectId: PROJECT, transport });
+  log.write(entry);
+  await log.flush();
+  expect(lines).toHaveLength(1);
+  return lines[0];
+}
+
+const grant = (over: Partial<AuditEntry> = {}): AuditEntry => ({
+  decision: 'granted',
+  reason: 'RULE_MATCHED',
+  action: 'generateAccessToken',
+  httpStatus: 200,
+  requestId: 'r-1',
+  rule: 'gemini',
+  cacheHit: false,
+  latencyMs: 120,
+  target: { serviceAccount: GEMINI, backend: 'keyless' },
+  ...over,
+});
+
+/**
+ * One rotation_health line written by the real ops-log writer, with the contract's fields.
+ * TODO(h16-fields): once the rotator writes rotation_health, produce these from a real sweep;
+ * the booleans `overdue`, `stuck` and `credentialTooOld` are requested from the writer (a log
+ * filter cannot compare two fields): overdue = dueInSeconds < -graceSeconds, stuck =
+ * phaseAgeSeconds > claimTtlSeconds, credentialTooOld = credentialAgeSeconds > periodSeconds + graceSeconds.
+ */
+function health(over: Record<string, unknown> = {}): string {
+  const fields = {
+    event: 'rotation_health',
+    secret: `projects/${PROJECT}/secrets/gemini-key`,
+    kind: 'sa-key',
+    outcome: 'not_due',
+    phase: 'idle',
+    credentialAgeSeconds: 86_400,
+    dueInSeconds: 2_505_600,
+    periodSeconds: 2_592_000,
+    graceSeconds: 86_400,
+    phaseAgeSeconds: null,
+    claimTtlSeconds: 900,
+    overdue: false,
+    stuck: false,
+    credentialTooOld: false,
+    ...over,
+  };
+  const due = fields.dueInSeconds as number | null;
+  // The contract's severity rule: ERROR when failed, WARNING when overdue by more than grace, else INFO.
+  const severity = fields.outcome === 'failed' ? 'ERROR' : due !== null && due < -fields.graceSeconds ? 'WARNING' : 'INFO';
+  const lines: string[] = [];
+  createOpsLog('rotate', (l) => lines.push(l))(severity, `rotation health of ${String(fields.secret)}: ${String(fields.outcome)}`, fields);
+  return lines[0].trimEnd();
+}
+
+async function call(path: string, init: RequestInit): Promise<number> {
+  const res = await fetch(`${stack.tokenUrl}${path}`, { method: 'POST', ...init });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+async function lastAuditLine(): Promise<string> {
+  await stack.token.flushAudit();
+  const lines = audit.text().split('\n').filter(Boolean);
+  return lines[lines.length - 1];
+}
+
+beforeAll(async () => {
+  tree = await loadTree(ROOT);
+  counters = {};
+  distributions = {};
+  for (const r of resources(tree, 'google_logging_metric').filter((x) => x.file.dir === 'modules/audit')) {
+    const target = r.name === 'ops_distribution' ? distributions : r.name === 'ops_counter' ? counters : undefined;
+    if (!target) continue;
+    for (const [key, filter] of Object.entries(instanceFilters(tree, r, VARS))) target[key] = compileFilter(filter);
+  }
+  audit = createCapture();
+  stack = await startLocalStack({ auditTransport: audit.stream, opsLogWrite: () => {} });
+  const access = `/v1/projects/-/serviceAccounts/${GEMINI}:generateAccessToken`;
+  const subject = stack.emulator.state.serviceAccounts.get(WORKLOAD)!;
+  const idToken = await stack.emulator.state.signingKeys.signIdToken({ audience: stack.tokenUrl, subject });
+  const init = { headers: { 'content-type': 'application/json', authorization: `Bearer ${idToken}` }, body: JSON.stringify({ scope: ['https://www.googleapis.com/auth/cloud-platform'] }) };
+  expect(await call(access, init)).toBe(200);
+  real.miss = await lastAuditLine();
+  expect(await call(access, init)).toBe(200);
+  real.hit = await lastAuditLine();
+  expect(await call(access, { headers: { 'content-type': 'application/json' }, body: init.body })).toBe(401);
+  real.denied = await lastAuditLine();
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('the real token function lines the metrics are built on', () => {
+  it('writes a minted grant, a cache hit of the same request and a refusal', () => {
+    expect(JSON.parse(real.miss)).toMatchObject({ decision: 'granted', cacheHit: false });
+    expect(JSON.parse(real.hit)).toMatchObject({ decision: 'granted', cacheHit: true, latencyMs: expect.any(Number) });
+    expect(JSON.parse(real.denied)).toMatchObject({ decision: 'denied', httpStatus: 401 });
+  });
+});
+
+describe('token decisions (counter by decision, reason, rule, cache hit)', () => {
+  it('counts every token decision of the token service once, with its labels', () => {
+    const labels = localMap('ops_counter_labels').token_decisions as Record<string, string>;
+    for (const line of [real.miss, real.hit, real.denied]) {
+      const e = token(line);
+      expect(counters.token_decisions(e)).toBe(true);
+      const p = e.jsonPayload as Record<string, unknown>;
+      expect(extract(labels.decision, e)).toBe(p.decision);
+      expect(extract(labels.reason, e)).toBe(p.reason);
+      expect(extract(labels.cache_hit, e)).toBe(p.cacheHit);
+    }
+    expect(extract(labels.rule, token(real.miss))).toBe((JSON.parse(real.miss) as { rule: string }).rule);
+    expect(String(extract(labels.cache_hit, token(real.hit)))).toBe('true');
+  });
+
+  it('ignores other services, the rotator and ops lines', () => {
+    expect(counters.token_decisions(token(real.miss, OTHER))).toBe(false);
+    expect(counters.token_decisions(token(real.miss, ROTATE))).toBe(false);
+    expect(counters.token_decisions(rotate(health(), TOKEN))).toBe(false);
+  });
+});
+
+describe('mint latency and upstream attempts (distributions by backend)', () => {
+  it('take one value per minted request, from jsonPayload.mint, labelled by backend', async () => {
+    const dist = localMap('ops_distributions') as Record<string, { value: string; labels: Record<string, string> }>;
+    for (const backend of ['key', 'keyless'] as const) {
+      const e = token(await auditLine({ ...grant(), mint: { backend, latencyMs: 87, attempts: 2 } }));
+      expect(distributions.mint_latency(e)).toBe(true);
+      expect(distributions.upstream_attempts(e)).toBe(true);
+      expect(extract(dist.mint_latency.value, e)).toBe(87);
+      expect(extract(dist.upstream_attempts.value, e)).toBe(2);
+      expect(extract(dist.mint_latency.labels.backend, e)).toBe(backend);
+      expect(extract(dist.upstream_attempts.labels.backend, e)).toBe(backend);
+    }
+    // A request that failed after trying upstream minted too.
+    const failed = token(await auditLine({ ...grant({ decision: 'error', reason: 'UPSTREAM_UNAVAILABLE', httpStatus: 503 }), mint: { backend: 'key', latencyMs: 3000, attempts: 3 }, upstream: 'token_endpoint' }));
+    expect(distributions.mint_latency(failed)).toBe(true);
+  });
+
+  it('take nothing from cache hits, refusals before minting, or other services', async () => {
+    for (const d of [distributions.mint_latency, distributions.upstream_attempts]) {
+      expect(d(token(real.hit))).toBe(false);
+      expect(d(token(real.denied))).toBe(false);
+      expect(d(token(await auditLine({ ...grant(), mint: { backend: 'key', latencyMs: 5, attempts: 1 } }), OTHER))).toBe(false);
+    }
+  });
+});
+
+describe('upstream errors (counter by upstream)', () => {
+  it('counts errors caused by each upstream, labelled by it', async () => {
+    const labels = localMap('ops_counter_labels').upstream_errors as Record<string, string>;
+    for (const upstream of ['token_endpoint', 'iam_credentials', 'secret_manager', 'sts']) {
+      const e = token(await auditLine({ ...grant({ decision: 'error', reason: 'UPSTREAM_UNAVAILABLE', httpStatus: 503 }), upstream }));
+      expect(counters.upstream_errors(e)).toBe(true);
+      expect(extract(labels.upstream, e)).toBe(upstream);
+    }
+  });
+
+  it('ignores errors not caused by an upstream, grants, refusals and other services', async () => {
+    expect(counters.upstream_errors(token(await auditLine(grant({ decision: 'error', reason: 'POLICY_STALE', httpStatus: 503 }))))).toBe(false);
+    expect(counters.upstream_errors(token(real.miss))).toBe(false);
+    expect(counters.upstream_errors(token(real.denied))).toBe(false);
+    const e = await auditLine({ ...grant({ decision: 'error', reason: 'UPSTREAM_UNAVAILABLE', httpStatus: 503 }), upstream: 'sts' });
+    expect(counters.upstream_errors(token(e, OTHER))).toBe(false);
+  });
+});
+
+describe('cache-hit latency (distribution) and slow cache hits (the latency SLO bad events)', () => {
+  it('the distribution takes every cache hit and no miss', () => {
+    expect(distributions.cache_hit_latency(token(real.hit))).toBe(true);
+    expect(distributions.cache_hit_latency(token(real.miss))).toBe(false);
+    expect(distributions.cache_hit_latency(token(real.denied))).toBe(false);
+  });
+
+  it('counts a cache hit at or over 50 ms as bad, under 50 ms as good, and never a miss', async () => {
+    const hit = (latencyMs: number) => auditLine(grant({ cacheHit: true, latencyMs }));
+    expect(counters.slow_cache_hits(token(await hit(50)))).toBe(true);
+    expect(counters.slow_cache_hits(token(await hit(812)))).toBe(true);
+    expect(counters.slow_cache_hits(token(await hit(49)))).toBe(false);
+    expect(counters.slow_cache_hits(token(await hit(0)))).toBe(false);
+    expect(counters.slow_cache_hits(token(await auditLine(grant({ cacheHit: false, latencyMs: 900 }))))).toBe(false);
+    expect(counters.slow_cache_hits(token(await hit(80), OTHER))).toBe(false);
+    // The real cache hit, answered from memory in the test, is within the SLO.
+    const realHit = JSON.parse(real.hit) as { latencyMs: number };
+    expect(counters.slow_cache_hits(token(real.hit))).toBe(realHit.latencyMs >= 50);
+  });
+});
+
+describe('token requests and 5xx (Cloud Run request log: the availability SLO)', () => {
+  it('counts every request of the token service, and 5xx as bad', () => {
+    for (const status of [200, 400, 401, 403, 429, 499]) {
+      expect(counters.token_requests(requestLogEntry(TOKEN, status, '/v1/token'))).toBe(true);
+      expect(counters.token_5xx(requestLogEntry(TOKEN, status, '/v1/token'))).toBe(false);
+    }
+    for (const status of [500, 502, 503, 504]) {
+      expect(counters.token_requests(requestLogEntry(TOKEN, status, '/v1/token'))).toBe(true);
+      expect(counters.token_5xx(requestLogEntry(TOKEN, status, '/v1/token'))).toBe(true);
+    }
+  });
+
+  it("ignores other services and the function's own lines (which would count a request twice)", async () => {
+    expect(counters.token_5xx(requestLogEntry(OTHER, 503, '/v1/token'))).toBe(false);
+    expect(counters.token_requests(requestLogEntry(OTHER, 200, '/v1/token'))).toBe(false);
+    const error = token(await auditLine(grant({ decision: 'error', reason: 'POLICY_STALE', httpStatus: 503 })));
+    expect(counters.token_5xx(error)).toBe(false);
+    expect(counters.token_requests(token(real.miss))).toBe(false);
+  });
+});
+
+describe('rotation health', () => {
+  const failed = () => health({ outcome: 'failed', phase: 'created', phaseAgeSeconds: 30, lastError: { code: 'FAILED_PRECONDITION', reason: 'VERIFY_FAILED' } });
+  const overdue = () => health({ outcome: 'not_due', dueInSeconds: -90_000, overdue: true });
+  const stuck = () => health({ outcome: 'in_progress', phase: 'verified', phaseAgeSeconds: 901, stuck: true });
+  const tooOld = () => health({ credentialAgeSeconds: 2_678_401, dueInSeconds: -86_401, overdue: true, credentialTooOld: true });
+
+  it('a failed run: counted by secret, with its reason', () => {
+    const labels = localMap('ops_counter_labels').rotation_run_failed as Record<string, string>;
+    const e = rotate(failed());
+    expect(e.severity).toBe('ERROR');
+    expect(counters.rotation_run_failed(e)).toBe(true);
+    expect(extract(labels.secret, e)).toBe(`projects/${PROJECT}/secrets/gemini-key`);
+    expect(extract(labels.reason, e)).toBe('VERIFY_FAILED');
+    for (const other of [health(), health({ outcome: 'rotated' }), overdue(), stuck()]) expect(counters.rotation_run_failed(rotate(other))).toBe(false);
+    expect(counters.rotation_run_failed(rotate(failed(), OTHER))).toBe(false);
+    expect(counters.rotation_run_failed(rotate(failed(), { ...ROTATE, service: 'tvs-rotate-on-event' }))).toBe(true);
+  });
+
+  it('overdue by more than grace: by the contract severity WARNING, or the overdue flag when the run also failed', () => {
+    const e = rotate(overdue());
+    expect(e.severity).toBe('WARNING');
+    expect(counters.rotation_overdue(e)).toBe(true);
+    // Failed and overdue: severity is ERROR, the flag still says overdue.
+    expect(counters.rotation_overdue(rotate(health({ outcome: 'failed', dueInSeconds: -90_000, overdue: true })))).toBe(true);
+    // Overdue within grace, not due, failed but not overdue: not counted.
+    expect(counters.rotation_overdue(rotate(health({ dueInSeconds: -3600 })))).toBe(false);
+    expect(counters.rotation_overdue(rotate(health()))).toBe(false);
+    expect(counters.rotation_overdue(rotate(failed()))).toBe(false);
+    expect(counters.rotation_overdue(rotate(overdue(), OTHER))).toBe(false);
+    // Another ops line at WARNING is not rotation health.
+    const lines: string[] = [];
+    createOpsLog('rotate', (l) => lines.push(l))('WARNING', 'slow upstream', { event: 'upstream_slow' });
+    expect(counters.rotation_overdue(rotate(lines[0].trimEnd()))).toBe(false);
+  });
+
+  it('stuck in a phase longer than the claim TTL', () => {
+    expect(counters.rotation_stuck(rotate(stuck()))).toBe(true);
+    expect(counters.rotation_stuck(rotate(health({ outcome: 'in_progress', phase: 'verified', phaseAgeSeconds: 899 })))).toBe(false);
+    expect(counters.rotation_stuck(rotate(health()))).toBe(false);
+    expect(counters.rotation_stuck(rotate(stuck(), OTHER))).toBe(false);
+    const labels = localMap('ops_counter_labels').rotation_stuck as Record<string, string>;
+    expect(extract(labels.phase, rotate(stuck()))).toBe('verified');
+  });
+
+  it('credential older than period plus grace', () => {
+    expect(counters.credential_too_old(rotate(tooOld()))).toBe(true);
+    expect(counters.credential_too_old(rotate(health({ credentialAgeSeconds: 2_600_000 })))).toBe(false);
+    expect(counters.credential_too_old(rotate(overdue()))).toBe(false);
+    expect(counters.credential_too_old(rotate(tooOld(), OTHER))).toBe(false);
+  });
+
+  it('no rotation metric counts token decisions', () => {
+    for (const m of ['rotation_run_failed', 'rotation_overdue', 'rotation_stuck', 'credential_too_old']) {
+      for (const line of Object.values(real)) expect(counters[m](token(line)), m).toBe(false);
+    }
+  });
+});
+
+describe('alerts', () => {
+  it('every alert policy of the module notifies var.notification_channels', () => {
+    const alerts = resources(tree, 'google_monitoring_alert_policy').filter((a) => a.file.dir === 'modules/audit');
+    expect(alerts.length).toBeGreaterThanOrEqual(5);
+    for (const a of alerts) expect(a.body.notification_channels, a.name).toBe('${var.notification_channels}');
+  });
+
+  it('each count alert watches its metric, and every metric behind one exists with a filter', () => {
+    const alerts = localMap('ops_alerts');
+    expect(Object.keys(alerts).sort()).toEqual(['credential_too_old', 'rotation_overdue', 'rotation_run_failed', 'rotation_stuck', 'upstream_errors']);
+    for (const [key, a] of Object.entries(alerts)) {
+      expect(counters[key], key).toBeDefined();
+      expect(JSON.stringify(a)).toMatch(/"doc":"[^"]{60,}/);
+    }
+    const ops = resources(tree, 'google_monitoring_alert_policy').find((a) => a.name === 'ops')!;
+    expect(JSON.stringify(ops.body)).toContain('google_logging_metric.ops_counter[each.key].name');
+  });
+
+  it('burn alerts: both SLOs, a fast and a slow window pair, bad over total from existing counters', () => {
+    const slos = localMap('slos') as Record<string, { bad: string; total: string }>;
+    expect(Object.keys(slos).sort()).toEqual(['availability', 'cache_hit_latency']);
+    expect(slos.availability.bad).toBe('token_5xx');
+    expect(slos.availability.total).toContain('_token_requests');
+    expect(slos.cache_hit_latency.bad).toBe('slow_cache_hits');
+    expect(slos.cache_hit_latency.total).toContain('_token_decisions');
+    expect(slos.cache_hit_latency.total).toContain('metric.label.cache_hit="true"');
+    const windows = localMap('burn_windows') as Record<string, { long: string; short: string; factor: number }>;
+    expect(windows).toEqual({ fast: { long: '3600s', short: '300s', factor: 14.4 }, slow: { long: '21600s', short: '1800s', factor: 6 } });
+    const burn = resources(tree, 'google_monitoring_alert_policy').find((a) => a.name === 'slo_burn')!;
+    expect(burn.body.combiner).toBe('AND');
+    const text = JSON.stringify(burn.body);
+    expect(text).toContain('denominator_filter');
+    expect(text).toContain('google_logging_metric.ops_counter[each.value.bad].name');
+  });
+});
+
+describe('the dashboard', () => {
+  const template = readFileSync(`${MODULE}/dashboard.json.tftpl`, 'utf8');
+  const metricNames = () => [...Object.keys(counters), ...Object.keys(distributions), 'policy_reload_failures'];
+
+  it('renders to JSON a Monitoring dashboard accepts: a title and a mosaic of charts', () => {
+    const rendered = template.replaceAll(/\$\{metrics\.(\w+)\}/g, (_m, k: string) => `tvs_${k}`).replaceAll('${title}', 'Token vending (tvs)').replaceAll('$${', '${');
+    expect(rendered).not.toMatch(/\$\{(?!metric\.labels\.)/);
+    const dash = JSON.parse(rendered) as { displayName: string; mosaicLayout: { columns: number; tiles: Array<{ xPos: number; width: number; widget: { title: string } }> } };
+    expect(dash.displayName).toBe('Token vending (tvs)');
+    for (const t of dash.mosaicLayout.tiles) expect(t.xPos + t.width).toBeLessThanOrEqual(dash.mosaicLayout.columns);
+    const titles = dash.mosaicLayout.tiles.map((t) => t.widget.title).join(' | ');
+    for (const s of ['decisions by reason', 'Cache hit ratio', 'Mint latency p50 / p99 by backend', 'Upstream errors', '5xx', 'Policy reload failures', 'Rotation health']) expect(titles).toContain(s);
+  });
+
+  it('charts only metrics the module defines, and all of them', () => {
+    const used = new Set([...template.matchAll(/\$\{metrics\.(\w+)\}/g)].map((m) => m[1]));
+    const defined = new Set(metricNames());
+    for (const k of used) expect(defined.has(k), k).toBe(true);
+    for (const k of defined) expect(used.has(k), k).toBe(true);
+  });
+
+  it('is a google_monitoring_dashboard whose JSON comes from that template file', () => {
+    const d = resources(tree, 'google_monitoring_dashboard').filter((r) => r.file.dir === 'modules/audit');
+    expect(d).toHaveLength(1);
+    expect(JSON.stringify(d[0].body.dashboard_json)).toContain('dashboard.json.tftpl');
+  });
+});
