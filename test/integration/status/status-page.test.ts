@@ -137,7 +137,7 @@ describe.skipIf(!HAVE_CHROMIUM)(
             rows.some((r) => r.includes(secret) && !r.includes('unknown'))
           );
         },
-        [SECRET],
+        ['/secrets/gemini-caller-key'],
       );
 
       const table = async (id: string) =>
@@ -159,15 +159,25 @@ describe.skipIf(!HAVE_CHROMIUM)(
       const ms: number = miss.mint?.latencyMs ?? miss.latencyMs;
       expect(latency[0].slice(2).map(Number)).toEqual([ms, ms, ms]);
 
-      // The forced rotation: its phase as the rotator keeps it, next due one period after the rotation.
+      // The forced rotation, next due one period after it. Where the rotator writes `rotation_health`
+      // lines (issue 16's contract), the row is that line's; before, the state it keeps in annotations.
       expect(report.secrets[0].outcome).toBeDefined();
-      const secret = stack.emulator.state.secrets.getSecret(SECRET);
-      const state = parseRotationState(secret.annotations);
+      const state = parseRotationState(stack.emulator.state.secrets.getSecret(SECRET).annotations);
       expect(state.rotatedAtMs).toBe(t0);
-      const row = (await table('rotation')).find((r) => r[0] === SECRET)!;
-      expect(row[1]).toBe('sa-key');
-      expect(row[3]).toBe(state.phase);
-      expect(row[4]).toBe(new Date(t0 + 2_592_000_000).toISOString());
+      const health = ops
+        .entries()
+        .filter(
+          (e) => e.event === 'rotation_health' && String(e.secret).endsWith('/secrets/gemini-caller-key'),
+        )
+        .at(-1);
+      const rows = await table('rotation');
+      const row = rows.find((r) => r[0] === (health?.secret ?? SECRET));
+      expect(row, JSON.stringify(rows)).toBeDefined();
+      expect(row![1]).toBe('sa-key');
+      if (health)
+        expect([row![2], row![3], row![5]]).toEqual([health.outcome, health.phase, 'rotation_health']);
+      else expect([row![3], row![5]]).toEqual([state.phase, 'state']);
+      expect(row![4]).toBe(new Date(t0 + 2_592_000_000).toISOString());
 
       // Nothing secret on the page: no token, no caller identity token, no key material.
       const html = await page.content();
