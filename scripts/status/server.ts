@@ -40,6 +40,11 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
     res.setHeader('Content-Security-Policy', STATUS_CSP);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
+    // DNS rebinding: a web page whose name resolves to 127.0.0.1 would send its own Host; answer loopback names only.
+    if (!/^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/i.test(req.headers.host ?? '')) {
+      res.writeHead(421, { 'Content-Type': 'text/plain' }).end('misdirected request');
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;
