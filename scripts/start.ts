@@ -3,10 +3,14 @@
  * Ports: TOKEN_PORT (8080), ROTATE_PORT (8081), EMULATOR_HTTP_PORT (8085), EMULATOR_GRPC_PORT (8086); HOST (127.0.0.1).
  * EMULATOR_SEED (a seed JSON) and ROTATION_BINDINGS_FILE (its rotation binding JSON) replace the demo's;
  * TVS_POLICY_FILE (JSON or YAML) replaces the demo policy, e.g. with a recipe's rule from docs/recipes.md.
+ * STATUS_PORT (8087): the status page, http://127.0.0.1:STATUS_PORT/status (always loopback).
  */
 import { readFileSync } from 'node:fs';
 import { startEmulator } from '../emulator/index.js';
-import { startLocalStack } from './local-stack.js';
+import { localRotateEnv, startLocalStack } from './local-stack.js';
+import { createStatusTee, emulatorRotationState } from './status/index.js';
+import { startStatusServer } from './status/server.js';
+import { loadRotateConfig } from '../shared/rotate-config.js';
 
 const port = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -30,13 +34,32 @@ process.env.GCE_METADATA_HOST = emulator.metadataHost;
 // The demo seed marks its key secrets managed (as Terraform's secrets module does); what each
 // one rotates comes from the binding, as in production: ROTATION_BINDINGS_FILE (JSON) or the demo's.
 const bindingsFile = process.env.ROTATION_BINDINGS_FILE;
+// The status page reads the same audit and ops lines that are printed below (and that the production log metrics count).
+const tee = createStatusTee();
 const stack = await startLocalStack({
+  auditTransport: tee.auditTransport,
+  opsLogWrite: tee.opsLogWrite,
   emulator,
   host,
   tokenPort: port('TOKEN_PORT', 8080),
   rotatePort: port('ROTATE_PORT', 8081),
   ...(process.env.TVS_POLICY_FILE ? { env: { TVS_POLICY_FILE: process.env.TVS_POLICY_FILE } } : {}),
   ...(bindingsFile ? { rotateEnv: { TVS_ROTATION_BINDINGS: readFileSync(bindingsFile, 'utf8') } } : {}),
+});
+
+const status = await startStatusServer({
+  aggregator: tee.aggregator,
+  rotationState: emulatorRotationState(
+    emulator,
+    loadRotateConfig(
+      localRotateEnv(
+        emulator,
+        stack.rotateUrl,
+        ...(bindingsFile ? [readFileSync(bindingsFile, 'utf8')] : []),
+      ),
+    ).bindings,
+  ),
+  port: port('STATUS_PORT', 8087),
 });
 
 const token = stack.tokenUrl.replace('//127.0.0.1:', '//localhost:');
@@ -52,6 +75,7 @@ Token vending service — local stack (everything Google is the emulator; nothin
   Secret Manager     ${emulator.grpcEndpoint} (gRPC)
   metadata server    GCE_METADATA_HOST=${emulator.metadataHost}   identity: workload@tvs-local.iam.gserviceaccount.com
   policy             ${stack.env.TVS_POLICY_FILE}
+  status page        ${status.url}   decisions, cache hit ratio, mint latency, rotation (this process only)
   CI issuers         ${emulator.httpUrl}/issuers/{github-actions,gitlab,kubernetes}   (trusted; recipes: docs/recipes.md)
 
 Try it:
@@ -90,8 +114,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    void stack
-      .stop()
+    void Promise.all([stack.stop(), status.stop()])
       .then(() => emulator.stop())
       .finally(() => process.exit(0));
   });
