@@ -27,7 +27,7 @@ export function writeAudit(
   const latencyMs = nowMs - ctx.startedAtMs;
   const full: TokenAuditEntry = { ...entry, requestId: ctx.requestId, latencyMs };
   if (ctx.serverlessAuthorization) full.serverlessAuthorizationHeader = true;
-  audit.write(full, { trace: ctx.trace });
+  audit.write(full, { trace: ctx.trace, spanId: ctx.spanId, traceSampled: ctx.traceSampled });
 }
 
 /** The entry of a granted request: the rule that allowed it and the token's fingerprint, never the token. */
