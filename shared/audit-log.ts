@@ -42,6 +42,10 @@ export interface AuditEntry {
     version?: number;
     trigger?: string;
   };
+  /** Issue 16: the mint this request started (cache miss): backend, upstream time incl. retries, attempts. */
+  mint?: { backend: 'key' | 'keyless'; latencyMs: number; attempts: number };
+  /** Issue 16: on `error` entries caused by an upstream, which one. */
+  upstream?: 'token_endpoint' | 'iam_credentials' | 'secret_manager' | 'sts';
 }
 
 export interface AuditContext {
