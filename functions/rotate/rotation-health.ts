@@ -5,6 +5,7 @@
  */
 import type { Severity } from '../../shared/ops-log.js';
 import type { RotationBinding } from '../../shared/rotation-binding.js';
+import type { SecretReport } from './report.js';
 import type { RotationState } from './state.js';
 
 export type RotationOutcome = 'rotated' | 'not_due' | 'in_progress' | 'failed' | 'skipped';
@@ -69,4 +70,27 @@ export function rotationHealth(
         ? 'WARNING'
         : 'INFO';
   return { severity, fields };
+}
+
+/**
+ * The run's outcome in the contract's terms: a completed rotation is `rotated`; a step of a
+ * rotation still under way (retire/purge pending, a grace running, another run holding the claim)
+ * is `in_progress`, or `not_due` once the secret is idle again; a dry run or an ignored event is
+ * `skipped`; a failure or a rollback is `failed`.
+ */
+export function healthOutcome(report: Pick<SecretReport, 'outcome' | 'phase'>): RotationOutcome {
+  switch (report.outcome) {
+    case 'rotated':
+      return 'rotated';
+    case 'not-due':
+      return 'not_due';
+    case 'failed':
+    case 'rolled-back':
+      return 'failed';
+    case 'planned':
+    case 'ignored':
+      return 'skipped';
+    default:
+      return report.phase === undefined || report.phase === 'idle' ? 'not_due' : 'in_progress';
+  }
 }
