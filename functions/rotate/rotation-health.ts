@@ -34,6 +34,8 @@ const seconds = (ms: number): number => Math.floor(ms / 1000);
  * - phaseAgeSeconds: how long the current non-idle phase's claim has been held, from the claim's
  *   expiry minus the claim TTL (the claim is taken, or renewed, when a phase starts); null when idle.
  *   A renewed claim restarts this clock: it measures time since the run last moved the secret.
+ *   With no claim held: `retiring` dates from `rotatedAtMs`, `purging` from `disabledAtMs`;
+ *   otherwise null (no timestamp recorded for that phase).
  */
 export function rotationHealth(
   secret: string,
@@ -46,7 +48,15 @@ export function rotationHealth(
 ): { severity: Severity; fields: RotationHealth } {
   const rotatedAtMs = state?.rotatedAtMs;
   const phase = state?.phase ?? 'idle';
-  const claimedAtMs = state?.claim ? state.claim.expiresAtMs - claimTtlMs : undefined;
+  // A held claim dates the phase; a released one leaves the phase's own timestamp (retiring starts
+  // at promotion, purging when the old version was disabled).
+  const claimedAtMs = state?.claim
+    ? state.claim.expiresAtMs - claimTtlMs
+    : phase === 'retiring'
+      ? state?.rotatedAtMs
+      : phase === 'purging'
+        ? state?.disabledAtMs
+        : undefined;
   const fields: RotationHealth = {
     event: 'rotation_health',
     secret,

@@ -81,5 +81,14 @@ describe('rotationHealth', () => {
     expect(h.fields.phase).toBe('verifying');
     expect(h.fields.phaseAgeSeconds).toBe(90);
     expect(h.fields).not.toHaveProperty('lastError');
+    const released = rotationHealth(
+      SECRET,
+      { phase: 'retiring', generation: 2, rotatedAtMs: NOW - 60_000 },
+      BINDING,
+      NOW,
+      'in_progress',
+      TTL,
+    );
+    expect(released.fields.phaseAgeSeconds).toBe(60);
   });
 });
