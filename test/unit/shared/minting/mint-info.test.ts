@@ -89,3 +89,35 @@ describe('mint info', () => {
     expect(upstreamOf(final)).toBeUndefined();
   });
 });
+
+describe('STS upstream tag', () => {
+  it('a lasting STS outage is tagged sts', async () => {
+    const { createDownscoper } = await import('../../../../shared/minting/downscoped-tokens.js');
+    const fetchImpl = (() =>
+      Promise.resolve(
+        new Response('{}', { status: 503, headers: { 'content-type': 'application/json' } }),
+      )) as typeof fetch;
+    const minter = {
+      accessToken: () => Promise.resolve({ token: 'source', expiresAtMs: 5_000_000, cacheHit: false }),
+    } as unknown as import('../../../../shared/minting/minter.js').Minter;
+    const d = createDownscoper({
+      minter,
+      stsUrl: 'https://sts.example.test/v1/token',
+      cache: { maxEntries: 10, refreshAheadMs: 1000, minRemainingMs: 1000 },
+      upstream: { deadlineMs: 5_000, maxAttempts: 2, baseDelayMs: 0, maxDelayMs: 0 },
+      fetchImpl,
+      now: () => 1_000_000,
+    });
+    const err = await d
+      .accessToken(KEYLESS, [A], 3600, {
+        accessBoundaryRules: [
+          {
+            availableResource: '//storage.googleapis.com/projects/_/buckets/b',
+            availablePermissions: ['inRole:roles/storage.objectViewer'],
+          },
+        ],
+      })
+      .catch((e: unknown) => e);
+    expect(upstreamOf(err)).toBe('sts');
+  });
+});
