@@ -42,11 +42,19 @@ export interface AuditEntry {
     version?: number;
     trigger?: string;
   };
+  /** Issue 16: the mint this request started (cache miss): backend, upstream time incl. retries, attempts. */
+  mint?: { backend: 'key' | 'keyless'; latencyMs: number; attempts: number };
+  /** Issue 16: on `error` entries caused by an upstream, which one. */
+  upstream?: 'token_endpoint' | 'iam_credentials' | 'secret_manager' | 'sts';
 }
 
 export interface AuditContext {
   /** `projects/P/traces/T`, so the entry joins the request's trace in Cloud Logging. */
   trace?: string;
+  /** 16 lower hex: the request's span (written as `logging.googleapis.com/spanId`). */
+  spanId?: string;
+  /** Whether the caller sampled the trace (`logging.googleapis.com/trace_sampled`). */
+  traceSampled?: boolean;
 }
 
 export interface AuditLog {
@@ -92,6 +100,8 @@ export function createAuditLog(options: {
       severity,
       labels: { component: 'token-vending', decision: entry.decision },
       ...(context?.trace ? { trace: context.trace } : {}),
+      ...(context?.trace && context.spanId ? { spanId: context.spanId } : {}),
+      ...(context?.trace && context.traceSampled !== undefined ? { traceSampled: context.traceSampled } : {}),
     };
     const json = new EntryCtor(metadata, {
       ...entry,
@@ -127,7 +137,13 @@ export function createAuditLog(options: {
 /** Fallback formatter with the same structured-logging fields, used only if the library cannot load. */
 class PlainEntry {
   constructor(
-    private readonly metadata: { severity: string; labels: Record<string, string>; trace?: string },
+    private readonly metadata: {
+      severity: string;
+      labels: Record<string, string>;
+      trace?: string;
+      spanId?: string;
+      traceSampled?: boolean;
+    },
     private readonly data: object,
   ) {}
   toStructuredJSON(): Record<string, unknown> {
@@ -136,6 +152,10 @@ class PlainEntry {
       severity: this.metadata.severity,
       'logging.googleapis.com/labels': this.metadata.labels,
       ...(this.metadata.trace ? { 'logging.googleapis.com/trace': this.metadata.trace } : {}),
+      ...(this.metadata.spanId ? { 'logging.googleapis.com/spanId': this.metadata.spanId } : {}),
+      ...(this.metadata.traceSampled !== undefined
+        ? { 'logging.googleapis.com/trace_sampled': this.metadata.traceSampled }
+        : {}),
       timestamp: new Date().toISOString(),
     };
   }

@@ -19,9 +19,10 @@ import { saKeyCredential } from './credentials/sa-key-credential.js';
 import { parseRotateNotice, RedeliverError, shouldRedeliver } from './event-handler.js';
 import { createRotateHttpHandler } from './http-handler.js';
 import { createInvokerCheck } from './invoker-check.js';
-import { reconcileSecret, type ReconcileDeps } from './reconcile-secret.js';
+import { reconcileSecret, stateAfterRun, type ReconcileDeps } from './reconcile-secret.js';
 import type { RunReport, SecretReport, Step } from './report.js';
 import { rotationAudit } from './rotation-audit.js';
+import { healthOutcome, rotationHealth } from './rotation-health.js';
 import type { CredentialKind } from './state.js';
 import { isManaged, sweep, type SweepRequest } from './sweep.js';
 
@@ -96,8 +97,24 @@ export function createRotateFunction(
     };
   };
 
+  const writeHealth = (report: SecretReport): void => {
+    const binding = config.bindings.get(report.secret);
+    if (binding === undefined) return; // not a managed secret of this deployment ('*', NOT_MANAGED)
+    const { severity, fields } = rotationHealth(
+      `projects/${config.projectId}/secrets/${report.secret}`,
+      stateAfterRun(report),
+      binding,
+      now(),
+      healthOutcome(report),
+      config.claimTtlMs,
+      report.error ? { code: report.error.code, reason: report.error.reason } : undefined,
+    );
+    log(severity, 'rotation health', { ...fields });
+  };
+
   const runSweep = async (request: SweepRequest = {}): Promise<RunReport> => {
     const report = await sweep(depsFor(request.dryRun ? 'dry-run' : 'sweep'), request);
+    for (const s of report.secrets) writeHealth(s); // issue 16: one rotation_health per secret
     log(report.ok ? 'INFO' : 'ERROR', 'rotation sweep finished', {
       runId: report.runId,
       dryRun: report.dryRun,
@@ -127,6 +144,7 @@ export function createRotateFunction(
       return undefined;
     }
     const report = await reconcileSecret(depsFor('event'), secret, { eventTimeMs: notice.timeMs });
+    writeHealth(report); // issue 16
     log(report.outcome === 'failed' ? 'ERROR' : 'INFO', 'rotation notice handled', {
       secret: report.secret,
       outcome: report.outcome,

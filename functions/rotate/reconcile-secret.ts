@@ -18,7 +18,7 @@ import type { RotationAudit, RotationAuditFields } from './rotation-audit.js';
 import { BusyError, ConflictError, SecretSession } from './secret-session.js';
 import type { RotationBindings } from '../../shared/rotation-binding.js';
 import { checkBinding } from './binding-check.js';
-import { AnnotationError, type CredentialKind } from './state.js';
+import { AnnotationError, type CredentialKind, type RotationState } from './state.js';
 import { claim } from './steps/claim.js';
 import type { StepContext } from './steps/context.js';
 import { create } from './steps/create.js';
@@ -49,6 +49,18 @@ export interface ReconcileOptions {
 }
 
 const MAX_MOVES = 12;
+
+// Issue 16: the state each report was made from, for its rotation_health line (see stateAfterRun).
+const statesAfterRun = new WeakMap<SecretReport, RotationState>();
+function remember(state: RotationState, report: SecretReport): SecretReport {
+  statesAfterRun.set(report, state);
+  return report;
+}
+
+/** The rotation state the run left the secret in, if the run got as far as reading it. */
+export function stateAfterRun(report: SecretReport): RotationState | undefined {
+  return statesAfterRun.get(report);
+}
 
 class HookAbort extends Error {
   constructor(override readonly cause: unknown) {
@@ -125,16 +137,17 @@ export async function reconcileSecret(
       }
     },
   };
-  const report = (outcome: SecretReport['outcome'], extra: Partial<SecretReport> = {}): SecretReport => ({
-    secret: session.secretId,
-    kind: session.config.kind,
-    outcome,
-    phase: session.state.phase,
-    actions,
-    ...(session.state.currentKey ? { currentKeyId: session.state.currentKey } : {}),
-    ...(foreignKeyIds.length > 0 ? { foreignKeyIds: [...foreignKeyIds] } : {}),
-    ...extra,
-  });
+  const report = (outcome: SecretReport['outcome'], extra: Partial<SecretReport> = {}): SecretReport =>
+    remember(session.state, {
+      secret: session.secretId,
+      kind: session.config.kind,
+      outcome,
+      phase: session.state.phase,
+      actions,
+      ...(session.state.currentKey ? { currentKeyId: session.state.currentKey } : {}),
+      ...(foreignKeyIds.length > 0 ? { foreignKeyIds: [...foreignKeyIds] } : {}),
+      ...extra,
+    });
 
   let outcome: SecretReport['outcome'] | undefined;
   let promoted: { newKeyId?: string; oldKeyId?: string; newVersion?: number } = {};

@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { InvalidArgumentError, NotFoundError } from '../../shared/errors.js';
+import { runWithRequestTrace, type RequestTraceSlot } from '../../shared/ops-log.js';
 import { requestContext, type FunctionRequest } from './http/request-context.js';
 import { sendGoogleError, sendJson } from './http/respond.js';
 import { matchRoute } from './http/route.js';
@@ -44,6 +45,20 @@ export function createTokenHandler(deps: TokenServices): TokenHandler {
       return;
     }
     const ctx = requestContext(req, deps.projectId, now());
+    // Issue 16: ops lines written while handling this request carry its trace; emptied when the response ends.
+    const slot: RequestTraceSlot = ctx.spanId
+      ? { trace: { trace: ctx.trace!, spanId: ctx.spanId, sampled: ctx.traceSampled === true } }
+      : {};
+    res.once('close', () => (slot.trace = undefined));
+    return runWithRequestTrace(slot, () => dispatch(route, req, res, ctx));
+  };
+
+  function dispatch(
+    route: Exclude<ReturnType<typeof matchRoute>, { error: unknown }>['route'],
+    req: FunctionRequest,
+    res: ServerResponse,
+    ctx: ReturnType<typeof requestContext>,
+  ): Promise<void> {
     switch (route.kind) {
       case 'oauthToken':
         return handleOAuthToken(deps, req, res, ctx);
@@ -53,6 +68,8 @@ export function createTokenHandler(deps: TokenServices): TokenHandler {
         return generateIdToken(deps, req, res, ctx, route.serviceAccount);
       case 'policyNotify':
         return handlePolicyNotification(deps, req, res, ctx);
+      default:
+        return Promise.resolve();
     }
-  };
+  }
 }

@@ -1,5 +1,6 @@
 /** The one audit entry each decision writes, whichever route made it. */
 import { tokenFingerprint, type AuditEntry, type AuditLog } from '../../shared/audit-log.js';
+import { mintOf, upstreamOf } from '../../shared/minting/mint-info.js';
 import type { Grant } from './decide.js';
 import type { RequestContext } from './http/request-context.js';
 import type { PolicyCaller } from './policy/compile-policy.js';
@@ -27,7 +28,7 @@ export function writeAudit(
   const latencyMs = nowMs - ctx.startedAtMs;
   const full: TokenAuditEntry = { ...entry, requestId: ctx.requestId, latencyMs };
   if (ctx.serverlessAuthorization) full.serverlessAuthorizationHeader = true;
-  audit.write(full, { trace: ctx.trace });
+  audit.write(full, { trace: ctx.trace, spanId: ctx.spanId, traceSampled: ctx.traceSampled });
 }
 
 /** The entry of a granted request: the rule that allowed it and the token's fingerprint, never the token. */
@@ -47,5 +48,16 @@ export function grantedEntry(
     rule: grant.rule,
     cacheHit: grant.minted.cacheHit,
     tokenFingerprint: tokenFingerprint(grant.minted.token),
+    ...(grant.minted.mint ? { mint: grant.minted.mint } : {}),
   };
+}
+
+/** Issue 16: the `mint` a failed request made and, on an `error`, the `upstream` that caused it. */
+export function failureFields(
+  err: unknown,
+  decision: 'error' | 'denied',
+): Pick<AuditEntry, 'mint' | 'upstream'> {
+  const mint = mintOf(err);
+  const upstream = decision === 'error' ? upstreamOf(err) : undefined;
+  return { ...(mint ? { mint } : {}), ...(upstream ? { upstream } : {}) };
 }

@@ -9,7 +9,7 @@ import { describe } from '../../shared/google-error.js';
 import type { MintResult } from '../../shared/minting/minter.js';
 import type { CallerIdentity } from './auth/types.js';
 import { decideAndMint } from './decide.js';
-import { auditCaller, grantedEntry, writeAudit } from './decision-audit.js';
+import { auditCaller, failureFields, grantedEntry, writeAudit } from './decision-audit.js';
 import { callerAuthorization } from './http/credential-headers.js';
 import { readBody, type FunctionRequest, type RequestContext } from './http/request-context.js';
 import {
@@ -109,6 +109,7 @@ async function answer(
       httpStatus: sent.httpStatus,
       caller: auditCaller(caller),
       target,
+      ...failureFields(err, sent.httpStatus >= 500 ? 'error' : 'denied'),
       detail: sent.error.detail ?? (sent.error.cause ? describe(sent.error.cause) : undefined),
     });
   }

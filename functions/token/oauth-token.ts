@@ -22,7 +22,7 @@ import {
 } from '../../shared/sts.js';
 import { asTvsError, describe } from '../../shared/google-error.js';
 import { decideAndMint } from './decide.js';
-import { auditCaller, grantedEntry, writeAudit } from './decision-audit.js';
+import { auditCaller, failureFields, grantedEntry, writeAudit } from './decision-audit.js';
 import { SERVERLESS_AUTHORIZATION_MESSAGES, ServerlessAuthorizationReason } from './auth/reasons.js';
 import { readCredentialHeaders } from './http/credential-headers.js';
 import { readBody, type FunctionRequest, type RequestContext } from './http/request-context.js';
@@ -169,6 +169,7 @@ export async function handleOAuthToken(
       httpStatus: e.status,
       caller: auditCaller(caller),
       target,
+      ...failureFields(err, e.status >= 500 ? 'error' : 'denied'),
       detail:
         err instanceof TvsError
           ? err.detail

@@ -6,6 +6,7 @@
  * are retried like every other upstream; failures are never cached.
  */
 import { retryUpstreamUnavailable, withRetry } from '../http/retry.js';
+import { tagUpstream } from './mint-info.js';
 import { boundaryFingerprint, downscopeAccessToken, type AccessBoundary } from './downscope.js';
 import {
   accessTokenCacheKey,
@@ -88,7 +89,12 @@ export function createDownscoper(options: DownscoperOptions): Downscoper {
                 now,
               }),
             retry,
-          );
+          ).catch((err: unknown) => {
+            // Issue 16: an STS outage is named on the error entry (`upstream: "sts"`).
+            const code = (err as { code?: unknown } | null)?.code;
+            if (code === 'UNAVAILABLE' || code === 'DEADLINE_EXCEEDED') tagUpstream(err, 'sts');
+            throw err;
+          });
         },
       );
       return { ...value, cacheHit: hit };

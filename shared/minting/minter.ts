@@ -7,6 +7,7 @@ import { InternalError, InvalidArgumentError } from '../errors.js';
 import { retryUpstreamUnavailable, withRetry } from '../http/retry.js';
 import type { ServiceAccountKeyStore } from './key-store.js';
 import { signAssertion, type AssertionTarget } from './sign-assertion.js';
+import { tagMint, tagUpstream, type MintInfo, type Upstream } from './mint-info.js';
 import { TokenCache } from './token-cache.js';
 import { exchangeAssertion, isKeyRefused, type ExchangeResult } from './token-exchange.js';
 
@@ -17,6 +18,8 @@ export interface MintedToken {
 
 export interface MintResult extends MintedToken {
   cacheHit: boolean;
+  /** Issue 16: set only on the request that started the mint (a coalesced waiter or a hit has none). */
+  mint?: MintInfo;
 }
 
 /** A target service account as the policy configures it. */
@@ -95,9 +98,12 @@ export function createMinter(options: MinterOptions): Minter {
     sa: Extract<TargetServiceAccount, { backend: 'key' }>,
     target: AssertionTarget,
     signal: AbortSignal,
+    calling: (upstream: Upstream) => void = () => {},
   ): Promise<ExchangeResult> => {
+    calling('secret_manager');
     let key = await options.keys.get(sa.keySecret, sa.email);
     for (let reloaded = false; ; reloaded = true) {
+      calling('token_endpoint');
       const assertion = await signAssertion(key, target, Math.floor(now() / 1000));
       try {
         return await exchangeAssertion(key.tokenUri, assertion, {
@@ -109,6 +115,7 @@ export function createMinter(options: MinterOptions): Minter {
         });
       } catch (err) {
         if (reloaded || !isKeyRefused(err)) throw err;
+        calling('secret_manager');
         const fresh = await options.keys.reload(sa.keySecret, sa.email, key.keyId);
         if (fresh.keyId === key.keyId) throw err;
         key = fresh;
@@ -128,14 +135,33 @@ export function createMinter(options: MinterOptions): Minter {
     target: AssertionTarget,
     keyless: (backend: KeylessBackend, signal: AbortSignal) => Promise<MintedToken>,
   ): Promise<MintResult> => {
-    const { value, hit } = await cache.get(key, () =>
-      mint(async (signal) => {
+    // Issue 16: only the loader of the request that starts a flight runs, so only that request
+    // gets `mint` (coalesced waiters and hits do not; a background refresh is not this request's).
+    let info: MintInfo | undefined;
+    const { value, hit } = await cache.get(key, () => {
+      const startedMs = now();
+      let attempts = 0;
+      let upstream: Upstream = sa.backend === 'keyless' ? 'iam_credentials' : 'secret_manager';
+      return mint(async (signal) => {
+        attempts++;
         if (sa.backend === 'keyless') return keyless(requireKeyless(options.keyless), signal);
-        const { token, expiresAtMs } = await exchangeWithKey(sa, target, signal);
+        const { token, expiresAtMs } = await exchangeWithKey(sa, target, signal, (u) => (upstream = u));
         return { token, expiresAtMs };
-      }),
-    );
-    return { ...value, cacheHit: hit };
+      }).then(
+        (minted) => {
+          info = { backend: sa.backend, latencyMs: now() - startedMs, attempts };
+          return minted;
+        },
+        (err: unknown) => {
+          tagUpstreamIfTransient(err, upstream);
+          if (attempts > 0) tagMint(err, { backend: sa.backend, latencyMs: now() - startedMs, attempts });
+          throw err;
+        },
+      );
+    });
+    const result: MintResult = { ...value, cacheHit: hit };
+    if (!hit && info !== undefined) result.mint = info;
+    return result;
   };
 
   return {
@@ -201,6 +227,12 @@ export function idTokenCacheKey(sa: TargetServiceAccount, audience: string, incl
   // Stryker disable next-line StringLiteral: the two parts only need to differ, and any one emptied still does
   const email = includeEmail ? 'email' : 'noemail';
   return `id|${sa.email}|${origin(sa)}|${email}|${audience}`;
+}
+
+/** Tags transient (UNAVAILABLE / DEADLINE_EXCEEDED) failures with the upstream being called when they happened. */
+function tagUpstreamIfTransient(err: unknown, upstream: Upstream): void {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'UNAVAILABLE' || code === 'DEADLINE_EXCEEDED') tagUpstream(err, upstream);
 }
 
 function requireKeyless(backend: KeylessBackend | undefined): KeylessBackend {

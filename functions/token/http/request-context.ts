@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { InvalidArgumentError } from '../../../shared/errors.js';
+import { traceContext } from '../../../shared/trace-context.js';
 import { hasServerlessAuthorization } from './credential-headers.js';
 
 /** functions-framework adds `rawBody`; the body-parser guard adds `bodyError`. */
@@ -10,6 +11,9 @@ export type FunctionRequest = IncomingMessage & { rawBody?: Buffer; bodyError?: 
 export interface RequestContext {
   requestId: string;
   trace?: string;
+  /** The request's span id (16 lower hex) and sampled flag, with `trace`. */
+  spanId?: string;
+  traceSampled?: boolean;
   startedAtMs: number;
   userAgent?: string;
   remoteIp?: string;
@@ -24,15 +28,12 @@ export function requestContext(
   projectId: string | undefined,
   nowMs: number,
 ): RequestContext {
-  const traceHeader = header(req, 'x-cloud-trace-context');
-  const traceId = traceHeader?.split('/', 1)[0];
+  const tc = traceContext(projectId, header(req, 'traceparent'), header(req, 'x-cloud-trace-context'));
   return {
     // Always ours: a caller-supplied id (e.g. function-execution-id) could collide with another request's entries.
     requestId: randomUUID(),
-    trace:
-      traceId && /^[0-9a-f]{32}$/.test(traceId) && projectId
-        ? `projects/${projectId}/traces/${traceId}`
-        : undefined,
+    trace: tc?.trace,
+    ...(tc ? { spanId: tc.spanId, traceSampled: tc.sampled } : {}),
     startedAtMs: nowMs,
     userAgent: header(req, 'user-agent')?.slice(0, 200),
     remoteIp: req.socket.remoteAddress,

@@ -101,7 +101,7 @@ describe('access token cache key', () => {
     const { m, keyless } = minter();
     const first = await m.accessToken(KEYLESS, [B, A], 600);
     const second = await m.accessToken(KEYLESS, [A, B, A], 600);
-    expect(second).toEqual({ ...first, cacheHit: true });
+    expect(second).toEqual({ token: first.token, expiresAtMs: first.expiresAtMs, cacheHit: true }); // a hit: no `mint` (issue 16)
     expect(keyless.calls).toEqual([
       { kind: 'access', email: KEYLESS.email, scopes: [A, B], lifetimeSeconds: 600 },
     ]);
@@ -145,7 +145,7 @@ describe('ID token cache key', () => {
     expect(withEmail.cacheHit).toBe(false);
     expect(withEmail.token).not.toBe(without.token);
     const again = await m.idToken(KEYLESS, 'https://svc.example.com', false);
-    expect(again).toEqual({ ...without, cacheHit: true });
+    expect(again).toEqual({ token: without.token, expiresAtMs: without.expiresAtMs, cacheHit: true }); // a hit: no `mint` (issue 16)
     expect(keyless.calls).toEqual([
       { kind: 'id', email: KEYLESS.email, audience: 'https://svc.example.com', includeEmail: false },
       { kind: 'id', email: KEYLESS.email, audience: 'https://svc.example.com', includeEmail: true },
@@ -421,7 +421,12 @@ describe('key backend, against a scripted token endpoint', () => {
     const { keys } = keyStore(key);
     const endpoint = tokenEndpoint(() => ok());
     const result = await keyMinter(keys, endpoint.fetchImpl).accessToken(KEYED, [B, A]);
-    expect(result).toEqual({ token: 'ya29.minted', expiresAtMs: NOW + 3599_000, cacheHit: false });
+    expect(result).toEqual({
+      token: 'ya29.minted',
+      expiresAtMs: NOW + 3599_000,
+      cacheHit: false,
+      mint: { backend: 'key', latencyMs: 0, attempts: 1 },
+    });
     expect(endpoint.exchanges).toEqual([
       { kid: 'k1', iss: KEYED.email, scope: `${A} ${B}`, targetAudience: undefined },
     ]);
@@ -435,7 +440,12 @@ describe('key backend, against a scripted token endpoint', () => {
       kid === 'stale' ? oauthError(400, 'invalid_grant') : Response.json({ id_token: idToken }),
     );
     const result = await keyMinter(keys, endpoint.fetchImpl).idToken(KEYED, 'https://svc.example.com', true);
-    expect(result).toEqual({ token: idToken, expiresAtMs: ID_TOKEN_EXP * 1000, cacheHit: false });
+    expect(result).toEqual({
+      token: idToken,
+      expiresAtMs: ID_TOKEN_EXP * 1000,
+      cacheHit: false,
+      mint: { backend: 'key', latencyMs: 0, attempts: 1 },
+    });
     expect(reloadCalls).toEqual([{ secret: KEYED.keySecret, email: KEYED.email, staleKeyId: 'stale' }]);
     expect(endpoint.exchanges.map((e) => e.kid)).toEqual(['stale', 'fresh']);
     expect(endpoint.exchanges.map((e) => e.targetAudience)).toEqual([

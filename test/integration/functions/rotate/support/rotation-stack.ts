@@ -86,6 +86,8 @@ export async function startRotationStack(
     /** Extra environment of the token function. */
     tokenEnv?: Record<string, string>;
     keyRefreshIntervalMs?: number;
+    /** Receives every ops line (token and rotate functions); discarded by default. */
+    opsLogWrite?: (line: string) => void;
   } = {},
 ): Promise<RotationStack> {
   const audit = createCapture();
@@ -94,7 +96,7 @@ export async function startRotationStack(
   const stack = await startLocalStack({
     emulator: { seed: options.seed ?? ROTATION_SEED },
     auditTransport: audit.stream,
-    opsLogWrite: () => undefined,
+    opsLogWrite: options.opsLogWrite ?? (() => undefined),
     ...(options.tokenEnv ? { env: options.tokenEnv } : {}),
     ...(options.keyRefreshIntervalMs !== undefined
       ? { keyRefreshIntervalMs: options.keyRefreshIntervalMs }
