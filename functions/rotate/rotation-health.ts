@@ -22,6 +22,18 @@ export interface RotationHealth {
   graceSeconds: number;
   phaseAgeSeconds: number | null;
   claimTtlSeconds: number;
+  /**
+   * The conditions the alerts count, decided here because a log filter cannot compare two fields:
+   * - overdue: idle, and due more than the grace ago — no run has started the rotation (the
+   *   scheduler is not firing, or every run skips the secret);
+   * - stuck: a phase held longer than the claim TTL;
+   * - credentialTooOld: the credential in use is older than its period plus grace, whatever the
+   *   phase — also while a rotation is under way but has not promoted (creating/verifying), which
+   *   `overdue` does not count. For an idle secret the two coincide.
+   */
+  overdue: boolean;
+  stuck: boolean;
+  credentialTooOld: boolean;
   lastError?: { code: string; reason: string };
 }
 
@@ -70,15 +82,19 @@ export function rotationHealth(
     phaseAgeSeconds:
       phase === 'idle' || claimedAtMs === undefined ? null : Math.max(0, seconds(nowMs - claimedAtMs)),
     claimTtlSeconds: seconds(claimTtlMs),
+    overdue: false,
+    stuck: false,
+    credentialTooOld: false,
   };
+  fields.overdue =
+    phase === 'idle' && fields.dueInSeconds !== null && fields.dueInSeconds < -fields.graceSeconds;
+  fields.stuck = fields.phaseAgeSeconds !== null && fields.phaseAgeSeconds > fields.claimTtlSeconds;
+  fields.credentialTooOld =
+    fields.credentialAgeSeconds !== null &&
+    fields.credentialAgeSeconds > fields.periodSeconds + fields.graceSeconds;
   const lastError = error ?? (state?.lastError ? { code: 'UNKNOWN', reason: state.lastError } : undefined);
   if (lastError) fields.lastError = { code: lastError.code, reason: lastError.reason };
-  const severity: Severity =
-    outcome === 'failed'
-      ? 'ERROR'
-      : fields.dueInSeconds !== null && fields.dueInSeconds < -fields.graceSeconds
-        ? 'WARNING'
-        : 'INFO';
+  const severity: Severity = outcome === 'failed' ? 'ERROR' : fields.overdue ? 'WARNING' : 'INFO';
   return { severity, fields };
 }
 

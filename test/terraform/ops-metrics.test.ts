@@ -11,6 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.js';
 import { createAuditLog, type AuditEntry } from '../../shared/audit-log.js';
+import { rotationHealth, type RotationOutcome } from '../../functions/rotate/rotation-health.js';
+import type { RotationState } from '../../functions/rotate/state.js';
+import type { RotationBinding } from '../../shared/rotation-binding.js';
 import { createOpsLog } from '../../shared/ops-log.js';
 import { createCapture, type Capture } from '../support/capture.js';
 import { requestLogEntry, storedEntry, type Workload } from './lib/cloud-run-entry.js';
@@ -89,36 +92,51 @@ const grant = (over: Partial<AuditEntry> = {}): AuditEntry => ({
   ...over,
 });
 
+/** How a secret stands, for the rotator's own rotation_health builder. */
+interface Standing {
+  outcome?: RotationOutcome;
+  /** Seconds since the current credential was stored (default one day). */
+  rotatedAgoSeconds?: number;
+  /** A run holding a phase for this many seconds. */
+  phase?: { name: 'creating' | 'verifying' | 'retiring'; heldSeconds: number };
+  error?: { code: string; reason: string };
+}
+
+const PERIOD_SECONDS = 2_592_000;
+const GRACE_SECONDS = 86_400;
+const CLAIM_TTL_SECONDS = 900;
+
 /**
- * One rotation_health line written by the real ops-log writer, with the contract's fields.
- * TODO(h16-fields): once the rotator writes rotation_health, produce these from a real sweep;
- * the booleans `overdue`, `stuck` and `credentialTooOld` are requested from the writer (a log
- * filter cannot compare two fields): overdue = dueInSeconds < -graceSeconds, stuck =
- * phaseAgeSeconds > claimTtlSeconds, credentialTooOld = credentialAgeSeconds > periodSeconds + graceSeconds.
+ * One rotation_health line as the rotator writes it: its own builder (`rotationHealth`, which also
+ * decides severity and the overdue/stuck/credentialTooOld booleans) through the real ops-log writer.
  */
-function health(over: Record<string, unknown> = {}): string {
-  const fields = {
-    event: 'rotation_health',
-    secret: `projects/${PROJECT}/secrets/gemini-key`,
+function health(standing: Standing = {}): string {
+  const now = Date.UTC(2026, 11, 6);
+  const state = {
+    phase: standing.phase?.name ?? 'idle',
+    generation: 2,
+    rotatedAtMs: now - (standing.rotatedAgoSeconds ?? 86_400) * 1000,
+    ...(standing.phase
+      ? { claim: { owner: 'run-1', expiresAtMs: now - standing.phase.heldSeconds * 1000 + CLAIM_TTL_SECONDS * 1000 } }
+      : {}),
+  } as RotationState;
+  const binding: RotationBinding = {
     kind: 'sa-key',
-    outcome: 'not_due',
-    phase: 'idle',
-    credentialAgeSeconds: 86_400,
-    dueInSeconds: 2_505_600,
-    periodSeconds: 2_592_000,
-    graceSeconds: 86_400,
-    phaseAgeSeconds: null,
-    claimTtlSeconds: 900,
-    overdue: false,
-    stuck: false,
-    credentialTooOld: false,
-    ...over,
+    target: GEMINI,
+    periodMs: PERIOD_SECONDS * 1000,
+    graceMs: GRACE_SECONDS * 1000,
   };
-  const due = fields.dueInSeconds as number | null;
-  // The contract's severity rule: ERROR when failed, WARNING when overdue by more than grace, else INFO.
-  const severity = fields.outcome === 'failed' ? 'ERROR' : due !== null && due < -fields.graceSeconds ? 'WARNING' : 'INFO';
+  const { severity, fields } = rotationHealth(
+    `projects/${PROJECT}/secrets/gemini-key`,
+    state,
+    binding,
+    now,
+    standing.outcome ?? 'not_due',
+    CLAIM_TTL_SECONDS * 1000,
+    standing.error,
+  );
   const lines: string[] = [];
-  createOpsLog('rotate', (l) => lines.push(l))(severity, `rotation health of ${String(fields.secret)}: ${String(fields.outcome)}`, fields);
+  createOpsLog('rotate', (l) => lines.push(l))(severity, 'rotation health', { ...fields });
   return lines[0].trimEnd();
 }
 
@@ -220,7 +238,7 @@ describe('mint latency and upstream attempts (distributions by backend)', () => 
 describe('upstream errors (counter by upstream)', () => {
   it('counts errors caused by each upstream, labelled by it', async () => {
     const labels = localMap('ops_counter_labels').upstream_errors as Record<string, string>;
-    for (const upstream of ['token_endpoint', 'iam_credentials', 'secret_manager', 'sts']) {
+    for (const upstream of ['token_endpoint', 'iam_credentials', 'secret_manager', 'sts'] as const) {
       const e = token(await auditLine({ ...grant({ decision: 'error', reason: 'UPSTREAM_UNAVAILABLE', httpStatus: 503 }), upstream }));
       expect(counters.upstream_errors(e)).toBe(true);
       expect(extract(labels.upstream, e)).toBe(upstream);
@@ -279,10 +297,10 @@ describe('token requests and 5xx (Cloud Run request log: the availability SLO)',
 });
 
 describe('rotation health', () => {
-  const failed = () => health({ outcome: 'failed', phase: 'created', phaseAgeSeconds: 30, lastError: { code: 'FAILED_PRECONDITION', reason: 'VERIFY_FAILED' } });
-  const overdue = () => health({ outcome: 'not_due', dueInSeconds: -90_000, overdue: true });
-  const stuck = () => health({ outcome: 'in_progress', phase: 'verified', phaseAgeSeconds: 901, stuck: true });
-  const tooOld = () => health({ credentialAgeSeconds: 2_678_401, dueInSeconds: -86_401, overdue: true, credentialTooOld: true });
+  const failed = () => health({ outcome: 'failed', phase: { name: 'verifying', heldSeconds: 30 }, error: { code: 'FAILED_PRECONDITION', reason: 'VERIFY_FAILED' } });
+  const overdue = () => health({ outcome: 'not_due', rotatedAgoSeconds: PERIOD_SECONDS + 90_000 });
+  const stuck = () => health({ outcome: 'in_progress', phase: { name: 'verifying', heldSeconds: 901 } });
+  const tooOld = () => health({ rotatedAgoSeconds: PERIOD_SECONDS + GRACE_SECONDS + 1 });
 
   it('a failed run: counted by secret, with its reason', () => {
     const labels = localMap('ops_counter_labels').rotation_run_failed as Record<string, string>;
@@ -301,9 +319,9 @@ describe('rotation health', () => {
     expect(e.severity).toBe('WARNING');
     expect(counters.rotation_overdue(e)).toBe(true);
     // Failed and overdue: severity is ERROR, the flag still says overdue.
-    expect(counters.rotation_overdue(rotate(health({ outcome: 'failed', dueInSeconds: -90_000, overdue: true })))).toBe(true);
+    expect(counters.rotation_overdue(rotate(health({ outcome: 'failed', rotatedAgoSeconds: PERIOD_SECONDS + 90_000 })))).toBe(true);
     // Overdue within grace, not due, failed but not overdue: not counted.
-    expect(counters.rotation_overdue(rotate(health({ dueInSeconds: -3600 })))).toBe(false);
+    expect(counters.rotation_overdue(rotate(health({ rotatedAgoSeconds: PERIOD_SECONDS + 3600 })))).toBe(false);
     expect(counters.rotation_overdue(rotate(health()))).toBe(false);
     expect(counters.rotation_overdue(rotate(failed()))).toBe(false);
     expect(counters.rotation_overdue(rotate(overdue(), OTHER))).toBe(false);
@@ -315,17 +333,22 @@ describe('rotation health', () => {
 
   it('stuck in a phase longer than the claim TTL', () => {
     expect(counters.rotation_stuck(rotate(stuck()))).toBe(true);
-    expect(counters.rotation_stuck(rotate(health({ outcome: 'in_progress', phase: 'verified', phaseAgeSeconds: 899 })))).toBe(false);
+    expect(counters.rotation_stuck(rotate(health({ outcome: 'in_progress', phase: { name: 'verifying', heldSeconds: 899 } })))).toBe(false);
     expect(counters.rotation_stuck(rotate(health()))).toBe(false);
     expect(counters.rotation_stuck(rotate(stuck(), OTHER))).toBe(false);
     const labels = localMap('ops_counter_labels').rotation_stuck as Record<string, string>;
-    expect(extract(labels.phase, rotate(stuck()))).toBe('verified');
+    expect(extract(labels.phase, rotate(stuck()))).toBe('verifying');
   });
 
   it('credential older than period plus grace', () => {
     expect(counters.credential_too_old(rotate(tooOld()))).toBe(true);
-    expect(counters.credential_too_old(rotate(health({ credentialAgeSeconds: 2_600_000 })))).toBe(false);
-    expect(counters.credential_too_old(rotate(overdue()))).toBe(false);
+    expect(counters.credential_too_old(rotate(health({ rotatedAgoSeconds: 2_600_000 })))).toBe(false);
+    // A rotation under way (not overdue: a run started it) whose credential is still the old one.
+    const underWay = health({ outcome: 'in_progress', rotatedAgoSeconds: PERIOD_SECONDS + GRACE_SECONDS + 1, phase: { name: 'verifying', heldSeconds: 30 } });
+    expect(counters.credential_too_old(rotate(underWay))).toBe(true);
+    expect(counters.rotation_overdue(rotate(underWay))).toBe(false);
+    // Overdue within grace is not too old either.
+    expect(counters.credential_too_old(rotate(health({ rotatedAgoSeconds: PERIOD_SECONDS + 3600 })))).toBe(false);
     expect(counters.credential_too_old(rotate(tooOld(), OTHER))).toBe(false);
   });
 

@@ -464,7 +464,7 @@ locals {
       title     = "Token vending: secret overdue by more than its grace"
       threshold = 0
       group_by  = ["metric.label.secret"]
-      doc       = "A managed secret's rotation is overdue by more than its grace period (rotation_health dueInSeconds < -graceSeconds). First: check the rotate scheduler job ran and the rotate function's last rotation_health entry for the secret (outcome, lastError); force a rotation (docs/rotation.md)."
+      doc       = "A managed secret's rotation is overdue by more than its grace period and no run has started it (rotation_health overdue: idle and dueInSeconds < -graceSeconds). First: check the rotate scheduler job ran and the rotate function's last rotation_health entry for the secret (outcome, lastError); force a rotation (docs/rotation.md)."
     }
     rotation_stuck = {
       title     = "Token vending: rotation stuck in a phase longer than the claim TTL"
@@ -476,7 +476,7 @@ locals {
       title     = "Token vending: credential older than its period plus grace"
       threshold = 0
       group_by  = ["metric.label.secret"]
-      doc       = "A managed secret's current credential is older than its rotation period plus grace (rotation_health credentialAgeSeconds > periodSeconds + graceSeconds): rotation has not happened for too long. First: read the secret's last rotation_health entries (outcome, lastError) and force a rotation (docs/rotation.md)."
+      doc       = "A managed secret's current credential is older than its rotation period plus grace (rotation_health credentialTooOld: credentialAgeSeconds > periodSeconds + graceSeconds, in any phase; fires alone when a started rotation has not promoted). First: read the secret's last rotation_health entries (outcome, lastError) and force a rotation (docs/rotation.md)."
     }
     upstream_errors = {
       title     = "Token vending: upstream errors"

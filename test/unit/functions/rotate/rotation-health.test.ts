@@ -37,8 +37,48 @@ describe('rotationHealth', () => {
         graceSeconds: 2 * 86_400,
         phaseAgeSeconds: null,
         claimTtlSeconds: 600,
+        overdue: false,
+        stuck: false,
+        credentialTooOld: false,
       },
     });
+  });
+
+  it('decides overdue, stuck and credentialTooOld at their exact boundaries (a log filter cannot compare fields)', () => {
+    const at = (ageMs: number) =>
+      rotationHealth(SECRET, idle({ rotatedAtMs: NOW - ageMs }), BINDING, NOW, 'skipped', TTL).fields;
+    // period 30 d + grace 2 d: overdue and too old only past 32 days.
+    expect(at(32 * DAY)).toMatchObject({ overdue: false, credentialTooOld: false });
+    expect(at(32 * DAY + 1000)).toMatchObject({ overdue: true, credentialTooOld: true });
+    const held = (heldMs: number) =>
+      rotationHealth(
+        SECRET,
+        {
+          phase: 'verifying',
+          generation: 2,
+          rotatedAtMs: NOW - DAY,
+          claim: { expiresAtMs: NOW - heldMs + TTL },
+        } as RotationState,
+        BINDING,
+        NOW,
+        'in_progress',
+        TTL,
+      ).fields;
+    expect(held(TTL)).toMatchObject({ phaseAgeSeconds: 600, stuck: false });
+    expect(held(TTL + 1000)).toMatchObject({ phaseAgeSeconds: 601, stuck: true });
+    expect(held(TTL + 1000).overdue).toBe(false);
+  });
+
+  it('a rotation under way with an old credential is too old but not overdue (a run has started it)', () => {
+    const state = {
+      phase: 'verifying',
+      generation: 2,
+      rotatedAtMs: NOW - 40 * DAY,
+      claim: { expiresAtMs: NOW + TTL },
+    } as RotationState;
+    const { severity, fields } = rotationHealth(SECRET, state, BINDING, NOW, 'in_progress', TTL);
+    expect(fields).toMatchObject({ overdue: false, credentialTooOld: true, dueInSeconds: -10 * 86_400 });
+    expect(severity).toBe('INFO');
   });
 
   it('overdue by more than the grace is WARNING; overdue within grace is INFO', () => {
