@@ -1,21 +1,28 @@
 /**
  * The audit module's operability metrics, alerts and dashboard (issue 16): every metric filter is
  * rendered from the HCL and evaluated against entries shaped exactly as Cloud Run stores them.
- * The lines come from our writers: the real token function (over real sockets against the
- * emulator) for what it writes today, and the real audit-log / ops-log writers fed with entries
- * of the ops contract's shape for the fields being added in parallel (branch h16-fields).
+ * Every token line comes from the real token function over real sockets against the emulator:
+ * grants (minted by each backend, and from the cache), a refusal, an outage of each upstream
+ * (emulator fault injection) and a stale policy. Where a filter's boundary needs a value the
+ * emulator cannot produce on demand (a cache hit of exactly 50 ms), the test changes that one
+ * number of a real line and says so. Rotation lines come from the rotator's own builder
+ * (`rotationHealth`) through the real ops-log writer.
  */
 import { readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.js';
-import { createAuditLog, type AuditEntry } from '../../shared/audit-log.js';
+import { hashClientSecret } from '../../functions/token/oauth/client-secret-hash.js';
+import type { Upstream } from '../../shared/minting/mint-info.js';
 import { rotationHealth, type RotationOutcome } from '../../functions/rotate/rotation-health.js';
 import type { RotationState } from '../../functions/rotate/state.js';
 import type { RotationBinding } from '../../shared/rotation-binding.js';
 import { createOpsLog } from '../../shared/ops-log.js';
 import { createCapture, type Capture } from '../support/capture.js';
+import { useEmulatorMetadata } from '../support/google-env.js';
 import { requestLogEntry, storedEntry, type Workload } from './lib/cloud-run-entry.js';
 import { instanceFilters } from './lib/for-each-filters.js';
 import { locals, resources, loadTree, type Json, type TfTree } from './lib/hcl-tree.js';
@@ -29,15 +36,25 @@ const ROTATE: Workload = { project: PROJECT, service: 'tvs-rotate' };
 const OTHER: Workload = { project: PROJECT, service: 'billing-api' };
 const VARS = { project_id: PROJECT, token_service_name: TOKEN.service, function_service_names: [TOKEN.service, ROTATE.service, 'tvs-rotate-on-event'] };
 const GEMINI = 'gemini-caller@tvs-local.iam.gserviceaccount.com';
+const VERTEX = 'vertex-caller@tvs-local.iam.gserviceaccount.com';
 const WORKLOAD = 'workload@tvs-local.iam.gserviceaccount.com';
+const CP = 'https://www.googleapis.com/auth/cloud-platform';
+const CLIENT_SECRET = 'b3BzLW1ldHJpY3MtY2xpZW50LXNlY3JldC0zMi1ieXRlcw';
+const UPSTREAMS: readonly Upstream[] = ['token_endpoint', 'iam_credentials', 'secret_manager', 'sts'];
 
 let tree: TfTree;
 let stack: LocalStack;
 let audit: Capture;
 let counters: Record<string, Predicate>;
 let distributions: Record<string, Predicate>;
-/** Real lines of the token function: a minted grant, the same request answered from the cache, a refusal. */
-const real: Record<'miss' | 'hit' | 'denied', string> = {} as never;
+/**
+ * Real lines of the token function: grants minted keyless and with a key, the keyless request again
+ * from the cache, a refusal, a stale-policy error; and one error per upstream outage.
+ */
+const real: Record<'miss' | 'missKey' | 'hit' | 'denied' | 'stale', string> = {} as never;
+const outage: Record<Upstream, string> = {} as never;
+let dir: string;
+let restoreEnv: (() => void) | undefined;
 
 const token = (line: string, w: Workload = TOKEN): Entry => storedEntry(line, w, 'stdout');
 const rotate = (line: string, w: Workload = ROTATE): Entry => storedEntry(line, w, 'stderr');
@@ -58,39 +75,10 @@ function localMap(name: string): Record<string, Json> {
   return v as Record<string, Json>;
 }
 
-/**
- * One audit line written by the real audit-log writer. TODO(h16-fields): `mint` ({backend,
- * latencyMs, attempts}) and `upstream` are not in AuditEntry yet; once h16-fields lands, the
- * entries with them must come from the token function's request path (a minted grant, an
- * upstream failure) instead of this writer call.
- */
-async function auditLine(entry: AuditEntry & { mint?: { backend: 'key' | 'keyless'; latencyMs: number; attempts: number }; upstream?: string }): Promise<string> {
-  const lines: string[] = [];
-  const transport = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  const log = createAuditLog({ logName: 'token-vending-audit', projectId: PROJECT, transport });
-  log.write(entry);
-  await log.flush();
-  expect(lines).toHaveLength(1);
-  return lines[0];
+/** A real line with some of its payload's numbers changed (for a filter's boundary values only). */
+function withFields(line: string, fields: Record<string, unknown>): string {
+  return JSON.stringify({ ...(JSON.parse(line) as Record<string, unknown>), ...fields });
 }
-
-const grant = (over: Partial<AuditEntry> = {}): AuditEntry => ({
-  decision: 'granted',
-  reason: 'RULE_MATCHED',
-  action: 'generateAccessToken',
-  httpStatus: 200,
-  requestId: 'r-1',
-  rule: 'gemini',
-  cacheHit: false,
-  latencyMs: 120,
-  target: { serviceAccount: GEMINI, backend: 'keyless' },
-  ...over,
-});
 
 /** How a secret stands, for the rotator's own rotation_health builder. */
 interface Standing {
@@ -152,6 +140,26 @@ async function lastAuditLine(): Promise<string> {
   return lines[lines.length - 1];
 }
 
+/** Sends a request, expects its status, and returns the audit line it wrote. */
+async function lineOf(path: string, init: RequestInit, status: number): Promise<string> {
+  const before = audit.text().split('\n').filter(Boolean).length;
+  expect(await call(path, init)).toBe(status);
+  const line = await lastAuditLine();
+  expect(audit.text().split('\n').filter(Boolean).length).toBe(before + 1);
+  return line;
+}
+
+/** With an endpoint of the emulator answering 503 to every call, sends a request and returns its line. */
+async function duringOutage(endpoint: string, send: () => Promise<string>): Promise<string> {
+  stack.emulator.faults.inject({ endpoint, times: Infinity, status: 503 });
+  try {
+    return await send();
+  } finally {
+    stack.emulator.faults.reset();
+    stack.token.minter.cache.clear();
+  }
+}
+
 beforeAll(async () => {
   tree = await loadTree(ROOT);
   counters = {};
@@ -161,29 +169,80 @@ beforeAll(async () => {
     if (!target) continue;
     for (const [key, filter] of Object.entries(instanceFilters(tree, r, VARS))) target[key] = compileFilter(filter);
   }
+  dir = mkdtempSync(join(tmpdir(), 'tvs-ops-metrics-'));
+  const policyFile = join(dir, 'policy.json');
+  const policy = {
+    version: 1,
+    serviceAccounts: {
+      [GEMINI]: { backend: 'key', keySecret: 'projects/tvs-local/secrets/gemini-caller-key/versions/current' },
+      [VERTEX]: { backend: 'keyless' },
+    },
+    clients: { 'ops-client': { secretHash: await hashClientSecret(CLIENT_SECRET) } },
+    rules: [
+      { name: 'workload', caller: { issuer: 'https://accounts.google.com', email: WORKLOAD }, serviceAccounts: [GEMINI, VERTEX], backend: 'any', scopes: [CP] },
+      {
+        name: 'bounded-client',
+        caller: { client: 'ops-client' },
+        serviceAccounts: [VERTEX],
+        scopes: [CP],
+        accessBoundary: [{ availableResource: '//storage.googleapis.com/projects/_/buckets/ops-reports', availablePermissions: ['inRole:roles/storage.objectViewer'] }],
+      },
+    ],
+  };
+  writeFileSync(policyFile, JSON.stringify(policy));
   audit = createCapture();
-  stack = await startLocalStack({ auditTransport: audit.stream, opsLogWrite: () => {} });
-  const access = `/v1/projects/-/serviceAccounts/${GEMINI}:generateAccessToken`;
+  stack = await startLocalStack({
+    auditTransport: audit.stream,
+    opsLogWrite: () => {},
+    env: { TVS_POLICY_FILE: policyFile, TVS_UPSTREAM_DEADLINE_MS: '1500', TVS_UPSTREAM_MAX_ATTEMPTS: '2', TVS_POLICY_TTL_SECONDS: '5', TVS_POLICY_MAX_STALENESS_SECONDS: '5' },
+  });
+  restoreEnv = useEmulatorMetadata(stack.emulator.metadataHost);
+  const access = (sa: string) => `/v1/projects/-/serviceAccounts/${sa}:generateAccessToken`;
   const subject = stack.emulator.state.serviceAccounts.get(WORKLOAD)!;
   const idToken = await stack.emulator.state.signingKeys.signIdToken({ audience: stack.tokenUrl, subject });
-  const init = { headers: { 'content-type': 'application/json', authorization: `Bearer ${idToken}` }, body: JSON.stringify({ scope: ['https://www.googleapis.com/auth/cloud-platform'] }) };
-  expect(await call(access, init)).toBe(200);
-  real.miss = await lastAuditLine();
-  expect(await call(access, init)).toBe(200);
-  real.hit = await lastAuditLine();
-  expect(await call(access, { headers: { 'content-type': 'application/json' }, body: init.body })).toBe(401);
-  real.denied = await lastAuditLine();
-});
+  const init = { headers: { 'content-type': 'application/json', authorization: `Bearer ${idToken}` }, body: JSON.stringify({ scope: [CP] }) };
+  const client = {
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', service_account: VERTEX, scope: CP, client_id: 'ops-client', client_secret: CLIENT_SECRET }).toString(),
+  };
+  // First, before the SA key was ever read: Secret Manager down.
+  outage.secret_manager = await duringOutage('secretmanager.AccessSecretVersion', () => lineOf(access(GEMINI), init, 503));
+  outage.token_endpoint = await duringOutage('oauth.token', () => lineOf(access(GEMINI), init, 503));
+  outage.iam_credentials = await duringOutage('iamcredentials.generateAccessToken', () => lineOf(access(VERTEX), init, 503));
+  outage.sts = await duringOutage('sts.token', () => lineOf('/v1/token', client, 503));
+  real.miss = await lineOf(access(VERTEX), init, 200);
+  real.hit = await lineOf(access(VERTEX), init, 200);
+  real.missKey = await lineOf(access(GEMINI), init, 200);
+  real.denied = await lineOf(access(GEMINI), { headers: { 'content-type': 'application/json' }, body: init.body }, 401);
+  // Last: the policy file goes bad and outlives the maximum staleness (5 s, its minimum).
+  writeFileSync(policyFile, '{"version": 1, not json');
+  const staleBody = { ...init, body: JSON.stringify({ scope: [CP], lifetime: '600s' }) };
+  for (let deadline = Date.now() + 20_000; (await call(access(VERTEX), staleBody)) !== 503; ) {
+    if (Date.now() > deadline) throw new Error('the stale policy was never refused');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  real.stale = await lastAuditLine();
+}, 60_000);
 
 afterAll(async () => {
+  restoreEnv?.();
   await stack?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the real token function lines the metrics are built on', () => {
-  it('writes a minted grant, a cache hit of the same request and a refusal', () => {
-    expect(JSON.parse(real.miss)).toMatchObject({ decision: 'granted', cacheHit: false });
+  it('writes minted grants (each backend), a cache hit of the same request, a refusal and a stale-policy error', () => {
+    expect(JSON.parse(real.miss)).toMatchObject({ decision: 'granted', cacheHit: false, mint: { backend: 'keyless', attempts: 1 } });
+    expect(JSON.parse(real.missKey)).toMatchObject({ decision: 'granted', cacheHit: false, mint: { backend: 'key', attempts: 1 } });
     expect(JSON.parse(real.hit)).toMatchObject({ decision: 'granted', cacheHit: true, latencyMs: expect.any(Number) });
+    expect(JSON.parse(real.hit)).not.toHaveProperty('mint');
     expect(JSON.parse(real.denied)).toMatchObject({ decision: 'denied', httpStatus: 401 });
+    expect(JSON.parse(real.stale)).toMatchObject({ decision: 'error', reason: 'POLICY_STALE', httpStatus: 503 });
+    expect(JSON.parse(real.stale)).not.toHaveProperty('upstream');
+  });
+
+  it('writes an error naming the upstream for an outage of each', () => {
+    for (const upstream of UPSTREAMS) expect(JSON.parse(outage[upstream]), upstream).toMatchObject({ decision: 'error', httpStatus: 503, upstream });
   });
 });
 
@@ -210,47 +269,50 @@ describe('token decisions (counter by decision, reason, rule, cache hit)', () =>
 });
 
 describe('mint latency and upstream attempts (distributions by backend)', () => {
-  it('take one value per minted request, from jsonPayload.mint, labelled by backend', async () => {
+  it('take one value per minted request, from jsonPayload.mint, labelled by backend', () => {
     const dist = localMap('ops_distributions') as Record<string, { value: string; labels: Record<string, string> }>;
-    for (const backend of ['key', 'keyless'] as const) {
-      const e = token(await auditLine({ ...grant(), mint: { backend, latencyMs: 87, attempts: 2 } }));
+    for (const [line, backend] of [[real.missKey, 'key'], [real.miss, 'keyless']] as const) {
+      const e = token(line);
+      const mint = (JSON.parse(line) as { mint: { latencyMs: number; attempts: number } }).mint;
       expect(distributions.mint_latency(e)).toBe(true);
       expect(distributions.upstream_attempts(e)).toBe(true);
-      expect(extract(dist.mint_latency.value, e)).toBe(87);
-      expect(extract(dist.upstream_attempts.value, e)).toBe(2);
+      expect(extract(dist.mint_latency.value, e)).toBe(mint.latencyMs);
+      expect(extract(dist.upstream_attempts.value, e)).toBe(mint.attempts);
       expect(extract(dist.mint_latency.labels.backend, e)).toBe(backend);
       expect(extract(dist.upstream_attempts.labels.backend, e)).toBe(backend);
     }
-    // A request that failed after trying upstream minted too.
-    const failed = token(await auditLine({ ...grant({ decision: 'error', reason: 'UPSTREAM_UNAVAILABLE', httpStatus: 503 }), mint: { backend: 'key', latencyMs: 3000, attempts: 3 }, upstream: 'token_endpoint' }));
+    // A request that failed after trying upstream (twice: TVS_UPSTREAM_MAX_ATTEMPTS) minted too.
+    const failed = token(outage.token_endpoint);
     expect(distributions.mint_latency(failed)).toBe(true);
+    expect(extract(dist.upstream_attempts.value, failed)).toBe(2);
+    expect(extract(dist.upstream_attempts.labels.backend, failed)).toBe('key');
   });
 
-  it('take nothing from cache hits, refusals before minting, or other services', async () => {
+  it('take nothing from cache hits, refusals before minting, or other services', () => {
     for (const d of [distributions.mint_latency, distributions.upstream_attempts]) {
       expect(d(token(real.hit))).toBe(false);
       expect(d(token(real.denied))).toBe(false);
-      expect(d(token(await auditLine({ ...grant(), mint: { backend: 'key', latencyMs: 5, attempts: 1 } }), OTHER))).toBe(false);
+      expect(d(token(real.stale))).toBe(false);
+      expect(d(token(real.missKey, OTHER))).toBe(false);
     }
   });
 });
 
 describe('upstream errors (counter by upstream)', () => {
-  it('counts errors caused by each upstream, labelled by it', async () => {
+  it('counts errors caused by each upstream, labelled by it', () => {
     const labels = localMap('ops_counter_labels').upstream_errors as Record<string, string>;
-    for (const upstream of ['token_endpoint', 'iam_credentials', 'secret_manager', 'sts'] as const) {
-      const e = token(await auditLine({ ...grant({ decision: 'error', reason: 'UPSTREAM_UNAVAILABLE', httpStatus: 503 }), upstream }));
+    for (const upstream of UPSTREAMS) {
+      const e = token(outage[upstream]);
       expect(counters.upstream_errors(e)).toBe(true);
       expect(extract(labels.upstream, e)).toBe(upstream);
     }
   });
 
-  it('ignores errors not caused by an upstream, grants, refusals and other services', async () => {
-    expect(counters.upstream_errors(token(await auditLine(grant({ decision: 'error', reason: 'POLICY_STALE', httpStatus: 503 }))))).toBe(false);
+  it('ignores errors not caused by an upstream, grants, refusals and other services', () => {
+    expect(counters.upstream_errors(token(real.stale))).toBe(false);
     expect(counters.upstream_errors(token(real.miss))).toBe(false);
     expect(counters.upstream_errors(token(real.denied))).toBe(false);
-    const e = await auditLine({ ...grant({ decision: 'error', reason: 'UPSTREAM_UNAVAILABLE', httpStatus: 503 }), upstream: 'sts' });
-    expect(counters.upstream_errors(token(e, OTHER))).toBe(false);
+    expect(counters.upstream_errors(token(outage.sts, OTHER))).toBe(false);
   });
 });
 
@@ -261,14 +323,15 @@ describe('cache-hit latency (distribution) and slow cache hits (the latency SLO 
     expect(distributions.cache_hit_latency(token(real.denied))).toBe(false);
   });
 
-  it('counts a cache hit at or over 50 ms as bad, under 50 ms as good, and never a miss', async () => {
-    const hit = (latencyMs: number) => auditLine(grant({ cacheHit: true, latencyMs }));
-    expect(counters.slow_cache_hits(token(await hit(50)))).toBe(true);
-    expect(counters.slow_cache_hits(token(await hit(812)))).toBe(true);
-    expect(counters.slow_cache_hits(token(await hit(49)))).toBe(false);
-    expect(counters.slow_cache_hits(token(await hit(0)))).toBe(false);
-    expect(counters.slow_cache_hits(token(await auditLine(grant({ cacheHit: false, latencyMs: 900 }))))).toBe(false);
-    expect(counters.slow_cache_hits(token(await hit(80), OTHER))).toBe(false);
+  it('counts a cache hit at or over 50 ms as bad, under 50 ms as good, and never a miss', () => {
+    // The boundary values: the real cache-hit line with only its latency changed.
+    const hit = (latencyMs: number) => withFields(real.hit, { latencyMs });
+    expect(counters.slow_cache_hits(token(hit(50)))).toBe(true);
+    expect(counters.slow_cache_hits(token(hit(812)))).toBe(true);
+    expect(counters.slow_cache_hits(token(hit(49)))).toBe(false);
+    expect(counters.slow_cache_hits(token(hit(0)))).toBe(false);
+    expect(counters.slow_cache_hits(token(withFields(real.miss, { latencyMs: 900 })))).toBe(false);
+    expect(counters.slow_cache_hits(token(hit(80), OTHER))).toBe(false);
     // The real cache hit, answered from memory in the test, is within the SLO.
     const realHit = JSON.parse(real.hit) as { latencyMs: number };
     expect(counters.slow_cache_hits(token(real.hit))).toBe(realHit.latencyMs >= 50);
@@ -287,11 +350,11 @@ describe('token requests and 5xx (Cloud Run request log: the availability SLO)',
     }
   });
 
-  it("ignores other services and the function's own lines (which would count a request twice)", async () => {
+  it("ignores other services and the function's own lines (which would count a request twice)", () => {
     expect(counters.token_5xx(requestLogEntry(OTHER, 503, '/v1/token'))).toBe(false);
     expect(counters.token_requests(requestLogEntry(OTHER, 200, '/v1/token'))).toBe(false);
-    const error = token(await auditLine(grant({ decision: 'error', reason: 'POLICY_STALE', httpStatus: 503 })));
-    expect(counters.token_5xx(error)).toBe(false);
+    expect(counters.token_5xx(token(real.stale))).toBe(false);
+    for (const upstream of UPSTREAMS) expect(counters.token_5xx(token(outage[upstream]))).toBe(false);
     expect(counters.token_requests(token(real.miss))).toBe(false);
   });
 });
@@ -354,7 +417,7 @@ describe('rotation health', () => {
 
   it('no rotation metric counts token decisions', () => {
     for (const m of ['rotation_run_failed', 'rotation_overdue', 'rotation_stuck', 'credential_too_old']) {
-      for (const line of Object.values(real)) expect(counters[m](token(line)), m).toBe(false);
+      for (const line of [...Object.values(real), ...Object.values(outage)]) expect(counters[m](token(line)), m).toBe(false);
     }
   });
 });
