@@ -24,6 +24,11 @@ export function runWithRequestTrace<T>(slot: RequestTraceSlot, fn: () => T): T {
   return requestTrace.run(slot, fn);
 }
 
+/** The trace of the request being handled here, if any (for writers other than the ops log, e.g. audit). */
+export function currentRequestTrace(): TraceContext | undefined {
+  return requestTrace.getStore()?.trace;
+}
+
 export function createOpsLog(
   component: string,
   write: (line: string) => void = (line) => process.stderr.write(line),

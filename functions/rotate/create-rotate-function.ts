@@ -166,6 +166,7 @@ export function createRotateFunction(
     clockToleranceSeconds: config.invokers.clockSkewSeconds,
   });
   const http = createRotateHttpHandler({
+    projectId: config.projectId,
     run: runSweep,
     authorize,
     onRefused: (error) =>

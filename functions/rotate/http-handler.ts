@@ -10,6 +10,8 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import { z } from 'zod';
 import { InvalidArgumentError, type TvsError } from '../../shared/errors.js';
 import { toHttpError } from '../../shared/google-error.js';
+import { runWithRequestTrace, type RequestTraceSlot } from '../../shared/ops-log.js';
+import { traceContext } from '../../shared/trace-context.js';
 import type { InvokerCheck } from './invoker-check.js';
 import type { RunReport } from './report.js';
 import type { SweepRequest } from './sweep.js';
@@ -52,10 +54,12 @@ export interface RotateHttpDeps {
   authorize: InvokerCheck;
   /** Called with each refused request's error (log-safe: reason and detail, never the token). */
   onRefused: (error: TvsError) => void;
+  /** For trace correlation (`projects/P/traces/T`); without it, entries carry no trace. */
+  projectId?: string;
 }
 
-export function createRotateHttpHandler({ run, authorize, onRefused }: RotateHttpDeps) {
-  return async (req: Request, res: Response): Promise<void> => {
+export function createRotateHttpHandler({ run, authorize, onRefused, projectId }: RotateHttpDeps) {
+  const handle = async (req: Request, res: Response): Promise<void> => {
     try {
       await authorize(req.get('authorization'));
     } catch (err) {
@@ -84,5 +88,16 @@ export function createRotateHttpHandler({ run, authorize, onRefused }: RotateHtt
     }
     const report = await run(request);
     res.status(report.ok ? 200 : 500).json(report);
+  };
+  // Issue 16: the run's ops and audit lines carry the request's trace (traceparent or
+  // X-Cloud-Trace-Context, validated); the slot empties once the handler is done.
+  return async (req: Request, res: Response): Promise<void> => {
+    const trace = traceContext(projectId, req.get('traceparent'), req.get('x-cloud-trace-context'));
+    const slot: RequestTraceSlot = trace ? { trace } : {};
+    try {
+      await runWithRequestTrace(slot, () => handle(req, res));
+    } finally {
+      slot.trace = undefined;
+    }
   };
 }

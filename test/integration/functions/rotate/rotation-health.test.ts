@@ -1,4 +1,8 @@
-/** Issue 16: a forced rotation run writes exactly one rotation_health ops line per managed secret. */
+/**
+ * Issue 16: a forced rotation run writes exactly one rotation_health ops line per managed secret;
+ * a run started over HTTP with a trace header puts that trace on its ops and audit lines.
+ */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useEmulatorMetadata } from '../../../support/google-env.js';
 import {
@@ -53,5 +57,38 @@ describe('rotation_health', () => {
         line.phase === 'idle' ? line.phaseAgeSeconds === null : typeof line.phaseAgeSeconds === 'number',
       ).toBe(true);
     }
+  });
+
+  it('a run started over HTTP with traceparent: its rotation_health and audit lines carry the trace; without one, none', async () => {
+    const traceId = randomBytes(16).toString('hex');
+    const spanId = randomBytes(8).toString('hex');
+    const trace = `projects/tvs-local/traces/${traceId}`;
+    t.clock.advance(PERIOD_MS + 1000);
+    const before = lines.length;
+    const auditBefore = t.audit.entries().length;
+    const sent = await t.post({ force: true }, undefined, { traceparent: `00-${traceId}-${spanId}-01` });
+    expect(sent.status).toBe(200);
+    await t.stack.rotation.flushAudit();
+    const health = lines.slice(before).filter((l) => l.event === 'rotation_health');
+    expect(health).toHaveLength(2);
+    for (const line of health) {
+      expect(line['logging.googleapis.com/trace']).toBe(trace);
+      expect(line['logging.googleapis.com/spanId']).toBe(spanId);
+      expect(line['logging.googleapis.com/trace_sampled']).toBe(true);
+    }
+    const audited = t.audit.entries().slice(auditBefore);
+    expect(audited.length).toBeGreaterThan(0);
+    for (const entry of audited) {
+      expect(entry['logging.googleapis.com/trace']).toBe(trace);
+      expect(entry['logging.googleapis.com/spanId']).toBe(spanId);
+    }
+
+    const untraced = lines.length;
+    const untracedAudit = t.audit.entries().length;
+    expect((await t.post({ force: true, secrets: [SA_SECRET] })).status).toBe(200);
+    await t.stack.rotation.flushAudit();
+    const later = [...lines.slice(untraced), ...t.audit.entries().slice(untracedAudit)];
+    expect(later.length).toBeGreaterThan(0);
+    for (const line of later) expect(line).not.toHaveProperty(['logging.googleapis.com/trace']);
   });
 });

@@ -74,8 +74,12 @@ export interface RotationStack {
   state(secret: string): ReturnType<typeof parseRotationState>;
   /** Pushes one SECRET_ROTATE notice for `secret` to `rotateOnEvent` and waits for its delivery. */
   announce(secret: string): Promise<void>;
-  /** POSTs `body` to `rotate` as its invoker (or with the given `authorization`). */
-  post(body: unknown, authorization?: string): Promise<{ status: number; json: any }>;
+  /** POSTs `body` to `rotate` as its invoker (or with the given `authorization`), with extra headers. */
+  post(
+    body: unknown,
+    authorization?: string,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; json: any }>;
 }
 
 export async function startRotationStack(
@@ -144,8 +148,9 @@ export async function startRotationStack(
         stack.emulator.pubsub.unsubscribe(sub.name);
       }
     },
-    async post(body, authorization) {
+    async post(body, authorization, extra = {}) {
       const headers = {
+        ...extra,
         'content-type': 'application/json',
         authorization: authorization ?? (await stack.rotateAuthorization()),
       };
