@@ -5,8 +5,8 @@
  * never share a token. Concurrent misses for one key share one STS exchange; transient STS failures
  * are retried like every other upstream; failures are never cached.
  */
-import { retryUpstreamUnavailable, withRetry } from '../http/retry.js';
-import { tagUpstream } from './mint-info.js';
+import { withRetry } from '../http/retry.js';
+import { tagMint, tagUpstream, type MintInfo } from './mint-info.js';
 import { boundaryFingerprint, downscopeAccessToken, type AccessBoundary } from './downscope.js';
 import {
   accessTokenCacheKey,
@@ -15,14 +15,15 @@ import {
   type MintResult,
   type TargetServiceAccount,
 } from './minter.js';
-import { TokenCache } from './token-cache.js';
+import type { TokenCache } from './token-cache.js';
+import { tokenCache, upstreamRetry, type CacheOptions, type UpstreamOptions } from './upstream-setup.js';
 
 export interface DownscoperOptions {
   minter: Minter;
   /** Google STS token endpoint (`TVS_STS_URL`). */
   stsUrl: string;
-  cache: { maxEntries: number; refreshAheadMs: number; minRemainingMs: number };
-  upstream: { deadlineMs: number; maxAttempts: number; baseDelayMs?: number; maxDelayMs?: number };
+  cache: CacheOptions;
+  upstream: UpstreamOptions;
   fetchImpl?: typeof fetch;
   now?: () => number;
   onBackgroundError?: (err: unknown, cacheKey: string) => void;
@@ -54,50 +55,56 @@ export function downscopedCacheKey(
 
 export function createDownscoper(options: DownscoperOptions): Downscoper {
   const now = options.now ?? Date.now;
-  const cache = new TokenCache<MintedToken>({
-    ...options.cache,
-    now,
-    onBackgroundError: options.onBackgroundError,
-  });
-  const retry = {
-    maxAttempts: options.upstream.maxAttempts,
-    deadlineMs: options.upstream.deadlineMs,
-    baseDelayMs: options.upstream.baseDelayMs ?? 100,
-    maxDelayMs: options.upstream.maxDelayMs ?? 2_000,
-    now,
-    classify: retryUpstreamUnavailable,
-  };
-  const attemptTimeoutMs = Math.min(5_000, options.upstream.deadlineMs);
+  const cache = tokenCache(options.cache, now, options.onBackgroundError);
+  const { retry, attemptTimeoutMs } = upstreamRetry(options.upstream, now);
 
   return {
     cache,
     async accessToken(sa, scopes, lifetimeSeconds, boundary) {
+      // Issue 16: the request that starts the flight gets `mint`: the source token's mint when this
+      // request made it, plus the STS exchange (latency from the start, attempts of both).
+      let info: MintInfo | undefined;
       const { value, hit } = await cache.get(
         downscopedCacheKey(sa, scopes, lifetimeSeconds, boundary),
         async () => {
+          const startedMs = now();
           // The source token: from the minter's cache or freshly minted (its own retries). In the
           // refresh-ahead window the minter may still hand back the old source (refreshing it in the
           // background); the downscoped token then shares its expiry and is refreshed again on a later
           // read: one extra STS call, never a token that outlives its source.
           const source = await options.minter.accessToken(sa, scopes, lifetimeSeconds);
-          return withRetry(
-            (signal) =>
-              downscopeAccessToken(options.stsUrl, source.token, source.expiresAtMs, boundary, {
-                signal,
-                timeoutMs: attemptTimeoutMs,
-                fetchImpl: options.fetchImpl,
-                now,
-              }),
-            retry,
-          ).catch((err: unknown) => {
-            // Issue 16: an STS outage is named on the error entry (`upstream: "sts"`).
-            const code = (err as { code?: unknown } | null)?.code;
-            if (code === 'UNAVAILABLE' || code === 'DEADLINE_EXCEEDED') tagUpstream(err, 'sts');
-            throw err;
+          let stsAttempts = 0;
+          const spent = () => ({
+            backend: sa.backend,
+            latencyMs: now() - startedMs,
+            attempts: (source.mint?.attempts ?? 0) + stsAttempts,
           });
+          return withRetry((signal) => {
+            stsAttempts++;
+            return downscopeAccessToken(options.stsUrl, source.token, source.expiresAtMs, boundary, {
+              signal,
+              timeoutMs: attemptTimeoutMs,
+              fetchImpl: options.fetchImpl,
+              now,
+            });
+          }, retry).then(
+            (minted) => {
+              info = spent();
+              return minted;
+            },
+            (err: unknown) => {
+              // Issue 16: an STS outage is named on the error entry (`upstream: "sts"`).
+              const code = (err as { code?: unknown } | null)?.code;
+              if (code === 'UNAVAILABLE' || code === 'DEADLINE_EXCEEDED') tagUpstream(err, 'sts');
+              tagMint(err, spent());
+              throw err;
+            },
+          );
         },
       );
-      return { ...value, cacheHit: hit };
+      const result: MintResult = { ...value, cacheHit: hit };
+      if (!hit && info !== undefined) result.mint = info;
+      return result;
     },
   };
 }

@@ -4,11 +4,12 @@
  * failures are retried with capped backoff and full jitter inside an overall deadline.
  */
 import { InternalError, InvalidArgumentError } from '../errors.js';
-import { retryUpstreamUnavailable, withRetry } from '../http/retry.js';
+import { withRetry } from '../http/retry.js';
 import type { ServiceAccountKeyStore } from './key-store.js';
 import { signAssertion, type AssertionTarget } from './sign-assertion.js';
 import { tagMint, tagUpstream, type MintInfo, type Upstream } from './mint-info.js';
-import { TokenCache } from './token-cache.js';
+import type { TokenCache } from './token-cache.js';
+import { tokenCache, upstreamRetry, type CacheOptions, type UpstreamOptions } from './upstream-setup.js';
 import { exchangeAssertion, isKeyRefused, type ExchangeResult } from './token-exchange.js';
 
 export interface MintedToken {
@@ -44,14 +45,8 @@ export const KEY_BACKEND_LIFETIME_SECONDS = 3600;
 export interface MinterOptions {
   keys: ServiceAccountKeyStore;
   keyless?: KeylessBackend;
-  cache: { maxEntries: number; refreshAheadMs: number; minRemainingMs: number };
-  upstream: {
-    deadlineMs: number;
-    maxAttempts: number;
-    baseDelayMs?: number;
-    maxDelayMs?: number;
-    attemptTimeoutMs?: number;
-  };
+  cache: CacheOptions;
+  upstream: UpstreamOptions;
   fetchImpl?: typeof fetch;
   now?: () => number;
   onBackgroundError?: (err: unknown, cacheKey: string) => void;
@@ -78,20 +73,8 @@ export function scopeKey(scopes: readonly string[]): string {
 
 export function createMinter(options: MinterOptions): Minter {
   const now = options.now ?? Date.now;
-  const cache = new TokenCache<MintedToken>({
-    ...options.cache,
-    now,
-    onBackgroundError: options.onBackgroundError,
-  });
-  const retry = {
-    maxAttempts: options.upstream.maxAttempts,
-    deadlineMs: options.upstream.deadlineMs,
-    baseDelayMs: options.upstream.baseDelayMs ?? 100,
-    maxDelayMs: options.upstream.maxDelayMs ?? 2_000,
-    now,
-  };
-  // Stryker disable next-line MethodExpression: with Math.max, withRetry's overall deadline (started first) still ends the attempt first
-  const attemptTimeoutMs = options.upstream.attemptTimeoutMs ?? Math.min(5_000, options.upstream.deadlineMs);
+  const cache = tokenCache(options.cache, now, options.onBackgroundError);
+  const { retry, attemptTimeoutMs } = upstreamRetry(options.upstream, now);
 
   /** One jwt-bearer exchange with the SA's key; on `invalid_grant` re-reads the key once (it may have rotated). */
   const exchangeWithKey = async (
@@ -126,7 +109,7 @@ export function createMinter(options: MinterOptions): Minter {
   // Every backend (key store, token endpoint, IAM Credentials) raises UpstreamUnavailable for its
   // transient failures and our final errors for the rest: one check decides the retry.
   const mint = (run: (signal: AbortSignal) => Promise<MintedToken>): Promise<MintedToken> =>
-    withRetry((signal) => run(signal), { ...retry, classify: retryUpstreamUnavailable });
+    withRetry((signal) => run(signal), retry);
 
   /** Serves `key` from the cache, or mints it with the SA's backend: the keyless call or a key exchange. */
   const cached = async (

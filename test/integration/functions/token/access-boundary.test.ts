@@ -155,10 +155,17 @@ describe('a rule with an accessBoundary', () => {
     expect(second.body.accessToken).toBe(first.body.accessToken);
     expect(second.entries[0]).toMatchObject({ decision: 'granted', cacheHit: true });
     expect(counts().sts - before.sts).toBe(1);
+    // Issue 16: the miss carries `mint` (the STS exchange, plus the source mint if this request made it); the hit none.
+    expect(first.entries[0]).toMatchObject({ cacheHit: false, mint: { backend: 'keyless' } });
+    expect(first.entries[0].mint.attempts).toBeGreaterThanOrEqual(1);
+    expect(first.entries[0].mint.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(second.entries[0]).not.toHaveProperty('mint');
 
     const other = await r.exchange(await job(`${owner()}/app`));
     expect(other.body.accessToken).not.toBe(first.body.accessToken);
     expect(counts().sts - before.sts).toBe(2);
+    // The source came from the minter's cache: only the one STS attempt was made for this request.
+    expect(other.entries[0]).toMatchObject({ cacheHit: false, mint: { backend: 'keyless', attempts: 1 } });
     // The source SA token is cached as before: downscoping for another owner mints nothing new at IAM.
     expect(counts().iam - before.iam).toBeLessThanOrEqual(1);
   });

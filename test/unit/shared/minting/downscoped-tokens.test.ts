@@ -50,6 +50,8 @@ function setup(answers: Answer[], sourceExpiresAtMs = NOW + 3600_000) {
         token: `source-${sourceMints}`,
         expiresAtMs: sourceExpiresAtMs,
         cacheHit: false,
+        // The source was minted by this request, in two attempts.
+        mint: { backend: 'keyless', latencyMs: 0, attempts: 2 },
       });
     },
   } as unknown as Minter;
@@ -78,7 +80,13 @@ describe('downscoped tokens', () => {
   it('sends STS the token-exchange form with the boundary as URL-encoded options', async () => {
     const { downscoper, requests } = setup([ok('down', 3599)]);
     const result = await downscoper.accessToken(SA, [CP], 3600, boundary('b'));
-    expect(result).toEqual({ token: 'down', expiresAtMs: NOW + 3599_000, cacheHit: false });
+    // mint: the source's two attempts and the one STS exchange.
+    expect(result).toEqual({
+      token: 'down',
+      expiresAtMs: NOW + 3599_000,
+      cacheHit: false,
+      mint: { backend: 'keyless', latencyMs: 0, attempts: 3 },
+    });
     expect(Object.fromEntries(requests[0])).toEqual({
       grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
       subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
