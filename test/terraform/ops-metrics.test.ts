@@ -47,6 +47,8 @@ let stack: LocalStack;
 let audit: Capture;
 let counters: Record<string, Predicate>;
 let distributions: Record<string, Predicate>;
+let reloadFailures: Predicate;
+let ops: Capture;
 /**
  * Real lines of the token function: grants minted keyless and with a key, the keyless request again
  * from the cache, a refusal, a stale-policy error; and one error per upstream outage.
@@ -165,6 +167,7 @@ beforeAll(async () => {
   counters = {};
   distributions = {};
   for (const r of resources(tree, 'google_logging_metric').filter((x) => x.file.dir === 'modules/audit')) {
+    if (r.name === 'policy_reload_failures') reloadFailures = compileFilter(Object.values(instanceFilters(tree, r, VARS))[0]);
     const target = r.name === 'ops_distribution' ? distributions : r.name === 'ops_counter' ? counters : undefined;
     if (!target) continue;
     for (const [key, filter] of Object.entries(instanceFilters(tree, r, VARS))) target[key] = compileFilter(filter);
@@ -191,9 +194,10 @@ beforeAll(async () => {
   };
   writeFileSync(policyFile, JSON.stringify(policy));
   audit = createCapture();
+  ops = createCapture();
   stack = await startLocalStack({
     auditTransport: audit.stream,
-    opsLogWrite: () => {},
+    opsLogWrite: (line) => ops.write(line),
     env: { TVS_POLICY_FILE: policyFile, TVS_UPSTREAM_DEADLINE_MS: '1500', TVS_UPSTREAM_MAX_ATTEMPTS: '2', TVS_POLICY_TTL_SECONDS: '5', TVS_POLICY_MAX_STALENESS_SECONDS: '5' },
   });
   restoreEnv = useEmulatorMetadata(stack.emulator.metadataHost);
@@ -239,6 +243,14 @@ describe('the real token function lines the metrics are built on', () => {
     expect(JSON.parse(real.denied)).toMatchObject({ decision: 'denied', httpStatus: 401 });
     expect(JSON.parse(real.stale)).toMatchObject({ decision: 'error', reason: 'POLICY_STALE', httpStatus: 503 });
     expect(JSON.parse(real.stale)).not.toHaveProperty('upstream');
+  });
+
+  it('writes a policy_reload_failed ops line that the reload-failure metric counts, and no audit line matches it', () => {
+    const reloads = ops.text().split('\n').filter((l) => l.includes('"event":"policy_reload_failed"'));
+    expect(reloads.length).toBeGreaterThan(0);
+    for (const line of reloads) expect(reloadFailures(storedEntry(line, TOKEN, 'stderr'))).toBe(true);
+    expect(reloadFailures(storedEntry(reloads[0], OTHER, 'stderr'))).toBe(false);
+    for (const line of [...Object.values(real), ...Object.values(outage)]) expect(reloadFailures(token(line))).toBe(false);
   });
 
   it('writes an error naming the upstream for an outage of each', () => {
