@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
+import { cjsDynamicImports } from './cjs-dynamic-imports.js';
 import { prunedLockfile } from './prune-lockfile.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -56,9 +57,14 @@ export async function bundleFunction(
   mkdirSync(dir, { recursive: true });
   const { metafile } = await build({
     absWorkingDir: ROOT,
-    entryPoints: [BUNDLED_FUNCTIONS[name].entry],
-    outfile: join(dir, 'index.js'),
+    entryPoints: { index: BUNDLED_FUNCTIONS[name].entry },
+    outdir: dir,
     bundle: true,
+    // What the code imports dynamically (the Google clients, gRPC, the audit entry builder) goes
+    // into chunks/ that are read and compiled only when first used, after the server listens.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    plugins: [cjsDynamicImports()],
     platform: 'node',
     format: 'esm',
     target: 'node20.19',
@@ -68,7 +74,7 @@ export async function bundleFunction(
     // Libraries that name errors and classes by constructor keep working when minified.
     minify: true,
     keepNames: true,
-    legalComments: 'linked',
+    legalComments: 'eof',
     metafile: true,
     logLevel: 'warning',
   });

@@ -64,6 +64,8 @@ async function freePort(): Promise<number> {
 interface Served {
   url: string;
   stdout: () => string;
+  /** The function's operational log (stderr), shown when an assertion on a request fails. */
+  stderr: () => string;
 }
 
 /** Runs the framework's CLI in the bundle's directory for `target` and waits until it answers. */
@@ -110,7 +112,7 @@ async function serve(
     )
     .toBe(true);
   if (child.exitCode !== null) throw new Error(`${target} exited ${child.exitCode}: ${stderr.slice(0, 800)}`);
-  return { url, stdout: () => stdout };
+  return { url, stdout: () => stdout, stderr: () => stderr };
 }
 
 const signAs = (email: string, audience: string) =>
@@ -138,7 +140,7 @@ describe('the bundled functions', () => {
   });
 
   it('token: mints access tokens from a key (Secret Manager over gRPC) and keyless (ADC, IAM Credentials), writing the audit entries', async () => {
-    const { url, stdout } = await serve('token', 'token', (u) => localTokenEnv(emulator, u));
+    const { url, stdout, stderr } = await serve('token', 'token', (u) => localTokenEnv(emulator, u));
     const idToken = await signAs(WORKLOAD, url);
     for (const email of [GEMINI, VERTEX]) {
       const res = await fetch(`${url}/v1/projects/-/serviceAccounts/${email}:generateAccessToken`, {
@@ -146,10 +148,12 @@ describe('the bundled functions', () => {
         headers: { 'content-type': 'application/json', authorization: `Bearer ${idToken}` },
         body: JSON.stringify({ scope: [CP], lifetime: '3600s' }),
       });
-      expect({ email, status: res.status, body: res.status === 200 ? '' : await res.text() }).toEqual({
+      const failure =
+        res.status === 200 ? '' : `${await res.text()}\n${stderr().slice(-2000)}\n${stdout().slice(-2000)}`;
+      expect({ email, status: res.status, failure }).toEqual({
         email,
         status: 200,
-        body: '',
+        failure: '',
       });
       const { accessToken } = (await res.json()) as { accessToken: string };
       expect(emulator.state.tokens.lookup(accessToken)).toMatchObject({ email });
