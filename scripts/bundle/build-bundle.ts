@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 import { cjsDynamicImports } from './cjs-dynamic-imports.js';
 import { prunedLockfile } from './prune-lockfile.js';
+import { zodEnglishOnly } from './zod-english-only.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BUNDLE_ROOT = join(ROOT, 'dist/bundle');
@@ -64,7 +65,7 @@ export async function bundleFunction(
     // into chunks/ that are read and compiled only when first used, after the server listens.
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
-    plugins: [cjsDynamicImports()],
+    plugins: [cjsDynamicImports(), zodEnglishOnly()],
     platform: 'node',
     format: 'esm',
     target: 'node20.19',
