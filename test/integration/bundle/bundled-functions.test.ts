@@ -123,7 +123,7 @@ const signAs = (email: string, audience: string) =>
   });
 
 describe('the bundled functions', () => {
-  it('are one ESM file with a source map each, and need nothing installed but functions-framework', () => {
+  it('are an ESM entry with a source map, and need nothing installed but functions-framework', () => {
     for (const name of ['token', 'rotate'] satisfies BundledFunction[]) {
       const pkg = JSON.parse(readFileSync(join(out, name, 'package.json'), 'utf8')) as Record<
         string,
