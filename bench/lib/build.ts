@@ -1,8 +1,8 @@
 /**
  * Compiles what the bench serves: the product with `tsc -p tsconfig.build.json` (= `npm run build`,
- * into `dist/`) and the bench's fixtures and children (transpiled into `dist/bench/`), so the token
- * function and the hello-world baseline are both plain compiled JavaScript served by the same
- * functions-framework binary.
+ * into `dist/`), the deployed bundles (= `npm run bundle`, into `dist/bundle/`) and the bench's
+ * fixtures and children (transpiled into `dist/bench/`), so the token function and the
+ * hello-world baseline are all plain JavaScript served by the same functions-framework binary.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,6 +13,8 @@ import ts from 'typescript';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const TOKEN_SOURCE = join(ROOT, 'dist/functions/token/index.js');
+/** The token function as deployed: its bundle directory (package.json `main` = the bundle). */
+export const TOKEN_BUNDLE_SOURCE = join(ROOT, 'dist/bundle/token');
 export const FIXTURES_OUT = join(ROOT, 'dist/bench/fixtures');
 export const CHILDREN_OUT = join(ROOT, 'dist/bench/children');
 /** The `functions-framework` bin (the package's exports hide it, so resolve it next to the main entry). */
@@ -44,6 +46,11 @@ export function buildAll(log: (line: string) => void): void {
       `warning: tsc reported errors (output was still emitted):\n${output.split('\n').slice(0, 10).join('\n')}`,
     );
   }
+  // The deployed artefact, built by the very script the pipeline runs.
+  execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/bundle/index.ts')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   // Fixtures (baseline functions) and children (measured processes) run as compiled JS too.
   for (const folder of ['fixtures', 'children']) {
     const source = join(ROOT, 'bench', folder);

@@ -6,15 +6,17 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FIXTURES_OUT, FUNCTIONS_FRAMEWORK_MAIN, ROOT, TOKEN_SOURCE } from './build.js';
+import { FIXTURES_OUT, FUNCTIONS_FRAMEWORK_MAIN, ROOT, TOKEN_BUNDLE_SOURCE, TOKEN_SOURCE } from './build.js';
 import { freePort, SERVER_CORE, spawnNode, type Child } from './processes.js';
 
-export type FunctionKind = 'hello' | 'heavyHello' | 'token';
+/** `token`: the deployed bundle; `tokenUnbundled`: tsc's `dist/` (one module per source file). */
+export type FunctionKind = 'hello' | 'heavyHello' | 'token' | 'tokenUnbundled';
 
 const SOURCES: Record<FunctionKind, string> = {
   hello: join(FIXTURES_OUT, 'hello-function.js'),
   heavyHello: join(FIXTURES_OUT, 'heavy-hello-function.js'),
-  token: TOKEN_SOURCE,
+  token: TOKEN_BUNDLE_SOURCE,
+  tokenUnbundled: TOKEN_SOURCE,
 };
 
 export interface FunctionServer {
@@ -51,7 +53,7 @@ export async function spawnFunction(
   const args = [
     ...profile,
     FUNCTIONS_FRAMEWORK_MAIN,
-    `--target=${kind}`,
+    `--target=${kind === 'tokenUnbundled' ? 'token' : kind}`,
     `--source=${SOURCES[kind]}`,
     `--port=${port}`,
   ];

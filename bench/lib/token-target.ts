@@ -38,16 +38,18 @@ export function writeBenchPolicy(): string {
 }
 
 /**
- * Spawns the token function on functions-framework, configured against the emulator.
- * `beforeSpawn` runs once the URL is known, before the clock starts.
+ * Spawns the token function on functions-framework, configured against the emulator: the deployed
+ * bundle, or (`tokenUnbundled`) tsc's output. `beforeSpawn` runs once the URL is known, before
+ * the clock starts.
  */
 export function spawnTokenFunction(
   emulator: EmulatorHandle,
   policyFile: string,
   extraEnv: Record<string, string> = {},
   beforeSpawn?: (url: string) => Promise<void>,
+  kind: 'token' | 'tokenUnbundled' = 'token',
 ): Promise<FunctionServer> {
-  return spawnFunction('token', async (url) => {
+  return spawnFunction(kind, async (url) => {
     await beforeSpawn?.(url);
     return { ...(await emulator.tokenEnv(url)), TVS_POLICY_FILE: policyFile, ...extraEnv };
   });

@@ -1,8 +1,10 @@
 /**
  * Figure 3: spawn → first 200 (`/healthz`) and spawn → first token (cold cache, key read from the
- * emulator's Secret Manager, exchange at its token endpoint), against the bare hello-world's
- * spawn → first 200. A hello-world importing the heavy Google clients at top level is shown for
- * context. Each run spawns fresh processes; kinds are interleaved.
+ * emulator's Secret Manager, exchange at its token endpoint) of the deployed bundle
+ * (`dist/bundle/token`), against the bare hello-world's spawn → first 200. For context: a
+ * hello-world importing the heavy Google clients at top level, and the unbundled token function
+ * (tsc's `dist/`, one module per source file). Each run spawns fresh processes; kinds are
+ * interleaved.
  */
 import { performance } from 'node:perf_hooks';
 import type { BenchContext } from '../lib/context.js';
@@ -22,16 +24,30 @@ function helloStart(kind: FunctionKind): Promise<number> {
   });
 }
 
-function tokenStart(ctx: BenchContext): Promise<{ first200Ms: number; firstTokenMs: number }> {
-  return retryOnPortClash(() => tokenStartOnce(ctx));
+type TokenKind = 'token' | 'tokenUnbundled';
+
+function tokenStart(
+  ctx: BenchContext,
+  kind: TokenKind,
+): Promise<{ first200Ms: number; firstTokenMs: number }> {
+  return retryOnPortClash(() => tokenStartOnce(ctx, kind));
 }
 
-async function tokenStartOnce(ctx: BenchContext): Promise<{ first200Ms: number; firstTokenMs: number }> {
+async function tokenStartOnce(
+  ctx: BenchContext,
+  kind: TokenKind,
+): Promise<{ first200Ms: number; firstTokenMs: number }> {
   let idToken = '';
   // The caller's ID token names the function's URL, known before spawn; signing it is not timed.
-  const server = await spawnTokenFunction(ctx.emulator, ctx.policyFile, {}, async (url) => {
-    idToken = await ctx.emulator.idToken(url);
-  });
+  const server = await spawnTokenFunction(
+    ctx.emulator,
+    ctx.policyFile,
+    {},
+    async (url) => {
+      idToken = await ctx.emulator.idToken(url);
+    },
+    kind,
+  );
   try {
     const first200 = await waitFor200(server, '/healthz');
     await fetchAccessToken(server.url, idToken);
@@ -48,14 +64,16 @@ export async function coldStart(ctx: BenchContext): Promise<Figure[]> {
   const heavy: number[] = [];
   const first200: number[] = [];
   const firstToken: number[] = [];
+  const unbundled200: number[] = [];
   for (let run = 0; run < runs; run++) {
     hello.push(await helloStart('hello'));
-    const token = await tokenStart(ctx);
+    const token = await tokenStart(ctx, 'token');
     first200.push(token.first200Ms);
     firstToken.push(token.firstTokenMs);
     heavy.push(await helloStart('heavyHello'));
+    unbundled200.push((await tokenStart(ctx, 'tokenUnbundled')).first200Ms);
     ctx.log(
-      `  run ${run + 1}/${runs}: hello ${hello[run].toFixed(0)} ms, token /healthz ${token.first200Ms.toFixed(0)} ms, first token ${token.firstTokenMs.toFixed(0)} ms, heavy hello ${heavy[run].toFixed(0)} ms`,
+      `  run ${run + 1}/${runs}: hello ${hello[run].toFixed(0)} ms, token /healthz ${token.first200Ms.toFixed(0)} ms, first token ${token.firstTokenMs.toFixed(0)} ms, heavy hello ${heavy[run].toFixed(0)} ms, unbundled /healthz ${unbundled200[run].toFixed(0)} ms`,
     );
   }
   ctx.details.coldStart = {
@@ -63,13 +81,14 @@ export async function coldStart(ctx: BenchContext): Promise<Figure[]> {
     tokenFirst200Ms: first200,
     tokenFirstTokenMs: firstToken,
     heavyHelloMs: heavy,
+    tokenUnbundledFirst200Ms: unbundled200,
   };
   const helloSummary = summarize(hello);
   const first200Ratio = pairedRatio(first200, hello);
   return [
     {
       id: '3a',
-      name: 'cold start: spawn → first 200',
+      name: 'cold start: spawn → first 200 (deployed bundle)',
       unit: 'ms',
       ours: summarize(first200),
       baselineName: 'hello-world',
@@ -96,6 +115,15 @@ export async function coldStart(ctx: BenchContext): Promise<Figure[]> {
       baselineName: 'hello-world',
       baseline: helloSummary,
       ratio: pairedRatio(heavy, hello),
+    },
+    {
+      id: '3d',
+      name: 'context: spawn → first 200 of the unbundled token function (tsc dist/)',
+      unit: 'ms',
+      ours: summarize(unbundled200),
+      baselineName: 'hello-world',
+      baseline: helloSummary,
+      ratio: pairedRatio(unbundled200, hello),
     },
   ];
 }

@@ -42,12 +42,34 @@ variable "name_prefix" {
 
 variable "token_source_dir" {
   type        = string
-  description = "Directory holding the packaged token function (built dist, package.json whose main is the token entry, package-lock.json)."
+  description = "The token function bundle directory that `npm run bundle` builds (dist/bundle/token): index.js and chunks/ with source maps, a package.json whose main is index.js and whose only dependency is functions-framework, and its package-lock.json. Never the repository source."
+
+  # What is deployed is the bundle: a directory of repository sources or tsc output fails here.
+  validation {
+    condition = (
+      fileexists("${var.token_source_dir}/index.js") &&
+      fileexists("${var.token_source_dir}/package-lock.json") &&
+      try(jsondecode(file("${var.token_source_dir}/package.json")).main == "index.js", false) &&
+      try(jsonencode(keys(jsondecode(file("${var.token_source_dir}/package.json")).dependencies)) == jsonencode(["@google-cloud/functions-framework"]), false)
+    )
+    error_message = "token_source_dir must be the bundle directory built by `npm run bundle` (dist/bundle/token): index.js, package-lock.json, and a package.json with main index.js whose only dependency is @google-cloud/functions-framework."
+  }
 }
 
 variable "rotate_source_dir" {
   type        = string
-  description = "Directory holding the packaged rotation functions (main is the rotate entry, exporting rotate and rotateOnEvent)."
+  description = "The rotation functions' (rotate and rotateOnEvent) bundle directory that `npm run bundle` builds (dist/bundle/rotate): index.js and chunks/ with source maps, a package.json whose main is index.js and whose only dependency is functions-framework, and its package-lock.json. Never the repository source."
+
+  # What is deployed is the bundle: a directory of repository sources or tsc output fails here.
+  validation {
+    condition = (
+      fileexists("${var.rotate_source_dir}/index.js") &&
+      fileexists("${var.rotate_source_dir}/package-lock.json") &&
+      try(jsondecode(file("${var.rotate_source_dir}/package.json")).main == "index.js", false) &&
+      try(jsonencode(keys(jsondecode(file("${var.rotate_source_dir}/package.json")).dependencies)) == jsonencode(["@google-cloud/functions-framework"]), false)
+    )
+    error_message = "rotate_source_dir must be the bundle directory built by `npm run bundle` (dist/bundle/rotate): index.js, package-lock.json, and a package.json with main index.js whose only dependency is @google-cloud/functions-framework."
+  }
 }
 
 variable "managed_credentials" {

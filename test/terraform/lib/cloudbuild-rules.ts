@@ -17,7 +17,7 @@ export const REQUIRED_STEPS: readonly { id: string; runs: RegExp }[] = [
   { id: 'typecheck', runs: /^npm run typecheck\b/ },
   { id: 'test', runs: /^npm (test|run test)\b/ },
   { id: 'build', runs: /^npm run build\b/ },
-  { id: 'package', runs: /dist\/functions\/\$\$\{fn\}\/index\.js/ },
+  { id: 'package', runs: /^npm run bundle\b/ },
   { id: 'terraform-init', runs: /terraform .*init -input=false/ },
   { id: 'terraform-fmt', runs: /^terraform fmt -check -recursive terraform$/ },
   { id: 'terraform-validate', runs: /^terraform -chdir=\S+ validate$/ },

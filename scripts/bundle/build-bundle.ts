@@ -1,0 +1,111 @@
+/**
+ * Bundles each Cloud Functions source with esbuild: one ESM file per function (tree-shaken, with a
+ * linked source map) plus the package.json and package-lock.json the Node.js buildpack installs.
+ * functions-framework stays external: its CLI (the buildpack's start command) loads the bundle,
+ * and the function must register with that same copy of the framework.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Metafile } from 'esbuild';
+import { cjsDynamicImports } from './cjs-dynamic-imports.js';
+import { prunedLockfile } from './prune-lockfile.js';
+import { zodEnglishOnly } from './zod-english-only.js';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const BUNDLE_ROOT = join(ROOT, 'dist/bundle');
+
+/** Deployed source directories: the entry module of each, and the targets it registers. */
+export const BUNDLED_FUNCTIONS = {
+  token: { entry: 'functions/token/index.ts', targets: ['token'] },
+  rotate: { entry: 'functions/rotate/index.ts', targets: ['rotate', 'rotateOnEvent'] },
+} as const;
+export type BundledFunction = keyof typeof BUNDLED_FUNCTIONS;
+
+/** Left to the buildpack's `npm ci`: the framework whose CLI serves the function. */
+export const RUNTIME_DEPENDENCIES = ['@google-cloud/functions-framework'] as const;
+
+// CommonJS code inside an ESM bundle (google-gax, grpc-js, protobufjs) still calls require() for
+// Node built-ins and reads __dirname; ESM has neither, so the bundle defines them.
+const BANNER = [
+  "import { createRequire as __tvsCreateRequire } from 'node:module';",
+  "import { dirname as __tvsDirname } from 'node:path';",
+  "import { fileURLToPath as __tvsFileURLToPath } from 'node:url';",
+  'const require = __tvsCreateRequire(import.meta.url);',
+  'const __filename = __tvsFileURLToPath(import.meta.url);',
+  'const __dirname = __tvsDirname(__filename);',
+].join('\n');
+
+interface RootPackage {
+  version: string;
+  engines: Record<string, string>;
+}
+
+export interface BundleResult {
+  name: BundledFunction;
+  /** The directory to deploy: index.js, index.js.map, package.json, package-lock.json. */
+  dir: string;
+  metafile: Metafile;
+}
+
+/** Builds `<outRoot>/<name>/` for one function; replaces what was there. */
+export async function bundleFunction(
+  name: BundledFunction,
+  outRoot: string = BUNDLE_ROOT,
+): Promise<BundleResult> {
+  const dir = join(outRoot, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const { metafile } = await build({
+    absWorkingDir: ROOT,
+    entryPoints: { index: BUNDLED_FUNCTIONS[name].entry },
+    outdir: dir,
+    bundle: true,
+    // What the code imports dynamically (the Google clients, gRPC, the audit entry builder) goes
+    // into chunks/ that are read and compiled only when first used, after the server listens.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    plugins: [cjsDynamicImports(), zodEnglishOnly()],
+    platform: 'node',
+    format: 'esm',
+    target: 'node20.19',
+    external: [...RUNTIME_DEPENDENCIES],
+    banner: { js: BANNER },
+    sourcemap: 'linked',
+    // Libraries that name errors and classes by constructor keep working when minified.
+    minify: true,
+    keepNames: true,
+    legalComments: 'eof',
+    metafile: true,
+    logLevel: 'warning',
+  });
+  writeFileSync(join(outRoot, `${name}.meta.json`), JSON.stringify(metafile));
+
+  const root = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as RootPackage;
+  const lock = prunedLockfile(
+    JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')),
+    `tvs-${name}`,
+    RUNTIME_DEPENDENCIES,
+  );
+  const pkg = {
+    name: `tvs-${name}`,
+    version: root.version,
+    private: true,
+    type: 'module',
+    main: 'index.js',
+    engines: root.engines,
+    dependencies: lock.packages[''].dependencies,
+  };
+  writeFileSync(join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+  writeFileSync(
+    join(dir, 'package-lock.json'),
+    `${JSON.stringify({ ...lock, version: root.version }, null, 2)}\n`,
+  );
+  return { name, dir, metafile };
+}
+
+/** Builds every function's directory under `outRoot`. */
+export async function bundleAll(outRoot: string = BUNDLE_ROOT): Promise<BundleResult[]> {
+  const names = Object.keys(BUNDLED_FUNCTIONS) as BundledFunction[];
+  return Promise.all(names.map((name) => bundleFunction(name, outRoot)));
+}

@@ -1,0 +1,206 @@
+/**
+ * The deployed artefact itself: `npm run bundle`'s directories, each alone in a temp directory
+ * with nothing but functions-framework beside it (what the buildpack installs from its
+ * package.json), served the way Cloud Functions serves them (the framework's CLI, working
+ * directory = the source, `--target` only), configured only by environment variables, against the
+ * emulator. Anything the bundle needs at run time that esbuild left behind fails here.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../../emulator/index.js';
+import { localRotateEnv, localTokenEnv } from '../../../scripts/local-stack.js';
+import {
+  bundleAll,
+  RUNTIME_DEPENDENCIES,
+  type BundledFunction,
+} from '../../../scripts/bundle/build-bundle.js';
+
+const FRAMEWORK = '@google-cloud/functions-framework';
+const FRAMEWORK_DIR = realpathSync(
+  dirname(dirname(dirname(createRequire(import.meta.url).resolve(FRAMEWORK)))),
+);
+const WORKLOAD = 'workload@tvs-local.iam.gserviceaccount.com';
+const GEMINI = 'gemini-caller@tvs-local.iam.gserviceaccount.com';
+const VERTEX = 'vertex-caller@tvs-local.iam.gserviceaccount.com';
+const CP = 'https://www.googleapis.com/auth/cloud-platform';
+
+let emulator: Emulator;
+let out: string;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  out = mkdtempSync(join(tmpdir(), 'tvs-bundle-'));
+  [emulator] = await Promise.all([startEmulator(), bundleAll(out)]);
+  // The framework installed beside each bundle, as `npm ci` of its package.json would; the
+  // framework's own dependencies resolve from its real location, the bundle's from here only.
+  for (const name of ['token', 'rotate'] satisfies BundledFunction[]) {
+    mkdirSync(join(out, name, 'node_modules', '@google-cloud'), { recursive: true });
+    symlinkSync(FRAMEWORK_DIR, join(out, name, 'node_modules', FRAMEWORK), 'dir');
+  }
+}, 60_000);
+
+afterAll(async () => {
+  for (const child of children) child.kill('SIGTERM');
+  await emulator?.stop();
+  if (out) rmSync(out, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Served {
+  url: string;
+  stdout: () => string;
+  /** The function's operational log (stderr), shown when an assertion on a request fails. */
+  stderr: () => string;
+}
+
+/** Runs the framework's CLI in the bundle's directory for `target` and waits until it answers. */
+async function serve(
+  name: BundledFunction,
+  target: string,
+  env: (url: string) => Record<string, string>,
+): Promise<Served> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const dir = join(out, name);
+  const child = spawn(
+    process.execPath,
+    [join(dir, 'node_modules', FRAMEWORK, 'build/src/main.js'), `--target=${target}`],
+    {
+      cwd: dir,
+      // Only what the platform sets and the documented variables: no loader, no NODE_PATH.
+      env: {
+        PATH: process.env.PATH,
+        ...env(url),
+        GCE_METADATA_HOST: emulator.metadataHost,
+        PORT: String(port),
+        NODE_ENV: 'production',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // Polls until it answers or exits (an exit ends the wait at once, not at the timeout).
+  await expect
+    .poll(
+      async () =>
+        child.exitCode !== null ||
+        (await fetch(`${url}/healthz`).then(
+          () => true,
+          () => false,
+        )),
+      { timeout: 25_000, interval: 50 },
+    )
+    .toBe(true);
+  if (child.exitCode !== null) throw new Error(`${target} exited ${child.exitCode}: ${stderr.slice(0, 800)}`);
+  return { url, stdout: () => stdout, stderr: () => stderr };
+}
+
+const signAs = (email: string, audience: string) =>
+  emulator.state.signingKeys.signIdToken({
+    audience,
+    subject: emulator.state.serviceAccounts.get(email)!,
+    includeEmail: true,
+  });
+
+describe('the bundled functions', () => {
+  it('are an ESM entry with a source map, and need nothing installed but functions-framework', () => {
+    for (const name of ['token', 'rotate'] satisfies BundledFunction[]) {
+      const pkg = JSON.parse(readFileSync(join(out, name, 'package.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      expect(pkg).toMatchObject({ type: 'module', main: 'index.js' });
+      expect(Object.keys(pkg.dependencies as object)).toEqual([...RUNTIME_DEPENDENCIES]);
+      const map = JSON.parse(readFileSync(join(out, name, 'index.js.map'), 'utf8')) as { sources: string[] };
+      expect(map.sources.filter((source) => source.endsWith(`/functions/${name}/index.ts`))).toHaveLength(1);
+      expect(readFileSync(join(out, name, 'index.js'), 'utf8')).toMatch(
+        /\n\/\/# sourceMappingURL=index\.js\.map\n$/,
+      );
+    }
+  });
+
+  it('token: mints access tokens from a key (Secret Manager over gRPC) and keyless (ADC, IAM Credentials), writing the audit entries', async () => {
+    const { url, stdout, stderr } = await serve('token', 'token', (u) => localTokenEnv(emulator, u));
+    const idToken = await signAs(WORKLOAD, url);
+    for (const email of [GEMINI, VERTEX]) {
+      const res = await fetch(`${url}/v1/projects/-/serviceAccounts/${email}:generateAccessToken`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${idToken}` },
+        body: JSON.stringify({ scope: [CP], lifetime: '3600s' }),
+      });
+      const failure =
+        res.status === 200 ? '' : `${await res.text()}\n${stderr().slice(-2000)}\n${stdout().slice(-2000)}`;
+      expect({ email, status: res.status, failure }).toEqual({
+        email,
+        status: 200,
+        failure: '',
+      });
+      const { accessToken } = (await res.json()) as { accessToken: string };
+      expect(emulator.state.tokens.lookup(accessToken)).toMatchObject({ email });
+    }
+    await expect
+      .poll(() =>
+        stdout()
+          .split('\n')
+          .filter((line) => line.includes('"decision":"granted"')),
+      )
+      .toEqual([expect.stringContaining(GEMINI), expect.stringContaining(VERTEX)]);
+  });
+
+  it('rotate: answers a dry-run sweep to its invoker (Secret Manager over gRPC) and refuses anyone else', async () => {
+    const { url } = await serve('rotate', 'rotate', (u) => localRotateEnv(emulator, u));
+    const post = async (email: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await signAs(email, url)}` },
+        body: JSON.stringify({ dryRun: true }),
+      });
+    const ok = await post(emulator.state.metadata.defaultServiceAccount!);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ dryRun: true, ok: true });
+    expect((await post(GEMINI)).status).toBe(403);
+  });
+
+  it('rotateOnEvent: is registered in the rotate bundle and acknowledges a notice it ignores', async () => {
+    const { url } = await serve('rotate', 'rotateOnEvent', (u) => localRotateEnv(emulator, u));
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'ce-id': '1',
+        'ce-specversion': '1.0',
+        'ce-source': '//pubsub.googleapis.com/projects/tvs-local/topics/tvs-rotation',
+        'ce-type': 'google.cloud.pubsub.topic.v1.messagePublished',
+      },
+      body: JSON.stringify({ message: { attributes: { eventType: 'TOPIC_CONFIGURED' }, messageId: '1' } }),
+    });
+    expect(res.status).toBeGreaterThanOrEqual(200);
+    expect(res.status).toBeLessThan(300);
+  });
+
+  it('a target the bundle does not register fails the start', async () => {
+    await expect(serve('token', 'rotate', (u) => localTokenEnv(emulator, u))).rejects.toThrow(
+      /rotate exited [1-9]/,
+    );
+  });
+});
