@@ -7,7 +7,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,6 +18,7 @@ import {
   RUNTIME_DEPENDENCIES,
   type BundledFunction,
 } from '../../../scripts/bundle/build-bundle.js';
+import { freePort } from '../../support/free-port.js';
 
 const FRAMEWORK = '@google-cloud/functions-framework';
 const FRAMEWORK_DIR = realpathSync(
@@ -49,17 +49,6 @@ afterAll(async () => {
   await emulator?.stop();
   if (out) rmSync(out, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Served {
   url: string;

@@ -6,13 +6,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../../emulator/index.js';
 import { DEMO_POLICY_FILE, localRotateEnv, localTokenEnv } from '../../../scripts/local-stack.js';
+import { freePort } from '../../support/free-port.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 // The package's own CLI (its `bin`), which Cloud Functions runs.
@@ -34,17 +34,6 @@ afterAll(async () => {
   for (const child of children) child.kill('SIGTERM');
   await emulator?.stop();
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Spawns functions-framework for `target` from `source` and waits until it answers. */
 async function serve(
