@@ -138,7 +138,7 @@ export async function createTokenFunction(
     projectId: config.projectId,
     transport: overrides.auditTransport,
   });
-  const handler = createTokenHandler({
+  const handle = createTokenHandler({
     authenticate: (authorization) => auth.authenticate(authorization),
     verifySubjectToken: (token) => auth.verifyJwt(token),
     policy,
@@ -172,5 +172,9 @@ export async function createTokenFunction(
       : undefined,
     forwardedForTrustedHops: config.forwardedForTrustedHops,
   });
+  // Back-pressure: while more audit lines wait than the writer's bound, a request waits for them
+  // to reach stdout before it is handled, so entries are never dropped and memory stays bounded.
+  const handler: TokenHandler = (req, res) =>
+    audit.backlogged ? audit.drained().then(() => handle(req, res)) : handle(req, res);
   return { handler, minter, downscoper, keys, policy, flushAudit: () => audit.flush() };
 }

@@ -41,16 +41,18 @@ async function serve(
   source: string,
   env: Record<string, string>,
   port: number,
-): Promise<string> {
+  onStdout?: (chunk: string) => void,
+): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', FRAMEWORK_MAIN, `--target=${target}`, `--source=${source}`],
     {
       cwd: ROOT,
       env: { ...process.env, ...env, PORT: String(port), NODE_ENV: 'production' },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', onStdout ? 'pipe' : 'ignore', 'pipe'],
     },
   );
+  child.stdout?.on('data', (chunk: Buffer) => onStdout?.(chunk.toString()));
   children.push(child);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -71,10 +73,60 @@ async function serve(
       { timeout: 25_000, interval: 100 },
     )
     .not.toBe(0);
-  return url;
+  return { url, child };
 }
 
 describe('deployed entry points', () => {
+  it('token: SIGTERM under load loses no audit entry (every answered request has its line on stdout)', async () => {
+    const port = await freePort();
+    let stdout = '';
+    const { url, child } = await serve(
+      'token',
+      'functions/token/index.ts',
+      { ...localTokenEnv(emulator, `http://127.0.0.1:${port}`), GCE_METADATA_HOST: emulator.metadataHost },
+      port,
+      (chunk) => (stdout += chunk),
+    );
+    const idToken = await emulator.state.signingKeys.signIdToken({
+      audience: url,
+      subject: emulator.state.serviceAccounts.get('workload@tvs-local.iam.gserviceaccount.com')!,
+      includeEmail: true,
+    });
+    const answered: string[] = [];
+    let stop = false;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const loop = async () => {
+      while (!stop) {
+        const requestBody = JSON.stringify({ scope: [CP] });
+        try {
+          const res = await fetch(`${url}/v1/projects/-/serviceAccounts/${GEMINI}:generateAccessToken`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${idToken}` },
+            body: requestBody,
+          });
+          if (res.status === 200) answered.push(((await res.json()) as { accessToken: string }).accessToken);
+          else await res.arrayBuffer();
+        } catch {
+          return; // the server went away
+        }
+      }
+    };
+    const loops = Array.from({ length: 16 }, () => loop());
+    await expect.poll(() => answered.length, { timeout: 20_000, interval: 10 }).toBeGreaterThanOrEqual(200);
+    child.kill('SIGTERM');
+    await exited;
+    stop = true;
+    await Promise.all(loops);
+    const granted = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { decision?: string })
+      .filter((e) => e.decision === 'granted');
+    expect(answered.length).toBeGreaterThanOrEqual(200);
+    // Every request the client saw answered was audited before the process died.
+    expect(granted.length).toBeGreaterThanOrEqual(answered.length);
+  });
+
   it('token: serves a token, and answers malformed JSON in Google’s error model', async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
@@ -268,7 +320,7 @@ describe('token entry point: a vended ID token is never accepted back as a calle
 
   it('refuses the service’s own audience in every spelling with 403 AUDIENCE_IS_THIS_SERVICE, and a vended ID token does not authenticate', async () => {
     const port = await freePort();
-    const url = await serve(
+    const { url } = await serve(
       'token',
       'functions/token/index.ts',
       env(policyFile('narrow', ['https://backend-*.a.run.app']), `http://127.0.0.1:${port}`),
