@@ -283,6 +283,7 @@ describe('rotation attacks by a caller that is not the configured invoker', () =
 
   it.each(CASES)('%s: refused before anything runs', async (_name, make, status) => {
     const before = world();
+    await t.stack.rotation.flushAudit();
     const runsBefore = (t.audit.text().match(/"action":"rotation\./g) ?? []).length;
     const answer = await sweep(SA_SECRET, (await make()) ?? '');
     expect(answer.status).toBe(status);
