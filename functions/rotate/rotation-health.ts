@@ -69,29 +69,29 @@ export function rotationHealth(
       : phase === 'purging'
         ? state?.disabledAtMs
         : undefined;
+  const credentialAgeSeconds = rotatedAtMs === undefined ? null : Math.max(0, seconds(nowMs - rotatedAtMs));
+  const dueInSeconds = rotatedAtMs === undefined ? null : seconds(rotatedAtMs + binding.periodMs - nowMs);
+  const periodSeconds = seconds(binding.periodMs);
+  const graceSeconds = seconds(binding.graceMs);
+  const phaseAgeSeconds =
+    phase === 'idle' || claimedAtMs === undefined ? null : Math.max(0, seconds(nowMs - claimedAtMs));
+  const claimTtlSeconds = seconds(claimTtlMs);
   const fields: RotationHealth = {
     event: 'rotation_health',
     secret,
     kind: binding.kind,
     outcome,
     phase,
-    credentialAgeSeconds: rotatedAtMs === undefined ? null : Math.max(0, seconds(nowMs - rotatedAtMs)),
-    dueInSeconds: rotatedAtMs === undefined ? null : seconds(rotatedAtMs + binding.periodMs - nowMs),
-    periodSeconds: seconds(binding.periodMs),
-    graceSeconds: seconds(binding.graceMs),
-    phaseAgeSeconds:
-      phase === 'idle' || claimedAtMs === undefined ? null : Math.max(0, seconds(nowMs - claimedAtMs)),
-    claimTtlSeconds: seconds(claimTtlMs),
-    overdue: false,
-    stuck: false,
-    credentialTooOld: false,
+    credentialAgeSeconds,
+    dueInSeconds,
+    periodSeconds,
+    graceSeconds,
+    phaseAgeSeconds,
+    claimTtlSeconds,
+    overdue: phase === 'idle' && dueInSeconds !== null && dueInSeconds < -graceSeconds,
+    stuck: phaseAgeSeconds !== null && phaseAgeSeconds > claimTtlSeconds,
+    credentialTooOld: credentialAgeSeconds !== null && credentialAgeSeconds > periodSeconds + graceSeconds,
   };
-  fields.overdue =
-    phase === 'idle' && fields.dueInSeconds !== null && fields.dueInSeconds < -fields.graceSeconds;
-  fields.stuck = fields.phaseAgeSeconds !== null && fields.phaseAgeSeconds > fields.claimTtlSeconds;
-  fields.credentialTooOld =
-    fields.credentialAgeSeconds !== null &&
-    fields.credentialAgeSeconds > fields.periodSeconds + fields.graceSeconds;
   const lastError = error ?? (state?.lastError ? { code: 'UNKNOWN', reason: state.lastError } : undefined);
   if (lastError) fields.lastError = { code: lastError.code, reason: lastError.reason };
   const severity: Severity = outcome === 'failed' ? 'ERROR' : fields.overdue ? 'WARNING' : 'INFO';
