@@ -5,7 +5,10 @@
  * writes; test/unit/shared/audit-log-format.test.ts compares the two), formatted by hand because
  * the library's deep copies cost a fifth of a cache hit. Lines are buffered and handed to the
  * transport once per event-loop turn; the buffer is bounded by back-pressure, never by dropping,
- * and is written synchronously when the process exits (functions-framework exits on SIGTERM).
+ * and is written synchronously when the process exits. Cloud Run (and so Cloud Functions gen2)
+ * sends SIGTERM before it stops an instance
+ * (https://cloud.google.com/run/docs/samples/cloudrun-sigterm-handler), and functions-framework
+ * answers SIGTERM with `process.exit()` (its invoker.js), which runs the exit write.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
