@@ -93,4 +93,24 @@ describe('rotation_health', () => {
     expect(later.length).toBeGreaterThan(0);
     for (const line of later) expect(line).not.toHaveProperty(['logging.googleapis.com/trace']);
   });
+
+  it('a caller who controls only the trace headers cannot inject fields: malformed ones are ignored, never echoed', async () => {
+    await t.stack.rotation.flushAudit();
+    const before = lines.length;
+    const auditBefore = t.audit.entries().length;
+    const evil = `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01","severity":"DEBUG","decision":"granted`;
+    const sent = await t.post({ dryRun: true }, undefined, {
+      traceparent: evil,
+      'x-cloud-trace-context': 'not-hex/1;o=1 INJECTED',
+    });
+    expect(sent.status).toBe(200);
+    await t.stack.rotation.flushAudit();
+    const written = [...lines.slice(before), ...t.audit.entries().slice(auditBefore)];
+    expect(written.length).toBeGreaterThan(0);
+    for (const line of written) {
+      expect(line).not.toHaveProperty(['logging.googleapis.com/trace']);
+      expect(JSON.stringify(line)).not.toContain('INJECTED');
+      expect(JSON.stringify(line)).not.toContain('a'.repeat(32));
+    }
+  });
 });
