@@ -4,7 +4,10 @@
  * Endpoint names are stable strings, e.g. `oauth.token`, `oauth.tokeninfo`, `oauth.certs`,
  * `metadata.token`, `metadata.identity`, `secretmanager.AccessSecretVersion`,
  * `iam.keys.create`, `apikeys.createKey`, `gemini.generateContent`, `sts.token`,
- * `storage.objects.get`.
+ * `storage.objects.get`, and the Redis emulator's `redis.connect` and `redis.<COMMAND>` (`redis.GET`).
+ *
+ * A rule's endpoint may end in `.*` to match every endpoint with that prefix (`redis.*` takes
+ * the whole Redis emulator down, or slows it, with one rule).
  */
 
 /** What an injected fault does to one call. */
@@ -44,7 +47,7 @@ export class FaultRegistry {
    */
   take(endpoint: string): Fault | undefined {
     this.counts.set(endpoint, (this.counts.get(endpoint) ?? 0) + 1);
-    const index = this.rules.findIndex((r) => r.endpoint === endpoint);
+    const index = this.rules.findIndex((r) => matches(r.endpoint, endpoint));
     if (index < 0) return undefined;
     const rule = this.rules[index];
     rule.times -= 1;
@@ -68,6 +71,12 @@ export class FaultRegistry {
     this.counts.clear();
     if (!options.keepRules) this.rules.length = 0;
   }
+}
+
+/** Whether a rule's endpoint names `endpoint`: exactly, or as a `prefix.*` pattern. */
+function matches(ruleEndpoint: string, endpoint: string): boolean {
+  if (ruleEndpoint === endpoint) return true;
+  return ruleEndpoint.endsWith('.*') && endpoint.startsWith(ruleEndpoint.slice(0, -1));
 }
 
 /** Maps an HTTP status to the gRPC status code Google's front ends use for it. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { FaultRegistry } from './faults.js';
 import { adminRoutes } from './http/admin.js';
 import { apiKeysRoutes } from './http/apikeys.js';
@@ -13,6 +14,9 @@ import { oauthCertsRoutes } from './http/oauth-certs.js';
 import { oauthTokenRoutes } from './http/oauth-token.js';
 import { oauthTokeninfoRoutes } from './http/oauth-tokeninfo.js';
 import { stsRoutes } from './http/sts.js';
+import { kmsRoutes } from './http/kms.js';
+import { startRedisEmulator, type RedisEmulator } from './redis/redis-server.js';
+import { KmsKeyRegistry } from './state/kms-keys.js';
 import { storageRoutes } from './http/storage.js';
 import { createRequestListener, type Route } from './http/router.js';
 import { PubSubPush } from './pubsub-push.js';
@@ -59,6 +63,8 @@ export type {
 export type { ApiKeyRegistry } from './state/api-keys.js';
 export type { ApiKey, Restrictions as ApiKeyRestrictions } from './state/api-key-model.js';
 export type { OrgPolicy } from './state/org-policy.js';
+export { KmsKeyRegistry, KMS_ENCRYPTER_DECRYPTER, KMS_PERMISSIONS } from './state/kms-keys.js';
+export type { RedisEmulator, RedisData } from './redis/redis-server.js';
 export { CI_ISSUER_NAMES, type CiIssuers, type CiIssuerName } from './issuers/ci-issuers.js';
 export type { GitHubActionsJob } from './issuers/github-actions.js';
 export type { GitLabCiJob } from './issuers/gitlab-ci.js';
@@ -74,6 +80,10 @@ export interface EmulatorOptions {
   httpPort?: number;
   /** Secret Manager gRPC port; 0 (default) = ephemeral. */
   grpcPort?: number;
+  /** Redis (RESP2) port; 0 (default) = ephemeral. */
+  redisPort?: number;
+  /** The Redis AUTH string; default a random UUID (Memorystore with AUTH enabled); `null` = no AUTH. */
+  redisPassword?: string | null;
 }
 
 /** A running emulator. */
@@ -98,6 +108,10 @@ export interface Emulator {
   pubsub: PubSubPush;
   /** Emulated OIDC issuers of GitHub Actions, GitLab CI and a Kubernetes cluster (`${httpUrl}/issuers/NAME`). */
   issuers: CiIssuers;
+  /** A Memorystore-like Redis (RESP2 subset) on its own port: `redis.url`, `redis.data`, AUTH = `redisPassword`. */
+  redis: RedisEmulator;
+  /** The AUTH string Redis requires (undefined: none). */
+  redisPassword: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -116,11 +130,12 @@ function httpRoutes(deps: HttpDeps, pubsub: PubSubPush, issuers: CiIssuers): Rou
     ...apiKeysRoutes(deps),
     ...geminiRoutes(deps),
     ...stsRoutes(deps),
+    ...kmsRoutes(deps),
     ...storageRoutes(deps),
   ];
 }
 
-/** Starts the local Google: HTTP (OAuth, JWKS, tokeninfo, metadata, admin) and Secret Manager gRPC. */
+/** Starts the local Google: HTTP (OAuth, JWKS, tokeninfo, metadata, KMS, admin), Secret Manager gRPC and a Redis. */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const seed = await loadSeed(options.seed);
   const host = options.host ?? '127.0.0.1';
@@ -128,6 +143,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const signingKeysPromise = GoogleSigningKeys.create();
   let http: HttpServerHandle | undefined;
   let grpc: { port: number; stop(): Promise<void> } | undefined;
+  let redis: RedisEmulator | undefined;
+  const redisPassword = options.redisPassword === null ? undefined : (options.redisPassword ?? randomUUID());
   let issuersPromise: Promise<CiIssuers> | undefined;
   try {
     http = await listenHttp(host, options.httpPort ?? 0);
@@ -148,6 +165,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       apiKeys: new ApiKeyRegistry({ projectNumber: seed.projectNumber }),
       operations: new OperationStore(`operations/akmf.p7-${seed.projectNumber}-`),
       orgPolicy: createOrgPolicy(),
+      kms: new KmsKeyRegistry(),
     };
     await applySeed(state, seed);
     seedIamGrants(state.iam, seed);
@@ -161,6 +179,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       port: options.grpcPort ?? 0,
     });
     grpc = grpcHandle;
+    const redisHandle = await startRedisEmulator({
+      faults,
+      host,
+      port: options.redisPort ?? 0,
+      password: redisPassword,
+    });
+    redis = redisHandle;
     const httpHandle = http;
     let stopping: Promise<void> | undefined;
     return {
@@ -176,13 +201,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       state,
       pubsub,
       issuers,
+      redis: redisHandle,
+      redisPassword,
       stop() {
-        stopping ??= Promise.all([pubsub.stop(), httpHandle.stop(), grpcHandle.stop()]).then(() => undefined);
+        stopping ??= Promise.all([pubsub.stop(), httpHandle.stop(), grpcHandle.stop(), redisHandle.stop()]).then(
+          () => undefined,
+        );
         return stopping;
       },
     };
   } catch (error) {
-    await Promise.allSettled([http?.stop(), grpc?.stop(), signingKeysPromise, issuersPromise]);
+    await Promise.allSettled([http?.stop(), grpc?.stop(), redis?.stop(), signingKeysPromise, issuersPromise]);
     throw error;
   }
 }

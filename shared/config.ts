@@ -13,6 +13,7 @@ export const GOOGLE_DEFAULTS = {
   secretManagerEndpoint: 'https://secretmanager.googleapis.com',
   googleIssuer: 'https://accounts.google.com',
   stsUrl: 'https://sts.googleapis.com/v1/token',
+  kmsUrl: 'https://cloudkms.googleapis.com',
 } as const;
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -26,6 +27,20 @@ export const secureUrl = z.string().refine((value) => {
     return false;
   }
 }, 'must be an https URL (http is allowed only for localhost)');
+
+/**
+ * A Redis URL without credentials (the AUTH string comes from Secret Manager): `rediss://` (TLS)
+ * anywhere, plain `redis://` only on loopback (the local emulator), like http above.
+ */
+const redisUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    if (url.username || url.password || (url.pathname !== '' && url.pathname !== '/')) return false;
+    return url.protocol === 'rediss:' || (url.protocol === 'redis:' && LOOPBACK_HOSTS.has(url.hostname));
+  } catch {
+    return false;
+  }
+}, 'must be rediss://HOST:PORT (redis:// only for localhost), without credentials or a path');
 
 /** A comma-separated list, trimmed, empties dropped. */
 export const csv = z.string().transform((value) =>
@@ -110,6 +125,26 @@ const envSchema = z.object({
   // Policy quotas (the policy's "limits"): "off" disables them (the benchmark's baseline; an emergency switch).
   TVS_RATE_LIMITS: z.enum(['on', 'off']).default('on'),
   TVS_RATE_LIMIT_MAX_CALLERS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  // The shared, encrypted cache tier (docs/shared-cache.md): unset = every instance mints for itself.
+  TVS_SHARED_CACHE_URL: redisUrl.optional(),
+  TVS_SHARED_CACHE_KMS_KEY: z
+    .string()
+    .regex(
+      /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/,
+      'must be projects/P/locations/L/keyRings/R/cryptoKeys/K',
+    )
+    .optional(),
+  TVS_SHARED_CACHE_KMS_URL: secureUrl.default(GOOGLE_DEFAULTS.kmsUrl),
+  TVS_SHARED_CACHE_AUTH_SECRET: z
+    .string()
+    .regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/, 'must be projects/P/secrets/S/versions/V')
+    .optional(),
+  TVS_SHARED_CACHE_CA: z
+    .string()
+    .refine((v) => v.includes('-----BEGIN CERTIFICATE-----'), 'must be PEM certificate(s) (the instance\'s server CA)')
+    .optional(),
+  TVS_SHARED_CACHE_OP_TIMEOUT_MS: z.coerce.number().int().min(10).max(5_000).default(100),
+  TVS_SHARED_CACHE_LOCK_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(3_000),
 });
 
 export interface TokenServiceConfig {
@@ -149,6 +184,26 @@ export interface TokenServiceConfig {
   forwardedForTrustedHops: number;
   /** The policy's quotas; `undefined` when TVS_RATE_LIMITS=off. `maxCallers`: entries per limiter table. */
   rateLimits: { maxCallers: number } | undefined;
+  /** The shared, encrypted cache tier; `undefined` when TVS_SHARED_CACHE_URL is unset. */
+  sharedCache?: SharedCacheConfig;
+}
+
+/** Where the shared cache tier lives and how long it may take (docs/shared-cache.md). */
+export interface SharedCacheConfig {
+  /** `rediss://host:port` (Memorystore with in-transit encryption) or `redis://localhost:port`. */
+  url: string;
+  /** Cloud KMS key that wraps the data keys: `projects/P/locations/L/keyRings/R/cryptoKeys/K`. */
+  kmsKey: string;
+  /** `https://cloudkms.googleapis.com`, or the emulator. */
+  kmsUrl: string;
+  /** Secret Manager version holding the instance's AUTH string; absent = no AUTH. */
+  authSecretVersion?: string;
+  /** PEM of the instance's server CA (rediss:// only). */
+  caPem?: string;
+  /** Bound of one Redis operation (connect included). */
+  opTimeoutMs: number;
+  /** How long a miss waits for another instance's mint of the same key before minting itself. */
+  lockWaitMs: number;
 }
 
 /** Thrown when the environment is unusable; the message names every bad variable. */
@@ -174,6 +229,8 @@ export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): To
       'Invalid configuration:\n  TVS_POLICY_FILE / TVS_POLICY_SECRET: set exactly one of them',
     );
   }
+  const shared = sharedCacheProblems(e);
+  if (shared.length > 0) throw new ConfigError(`Invalid configuration:\n  ${shared.join('\n  ')}`);
   if (e.TVS_POLICY_MAX_STALENESS_SECONDS < e.TVS_POLICY_TTL_SECONDS) {
     // Otherwise a healthy policy would go stale between two scheduled re-reads.
     throw new ConfigError(
@@ -218,5 +275,38 @@ export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): To
     },
     forwardedForTrustedHops: e.TVS_FORWARDED_FOR_TRUSTED_HOPS,
     rateLimits: e.TVS_RATE_LIMITS === 'on' ? { maxCallers: e.TVS_RATE_LIMIT_MAX_CALLERS } : undefined,
+    ...(e.TVS_SHARED_CACHE_URL
+      ? {
+          sharedCache: {
+            url: e.TVS_SHARED_CACHE_URL,
+            kmsKey: e.TVS_SHARED_CACHE_KMS_KEY!,
+            kmsUrl: e.TVS_SHARED_CACHE_KMS_URL.replace(/\/+$/, ''),
+            authSecretVersion: e.TVS_SHARED_CACHE_AUTH_SECRET,
+            caPem: e.TVS_SHARED_CACHE_CA,
+            opTimeoutMs: e.TVS_SHARED_CACHE_OP_TIMEOUT_MS,
+            lockWaitMs: e.TVS_SHARED_CACHE_LOCK_WAIT_MS,
+          },
+        }
+      : {}),
   };
+}
+
+/** Cross-variable rules of the shared cache tier; each returns the problem, or undefined. */
+function sharedCacheProblems(e: z.infer<typeof envSchema>): string[] {
+  const problems: string[] = [];
+  const dependents = [
+    'TVS_SHARED_CACHE_KMS_KEY',
+    'TVS_SHARED_CACHE_AUTH_SECRET',
+    'TVS_SHARED_CACHE_CA',
+  ] as const;
+  if (!e.TVS_SHARED_CACHE_URL) {
+    for (const name of dependents)
+      if (e[name] !== undefined) problems.push(`${name}: set only together with TVS_SHARED_CACHE_URL`);
+    return problems;
+  }
+  if (!e.TVS_SHARED_CACHE_KMS_KEY)
+    problems.push('TVS_SHARED_CACHE_KMS_KEY: required with TVS_SHARED_CACHE_URL (entries are encrypted under it)');
+  if (e.TVS_SHARED_CACHE_CA && !e.TVS_SHARED_CACHE_URL.startsWith('rediss:'))
+    problems.push('TVS_SHARED_CACHE_CA: only with a rediss:// TVS_SHARED_CACHE_URL');
+  return problems;
 }

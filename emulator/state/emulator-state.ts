@@ -3,6 +3,7 @@ import type { ApiKeyRegistry } from './api-keys.js';
 import type { GoogleSigningKeys } from './google-signing-keys.js';
 import type { IamGrants } from './iam-grants.js';
 import type { IssuedTokens } from './issued-tokens.js';
+import type { KmsKeyRegistry } from './kms-keys.js';
 import type { OperationStore } from './operations.js';
 import type { OrgPolicy } from './org-policy.js';
 import type { ServiceAccountRegistry } from './service-accounts.js';
@@ -48,4 +49,6 @@ export interface EmulatorState {
   readonly orgPolicy: OrgPolicy;
   /** IAM bindings on service accounts and the lifetime-extension org policy (IAM Credentials checks). */
   readonly iam: IamGrants;
+  /** Cloud KMS keys (encrypt/decrypt), with their own IAM bindings and call counters. */
+  readonly kms: KmsKeyRegistry;
 }

@@ -14,6 +14,8 @@ import { createKeylessBackend } from '../../shared/minting/keyless-backend.js';
 import { createMinter, type Minter } from '../../shared/minting/minter.js';
 import { createDownscoper, type Downscoper } from '../../shared/minting/downscoped-tokens.js';
 import { createOpsLog } from '../../shared/ops-log.js';
+import { sharedTierFromConfig } from '../../shared/minting/shared-tier/from-config.js';
+import type { SharedTier } from '../../shared/minting/shared-tier/shared-tier.js';
 import { policyHealthLog } from './policy/policy-health-log.js';
 import { createTokenHandler, type TokenHandler } from './app.js';
 import { createCallerAuthenticator } from './auth/authenticate-caller.js';
@@ -35,6 +37,8 @@ export interface TokenFunction {
   downscoper: Downscoper;
   keys: ServiceAccountKeyStore;
   policy: PolicyProvider;
+  /** The shared cache tier, when TVS_SHARED_CACHE_URL is set. */
+  sharedTier?: SharedTier;
   /** Resolves when audit entries written so far reached the transport. */
   flushAudit(): Promise<void>;
 }
@@ -104,14 +108,26 @@ export async function createTokenFunction(
       }),
   });
 
+  // The function's own identity (ADC): keyless mints and the shared tier's KMS calls; loaded on first use.
+  const ownCredential = applicationDefaultCredential({ projectId: config.projectId });
+  const sharedTier = config.sharedCache
+    ? sharedTierFromConfig(config.sharedCache, {
+        secrets,
+        credential: ownCredential,
+        cache: config.cache,
+        upstreamDeadlineMs: config.upstream.deadlineMs,
+        log,
+      })
+    : undefined;
+
   const minter = createMinter({
     keys,
-    // The function's own identity (ADC) mints for keyless SAs; google-auth-library loads on first use.
     keyless: createKeylessBackend({
       iamCredentialsUrl: config.iamCredentialsUrl,
-      credential: applicationDefaultCredential({ projectId: config.projectId }),
+      credential: ownCredential,
       timeoutMs: Math.min(5_000, config.upstream.deadlineMs),
     }),
+    ...(sharedTier ? { sharedTier } : {}),
     cache: config.cache,
     upstream: config.upstream,
     onBackgroundError: (err, cacheKey) =>
@@ -149,6 +165,7 @@ export async function createTokenFunction(
     }),
     minter,
     downscoper,
+    ...(sharedTier ? { sharedTier } : {}),
     audit,
     projectId: config.projectId,
     ...(config.policy.notifier
@@ -176,5 +193,13 @@ export async function createTokenFunction(
   // to reach stdout before it is handled, so entries are never dropped and memory stays bounded.
   const handler: TokenHandler = (req, res) =>
     audit.backlogged ? audit.drained().then(() => handle(req, res)) : handle(req, res);
-  return { handler, minter, downscoper, keys, policy, flushAudit: () => audit.flush() };
+  return {
+    handler,
+    minter,
+    downscoper,
+    keys,
+    policy,
+    ...(sharedTier ? { sharedTier } : {}),
+    flushAudit: () => audit.flush(),
+  };
 }

@@ -13,6 +13,7 @@ import { boundaryFingerprint } from '../../shared/minting/downscope.js';
 import { downscopedCacheKey, type Downscoper } from '../../shared/minting/downscoped-tokens.js';
 import type { Minter, MintResult, TargetServiceAccount } from '../../shared/minting/minter.js';
 import { mintCacheKey, type CallerLimits } from './limits/caller-limits.js';
+import type { SharedTier } from '../../shared/minting/shared-tier/shared-tier.js';
 import { DEFAULT_LIMITS } from './limits/limits-schema.js';
 import type { AcceptedAudiences } from './policy/accepted-audiences.js';
 import type { DenialReason, PolicyCaller, PolicyRequest } from './policy/compile-policy.js';
@@ -52,6 +53,8 @@ export async function decideAndMint(
     minter: Minter;
     acceptedAudiences: AcceptedAudiences;
     downscoper?: Downscoper;
+    /** The minter's shared cache tier (absent: none configured). */
+    sharedTier?: SharedTier;
     /** Quotas (limits/caller-limits.ts); absent when TVS_RATE_LIMITS=off. */
     limits?: CallerLimits;
   },
@@ -127,6 +130,8 @@ export async function decideAndMint(
     // A token listed as leaked is never handed out again: drop it from the cache, mint a new one.
     const leaked = minted.token;
     (downscoper ?? deps.minter).cache.deleteWhere((cached) => cached.token === leaked);
+    // The shared tier would hand the same token back to the next mint (downscoped tokens are not in it).
+    if (!downscoper) await deps.sharedTier?.discard(mintCacheKey(sa, request), leaked);
     minted = await mint();
     if (policy.deny.deniesToken(tokenFingerprint(minted.token)))
       throw new UnavailableError('No token can be issued for this request now; try again later.', {

@@ -2,6 +2,7 @@
 import type { AuditLog } from '../../shared/audit-log.js';
 import type { Downscoper } from '../../shared/minting/downscoped-tokens.js';
 import type { Minter } from '../../shared/minting/minter.js';
+import type { SharedTier } from '../../shared/minting/shared-tier/shared-tier.js';
 import type { CallerIdentity } from './auth/types.js';
 import type { AcceptedAudiences } from './policy/accepted-audiences.js';
 import type { CallerLimits } from './limits/caller-limits.js';
@@ -22,6 +23,8 @@ export interface TokenServices {
   minter: Minter;
   /** Downscopes access tokens of rules with an `accessBoundary` (Google STS). */
   downscoper?: Downscoper;
+  /** The minter's shared cache tier: a token on the deny list is dropped there too. */
+  sharedTier?: SharedTier;
   audit: AuditLog;
   projectId?: string;
   /** Who may push policy change notifications (`POST /v1/policy:notify`); absent: nobody. */

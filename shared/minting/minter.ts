@@ -8,6 +8,7 @@ import { withRetry } from '../http/retry.js';
 import type { ServiceAccountKeyStore } from './key-store.js';
 import { signAssertion, type AssertionTarget } from './sign-assertion.js';
 import { tagMint, tagUpstream, type MintInfo, type Upstream } from './mint-info.js';
+import type { SharedTier } from './shared-tier/shared-tier.js';
 import type { TokenCache } from './token-cache.js';
 import { tokenCache, upstreamRetry, type CacheOptions, type UpstreamOptions } from './upstream-setup.js';
 import { exchangeAssertion, isKeyRefused, type ExchangeResult } from './token-exchange.js';
@@ -50,6 +51,11 @@ export interface MinterOptions {
   fetchImpl?: typeof fetch;
   now?: () => number;
   onBackgroundError?: (err: unknown, cacheKey: string) => void;
+  /**
+   * The fleet's shared, encrypted cache tier (docs/shared-cache.md): a local miss is served from
+   * it, or minted once per fleet under its lock. Absent: every instance mints for itself.
+   */
+  sharedTier?: SharedTier;
 }
 
 export interface Minter {
@@ -122,25 +128,29 @@ export function createMinter(options: MinterOptions): Minter {
     // gets `mint` (coalesced waiters and hits do not; a background refresh is not this request's).
     let info: MintInfo | undefined;
     const { value, hit } = await cache.get(key, () => {
-      const startedMs = now();
-      let attempts = 0;
-      let upstream: Upstream = sa.backend === 'keyless' ? 'iam_credentials' : 'secret_manager';
-      return mint(async (signal) => {
-        attempts++;
-        if (sa.backend === 'keyless') return keyless(requireKeyless(options.keyless), signal);
-        const { token, expiresAtMs } = await exchangeWithKey(sa, target, signal, (u) => (upstream = u));
-        return { token, expiresAtMs };
-      }).then(
-        (minted) => {
-          info = { backend: sa.backend, latencyMs: now() - startedMs, attempts };
-          return minted;
-        },
-        (err: unknown) => {
-          tagUpstreamIfTransient(err, upstream);
-          if (attempts > 0) tagMint(err, { backend: sa.backend, latencyMs: now() - startedMs, attempts });
-          throw err;
-        },
-      );
+      // With a shared tier, a local miss first asks the fleet; `load` runs only if this instance mints.
+      const load = (): Promise<MintedToken> => {
+        const startedMs = now();
+        let attempts = 0;
+        let upstream: Upstream = sa.backend === 'keyless' ? 'iam_credentials' : 'secret_manager';
+        return mint(async (signal) => {
+          attempts++;
+          if (sa.backend === 'keyless') return keyless(requireKeyless(options.keyless), signal);
+          const { token, expiresAtMs } = await exchangeWithKey(sa, target, signal, (u) => (upstream = u));
+          return { token, expiresAtMs };
+        }).then(
+          (minted) => {
+            info = { backend: sa.backend, latencyMs: now() - startedMs, attempts };
+            return minted;
+          },
+          (err: unknown) => {
+            tagUpstreamIfTransient(err, upstream);
+            if (attempts > 0) tagMint(err, { backend: sa.backend, latencyMs: now() - startedMs, attempts });
+            throw err;
+          },
+        );
+      };
+      return options.sharedTier ? options.sharedTier.load(key, load) : load();
     });
     const result: MintResult = { ...value, cacheHit: hit };
     if (!hit && info !== undefined) result.mint = info;

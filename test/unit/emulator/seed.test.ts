@@ -1,3 +1,4 @@
+import { KmsKeyRegistry } from '../../../emulator/state/kms-keys.js';
 import { createPrivateKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { SecretStore } from '../../../emulator/secret-manager/secret-store.js';
@@ -114,6 +115,7 @@ describe('applySeed', () => {
       apiKeys: new ApiKeyRegistry({ projectNumber: seed.projectNumber }),
       operations: new OperationStore('operations/test-'),
       orgPolicy: createOrgPolicy(),
+      kms: new KmsKeyRegistry(),
     };
 
     await applySeed(state, seed);
