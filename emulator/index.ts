@@ -204,9 +204,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       redis: redisHandle,
       redisPassword,
       stop() {
-        stopping ??= Promise.all([pubsub.stop(), httpHandle.stop(), grpcHandle.stop(), redisHandle.stop()]).then(
-          () => undefined,
-        );
+        stopping ??= Promise.all([
+          pubsub.stop(),
+          httpHandle.stop(),
+          grpcHandle.stop(),
+          redisHandle.stop(),
+        ]).then(() => undefined);
         return stopping;
       },
     };

@@ -10,7 +10,12 @@ import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
 import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/index.js';
+import {
+  KMS_ENCRYPTER_DECRYPTER,
+  startEmulator,
+  type Emulator,
+  type EmulatorOptions,
+} from '../emulator/index.js';
 import { loadTokenServiceConfig } from '../shared/config.js';
 import { installBodyParserGuard } from '../functions/token/http/body-parser-guard.js';
 import { MAX_BODY_BYTES } from '../functions/token/http/request-context.js';
@@ -86,6 +91,45 @@ export function localTokenEnv(emulator: Emulator, tokenUrl: string): Record<stri
     // The emulated CI issuers (GitHub Actions, GitLab, Kubernetes), so the recipes in docs/recipes.md run locally.
     TVS_OIDC_ISSUERS: JSON.stringify(emulator.issuers.tokenServiceConfig()),
   };
+}
+
+/** The shared cache tier's KMS key and AUTH secret in the emulator (what Terraform creates in production). */
+export const LOCAL_SHARED_CACHE = {
+  keyRing: 'tvs-shared-cache',
+  cryptoKey: 'token-cache',
+  authSecretId: 'tvs-shared-cache-auth',
+} as const;
+
+/**
+ * The token function's shared-cache environment on an emulator, after doing locally what the
+ * Terraform module does: a KMS key the function's identity (the metadata server's default
+ * account) may encrypt and decrypt with, and the Redis AUTH string in a Secret Manager secret.
+ * Idempotent: several token functions on one emulator share the key, the secret and the Redis.
+ */
+export function localSharedCacheEnv(emulator: Emulator): Record<string, string> {
+  const keyName = `projects/${emulator.projectId}/locations/global/keyRings/${LOCAL_SHARED_CACHE.keyRing}/cryptoKeys/${LOCAL_SHARED_CACHE.cryptoKey}`;
+  if (!emulator.state.kms.has(keyName)) {
+    emulator.state.kms.createKey(keyName);
+    const identity = emulator.state.metadata.defaultServiceAccount;
+    if (identity) emulator.state.kms.grant(keyName, `serviceAccount:${identity}`, KMS_ENCRYPTER_DECRYPTER);
+  }
+  const env: Record<string, string> = {
+    TVS_SHARED_CACHE_URL: emulator.redis.url,
+    TVS_SHARED_CACHE_KMS_KEY: keyName,
+    TVS_SHARED_CACHE_KMS_URL: emulator.httpUrl,
+  };
+  if (emulator.redisPassword !== undefined) {
+    const secret = `projects/${emulator.projectId}/secrets/${LOCAL_SHARED_CACHE.authSecretId}`;
+    try {
+      emulator.state.secrets.getSecret(secret);
+    } catch {
+      emulator.state.secrets.seedSecret(LOCAL_SHARED_CACHE.authSecretId, {}, [
+        Buffer.from(emulator.redisPassword, 'utf8'),
+      ]);
+    }
+    env.TVS_SHARED_CACHE_AUTH_SECRET = `${secret}/versions/latest`;
+  }
+  return env;
 }
 
 /**
@@ -214,6 +258,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
       async stop() {
         await Promise.all([close(server), close(rotateServer), close(rotateEventServer)]);
+        await token.sharedTier?.close();
         if (ownsEmulator) await emulator.stop();
       },
     };

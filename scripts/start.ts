@@ -4,10 +4,11 @@
  * EMULATOR_SEED (a seed JSON) and ROTATION_BINDINGS_FILE (its rotation binding JSON) replace the demo's;
  * TVS_POLICY_FILE (JSON or YAML) replaces the demo policy, e.g. with a recipe's rule from docs/recipes.md.
  * STATUS_PORT (8087): the status page, http://127.0.0.1:STATUS_PORT/status (always loopback).
+ * EMULATOR_REDIS_PORT (8088): the emulated Redis of the shared cache tier; TVS_SHARED_CACHE=off runs without the tier.
  */
 import { readFileSync } from 'node:fs';
 import { startEmulator } from '../emulator/index.js';
-import { localRotateEnv, startLocalStack } from './local-stack.js';
+import { localRotateEnv, localSharedCacheEnv, startLocalStack } from './local-stack.js';
 import { createStatusTee, emulatorRotationState } from './status/index.js';
 import { startStatusServer } from './status/server.js';
 import { loadRotateConfig } from '../shared/rotate-config.js';
@@ -27,6 +28,7 @@ const emulator = await startEmulator({
   host,
   httpPort: port('EMULATOR_HTTP_PORT', 8085),
   grpcPort: port('EMULATOR_GRPC_PORT', 8086),
+  redisPort: port('EMULATOR_REDIS_PORT', 8088),
   seed: process.env.EMULATOR_SEED,
 });
 // The functions' own identity (ADC: the rotator's IAM / API Keys calls) comes from the emulated metadata server.
@@ -43,7 +45,12 @@ const stack = await startLocalStack({
   host,
   tokenPort: port('TOKEN_PORT', 8080),
   rotatePort: port('ROTATE_PORT', 8081),
-  ...(process.env.TVS_POLICY_FILE ? { env: { TVS_POLICY_FILE: process.env.TVS_POLICY_FILE } } : {}),
+  env: {
+    // The shared, encrypted cache tier on the emulated Redis and KMS (docs/shared-cache.md);
+    // TVS_SHARED_CACHE=off runs without it, as a deployment without the tier does.
+    ...(process.env.TVS_SHARED_CACHE === 'off' ? {} : localSharedCacheEnv(emulator)),
+    ...(process.env.TVS_POLICY_FILE ? { TVS_POLICY_FILE: process.env.TVS_POLICY_FILE } : {}),
+  },
   ...(bindingsFile ? { rotateEnv: { TVS_ROTATION_BINDINGS: readFileSync(bindingsFile, 'utf8') } } : {}),
 });
 
@@ -73,6 +80,7 @@ Token vending service — local stack (everything Google is the emulator; nothin
   rotation function  ${rotate}   POST {"dryRun"?, "force"?, "secrets"?: [...]}  (events: ${stack.rotateEventsUrl})
   emulator (HTTP)    ${emulator.httpUrl}   OAuth /token, /oauth2/v3/certs, /tokeninfo, metadata server, /__admin
   Secret Manager     ${emulator.grpcEndpoint} (gRPC)
+  shared cache       ${process.env.TVS_SHARED_CACHE === 'off' ? 'off (TVS_SHARED_CACHE=off)' : `${emulator.redis.url} (Redis, AUTH in Secret Manager), tokens sealed under a KMS-wrapped data key`}
   metadata server    GCE_METADATA_HOST=${emulator.metadataHost}   identity: workload@tvs-local.iam.gserviceaccount.com
   policy             ${stack.env.TVS_POLICY_FILE}
   status page        ${status.url}   decisions, cache hit ratio, mint latency, rotation (this process only)

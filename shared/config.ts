@@ -141,9 +141,13 @@ const envSchema = z.object({
     .optional(),
   TVS_SHARED_CACHE_CA: z
     .string()
-    .refine((v) => v.includes('-----BEGIN CERTIFICATE-----'), 'must be PEM certificate(s) (the instance\'s server CA)')
+    .refine(
+      (v) => v.includes('-----BEGIN CERTIFICATE-----'),
+      "must be PEM certificate(s) (the instance's server CA)",
+    )
     .optional(),
   TVS_SHARED_CACHE_OP_TIMEOUT_MS: z.coerce.number().int().min(10).max(5_000).default(100),
+  TVS_SHARED_CACHE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(10_000).default(2_000),
   TVS_SHARED_CACHE_LOCK_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(3_000),
 });
 
@@ -200,8 +204,10 @@ export interface SharedCacheConfig {
   authSecretVersion?: string;
   /** PEM of the instance's server CA (rediss:// only). */
   caPem?: string;
-  /** Bound of one Redis operation (connect included). */
+  /** Bound of one Redis command on an open connection. */
   opTimeoutMs: number;
+  /** Bound of waiting for the connection to open (a cold instance's first misses wait for it). */
+  connectTimeoutMs: number;
   /** How long a miss waits for another instance's mint of the same key before minting itself. */
   lockWaitMs: number;
 }
@@ -284,6 +290,7 @@ export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): To
             authSecretVersion: e.TVS_SHARED_CACHE_AUTH_SECRET,
             caPem: e.TVS_SHARED_CACHE_CA,
             opTimeoutMs: e.TVS_SHARED_CACHE_OP_TIMEOUT_MS,
+            connectTimeoutMs: e.TVS_SHARED_CACHE_CONNECT_TIMEOUT_MS,
             lockWaitMs: e.TVS_SHARED_CACHE_LOCK_WAIT_MS,
           },
         }
@@ -305,7 +312,9 @@ function sharedCacheProblems(e: z.infer<typeof envSchema>): string[] {
     return problems;
   }
   if (!e.TVS_SHARED_CACHE_KMS_KEY)
-    problems.push('TVS_SHARED_CACHE_KMS_KEY: required with TVS_SHARED_CACHE_URL (entries are encrypted under it)');
+    problems.push(
+      'TVS_SHARED_CACHE_KMS_KEY: required with TVS_SHARED_CACHE_URL (entries are encrypted under it)',
+    );
   if (e.TVS_SHARED_CACHE_CA && !e.TVS_SHARED_CACHE_URL.startsWith('rediss:'))
     problems.push('TVS_SHARED_CACHE_CA: only with a rediss:// TVS_SHARED_CACHE_URL');
   return problems;

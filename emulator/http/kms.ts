@@ -23,7 +23,10 @@ import type { Route } from './router.js';
 import { answerRpc, errorInfo, RpcError } from './rpc-error.js';
 
 const SERVICE = 'cloudkms.googleapis.com';
-const ACCEPTED_SCOPES = ['https://www.googleapis.com/auth/cloud-platform', 'https://www.googleapis.com/auth/cloudkms'];
+const ACCEPTED_SCOPES = [
+  'https://www.googleapis.com/auth/cloud-platform',
+  'https://www.googleapis.com/auth/cloudkms',
+];
 const MAX_BYTES = 64 * 1024;
 
 type Method = 'encrypt' | 'decrypt';
@@ -41,11 +44,17 @@ export function kmsRoutes(deps: HttpDeps): Route[] {
           const keyName = decodeURIComponent(match[1]);
           if (req.method !== 'POST') throw new RpcError('NOT_FOUND', 'Method not found.');
           if (match[2] !== undefined && method === 'decrypt')
-            throw new RpcError('NOT_FOUND', `The requested URL ${req.url ?? ''} was not found on this server.`);
+            throw new RpcError(
+              'NOT_FOUND',
+              `The requested URL ${req.url ?? ''} was not found on this server.`,
+            );
           const caller = requireAccessToken(
             state.tokens,
             req,
-            { service: SERVICE, method: `google.cloud.kms.v1.KeyManagementService.${method === 'encrypt' ? 'Encrypt' : 'Decrypt'}` },
+            {
+              service: SERVICE,
+              method: `google.cloud.kms.v1.KeyManagementService.${method === 'encrypt' ? 'Encrypt' : 'Decrypt'}`,
+            },
             ACCEPTED_SCOPES,
           );
           const body = await readJsonObject(req);
@@ -55,9 +64,11 @@ export function kmsRoutes(deps: HttpDeps): Route[] {
           if (!state.kms.has(keyName)) throw new RpcError('NOT_FOUND', `CryptoKey ${keyName} not found.`);
           state.kms.count(keyName, method);
           if (!state.kms.allows(keyName, `serviceAccount:${caller.email}`, permission))
-            throw new RpcError('PERMISSION_DENIED', `Permission '${permission}' denied on resource '${resource}' (or it may not exist).`, [
-              errorInfo('IAM_PERMISSION_DENIED', { permission, resource }, 'cloudkms.googleapis.com'),
-            ]);
+            throw new RpcError(
+              'PERMISSION_DENIED',
+              `Permission '${permission}' denied on resource '${resource}' (or it may not exist).`,
+              [errorInfo('IAM_PERMISSION_DENIED', { permission, resource }, 'cloudkms.googleapis.com')],
+            );
           if (method === 'encrypt') encrypt(res, keyName, match[2], body);
           else decrypt(res, keyName, body);
         }),
@@ -75,7 +86,10 @@ export function kmsRoutes(deps: HttpDeps): Route[] {
     if (plaintext.length > MAX_BYTES)
       throw badRequest('plaintext', `The plaintext must be no larger than ${MAX_BYTES} bytes.`);
     if (aad.length > MAX_BYTES)
-      throw badRequest('additional_authenticated_data', `The additional authenticated data must be no larger than ${MAX_BYTES} bytes.`);
+      throw badRequest(
+        'additional_authenticated_data',
+        `The additional authenticated data must be no larger than ${MAX_BYTES} bytes.`,
+      );
     const verifiedPlaintext = checksum(body, 'plaintextCrc32c', 'plaintext_crc32c', 'plaintext', plaintext);
     const verifiedAad = checksum(
       body,
@@ -86,9 +100,17 @@ export function kmsRoutes(deps: HttpDeps): Route[] {
     );
     if (version !== undefined && !/^[1-9]\d*$/.test(version))
       throw new RpcError('NOT_FOUND', `CryptoKeyVersion ${keyName}/cryptoKeyVersions/${version} not found.`);
-    const result = state.kms.encrypt(keyName, plaintext, aad, version === undefined ? undefined : Number(version));
+    const result = state.kms.encrypt(
+      keyName,
+      plaintext,
+      aad,
+      version === undefined ? undefined : Number(version),
+    );
     if ('disabled' in result)
-      throw new RpcError('FAILED_PRECONDITION', `${result.disabled} is not enabled, current state is: DISABLED.`);
+      throw new RpcError(
+        'FAILED_PRECONDITION',
+        `${result.disabled} is not enabled, current state is: DISABLED.`,
+      );
     // proto3 JSON leaves false booleans out, as Google's responses do.
     sendJson(res, 200, {
       name: result.versionName,
@@ -100,17 +122,33 @@ export function kmsRoutes(deps: HttpDeps): Route[] {
     });
   }
 
-  function decrypt(res: Parameters<typeof sendJson>[0], keyName: string, body: Record<string, unknown>): void {
+  function decrypt(
+    res: Parameters<typeof sendJson>[0],
+    keyName: string,
+    body: Record<string, unknown>,
+  ): void {
     const ciphertext = bytesField(body, 'ciphertext', true)!;
     const aad = bytesField(body, 'additionalAuthenticatedData', false) ?? Buffer.alloc(0);
     if (aad.length > MAX_BYTES)
-      throw badRequest('additional_authenticated_data', `The additional authenticated data must be no larger than ${MAX_BYTES} bytes.`);
+      throw badRequest(
+        'additional_authenticated_data',
+        `The additional authenticated data must be no larger than ${MAX_BYTES} bytes.`,
+      );
     checksum(body, 'ciphertextCrc32c', 'ciphertext_crc32c', 'ciphertext', ciphertext);
-    checksum(body, 'additionalAuthenticatedDataCrc32c', 'additional_authenticated_data_crc32c', 'additional_authenticated_data', aad);
+    checksum(
+      body,
+      'additionalAuthenticatedDataCrc32c',
+      'additional_authenticated_data_crc32c',
+      'additional_authenticated_data',
+      aad,
+    );
     const result = state.kms.decrypt(keyName, ciphertext, aad);
     if ('failure' in result) {
       if (result.failure === 'VERSION_DISABLED')
-        throw new RpcError('FAILED_PRECONDITION', `${result.versionName} is not enabled, current state is: DISABLED.`);
+        throw new RpcError(
+          'FAILED_PRECONDITION',
+          `${result.versionName} is not enabled, current state is: DISABLED.`,
+        );
       throw new RpcError(
         'INVALID_ARGUMENT',
         result.failure === 'MALFORMED'
@@ -135,24 +173,39 @@ function bytesField(body: Record<string, unknown>, field: string, required: bool
     return undefined;
   }
   // Google's JSON parser accepts standard and URL-safe base64, padded or not.
-  if (typeof value !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(value) || value.replace(/=+$/, '').length % 4 === 1)
-    throw new RpcError('INVALID_ARGUMENT', `Invalid value at '${field}' (TYPE_BYTES), Base64 decoding failed`, [
-      fieldViolation(field, `Invalid value at '${field}' (TYPE_BYTES), Base64 decoding failed`),
-    ]);
+  if (
+    typeof value !== 'string' ||
+    !/^[A-Za-z0-9+/_-]*={0,2}$/.test(value) ||
+    value.replace(/=+$/, '').length % 4 === 1
+  )
+    throw new RpcError(
+      'INVALID_ARGUMENT',
+      `Invalid value at '${field}' (TYPE_BYTES), Base64 decoding failed`,
+      [fieldViolation(field, `Invalid value at '${field}' (TYPE_BYTES), Base64 decoding failed`)],
+    );
   return Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
 }
 
 /** Checks an optional CRC32C field (int64 as a decimal string or number); true when one was sent and matched. */
-function checksum(body: Record<string, unknown>, field: string, snakeField: string, dataField: string, data: Buffer): boolean {
+function checksum(
+  body: Record<string, unknown>,
+  field: string,
+  snakeField: string,
+  dataField: string,
+  data: Buffer,
+): boolean {
   const value = body[field];
   if (value === undefined || value === null) return false;
   const text = typeof value === 'number' ? String(value) : value;
   if (typeof text !== 'string' || !/^\d+$/.test(text))
-    throw new RpcError('INVALID_ARGUMENT', `Invalid value at '${field}' (TYPE_INT64), "${String(value).slice(0, 40)}"`, [
+    throw new RpcError('INVALID_ARGUMENT', `Invalid value at '${field}' (TYPE_INT64)`, [
       fieldViolation(field, `Invalid value at '${field}' (TYPE_INT64)`),
     ]);
   if (Number(text) !== crc32c(data))
-    throw badRequest(snakeField, `The checksum in field ${snakeField} did not match the data in field ${dataField}.`);
+    throw badRequest(
+      snakeField,
+      `The checksum in field ${snakeField} did not match the data in field ${dataField}.`,
+    );
   return true;
 }
 

@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FaultRegistry } from '../faults.js';
 import { urlHost } from '../http/server.js';
+import type { ProtocolError } from './resp.js';
 import {
   array,
   bulk,
@@ -24,7 +25,6 @@ import {
   integer,
   nullBulk,
   ok,
-  ProtocolError,
   RequestParser,
   simple,
   type Reply,
@@ -137,7 +137,8 @@ export async function startRedisEmulator(options: RedisEmulatorOptions): Promise
         let i = 1;
         if (args.length > 1) {
           const version = Number(text(1));
-          if (!Number.isInteger(version)) return error('ERR Protocol version is not an integer or out of range');
+          if (!Number.isInteger(version))
+            return error('ERR Protocol version is not an integer or out of range');
           if (version !== 2) return error('NOPROTO unsupported protocol version');
           i = 2;
         }
@@ -145,7 +146,8 @@ export async function startRedisEmulator(options: RedisEmulatorOptions): Promise
         for (; i < args.length; i++) {
           const opt = text(i).toUpperCase();
           if (opt === 'AUTH' && i + 2 < args.length) {
-            if (password === undefined || text(i + 1) !== 'default' || text(i + 2) !== password) return error(WRONGPASS);
+            if (password === undefined || text(i + 1) !== 'default' || text(i + 2) !== password)
+              return error(WRONGPASS);
             authed = true;
             i += 2;
           } else if (opt === 'SETNAME' && i + 1 < args.length) {
@@ -160,13 +162,20 @@ export async function startRedisEmulator(options: RedisEmulatorOptions): Promise
             'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
           );
         return array([
-          bulk('server'), bulk('redis'),
-          bulk('version'), bulk('7.2.4'),
-          bulk('proto'), integer(2),
-          bulk('id'), integer(1),
-          bulk('mode'), bulk('standalone'),
-          bulk('role'), bulk('master'),
-          bulk('modules'), array([]),
+          bulk('server'),
+          bulk('redis'),
+          bulk('version'),
+          bulk('7.2.4'),
+          bulk('proto'),
+          integer(2),
+          bulk('id'),
+          integer(1),
+          bulk('mode'),
+          bulk('standalone'),
+          bulk('role'),
+          bulk('master'),
+          bulk('modules'),
+          array([]),
         ]);
       }
       case 'QUIT':
@@ -221,7 +230,12 @@ export async function startRedisEmulator(options: RedisEmulatorOptions): Promise
       case 'KEYS': {
         if (args.length !== 2) return arity(name);
         const pattern = globRegExp(text(1));
-        return array(data.keys().filter((k) => pattern.test(k)).map((k) => bulk(k)));
+        return array(
+          data
+            .keys()
+            .filter((k) => pattern.test(k))
+            .map((k) => bulk(k)),
+        );
       }
       case 'FLUSHALL':
         data.clear();

@@ -68,7 +68,8 @@ export class RequestParser {
     const header = this.#line(0);
     if (!header) return undefined;
     const count = Number(header.text.slice(1));
-    if (!Number.isInteger(count) || count > MAX_ARGS) throw new ProtocolError("Protocol error: invalid multibulk length");
+    if (!Number.isInteger(count) || count > MAX_ARGS)
+      throw new ProtocolError('Protocol error: invalid multibulk length');
     let offset = header.end;
     const args: Buffer[] = [];
     for (let i = 0; i < count; i++) {
@@ -94,14 +95,18 @@ export class RequestParser {
       return undefined;
     }
     this.#buffer = this.#buffer.subarray(line.end);
-    const args = line.text.split(/\s+/).filter(Boolean).map((a) => Buffer.from(a, 'utf8'));
+    const args = line.text
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((a) => Buffer.from(a, 'utf8'));
     return args.length === 0 ? this.next() : args;
   }
 
   #line(from: number): { text: string; end: number } | undefined {
     const at = this.#buffer.indexOf('\r\n', from);
     if (at < 0) {
-      if (this.#buffer.length - from > 64 * 1024) throw new ProtocolError('Protocol error: too big inline request');
+      if (this.#buffer.length - from > 64 * 1024)
+        throw new ProtocolError('Protocol error: too big inline request');
       return undefined;
     }
     return { text: this.#buffer.subarray(from, at).toString('utf8'), end: at + 2 };

@@ -77,7 +77,8 @@ export class KmsKeyRegistry {
 
   setVersionState(name: string, version: number, state: 'ENABLED' | 'DISABLED'): void {
     const found = this.#require(name).versions.find((v) => v.id === version);
-    if (!found) throw new StateError('NOT_FOUND', `CryptoKeyVersion ${name}/cryptoKeyVersions/${version} not found.`);
+    if (!found)
+      throw new StateError('NOT_FOUND', `CryptoKeyVersion ${name}/cryptoKeyVersions/${version} not found.`);
     found.state = state;
   }
 
@@ -91,12 +92,15 @@ export class KmsKeyRegistry {
   revoke(name: string, member: string): void {
     const key = this.#require(name);
     const m = member.toLowerCase();
-    for (let i = key.bindings.length - 1; i >= 0; i--) if (key.bindings[i].member === m) key.bindings.splice(i, 1);
+    for (let i = key.bindings.length - 1; i >= 0; i--)
+      if (key.bindings[i].member === m) key.bindings.splice(i, 1);
   }
 
   allows(name: string, member: string, permission: string): boolean {
     const m = member.toLowerCase();
-    return (this.#keys.get(name)?.bindings ?? []).some((b) => b.member === m && b.permissions.includes(permission));
+    return (this.#keys.get(name)?.bindings ?? []).some(
+      (b) => b.member === m && b.permissions.includes(permission),
+    );
   }
 
   /** Calls of each method on the key (successful or not, once the key resolved). */
@@ -117,7 +121,8 @@ export class KmsKeyRegistry {
   ): { versionName: string; ciphertext: Buffer } | { disabled: string } {
     const key = this.#require(name);
     const v = key.versions.find((x) => x.id === (version ?? key.primary));
-    if (!v) throw new StateError('NOT_FOUND', `CryptoKeyVersion ${name}/cryptoKeyVersions/${version} not found.`);
+    if (!v)
+      throw new StateError('NOT_FOUND', `CryptoKeyVersion ${name}/cryptoKeyVersions/${version} not found.`);
     const versionName = `${name}/cryptoKeyVersions/${v.id}`;
     if (v.state !== 'ENABLED') return { disabled: versionName };
     const iv = randomBytes(12);
@@ -139,7 +144,8 @@ export class KmsKeyRegistry {
     if (!ciphertext.subarray(0, 8).equals(key.tag)) return { failure: 'WRONG_KEY_OR_AAD' };
     const v = key.versions.find((x) => x.id === ciphertext.readUInt32BE(8));
     if (!v) return { failure: 'MALFORMED' };
-    if (v.state !== 'ENABLED') return { failure: 'VERSION_DISABLED', versionName: `${name}/cryptoKeyVersions/${v.id}` };
+    if (v.state !== 'ENABLED')
+      return { failure: 'VERSION_DISABLED', versionName: `${name}/cryptoKeyVersions/${v.id}` };
     try {
       const decipher = createDecipheriv('aes-256-gcm', v.material, ciphertext.subarray(12, 24));
       decipher.setAAD(aad);

@@ -118,5 +118,8 @@ function parse(sealed: string): { dekId: string; iv: Buffer; tag: Buffer; cipher
  */
 export function redisKeys(cacheKey: string): { entry: string; lock: string } {
   const digest = createHash('sha256').update(`tvs-shared-cache\0${cacheKey}`, 'utf8').digest('hex');
-  return { entry: `tvs:v${ENTRY_FORMAT_VERSION}:tok:${digest}`, lock: `tvs:v${ENTRY_FORMAT_VERSION}:lock:${digest}` };
+  return {
+    entry: `tvs:v${ENTRY_FORMAT_VERSION}:tok:${digest}`,
+    lock: `tvs:v${ENTRY_FORMAT_VERSION}:lock:${digest}`,
+  };
 }

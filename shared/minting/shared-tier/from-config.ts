@@ -31,6 +31,7 @@ export function sharedTierFromConfig(config: SharedCacheConfig, deps: SharedTier
     url: config.url,
     caPem: config.caPem,
     opTimeoutMs: config.opTimeoutMs,
+    connectTimeoutMs: config.connectTimeoutMs,
     ...(authSecret
       ? {
           password: async () =>
@@ -41,7 +42,10 @@ export function sharedTierFromConfig(config: SharedCacheConfig, deps: SharedTier
     onConnectionError: (detail) => {
       if (Date.now() - lastConnectionLogMs < 10_000) return;
       lastConnectionLogMs = Date.now();
-      deps.log('WARNING', 'shared cache connection error', { event: 'shared_cache_connection_error', detail });
+      deps.log('WARNING', 'shared cache connection error', {
+        event: 'shared_cache_connection_error',
+        detail,
+      });
     },
   });
   const kms = createKmsClient({

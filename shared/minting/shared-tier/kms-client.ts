@@ -88,7 +88,12 @@ export function createKmsClient(options: KmsClientOptions): KeyWrapper {
     const google = readGoogleError(json);
     const detail = `${method}: HTTP ${response.status} ${google.status ?? ''} ${google.reason ?? ''}`.trim();
     if (response.status === 401) options.credential.invalidate();
-    if (response.status === 200 || response.status === 401 || response.status === 429 || response.status >= 500)
+    if (
+      response.status === 200 ||
+      response.status === 401 ||
+      response.status === 429 ||
+      response.status >= 500
+    )
       throw new KmsError('unavailable', detail);
     throw new KmsError('refused', detail);
   };
@@ -105,7 +110,8 @@ export function createKmsClient(options: KmsClientOptions): KeyWrapper {
         },
         signal,
       );
-      const ciphertext = typeof json.ciphertext === 'string' ? Buffer.from(json.ciphertext, 'base64') : undefined;
+      const ciphertext =
+        typeof json.ciphertext === 'string' ? Buffer.from(json.ciphertext, 'base64') : undefined;
       if (
         json.verifiedPlaintextCrc32c !== true ||
         json.verifiedAdditionalAuthenticatedDataCrc32c !== true ||
@@ -130,7 +136,8 @@ export function createKmsClient(options: KmsClientOptions): KeyWrapper {
         },
         signal,
       );
-      const plaintext = typeof json.plaintext === 'string' ? Buffer.from(json.plaintext, 'base64') : undefined;
+      const plaintext =
+        typeof json.plaintext === 'string' ? Buffer.from(json.plaintext, 'base64') : undefined;
       if (!plaintext || json.plaintextCrc32c !== String(crc32c(plaintext)))
         throw new KmsError('integrity', 'decrypt: the response failed its CRC32C check');
       return plaintext;

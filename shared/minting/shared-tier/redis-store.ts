@@ -6,9 +6,10 @@
  * (a UUID, read from Secret Manager at first use); with in-transit encryption the URL is
  * `rediss://` and the instance's server CA (PEM) is the only trust anchor.
  *
- * Every operation is bounded: `opTimeoutMs` covers connecting and the command, and commands never
- * queue while the client is offline (`disableOfflineQueue`), so a dead Redis costs a miss at most
- * `opTimeoutMs` (the circuit breaker in shared-tier.ts then skips Redis altogether).
+ * Every operation is bounded: waiting for the first connection by `connectTimeoutMs`, the command
+ * by `opTimeoutMs`; commands never queue while the client is offline (`disableOfflineQueue`), so
+ * a dead or slow Redis costs a miss at most that long (the circuit breaker in shared-tier.ts then
+ * skips Redis altogether).
  */
 import { StoreUnavailable, type SharedStore } from './store.js';
 
@@ -19,7 +20,13 @@ export interface RedisStoreOptions {
   password?: () => Promise<string>;
   /** PEM of the server CA to trust for `rediss://` (Memorystore's per-instance CA). */
   caPem?: string;
+  /** Bound of one command on an open connection. */
   opTimeoutMs: number;
+  /**
+   * Bound of waiting for the connection to be opened (import, AUTH string read, TCP/TLS, AUTH):
+   * a cold instance's first misses wait for it rather than all mint for themselves.
+   */
+  connectTimeoutMs: number;
   /** Connection problems, log-safe (never a value or the AUTH string). */
   onConnectionError?: (detail: string) => void;
 }
@@ -45,11 +52,15 @@ export function createRedisStore(options: RedisStoreOptions): SharedStore {
         url: options.url,
         ...(password ? { password } : {}),
         socket: {
-          connectTimeout: Math.max(options.opTimeoutMs, 1_000),
+          connectTimeout: options.connectTimeoutMs,
           // Reconnect with capped backoff; commands meanwhile fail at once (no offline queue).
           reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000),
           ...(url.protocol === 'rediss:'
-            ? { tls: true as const, servername: url.hostname, ...(options.caPem ? { ca: [options.caPem] } : {}) }
+            ? {
+                tls: true as const,
+                servername: url.hostname,
+                ...(options.caPem ? { ca: [options.caPem] } : {}),
+              }
             : {}),
         },
         disableOfflineQueue: true,
@@ -62,7 +73,7 @@ export function createRedisStore(options: RedisStoreOptions): SharedStore {
         c.destroy();
         throw err;
       }
-      return c as RedisClient;
+      return c;
     })();
     client.catch(() => {
       client = undefined;
@@ -70,23 +81,23 @@ export function createRedisStore(options: RedisStoreOptions): SharedStore {
     return client;
   };
 
-  const run = async <T>(what: string, op: (c: RedisClient) => Promise<T>): Promise<T> => {
-    if (closed) throw new StoreUnavailable(`${what}: closed`);
+  const bounded = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StoreUnavailable(`${what}: no answer within ${options.opTimeoutMs} ms`)),
-        options.opTimeoutMs,
-      );
+      timer = setTimeout(() => reject(new StoreUnavailable(`${what}: no answer within ${ms} ms`)), ms);
       timer.unref?.();
     });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  };
+
+  const run = async <T>(what: string, op: (c: RedisClient) => Promise<T>): Promise<T> => {
+    if (closed) throw new StoreUnavailable(`${what}: closed`);
     try {
-      return await Promise.race([connect().then(op), timeout]);
+      const c = await bounded(connect(), options.connectTimeoutMs, `${what} (connecting)`);
+      return await bounded(op(c), options.opTimeoutMs, what);
     } catch (err) {
       if (err instanceof StoreUnavailable) throw err;
       throw new StoreUnavailable(`${what}: ${reason(err)}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
     }
   };
 
@@ -95,13 +106,18 @@ export function createRedisStore(options: RedisStoreOptions): SharedStore {
   connect().catch(() => undefined);
 
   return {
-    get: (key) => run('GET', (c) => c.get(key)) as Promise<string | null>,
+    get: (key) => run<string | null>('GET', (c) => c.get(key)),
     async set(key, value, ttlMs) {
-      await run('SET', (c) => c.set(key, value, { expiration: { type: 'PX', value: Math.max(1, Math.floor(ttlMs)) } }));
+      await run('SET', (c) =>
+        c.set(key, value, { expiration: { type: 'PX', value: Math.max(1, Math.floor(ttlMs)) } }),
+      );
     },
     async setIfAbsent(key, value, ttlMs) {
       const reply = await run('SET NX', (c) =>
-        c.set(key, value, { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.floor(ttlMs)) } }),
+        c.set(key, value, {
+          condition: 'NX',
+          expiration: { type: 'PX', value: Math.max(1, Math.floor(ttlMs)) },
+        }),
       );
       return reply === 'OK';
     },

@@ -87,7 +87,12 @@ export function createSharedTier(options: SharedTierOptions): SharedTier {
   const stats: SharedTierStats = { hits: 0, lockedMints: 0, waits: 0, fallbacks: 0, rejected: 0 };
 
   const lastLogged = new Map<string, { at: number; suppressed: number }>();
-  const event = (kind: string, severity: Severity, message: string, fields: Record<string, unknown>): void => {
+  const event = (
+    kind: string,
+    severity: Severity,
+    message: string,
+    fields: Record<string, unknown>,
+  ): void => {
     if (!options.log) return;
     const interval = options.logIntervalMs ?? 10_000;
     const last = lastLogged.get(kind);
@@ -175,7 +180,11 @@ export function createSharedTier(options: SharedTierOptions): SharedTier {
     return minted;
   };
 
-  const fallBack = (err: unknown, cacheKey: string, mint: () => Promise<MintedToken>): Promise<MintedToken> => {
+  const fallBack = (
+    err: unknown,
+    cacheKey: string,
+    mint: () => Promise<MintedToken>,
+  ): Promise<MintedToken> => {
     const failure = infrastructureFailure(err);
     if (!failure) throw err;
     failed(failure, cacheKey);
@@ -241,7 +250,8 @@ export function createSharedTier(options: SharedTierOptions): SharedTier {
         } catch (err) {
           if (!(err instanceof EntryRejected)) throw err;
         }
-        if (held === undefined || held.token === token) await options.store.deleteIfEquals(keys.entry, sealed);
+        if (held === undefined || held.token === token)
+          await options.store.deleteIfEquals(keys.entry, sealed);
       } catch (err) {
         const failure = infrastructureFailure(err);
         if (!failure) throw err;
