@@ -41,6 +41,8 @@ function reason(err: unknown): string {
 
 export function createRedisStore(options: RedisStoreOptions): SharedStore {
   let client: Promise<RedisClient> | undefined;
+  /** The client being connected or connected, so close() can stop it even mid-connect. */
+  let current: RedisClient | undefined;
   let closed = false;
 
   const connect = (): Promise<RedisClient> => {
@@ -67,6 +69,8 @@ export function createRedisStore(options: RedisStoreOptions): SharedStore {
         commandOptions: { timeout: options.opTimeoutMs },
       });
       c.on('error', (err: unknown) => options.onConnectionError?.(reason(err)));
+      current = c as RedisClient;
+      if (closed) c.destroy();
       try {
         await c.connect();
       } catch (err) {
@@ -128,8 +132,10 @@ export function createRedisStore(options: RedisStoreOptions): SharedStore {
     },
     async close() {
       closed = true;
-      const c = await client?.catch(() => undefined);
-      if (c?.isOpen) await c.close().catch(() => c.destroy());
+      const c = current;
+      if (!c) return;
+      if (c.isReady) await c.close().catch(() => c.destroy());
+      else if (c.isOpen) c.destroy();
     },
   };
 }
