@@ -131,12 +131,14 @@ describe('the emulated Redis on the wire', () => {
 });
 
 describe('our Redis store against the emulator', () => {
+  // Generous bounds: this file shares two cores with the rest of the suite; the slow case below
+  // is ten times slower than the operation bound.
   const store = () =>
     createRedisStore({
       url: emulator.redis.url,
       password: () => Promise.resolve(emulator.redisPassword!),
-      opTimeoutMs: 200,
-      connectTimeoutMs: 1_000,
+      opTimeoutMs: 300,
+      connectTimeoutMs: 5_000,
     });
 
   it('sets, reads, locks once and releases only its own lock', async () => {
@@ -159,10 +161,10 @@ describe('our Redis store against the emulator', () => {
     const s = store();
     try {
       await s.get('warm');
-      emulator.faults.inject({ endpoint: 'redis.*', latencyMs: 1_000, times: Infinity });
+      emulator.faults.inject({ endpoint: 'redis.*', latencyMs: 3_000, times: Infinity });
       const started = Date.now();
       await expect(s.get('x')).rejects.toBeInstanceOf(StoreUnavailable);
-      expect(Date.now() - started).toBeLessThan(900);
+      expect(Date.now() - started).toBeLessThan(2_500);
       emulator.faults.reset();
       emulator.faults.inject({ endpoint: 'redis.*', reset: true, times: Infinity });
       emulator.redis.dropConnections();
