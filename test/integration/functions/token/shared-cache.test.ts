@@ -31,7 +31,7 @@ const issued = new Set<string>();
 let audienceSerial = 0;
 
 /**
- * A token function on the shared emulator. Its Redis operation timeout is generous (1 s): the
+ * A token function on the shared emulator. Its Redis bounds are generous (1 s a command, 10 s to connect): the
  * suite shares two cores with other test files, and a fallback there would only blur the counts
  * this file asserts. The slow-Redis case sets its own.
  */
@@ -42,7 +42,12 @@ async function startInstance(env: Record<string, string> = {}): Promise<LocalSta
     emulator,
     auditTransport: log.stream,
     opsLogWrite: log.write,
-    env: { ...localSharedCacheEnv(emulator), TVS_SHARED_CACHE_OP_TIMEOUT_MS: '1000', ...env },
+    env: {
+      ...localSharedCacheEnv(emulator),
+      TVS_SHARED_CACHE_OP_TIMEOUT_MS: '1000',
+      TVS_SHARED_CACHE_CONNECT_TIMEOUT_MS: '10000',
+      ...env,
+    },
   });
   stacks.push(stack);
   return stack;
