@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../../emulator/index.js';
-import { localRotateEnv, localTokenEnv } from '../../../scripts/local-stack.js';
+import { localRotateEnv, localSharedCacheEnv, localTokenEnv } from '../../../scripts/local-stack.js';
 import {
   bundleAll,
   RUNTIME_DEPENDENCIES,
@@ -154,6 +154,39 @@ describe('the bundled functions', () => {
           .filter((line) => line.includes('"decision":"granted"')),
       )
       .toEqual([expect.stringContaining(GEMINI), expect.stringContaining(VERTEX)]);
+  });
+
+  it('token with the shared cache tier: loads node-redis from its chunk, and a second instance is served from the tier', async () => {
+    const instances = [];
+    for (let i = 0; i < 2; i++)
+      instances.push(
+        await serve('token', 'token', (u) => ({
+          ...localTokenEnv(emulator, u),
+          ...localSharedCacheEnv(emulator),
+        })),
+      );
+    const mints = () => emulator.faults.count('iamcredentials.generateAccessToken');
+    const before = mints();
+    const tokens: string[] = [];
+    for (const { url, stderr } of instances) {
+      const res = await fetch(`${url}/v1/projects/-/serviceAccounts/${VERTEX}:generateAccessToken`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${await signAs(WORKLOAD, url)}`,
+        },
+        // A lifetime no other case asks for: a cache key of its own.
+        body: JSON.stringify({ scope: [CP], lifetime: '3500s' }),
+      });
+      expect({ status: res.status, stderr: res.status === 200 ? '' : stderr().slice(-2000) }).toEqual({
+        status: 200,
+        stderr: '',
+      });
+      tokens.push(((await res.json()) as { accessToken: string }).accessToken);
+    }
+    expect(tokens[1]).toBe(tokens[0]);
+    expect(mints()).toBe(before + 1);
+    for (const { stderr } of instances) expect(stderr()).not.toContain('shared_cache_');
   });
 
   it('rotate: answers a dry-run sweep to its invoker (Secret Manager over gRPC) and refuses anyone else', async () => {
