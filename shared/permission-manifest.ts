@@ -7,10 +7,10 @@
  */
 
 /**
- * Where a permission is granted: the whole project, one Secret Manager secret, or one service
- * account. API Keys has no per-key IAM, so its permissions are project scoped.
+ * Where a permission is granted: the whole project, one Secret Manager secret, one service
+ * account, or one Cloud KMS key. API Keys has no per-key IAM, so its permissions are project scoped.
  */
-export type Scope = 'project' | 'secret' | 'serviceAccount';
+export type Scope = 'project' | 'secret' | 'serviceAccount' | 'cryptoKey';
 
 /** One Google API method a function calls, and what IAM must allow for it. */
 export interface GoogleCall {
@@ -39,7 +39,7 @@ const TOKEN_CALLS: readonly GoogleCall[] = [
     method: 'AccessSecretVersion',
     permission: 'secretmanager.versions.access',
     on: 'secret',
-    which: 'each SA-key secret, and the policy secret',
+    which: 'each SA-key secret, the policy secret, and the shared cache AUTH secret (when the tier is on)',
   },
   {
     api: 'iamcredentials.googleapis.com',
@@ -54,6 +54,21 @@ const TOKEN_CALLS: readonly GoogleCall[] = [
     permission: 'iam.serviceAccounts.getOpenIdToken',
     on: 'serviceAccount',
     which: 'each keyless target service account',
+  },
+  // The shared cache tier (shared/minting/shared-tier/kms-client.ts): wraps and unwraps its data keys.
+  {
+    api: 'cloudkms.googleapis.com',
+    method: 'Encrypt',
+    permission: 'cloudkms.cryptoKeyVersions.useToEncrypt',
+    on: 'cryptoKey',
+    which: 'the shared cache key only (when the tier is on)',
+  },
+  {
+    api: 'cloudkms.googleapis.com',
+    method: 'Decrypt',
+    permission: 'cloudkms.cryptoKeyVersions.useToDecrypt',
+    on: 'cryptoKey',
+    which: 'the shared cache key only (when the tier is on)',
   },
 ];
 
@@ -158,11 +173,13 @@ export function permissionsByScope(calls: readonly GoogleCall[]): Record<Scope, 
     project: new Set(),
     secret: new Set(),
     serviceAccount: new Set(),
+    cryptoKey: new Set(),
   };
   for (const call of calls) byScope[call.on].add(call.permission);
   return {
     project: [...byScope.project].sort(),
     secret: [...byScope.secret].sort(),
     serviceAccount: [...byScope.serviceAccount].sort(),
+    cryptoKey: [...byScope.cryptoKey].sort(),
   };
 }

@@ -12,7 +12,7 @@ describe('the repository Terraform', () => {
     tree = await loadTree(ROOT);
   });
 
-  it('holds the six modules and the complete example, and the deploy README at its root', () => {
+  it('holds the seven modules and the complete example, and the deploy README at its root', () => {
     expect(tree.dirs.get('.')?.has('README.md')).toBe(true);
     expect([...tree.dirs.keys()].filter((d) => d !== '.').sort()).toEqual([
       'examples/complete',
@@ -21,6 +21,7 @@ describe('the repository Terraform', () => {
       'modules/perimeter',
       'modules/rotation',
       'modules/secrets',
+      'modules/shared-cache',
       'modules/token-vendor',
     ]);
   });

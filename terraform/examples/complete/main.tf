@@ -20,7 +20,9 @@ locals {
     "run.googleapis.com",
     "secretmanager.googleapis.com",
     "sts.googleapis.com",
-  ], var.token_exposure == "public" ? ["compute.googleapis.com"] : []))
+    ], var.token_exposure == "public" ? ["compute.googleapis.com"] : [],
+    # The shared cache tier: Memorystore, Cloud KMS and the VPC connector.
+  var.enable_shared_cache ? ["cloudkms.googleapis.com", "redis.googleapis.com", "vpcaccess.googleapis.com"] : []))
 }
 
 resource "google_project_service" "apis" {
@@ -123,6 +125,22 @@ module "secrets" {
   depends_on = [google_project_service.apis]
 }
 
+# Optional (enable_shared_cache): the shared, encrypted token cache (docs/shared-cache.md).
+module "shared_cache" {
+  source = "../../modules/shared-cache"
+  count  = var.enable_shared_cache ? 1 : 0
+
+  project_id     = var.project_id
+  region         = var.region
+  name_prefix    = var.name_prefix
+  network        = var.shared_cache_network
+  connector_cidr = var.shared_cache_connector_cidr
+  tier           = var.shared_cache_tier
+  labels         = local.labels
+
+  depends_on = [google_project_service.apis]
+}
+
 module "iam" {
   source = "../../modules/iam"
 
@@ -134,6 +152,10 @@ module "iam" {
   sa_key_target_emails     = module.secrets.sa_key_target_emails
   keyless_service_accounts = var.keyless_service_accounts
   enable_api_key_rotation  = module.secrets.has_api_keys
+
+  enable_shared_cache         = var.enable_shared_cache
+  shared_cache_crypto_key_id  = var.enable_shared_cache ? module.shared_cache[0].crypto_key_id : null
+  shared_cache_auth_secret_id = var.enable_shared_cache ? module.shared_cache[0].auth_secret_id : null
 
   depends_on = [google_project_service.apis]
 }
@@ -160,6 +182,9 @@ module "token_vendor" {
   invoker_members          = var.token_invoker_members
   labels                   = local.labels
 
+  shared_cache_environment = var.enable_shared_cache ? module.shared_cache[0].environment : {}
+  vpc_connector            = var.enable_shared_cache ? module.shared_cache[0].vpc_connector_id : null
+
   # Policy changes (a break-glass deny) apply at once on the instance the notice reaches.
   policy_topic_id                       = module.secrets.policy_topic_id
   policy_notifier_service_account_email = module.iam.policy_notifier_service_account_email
@@ -169,6 +194,8 @@ module "token_vendor" {
     google_project_iam_member.build_log_writer,
     google_artifact_registry_repository_iam_member.build_writer,
     google_storage_bucket_iam_member.build_source_reader,
+    # The function starts reading the AUTH secret and using the key at once.
+    module.iam,
   ]
 }
 

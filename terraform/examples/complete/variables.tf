@@ -237,3 +237,42 @@ variable "notification_channels" {
   description = "Notification channels paged on denial spikes."
   default     = []
 }
+
+variable "enable_shared_cache" {
+  type        = bool
+  description = "Deploy the shared, encrypted token cache tier (Memorystore for Redis + Cloud KMS + a VPC connector; docs/shared-cache.md). Off by default: every instance mints for itself."
+  default     = false
+}
+
+variable "shared_cache_network" {
+  type        = string
+  description = "VPC network (projects/P/global/networks/N) for the shared cache instance and the connector; used with enable_shared_cache."
+  default     = null
+
+  validation {
+    condition     = var.shared_cache_network == null || can(regex("^projects/[^/]+/global/networks/[^/]+$", var.shared_cache_network))
+    error_message = "shared_cache_network must be projects/P/global/networks/N."
+  }
+
+  validation {
+    condition     = !var.enable_shared_cache || var.shared_cache_network != null
+    error_message = "enable_shared_cache requires shared_cache_network."
+  }
+}
+
+variable "shared_cache_connector_cidr" {
+  type        = string
+  description = "An unused /28 of shared_cache_network for the Serverless VPC Access connector."
+  default     = "10.8.0.0/28"
+}
+
+variable "shared_cache_tier" {
+  type        = string
+  description = "Memorystore tier of the shared cache: STANDARD_HA (default) or BASIC."
+  default     = "STANDARD_HA"
+
+  validation {
+    condition     = contains(["BASIC", "STANDARD_HA"], var.shared_cache_tier)
+    error_message = "shared_cache_tier must be BASIC or STANDARD_HA."
+  }
+}

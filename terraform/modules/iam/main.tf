@@ -65,6 +65,19 @@ resource "google_project_iam_custom_role" "token_keyless_minter" {
   ]
 }
 
+resource "google_project_iam_custom_role" "token_cache_key_user" {
+  count = var.enable_shared_cache ? 1 : 0
+
+  project     = var.project_id
+  role_id     = "${var.role_id_prefix}TokenCacheKeyUser"
+  title       = "Token vending: wrap and unwrap the shared cache's data keys"
+  description = "Encrypt and decrypt with the shared cache's KMS key, granted on that key only (roles/cloudkms.cryptoKeyEncrypterDecrypter minus its location and project reads)."
+  permissions = [
+    "cloudkms.cryptoKeyVersions.useToDecrypt",
+    "cloudkms.cryptoKeyVersions.useToEncrypt",
+  ]
+}
+
 resource "google_project_iam_custom_role" "rotator_secret_lister" {
   project     = var.project_id
   role_id     = "${var.role_id_prefix}RotatorSecretLister"
@@ -146,6 +159,24 @@ resource "google_service_account_iam_member" "token_keyless" {
   service_account_id = "projects/${var.project_id}/serviceAccounts/${each.value}"
   role               = google_project_iam_custom_role.token_keyless_minter.name
   member             = google_service_account.token.member
+}
+
+# The shared cache tier: use of its one KMS key, and read access to its AUTH string.
+resource "google_kms_crypto_key_iam_member" "token_cache_key" {
+  count = var.enable_shared_cache ? 1 : 0
+
+  crypto_key_id = var.shared_cache_crypto_key_id
+  role          = google_project_iam_custom_role.token_cache_key_user[0].name
+  member        = google_service_account.token.member
+}
+
+resource "google_secret_manager_secret_iam_member" "token_cache_auth_secret" {
+  count = var.enable_shared_cache ? 1 : 0
+
+  project   = var.project_id
+  secret_id = var.shared_cache_auth_secret_id
+  role      = google_project_iam_custom_role.token_secret_accessor.name
+  member    = google_service_account.token.member
 }
 
 # ---------------------------------------------------------------------------------------------

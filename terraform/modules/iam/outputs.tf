@@ -39,5 +39,6 @@ output "custom_role_ids" {
       rotator_sa_key_rotator = google_project_iam_custom_role.rotator_sa_key_rotator.name
     },
     var.enable_api_key_rotation ? { rotator_api_key_rotator = google_project_iam_custom_role.rotator_api_key_rotator[0].name } : {},
+    var.enable_shared_cache ? { token_cache_key_user = google_project_iam_custom_role.token_cache_key_user[0].name } : {},
   )
 }

@@ -103,3 +103,31 @@ variable "enable_api_key_rotation" {
   description = "Grant the rotator the API Keys custom role (project level: API Keys has no per-key IAM). Set when any managed credential is an API key."
   default     = false
 }
+
+variable "enable_shared_cache" {
+  type        = bool
+  description = "Grant the token identity use of the shared cache tier's KMS key and its AUTH secret (modules/shared-cache)."
+  default     = false
+}
+
+variable "shared_cache_crypto_key_id" {
+  type        = string
+  description = "The shared cache's KMS key (projects/P/locations/L/keyRings/R/cryptoKeys/K); required with enable_shared_cache."
+  default     = null
+
+  validation {
+    condition     = var.shared_cache_crypto_key_id == null || can(regex("^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$", var.shared_cache_crypto_key_id))
+    error_message = "shared_cache_crypto_key_id must be projects/P/locations/L/keyRings/R/cryptoKeys/K."
+  }
+}
+
+variable "shared_cache_auth_secret_id" {
+  type        = string
+  description = "The secret holding the shared cache instance's AUTH string (projects/P/secrets/S); required with enable_shared_cache."
+  default     = null
+
+  validation {
+    condition     = var.shared_cache_auth_secret_id == null || can(regex("^projects/[^/]+/secrets/[A-Za-z0-9_-]{1,255}$", var.shared_cache_auth_secret_id))
+    error_message = "shared_cache_auth_secret_id must be a secret id of the form projects/P/secrets/S."
+  }
+}

@@ -39,6 +39,8 @@ locals {
     local.notifications ? { TVS_POLICY_NOTIFIER = var.policy_notifier_service_account_email } : {},
     var.policy_secret_version == null ? {} : { TVS_POLICY_SECRET = var.policy_secret_version },
     var.policy_file == null ? {} : { TVS_POLICY_FILE = var.policy_file },
+    # The shared cache tier (modules/shared-cache's `environment` output); empty = no tier.
+    var.shared_cache_environment,
   )
 }
 
@@ -74,6 +76,10 @@ resource "google_cloudfunctions2_function" "token" {
     available_cpu                    = var.available_cpu
     timeout_seconds                  = var.timeout_seconds
     environment_variables            = local.environment
+
+    # The shared cache tier's Redis is on a private IP: only private ranges go through the connector.
+    vpc_connector                 = var.vpc_connector
+    vpc_connector_egress_settings = var.vpc_connector == null ? null : "PRIVATE_RANGES_ONLY"
   }
 }
 

@@ -381,3 +381,25 @@ variable "labels" {
   description = "Labels for the function."
   default     = {}
 }
+
+variable "shared_cache_environment" {
+  type        = map(string)
+  description = "TVS_SHARED_CACHE_* variables of the shared cache tier (modules/shared-cache output `environment`); empty = every instance mints for itself."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.shared_cache_environment) : startswith(k, "TVS_SHARED_CACHE_")])
+    error_message = "shared_cache_environment may only set TVS_SHARED_CACHE_* variables."
+  }
+}
+
+variable "vpc_connector" {
+  type        = string
+  description = "Serverless VPC Access connector (projects/P/locations/L/connectors/C) to reach the shared cache's private IP; null = no VPC egress."
+  default     = null
+
+  validation {
+    condition     = var.vpc_connector == null || can(regex("^projects/[^/]+/locations/[^/]+/connectors/[^/]+$", var.vpc_connector))
+    error_message = "vpc_connector must be projects/P/locations/L/connectors/C."
+  }
+}

@@ -22,11 +22,12 @@ const SCOPE_OF: Record<string, Scope> = {
   google_project_iam_member: 'project',
   google_secret_manager_secret_iam_member: 'secret',
   google_service_account_iam_member: 'serviceAccount',
+  google_kms_crypto_key_iam_member: 'cryptoKey',
 };
 
 export type Granted = Record<FunctionName, Record<Scope, Set<string>>>;
 
-const empty = (): Record<Scope, Set<string>> => ({ project: new Set(), secret: new Set(), serviceAccount: new Set() });
+const empty = (): Record<Scope, Set<string>> => ({ project: new Set(), secret: new Set(), serviceAccount: new Set(), cryptoKey: new Set() });
 
 /** Reads the grants to the runtime identities; `problems` collects grants of a shape we refuse. */
 export function grantsToRuntimeIdentities(tree: TfTree): { granted: Granted; problems: string[] } {

@@ -79,6 +79,8 @@ export function schedulerUsesOidc(tree: TfTree): Violation[] {
 
 const MANAGED_LABEL = /"?tvs-managed"?\s*[=:]\s*"true"/;
 const POLICY_LABEL = /"?tvs-kind"?\s*[=:]\s*"policy"/;
+/** The shared cache's AUTH secret: a copy of Memorystore's AUTH string, which only changes when AUTH is re-enabled. */
+const SHARED_CACHE_AUTH_LABEL = /"?tvs-kind"?\s*[=:]\s*"shared-cache-auth"/;
 
 /** The publisher grant for the Secret Manager agent on `topicRef`'s topic, if any. */
 function publisherGrant(tree: TfTree, secret: TfResource, topicName: string): TfResource | undefined {
@@ -93,16 +95,19 @@ function publisherGrant(tree: TfTree, secret: TfResource, topicName: string): Tf
   );
 }
 
-/** Managed secrets have rotation, topics, a destroy TTL and the publisher grant; no other secrets but the policy. */
+/**
+ * Managed secrets have rotation, topics, a destroy TTL and the publisher grant; no other secrets
+ * but the policy and the shared cache's AUTH secret (which have a destroy TTL).
+ */
 export function managedSecretsRotate(tree: TfTree): Violation[] {
   const out: Violation[] = [];
   const fail = (r: TfResource, message: string) => out.push({ rule: 'managed-secrets-rotate', where: where(r), message });
   for (const r of resources(tree, /^google_secret_manager(_regional)?_secret$/)) {
     const labels = text(r.body.labels);
     if (text(r.body.version_destroy_ttl) === '') fail(r, 'no version_destroy_ttl');
-    if (POLICY_LABEL.test(labels) && !MANAGED_LABEL.test(labels)) continue;
+    if ((POLICY_LABEL.test(labels) || SHARED_CACHE_AUTH_LABEL.test(labels)) && !MANAGED_LABEL.test(labels)) continue;
     if (!MANAGED_LABEL.test(labels)) {
-      fail(r, 'secret is neither managed (tvs-managed=true) nor the policy secret (tvs-kind=policy)');
+      fail(r, 'secret is neither managed (tvs-managed=true) nor the policy secret (tvs-kind=policy) nor the shared cache AUTH secret (tvs-kind=shared-cache-auth)');
       continue;
     }
     const rotation = blocks(r.body, 'rotation')[0];
