@@ -17,7 +17,8 @@ import {
   type ScaleParams,
 } from './scale/params.js';
 import { GOOGLE_QUOTAS, type GoogleQuota } from './scale/quotas.js';
-import { quotaMatrix, runGrid, thresholdTable } from './scale/report.js';
+import { compact, quotaMatrix, runGrid, thresholdTable } from './scale/report.js';
+import { sharedTierRolloutFirstMinute, sharedTierSteadyPerMinute } from './scale/shared-tier.js';
 
 export const INSTANCES_GRID = [1, 10, 20, 100, 200, 500, 1000] as const;
 export const KEYS_GRID = [1, 10, 100, 1000, 3000, 10_000] as const;
@@ -108,6 +109,7 @@ function main(args: readonly string[]): void {
         );
     }
   }
+  out.push(...sharedTierSection(base, profiles(args)[0], instancesGrid, keysGrid));
   const iam = quota('iamCredentials').perMinute!;
   const perKeyInstance = saturatedMintsPerMinute(1, 1, base.keylessLifetimeSeconds, base.refreshAheadSeconds);
   out.push(
@@ -126,6 +128,50 @@ function main(args: readonly string[]): void {
     '',
   );
   process.stdout.write(out.join('\n'));
+}
+
+/**
+ * The shared cache tier (closed form): upstream mints, Redis reads and KMS decrypts per minute,
+ * "steady / first minute of a scale-out with an empty Redis".
+ */
+export function sharedTierSection(
+  base: ScaleParams,
+  rates: RateProfile,
+  instancesGrid: readonly number[],
+  keysGrid: readonly number[],
+): string[] {
+  const rows = (measure: (r: ReturnType<typeof sharedTierSteadyPerMinute>) => number) => {
+    const lines = [
+      `| keys \\ instances | ${instancesGrid.join(' | ')} |`,
+      `| ---: | ${instancesGrid.map(() => '---').join(' | ')} |`,
+    ];
+    for (const keys of keysGrid) {
+      const cells = instancesGrid.map((instances) => {
+        const p = { ...base, rates, instances, keys, keylessShare: 1 };
+        return `${compact(measure(sharedTierSteadyPerMinute(p)))} / ${compact(measure(sharedTierRolloutFirstMinute(p)))}`;
+      });
+      lines.push(`| ${keys} | ${cells.join(' | ')} |`);
+    }
+    return lines.join('\n');
+  };
+  return [
+    `## With the shared cache tier (${describeProfile(rates)}; closed form)`,
+    '',
+    'Cells: calls per minute, "steady mean / first minute of a scale-out with an empty Redis".',
+    '',
+    '### Upstream mints (IAM Credentials or token endpoint): whatever the number of instances',
+    '',
+    rows((r) => r.mints),
+    '',
+    '### Redis reads (one per local miss or refresh)',
+    '',
+    rows((r) => r.redisReads),
+    '',
+    '### Cloud KMS decrypts (one per instance per hourly data key)',
+    '',
+    rows((r) => r.kmsDecrypts),
+    '',
+  ];
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) main(process.argv.slice(2));

@@ -12,6 +12,7 @@ import { createPrng, type Prng } from '../../../bench/scale/prng.js';
 import { exceeds, firstExceeding, GOOGLE_QUOTAS } from '../../../bench/scale/quotas.js';
 import { compact, runGrid, thresholdTable } from '../../../bench/scale/report.js';
 import { downscopedPair, keyReads, plainPair, simulate } from '../../../bench/scale/simulate.js';
+import { sharedTierRolloutFirstMinute, sharedTierSteadyPerMinute } from '../../../bench/scale/shared-tier.js';
 
 const params = (overrides: Partial<ScaleParams>): ScaleParams => ({ ...DEFAULT_PARAMS, ...overrides });
 const perKey = (requestsPerKeyPerHour: number) => ({ kind: 'per-key', requestsPerKeyPerHour }) as const;
@@ -247,5 +248,50 @@ describe('keys, quotas and report', () => {
     expect(thresholdTable(points, iam)).toContain('| rollout busiest minute (simulated) | 100 |');
     expect(compact(1_234_567)).toBe('1.2M');
     expect(compact(12_345)).toBe('12k');
+  });
+});
+
+describe('the shared cache tier (closed form)', () => {
+  const hot = (instances: number, keys: number) =>
+    params({ instances, keys, rates: { kind: 'per-key', requestsPerKeyPerHour: 36_000 }, keylessShare: 1 });
+
+  it('mints about K / 55 a minute whatever the number of instances', () => {
+    const one = sharedTierSteadyPerMinute(hot(1, 1000)).mints;
+    const many = sharedTierSteadyPerMinute(hot(1000, 1000)).mints;
+    expect(many).toBeCloseTo(one, 6);
+    // Hot keys: one mint per lifetime − refreshAhead (3300 s) per key, plus the wait for the next request.
+    expect(many).toBeCloseTo((1000 * 60) / (3300 + 0.1), 3);
+    // Without the tier each of the N instances mints each key once per 3300 s + its own wait (1000 / 10 per s = 100 s).
+    expect(expectedPerMinute(hot(1000, 1000)).iamCredentials / many).toBeCloseTo((1000 * 3300.1) / 3400, 3);
+  });
+
+  it('turns the per-instance mints of today into Redis reads, and mints each key at most once in a cold minute', () => {
+    const p = hot(500, 3000);
+    expect(sharedTierSteadyPerMinute(p).redisReads).toBeCloseTo(expectedPerMinute(p).iamCredentials, 6);
+    const cold = sharedTierRolloutFirstMinute(p);
+    expect(cold.mints).toBeLessThanOrEqual(3000);
+    expect(cold.mints).toBeGreaterThan(2990);
+    expect(cold.redisReads).toBeCloseTo(expectedRolloutFirstMinute(p).iamCredentials, 6);
+  });
+
+  it('asks KMS about once per instance per hourly data key, however many keys', () => {
+    expect(sharedTierSteadyPerMinute(hot(1000, 10)).kmsDecrypts).toBeCloseTo(1000 / 60, 6);
+    expect(sharedTierSteadyPerMinute(hot(1000, 10_000)).kmsDecrypts).toBeCloseTo(1000 / 60, 6);
+    expect(sharedTierRolloutFirstMinute(hot(1000, 10_000))).toMatchObject({
+      kmsDecrypts: 1000,
+      kmsEncrypts: 1,
+    });
+  });
+
+  it('keeps every grid cell under the IAM Credentials quota, even a cold minute at 1000 instances × 10,000 keys', () => {
+    const worst = sharedTierRolloutFirstMinute(
+      params({
+        instances: 1000,
+        keys: 10_000,
+        rates: { kind: 'per-instance', requestsPerInstancePerSecond: 50, zipfExponent: 1 },
+      }),
+    );
+    expect(worst.mints).toBeLessThanOrEqual(10_000);
+    expect(worst.mints).toBeLessThan(60_000);
   });
 });
