@@ -69,12 +69,12 @@ export function createRedisStore(options: RedisStoreOptions): SharedStore {
         commandOptions: { timeout: options.opTimeoutMs },
       });
       c.on('error', (err: unknown) => options.onConnectionError?.(reason(err)));
-      current = c as RedisClient;
+      current = c;
       if (closed) c.destroy();
       try {
         await c.connect();
       } catch (err) {
-        c.destroy();
+        if (c.isOpen) c.destroy();
         throw err;
       }
       return c;
