@@ -5,6 +5,7 @@
  * and which requests share a key-minted token. The key store is a fake of OUR interface that
  * hands out keys the emulator created; Google's wire format is the emulator's, never faked here.
  */
+import { tokenFingerprint } from '../../../../shared/audit-log.js';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type CreatedKey, type Emulator } from '../../../../emulator/index.js';
@@ -245,6 +246,11 @@ describe('which requests share a key-minted token', () => {
     const m = minterWith(keys);
     const first = await m.accessToken(KEYED, [CLOUD_PLATFORM]);
     const longer = await m.accessToken(KEYED, [CLOUD_PLATFORM], 7200);
-    expect(longer).toEqual({ token: first.token, expiresAtMs: first.expiresAtMs, cacheHit: true }); // a hit: no `mint` (issue 16)
+    expect(longer).toEqual({
+      token: first.token,
+      expiresAtMs: first.expiresAtMs,
+      fingerprint: tokenFingerprint(first.token),
+      cacheHit: true,
+    }); // a hit: no `mint` (issue 16)
   });
 });
