@@ -13,6 +13,8 @@ import { auditCaller, failureFields, grantedEntry, writeAudit } from './decision
 import { callerAuthorization } from './http/credential-headers.js';
 import { readBody, type FunctionRequest, type RequestContext } from './http/request-context.js';
 import {
+  compiledAccessTokenBody,
+  compiledIdTokenBody,
   generateAccessTokenBody,
   generateIdTokenBody,
   MAX_LIFETIME_SECONDS,
@@ -53,7 +55,11 @@ interface IamCall {
 }
 
 function readAccessTokenCall(req: FunctionRequest, email: string): IamCall {
-  const body = parseJsonBody(readBody(req, 'application/json'), generateAccessTokenBody);
+  const body = parseJsonBody(
+    readBody(req, 'application/json'),
+    generateAccessTokenBody,
+    compiledAccessTokenBody,
+  );
   const lifetimeSeconds = body.lifetime ?? MAX_LIFETIME_SECONDS;
   return {
     target: { serviceAccount: email, scopes: body.scope, lifetimeSeconds },
@@ -63,7 +69,7 @@ function readAccessTokenCall(req: FunctionRequest, email: string): IamCall {
 }
 
 function readIdTokenCall(req: FunctionRequest, email: string): IamCall {
-  const body = parseJsonBody(readBody(req, 'application/json'), generateIdTokenBody);
+  const body = parseJsonBody(readBody(req, 'application/json'), generateIdTokenBody, compiledIdTokenBody);
   return {
     target: { serviceAccount: email, audience: body.audience },
     request: {
