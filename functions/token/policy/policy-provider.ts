@@ -101,7 +101,7 @@ export async function createPolicyProvider(options: PolicyProviderOptions): Prom
   const now = options.now ?? Date.now;
   const { source, ttlMs, maxStalenessMs } = options;
   const load = async (): Promise<CompiledPolicy> => {
-    const json = parsePolicyText(await source.read(), source.describe());
+    const json = await parsePolicyText(await source.read(), source.describe());
     try {
       return compilePolicy(json, { acceptedAudiences: options.acceptedAudiences });
     } catch (err) {
