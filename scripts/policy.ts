@@ -25,7 +25,7 @@ import {
   type PolicyCaller,
   type PolicyRequest,
 } from '../functions/token/policy/compile-policy.js';
-import { parsePolicyText } from '../functions/token/policy/parse-policy-text.js';
+import { parsePolicyTextSync } from '../functions/token/policy/parse-policy-yaml.js';
 
 export const USAGE = `usage:
   npm run -s policy -- check FILE [--audience URL]...
@@ -47,7 +47,7 @@ function load(file: string, audiences: string[]): CompiledPolicy {
   }
   const source = `file ${file}`;
   return compilePolicy(
-    parsePolicyText(text, source),
+    parsePolicyTextSync(text, source),
     audiences.length > 0 ? { acceptedAudiences: acceptedAudiences(audiences) } : {},
   );
 }

@@ -10,7 +10,7 @@
  * (https://cloud.google.com/run/docs/samples/cloudrun-sigterm-handler), and functions-framework
  * answers SIGTERM with `process.exit()` (its invoker.js), which runs the exit write.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 
 export interface AuditEntry {
@@ -82,7 +82,15 @@ export interface BufferedAuditLog extends AuditLog {
 
 /** SHA-256 fingerprint of a token, safe to log. */
 export function tokenFingerprint(token: string): string {
-  return `sha256:${createHash('sha256').update(token).digest('hex')}`;
+  return `sha256:${hash('sha256', token, 'hex')}`;
+}
+
+/**
+ * {@link tokenFingerprint} of a minted token: the one the minter computed once when it minted it
+ * (a cache hit re-uses it), or computed now.
+ */
+export function fingerprintOf(minted: { token: string; fingerprint?: string }): string {
+  return minted.fingerprint ?? tokenFingerprint(minted.token);
 }
 
 export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;

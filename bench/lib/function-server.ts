@@ -28,11 +28,14 @@ export interface FunctionServer {
   stop(): Promise<void>;
 }
 
-/** The environment a served function sees: ours, minus loaders the bench itself runs under. */
+/**
+ * The environment a served function sees: ours minus the loaders the bench itself runs under
+ * (our NODE_OPTIONS), plus `extra` (which may set a NODE_OPTIONS of its own, as a deployment does).
+ */
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.NODE_OPTIONS;
-  return env;
+  return { ...env, ...extra };
 }
 
 /**
@@ -42,6 +45,7 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 export async function spawnFunction(
   kind: FunctionKind,
   env: (url: string) => Promise<Record<string, string>> | Record<string, string> = () => ({}),
+  nodeArgs: readonly string[] = [],
 ): Promise<FunctionServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -52,6 +56,7 @@ export async function spawnFunction(
     : [];
   const args = [
     ...profile,
+    ...nodeArgs,
     FUNCTIONS_FRAMEWORK_MAIN,
     `--target=${kind === 'tokenUnbundled' ? 'token' : kind}`,
     `--source=${SOURCES[kind]}`,

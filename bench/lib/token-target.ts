@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO_POLICY_FILE } from '../../scripts/local-stack.js';
+import { ROOT } from './build.js';
 import type { EmulatorHandle } from './emulator-handle.js';
 import { CLOUD_PLATFORM, TARGET_SA } from './emulator-protocol.js';
 import {
@@ -15,6 +16,37 @@ import {
   waitFor200,
   type FunctionServer,
 } from './function-server.js';
+
+/**
+ * The token function's runtime environment as deployed (V8 heap sizing, malloc arenas): the file
+ * Terraform's token-vendor module merges into the function's environment variables.
+ */
+export const DEPLOYED_RUNTIME_ENV_FILE = join(
+  ROOT,
+  'terraform/modules/token-vendor/runtime-environment.json',
+);
+
+/** Reads {@link DEPLOYED_RUNTIME_ENV_FILE}: a flat object of string values. */
+export function deployedRuntimeEnv(file = DEPLOYED_RUNTIME_ENV_FILE): Record<string, string> {
+  const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(`${file}: not a JSON object`);
+  for (const [key, value] of Object.entries(parsed))
+    if (typeof value !== 'string') throw new Error(`${file}: ${key} is not a string`);
+  return parsed as Record<string, string>;
+}
+
+/**
+ * The environment of a bench token function: the deployed runtime environment, then the local
+ * stack's configuration against the emulator and the bench policy, then `extraEnv` (which wins).
+ */
+export function tokenFunctionEnv(
+  emulatorEnv: Record<string, string>,
+  policyFile: string,
+  extraEnv: Record<string, string> = {},
+): Record<string, string> {
+  return { ...deployedRuntimeEnv(), ...emulatorEnv, TVS_POLICY_FILE: policyFile, ...extraEnv };
+}
 
 /** Scopes `bench-<n>` make every request a distinct (SA, scopes) key, i.e. a cache miss. */
 export const BENCH_SCOPE_PREFIX = 'https://www.googleapis.com/auth/bench-';
@@ -38,9 +70,10 @@ export function writeBenchPolicy(): string {
 }
 
 /**
- * Spawns the token function on functions-framework, configured against the emulator: the deployed
- * bundle, or (`tokenUnbundled`) tsc's output. `beforeSpawn` runs once the URL is known, before
- * the clock starts.
+ * Spawns the token function on functions-framework, configured against the emulator and with the
+ * deployed runtime environment ({@link tokenFunctionEnv}): the deployed bundle, or
+ * (`tokenUnbundled`) tsc's output. `beforeSpawn` runs once the URL is known, before the clock
+ * starts; `nodeArgs` go to node before functions-framework's script (the memory probe's hooks).
  */
 export function spawnTokenFunction(
   emulator: EmulatorHandle,
@@ -48,11 +81,16 @@ export function spawnTokenFunction(
   extraEnv: Record<string, string> = {},
   beforeSpawn?: (url: string) => Promise<void>,
   kind: 'token' | 'tokenUnbundled' = 'token',
+  nodeArgs: readonly string[] = [],
 ): Promise<FunctionServer> {
-  return spawnFunction(kind, async (url) => {
-    await beforeSpawn?.(url);
-    return { ...(await emulator.tokenEnv(url)), TVS_POLICY_FILE: policyFile, ...extraEnv };
-  });
+  return spawnFunction(
+    kind,
+    async (url) => {
+      await beforeSpawn?.(url);
+      return tokenFunctionEnv(await emulator.tokenEnv(url), policyFile, extraEnv);
+    },
+    nodeArgs,
+  );
 }
 
 /** Environment of token functions whose every request is a new token (beyond any distinct-token cap). */

@@ -14,12 +14,13 @@ import { handleOAuthToken } from './oauth-token.js';
 import { handlePolicyNotification } from './policy-notify.js';
 import type { TokenServices } from './token-services.js';
 
-export type TokenHandler = (req: FunctionRequest, res: ServerResponse) => Promise<void>;
+/** Returns a promise only when the request could not be answered synchronously. */
+export type TokenHandler = (req: FunctionRequest, res: ServerResponse) => Promise<void> | undefined;
 
 /** Creates the handler functions-framework invokes for every request. */
 export function createTokenHandler(deps: TokenServices): TokenHandler {
   const now = deps.now ?? Date.now;
-  return async (req, res) => {
+  return (req, res) => {
     const matched = matchRoute(req.method ?? 'GET', req.url ?? '/');
     if ('error' in matched) {
       if (matched.error === 'method_not_allowed') {
@@ -45,12 +46,16 @@ export function createTokenHandler(deps: TokenServices): TokenHandler {
       return;
     }
     const ctx = requestContext(req, deps.projectId, now());
-    // Issue 16: ops lines written while handling this request carry its trace; emptied when the response ends.
+    // Issue 16: ops lines written while handling this request carry its trace; emptied when the
+    // response ends (at once when it was answered synchronously), so work the request started in
+    // the background (a refresh-ahead) does not log under its trace later.
     const slot: RequestTraceSlot = ctx.spanId
       ? { trace: { trace: ctx.trace!, spanId: ctx.spanId, sampled: ctx.traceSampled === true } }
       : {};
-    res.once('close', () => (slot.trace = undefined));
-    return runWithRequestTrace(slot, () => dispatch(route, req, res, ctx));
+    const pending = runWithRequestTrace(slot, () => dispatch(route, req, res, ctx));
+    if (pending === undefined) slot.trace = undefined;
+    else res.once('close', () => (slot.trace = undefined));
+    return pending;
   };
 
   function dispatch(
@@ -58,7 +63,7 @@ export function createTokenHandler(deps: TokenServices): TokenHandler {
     req: FunctionRequest,
     res: ServerResponse,
     ctx: ReturnType<typeof requestContext>,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     switch (route.kind) {
       case 'oauthToken':
         return handleOAuthToken(deps, req, res, ctx);
@@ -69,7 +74,7 @@ export function createTokenHandler(deps: TokenServices): TokenHandler {
       case 'policyNotify':
         return handlePolicyNotification(deps, req, res, ctx);
       default:
-        return Promise.resolve();
+        return undefined;
     }
   }
 }

@@ -156,6 +156,7 @@ export async function createTokenFunction(
   });
   const handle = createTokenHandler({
     authenticate: (authorization) => auth.authenticate(authorization),
+    authenticateCached: (authorization) => auth.authenticateCached(authorization),
     verifySubjectToken: (token) => auth.verifyJwt(token),
     policy,
     acceptedAudiences: accepted,

@@ -1,5 +1,5 @@
 /** The one audit entry each decision writes, whichever route made it. */
-import { tokenFingerprint, type AuditEntry, type AuditLog } from '../../shared/audit-log.js';
+import { fingerprintOf, type AuditEntry, type AuditLog } from '../../shared/audit-log.js';
 import { mintOf, upstreamOf } from '../../shared/minting/mint-info.js';
 import type { Grant } from './decide.js';
 import type { RequestContext } from './http/request-context.js';
@@ -47,7 +47,7 @@ export function grantedEntry(
     target: grant.accessBoundary ? { ...target, accessBoundary: grant.accessBoundary } : target,
     rule: grant.rule,
     cacheHit: grant.minted.cacheHit,
-    tokenFingerprint: tokenFingerprint(grant.minted.token),
+    tokenFingerprint: fingerprintOf(grant.minted),
     ...(grant.minted.mint ? { mint: grant.minted.mint } : {}),
   };
 }

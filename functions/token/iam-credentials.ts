@@ -8,11 +8,13 @@ import type { AuditEntry } from '../../shared/audit-log.js';
 import { describe } from '../../shared/google-error.js';
 import type { MintResult } from '../../shared/minting/minter.js';
 import type { CallerIdentity } from './auth/types.js';
-import { decideAndMint } from './decide.js';
+import { decide, type Grant } from './decide.js';
 import { auditCaller, failureFields, grantedEntry, writeAudit } from './decision-audit.js';
 import { callerAuthorization } from './http/credential-headers.js';
 import { readBody, type FunctionRequest, type RequestContext } from './http/request-context.js';
 import {
+  compiledAccessTokenBody,
+  compiledIdTokenBody,
   generateAccessTokenBody,
   generateIdTokenBody,
   MAX_LIFETIME_SECONDS,
@@ -30,7 +32,7 @@ export function generateAccessToken(
   res: ServerResponse,
   ctx: RequestContext,
   serviceAccount: string,
-): Promise<void> {
+): Promise<void> | undefined {
   return answer(deps, req, res, ctx, 'generateAccessToken', serviceAccount, readAccessTokenCall);
 }
 
@@ -41,7 +43,7 @@ export function generateIdToken(
   res: ServerResponse,
   ctx: RequestContext,
   serviceAccount: string,
-): Promise<void> {
+): Promise<void> | undefined {
   return answer(deps, req, res, ctx, 'generateIdToken', serviceAccount, readIdTokenCall);
 }
 
@@ -53,7 +55,11 @@ interface IamCall {
 }
 
 function readAccessTokenCall(req: FunctionRequest, email: string): IamCall {
-  const body = parseJsonBody(readBody(req, 'application/json'), generateAccessTokenBody);
+  const body = parseJsonBody(
+    readBody(req, 'application/json'),
+    generateAccessTokenBody,
+    compiledAccessTokenBody,
+  );
   const lifetimeSeconds = body.lifetime ?? MAX_LIFETIME_SECONDS;
   return {
     target: { serviceAccount: email, scopes: body.scope, lifetimeSeconds },
@@ -63,7 +69,7 @@ function readAccessTokenCall(req: FunctionRequest, email: string): IamCall {
 }
 
 function readIdTokenCall(req: FunctionRequest, email: string): IamCall {
-  const body = parseJsonBody(readBody(req, 'application/json'), generateIdTokenBody);
+  const body = parseJsonBody(readBody(req, 'application/json'), generateIdTokenBody, compiledIdTokenBody);
   return {
     target: { serviceAccount: email, audience: body.audience },
     request: {
@@ -79,8 +85,12 @@ function readIdTokenCall(req: FunctionRequest, email: string): IamCall {
 /**
  * Authenticates the caller (before reading the body), reads the call, decides and mints, answers,
  * and writes the one audit entry: granted, or denied/error with the status and reason sent.
+ * A caller whose token was verified before, judged by a policy that needs no re-read, asking for a
+ * cached token, is answered synchronously: no promise on that path (each one costs the per-request
+ * async hooks functions-framework installs). Anything that must wait continues as a promise; both
+ * paths run the same checks in the same order and write the same entries.
  */
-async function answer(
+function answer(
   deps: TokenServices,
   req: FunctionRequest,
   res: ServerResponse,
@@ -88,19 +98,17 @@ async function answer(
   action: 'generateAccessToken' | 'generateIdToken',
   serviceAccount: string,
   readCall: (req: FunctionRequest, email: string) => IamCall,
-): Promise<void> {
+): Promise<void> | undefined {
   const now = deps.now ?? Date.now;
   let caller: CallerIdentity | undefined;
   let target: AuditEntry['target'];
-  try {
-    caller = await deps.authenticate(callerAuthorization(req));
-    const call = readCall(req, parseServiceAccountEmail(serviceAccount));
-    target = call.target;
-    const grant = await decideAndMint(deps, caller, call.request);
-    target.backend = grant.backend;
+
+  const granted = (call: IamCall, grant: Grant): void => {
+    call.target.backend = grant.backend;
     sendJson(res, 200, call.answer(grant.minted));
-    writeAudit(deps.audit, ctx, now(), grantedEntry(action, caller, target, grant));
-  } catch (err) {
+    writeAudit(deps.audit, ctx, now(), grantedEntry(action, caller!, call.target, grant));
+  };
+  const failed = (err: unknown): void => {
     const sent = sendGoogleError(res, err);
     writeAudit(deps.audit, ctx, now(), {
       decision: sent.httpStatus >= 500 ? 'error' : 'denied',
@@ -112,7 +120,36 @@ async function answer(
       ...failureFields(err, sent.httpStatus >= 500 ? 'error' : 'denied'),
       detail: sent.error.detail ?? (sent.error.cause ? describe(sent.error.cause) : undefined),
     });
+  };
+  const readAndDecide = (who: CallerIdentity): { call: IamCall; grant: Grant | Promise<Grant> } => {
+    caller = who;
+    const call = readCall(req, parseServiceAccountEmail(serviceAccount));
+    target = call.target;
+    return { call, grant: decide(deps, who, call.request) };
+  };
+
+  let authorization: string | undefined;
+  try {
+    authorization = callerAuthorization(req);
+    const known = deps.authenticateCached?.(authorization);
+    if (known !== undefined) {
+      const { call, grant } = readAndDecide(known);
+      if (grant instanceof Promise) return grant.then((g) => granted(call, g)).catch(failed);
+      granted(call, grant);
+      return undefined;
+    }
+  } catch (err) {
+    failed(err);
+    return undefined;
   }
+  return (async () => {
+    try {
+      const { call, grant } = readAndDecide(await deps.authenticate(authorization));
+      granted(call, await grant);
+    } catch (err) {
+      failed(err);
+    }
+  })();
 }
 
 /** RFC 3339 in UTC without fractional seconds, as Google's IAM Credentials API answers. */

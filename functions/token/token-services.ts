@@ -13,6 +13,8 @@ import type { PolicyNotifications } from './policy-notify.js';
 export interface TokenServices {
   /** Verifies an `Authorization` header value (IAM Credentials-compatible routes). */
   authenticate(authorization: string | undefined): Promise<CallerIdentity>;
+  /** `authenticate`'s answer from its cache of verified tokens, synchronously, if it has one. */
+  authenticateCached?(authorization: string | undefined): CallerIdentity | undefined;
   /** Verifies an RFC 8693 subject token (an OIDC JWT from a configured issuer). */
   verifySubjectToken(token: string): Promise<CallerIdentity>;
   policy: PolicyProvider;

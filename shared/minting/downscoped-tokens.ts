@@ -14,6 +14,7 @@ import {
   type Minter,
   type MintResult,
   type TargetServiceAccount,
+  withFingerprint,
 } from './minter.js';
 import type { TokenCache } from './token-cache.js';
 import { tokenCache, upstreamRetry, type CacheOptions, type UpstreamOptions } from './upstream-setup.js';
@@ -37,6 +38,13 @@ export interface Downscoper {
     lifetimeSeconds: number,
     boundary: AccessBoundary,
   ): Promise<MintResult>;
+  /** {@link accessToken}'s cache hit, synchronously (a refresh-ahead may start); `undefined` otherwise. */
+  cachedAccessToken(
+    sa: TargetServiceAccount,
+    scopes: readonly string[],
+    lifetimeSeconds: number,
+    boundary: AccessBoundary,
+  ): MintResult | undefined;
   readonly cache: TokenCache<MintedToken>;
 }
 
@@ -58,6 +66,51 @@ export function createDownscoper(options: DownscoperOptions): Downscoper {
   const cache = tokenCache(options.cache, now, options.onBackgroundError);
   const { retry, attemptTimeoutMs } = upstreamRetry(options.upstream, now);
 
+  /** Mints the downscoped token: the source token from the minter, then one STS exchange. */
+  const loader =
+    (
+      sa: TargetServiceAccount,
+      scopes: readonly string[],
+      lifetimeSeconds: number,
+      boundary: AccessBoundary,
+      onMinted: (info: MintInfo) => void = () => {},
+    ) =>
+    async (): Promise<MintedToken> => {
+      const startedMs = now();
+      // The source token: from the minter's cache or freshly minted (its own retries). In the
+      // refresh-ahead window the minter may still hand back the old source (refreshing it in the
+      // background); the downscoped token then shares its expiry and is refreshed again on a later
+      // read: one extra STS call, never a token that outlives its source.
+      const source = await options.minter.accessToken(sa, scopes, lifetimeSeconds);
+      let stsAttempts = 0;
+      const spent = () => ({
+        backend: sa.backend,
+        latencyMs: now() - startedMs,
+        attempts: (source.mint?.attempts ?? 0) + stsAttempts,
+      });
+      return withRetry((signal) => {
+        stsAttempts++;
+        return downscopeAccessToken(options.stsUrl, source.token, source.expiresAtMs, boundary, {
+          signal,
+          timeoutMs: attemptTimeoutMs,
+          fetchImpl: options.fetchImpl,
+          now,
+        });
+      }, retry).then(
+        (minted) => {
+          onMinted(spent());
+          return withFingerprint(minted);
+        },
+        (err: unknown) => {
+          // Issue 16: an STS outage is named on the error entry (`upstream: "sts"`).
+          const code = (err as { code?: unknown } | null)?.code;
+          if (code === 'UNAVAILABLE' || code === 'DEADLINE_EXCEEDED') tagUpstream(err, 'sts');
+          tagMint(err, spent());
+          throw err;
+        },
+      );
+    };
+
   return {
     cache,
     async accessToken(sa, scopes, lifetimeSeconds, boundary) {
@@ -66,45 +119,17 @@ export function createDownscoper(options: DownscoperOptions): Downscoper {
       let info: MintInfo | undefined;
       const { value, hit } = await cache.get(
         downscopedCacheKey(sa, scopes, lifetimeSeconds, boundary),
-        async () => {
-          const startedMs = now();
-          // The source token: from the minter's cache or freshly minted (its own retries). In the
-          // refresh-ahead window the minter may still hand back the old source (refreshing it in the
-          // background); the downscoped token then shares its expiry and is refreshed again on a later
-          // read: one extra STS call, never a token that outlives its source.
-          const source = await options.minter.accessToken(sa, scopes, lifetimeSeconds);
-          let stsAttempts = 0;
-          const spent = () => ({
-            backend: sa.backend,
-            latencyMs: now() - startedMs,
-            attempts: (source.mint?.attempts ?? 0) + stsAttempts,
-          });
-          return withRetry((signal) => {
-            stsAttempts++;
-            return downscopeAccessToken(options.stsUrl, source.token, source.expiresAtMs, boundary, {
-              signal,
-              timeoutMs: attemptTimeoutMs,
-              fetchImpl: options.fetchImpl,
-              now,
-            });
-          }, retry).then(
-            (minted) => {
-              info = spent();
-              return minted;
-            },
-            (err: unknown) => {
-              // Issue 16: an STS outage is named on the error entry (`upstream: "sts"`).
-              const code = (err as { code?: unknown } | null)?.code;
-              if (code === 'UNAVAILABLE' || code === 'DEADLINE_EXCEEDED') tagUpstream(err, 'sts');
-              tagMint(err, spent());
-              throw err;
-            },
-          );
-        },
+        loader(sa, scopes, lifetimeSeconds, boundary, (i) => (info = i)),
       );
       const result: MintResult = { ...value, cacheHit: hit };
       if (!hit && info !== undefined) result.mint = info;
       return result;
+    },
+    cachedAccessToken(sa, scopes, lifetimeSeconds, boundary) {
+      const key = downscopedCacheKey(sa, scopes, lifetimeSeconds, boundary);
+      if (cache.peek(key) === undefined) return undefined;
+      const value = cache.getCached(key, loader(sa, scopes, lifetimeSeconds, boundary));
+      return value === undefined ? undefined : { ...value, cacheHit: true };
     },
   };
 }

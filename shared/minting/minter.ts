@@ -3,6 +3,7 @@
  * one (SA, scopes | audience) share one upstream exchange and one key read; transient upstream
  * failures are retried with capped backoff and full jitter inside an overall deadline.
  */
+import { tokenFingerprint } from '../audit-log.js';
 import { InternalError, InvalidArgumentError } from '../errors.js';
 import { withRetry } from '../http/retry.js';
 import type { ServiceAccountKeyStore } from './key-store.js';
@@ -16,6 +17,8 @@ import { exchangeAssertion, isKeyRefused, type ExchangeResult } from './token-ex
 export interface MintedToken {
   token: string;
   expiresAtMs: number;
+  /** `tokenFingerprint(token)`, computed once per mint so cache hits do not hash the token again. */
+  fingerprint?: string;
 }
 
 export interface MintResult extends MintedToken {
@@ -69,6 +72,17 @@ export interface Minter {
     lifetimeSeconds?: number,
   ): Promise<MintResult>;
   idToken(sa: TargetServiceAccount, audience: string, includeEmail: boolean): Promise<MintResult>;
+  /**
+   * What {@link accessToken} answers when it is a cache hit, synchronously (a hit is counted and a
+   * refresh-ahead may start, exactly as there); `undefined` when it would mint, wait or refuse.
+   */
+  cachedAccessToken(
+    sa: TargetServiceAccount,
+    scopes: readonly string[],
+    lifetimeSeconds?: number,
+  ): MintResult | undefined;
+  /** {@link idToken}'s cache hit, synchronously; `undefined` otherwise. */
+  cachedIdToken(sa: TargetServiceAccount, audience: string, includeEmail: boolean): MintResult | undefined;
   readonly cache: TokenCache<MintedToken>;
 }
 
@@ -115,9 +129,49 @@ export function createMinter(options: MinterOptions): Minter {
   // Every backend (key store, token endpoint, IAM Credentials) raises UpstreamUnavailable for its
   // transient failures and our final errors for the rest: one check decides the retry.
   const mint = (run: (signal: AbortSignal) => Promise<MintedToken>): Promise<MintedToken> =>
-    withRetry((signal) => run(signal), retry);
+    withRetry((signal) => run(signal), retry).then(withFingerprint);
 
-  /** Serves `key` from the cache, or mints it with the SA's backend: the keyless call or a key exchange. */
+  /**
+   * The loader of `key`: mints with the SA's backend (the keyless call or a key exchange), and
+   * reports the mint (`onMinted`) only to the request that started it.
+   */
+  const loader =
+    (
+      sa: TargetServiceAccount,
+      target: AssertionTarget,
+      keyless: (backend: KeylessBackend, signal: AbortSignal) => Promise<MintedToken>,
+      onMinted: (info: MintInfo) => void = () => {},
+    ) =>
+    (): Promise<MintedToken> => {
+      const startedMs = now();
+      let attempts = 0;
+      let upstream: Upstream = sa.backend === 'keyless' ? 'iam_credentials' : 'secret_manager';
+      return mint(async (signal) => {
+        attempts++;
+        if (sa.backend === 'keyless') return keyless(requireKeyless(options.keyless), signal);
+        const { token, expiresAtMs } = await exchangeWithKey(sa, target, signal, (u) => (upstream = u));
+        return { token, expiresAtMs };
+      }).then(
+        (minted) => {
+          onMinted({ backend: sa.backend, latencyMs: now() - startedMs, attempts });
+          return minted;
+        },
+        (err: unknown) => {
+          tagUpstreamIfTransient(err, upstream);
+          if (attempts > 0) tagMint(err, { backend: sa.backend, latencyMs: now() - startedMs, attempts });
+          throw err;
+        },
+      );
+    };
+
+  /**
+   * With a shared tier, the loader of `key` (a local miss, or a refresh ahead started by a hit)
+   * first asks the fleet; `load` runs only if this instance is the one to mint.
+   */
+  const viaSharedTier = (key: string, load: () => Promise<MintedToken>) => (): Promise<MintedToken> =>
+    options.sharedTier ? options.sharedTier.load(key, load) : load();
+
+  /** Serves `key` from the cache, or mints it. */
   const cached = async (
     key: string,
     sa: TargetServiceAccount,
@@ -127,35 +181,42 @@ export function createMinter(options: MinterOptions): Minter {
     // Issue 16: only the loader of the request that starts a flight runs, so only that request
     // gets `mint` (coalesced waiters and hits do not; a background refresh is not this request's).
     let info: MintInfo | undefined;
-    const { value, hit } = await cache.get(key, () => {
-      // With a shared tier, a local miss first asks the fleet; `load` runs only if this instance mints.
-      const load = (): Promise<MintedToken> => {
-        const startedMs = now();
-        let attempts = 0;
-        let upstream: Upstream = sa.backend === 'keyless' ? 'iam_credentials' : 'secret_manager';
-        return mint(async (signal) => {
-          attempts++;
-          if (sa.backend === 'keyless') return keyless(requireKeyless(options.keyless), signal);
-          const { token, expiresAtMs } = await exchangeWithKey(sa, target, signal, (u) => (upstream = u));
-          return { token, expiresAtMs };
-        }).then(
-          (minted) => {
-            info = { backend: sa.backend, latencyMs: now() - startedMs, attempts };
-            return minted;
-          },
-          (err: unknown) => {
-            tagUpstreamIfTransient(err, upstream);
-            if (attempts > 0) tagMint(err, { backend: sa.backend, latencyMs: now() - startedMs, attempts });
-            throw err;
-          },
-        );
-      };
-      return options.sharedTier ? options.sharedTier.load(key, load) : load();
-    });
+    const { value, hit } = await cache.get(
+      key,
+      viaSharedTier(
+        key,
+        loader(sa, target, keyless, (i) => (info = i)),
+      ),
+    );
     const result: MintResult = { ...value, cacheHit: hit };
     if (!hit && info !== undefined) result.mint = info;
     return result;
   };
+
+  /** {@link cached} when `key` is a hit, synchronously (a refresh-ahead starts in the background); else undefined. */
+  const hit = (
+    key: string,
+    sa: TargetServiceAccount,
+    target: AssertionTarget,
+    keyless: (backend: KeylessBackend, signal: AbortSignal) => Promise<MintedToken>,
+  ): MintResult | undefined => {
+    const value = cache.getCached(key, viaSharedTier(key, loader(sa, target, keyless)));
+    return value === undefined ? undefined : { ...value, cacheHit: true };
+  };
+
+  const accessTarget = (sa: TargetServiceAccount, scopeList: string, lifetimeSeconds: number) => {
+    const sorted = scopeList.split(' ');
+    return {
+      target: { scopes: sorted },
+      keyless: (backend: KeylessBackend, signal: AbortSignal) =>
+        backend.accessToken(sa.email, sorted, signal, lifetimeSeconds),
+    };
+  };
+  const idTarget = (sa: TargetServiceAccount, audience: string, includeEmail: boolean) => ({
+    target: { targetAudience: audience },
+    keyless: (backend: KeylessBackend, signal: AbortSignal) =>
+      backend.idToken(sa.email, audience, includeEmail, signal),
+  });
 
   return {
     cache,
@@ -172,18 +233,27 @@ export function createMinter(options: MinterOptions): Minter {
         );
       }
       const scopeList = scopeKey(scopes);
-      const sorted = scopeList.split(' ');
-      return cached(accessKey(sa, scopeList, lifetimeSeconds), sa, { scopes: sorted }, (backend, signal) =>
-        backend.accessToken(sa.email, sorted, signal, lifetimeSeconds),
-      );
+      const { target, keyless } = accessTarget(sa, scopeList, lifetimeSeconds);
+      return cached(accessKey(sa, scopeList, lifetimeSeconds), sa, target, keyless);
     },
     idToken(sa, audience, includeEmail) {
-      return cached(
-        idTokenCacheKey(sa, audience, includeEmail),
-        sa,
-        { targetAudience: audience },
-        (backend, signal) => backend.idToken(sa.email, audience, includeEmail, signal),
-      );
+      const { target, keyless } = idTarget(sa, audience, includeEmail);
+      return cached(idTokenCacheKey(sa, audience, includeEmail), sa, target, keyless);
+    },
+    cachedAccessToken(sa, scopes, lifetimeSeconds = KEY_BACKEND_LIFETIME_SECONDS) {
+      // What accessToken refuses is never a hit.
+      if (sa.backend === 'key' && lifetimeSeconds < KEY_BACKEND_LIFETIME_SECONDS) return undefined;
+      const scopeList = scopeKey(scopes);
+      const key = accessKey(sa, scopeList, lifetimeSeconds);
+      if (cache.peek(key) === undefined) return undefined; // a miss costs no closures
+      const { target, keyless } = accessTarget(sa, scopeList, lifetimeSeconds);
+      return hit(key, sa, target, keyless);
+    },
+    cachedIdToken(sa, audience, includeEmail) {
+      const key = idTokenCacheKey(sa, audience, includeEmail);
+      if (cache.peek(key) === undefined) return undefined;
+      const { target, keyless } = idTarget(sa, audience, includeEmail);
+      return hit(key, sa, target, keyless);
     },
   };
 }
@@ -220,6 +290,15 @@ export function idTokenCacheKey(sa: TargetServiceAccount, audience: string, incl
   // Stryker disable next-line StringLiteral: the two parts only need to differ, and any one emptied still does
   const email = includeEmail ? 'email' : 'noemail';
   return `id|${sa.email}|${origin(sa)}|${email}|${audience}`;
+}
+
+/** The minted token with its fingerprint (what audit entries and the deny list compare). */
+export function withFingerprint(minted: MintedToken): MintedToken {
+  return {
+    token: minted.token,
+    expiresAtMs: minted.expiresAtMs,
+    fingerprint: tokenFingerprint(minted.token),
+  };
 }
 
 /** Tags transient (UNAVAILABLE / DEADLINE_EXCEEDED) failures with the upstream being called when they happened. */

@@ -109,23 +109,34 @@ export class TokenCache<T extends Expiring> {
    * (singleflight); a failed mint is not cached and is seen by every waiter of that flight.
    */
   async get(key: string, mint: () => Promise<T>): Promise<CacheResult<T>> {
-    if (typeof mint !== 'function') throw new TypeError('TokenCache.get: mint must be a function');
-    const entry = this.#entries.get(key);
-    if (entry !== undefined) {
-      const remaining = entry.expiresAtMs - this.#now();
-      if (remaining > this.#minRemainingMs) {
-        this.#hits++;
-        this.#entries.delete(key);
-        this.#entries.set(key, entry);
-        if (remaining <= this.#refreshAheadMs) this.#refreshInBackground(key, mint);
-        return { value: entry, hit: true };
-      }
-      // Never servable again (time only moves forward): free the slot now.
-      this.#entries.delete(key);
-    }
+    const cached = this.getCached(key, mint);
+    if (cached !== undefined) return { value: cached, hit: true };
     this.#misses++;
     const value = await this.#mintShared(key, mint);
     return { value, hit: false };
+  }
+
+  /**
+   * The hit half of {@link get}, synchronously: the cached value if it may be served (counted as
+   * a hit, LRU touched, and a background refresh started in the refresh-ahead window, through
+   * `mint`), else `undefined` — nothing counted, nothing minted; the caller then calls `get`.
+   * Lets a request served from the cache finish without waiting for a promise.
+   */
+  getCached(key: string, mint: () => Promise<T>): T | undefined {
+    if (typeof mint !== 'function') throw new TypeError('TokenCache.get: mint must be a function');
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    const remaining = entry.expiresAtMs - this.#now();
+    if (remaining > this.#minRemainingMs) {
+      this.#hits++;
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+      if (remaining <= this.#refreshAheadMs) this.#refreshInBackground(key, mint);
+      return entry;
+    }
+    // Never servable again (time only moves forward): free the slot now.
+    this.#entries.delete(key);
+    return undefined;
   }
 
   /** The cached value if it may still be served; no LRU touch, no mint, no stats. */

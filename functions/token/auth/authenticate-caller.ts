@@ -43,11 +43,20 @@ export function createCallerAuthenticator(options: CallerAuthOptions): CallerAut
       : createAccessTokenVerifier({ ...resolved.googleAccessTokens, ...fetchLimits, now: resolved.now });
 
   return {
+    authenticateCached(authorizationHeader) {
+      const token = parseBearerHeader(authorizationHeader, resolved.maxTokenBytes);
+      // Only tokens that passed full verification are in either cache, and only until they
+      // expire: a hit is what `authenticate` would answer (the two caches never share a token: one
+      // holds JWTs, the other ya29. access tokens).
+      const key = VerifiedTokenCache.keyOf(token);
+      return verified.lookup(key) ?? accessTokens?.cached(key);
+    },
     async authenticate(authorizationHeader) {
       const token = parseBearerHeader(authorizationHeader, resolved.maxTokenBytes);
+      // A token verified before is answered from the cache before anything else is looked at.
+      const { key, identity } = verified.get(token);
+      if (identity !== undefined) return identity;
       if (looksLikeJwt(token)) {
-        const { key, identity } = verified.get(token);
-        if (identity !== undefined) return identity;
         const fresh = await verifyIdToken(token, idTokenDeps);
         verified.set(key, fresh);
         return fresh;

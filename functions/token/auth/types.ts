@@ -71,6 +71,11 @@ export interface CallerIdentity {
 export interface CallerAuthenticator {
   /** Verifies an `Authorization` header value and returns the caller it proves. */
   authenticate(authorizationHeader: string | undefined): Promise<CallerIdentity>;
+  /**
+   * `authenticate`'s answer when the token was verified before and is unexpired, synchronously;
+   * `undefined` when verification is needed. Throws as `authenticate` for a malformed header.
+   */
+  authenticateCached(authorizationHeader: string | undefined): CallerIdentity | undefined;
   /** Verifies a bare JWT (e.g. an RFC 8693 subject token) by the same rules as a bearer ID token. */
   verifyJwt(token: string): Promise<CallerIdentity>;
 }

@@ -4,7 +4,7 @@
  * presenting the same token again costs a hash and a map lookup. A hit is only ever the identical
  * token, and it is served only while the token is unexpired (no skew added); bounded LRU.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { CallerIdentity } from './types.js';
 
 export class VerifiedTokenCache {
@@ -19,16 +19,26 @@ export class VerifiedTokenCache {
 
   /** The identity a previous verification of exactly this token produced, if still unexpired. */
   get(token: string): { key: string; identity: CallerIdentity | undefined } {
-    const key = createHash('sha256').update(token, 'utf8').digest('base64url');
+    const key = VerifiedTokenCache.keyOf(token);
+    return { key, identity: this.lookup(key) };
+  }
+
+  /** The cache key of `token`: its SHA-256, base64url (one-shot `crypto.hash`, no Hash object). */
+  static keyOf(token: string): string {
+    return hash('sha256', token, 'base64url');
+  }
+
+  /** {@link get} by a key from {@link keyOf} (two caches asked about one token hash it once). */
+  lookup(key: string): CallerIdentity | undefined {
     const identity = this.entries.get(key);
-    if (identity === undefined) return { key, identity };
+    if (identity === undefined) return undefined;
     if (this.now() >= identity.expiresAtMs) {
       this.entries.delete(key);
-      return { key, identity: undefined };
+      return undefined;
     }
     this.entries.delete(key);
     this.entries.set(key, identity); // most recently used
-    return { key, identity };
+    return identity;
   }
 
   set(key: string, identity: CallerIdentity): void {

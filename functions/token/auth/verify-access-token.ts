@@ -25,6 +25,8 @@ export interface AccessTokenVerifierOptions {
 export interface AccessTokenVerifier {
   /** Checks an opaque Google access token at tokeninfo (or the cache) and returns its caller. */
   verify(token: string): Promise<CallerIdentity>;
+  /** What `verify` answers from its cache for the token with this {@link VerifiedTokenCache.keyOf} key, if anything. */
+  cached(key: string): CallerIdentity | undefined;
 }
 
 /**
@@ -40,6 +42,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   const flights = new SingleFlight<string, CallerIdentity>();
 
   return {
+    cached: (key) => cache.lookup(key),
     async verify(token) {
       // Google OAuth access tokens start with "ya29."; anything else is refused without spending
       // a tokeninfo call on it (an unauthenticated caller must not make us call Google at will).

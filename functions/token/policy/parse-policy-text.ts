@@ -4,19 +4,25 @@
  * custom or YAML 1.1 tags such as `!!binary`; `yes`/`no`/`on`/`off` are strings, not booleans),
  * unique string keys, no merge keys, and few aliases. Error messages give a position and a code,
  * never the text around it: the policy holds client secrets' hashes.
+ *
+ * The YAML parser (`yaml`, ~116 KiB) loads only when a policy is YAML: production policies are
+ * JSON (Secret Manager), so the deployed function's cold start does not compile it.
  */
-import { parseDocument, type YAMLError } from 'yaml';
 import { PolicyError } from './compile-policy.js';
 
-/** Alias expansions a YAML policy may use (the `yaml` library's count, which weighs what an alias repeats). */
-export const MAX_YAML_ALIAS_COUNT = 50;
-
-/** Parses policy text; throws `PolicyError` naming `source` and where the text is broken. */
-export function parsePolicyText(text: string, source: string): unknown {
-  return /^\s*\{/.test(text) ? parseJson(text, source) : parseYaml(text, source);
+/** Parses policy text; rejects with `PolicyError` naming `source` and where the text is broken. */
+export async function parsePolicyText(text: string, source: string): Promise<unknown> {
+  if (isJsonPolicy(text)) return parseJsonPolicy(text, source);
+  const { parseYamlPolicy } = await import('./parse-policy-yaml.js');
+  return parseYamlPolicy(text, source);
 }
 
-function parseJson(text: string, source: string): unknown {
+/** JSON when the first non-space character is `{`. */
+export function isJsonPolicy(text: string): boolean {
+  return /^\s*\{/.test(text);
+}
+
+export function parseJsonPolicy(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -26,48 +32,4 @@ function parseJson(text: string, source: string): unknown {
       `Invalid policy from ${source}: not valid JSON${position ? ` (at position ${position})` : ''}`,
     );
   }
-}
-
-function parseYaml(text: string, source: string): unknown {
-  const doc = parseDocument(text, {
-    version: '1.2',
-    // Stryker disable next-line StringLiteral: 'core' is also the library's default schema for YAML 1.2
-    schema: 'core',
-    customTags: [],
-    resolveKnownTags: false,
-    merge: false,
-    uniqueKeys: true,
-    stringKeys: true,
-    strict: true,
-    prettyErrors: true,
-  });
-  // An unresolved tag is only a warning to the library; here every warning refuses the policy.
-  const problem = doc.errors[0] ?? doc.warnings[0];
-  if (problem) throw new PolicyError(`Invalid policy from ${source}: not valid YAML (${where(problem)})`);
-  try {
-    return doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
-  } catch (err) {
-    // The library's guard against entity-expansion ("billion laughs") documents.
-    // Stryker disable next-line ConditionalExpression: toJS throws nothing else today; the rethrow is for a future library
-    if (!(err instanceof Error && /alias/i.test(err.message))) throw err;
-    throw new PolicyError(
-      `Invalid policy from ${source}: not valid YAML (too many aliases: at most ${MAX_YAML_ALIAS_COUNT} expansions)`,
-      { cause: err },
-    );
-  }
-}
-
-const DESCRIPTIONS: Partial<Record<YAMLError['code'], string>> = {
-  DUPLICATE_KEY: 'duplicate key',
-  TAG_RESOLVE_FAILED: 'tags other than the YAML 1.2 core schema are not accepted',
-  MULTIPLE_DOCS: 'more than one document',
-  BAD_INDENT: 'bad indentation',
-  BLOCK_AS_IMPLICIT_KEY: 'a nested mapping where a value was expected (check the indentation)',
-  MISSING_CHAR: 'unterminated quote or bracket',
-};
-
-function where(problem: YAMLError): string {
-  const position = problem.linePos?.[0];
-  const at = position ? `line ${position.line}, column ${position.col}: ` : '';
-  return `${at}${DESCRIPTIONS[problem.code] ?? problem.code}`;
 }

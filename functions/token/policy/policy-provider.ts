@@ -63,6 +63,12 @@ export interface PolicyProvider {
    * instance that was idle for long serves its first request instead of refusing it.
    */
   currentForRequest(): Promise<CompiledPolicy>;
+  /**
+   * What `currentForRequest` resolves to when it need not wait for a re-read, synchronously (it
+   * may throw POLICY_STALE); `undefined` when a re-read must finish first. Lets a request whose
+   * token is cached be answered without a promise.
+   */
+  currentIfFresh(): CompiledPolicy | undefined;
   /** Re-reads now (used by the TTL path and tests). Rejects on a bad policy, keeping the old one. */
   reload(): Promise<CompiledPolicy>;
   /**
@@ -95,7 +101,7 @@ export async function createPolicyProvider(options: PolicyProviderOptions): Prom
   const now = options.now ?? Date.now;
   const { source, ttlMs, maxStalenessMs } = options;
   const load = async (): Promise<CompiledPolicy> => {
-    const json = parsePolicyText(await source.read(), source.describe());
+    const json = await parsePolicyText(await source.read(), source.describe());
     try {
       return compilePolicy(json, { acceptedAudiences: options.acceptedAudiences });
     } catch (err) {
@@ -170,6 +176,22 @@ export async function createPolicyProvider(options: PolicyProviderOptions): Prom
     return policy;
   };
 
+  /**
+   * `currentForRequest` without waiting: the policy when no re-read has to finish first (starting
+   * a due background re-read, or throwing POLICY_STALE, exactly as `current`), else `undefined`.
+   */
+  const currentIfFresh = (): CompiledPolicy | undefined => {
+    const t = now();
+    if (pastMaximum(t) && (inFlight || reloadDue(t))) return undefined;
+    // While re-reads succeed, no request is judged by a policy read more than the TTL ago: that
+    // bounds how long a break-glass change takes to reach every instance.
+    if (failures === 0 && t - goodAtMs >= ttlMs) return undefined;
+    if (!inFlight && t - attemptedAtMs >= ttlMs * REFRESH_AHEAD_SHARE) {
+      reload().catch(() => undefined); // reported through onReloadError
+    }
+    return current();
+  };
+
   let queued: Promise<CompiledPolicy> | undefined;
   const refresh = (): Promise<CompiledPolicy> => {
     if (!inFlight) return reload();
@@ -184,17 +206,9 @@ export async function createPolicyProvider(options: PolicyProviderOptions): Prom
 
   return {
     current,
+    currentIfFresh,
     async currentForRequest() {
-      const t = now();
-      if (pastMaximum(t) && (inFlight || reloadDue(t))) await reload().catch(() => undefined);
-      else if (failures === 0 && t - goodAtMs >= ttlMs) {
-        // While re-reads succeed, no request is judged by a policy read more than the TTL ago:
-        // that bounds how long a break-glass change takes to reach every instance.
-        await reload().catch(() => undefined);
-      } else if (!inFlight && t - attemptedAtMs >= ttlMs * REFRESH_AHEAD_SHARE) {
-        reload().catch(() => undefined); // reported through onReloadError
-      }
-      return current();
+      return currentIfFresh() ?? (await reload().catch(() => undefined), current());
     },
     reload,
     refresh,

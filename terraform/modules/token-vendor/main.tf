@@ -20,9 +20,14 @@ locals {
   # Optional issuer fields are dropped rather than sent as null: the config schema is strict.
   oidc_issuers = [for i in var.oidc_issuers : { for k, v in i : k => v if v != null }]
 
+  # Runtime options that bound the process's memory (V8 heap sizing, glibc malloc arenas): one
+  # file, read here and by the bench that measures them (docs/performance.md, "5 Memory").
+  runtime_environment = jsondecode(file("${path.module}/runtime-environment.json"))
+
   environment = merge(
+    local.runtime_environment,
     # X-Forwarded-For: behind the external load balancer the client address is the entry before
-    # its own. First, so extra_environment_variables can override it (e.g. 2 if a proxy adds one).
+    # its own. Before extra_environment_variables, so they can override it (e.g. 2 if a proxy adds one).
     { TVS_FORWARDED_FOR_TRUSTED_HOPS = local.public ? "1" : "0" },
     var.extra_environment_variables,
     {

@@ -222,6 +222,20 @@ variable "available_memory" {
     condition     = can(regex("^[0-9]+(M|Mi|G|Gi)$", var.available_memory))
     error_message = "available_memory must look like 512M or 1Gi."
   }
+
+  # The V8 heap cap of runtime-environment.json (--max-old-space-size, MiB) plus 192 MiB for the
+  # rest of the process (code, young generation, native allocations: ~80 MB measured under load)
+  # must fit, or the instance is killed for memory before V8 collects (docs/performance.md, "5 Memory").
+  # An unparseable value passes here: the check above reports it.
+  validation {
+    condition = try(
+      tonumber(regex("^[0-9]+", var.available_memory)) *
+      lookup({ M = 1000000, Mi = 1048576, G = 1000000000, Gi = 1073741824 }, regex("[A-Za-z]+$", var.available_memory))
+      >= (tonumber(regex("--max-old-space-size=([0-9]+)", jsondecode(file("${path.module}/runtime-environment.json")).NODE_OPTIONS)[0]) + 192) * 1048576,
+      true
+    )
+    error_message = "available_memory must hold the V8 heap cap set in runtime-environment.json plus 192 MiB (384Mi with --max-old-space-size=192)."
+  }
 }
 
 variable "available_cpu" {

@@ -6,13 +6,27 @@
  * emulator. Anything the bundle needs at run time that esbuild left behind fails here.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../../emulator/index.js';
-import { localRotateEnv, localSharedCacheEnv, localTokenEnv } from '../../../scripts/local-stack.js';
+import { stringify } from 'yaml';
+import {
+  DEMO_POLICY_FILE,
+  localRotateEnv,
+  localSharedCacheEnv,
+  localTokenEnv,
+} from '../../../scripts/local-stack.js';
 import {
   bundleAll,
   RUNTIME_DEPENDENCIES,
@@ -187,6 +201,37 @@ describe('the bundled functions', () => {
     expect(tokens[1]).toBe(tokens[0]);
     expect(mints()).toBe(before + 1);
     for (const { stderr } of instances) expect(stderr()).not.toContain('shared_cache_');
+  });
+
+  it('token: compiles the YAML parser only for a YAML policy (not on the start path of a JSON one), and serves with one', async () => {
+    // What the entry imports statically, transitively: what every cold start compiles.
+    const startPath = new Set<string>();
+    const follow = (file: string): void => {
+      if (startPath.has(file)) return;
+      startPath.add(file);
+      const text = readFileSync(join(out, 'token', file), 'utf8');
+      for (const [, chunk] of text.matchAll(/from\s*"\.\/(?:chunks\/)?([^"]+\.js)"/g))
+        follow(`chunks/${chunk}`); // chunks import each other from their own directory
+    };
+    follow('index.js');
+    expect(startPath.size).toBeGreaterThan(1);
+    const startCode = [...startPath].map((file) => readFileSync(join(out, 'token', file), 'utf8')).join('\n');
+    expect(startCode).not.toContain('YAMLParseError');
+    const yamlPolicy = join(out, 'demo-policy.yaml');
+    writeFileSync(yamlPolicy, stringify(JSON.parse(readFileSync(DEMO_POLICY_FILE, 'utf8'))));
+    const { url, stderr } = await serve('token', 'token', (u) => ({
+      ...localTokenEnv(emulator, u),
+      TVS_POLICY_FILE: yamlPolicy,
+    }));
+    const res = await fetch(`${url}/v1/projects/-/serviceAccounts/${VERTEX}:generateAccessToken`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await signAs(WORKLOAD, url)}` },
+      body: JSON.stringify({ scope: [CP] }),
+    });
+    expect({ status: res.status, stderr: res.status === 200 ? '' : stderr() }).toEqual({
+      status: 200,
+      stderr: '',
+    });
   });
 
   it('rotate: answers a dry-run sweep to its invoker (Secret Manager over gRPC) and refuses anyone else', async () => {

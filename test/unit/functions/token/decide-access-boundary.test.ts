@@ -39,6 +39,7 @@ const compiled = compilePolicy({
 const policy: PolicyProvider = {
   current: () => compiled,
   currentForRequest: () => Promise.resolve(compiled),
+  currentIfFresh: () => compiled,
   reload: () => Promise.resolve(compiled),
   refresh: () => Promise.resolve(compiled),
 };
@@ -50,6 +51,8 @@ function fakes() {
   const minter = {
     accessToken: () => (calls.push('minter.accessToken'), Promise.resolve(result('source'))),
     idToken: () => (calls.push('minter.idToken'), Promise.resolve(result('id'))),
+    cachedAccessToken: () => undefined,
+    cachedIdToken: () => undefined,
   } as unknown as Minter;
   const downscoper = {
     accessToken: (_sa: unknown, _scopes: unknown, _lifetime: unknown, boundary: AccessBoundary) => {
@@ -57,6 +60,7 @@ function fakes() {
       boundaries.push(boundary);
       return Promise.resolve(result('downscoped'));
     },
+    cachedAccessToken: () => undefined,
   } as unknown as Downscoper;
   return { calls, boundaries, minter, downscoper };
 }
@@ -154,6 +158,7 @@ describe('decideAndMint with an accessBoundary and a denied token fingerprint', 
     const denyPolicy: PolicyProvider = {
       current: () => deny,
       currentForRequest: () => Promise.resolve(deny),
+      currentIfFresh: () => deny,
       reload: () => Promise.resolve(deny),
       refresh: () => Promise.resolve(deny),
     };
@@ -167,8 +172,13 @@ describe('decideAndMint with an accessBoundary and a denied token fingerprint', 
     const downscoper = {
       cache: downscoperCache,
       accessToken: () => Promise.resolve({ token: served.shift()!, expiresAtMs: far, cacheHit: false }),
+      cachedAccessToken: () => undefined,
     } as unknown as Downscoper;
-    const minter = { cache: minterCache } as unknown as Minter;
+    const minter = {
+      cache: minterCache,
+      cachedAccessToken: () => undefined,
+      cachedIdToken: () => undefined,
+    } as unknown as Minter;
 
     const grant = await decideAndMint(
       { policy: denyPolicy, minter, downscoper, acceptedAudiences: acceptedAudiences([]) },

@@ -41,6 +41,7 @@ const allowAll: CompiledPolicy = {
 const policy: PolicyProvider = {
   current: () => allowAll,
   currentForRequest: () => Promise.resolve(allowAll),
+  currentIfFresh: () => allowAll,
   reload: () => Promise.resolve(allowAll),
   refresh: () => Promise.resolve(allowAll),
 };
@@ -55,6 +56,8 @@ function recordingMinter(): Minter & { audiences: string[] } {
       audiences.push(audience);
       return Promise.resolve(minted);
     },
+    cachedAccessToken: () => undefined,
+    cachedIdToken: () => undefined,
   } as unknown as Minter & { audiences: string[] };
 }
 
@@ -125,6 +128,7 @@ describe('decideAndMint: the break-glass deny section', () => {
     return {
       current: () => compiled,
       currentForRequest: () => Promise.resolve(compiled),
+      currentIfFresh: () => compiled,
       reload: () => Promise.resolve(compiled),
       refresh: () => Promise.resolve(compiled),
     };

@@ -99,6 +99,8 @@ function servicesOf(f: Fakes): TokenServices {
       f.mintCalls.push(['idToken', sa, audience, includeEmail]);
       return f.mint();
     },
+    cachedAccessToken: () => undefined,
+    cachedIdToken: () => undefined,
   } as unknown as Minter;
   return {
     authenticate: (authorization) => f.authenticate(authorization),
@@ -106,6 +108,7 @@ function servicesOf(f: Fakes): TokenServices {
     policy: {
       current: () => policy,
       currentForRequest: () => Promise.resolve(policy),
+      currentIfFresh: () => policy,
       reload: () => Promise.resolve(policy),
       refresh: () => Promise.resolve(policy),
     },

@@ -40,6 +40,7 @@ function harness(options: {
     policy: {
       current: () => POLICY,
       currentForRequest: () => Promise.resolve(POLICY),
+      currentIfFresh: () => POLICY,
       reload: () => Promise.resolve(POLICY),
       refresh: () => {
         refreshes += 1;

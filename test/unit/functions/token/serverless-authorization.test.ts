@@ -164,7 +164,13 @@ describe('the IAM-compatible routes through the handler', () => {
       return Promise.resolve(caller);
     },
     verifySubjectToken: unused,
-    policy: { current: () => undefined as never, currentForRequest: unused, reload: unused, refresh: unused },
+    policy: {
+      current: () => undefined as never,
+      currentIfFresh: () => undefined,
+      currentForRequest: unused,
+      reload: unused,
+      refresh: unused,
+    },
     acceptedAudiences: acceptedAudiences([]),
     clientAuth: { authenticate: unused },
     minter: { accessToken: unused, idToken: unused } as unknown as TokenServices['minter'],

@@ -3,6 +3,7 @@
  * source token), and which STS failures are retried, against a fake minter (our interface) and a
  * scripted STS behind `fetchImpl`.
  */
+import { tokenFingerprint } from '../../../../shared/audit-log.js';
 import { describe, expect, it } from 'vitest';
 import { InternalError, UnavailableError } from '../../../../shared/errors.js';
 import {
@@ -54,6 +55,8 @@ function setup(answers: Answer[], sourceExpiresAtMs = NOW + 3600_000) {
         mint: { backend: 'keyless', latencyMs: 0, attempts: 2 },
       });
     },
+    cachedAccessToken: () => undefined,
+    cachedIdToken: () => undefined,
   } as unknown as Minter;
   const downscoper = createDownscoper({
     minter,
@@ -84,6 +87,7 @@ describe('downscoped tokens', () => {
     expect(result).toEqual({
       token: 'down',
       expiresAtMs: NOW + 3599_000,
+      fingerprint: tokenFingerprint('down'),
       cacheHit: false,
       mint: { backend: 'keyless', latencyMs: 0, attempts: 3 },
     });

@@ -5,6 +5,7 @@
  * and which requests share a key-minted token. The key store is a fake of OUR interface that
  * hands out keys the emulator created; Google's wire format is the emulator's, never faked here.
  */
+import { tokenFingerprint } from '../../../../shared/audit-log.js';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type CreatedKey, type Emulator } from '../../../../emulator/index.js';
@@ -245,6 +246,40 @@ describe('which requests share a key-minted token', () => {
     const m = minterWith(keys);
     const first = await m.accessToken(KEYED, [CLOUD_PLATFORM]);
     const longer = await m.accessToken(KEYED, [CLOUD_PLATFORM], 7200);
-    expect(longer).toEqual({ token: first.token, expiresAtMs: first.expiresAtMs, cacheHit: true }); // a hit: no `mint` (issue 16)
+    expect(longer).toEqual({
+      token: first.token,
+      expiresAtMs: first.expiresAtMs,
+      fingerprint: tokenFingerprint(first.token),
+      cacheHit: true,
+    }); // a hit: no `mint` (issue 16)
+  });
+
+  it('answers the synchronous cachedAccessToken / cachedIdToken exactly as a hit of accessToken / idToken, and never what they refuse', async () => {
+    const { keys } = fakeKeyStore({ [SECRET]: keyed });
+    const m = minterWith(keys);
+    expect(m.cachedAccessToken(KEYED, [CLOUD_PLATFORM])).toBeUndefined(); // nothing minted yet
+    expect(m.cachedIdToken(KEYED, 'https://svc.example.com', true)).toBeUndefined();
+    await m.accessToken(KEYED, [CLOUD_PLATFORM]);
+    await m.idToken(KEYED, 'https://svc.example.com', true);
+    expect(m.cachedAccessToken(KEYED, [CLOUD_PLATFORM])).toEqual(
+      await m.accessToken(KEYED, [CLOUD_PLATFORM]),
+    );
+    expect(m.cachedAccessToken(KEYED, [CLOUD_PLATFORM], 7200)).toEqual(
+      await m.accessToken(KEYED, [CLOUD_PLATFORM]),
+    );
+    expect(m.cachedIdToken(KEYED, 'https://svc.example.com', true)).toEqual(
+      await m.idToken(KEYED, 'https://svc.example.com', true),
+    );
+    // accessToken refuses a key-backed lifetime under an hour; its synchronous twin does not serve it.
+    await expect(m.accessToken(KEYED, [CLOUD_PLATFORM], 600)).rejects.toMatchObject({
+      reason: 'LIFETIME_NOT_SUPPORTED_BY_BACKEND',
+    });
+    expect(m.cachedAccessToken(KEYED, [CLOUD_PLATFORM], 600)).toBeUndefined();
+    // Another audience, email choice or scope set is another key.
+    expect(m.cachedIdToken(KEYED, 'https://svc.example.com', false)).toBeUndefined();
+    expect(m.cachedIdToken(KEYED, 'https://other.example.com', true)).toBeUndefined();
+    expect(
+      m.cachedAccessToken(KEYED, [CLOUD_PLATFORM, 'https://www.googleapis.com/auth/drive']),
+    ).toBeUndefined();
   });
 });

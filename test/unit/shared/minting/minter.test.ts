@@ -4,6 +4,7 @@
  * endpoint behind `fetchImpl`: what makes two requests share a token, and what must not; which
  * failures are retried and which are final.
  */
+import { tokenFingerprint } from '../../../../shared/audit-log.js';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
 import {
@@ -101,7 +102,12 @@ describe('access token cache key', () => {
     const { m, keyless } = minter();
     const first = await m.accessToken(KEYLESS, [B, A], 600);
     const second = await m.accessToken(KEYLESS, [A, B, A], 600);
-    expect(second).toEqual({ token: first.token, expiresAtMs: first.expiresAtMs, cacheHit: true }); // a hit: no `mint` (issue 16)
+    expect(second).toEqual({
+      token: first.token,
+      expiresAtMs: first.expiresAtMs,
+      fingerprint: tokenFingerprint(first.token),
+      cacheHit: true,
+    }); // a hit: no `mint` (issue 16)
     expect(keyless.calls).toEqual([
       { kind: 'access', email: KEYLESS.email, scopes: [A, B], lifetimeSeconds: 600 },
     ]);
@@ -145,7 +151,12 @@ describe('ID token cache key', () => {
     expect(withEmail.cacheHit).toBe(false);
     expect(withEmail.token).not.toBe(without.token);
     const again = await m.idToken(KEYLESS, 'https://svc.example.com', false);
-    expect(again).toEqual({ token: without.token, expiresAtMs: without.expiresAtMs, cacheHit: true }); // a hit: no `mint` (issue 16)
+    expect(again).toEqual({
+      token: without.token,
+      expiresAtMs: without.expiresAtMs,
+      fingerprint: tokenFingerprint(without.token),
+      cacheHit: true,
+    }); // a hit: no `mint` (issue 16)
     expect(keyless.calls).toEqual([
       { kind: 'id', email: KEYLESS.email, audience: 'https://svc.example.com', includeEmail: false },
       { kind: 'id', email: KEYLESS.email, audience: 'https://svc.example.com', includeEmail: true },
@@ -424,6 +435,7 @@ describe('key backend, against a scripted token endpoint', () => {
     expect(result).toEqual({
       token: 'ya29.minted',
       expiresAtMs: NOW + 3599_000,
+      fingerprint: tokenFingerprint('ya29.minted'),
       cacheHit: false,
       mint: { backend: 'key', latencyMs: 0, attempts: 1 },
     });
@@ -443,6 +455,7 @@ describe('key backend, against a scripted token endpoint', () => {
     expect(result).toEqual({
       token: idToken,
       expiresAtMs: ID_TOKEN_EXP * 1000,
+      fingerprint: tokenFingerprint(idToken),
       cacheHit: false,
       mint: { backend: 'key', latencyMs: 0, attempts: 1 },
     });

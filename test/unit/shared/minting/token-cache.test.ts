@@ -511,4 +511,45 @@ describe('TokenCache', () => {
       expect(cache.size).toBe(0);
     });
   });
+
+  describe('getCached (the synchronous hit)', () => {
+    it('answers a hit without a promise, counted and LRU-touched as get does; a miss answers undefined and counts nothing', async () => {
+      const cache = makeCache({ maxEntries: 2 });
+      await seed(cache, 'a', tokenFor('A'));
+      await seed(cache, 'b', tokenFor('B'));
+      const mint = vi.fn(() => Promise.resolve(tokenFor('never')));
+      expect(cache.getCached('a', mint)?.token).toBe('A');
+      expect(cache.getCached('missing', mint)).toBeUndefined();
+      expect(mint).not.toHaveBeenCalled();
+      expect(cache.stats()).toEqual({ hits: 1, misses: 2, refreshes: 0, evictions: 0, inFlight: 0 });
+      // 'a' was touched: storing a third key evicts 'b', the least recently used.
+      await seed(cache, 'c', tokenFor('C'));
+      expect(cache.peek('a')?.token).toBe('A');
+      expect(cache.peek('b')).toBeUndefined();
+    });
+
+    it('starts exactly one background refresh in the refresh-ahead window, through the given mint', async () => {
+      const cache = makeCache();
+      await seed(cache, 'k', tokenFor('old'));
+      clock += HOUR - AHEAD;
+      const gate = deferred<Token>();
+      const mint = vi.fn(() => gate.promise);
+      expect(cache.getCached('k', mint)?.token).toBe('old');
+      expect(cache.getCached('k', mint)?.token).toBe('old');
+      expect(mint).toHaveBeenCalledTimes(1);
+      expect(cache.stats()).toMatchObject({ refreshes: 1, inFlight: 1 });
+      gate.resolve(tokenFor('new'));
+      await drain();
+      expect(cache.getCached('k', mint)?.token).toBe('new');
+    });
+
+    it('never serves an entry with minRemainingMs or less left, and frees its slot', async () => {
+      const cache = makeCache();
+      await seed(cache, 'k', tokenFor('old'));
+      clock += HOUR - MIN;
+      expect(cache.getCached('k', () => Promise.resolve(tokenFor('x')))).toBeUndefined();
+      expect(cache.size).toBe(0);
+      expect(cache.stats().hits).toBe(0);
+    });
+  });
 });

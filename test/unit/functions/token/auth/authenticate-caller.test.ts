@@ -415,6 +415,24 @@ describe('createCallerAuthenticator().authenticate rejects', () => {
   });
 });
 
+describe('createCallerAuthenticator().authenticateCached never answers what authenticate refuses', () => {
+  it.each(rejections)('$name', async ({ header, reason }) => {
+    const auth = authenticator();
+    const value = await header();
+    await rejectionOf(auth.authenticate(value)); // a failure is never remembered
+    let answered: unknown;
+    try {
+      answered = auth.authenticateCached(value);
+    } catch (error) {
+      // A header that is not a bearer token at all is refused the same way, synchronously.
+      expect(error).toBeInstanceOf(UnauthenticatedError);
+      expect((error as UnauthenticatedError).reason).toBe(reason);
+      return;
+    }
+    expect(answered).toBeUndefined();
+  });
+});
+
 describe('createCallerAuthenticator().authenticate accepts', () => {
   it('a Google ID token, returning the verified identity', async () => {
     const token = await googleToken({ aud: [AUDIENCE, 'https://other.example.com'] });
@@ -519,6 +537,23 @@ describe('createCallerAuthenticator().authenticate details', () => {
     expect(await auth.authenticate(header)).toBe(first);
     // A fresh verification builds a new identity: the cache is per token, not per caller.
     expect(await auth.authenticate(await bearer(googleToken({ jti: 'other' })))).not.toBe(first);
+  });
+});
+
+describe('createCallerAuthenticator().authenticateCached', () => {
+  it('answers only a token verified before, with the identity authenticate gave, until the token expires', async () => {
+    const auth = authenticator();
+    const header = await bearer(googleToken({ jti: 'cached', exp: clock.seconds() + 120 }));
+    expect(auth.authenticateCached(header)).toBeUndefined(); // never verified: must go through authenticate
+    const identity = await auth.authenticate(header);
+    expect(auth.authenticateCached(header)).toBe(identity);
+    // Another token of the same caller is another token.
+    expect(auth.authenticateCached(await bearer(googleToken({ jti: 'other' })))).toBeUndefined();
+    clock.advance(119_999);
+    expect(auth.authenticateCached(header)).toBe(identity);
+    clock.advance(1); // at exp, without skew: no longer served from the cache
+    expect(auth.authenticateCached(header)).toBeUndefined();
+    clock.advance(-120_000);
   });
 });
 

@@ -38,6 +38,7 @@ function setup(limits: Record<string, unknown>) {
   const policy: PolicyProvider = {
     current: () => compiled,
     currentForRequest: () => Promise.resolve(compiled),
+    currentIfFresh: () => compiled,
     reload: () => Promise.resolve(compiled),
     refresh: () => Promise.resolve(compiled),
   };

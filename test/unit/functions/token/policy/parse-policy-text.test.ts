@@ -5,6 +5,7 @@ import {
   type PolicyCaller,
 } from '../../../../../functions/token/policy/compile-policy.js';
 import { parsePolicyText } from '../../../../../functions/token/policy/parse-policy-text.js';
+import { parsePolicyTextSync } from '../../../../../functions/token/policy/parse-policy-yaml.js';
 
 const SA = 'deployer@p.iam.gserviceaccount.com';
 const CP = 'https://www.googleapis.com/auth/cloud-platform';
@@ -62,7 +63,7 @@ rules:
 
 const refusal = (text: string) => {
   try {
-    const value = parsePolicyText(text, SOURCE);
+    const value = parsePolicyTextSync(text, SOURCE);
     compilePolicy(value);
   } catch (err) {
     expect(err).toBeInstanceOf(PolicyError);
@@ -72,14 +73,31 @@ const refusal = (text: string) => {
 };
 
 describe('parsePolicyText', () => {
+  it('the async parser (which loads the YAML library only for YAML) answers and refuses exactly as the sync one', async () => {
+    for (const text of [YAML_POLICY, JSON.stringify(JSON_POLICY), '  \n{"version": 1}'])
+      expect(await parsePolicyText(text, SOURCE)).toEqual(parsePolicyTextSync(text, SOURCE));
+    for (const broken of ['{"version":', 'a: 1\na: 2\n', 'a: !!binary aGk=\n']) {
+      const sync = (() => {
+        try {
+          parsePolicyTextSync(broken, SOURCE);
+        } catch (err) {
+          return err;
+        }
+        throw new Error('expected a refusal');
+      })();
+      expect(sync).toBeInstanceOf(PolicyError);
+      await expect(parsePolicyText(broken, SOURCE)).rejects.toThrow((sync as Error).message);
+    }
+  });
+
   it('reads a YAML policy as exactly its JSON equivalent', () => {
-    expect(parsePolicyText(YAML_POLICY, SOURCE)).toEqual(JSON_POLICY);
-    expect(parsePolicyText(JSON.stringify(JSON_POLICY, null, 2), SOURCE)).toEqual(JSON_POLICY);
+    expect(parsePolicyTextSync(YAML_POLICY, SOURCE)).toEqual(JSON_POLICY);
+    expect(parsePolicyTextSync(JSON.stringify(JSON_POLICY, null, 2), SOURCE)).toEqual(JSON_POLICY);
   });
 
   it('compiles both to the same decisions', () => {
-    const fromYaml = compilePolicy(parsePolicyText(YAML_POLICY, SOURCE));
-    const fromJson = compilePolicy(parsePolicyText(`  \n${JSON.stringify(JSON_POLICY)}`, SOURCE));
+    const fromYaml = compilePolicy(parsePolicyTextSync(YAML_POLICY, SOURCE));
+    const fromJson = compilePolicy(parsePolicyTextSync(`  \n${JSON.stringify(JSON_POLICY)}`, SOURCE));
     const caller = (ns: string): PolicyCaller => ({
       kind: 'id_token',
       issuer: 'https://gitlab.example.com',
@@ -101,17 +119,17 @@ describe('parsePolicyText', () => {
   });
 
   it('reads text starting with "{" as JSON, and names the position (never the text) when it is broken', () => {
-    expect(() => parsePolicyText(`{"version": 1, "x": "${HASH}",`, SOURCE)).toThrow(
+    expect(() => parsePolicyTextSync(`{"version": 1, "x": "${HASH}",`, SOURCE)).toThrow(
       /^Invalid policy from file policy\.yaml: not valid JSON \(at position \d+\)$/,
     );
   });
 
   it('reads YAML 1.1 booleans as strings (YAML 1.2 core): "yes" is not true', () => {
-    const value = parsePolicyText('a: yes\nb: no\nc: on\nd: off\ne: true\nf: y\n', SOURCE);
+    const value = parsePolicyTextSync('a: yes\nb: no\nc: on\nd: off\ne: true\nf: y\n', SOURCE);
     expect(value).toEqual({ a: 'yes', b: 'no', c: 'on', d: 'off', e: true, f: 'y' });
     // So a rule written with `email_verified: yes` wants the string "yes": it fails closed.
     const policy = compilePolicy(
-      parsePolicyText(YAML_POLICY.replace('email_verified: true', 'email_verified: yes'), SOURCE),
+      parsePolicyTextSync(YAML_POLICY.replace('email_verified: true', 'email_verified: yes'), SOURCE),
     );
     const caller: PolicyCaller = {
       kind: 'id_token',
@@ -162,19 +180,19 @@ describe('parsePolicyText', () => {
 
   it('reads text whose first non-space character is "{" as JSON, and gives the whole position', () => {
     // Leading blank lines, and an error past position 9: the position is quoted in full.
-    expect(() => parsePolicyText(`\n  {"version": 1, "rules": [1, 2, 3],`, SOURCE)).toThrow(
+    expect(() => parsePolicyTextSync(`\n  {"version": 1, "rules": [1, 2, 3],`, SOURCE)).toThrow(
       /^Invalid policy from file policy\.yaml: not valid JSON \(at position \d{2,}\)$/,
     );
   });
 
   it('says only "not valid JSON" when the parser names no position', () => {
-    expect(() => parsePolicyText('{"version":', SOURCE)).toThrow(
+    expect(() => parsePolicyTextSync('{"version":', SOURCE)).toThrow(
       /^Invalid policy from file policy\.yaml: not valid JSON$/,
     );
   });
 
   it('reads YAML strictly: an implicit key over 1024 characters is an error, with its line and column', () => {
-    expect(() => parsePolicyText(`version: 1\n${'k'.repeat(1100)}: x\n`, SOURCE)).toThrow(
+    expect(() => parsePolicyTextSync(`version: 1\n${'k'.repeat(1100)}: x\n`, SOURCE)).toThrow(
       'Invalid policy from file policy.yaml: not valid YAML (line 2, column 1: KEY_OVER_1024_CHARS)',
     );
   });
@@ -183,7 +201,7 @@ describe('parsePolicyText', () => {
     const text = `a: &a x\nb: [${Array.from({ length: 60 }, () => '*a').join(', ')}]\n`;
     let refused: unknown;
     try {
-      parsePolicyText(text, SOURCE);
+      parsePolicyTextSync(text, SOURCE);
     } catch (error) {
       refused = error;
     }
@@ -194,7 +212,7 @@ describe('parsePolicyText', () => {
     expect((refused as Error).cause).toBeInstanceOf(Error);
     // Forty uses are fine.
     expect(
-      parsePolicyText(`a: &a x\nb: [${Array.from({ length: 40 }, () => '*a').join(', ')}]\n`, SOURCE),
+      parsePolicyTextSync(`a: &a x\nb: [${Array.from({ length: 40 }, () => '*a').join(', ')}]\n`, SOURCE),
     ).toEqual({
       a: 'x',
       b: Array.from({ length: 40 }, () => 'x'),
@@ -211,7 +229,7 @@ describe('parsePolicyText', () => {
       'f: [*e, *e, *e, *e, *e, *e, *e, *e, *e]',
     ].join('\n');
     // The refusal comes before the expansion (9^5 nodes): the exact message proves which limit hit.
-    expect(() => parsePolicyText(bomb, SOURCE)).toThrow(
+    expect(() => parsePolicyTextSync(bomb, SOURCE)).toThrow(
       'Invalid policy from file policy.yaml: not valid YAML (too many aliases: at most 50 expansions)',
     );
   });
@@ -230,7 +248,7 @@ rules:
     serviceAccounts: *accounts
     scopes: *scopes
 `;
-    expect(compilePolicy(parsePolicyText(text, SOURCE)).ruleCount).toBe(2);
+    expect(compilePolicy(parsePolicyTextSync(text, SOURCE)).ruleCount).toBe(2);
   });
 
   it('leaves merge keys ("<<") literal, so the strict schema refuses them', () => {

@@ -311,6 +311,45 @@ describe('createPolicyProvider: how soon a new policy judges requests', () => {
     expect(src.reads()).toBe(3);
   });
 
+  it('currentIfFresh answers synchronously only while currentForRequest would not wait (the TTL bound holds on the cache-hit path)', async () => {
+    const clock = { t: 0 };
+    const src = controlledSource(policy('https://a'));
+    const provider = await start(src, clock);
+    clock.t = 44_999;
+    expect(provider.currentIfFresh()?.authorize(caller, request('https://a')).allowed).toBe(true);
+    expect(src.reads()).toBe(1);
+    // From 3/4 of the TTL: still answered, and the background re-read starts, exactly as there.
+    clock.t = 45_000;
+    expect(provider.currentIfFresh()).toBeDefined();
+    expect(src.reads()).toBe(2);
+    // Past the TTL while re-reads succeed: no synchronous answer; the request must wait for the read.
+    clock.t = 60_000;
+    expect(provider.currentIfFresh()).toBeUndefined();
+    src.answer(policy('https://b'));
+    await drain();
+    // The re-read finished at t = 60 s: fresh again, and judged by the new policy.
+    expect(provider.currentIfFresh()?.authorize(caller, request('https://b')).allowed).toBe(true);
+    // The TTL counts from that read: fresh until 119,999 ms, not at 120,000.
+    clock.t = 119_999;
+    expect(provider.currentIfFresh()).toBeDefined();
+    clock.t = 120_000;
+    expect(provider.currentIfFresh()).toBeUndefined();
+  });
+
+  it('currentIfFresh serves the last good policy after a failed re-read, and is undefined past the maximum staleness', async () => {
+    const clock = { t: 0 };
+    const src = controlledSource(policy('https://a'));
+    const provider = await start(src, clock);
+    clock.t = 45_000;
+    provider.currentIfFresh();
+    src.fail();
+    await drain();
+    clock.t = 120_000; // past the TTL after a failure: served without waiting, as currentForRequest does
+    expect(provider.currentIfFresh()?.authorize(caller, request('https://a')).allowed).toBe(true);
+    clock.t = 3_600_000 + 1; // past the maximum staleness with a read due or running: must wait
+    expect(provider.currentIfFresh()).toBeUndefined();
+  });
+
   it('refresh() starts a re-read after a running one, and concurrent refreshes share it', async () => {
     const clock = { t: 0 };
     const src = controlledSource(policy('https://a'));

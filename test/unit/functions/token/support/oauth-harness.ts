@@ -116,6 +116,8 @@ export function depsOf(f: Fakes): TokenServices {
       return f.mint();
     },
     idToken: () => Promise.reject(new Error('not used by /v1/token')),
+    cachedAccessToken: () => undefined,
+    cachedIdToken: () => undefined,
   } as unknown as Minter;
   const audit: AuditLog = {
     write: (entry, context) => void f.audit.push({ entry, context }),
@@ -130,6 +132,7 @@ export function depsOf(f: Fakes): TokenServices {
     policy: {
       current: () => policy,
       currentForRequest: () => Promise.resolve(policy),
+      currentIfFresh: () => policy,
       reload: () => Promise.resolve(policy),
       refresh: () => Promise.resolve(policy),
     },
