@@ -13,6 +13,8 @@ export interface EmulatorHandle extends EmulatorInfo {
   idToken(audience: string): Promise<string>;
   counters(): Promise<Record<string, number>>;
   resetCounters(): Promise<void>;
+  /** Puts the policy text into the emulator's Secret Manager (once); answers its version name. */
+  seedPolicySecret(text: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export async function startEmulatorProcess(): Promise<EmulatorHandle> {
     idToken: (audience) => ask({ op: 'idToken', audience }),
     counters: () => ask({ op: 'counters' }),
     resetCounters: () => ask({ op: 'resetCounters' }),
+    seedPolicySecret: (text) => ask({ op: 'seedPolicySecret', text }),
     async stop() {
       if (onEarlyExit) child.process.off('exit', onEarlyExit);
       child.process.disconnect();

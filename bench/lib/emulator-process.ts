@@ -28,6 +28,16 @@ async function answer(request: EmulatorRequest): Promise<unknown> {
     case 'resetCounters':
       emulator.faults.reset();
       return null;
+    case 'seedPolicySecret': {
+      const id = 'tvs-bench-policy';
+      const secret = `projects/${emulator.projectId}/secrets/${id}`;
+      try {
+        emulator.state.secrets.getSecret(secret);
+      } catch {
+        emulator.state.secrets.seedSecret(id, {}, [Buffer.from(request.text, 'utf8')]);
+      }
+      return `${secret}/versions/latest`;
+    }
   }
 }
 

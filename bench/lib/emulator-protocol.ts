@@ -15,7 +15,9 @@ export type EmulatorRequest =
   | { op: 'tokenEnv'; tokenUrl: string }
   | { op: 'idToken'; audience: string }
   | { op: 'counters' }
-  | { op: 'resetCounters' };
+  | { op: 'resetCounters' }
+  /** Stores `text` as a new version of the bench policy's secret; answers the version's name. */
+  | { op: 'seedPolicySecret'; text: string };
 
 export type EmulatorReply =
   { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };

@@ -45,7 +45,11 @@ export function tokenFunctionEnv(
   policyFile: string,
   extraEnv: Record<string, string> = {},
 ): Record<string, string> {
-  return { ...deployedRuntimeEnv(), ...emulatorEnv, TVS_POLICY_FILE: policyFile, ...extraEnv };
+  const env = { ...deployedRuntimeEnv(), ...emulatorEnv, TVS_POLICY_FILE: policyFile, ...extraEnv };
+  // A policy in Secret Manager (TVS_POLICY_SECRET in extraEnv) replaces the file: exactly one may be set.
+  return extraEnv.TVS_POLICY_SECRET
+    ? Object.fromEntries(Object.entries(env).filter(([name]) => name !== 'TVS_POLICY_FILE'))
+    : env;
 }
 
 /** Scopes `bench-<n>` make every request a distinct (SA, scopes) key, i.e. a cache miss. */
