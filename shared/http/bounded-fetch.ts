@@ -40,6 +40,25 @@ export interface BoundedResponse {
   text: string;
 }
 
+/** A JSON POST to a Google API with the caller's OAuth access token, bounded like {@link boundedFetch}. */
+export function postJsonWithBearer(
+  url: string,
+  token: string,
+  body: unknown,
+  options: Pick<BoundedFetchOptions, 'timeoutMs' | 'maxBytes' | 'signal' | 'fetchImpl'>,
+): Promise<BoundedResponse> {
+  return boundedFetch(url, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json',
+    },
+    body: JSON.stringify(body),
+    ...options,
+  });
+}
+
 /**
  * Fetches `url` without following redirects (a redirect could point key material elsewhere),
  * within `timeoutMs`, reading at most `maxBytes` of body. Any status is returned to the caller;

@@ -17,7 +17,7 @@ import {
   UpstreamUnavailable,
 } from '../errors.js';
 import { codeForHttpStatus, readGoogleError } from '../google-error.js';
-import { boundedFetch, FetchError } from '../http/bounded-fetch.js';
+import { FetchError, postJsonWithBearer } from '../http/bounded-fetch.js';
 import { idTokenExpiryMs } from './id-token-expiry.js';
 import { parseRetryAfter } from '../http/retry.js';
 import { parseJsonObject } from '../json.js';
@@ -76,14 +76,7 @@ export function createKeylessBackend(options: KeylessBackendOptions): KeylessBac
     const sentAtMs = now();
     let response;
     try {
-      response = await boundedFetch(url, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          accept: 'application/json',
-        },
-        body: JSON.stringify(body),
+      response = await postJsonWithBearer(url, token, body, {
         timeoutMs: options.timeoutMs,
         maxBytes: MAX_RESPONSE_BYTES,
         signal,

@@ -11,7 +11,7 @@
  */
 import { crc32c } from '../../crc32c.js';
 import { readGoogleError } from '../../google-error.js';
-import { boundedFetch } from '../../http/bounded-fetch.js';
+import { postJsonWithBearer } from '../../http/bounded-fetch.js';
 import { parseJsonObject } from '../../json.js';
 import type { OwnCredential } from '../own-credential.js';
 
@@ -67,14 +67,7 @@ export function createKmsClient(options: KmsClientOptions): KeyWrapper {
     }
     let response;
     try {
-      response = await boundedFetch(`${options.baseUrl}/v1/${options.keyName}:${method}`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          accept: 'application/json',
-        },
-        body: JSON.stringify(body),
+      response = await postJsonWithBearer(`${options.baseUrl}/v1/${options.keyName}:${method}`, token, body, {
         timeoutMs: options.timeoutMs,
         maxBytes: MAX_RESPONSE_BYTES,
         signal,

@@ -132,40 +132,37 @@ function asParsedJson(value: unknown): unknown {
 
 const RUNS = 3000;
 
+/**
+ * Fuzzes `compiled` against `schema`: the schema's data for every body it accepts, `undefined` for
+ * every body it refuses; and the generator must reach both sides often enough to mean something.
+ */
+function expectEquivalent(
+  bodies: fc.Arbitrary<unknown>,
+  schema: { safeParse(json: unknown): { success: boolean; data?: unknown } },
+  compiled: (json: unknown) => unknown,
+): void {
+  let accepted = 0;
+  fc.assert(
+    fc.property(bodies, (raw) => {
+      const json = asParsedJson(raw);
+      const parsed = schema.safeParse(json);
+      if (parsed.success) {
+        accepted++;
+        expect(compiled(json)).toStrictEqual(parsed.data);
+      } else expect(compiled(json)).toBeUndefined();
+    }),
+    { numRuns: RUNS },
+  );
+  expect(accepted).toBeGreaterThan(RUNS / 20);
+}
+
 describe('compiled body checks answer exactly what the zod schemas answer', () => {
   it('generateAccessToken', () => {
-    let accepted = 0;
-    fc.assert(
-      fc.property(accessBody, (raw) => {
-        const json = asParsedJson(raw);
-        const parsed = generateAccessTokenBody.safeParse(json);
-        const compiled = compiledAccessTokenBody(json);
-        if (parsed.success) {
-          accepted++;
-          expect(compiled).toStrictEqual(parsed.data);
-        } else expect(compiled).toBeUndefined();
-      }),
-      { numRuns: RUNS },
-    );
-    // The generator reaches both sides of the boundary often enough to mean something.
-    expect(accepted).toBeGreaterThan(RUNS / 20);
+    expectEquivalent(accessBody, generateAccessTokenBody, compiledAccessTokenBody);
   });
 
   it('generateIdToken', () => {
-    let accepted = 0;
-    fc.assert(
-      fc.property(idBody, (raw) => {
-        const json = asParsedJson(raw);
-        const parsed = generateIdTokenBody.safeParse(json);
-        const compiled = compiledIdTokenBody(json);
-        if (parsed.success) {
-          accepted++;
-          expect(compiled).toStrictEqual(parsed.data);
-        } else expect(compiled).toBeUndefined();
-      }),
-      { numRuns: RUNS },
-    );
-    expect(accepted).toBeGreaterThan(RUNS / 20);
+    expectEquivalent(idBody, generateIdTokenBody, compiledIdTokenBody);
   });
 
   it('the bodies Google clients send take the compiled path (no zod pass on a cache hit)', () => {
