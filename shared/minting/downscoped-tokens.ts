@@ -126,9 +126,10 @@ export function createDownscoper(options: DownscoperOptions): Downscoper {
       return result;
     },
     cachedAccessToken(sa, scopes, lifetimeSeconds, boundary) {
-      const key = downscopedCacheKey(sa, scopes, lifetimeSeconds, boundary);
-      if (cache.peek(key) === undefined) return undefined;
-      const value = cache.getCached(key, loader(sa, scopes, lifetimeSeconds, boundary));
+      // One cache lookup; the loader is built only if a refresh-ahead starts.
+      const value = cache.getCached(downscopedCacheKey(sa, scopes, lifetimeSeconds, boundary), () =>
+        loader(sa, scopes, lifetimeSeconds, boundary)(),
+      );
       return value === undefined ? undefined : { ...value, cacheHit: true };
     },
   };

@@ -193,14 +193,22 @@ export function createMinter(options: MinterOptions): Minter {
     return result;
   };
 
-  /** {@link cached} when `key` is a hit, synchronously (a refresh-ahead starts in the background); else undefined. */
+  /**
+   * {@link cached} when `key` is a hit, synchronously (a refresh-ahead starts in the background);
+   * else undefined. One cache lookup; the loader is built only if a refresh starts.
+   */
   const hit = (
     key: string,
     sa: TargetServiceAccount,
-    target: AssertionTarget,
-    keyless: (backend: KeylessBackend, signal: AbortSignal) => Promise<MintedToken>,
+    targetOf: () => {
+      target: AssertionTarget;
+      keyless: (backend: KeylessBackend, signal: AbortSignal) => Promise<MintedToken>;
+    },
   ): MintResult | undefined => {
-    const value = cache.getCached(key, viaSharedTier(key, loader(sa, target, keyless)));
+    const value = cache.getCached(key, () => {
+      const { target, keyless } = targetOf();
+      return viaSharedTier(key, loader(sa, target, keyless))();
+    });
     return value === undefined ? undefined : { ...value, cacheHit: true };
   };
 
@@ -244,16 +252,12 @@ export function createMinter(options: MinterOptions): Minter {
       // What accessToken refuses is never a hit.
       if (sa.backend === 'key' && lifetimeSeconds < KEY_BACKEND_LIFETIME_SECONDS) return undefined;
       const scopeList = scopeKey(scopes);
-      const key = accessKey(sa, scopeList, lifetimeSeconds);
-      if (cache.peek(key) === undefined) return undefined; // a miss costs no closures
-      const { target, keyless } = accessTarget(sa, scopeList, lifetimeSeconds);
-      return hit(key, sa, target, keyless);
+      return hit(accessKey(sa, scopeList, lifetimeSeconds), sa, () =>
+        accessTarget(sa, scopeList, lifetimeSeconds),
+      );
     },
     cachedIdToken(sa, audience, includeEmail) {
-      const key = idTokenCacheKey(sa, audience, includeEmail);
-      if (cache.peek(key) === undefined) return undefined;
-      const { target, keyless } = idTarget(sa, audience, includeEmail);
-      return hit(key, sa, target, keyless);
+      return hit(idTokenCacheKey(sa, audience, includeEmail), sa, () => idTarget(sa, audience, includeEmail));
     },
   };
 }
