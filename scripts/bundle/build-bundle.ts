@@ -4,7 +4,7 @@
  * functions-framework stays external: its CLI (the buildpack's start command) loads the bundle,
  * and the function must register with that same copy of the framework.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
@@ -17,10 +17,13 @@ export const BUNDLE_ROOT = join(ROOT, 'dist/bundle');
 
 /** Deployed source directories: the entry module of each, and the targets it registers. */
 export const BUNDLED_FUNCTIONS = {
-  token: { entry: 'functions/token/index.ts', targets: ['token'] },
-  rotate: { entry: 'functions/rotate/index.ts', targets: ['rotate', 'rotateOnEvent'] },
+  token: { entry: 'functions/token/deployed-entry.ts', targets: ['token'] },
+  rotate: { entry: 'functions/rotate/deployed-entry.ts', targets: ['rotate', 'rotateOnEvent'] },
 } as const;
 export type BundledFunction = keyof typeof BUNDLED_FUNCTIONS;
+
+/** The deploy-time step that fills the bundle's compile cache (shared/compile-cache.ts). */
+export const WARM_COMPILE_CACHE = 'warm-compile-cache.mjs';
 
 /** Left to the buildpack's `npm ci`: the framework whose CLI serves the function. */
 export const RUNTIME_DEPENDENCIES = ['@google-cloud/functions-framework'] as const;
@@ -43,7 +46,10 @@ interface RootPackage {
 
 export interface BundleResult {
   name: BundledFunction;
-  /** The directory to deploy: index.js, index.js.map, package.json, package-lock.json. */
+  /**
+   * The directory to deploy: index.js and chunks/ with source maps, package.json (whose
+   * `gcp-build` runs warm-compile-cache.mjs at deploy), package-lock.json.
+   */
   dir: string;
   metafile: Metafile;
 }
@@ -94,9 +100,12 @@ export async function bundleFunction(
     type: 'module',
     main: 'index.js',
     engines: root.engines,
+    // The buildpack runs `gcp-build` after `npm ci`: it fills the bundle's compile cache.
+    scripts: { 'gcp-build': `node ${WARM_COMPILE_CACHE}` },
     dependencies: lock.packages[''].dependencies,
   };
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+  copyFileSync(join(ROOT, 'scripts/bundle', WARM_COMPILE_CACHE), join(dir, WARM_COMPILE_CACHE));
   writeFileSync(
     join(dir, 'package-lock.json'),
     `${JSON.stringify({ ...lock, version: root.version }, null, 2)}\n`,
