@@ -15,6 +15,7 @@ import { oauthTokenRoutes } from './http/oauth-token.js';
 import { oauthTokeninfoRoutes } from './http/oauth-tokeninfo.js';
 import { stsRoutes } from './http/sts.js';
 import { kmsRoutes } from './http/kms.js';
+import { secretManagerRestRoutes } from './http/secret-manager-rest.js';
 import { startRedisEmulator, type RedisEmulator } from './redis/redis-server.js';
 import { KmsKeyRegistry } from './state/kms-keys.js';
 import { storageRoutes } from './http/storage.js';
@@ -131,6 +132,7 @@ function httpRoutes(deps: HttpDeps, pubsub: PubSubPush, issuers: CiIssuers): Rou
     ...geminiRoutes(deps),
     ...stsRoutes(deps),
     ...kmsRoutes(deps),
+    ...secretManagerRestRoutes(deps),
     ...storageRoutes(deps),
   ];
 }

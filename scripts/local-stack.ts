@@ -86,7 +86,8 @@ export function localTokenEnv(emulator: Emulator, tokenUrl: string): Record<stri
     TVS_IAM_CREDENTIALS_URL: emulator.httpUrl,
     // The emulated Google STS (downscoping with Credential Access Boundaries).
     TVS_STS_URL: `${emulator.httpUrl}/v1/token`,
-    TVS_SECRET_MANAGER_ENDPOINT: `http://${emulator.grpcEndpoint}`,
+    // The token function reads secrets over Secret Manager's REST API (the emulator's HTTP port).
+    TVS_SECRET_MANAGER_ENDPOINT: emulator.httpUrl,
     GOOGLE_CLOUD_PROJECT: emulator.projectId,
     // The emulated CI issuers (GitHub Actions, GitLab, Kubernetes), so the recipes in docs/recipes.md run locally.
     TVS_OIDC_ISSUERS: JSON.stringify(emulator.issuers.tokenServiceConfig()),
@@ -231,6 +232,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (value === undefined) delete env[name];
       else env[name] = value;
     }
+    // The token function's own identity (ADC: Secret Manager reads, keyless mints) comes from this
+    // emulator's metadata server, whose tokens this emulator's APIs accept.
+    process.env.GCE_METADATA_HOST = emulator.metadataHost;
     const token = await createTokenFunction(loadTokenServiceConfig(env), {
       auditTransport: options.auditTransport,
       opsLogWrite: options.opsLogWrite,

@@ -7,7 +7,7 @@ import { createAuditLog } from '../../shared/audit-log.js';
 import type { TokenServiceConfig } from '../../shared/config.js';
 import { GOOGLE_DEFAULTS } from '../../shared/config.js';
 import { describe } from '../../shared/google-error.js';
-import { createSecretAccessor } from '../../shared/gcp/secret-manager.js';
+import { createRestSecretAccessor } from '../../shared/gcp/secret-manager-rest.js';
 import { applicationDefaultCredential } from '../../shared/minting/own-credential.js';
 import { ServiceAccountKeyStore } from '../../shared/minting/key-store.js';
 import { createKeylessBackend } from '../../shared/minting/keyless-backend.js';
@@ -60,7 +60,10 @@ export async function createTokenFunction(
   overrides: TokenFunctionOverrides = {},
 ): Promise<TokenFunction> {
   const log = createOpsLog('token', overrides.opsLogWrite);
-  const secrets = createSecretAccessor(config.secretManagerEndpoint);
+  // The function's own identity (ADC, loaded on first use): Secret Manager reads over REST,
+  // keyless mints, the shared tier's KMS calls.
+  const ownCredential = applicationDefaultCredential({ projectId: config.projectId });
+  const secrets = createRestSecretAccessor({ endpoint: config.secretManagerEndpoint, credential: ownCredential });
 
   const issuers = [
     {
@@ -108,8 +111,6 @@ export async function createTokenFunction(
       }),
   });
 
-  // The function's own identity (ADC): keyless mints and the shared tier's KMS calls; loaded on first use.
-  const ownCredential = applicationDefaultCredential({ projectId: config.projectId });
   const sharedTier = config.sharedCache
     ? sharedTierFromConfig(config.sharedCache, {
         secrets,

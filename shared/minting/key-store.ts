@@ -4,7 +4,7 @@
  * restart), or at once when the token endpoint refused the key we hold (`invalid_grant`).
  */
 import { InternalError, TvsError } from '../errors.js';
-import type { SecretAccessor } from '../gcp/secret-manager.js';
+import type { SecretAccessor } from '../gcp/secret-access.js';
 import { serviceAccountKeySchema } from './sa-key.js';
 import { toSigningKey, type SigningKey } from './sign-assertion.js';
 import { SingleFlight } from '../http/singleflight.js';

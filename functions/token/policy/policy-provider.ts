@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { UnavailableError } from '../../../shared/errors.js';
-import type { SecretAccessor } from '../../../shared/gcp/secret-manager.js';
+import type { SecretAccessor } from '../../../shared/gcp/secret-access.js';
 import type { AcceptedAudiences } from './accepted-audiences.js';
 import { compilePolicy, PolicyError, type CompiledPolicy } from './compile-policy.js';
 import { parsePolicyText } from './parse-policy-text.js';

@@ -5,7 +5,7 @@
  * configured endpoints.
  */
 import type { SharedCacheConfig } from '../../config.js';
-import type { SecretAccessor } from '../../gcp/secret-manager.js';
+import type { SecretAccessor } from '../../gcp/secret-access.js';
 import type { OpsLog } from '../../ops-log.js';
 import type { OwnCredential } from '../own-credential.js';
 import type { CacheOptions } from '../upstream-setup.js';

@@ -5,18 +5,21 @@
  * directory = the source, `--target` only), configured only by environment variables, against the
  * emulator. Anything the bundle needs at run time that esbuild left behind fails here.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
+import nodeModule, { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../../emulator/index.js';
@@ -30,10 +33,12 @@ import {
 import {
   bundleAll,
   RUNTIME_DEPENDENCIES,
+  WARM_COMPILE_CACHE,
   type BundledFunction,
 } from '../../../scripts/bundle/build-bundle.js';
 import { freePort } from '../../support/free-port.js';
 
+const execFileAsync = promisify(execFile);
 const FRAMEWORK = '@google-cloud/functions-framework';
 const FRAMEWORK_DIR = realpathSync(
   dirname(dirname(dirname(createRequire(import.meta.url).resolve(FRAMEWORK)))),
@@ -125,6 +130,24 @@ const signAs = (email: string, audience: string) =>
     includeEmail: true,
   });
 
+/**
+ * The code every cold start compiles: what the entry imports statically, transitively, plus the
+ * function module the entry awaits (its one dynamic import, after turning on the compile cache).
+ */
+function startPathCode(name: BundledFunction): string {
+  const startPath = new Set<string>();
+  const follow = (file: string, pattern: RegExp): void => {
+    if (startPath.has(file)) return;
+    startPath.add(file);
+    const text = readFileSync(join(out, name, file), 'utf8');
+    for (const [, chunk] of text.matchAll(pattern)) follow(`chunks/${chunk}`, STATIC_IMPORT); // chunks import each other from their own directory
+  };
+  follow('index.js', /(?:from\s*|import\(\s*)"\.\/(?:chunks\/)?([^"]+\.js)"/g);
+  expect(startPath.size).toBeGreaterThan(2);
+  return [...startPath].map((file) => readFileSync(join(out, name, file), 'utf8')).join('\n');
+}
+const STATIC_IMPORT = /from\s*"\.\/(?:chunks\/)?([^"]+\.js)"/g;
+
 describe('the bundled functions', () => {
   it('are an ESM entry with a source map, and need nothing installed but functions-framework', () => {
     for (const name of ['token', 'rotate'] satisfies BundledFunction[]) {
@@ -135,14 +158,63 @@ describe('the bundled functions', () => {
       expect(pkg).toMatchObject({ type: 'module', main: 'index.js' });
       expect(Object.keys(pkg.dependencies as object)).toEqual([...RUNTIME_DEPENDENCIES]);
       const map = JSON.parse(readFileSync(join(out, name, 'index.js.map'), 'utf8')) as { sources: string[] };
-      expect(map.sources.filter((source) => source.endsWith(`/functions/${name}/index.ts`))).toHaveLength(1);
+      expect(
+        map.sources.filter((source) => source.endsWith(`/functions/${name}/deployed-entry.ts`)),
+      ).toHaveLength(1);
       expect(readFileSync(join(out, name, 'index.js'), 'utf8')).toMatch(
         /\n\/\/# sourceMappingURL=index\.js\.map\n$/,
       );
     }
   });
 
-  it('token: mints access tokens from a key (Secret Manager over gRPC) and keyless (ADC, IAM Credentials), writing the audit entries', async () => {
+  // Before any test serves a bundle: what is in .compile-cache/ then comes from the deploy step alone.
+  it('gcp-build fills the compile cache on Node ≥ 22.1, and the function starts from it', async () => {
+    const dir = join(out, 'token');
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(pkg.scripts['gcp-build']).toBe(`node ${WARM_COMPILE_CACHE}`);
+    // As the buildpack runs it: in the source directory, with no TVS_* configuration.
+    const { stdout } = await execFileAsync(process.execPath, [WARM_COMPILE_CACHE], {
+      cwd: dir,
+      env: { PATH: process.env.PATH },
+    });
+    const cacheDir = join(dir, '.compile-cache');
+    const supported =
+      typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache === 'function';
+    if (!supported) {
+      expect(stdout).toContain('not available');
+      expect(existsSync(cacheDir)).toBe(false);
+    } else {
+      const entries = readdirSync(cacheDir, { recursive: true, withFileTypes: true }).filter((e) =>
+        e.isFile(),
+      );
+      expect(entries.length).toBeGreaterThan(5);
+    }
+    const { url, stderr } = await serve('token', 'token', (u) => ({
+      ...localTokenEnv(emulator, u),
+      NODE_DEBUG_NATIVE: 'COMPILE_CACHE',
+    }));
+    const res = await fetch(`${url}/v1/projects/-/serviceAccounts/${VERTEX}:generateAccessToken`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await signAs(WORKLOAD, url)}` },
+      body: JSON.stringify({ scope: [CP] }),
+    });
+    expect(res.status).toBe(200);
+    // Node's own report: the function's code was compiled from the cache the deploy step wrote.
+    const accepted = stderr().match(/V8 code cache for ESM \S+\/chunks\/token-[^ ]+ was accepted/);
+    expect(accepted !== null).toBe(supported);
+  });
+
+  it('token: holds no gRPC Secret Manager client (the function reads secrets over REST)', () => {
+    const chunks = readdirSync(join(out, 'token', 'chunks')).filter((file) => file.endsWith('.js'));
+    for (const file of chunks)
+      expect(readFileSync(join(out, 'token', 'chunks', file), 'utf8')).not.toContain(
+        'SecretManagerServiceClient',
+      );
+  });
+
+  it('token: mints access tokens from a key (Secret Manager over REST) and keyless (ADC, IAM Credentials), writing the audit entries', async () => {
     const { url, stdout, stderr } = await serve('token', 'token', (u) => localTokenEnv(emulator, u));
     const idToken = await signAs(WORKLOAD, url);
     for (const email of [GEMINI, VERTEX]) {
@@ -204,18 +276,8 @@ describe('the bundled functions', () => {
   });
 
   it('token: compiles the YAML parser only for a YAML policy (not on the start path of a JSON one), and serves with one', async () => {
-    // What the entry imports statically, transitively: what every cold start compiles.
-    const startPath = new Set<string>();
-    const follow = (file: string): void => {
-      if (startPath.has(file)) return;
-      startPath.add(file);
-      const text = readFileSync(join(out, 'token', file), 'utf8');
-      for (const [, chunk] of text.matchAll(/from\s*"\.\/(?:chunks\/)?([^"]+\.js)"/g))
-        follow(`chunks/${chunk}`); // chunks import each other from their own directory
-    };
-    follow('index.js');
-    expect(startPath.size).toBeGreaterThan(1);
-    const startCode = [...startPath].map((file) => readFileSync(join(out, 'token', file), 'utf8')).join('\n');
+    const startCode = startPathCode('token');
+    expect(startCode).toContain('TVS_POLICY_FILE'); // the walk reached the configuration code
     expect(startCode).not.toContain('YAMLParseError');
     const yamlPolicy = join(out, 'demo-policy.yaml');
     writeFileSync(yamlPolicy, stringify(JSON.parse(readFileSync(DEMO_POLICY_FILE, 'utf8'))));
