@@ -86,8 +86,10 @@ export function localTokenEnv(emulator: Emulator, tokenUrl: string): Record<stri
     TVS_IAM_CREDENTIALS_URL: emulator.httpUrl,
     // The emulated Google STS (downscoping with Credential Access Boundaries).
     TVS_STS_URL: `${emulator.httpUrl}/v1/token`,
-    // The token function reads secrets over Secret Manager's REST API (the emulator's HTTP port).
+    // The token function reads secrets over Secret Manager's REST API (the emulator's HTTP port)
+    // with its own identity: ADC, i.e. the emulated metadata server's service account.
     TVS_SECRET_MANAGER_ENDPOINT: emulator.httpUrl,
+    GCE_METADATA_HOST: emulator.metadataHost,
     GOOGLE_CLOUD_PROJECT: emulator.projectId,
     // The emulated CI issuers (GitHub Actions, GitLab, Kubernetes), so the recipes in docs/recipes.md run locally.
     TVS_OIDC_ISSUERS: JSON.stringify(emulator.issuers.tokenServiceConfig()),

@@ -141,7 +141,7 @@ export async function coldStart(ctx: BenchContext): Promise<Figure[]> {
       baselineName: 'hello-world',
       baseline: helloSummary,
       ratio: pairedRatio(secretPolicy200, hello),
-      note: '3a reads the policy from a file; a policy secret is read before listen, through the Secret Manager client (loaded then)',
+      note: "3a reads the policy from a file; a policy secret is read before listen, over Secret Manager REST with the function's own ADC token (google-auth-library loaded then)",
     },
   ];
 }
