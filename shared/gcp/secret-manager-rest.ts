@@ -6,6 +6,12 @@
  * on the cold-start path when the policy lives in Secret Manager (docs/performance.md, 3e).
  * Errors map like the gRPC adapter's ({@link mapGrpcError}), by the status name Google's error
  * model carries; the payload's CRC32C is checked when the server sends it.
+ *
+ * Wire format, from Google's REST reference (cloud.google.com/secret-manager/docs/reference/rest/v1/
+ * projects.secrets.versions/access): `GET https://secretmanager.googleapis.com/v1/{name=projects/*\/
+ * secrets/*\/versions/*}:access`, empty body, scope `cloud-platform`, permission
+ * `secretmanager.versions.access`; the answer is `{name, payload: {data, dataCrc32c}}` with `data`
+ * base64 (proto3 JSON `bytes`) and `dataCrc32c` an int64 as a decimal string.
  */
 import { crc32c } from '../crc32c.js';
 import { FetchError, boundedFetch } from '../http/bounded-fetch.js';
