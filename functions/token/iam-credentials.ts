@@ -152,7 +152,17 @@ function answer(
   })();
 }
 
-/** RFC 3339 in UTC without fractional seconds, as Google's IAM Credentials API answers. */
+/**
+ * RFC 3339 in UTC without fractional seconds, as Google's IAM Credentials API answers. Remembers
+ * the last second formatted: cache hits for one token ask for the same instant again and again.
+ */
 export function rfc3339(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastText = new Date(second * 1000).toISOString().replace('.000Z', 'Z');
+    lastSecond = second;
+  }
+  return lastText;
 }
+let lastSecond = Number.NaN;
+let lastText = '';

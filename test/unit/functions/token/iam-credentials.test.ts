@@ -379,4 +379,9 @@ describe('rfc3339', () => {
   it('renders UTC without fractional seconds, rounding down', () => {
     expect(rfc3339(NOW + 999)).toBe('2027-01-15T08:00:00Z');
   });
+
+  it('answers each instant correctly when they alternate (the remembered second never leaks)', () => {
+    for (const ms of [NOW, NOW + 1_000, NOW + 500, NOW + 3_600_000, NOW, NOW - 1, NOW + 999])
+      expect(rfc3339(ms)).toBe(new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z'));
+  });
 });
