@@ -37,6 +37,7 @@ export async function cacheHitThroughput(ctx: BenchContext): Promise<ThroughputO
   const { config } = ctx;
   const hello = await startFunction('hello');
   const helloSame = await startFunction('hello');
+  const helloAudit = await startFunction('helloAudit');
   const { server: token, idToken } = await startTokenFunction(ctx.emulator, ctx.policyFile);
   try {
     await fetchAccessToken(token.url, idToken); // fills the cache: every measured request is a hit
@@ -60,17 +61,21 @@ export async function cacheHitThroughput(ctx: BenchContext): Promise<ThroughputO
       );
     const tokenLoad = (seconds: number) => requestLoad(token, seconds);
     const helloSameLoad = (seconds: number) => requestLoad(helloSame, seconds);
+    const helloAuditLoad = (seconds: number) => requestLoad(helloAudit, seconds);
 
     await helloLoad(config.warmupSeconds);
     await helloSameLoad(config.warmupSeconds);
+    await helloAuditLoad(config.warmupSeconds);
     await tokenLoad(config.warmupSeconds);
     const auditBefore = token.child.stdoutLines();
     const helloRuns: MeasuredLoad[] = [];
     const helloSameRuns: MeasuredLoad[] = [];
+    const helloAuditRuns: MeasuredLoad[] = [];
     const tokenRuns: MeasuredLoad[] = [];
     for (let run = 0; run < config.runs; run++) {
       helloRuns.push(await helloLoad(config.loadSeconds));
       helloSameRuns.push(await helloSameLoad(config.loadSeconds));
+      helloAuditRuns.push(await helloAuditLoad(config.loadSeconds));
       tokenRuns.push(await tokenLoad(config.loadSeconds));
       ctx.log(
         `  run ${run + 1}/${config.runs}: hello (GET) ${helloRuns[run].reqPerSec.toFixed(0)} req/s, hello (same request) ${helloSameRuns[run].reqPerSec.toFixed(0)} req/s, token ${tokenRuns[run].reqPerSec.toFixed(0)} req/s`,
@@ -153,9 +158,19 @@ export async function cacheHitThroughput(ctx: BenchContext): Promise<ThroughputO
           ratio: pairedRatio(pick(tokenRuns, 'reqPerSec'), pick(helloRuns, 'reqPerSec')),
           note: 'the figure-1a baseline before 2026-12-06: it also charged the token function for functions-framework reading and parsing a POST body',
         },
+        {
+          id: '1f',
+          name: 'context: the floor of auditing: hello-world writing one audit-sized log line per request, same request',
+          unit: 'req/s',
+          ours: summarize(pick(helloAuditRuns, 'reqPerSec')),
+          baselineName: 'hello-world, same request',
+          baseline: summarize(pick(helloSameRuns, 'reqPerSec')),
+          ratio: pairedRatio(pick(helloAuditRuns, 'reqPerSec'), pick(helloSameRuns, 'reqPerSec')),
+          note: 'what formatting and writing one structured line per request costs with nothing else: a function that audits every decision cannot do better than this against the bare hello-world',
+        },
       ],
     };
   } finally {
-    await Promise.all([hello.stop(), helloSame.stop(), token.stop()]);
+    await Promise.all([hello.stop(), helloSame.stop(), helloAudit.stop(), token.stop()]);
   }
 }
