@@ -8,9 +8,12 @@
 
 /**
  * Where a permission is granted: the whole project, one Secret Manager secret, one service
- * account, or one Cloud KMS key. API Keys has no per-key IAM, so its permissions are project scoped.
+ * account, one Cloud KMS key, or one Firestore database. API Keys has no per-key IAM, so its
+ * permissions are project scoped. Firestore has no IAM below the project: `database` is a
+ * project grant with an IAM condition on the database's name, and nothing narrower (collection,
+ * document) exists.
  */
-export type Scope = 'project' | 'secret' | 'serviceAccount' | 'cryptoKey';
+export type Scope = 'project' | 'secret' | 'serviceAccount' | 'cryptoKey' | 'database';
 
 /** One Google API method a function calls, and what IAM must allow for it. */
 export interface GoogleCall {
@@ -39,7 +42,8 @@ const TOKEN_CALLS: readonly GoogleCall[] = [
     method: 'AccessSecretVersion',
     permission: 'secretmanager.versions.access',
     on: 'secret',
-    which: 'each SA-key secret, the policy secret, and the shared cache AUTH secret (when the tier is on)',
+    which:
+      'each SA-key secret, the policy secret, the shared cache AUTH secret (when the tier is on) and the OAuth client secret (when the user-consent broker is on)',
   },
   {
     api: 'iamcredentials.googleapis.com',
@@ -55,6 +59,24 @@ const TOKEN_CALLS: readonly GoogleCall[] = [
     on: 'serviceAccount',
     which: 'each keyless target service account',
   },
+  // The user-consent broker (issue 19; modules/user-consent, when enabled): the token function reads
+  // a user's sealed grant from the grants database over Firestore REST, records a revocation on
+  // Google's invalid_grant (PATCH), unwraps the grant's data key with the grants key (the Decrypt
+  // entry below) and reads the OAuth client's secret (AccessSecretVersion above) to refresh.
+  {
+    api: 'firestore.googleapis.com',
+    method: 'projects.databases.documents.get',
+    permission: 'datastore.entities.get',
+    on: 'database',
+    which: 'the user-grants database only (when the broker is on)',
+  },
+  {
+    api: 'firestore.googleapis.com',
+    method: 'projects.databases.documents.patch',
+    permission: 'datastore.entities.update',
+    on: 'database',
+    which: 'the user-grants database only (when the broker is on): the revocation tombstone',
+  },
   // The shared cache tier (shared/minting/shared-tier/kms-client.ts): wraps and unwraps its data keys.
   {
     api: 'cloudkms.googleapis.com',
@@ -68,7 +90,8 @@ const TOKEN_CALLS: readonly GoogleCall[] = [
     method: 'Decrypt',
     permission: 'cloudkms.cryptoKeyVersions.useToDecrypt',
     on: 'cryptoKey',
-    which: 'the shared cache key only (when the tier is on)',
+    which:
+      'the shared cache key (when the tier is on) and the user-grants key (when the user-consent broker is on)',
   },
 ];
 
@@ -174,6 +197,7 @@ export function permissionsByScope(calls: readonly GoogleCall[]): Record<Scope, 
     secret: new Set(),
     serviceAccount: new Set(),
     cryptoKey: new Set(),
+    database: new Set(),
   };
   for (const call of calls) byScope[call.on].add(call.permission);
   return {
@@ -181,5 +205,6 @@ export function permissionsByScope(calls: readonly GoogleCall[]): Record<Scope, 
     secret: [...byScope.secret].sort(),
     serviceAccount: [...byScope.serviceAccount].sort(),
     cryptoKey: [...byScope.cryptoKey].sort(),
+    database: [...byScope.database].sort(),
   };
 }

@@ -9,13 +9,15 @@ import { loadTree, treeFromSources } from './lib/hcl-tree.js';
 
 const ROOT = fileURLToPath(new URL('../../terraform', import.meta.url));
 const IAM_MAIN = `${ROOT}/modules/iam/main.tf`;
+/** The iam module's variables: their validations tell which grants are confined to one Firestore database. */
+const IAM_VARIABLES = `${ROOT}/modules/iam/variables.tf`;
 
-/** The real tree with the iam module's main.tf edited. */
+/** The iam module with its main.tf edited. */
 async function withIamMain(edit: (text: string) => string): Promise<TfTree> {
   const original = await readFile(IAM_MAIN, 'utf8');
   const edited = edit(original);
   expect(edited).not.toBe(original);
-  return treeFromSources({ 'modules/iam/main.tf': edited });
+  return treeFromSources({ 'modules/iam/main.tf': edited, 'modules/iam/variables.tf': await readFile(IAM_VARIABLES, 'utf8') });
 }
 
 describe('the permission manifest', () => {
@@ -33,6 +35,28 @@ describe('the permission manifest', () => {
     expect([...granted.token.project]).toEqual([]);
     expect([...granted.token.secret]).toEqual(['secretmanager.versions.access']);
     expect([...granted.token.serviceAccount].sort()).toEqual(['iam.serviceAccounts.getAccessToken', 'iam.serviceAccounts.getOpenIdToken']);
+  });
+
+  it('gives the token identity Firestore get/update on the user-grants database only, and KMS decrypt but never encrypt there', () => {
+    const { granted } = grantsToRuntimeIdentities(tree);
+    expect([...granted.token.database].sort()).toEqual(['datastore.entities.get', 'datastore.entities.update']);
+    // Decrypt and encrypt come from the shared cache's key; the user-grants key adds decrypt only (user-consent.test.ts).
+    expect([...granted.token.cryptoKey].sort()).toEqual(['cloudkms.cryptoKeyVersions.useToDecrypt', 'cloudkms.cryptoKeyVersions.useToEncrypt']);
+  });
+
+  it('counts a Firestore grant without its database condition as project wide, and fails', async () => {
+    const bad = await withIamMain((t) => t.replace(/(resource "google_project_iam_member" "token_grants" \{[^]*?)\n  condition \{[^]*?\n  \}\n/, '$1\n'));
+    expect(compareManifest(PERMISSION_MANIFEST, bad).sort()).toEqual([
+      'token: datastore.entities.get is granted on project but no call in the manifest needs it',
+      'token: datastore.entities.get on database is needed by projects.databases.documents.get but not granted',
+      'token: datastore.entities.update is granted on project but no call in the manifest needs it',
+      'token: datastore.entities.update on database is needed by projects.databases.documents.patch but not granted',
+    ]);
+  });
+
+  it('counts a Firestore grant conditioned on something other than one database as project wide', async () => {
+    const bad = await withIamMain((t) => t.replace('expression  = "resource.name == \\"${var.user_consent_database_name}\\""', 'expression  = "resource.name.startsWith(\\"projects/\\")"'));
+    expect(compareManifest(PERMISSION_MANIFEST, bad)).toContain('token: datastore.entities.get is granted on project but no call in the manifest needs it');
   });
 
   it('keeps the rotator at project level to ListSecrets, API Keys and their operations', () => {
@@ -92,6 +116,7 @@ resource "google_project_iam_member" "token_viewer" {
   it('fails when a runtime identity is granted something outside the iam module', async () => {
     const bad = await treeFromSources({
       'modules/iam/main.tf': await readFile(IAM_MAIN, 'utf8'),
+      'modules/iam/variables.tf': await readFile(IAM_VARIABLES, 'utf8'),
       'modules/other/main.tf': 'resource "google_pubsub_topic_iam_member" "m" {\n role = "roles/pubsub.publisher"\n member = "serviceAccount:${var.rotator_service_account_email}"\n}',
     });
     expect(compareManifest(PERMISSION_MANIFEST, bad)).toEqual([

@@ -101,7 +101,7 @@ resource "google_secret_manager_secret" "policy" {
 }`;
 
 const PERIMETER = `locals {
-  services = ["secretmanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com", "sts.googleapis.com", "logging.googleapis.com", "cloudfunctions.googleapis.com", "run.googleapis.com", "storage.googleapis.com", "bigquery.googleapis.com", "artifactregistry.googleapis.com", "cloudbuild.googleapis.com", "apikeys.googleapis.com"]
+  services = ["secretmanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com", "sts.googleapis.com", "logging.googleapis.com", "cloudfunctions.googleapis.com", "run.googleapis.com", "cloudkms.googleapis.com", "firestore.googleapis.com", "storage.googleapis.com", "bigquery.googleapis.com", "artifactregistry.googleapis.com", "cloudbuild.googleapis.com", "apikeys.googleapis.com"]
   all      = concat(local.services, var.extra)
 }
 resource "google_access_context_manager_service_perimeter" "p" {
@@ -204,6 +204,8 @@ describe('runtime rules fail on bad snippets', () => {
     ['grace-exceeds-token-lifetime', SECRETS, 'validation {', 'not_validation {', 'no validation that grace > 3600s'],
     ['perimeter-covers-services', PERIMETER, '"sts.googleapis.com", ', '', 'does not restrict sts.googleapis.com'],
     ['perimeter-covers-services', PERIMETER, '"iamcredentials.googleapis.com", ', '', 'does not restrict iamcredentials.googleapis.com'],
+    ['perimeter-covers-services', PERIMETER, '"cloudkms.googleapis.com", ', '', 'does not restrict cloudkms.googleapis.com'],
+    ['perimeter-covers-services', PERIMETER, '"firestore.googleapis.com", ', '', 'does not restrict firestore.googleapis.com'],
     ['perimeter-covers-services', PERIMETER, '"storage.googleapis.com", ', '', 'does not restrict storage.googleapis.com'],
     ['perimeter-covers-services', PERIMETER, '"bigquery.googleapis.com", ', '', 'does not restrict bigquery.googleapis.com'],
     ['perimeter-covers-services', PERIMETER, '"artifactregistry.googleapis.com", ', '', 'does not restrict artifactregistry.googleapis.com'],

@@ -12,7 +12,7 @@ describe('the repository Terraform', () => {
     tree = await loadTree(ROOT);
   });
 
-  it('holds the seven modules and the complete example, and the deploy README at its root', () => {
+  it('holds the eight modules and the complete example, and the deploy README at its root', () => {
     expect(tree.dirs.get('.')?.has('README.md')).toBe(true);
     expect([...tree.dirs.keys()].filter((d) => d !== '.').sort()).toEqual([
       'examples/complete',
@@ -23,6 +23,7 @@ describe('the repository Terraform', () => {
       'modules/secrets',
       'modules/shared-cache',
       'modules/token-vendor',
+      'modules/user-consent',
     ]);
   });
 

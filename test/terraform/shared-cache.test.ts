@@ -30,7 +30,8 @@ describe('the shared cache tier in Terraform', () => {
   });
 
   it('wraps data keys with a software KMS key that rotates', () => {
-    const key = one('google_kms_crypto_key');
+    const key = resources(tree, 'google_kms_crypto_key').find((r) => r.name === 'cache')!;
+    expect(key.file.dir).toBe('modules/shared-cache');
     expect(key.body.purpose).toBe('ENCRYPT_DECRYPT');
     expect(text(key.body.rotation_period)).toBe('${var.key_rotation_period}');
     expect(text(blocks(key.body, 'version_template')[0]?.algorithm)).toBe('GOOGLE_SYMMETRIC_ENCRYPTION');
@@ -41,12 +42,18 @@ describe('the shared cache tier in Terraform', () => {
   it('grants the token identity encrypt/decrypt on that key only, through a custom role in modules/iam', () => {
     const grant = one('google_kms_crypto_key_iam_member', 'token_cache_key');
     expect(grant.file.dir).toBe('modules/iam');
-    // The only other KMS grant is the Secret Manager agent's on the optional CMEK key, not to a runtime identity.
+    // The only other KMS grants: the Secret Manager agent's on the optional CMEK key, and the
+    // user-consent broker's on the user-grants key (test/terraform/user-consent.test.ts), never on this key.
     expect(
       resources(tree, 'google_kms_crypto_key_iam_member')
         .filter((r) => r.name !== 'token_cache_key')
-        .map((r) => text(r.body.member)),
-    ).toEqual(['${local.secret_manager_agent}']);
+        .map((r) => `${r.name}: ${text(r.body.member)} on ${text(r.body.crypto_key_id)}`)
+        .sort(),
+    ).toEqual([
+      'consent_key: ${google_service_account.consent.member} on ${google_kms_crypto_key.grants.id}',
+      'secret_manager_cmek: ${local.secret_manager_agent} on ${var.kms_key_name}',
+      'token_grant_key: ${google_service_account.token.member} on ${var.user_consent_crypto_key_id}',
+    ]);
     expect(text(grant.body.member)).toBe('${google_service_account.token.member}');
     expect(text(grant.body.crypto_key_id)).toBe('${var.shared_cache_crypto_key_id}');
     expect(text(grant.body.role)).toBe('${google_project_iam_custom_role.token_cache_key_user[0].name}');

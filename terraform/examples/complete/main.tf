@@ -22,7 +22,9 @@ locals {
     "sts.googleapis.com",
     ], var.token_exposure == "public" ? ["compute.googleapis.com"] : [],
     # The shared cache tier: Memorystore, Cloud KMS and the VPC connector.
-  var.enable_shared_cache ? ["cloudkms.googleapis.com", "redis.googleapis.com", "vpcaccess.googleapis.com"] : []))
+    var.enable_shared_cache ? ["cloudkms.googleapis.com", "redis.googleapis.com", "vpcaccess.googleapis.com"] : [],
+    # The user-consent broker: Firestore (the grants database) and Cloud KMS (its key).
+  var.user_consent != null ? ["cloudkms.googleapis.com", "firestore.googleapis.com"] : []))
 }
 
 resource "google_project_service" "apis" {
@@ -141,6 +143,23 @@ module "shared_cache" {
   depends_on = [google_project_service.apis]
 }
 
+# Optional (user_consent): custody of users' refresh tokens for the user-consent broker
+# (docs/user-consent.md): the grants database, its KMS key, the OAuth client's secret and the
+# consent side's identity.
+module "user_consent" {
+  source = "../../modules/user-consent"
+  count  = var.user_consent != null ? 1 : 0
+
+  project_id          = var.project_id
+  name_prefix         = var.name_prefix
+  location            = coalesce(try(var.user_consent.location, null), var.region)
+  kms_location        = coalesce(try(var.user_consent.kms_location, null), var.region)
+  key_rotation_period = try(var.user_consent.key_rotation_period, "7776000s")
+  labels              = local.labels
+
+  depends_on = [google_project_service.apis]
+}
+
 module "iam" {
   source = "../../modules/iam"
 
@@ -156,6 +175,11 @@ module "iam" {
   enable_shared_cache         = var.enable_shared_cache
   shared_cache_crypto_key_id  = var.enable_shared_cache ? module.shared_cache[0].crypto_key_id : null
   shared_cache_auth_secret_id = var.enable_shared_cache ? module.shared_cache[0].auth_secret_id : null
+
+  enable_user_consent           = var.user_consent != null
+  user_consent_crypto_key_id    = var.user_consent != null ? module.user_consent[0].crypto_key_id : null
+  user_consent_database_name    = var.user_consent != null ? module.user_consent[0].database_name : null
+  user_consent_client_secret_id = var.user_consent != null ? module.user_consent[0].client_secret_id : null
 
   depends_on = [google_project_service.apis]
 }

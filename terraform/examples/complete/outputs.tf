@@ -42,3 +42,13 @@ output "perimeter_enforced" {
   description = "False while the perimeter is in dry-run mode."
   value       = module.perimeter.enforced
 }
+
+output "user_consent" {
+  description = "The user-consent broker's grants database, KMS key, OAuth client secret (add the secret as a version after registering the client) and consent identity; null when user_consent is null."
+  value = var.user_consent == null ? null : {
+    database_name                 = module.user_consent[0].database_name
+    crypto_key_id                 = module.user_consent[0].crypto_key_id
+    client_secret_id              = module.user_consent[0].client_secret_id
+    consent_service_account_email = module.user_consent[0].consent_service_account_email
+  }
+}

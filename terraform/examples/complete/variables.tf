@@ -276,3 +276,13 @@ variable "shared_cache_tier" {
     error_message = "shared_cache_tier must be BASIC or STANDARD_HA."
   }
 }
+
+variable "user_consent" {
+  type = object({
+    location            = optional(string)
+    kms_location        = optional(string)
+    key_rotation_period = optional(string, "7776000s")
+  })
+  description = "Deploy the custody side of the user-consent broker (modules/user-consent; docs/user-consent.md): a Firestore database for users' sealed refresh tokens, its Cloud KMS key, the OAuth client's secret (added by the admin) and the consent identity; grants the token identity decrypt, grant reads and revocation writes. null (default): none of it. location and kms_location default to region."
+  default     = null
+}

@@ -78,6 +78,29 @@ resource "google_project_iam_custom_role" "token_cache_key_user" {
   ]
 }
 
+resource "google_project_iam_custom_role" "token_grant_key_decrypter" {
+  count = var.enable_user_consent ? 1 : 0
+
+  project     = var.project_id
+  role_id     = "${var.role_id_prefix}TokenGrantKeyDecrypter"
+  title       = "Token vending: unwrap user-grant data keys"
+  description = "Decrypt with the user-grants KMS key, granted on that key only. No encrypt: the token function never seals a refresh token."
+  permissions = ["cloudkms.cryptoKeyVersions.useToDecrypt"]
+}
+
+resource "google_project_iam_custom_role" "token_grant_reader" {
+  count = var.enable_user_consent ? 1 : 0
+
+  project     = var.project_id
+  role_id     = "${var.role_id_prefix}TokenGrantReader"
+  title       = "Token vending: read user grants, record their revocation"
+  description = "Get and update documents, bound on the user-grants database only (IAM condition): update records a revocation on invalid_grant. No create, list, delete or export."
+  permissions = [
+    "datastore.entities.get",
+    "datastore.entities.update",
+  ]
+}
+
 resource "google_project_iam_custom_role" "rotator_secret_lister" {
   project     = var.project_id
   role_id     = "${var.role_id_prefix}RotatorSecretLister"
@@ -175,6 +198,41 @@ resource "google_secret_manager_secret_iam_member" "token_cache_auth_secret" {
 
   project   = var.project_id
   secret_id = var.shared_cache_auth_secret_id
+  role      = google_project_iam_custom_role.token_secret_accessor.name
+  member    = google_service_account.token.member
+}
+
+# The user-consent broker (modules/user-consent): unwrap the grants' data keys, read grants and
+# record revocations in the grants database, and read the OAuth client's secret to refresh.
+resource "google_kms_crypto_key_iam_member" "token_grant_key" {
+  count = var.enable_user_consent ? 1 : 0
+
+  crypto_key_id = var.user_consent_crypto_key_id
+  role          = google_project_iam_custom_role.token_grant_key_decrypter[0].name
+  member        = google_service_account.token.member
+}
+
+# Firestore has no per-database or per-collection IAM resource: the grant is on the project,
+# conditioned on the grants database's name. Nothing narrower than the database is possible.
+resource "google_project_iam_member" "token_grants" {
+  count = var.enable_user_consent ? 1 : 0
+
+  project = var.project_id
+  role    = google_project_iam_custom_role.token_grant_reader[0].name
+  member  = google_service_account.token.member
+
+  condition {
+    title       = "user-grants database only"
+    description = "Documents of the user-grants Firestore database, nothing else in the project."
+    expression  = "resource.name == \"${var.user_consent_database_name}\""
+  }
+}
+
+resource "google_secret_manager_secret_iam_member" "token_oauth_client_secret" {
+  count = var.enable_user_consent ? 1 : 0
+
+  project   = var.project_id
+  secret_id = var.user_consent_client_secret_id
   role      = google_project_iam_custom_role.token_secret_accessor.name
   member    = google_service_account.token.member
 }

@@ -40,5 +40,9 @@ output "custom_role_ids" {
     },
     var.enable_api_key_rotation ? { rotator_api_key_rotator = google_project_iam_custom_role.rotator_api_key_rotator[0].name } : {},
     var.enable_shared_cache ? { token_cache_key_user = google_project_iam_custom_role.token_cache_key_user[0].name } : {},
+    var.enable_user_consent ? {
+      token_grant_key_decrypter = google_project_iam_custom_role.token_grant_key_decrypter[0].name
+      token_grant_reader        = google_project_iam_custom_role.token_grant_reader[0].name
+    } : {},
   )
 }

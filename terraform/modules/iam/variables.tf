@@ -131,3 +131,42 @@ variable "shared_cache_auth_secret_id" {
     error_message = "shared_cache_auth_secret_id must be a secret id of the form projects/P/secrets/S."
   }
 }
+
+variable "enable_user_consent" {
+  type        = bool
+  description = "Grant the token identity what the user-consent broker's vending side needs (modules/user-consent): decrypt with the grants key, read and update documents of the grants database, read the OAuth client's secret."
+  default     = false
+}
+
+variable "user_consent_crypto_key_id" {
+  type        = string
+  description = "The user-grants KMS key (projects/P/locations/L/keyRings/R/cryptoKeys/K); required with enable_user_consent."
+  default     = null
+
+  validation {
+    condition     = var.user_consent_crypto_key_id == null || can(regex("^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$", var.user_consent_crypto_key_id))
+    error_message = "user_consent_crypto_key_id must be projects/P/locations/L/keyRings/R/cryptoKeys/K."
+  }
+}
+
+variable "user_consent_database_name" {
+  type        = string
+  description = "The user-grants Firestore database (projects/P/databases/D) the token identity's Firestore grant is conditioned on; required with enable_user_consent."
+  default     = null
+
+  validation {
+    condition     = var.user_consent_database_name == null || can(regex("^projects/[^/]+/databases/[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.user_consent_database_name))
+    error_message = "user_consent_database_name must be projects/P/databases/D with a named database id (not (default))."
+  }
+}
+
+variable "user_consent_client_secret_id" {
+  type        = string
+  description = "The secret holding the OAuth client's secret (projects/P/secrets/S); required with enable_user_consent."
+  default     = null
+
+  validation {
+    condition     = var.user_consent_client_secret_id == null || can(regex("^projects/[^/]+/secrets/[A-Za-z0-9_-]{1,255}$", var.user_consent_client_secret_id))
+    error_message = "user_consent_client_secret_id must be a secret id of the form projects/P/secrets/S."
+  }
+}

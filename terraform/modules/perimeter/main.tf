@@ -13,6 +13,8 @@ locals {
     "sts.googleapis.com",
     "pubsub.googleapis.com",
     "cloudkms.googleapis.com",
+    # The user-consent broker's grants database (modules/user-consent).
+    "firestore.googleapis.com",
     # Used by the deployment: function sources and the audit archive (storage), the audit dataset
     # (bigquery), function images (artifactregistry), function builds (cloudbuild), the API keys
     # the rotator manages (apikeys). Rules below let the build and the log sinks through.

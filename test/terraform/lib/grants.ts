@@ -5,7 +5,8 @@
 import type { FunctionName, GoogleCall, Scope } from '../../../shared/permission-manifest.js';
 import { permissionsByScope } from '../../../shared/permission-manifest.js';
 import type { TfTree } from './hcl-tree.js';
-import { resources, strings, text, where } from './hcl-tree.js';
+import type { TfResource } from './hcl-tree.js';
+import { blocks, locals, resources, strings, text, variables, where } from './hcl-tree.js';
 import { customRolePermissions } from './rules-iam.js';
 
 /** The module that alone may grant anything to the runtime identities. */
@@ -25,9 +26,36 @@ const SCOPE_OF: Record<string, Scope> = {
   google_kms_crypto_key_iam_member: 'cryptoKey',
 };
 
+/**
+ * Whether a condition's `resource.name == "X"` names one Firestore database: X is a literal
+ * `projects/P/databases/D`, a local whose value is built that way, or a variable whose validation
+ * requires that form.
+ */
+function namesOneDatabase(tree: TfTree, r: TfResource, expression: string): boolean {
+  const target = /^resource\.name == "([^"]+)"$/.exec(expression)?.[1];
+  if (target === undefined) return false;
+  if (/^projects\/[a-z][a-z0-9-]+\/databases\/[a-z][a-z0-9-]+$/.test(target)) return true;
+  const ref = /^\$\{(var|local)\.([A-Za-z0-9_]+)\}$/.exec(target);
+  if (!ref) return false;
+  if (ref[1] === 'local') return /^projects\/\$\{[^}]+\}\/databases\/\$\{[^}]+\}$/.test(text(locals(tree, r.file.dir).get(ref[2])));
+  const conditions = blocks(variables(tree, r.file.dir).get(ref[2]) ?? {}, 'validation').map((v) => text(v.condition));
+  return conditions.some((c) => c.includes('^projects/[^/]+/databases/'));
+}
+
+/**
+ * The scope a grant is made at. A project grant whose one condition confines it to one
+ * Firestore database is `database` scoped (Firestore has no narrower IAM); any other project
+ * grant, conditioned or not, counts as project wide.
+ */
+function scopeOf(tree: TfTree, r: TfResource): Scope | undefined {
+  if (r.type !== 'google_project_iam_member') return SCOPE_OF[r.type];
+  const conditions = blocks(r.body, 'condition');
+  return conditions.length === 1 && namesOneDatabase(tree, r, text(conditions[0].expression)) ? 'database' : 'project';
+}
+
 export type Granted = Record<FunctionName, Record<Scope, Set<string>>>;
 
-const empty = (): Record<Scope, Set<string>> => ({ project: new Set(), secret: new Set(), serviceAccount: new Set(), cryptoKey: new Set() });
+const empty = (): Record<Scope, Set<string>> => ({ project: new Set(), secret: new Set(), serviceAccount: new Set(), cryptoKey: new Set(), database: new Set() });
 
 /** Reads the grants to the runtime identities; `problems` collects grants of a shape we refuse. */
 export function grantsToRuntimeIdentities(tree: TfTree): { granted: Granted; problems: string[] } {
@@ -37,7 +65,7 @@ export function grantsToRuntimeIdentities(tree: TfTree): { granted: Granted; pro
     const members = [...strings(r.body.member), ...strings(r.body.members), ...strings(r.body.policy_data)].join(' ');
     for (const fn of Object.keys(IDENTITY) as FunctionName[]) {
       if (!IDENTITY[fn].test(members)) continue;
-      const scope = SCOPE_OF[r.type];
+      const scope = scopeOf(tree, r);
       if (r.file.dir !== IAM_MODULE_DIR) {
         problems.push(`${where(r)}: grants to the ${fn} identity outside ${IAM_MODULE_DIR}`);
         continue;

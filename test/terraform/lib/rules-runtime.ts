@@ -81,6 +81,11 @@ const MANAGED_LABEL = /"?tvs-managed"?\s*[=:]\s*"true"/;
 const POLICY_LABEL = /"?tvs-kind"?\s*[=:]\s*"policy"/;
 /** The shared cache's AUTH secret: a copy of Memorystore's AUTH string, which only changes when AUTH is re-enabled. */
 const SHARED_CACHE_AUTH_LABEL = /"?tvs-kind"?\s*[=:]\s*"shared-cache-auth"/;
+/**
+ * The user-consent broker's OAuth client secret: issued by Google in the console when the admin
+ * registers (or adds a secret to) the OAuth client; no API rotates it, so no rotation schedule.
+ */
+const OAUTH_CLIENT_SECRET_LABEL = /"?tvs-kind"?\s*[=:]\s*"oauth-client-secret"/;
 
 /** The publisher grant for the Secret Manager agent on `topicRef`'s topic, if any. */
 function publisherGrant(tree: TfTree, secret: TfResource, topicName: string): TfResource | undefined {
@@ -97,7 +102,7 @@ function publisherGrant(tree: TfTree, secret: TfResource, topicName: string): Tf
 
 /**
  * Managed secrets have rotation, topics, a destroy TTL and the publisher grant; no other secrets
- * but the policy and the shared cache's AUTH secret (which have a destroy TTL).
+ * but the policy, the shared cache's AUTH secret and the OAuth client secret (which have a destroy TTL).
  */
 export function managedSecretsRotate(tree: TfTree): Violation[] {
   const out: Violation[] = [];
@@ -105,9 +110,12 @@ export function managedSecretsRotate(tree: TfTree): Violation[] {
   for (const r of resources(tree, /^google_secret_manager(_regional)?_secret$/)) {
     const labels = text(r.body.labels);
     if (text(r.body.version_destroy_ttl) === '') fail(r, 'no version_destroy_ttl');
-    if ((POLICY_LABEL.test(labels) || SHARED_CACHE_AUTH_LABEL.test(labels)) && !MANAGED_LABEL.test(labels)) continue;
+    if ((POLICY_LABEL.test(labels) || SHARED_CACHE_AUTH_LABEL.test(labels) || OAUTH_CLIENT_SECRET_LABEL.test(labels)) && !MANAGED_LABEL.test(labels)) continue;
     if (!MANAGED_LABEL.test(labels)) {
-      fail(r, 'secret is neither managed (tvs-managed=true) nor the policy secret (tvs-kind=policy) nor the shared cache AUTH secret (tvs-kind=shared-cache-auth)');
+      fail(
+        r,
+        'secret is neither managed (tvs-managed=true) nor the policy secret (tvs-kind=policy) nor the shared cache AUTH secret (tvs-kind=shared-cache-auth) nor the OAuth client secret (tvs-kind=oauth-client-secret)',
+      );
       continue;
     }
     const rotation = blocks(r.body, 'rotation')[0];
@@ -147,6 +155,9 @@ export const REQUIRED_RESTRICTED_SERVICES = [
   'logging.googleapis.com',
   'cloudfunctions.googleapis.com',
   'run.googleapis.com',
+  // Key wrapping (shared cache tier, user grants) and the user grants database.
+  'cloudkms.googleapis.com',
+  'firestore.googleapis.com',
   // Used by the deployment: sources and the audit archive, the audit dataset, images, builds, API keys.
   'storage.googleapis.com',
   'bigquery.googleapis.com',
