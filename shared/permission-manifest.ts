@@ -55,7 +55,7 @@ const TOKEN_CALLS: readonly GoogleCall[] = [
     on: 'serviceAccount',
     which: 'each keyless target service account',
   },
-  // The shared cache tier (shared/minting/shared-tier/kms-client.ts): wraps and unwraps its data keys.
+  // The shared cache tier (shared/crypto/kms-client.ts): wraps and unwraps its data keys.
   {
     api: 'cloudkms.googleapis.com',
     method: 'Encrypt',
