@@ -4,7 +4,7 @@
  * Endpoint names are stable strings, e.g. `oauth.token`, `oauth.tokeninfo`, `oauth.certs`,
  * `metadata.token`, `metadata.identity`, `secretmanager.AccessSecretVersion`,
  * `iam.keys.create`, `apikeys.createKey`, `gemini.generateContent`, `sts.token`,
- * `storage.objects.get`, and the Redis emulator's `redis.connect` and `redis.<COMMAND>` (`redis.GET`).
+ * `storage.objects.get`, `firestore.get` / `firestore.patch` / `firestore.delete`, and the Redis emulator's `redis.connect` and `redis.<COMMAND>` (`redis.GET`).
  *
  * A rule's endpoint may end in `.*` to match every endpoint with that prefix (`redis.*` takes
  * the whole Redis emulator down, or slows it, with one rule).

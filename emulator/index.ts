@@ -15,9 +15,11 @@ import { oauthTokenRoutes } from './http/oauth-token.js';
 import { oauthTokeninfoRoutes } from './http/oauth-tokeninfo.js';
 import { stsRoutes } from './http/sts.js';
 import { kmsRoutes } from './http/kms.js';
+import { firestoreRoutes } from './http/firestore.js';
 import { secretManagerRestRoutes } from './http/secret-manager-rest.js';
 import { startRedisEmulator, type RedisEmulator } from './redis/redis-server.js';
 import { KmsKeyRegistry } from './state/kms-keys.js';
+import { FirestoreDocuments } from './state/firestore-documents.js';
 import { storageRoutes } from './http/storage.js';
 import { createRequestListener, type Route } from './http/router.js';
 import { PubSubPush } from './pubsub-push.js';
@@ -65,6 +67,11 @@ export type { ApiKeyRegistry } from './state/api-keys.js';
 export type { ApiKey, Restrictions as ApiKeyRestrictions } from './state/api-key-model.js';
 export type { OrgPolicy } from './state/org-policy.js';
 export { KmsKeyRegistry, KMS_ENCRYPTER_DECRYPTER, KMS_PERMISSIONS } from './state/kms-keys.js';
+export type {
+  FirestoreDocument,
+  FirestoreDocuments,
+  FirestorePrecondition,
+} from './state/firestore-documents.js';
 export type { RedisEmulator, RedisData } from './redis/redis-server.js';
 export { CI_ISSUER_NAMES, type CiIssuers, type CiIssuerName } from './issuers/ci-issuers.js';
 export type { GitHubActionsJob } from './issuers/github-actions.js';
@@ -132,6 +139,7 @@ function httpRoutes(deps: HttpDeps, pubsub: PubSubPush, issuers: CiIssuers): Rou
     ...geminiRoutes(deps),
     ...stsRoutes(deps),
     ...kmsRoutes(deps),
+    ...firestoreRoutes(deps),
     ...secretManagerRestRoutes(deps),
     ...storageRoutes(deps),
   ];
@@ -168,6 +176,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       operations: new OperationStore(`operations/akmf.p7-${seed.projectNumber}-`),
       orgPolicy: createOrgPolicy(),
       kms: new KmsKeyRegistry(),
+      firestore: new FirestoreDocuments(seed.projectId),
     };
     await applySeed(state, seed);
     seedIamGrants(state.iam, seed);

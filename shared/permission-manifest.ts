@@ -77,7 +77,7 @@ const TOKEN_CALLS: readonly GoogleCall[] = [
     on: 'database',
     which: 'the user-grants database only (when the broker is on): the revocation tombstone',
   },
-  // The shared cache tier (shared/minting/shared-tier/kms-client.ts): wraps and unwraps its data keys.
+  // The shared cache tier (shared/crypto/kms-client.ts): wraps and unwraps its data keys.
   {
     api: 'cloudkms.googleapis.com',
     method: 'Encrypt',

@@ -1,5 +1,6 @@
 import type { SecretStore } from '../secret-manager/secret-store.js';
 import type { ApiKeyRegistry } from './api-keys.js';
+import type { FirestoreDocuments } from './firestore-documents.js';
 import type { GoogleSigningKeys } from './google-signing-keys.js';
 import type { IamGrants } from './iam-grants.js';
 import type { IssuedTokens } from './issued-tokens.js';
@@ -51,4 +52,6 @@ export interface EmulatorState {
   readonly iam: IamGrants;
   /** Cloud KMS keys (encrypt/decrypt), with their own IAM bindings and call counters. */
   readonly kms: KmsKeyRegistry;
+  /** Firestore documents of the `(default)` database (REST get/patch/delete); `raw(path)` for tests. */
+  readonly firestore: FirestoreDocuments;
 }

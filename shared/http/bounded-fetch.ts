@@ -21,7 +21,7 @@ export class FetchError extends Error {
 }
 
 export interface BoundedFetchOptions {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   headers?: Record<string, string>;
   body?: string;
   /** Deadline for the whole exchange: connect, headers and body. */

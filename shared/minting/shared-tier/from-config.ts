@@ -9,9 +9,10 @@ import type { SecretAccessor } from '../../gcp/secret-access.js';
 import type { OpsLog } from '../../ops-log.js';
 import type { OwnCredential } from '../own-credential.js';
 import type { CacheOptions } from '../upstream-setup.js';
-import { createDataKeys } from './data-keys.js';
-import { createKmsClient } from './kms-client.js';
+import { createDataKeys } from '../../crypto/data-keys.js';
+import { createKmsClient } from '../../crypto/kms-client.js';
 import { createRedisStore } from './redis-store.js';
+import { redisWrappedKeys, SHARED_CACHE_DEK_PURPOSE } from './redis-wrapped-keys.js';
 import { createSharedTier, type SharedTier } from './shared-tier.js';
 
 export interface SharedTierDeps {
@@ -56,7 +57,7 @@ export function sharedTierFromConfig(config: SharedCacheConfig, deps: SharedTier
   });
   return createSharedTier({
     store,
-    dataKeys: createDataKeys({ store, kms }),
+    dataKeys: createDataKeys({ store: redisWrappedKeys(store), kms, purpose: SHARED_CACHE_DEK_PURPOSE }),
     freshForMs: deps.cache.refreshAheadMs + deps.cache.minRemainingMs,
     lockTtlMs: deps.upstreamDeadlineMs + 2_000,
     lockWaitMs: config.lockWaitMs,

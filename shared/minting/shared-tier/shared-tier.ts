@@ -14,9 +14,9 @@ import { randomBytes } from 'node:crypto';
 import type { OpsLog, Severity } from '../../ops-log.js';
 import type { MintedToken } from '../minter.js';
 import { createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.js';
-import type { DataKeys } from './data-keys.js';
+import { DataKeyRejected, type DataKeys } from '../../crypto/data-keys.js';
 import { EntryRejected, entryDataKeyId, openEntry, redisKeys, sealEntry } from './envelope.js';
-import { KmsError } from './kms-client.js';
+import { KmsError } from '../../crypto/kms-client.js';
 import { StoreUnavailable, type SharedStore } from './store.js';
 
 export interface SharedTierOptions {
@@ -132,7 +132,7 @@ export function createSharedTier(options: SharedTierOptions): SharedTier {
     try {
       token = openEntry(await options.dataKeys.byId(entryDataKeyId(sealed)), cacheKey, sealed);
     } catch (err) {
-      if (!(err instanceof EntryRejected)) throw err;
+      if (!(err instanceof EntryRejected || err instanceof DataKeyRejected)) throw err;
       stats.rejected++;
       event('entry_rejected', 'WARNING', 'shared cache entry rejected; minting a new one', {
         reason: err.reason,
@@ -248,7 +248,7 @@ export function createSharedTier(options: SharedTierOptions): SharedTier {
         try {
           held = openEntry(await options.dataKeys.byId(entryDataKeyId(sealed)), cacheKey, sealed);
         } catch (err) {
-          if (!(err instanceof EntryRejected)) throw err;
+          if (!(err instanceof EntryRejected || err instanceof DataKeyRejected)) throw err;
         }
         if (held === undefined || held.token === token)
           await options.store.deleteIfEquals(keys.entry, sealed);

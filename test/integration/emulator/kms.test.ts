@@ -1,12 +1,12 @@
 /**
  * The emulated Cloud KMS encrypt/decrypt over real HTTP, as Google answers them: bearer auth,
  * per-key IAM, bytes fields, the CRC32C integrity fields, size limits, error bodies, per-key
- * counters; and our own KMS client (shared-tier/kms-client.ts) against it.
+ * counters; and our own KMS client (shared/crypto/kms-client.ts) against it.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KMS_ENCRYPTER_DECRYPTER, startEmulator, type Emulator } from '../../../emulator/index.js';
 import { crc32c } from '../../../shared/crc32c.js';
-import { createKmsClient, KmsError } from '../../../shared/minting/shared-tier/kms-client.js';
+import { createKmsClient, KmsError } from '../../../shared/crypto/kms-client.js';
 
 const KEY = 'projects/tvs-local/locations/global/keyRings/ring/cryptoKeys/key';
 const OTHER = 'projects/tvs-local/locations/global/keyRings/ring/cryptoKeys/other';

@@ -1,3 +1,4 @@
+import { FirestoreDocuments } from '../../../emulator/state/firestore-documents.js';
 import { KmsKeyRegistry } from '../../../emulator/state/kms-keys.js';
 import { createPrivateKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -116,6 +117,7 @@ describe('applySeed', () => {
       operations: new OperationStore('operations/test-'),
       orgPolicy: createOrgPolicy(),
       kms: new KmsKeyRegistry(),
+      firestore: new FirestoreDocuments(seed.projectId),
     };
 
     await applySeed(state, seed);

@@ -12,8 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../../../emulator/index.js';
 import { localSharedCacheEnv, startLocalStack, type LocalStack } from '../../../../scripts/local-stack.js';
 import { idTokenCacheKey } from '../../../../shared/minting/minter.js';
-import { dataKeyAad } from '../../../../shared/minting/shared-tier/data-keys.js';
-import { newDataKey, redisKeys, sealEntry } from '../../../../shared/minting/shared-tier/envelope.js';
+import { newDataKey } from '../../../../shared/crypto/data-key.js';
+import { dataKeyAad } from '../../../../shared/crypto/data-keys.js';
+import { redisKeys, sealEntry } from '../../../../shared/minting/shared-tier/envelope.js';
+import { SHARED_CACHE_DEK_PURPOSE } from '../../../../shared/minting/shared-tier/redis-wrapped-keys.js';
 import { createCapture, type Capture } from '../../../support/capture.js';
 import { useEmulatorMetadata } from '../../../support/google-env.js';
 
@@ -248,7 +250,11 @@ describe('the shared cache tier across instances', () => {
       'roles/cloudkms.cryptoKeyEncrypterDecrypter',
     );
     const forged = newDataKey();
-    const wrapped = emulator.state.kms.encrypt(foreignKey, forged.key, dataKeyAad(forged.id));
+    const wrapped = emulator.state.kms.encrypt(
+      foreignKey,
+      forged.key,
+      dataKeyAad(SHARED_CACHE_DEK_PURPOSE, forged.id),
+    );
     if (!('ciphertext' in wrapped)) throw new Error('emulator refused to wrap');
     emulator.redis.data.set(`tvs:v1:dek:${forged.id}`, Buffer.from(wrapped.ciphertext.toString('base64')));
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { newDataKey } from '../../../../../shared/crypto/data-key.js';
 import {
   EntryRejected,
   entryDataKeyId,
-  newDataKey,
   openEntry,
   redisKeys,
   sealEntry,

@@ -6,15 +6,10 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { MintedToken } from '../../../../../shared/minting/minter.js';
 import { createCircuitBreaker } from '../../../../../shared/minting/shared-tier/circuit-breaker.js';
-import type { DataKeys } from '../../../../../shared/minting/shared-tier/data-keys.js';
-import {
-  EntryRejected,
-  newDataKey,
-  redisKeys,
-  sealEntry,
-  type DataKey,
-} from '../../../../../shared/minting/shared-tier/envelope.js';
-import { KmsError } from '../../../../../shared/minting/shared-tier/kms-client.js';
+import type { DataKeys } from '../../../../../shared/crypto/data-keys.js';
+import { newDataKey, type DataKey } from '../../../../../shared/crypto/data-key.js';
+import { EntryRejected, redisKeys, sealEntry } from '../../../../../shared/minting/shared-tier/envelope.js';
+import { KmsError } from '../../../../../shared/crypto/kms-client.js';
 import {
   createSharedTier,
   type SharedTierOptions,

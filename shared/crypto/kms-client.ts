@@ -9,11 +9,11 @@
  * Permissions: `cloudkms.cryptoKeyVersions.useToEncrypt` / `useToDecrypt` on the one key
  * (see permission-manifest.ts). The base URL is configuration (`TVS_SHARED_CACHE_KMS_URL`).
  */
-import { crc32c } from '../../crc32c.js';
-import { readGoogleError } from '../../google-error.js';
-import { postJsonWithBearer } from '../../http/bounded-fetch.js';
-import { parseJsonObject } from '../../json.js';
-import type { OwnCredential } from '../own-credential.js';
+import { crc32c } from '../crc32c.js';
+import { readGoogleError } from '../google-error.js';
+import { postJsonWithBearer } from '../http/bounded-fetch.js';
+import { parseJsonObject } from '../json.js';
+import type { OwnCredential } from '../minting/own-credential.js';
 
 export const KMS_DEFAULT_URL = 'https://cloudkms.googleapis.com';
 

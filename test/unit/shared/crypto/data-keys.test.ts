@@ -1,10 +1,27 @@
 /* eslint-disable @typescript-eslint/require-await -- fakes of async interfaces answer at once */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createDataKeys } from '../../../../../shared/minting/shared-tier/data-keys.js';
-import { EntryRejected } from '../../../../../shared/minting/shared-tier/envelope.js';
-import { KmsError, type KeyWrapper } from '../../../../../shared/minting/shared-tier/kms-client.js';
-import type { SharedStore } from '../../../../../shared/minting/shared-tier/store.js';
+import {
+  createDataKeys as createDataKeysOver,
+  DataKeyRejected,
+  type DataKeysOptions,
+} from '../../../../shared/crypto/data-keys.js';
+import { KmsError, type KeyWrapper } from '../../../../shared/crypto/kms-client.js';
+import {
+  redisWrappedKeys,
+  SHARED_CACHE_DEK_PURPOSE,
+} from '../../../../shared/minting/shared-tier/redis-wrapped-keys.js';
+import type { SharedStore } from '../../../../shared/minting/shared-tier/store.js';
+
+/** The data keys as the shared cache builds them: over a SharedStore (Redis) through its adapter. */
+const createDataKeys = (
+  options: Omit<DataKeysOptions, 'store' | 'purpose'> & { store: SharedStore },
+): ReturnType<typeof createDataKeysOver> =>
+  createDataKeysOver({
+    ...options,
+    store: redisWrappedKeys(options.store),
+    purpose: SHARED_CACHE_DEK_PURPOSE,
+  });
 
 /** A KeyWrapper with a real AES-GCM key, counting calls; a foreign ciphertext is "refused" as KMS would. */
 function fakeKms(): KeyWrapper & { calls: { encrypt: number; decrypt: number } } {
@@ -44,7 +61,7 @@ function memoryStore(): SharedStore & { values: Map<string, string> } {
   };
 }
 
-describe('data keys', () => {
+describe('data keys (over the shared cache’s Redis)', () => {
   it('gives the fleet one data key per period: wrapped once, unwrapped once per other instance', async () => {
     const store = memoryStore();
     const kms = fakeKms();
@@ -70,12 +87,12 @@ describe('data keys', () => {
     const store = memoryStore();
     const kms = fakeKms();
     const keys = createDataKeys({ store, kms });
-    await expect(keys.byId('0'.repeat(32))).rejects.toEqual(new EntryRejected('UNKNOWN_DATA_KEY'));
+    await expect(keys.byId('0'.repeat(32))).rejects.toEqual(new DataKeyRejected('UNKNOWN_DATA_KEY'));
     store.values.set(`tvs:v1:dek:${'1'.repeat(32)}`, randomBytes(60).toString('base64'));
-    await expect(keys.byId('1'.repeat(32))).rejects.toEqual(new EntryRejected('DATA_KEY_REFUSED'));
-    await expect(keys.byId('1'.repeat(32))).rejects.toEqual(new EntryRejected('DATA_KEY_REFUSED'));
+    await expect(keys.byId('1'.repeat(32))).rejects.toEqual(new DataKeyRejected('DATA_KEY_REFUSED'));
+    await expect(keys.byId('1'.repeat(32))).rejects.toEqual(new DataKeyRejected('DATA_KEY_REFUSED'));
     expect(kms.calls.decrypt).toBe(1);
-    await expect(keys.byId('not-an-id')).rejects.toEqual(new EntryRejected('MALFORMED'));
+    await expect(keys.byId('not-an-id')).rejects.toEqual(new DataKeyRejected('MALFORMED'));
   });
 
   it('does not accept a wrapped key moved under another id (the KMS AAD names the id)', async () => {
@@ -85,7 +102,7 @@ describe('data keys', () => {
     const wrapped = store.values.get(`tvs:v1:dek:${real.id}`)!;
     store.values.set(`tvs:v1:dek:${'2'.repeat(32)}`, wrapped);
     await expect(createDataKeys({ store, kms }).byId('2'.repeat(32))).rejects.toEqual(
-      new EntryRejected('DATA_KEY_REFUSED'),
+      new DataKeyRejected('DATA_KEY_REFUSED'),
     );
   });
 
