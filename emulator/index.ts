@@ -31,6 +31,10 @@ import { GoogleSigningKeys } from './state/google-signing-keys.js';
 import { IamGrants, seedIamGrants } from './state/iam-grants.js';
 import { IssuedTokens } from './state/issued-tokens.js';
 import { OperationStore } from './state/operations.js';
+import { ConsentScript } from './state/consent-script.js';
+import { OAuthClientRegistry } from './state/oauth-clients.js';
+import { OAuthUserRegistry } from './state/oauth-users.js';
+import { UserGrants } from './state/user-grants.js';
 import { createOrgPolicy } from './state/org-policy.js';
 import { ServiceAccountRegistry } from './state/service-accounts.js';
 
@@ -152,13 +156,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     issuersPromise = createCiIssuers(http.url);
     const tokenUrl = `${http.url}/token`;
     const secrets = new SecretStore({ projectId: seed.projectId, projectNumber: seed.projectNumber });
+    const tokens = new IssuedTokens();
     const state: EmulatorState = {
       projectId: seed.projectId,
       projectNumber: seed.projectNumber,
       urls: { httpUrl: http.url, tokenUrl },
       serviceAccounts: new ServiceAccountRegistry({ projectId: seed.projectId, tokenUrl }),
       secrets,
-      tokens: new IssuedTokens(),
+      tokens,
       signingKeys: await signingKeysPromise,
       metadata: { defaultServiceAccount: undefined, defaultScopes: DEFAULT_METADATA_SCOPES },
       iam: new IamGrants(),
@@ -166,6 +171,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       operations: new OperationStore(`operations/akmf.p7-${seed.projectNumber}-`),
       orgPolicy: createOrgPolicy(),
       kms: new KmsKeyRegistry(),
+      oauthClients: new OAuthClientRegistry(seed.projectNumber),
+      oauthUsers: new OAuthUserRegistry(),
+      consent: new ConsentScript(),
+      userGrants: new UserGrants(tokens),
     };
     await applySeed(state, seed);
     seedIamGrants(state.iam, seed);
