@@ -13,6 +13,11 @@ import { metadataRoutes } from './http/metadata.js';
 import { oauthCertsRoutes } from './http/oauth-certs.js';
 import { oauthTokenRoutes } from './http/oauth-token.js';
 import { oauthTokeninfoRoutes } from './http/oauth-tokeninfo.js';
+import { oauthAuthorizeRoutes } from './http/oauth-authorize.js';
+import { oauthRevokeRoutes } from './http/oauth-revoke.js';
+import { oauthUserinfoRoutes } from './http/oauth-userinfo.js';
+import { driveAboutRoutes } from './http/drive-about.js';
+import { testControlOAuthRoutes } from './http/test-control-oauth.js';
 import { stsRoutes } from './http/sts.js';
 import { kmsRoutes } from './http/kms.js';
 import { firestoreRoutes } from './http/firestore.js';
@@ -34,6 +39,10 @@ import { GoogleSigningKeys } from './state/google-signing-keys.js';
 import { IamGrants, seedIamGrants } from './state/iam-grants.js';
 import { IssuedTokens } from './state/issued-tokens.js';
 import { OperationStore } from './state/operations.js';
+import { ConsentScript } from './state/consent-script.js';
+import { OAuthClientRegistry } from './state/oauth-clients.js';
+import { OAuthUserRegistry } from './state/oauth-users.js';
+import { UserGrants } from './state/user-grants.js';
 import { createOrgPolicy } from './state/org-policy.js';
 import { ServiceAccountRegistry } from './state/service-accounts.js';
 
@@ -50,7 +59,11 @@ export type {
 } from './state/service-accounts.js';
 export { MAX_USER_MANAGED_KEYS } from './state/service-accounts.js';
 export { StateError, type StateErrorCode } from './state/state-error.js';
-export type { IssuedAccessToken, IssuedTokens } from './state/issued-tokens.js';
+export type { IssuedAccessToken, IssuedTokens, UserTokenBinding } from './state/issued-tokens.js';
+export type { OAuthClient, OAuthClientRegistry } from './state/oauth-clients.js';
+export type { OAuthUser, OAuthUserRegistry } from './state/oauth-users.js';
+export type { ConsentAnswer, ConsentScript } from './state/consent-script.js';
+export type { UserGrant, UserGrants, AuthorizationCode, RefreshTokenRecord } from './state/user-grants.js';
 export type { GoogleKeyFile } from './state/key-file.js';
 export type { GoogleSigningKeys } from './state/google-signing-keys.js';
 export { IamGrants, TOKEN_CREATOR_ROLE, serviceAccountMember, type IamBinding } from './state/iam-grants.js';
@@ -106,6 +119,14 @@ export interface Emulator {
   jwksUrl: string;
   /** `${httpUrl}/tokeninfo` */
   tokeninfoUrl: string;
+  /** `${httpUrl}/o/oauth2/v2/auth` (Google: `https://accounts.google.com/o/oauth2/v2/auth`) */
+  authUrl: string;
+  /** `${httpUrl}/revoke` (Google: `https://oauth2.googleapis.com/revoke`) */
+  revokeUrl: string;
+  /** `${httpUrl}/oauth2/v3/userinfo` */
+  userinfoUrl: string;
+  /** `${httpUrl}/oauth2/v1/certs`: the signing keys as PEM certificates (google-auth-library's `verifyIdToken`) */
+  pemCertsUrl: string;
   /** `host:port` for `GCE_METADATA_HOST`. */
   metadataHost: string;
   projectId: string;
@@ -128,10 +149,15 @@ function httpRoutes(deps: HttpDeps, pubsub: PubSubPush, issuers: CiIssuers): Rou
   return [
     ...adminRoutes(deps),
     ...testControlRoutes(deps, pubsub),
+    ...testControlOAuthRoutes(deps),
     ...issuerRoutes(issuers),
     ...oauthTokenRoutes(deps),
     ...oauthCertsRoutes(deps),
     ...oauthTokeninfoRoutes(deps),
+    ...oauthAuthorizeRoutes(deps),
+    ...oauthRevokeRoutes(deps),
+    ...oauthUserinfoRoutes(deps),
+    ...driveAboutRoutes(deps),
     ...metadataRoutes(deps),
     ...iamCredentialsRoutes(deps),
     ...iamKeysRoutes(deps),
@@ -145,7 +171,10 @@ function httpRoutes(deps: HttpDeps, pubsub: PubSubPush, issuers: CiIssuers): Rou
   ];
 }
 
-/** Starts the local Google: HTTP (OAuth, JWKS, tokeninfo, metadata, KMS, admin), Secret Manager gRPC and a Redis. */
+/**
+ * Starts the local Google: HTTP (OAuth for service accounts and users, JWKS, tokeninfo, userinfo,
+ * metadata, IAM, KMS, Drive about, admin), Secret Manager gRPC and a Redis.
+ */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const seed = await loadSeed(options.seed);
   const host = options.host ?? '127.0.0.1';
@@ -162,13 +191,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     issuersPromise = createCiIssuers(http.url);
     const tokenUrl = `${http.url}/token`;
     const secrets = new SecretStore({ projectId: seed.projectId, projectNumber: seed.projectNumber });
+    const tokens = new IssuedTokens();
     const state: EmulatorState = {
       projectId: seed.projectId,
       projectNumber: seed.projectNumber,
       urls: { httpUrl: http.url, tokenUrl },
       serviceAccounts: new ServiceAccountRegistry({ projectId: seed.projectId, tokenUrl }),
       secrets,
-      tokens: new IssuedTokens(),
+      tokens,
       signingKeys: await signingKeysPromise,
       metadata: { defaultServiceAccount: undefined, defaultScopes: DEFAULT_METADATA_SCOPES },
       iam: new IamGrants(),
@@ -177,6 +207,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       orgPolicy: createOrgPolicy(),
       kms: new KmsKeyRegistry(),
       firestore: new FirestoreDocuments(seed.projectId),
+      oauthClients: new OAuthClientRegistry(seed.projectNumber),
+      oauthUsers: new OAuthUserRegistry(),
+      consent: new ConsentScript(),
+      userGrants: new UserGrants(tokens),
     };
     await applySeed(state, seed);
     seedIamGrants(state.iam, seed);
@@ -205,6 +239,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       tokenUrl,
       jwksUrl: `${http.url}/oauth2/v3/certs`,
       tokeninfoUrl: `${http.url}/tokeninfo`,
+      authUrl: `${http.url}/o/oauth2/v2/auth`,
+      revokeUrl: `${http.url}/revoke`,
+      userinfoUrl: `${http.url}/oauth2/v3/userinfo`,
+      pemCertsUrl: `${http.url}/oauth2/v1/certs`,
       metadataHost: `${urlHost(host)}:${http.port}`,
       projectId: seed.projectId,
       projectNumber: seed.projectNumber,

@@ -26,9 +26,12 @@ const lines = [
   `emulator: oauth token      POST ${emulator.tokenUrl}`,
   `emulator: jwks             GET  ${emulator.jwksUrl}`,
   `emulator: tokeninfo        GET  ${emulator.tokeninfoUrl}`,
+  `emulator: user consent     GET  ${emulator.authUrl}   (then POST ${emulator.tokenUrl}, POST ${emulator.revokeUrl})`,
+  `emulator: userinfo         GET  ${emulator.userinfoUrl}`,
   `emulator: metadata server  GCE_METADATA_HOST=${emulator.metadataHost}`,
   `emulator: secret manager   gRPC ${emulator.grpcEndpoint}`,
   `emulator: admin            ${emulator.httpUrl}/__admin/{faults,counters,reset,metadata/default-service-account}`,
+  `emulator: admin (OAuth)    ${emulator.httpUrl}/__admin/oauth/{clients,users,consent,grants,revoke-grant}`,
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
 

@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { RestrictionsSchema } from './state/api-key-model.js';
+import { CLIENT_ID } from './state/oauth-clients.js';
+import { USER_SUB } from './state/oauth-users.js';
 
 /** The seed the emulator starts with when none is given. */
 export const DEFAULT_SEED_PATH = fileURLToPath(new URL('./seed/demo.json', import.meta.url));
@@ -18,6 +20,8 @@ const VersionSeed = z.union([
   z.strictObject({ serviceAccountKey: email }),
   /** The key string of a seeded API key (by id). */
   z.strictObject({ apiKeyString: z.string() }),
+  /** The client secret of a seeded OAuth client (by client id). */
+  z.strictObject({ oauthClientSecret: z.string() }),
 ]);
 
 const SecretSeed = z.strictObject({
@@ -53,6 +57,21 @@ const ApiKeySeed = z.strictObject({
   restrictions: RestrictionsSchema.optional(),
 });
 
+/** An OAuth client (type web) registered at start; its secret is generated, never stored in the seed. */
+const OAuthClientSeed = z.strictObject({
+  clientId: z.string().regex(CLIENT_ID, 'must look like <number>-<id>.apps.googleusercontent.com'),
+  displayName: z.string().optional(),
+  redirectUris: z.array(z.url()).min(1),
+});
+
+/** A Google account that can sign in and consent at the emulated authorization endpoint. */
+const OAuthUserSeed = z.strictObject({
+  email: z.email(),
+  sub: z.string().regex(USER_SUB, 'must be 1-21 digits').optional(),
+  emailVerified: z.boolean().optional(),
+  name: z.string().optional(),
+});
+
 export const SeedSchema = z
   .strictObject({
     projectId: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a GCP project id'),
@@ -66,6 +85,10 @@ export const SeedSchema = z
     iamBindings: z.array(IamBindingSeed).default([]),
     /** SAs listed in the org policy `iam.allowServiceAccountCredentialLifetimeExtension` (tokens up to 12 h). */
     lifetimeExtension: z.array(email).default([]),
+    /** OAuth clients for the user-consent flow. */
+    oauthClients: z.array(OAuthClientSeed).optional(),
+    /** Users who can consent; the first is the account the emulated browser is signed in with. */
+    oauthUsers: z.array(OAuthUserSeed).optional(),
   })
   .superRefine((seed, ctx) => {
     const emails = new Set<string>();
@@ -100,6 +123,28 @@ export const SeedSchema = z
         ctx.addIssue({ code: 'custom', path: ['apiKeys', i, 'id'], message: `duplicate API key ${key.id}` });
       apiKeyIds.add(key.id);
     });
+    const clientIds = new Set<string>();
+    (seed.oauthClients ?? []).forEach((client, i) => {
+      if (clientIds.has(client.clientId))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['oauthClients', i, 'clientId'],
+          message: `duplicate OAuth client ${client.clientId}`,
+        });
+      clientIds.add(client.clientId);
+    });
+    const userKeys = new Set<string>();
+    (seed.oauthUsers ?? []).forEach((user, i) => {
+      for (const [field, key] of [
+        ['email', user.email.toLowerCase()],
+        ['sub', user.sub],
+      ] as const) {
+        if (key === undefined) continue;
+        if (userKeys.has(key))
+          ctx.addIssue({ code: 'custom', path: ['oauthUsers', i, field], message: `duplicate user ${key}` });
+        userKeys.add(key);
+      }
+    });
     const ids = new Set<string>();
     seed.secrets.forEach((secret, i) => {
       if (ids.has(secret.id))
@@ -115,6 +160,13 @@ export const SeedSchema = z
             code: 'custom',
             path: ['secrets', i, 'versions', j, 'serviceAccountKey'],
             message: `${version.serviceAccountKey} is not in serviceAccounts`,
+          });
+        }
+        if ('oauthClientSecret' in version && !clientIds.has(version.oauthClientSecret)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['secrets', i, 'versions', j, 'oauthClientSecret'],
+            message: `${version.oauthClientSecret} is not in oauthClients`,
           });
         }
         if ('apiKeyString' in version && !apiKeyIds.has(version.apiKeyString)) {

@@ -79,6 +79,7 @@ Token vending service — local stack (everything Google is the emulator; nothin
   token function     ${token}
   rotation function  ${rotate}   POST {"dryRun"?, "force"?, "secrets"?: [...]}  (events: ${stack.rotateEventsUrl})
   emulator (HTTP)    ${emulator.httpUrl}   OAuth /token, /oauth2/v3/certs, /tokeninfo, metadata server, /__admin
+                     user consent: /o/oauth2/v2/auth, /revoke, /oauth2/v3/userinfo, /drive/v3/about (docs/testing.md)
   Secret Manager     ${emulator.grpcEndpoint} (gRPC; REST versions:access on the HTTP port)
   shared cache       ${process.env.TVS_SHARED_CACHE === 'off' ? 'off (TVS_SHARED_CACHE=off)' : `${emulator.redis.url} (Redis, AUTH in Secret Manager), tokens sealed under a KMS-wrapped data key`}
   metadata server    GCE_METADATA_HOST=${emulator.metadataHost}   identity: workload@tvs-local.iam.gserviceaccount.com

@@ -5,9 +5,29 @@ import type { Route } from './router.js';
 /** How long clients may cache the JWKS (Google serves a few hours; keys overlap across rotations). */
 export const CERTS_MAX_AGE_SECONDS = 3600;
 
-/** `GET /oauth2/v3/certs` (endpoint `oauth.certs`): JWKS of the emulator's Google signing keys. */
+/**
+ * `GET /oauth2/v3/certs` (endpoint `oauth.certs`): JWKS of the emulator's Google signing keys;
+ * `GET /oauth2/v1/certs` (endpoint `oauth.certs.v1`): the same keys as `{kid: PEM certificate}`,
+ * which google-auth-library's `verifyIdToken` fetches under Node.
+ */
 export function oauthCertsRoutes(deps: HttpDeps): Route[] {
   return [
+    {
+      path: /^\/oauth2\/v1\/certs$/,
+      endpoint: 'oauth.certs.v1',
+      handle({ req, res }) {
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          sendJson(
+            res,
+            405,
+            { error: { code: 405, message: 'Method Not Allowed', status: 'INVALID_ARGUMENT' } },
+            { Allow: 'GET' },
+          );
+          return;
+        }
+        sendJson(res, 200, deps.state.signingKeys.pemCertificates(), cacheHeaders());
+      },
+    },
     {
       path: /^\/oauth2\/v3\/certs$/,
       endpoint: 'oauth.certs',
@@ -21,11 +41,15 @@ export function oauthCertsRoutes(deps: HttpDeps): Route[] {
           );
           return;
         }
-        sendJson(res, 200, deps.state.signingKeys.jwks(), {
-          'Cache-Control': `public, max-age=${CERTS_MAX_AGE_SECONDS}, must-revalidate, no-transform`,
-          Expires: new Date(Date.now() + CERTS_MAX_AGE_SECONDS * 1000).toUTCString(),
-        });
+        sendJson(res, 200, deps.state.signingKeys.jwks(), cacheHeaders());
       },
     },
   ];
+}
+
+function cacheHeaders(): Record<string, string> {
+  return {
+    'Cache-Control': `public, max-age=${CERTS_MAX_AGE_SECONDS}, must-revalidate, no-transform`,
+    Expires: new Date(Date.now() + CERTS_MAX_AGE_SECONDS * 1000).toUTCString(),
+  };
 }

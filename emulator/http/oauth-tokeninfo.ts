@@ -2,6 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import type { EmulatorState } from '../state/emulator-state.js';
 import { GOOGLE_ISSUER } from '../state/google-signing-keys.js';
+import type { IssuedAccessToken, UserTokenBinding } from '../state/issued-tokens.js';
+import { IDENTITY_SCOPES } from '../state/user-scopes.js';
 import type { HttpDeps } from './deps.js';
 import { mediaType, readBody, sendJson } from './respond.js';
 import type { Route } from './router.js';
@@ -71,6 +73,7 @@ function describeAccessToken(
 ): Record<string, string> | undefined {
   const token = state.tokens.active(value, nowMs);
   if (!token) return undefined;
+  if (token.user) return describeUserToken(state, token, token.user, nowMs);
   const account = state.serviceAccounts.get(token.email);
   const clientId = account?.uniqueId ?? token.email;
   const showEmail = token.scopes.some((s) => EMAIL_SCOPES.has(s));
@@ -90,6 +93,32 @@ function describeAccessToken(
     ...(token.accessBoundaries
       ? { x_emulator_access_boundaries: JSON.stringify(token.accessBoundaries) }
       : {}),
+  };
+}
+
+/**
+ * A user's token: `azp` and `aud` are the OAuth client, `sub` the user when the token carries an
+ * identity scope, `email`/`email_verified` with the email scope, and `access_type` as the
+ * authorization request asked (Google's tokeninfo answers these for user tokens).
+ */
+function describeUserToken(
+  state: EmulatorState,
+  token: IssuedAccessToken,
+  user: UserTokenBinding,
+  nowMs: number,
+): Record<string, string> {
+  const verified = state.oauthUsers.get(user.sub)?.emailVerified ?? false;
+  const identity = token.scopes.some((s) => IDENTITY_SCOPES.has(s));
+  const showEmail = token.scopes.some((s) => EMAIL_SCOPES.has(s));
+  return {
+    azp: user.clientId,
+    aud: user.clientId,
+    ...(identity ? { sub: user.sub } : {}),
+    scope: token.scopes.join(' '),
+    exp: String(Math.floor(token.expiresAtMs / 1000)),
+    expires_in: String(Math.max(0, Math.floor((token.expiresAtMs - nowMs) / 1000))),
+    ...(showEmail ? { email: token.email, email_verified: String(verified) } : {}),
+    access_type: user.accessType,
   };
 }
 

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { CelSubsetError, parseCelSubset } from '../cel-subset.js';
 import type { EmulatedAccessBoundary } from '../state/issued-tokens.js';
 import type { HttpDeps } from './deps.js';
-import { sendOAuthError } from './oauth-token.js';
+import { sendOAuthError } from './oauth-error.js';
 import { mediaType, readBody, sendGoogleError, sendJson } from './respond.js';
 import type { Route } from './router.js';
 

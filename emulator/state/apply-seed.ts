@@ -2,8 +2,9 @@ import type { Seed, SecretVersionSeed } from '../seed.js';
 import type { EmulatorState } from './emulator-state.js';
 
 /**
- * Creates the seed's service accounts, keys and secrets in `state`. Keys are generated now
- * (in parallel), never read from disk; `serviceAccountKey` versions hold a fresh key file.
+ * Creates the seed's service accounts, keys, API keys, OAuth clients and users, and secrets in
+ * `state`. Keys are generated now (in parallel), never read from disk; `serviceAccountKey` versions
+ * hold a fresh key file, `oauthClientSecret` versions the client's generated secret.
  */
 export async function applySeed(state: EmulatorState, seed: Seed): Promise<void> {
   for (const sa of seed.serviceAccounts) {
@@ -20,6 +21,8 @@ export async function applySeed(state: EmulatorState, seed: Seed): Promise<void>
   for (const key of seed.apiKeys ?? []) {
     state.apiKeys.create(key.id, { displayName: key.displayName, restrictions: key.restrictions });
   }
+  for (const client of seed.oauthClients ?? []) state.oauthClients.create(client);
+  for (const user of seed.oauthUsers ?? []) state.oauthUsers.create(user);
   const secrets = await Promise.all(
     seed.secrets.map(async (secret) => ({
       secret,
@@ -44,6 +47,11 @@ export async function applySeed(state: EmulatorState, seed: Seed): Promise<void>
 async function payloadOf(state: EmulatorState, version: SecretVersionSeed): Promise<Buffer> {
   if ('data' in version) return Buffer.from(version.data, 'utf8');
   if ('dataBase64' in version) return Buffer.from(version.dataBase64, 'base64');
+  if ('oauthClientSecret' in version) {
+    const client = state.oauthClients.get(version.oauthClientSecret);
+    if (!client) throw new TypeError(`seed OAuth client ${version.oauthClientSecret} was not created`);
+    return Buffer.from(client.clientSecret, 'utf8');
+  }
   if ('apiKeyString' in version) {
     const key = state.apiKeys.get(version.apiKeyString);
     if (!key) throw new TypeError(`seed API key ${version.apiKeyString} was not created`);

@@ -1,13 +1,17 @@
 import type { SecretStore } from '../secret-manager/secret-store.js';
 import type { ApiKeyRegistry } from './api-keys.js';
 import type { FirestoreDocuments } from './firestore-documents.js';
+import type { ConsentScript } from './consent-script.js';
 import type { GoogleSigningKeys } from './google-signing-keys.js';
 import type { IamGrants } from './iam-grants.js';
 import type { IssuedTokens } from './issued-tokens.js';
 import type { KmsKeyRegistry } from './kms-keys.js';
+import type { OAuthClientRegistry } from './oauth-clients.js';
+import type { OAuthUserRegistry } from './oauth-users.js';
 import type { OperationStore } from './operations.js';
 import type { OrgPolicy } from './org-policy.js';
 import type { ServiceAccountRegistry } from './service-accounts.js';
+import type { UserGrants } from './user-grants.js';
 
 /** Scopes a GCE/Cloud Run workload's attached service account gets by default. */
 export const DEFAULT_METADATA_SCOPES: readonly string[] = [
@@ -54,4 +58,12 @@ export interface EmulatorState {
   readonly kms: KmsKeyRegistry;
   /** Firestore documents of the `(default)` database (REST get/patch/delete); `raw(path)` for tests. */
   readonly firestore: FirestoreDocuments;
+  /** OAuth clients of the project (user-consent flow: `/o/oauth2/v2/auth`, `/token`, `/revoke`). */
+  readonly oauthClients: OAuthClientRegistry;
+  /** Google accounts that can sign in and consent. */
+  readonly oauthUsers: OAuthUserRegistry;
+  /** What the consent screen answers next (queued by tests). */
+  readonly consent: ConsentScript;
+  /** Users' grants to clients, authorization codes and refresh tokens. */
+  readonly userGrants: UserGrants;
 }

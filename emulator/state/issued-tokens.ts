@@ -23,6 +23,19 @@ export interface IssuedAccessToken {
    * them to allow it (one per downscoping; a token downscoped twice carries both).
    */
   readonly accessBoundaries?: readonly EmulatedAccessBoundary[];
+  /** A user's token (authorization-code or refresh-token grant): whose, for which client, from which grant. */
+  readonly user?: UserTokenBinding;
+}
+
+/** What ties a user's access token to the consent it came from (for tokeninfo, userinfo and revocation). */
+export interface UserTokenBinding {
+  readonly sub: string;
+  readonly clientId: string;
+  /** The user's grant to the client (revoking any token of it revokes them all). */
+  readonly grantId: string;
+  /** The authorization code whose exchange minted it (directly, or through its refresh token). */
+  readonly codeId: string;
+  readonly accessType: 'online' | 'offline';
 }
 
 /** A Credential Access Boundary as STS accepted it. */
@@ -46,18 +59,22 @@ export interface IssueRequest {
   lifetimeSeconds?: number;
   nowMs?: number;
   accessBoundaries?: readonly EmulatedAccessBoundary[];
+  user?: UserTokenBinding;
+  /** Start of the opaque value; default `ya29.c.` (service accounts). Google's user tokens start `ya29.a0`. */
+  valuePrefix?: string;
 }
 
 /** Registry of opaque access tokens minted by any emulated endpoint. */
 export class IssuedTokens {
   private readonly byValue = new Map<string, IssuedAccessToken>();
+  private readonly revoked = new Set<string>();
 
   /** Mints and records a new opaque access token. */
   issue(request: IssueRequest): IssuedAccessToken {
     const nowMs = request.nowMs ?? Date.now();
     if (this.byValue.size > PRUNE_ABOVE) this.pruneExpired(nowMs);
     const token: IssuedAccessToken = {
-      value: `ya29.c.${randomBytes(96).toString('base64url')}`,
+      value: `${request.valuePrefix ?? 'ya29.c.'}${randomBytes(96).toString('base64url')}`,
       email: request.email,
       scopes: [...request.scopes],
       issuedAtMs: nowMs,
@@ -65,6 +82,7 @@ export class IssuedTokens {
       issuedBy: request.issuedBy,
       ...(request.keyId === undefined ? {} : { keyId: request.keyId }),
       ...(request.accessBoundaries === undefined ? {} : { accessBoundaries: request.accessBoundaries }),
+      ...(request.user === undefined ? {} : { user: request.user }),
     };
     this.byValue.set(token.value, token);
     return token;
@@ -75,10 +93,26 @@ export class IssuedTokens {
     return this.byValue.get(value);
   }
 
-  /** The record of a token only while it is unexpired at `nowMs`. */
+  /** The record of a token only while it is unexpired and unrevoked at `nowMs`. */
   active(value: string, nowMs: number = Date.now()): IssuedAccessToken | undefined {
     const token = this.byValue.get(value);
-    return token && token.expiresAtMs > nowMs ? token : undefined;
+    return token && token.expiresAtMs > nowMs && !this.revoked.has(value) ? token : undefined;
+  }
+
+  /** Whether the token was revoked (user tokens only: service-account tokens cannot be revoked). */
+  isRevoked(value: string): boolean {
+    return this.revoked.has(value);
+  }
+
+  /** Revokes every recorded token `matches` selects; returns how many were newly revoked. */
+  revokeWhere(matches: (token: IssuedAccessToken) => boolean): number {
+    let count = 0;
+    for (const token of this.byValue.values()) {
+      if (this.revoked.has(token.value) || !matches(token)) continue;
+      this.revoked.add(token.value);
+      count += 1;
+    }
+    return count;
   }
 
   /** All recorded tokens (for assertions in tests). */
@@ -88,9 +122,14 @@ export class IssuedTokens {
 
   clear(): void {
     this.byValue.clear();
+    this.revoked.clear();
   }
 
   private pruneExpired(nowMs: number): void {
-    for (const [value, token] of this.byValue) if (token.expiresAtMs <= nowMs) this.byValue.delete(value);
+    for (const [value, token] of this.byValue) {
+      if (token.expiresAtMs > nowMs) continue;
+      this.byValue.delete(value);
+      this.revoked.delete(value);
+    }
   }
 }

@@ -13,9 +13,14 @@ import { IssuedTokens } from '../../../emulator/state/issued-tokens.js';
 import { OperationStore } from '../../../emulator/state/operations.js';
 import { createOrgPolicy } from '../../../emulator/state/org-policy.js';
 import { ServiceAccountRegistry } from '../../../emulator/state/service-accounts.js';
+import { ConsentScript } from '../../../emulator/state/consent-script.js';
+import { OAuthClientRegistry } from '../../../emulator/state/oauth-clients.js';
+import { OAuthUserRegistry } from '../../../emulator/state/oauth-users.js';
+import { UserGrants } from '../../../emulator/state/user-grants.js';
 
 const SA = 'workload@tvs-local.iam.gserviceaccount.com';
 const base = { projectId: 'tvs-local', projectNumber: '123456789012' };
+const CLIENT = '123456789012-abc.apps.googleusercontent.com';
 
 describe('parseSeed', () => {
   it('fills defaults for a minimal seed', () => {
@@ -72,6 +77,42 @@ describe('parseSeed', () => {
       'secrets.1.id: duplicate secret s',
     ],
     [
+      'a malformed OAuth client id',
+      { ...base, oauthClients: [{ clientId: 'my-client', redirectUris: ['https://app.example/cb'] }] },
+      'oauthClients.0.clientId: must look like <number>-<id>.apps.googleusercontent.com',
+    ],
+    [
+      'an OAuth client without redirect URIs',
+      { ...base, oauthClients: [{ clientId: CLIENT, redirectUris: [] }] },
+      'oauthClients.0.redirectUris',
+    ],
+    [
+      'a duplicate OAuth client',
+      {
+        ...base,
+        oauthClients: [
+          { clientId: CLIENT, redirectUris: ['https://app.example/cb'] },
+          { clientId: CLIENT, redirectUris: ['https://app.example/cb'] },
+        ],
+      },
+      `oauthClients.1.clientId: duplicate OAuth client ${CLIENT}`,
+    ],
+    [
+      'a client-secret version for an unseeded client',
+      { ...base, secrets: [{ id: 's', versions: [{ oauthClientSecret: CLIENT }] }] },
+      `secrets.0.versions.0.oauthClientSecret: ${CLIENT} is not in oauthClients`,
+    ],
+    [
+      'a user whose sub is not numeric',
+      { ...base, oauthUsers: [{ email: 'ada@example.com', sub: 'ada' }] },
+      'oauthUsers.0.sub: must be 1-21 digits',
+    ],
+    [
+      'two users with one email',
+      { ...base, oauthUsers: [{ email: 'ada@example.com' }, { email: 'Ada@example.com' }] },
+      'oauthUsers.1.email: duplicate user ada@example.com',
+    ],
+    [
       'a version with two payload kinds',
       { ...base, secrets: [{ id: 's', versions: [{ data: 'x', dataBase64: 'eA==' }] }] },
       'secrets.0.versions.0',
@@ -103,13 +144,14 @@ describe('applySeed', () => {
     const seed = await loadSeed();
     const tokenUrl = 'http://127.0.0.1:1/token';
     const secrets = new SecretStore({ projectId: seed.projectId, projectNumber: seed.projectNumber });
+    const tokens = new IssuedTokens();
     const state: EmulatorState = {
       projectId: seed.projectId,
       projectNumber: seed.projectNumber,
       urls: { httpUrl: 'http://127.0.0.1:1', tokenUrl },
       serviceAccounts: new ServiceAccountRegistry({ projectId: seed.projectId, tokenUrl }),
       secrets,
-      tokens: new IssuedTokens(),
+      tokens,
       signingKeys: undefined as unknown as GoogleSigningKeys, // not used by seeding
       metadata: { defaultServiceAccount: undefined, defaultScopes: DEFAULT_METADATA_SCOPES },
       iam: new IamGrants(),
@@ -118,6 +160,10 @@ describe('applySeed', () => {
       orgPolicy: createOrgPolicy(),
       kms: new KmsKeyRegistry(),
       firestore: new FirestoreDocuments(seed.projectId),
+      oauthClients: new OAuthClientRegistry(seed.projectNumber),
+      oauthUsers: new OAuthUserRegistry(),
+      consent: new ConsentScript(),
+      userGrants: new UserGrants(tokens),
     };
 
     await applySeed(state, seed);
@@ -147,5 +193,19 @@ describe('applySeed', () => {
       'tvs-managed': 'true',
       'tvs-kind': 'sa-key',
     });
+
+    // The demo OAuth client's generated secret is what its secret holds; its users can consent.
+    const [client] = state.oauthClients.list();
+    expect(client.clientSecret).toMatch(/^GOCSPX-[A-Za-z0-9_-]{28}$/);
+    expect(
+      secrets
+        .accessVersion('projects/tvs-local/secrets/oauth-client-secret/versions/latest')
+        .data.toString('utf8'),
+    ).toBe(client.clientSecret);
+    expect(state.oauthUsers.first()).toMatchObject({
+      email: 'ada@example.com',
+      sub: '110248495921238986420',
+    });
+    expect(state.oauthUsers.list()).toHaveLength(2);
   });
 });
