@@ -12,39 +12,29 @@ export const CERTS_MAX_AGE_SECONDS = 3600;
  */
 export function oauthCertsRoutes(deps: HttpDeps): Route[] {
   return [
-    {
-      path: /^\/oauth2\/v1\/certs$/,
-      endpoint: 'oauth.certs.v1',
-      handle({ req, res }) {
-        if (req.method !== 'GET' && req.method !== 'HEAD') {
-          sendJson(
-            res,
-            405,
-            { error: { code: 405, message: 'Method Not Allowed', status: 'INVALID_ARGUMENT' } },
-            { Allow: 'GET' },
-          );
-          return;
-        }
-        sendJson(res, 200, deps.state.signingKeys.pemCertificates(), cacheHeaders());
-      },
-    },
-    {
-      path: /^\/oauth2\/v3\/certs$/,
-      endpoint: 'oauth.certs',
-      handle({ req, res }) {
-        if (req.method !== 'GET' && req.method !== 'HEAD') {
-          sendJson(
-            res,
-            405,
-            { error: { code: 405, message: 'Method Not Allowed', status: 'INVALID_ARGUMENT' } },
-            { Allow: 'GET' },
-          );
-          return;
-        }
-        sendJson(res, 200, deps.state.signingKeys.jwks(), cacheHeaders());
-      },
-    },
+    certsRoute(/^\/oauth2\/v1\/certs$/, 'oauth.certs.v1', () => deps.state.signingKeys.pemCertificates()),
+    certsRoute(/^\/oauth2\/v3\/certs$/, 'oauth.certs', () => deps.state.signingKeys.jwks()),
   ];
+}
+
+/** A cacheable GET of the current signing keys in one of Google's two forms. */
+function certsRoute(path: RegExp, endpoint: string, body: () => unknown): Route {
+  return {
+    path,
+    endpoint,
+    handle({ req, res }) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        sendJson(
+          res,
+          405,
+          { error: { code: 405, message: 'Method Not Allowed', status: 'INVALID_ARGUMENT' } },
+          { Allow: 'GET' },
+        );
+        return;
+      }
+      sendJson(res, 200, body(), cacheHeaders());
+    },
+  };
 }
 
 function cacheHeaders(): Record<string, string> {
