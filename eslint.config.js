@@ -1,6 +1,20 @@
 // @ts-check
 import tseslint from 'typescript-eslint';
 
+const noEmulator = {
+  group: ['**/emulator', '**/emulator/**'],
+  message: 'functions/, shared/ and client/ must not import the emulator.',
+};
+const viaSharedZod = {
+  name: 'zod/mini',
+  message: "Import shared/zod.ts: it is zod/mini with zod's English messages installed.",
+};
+const noClassicZod = {
+  name: 'zod',
+  allowTypeImports: true,
+  message: 'Classic zod costs the token function ~200 KiB of start-up code: import shared/zod.ts (zod/mini).',
+};
+
 export default tseslint.config(
   {
     ignores: [
@@ -34,18 +48,13 @@ export default tseslint.config(
   {
     // Product code never depends on the emulator: production points at Google by configuration alone.
     files: ['functions/**/*.ts', 'shared/**/*.ts', 'client/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [noEmulator], paths: [viaSharedZod] }] },
+  },
+  {
+    // The token function's cold start: zod/mini only (the bundle test checks the start path too).
+    files: ['functions/token/**/*.ts', 'shared/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['**/emulator', '**/emulator/**'],
-              message: 'functions/, shared/ and client/ must not import the emulator.',
-            },
-          ],
-        },
-      ],
+      'no-restricted-imports': ['error', { patterns: [noEmulator], paths: [viaSharedZod, noClassicZod] }],
     },
   },
   {

@@ -16,7 +16,7 @@ export const POLICY_SCHEMA_ID = 'https://tokenvending.dev/schemas/policy-v1.json
 
 type JsonSchema = Record<string, unknown>;
 
-function inputSchema(schema: z.ZodType): JsonSchema {
+function inputSchema(schema: z.core.$ZodType): JsonSchema {
   const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', override }) as JsonSchema;
   return rest;
 }

@@ -2,7 +2,7 @@
  * The token function's configuration: read once from the environment at cold start, validated
  * with zod, failing loudly with the variable's name and what was wrong.
  */
-import { z } from 'zod';
+import * as z from './zod.js';
 
 /** Google's production endpoints; every one is overridable so the same code runs on the emulator. */
 export const GOOGLE_DEFAULTS = {
@@ -19,136 +19,176 @@ export const GOOGLE_DEFAULTS = {
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 /** https everywhere; plain http only for loopback (the local emulator). Shared by both functions' configs. */
-export const secureUrl = z.string().refine((value) => {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
-  } catch {
-    return false;
-  }
-}, 'must be an https URL (http is allowed only for localhost)');
+export const secureUrl = z.string().check(
+  z.refine((value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+    } catch {
+      return false;
+    }
+  }, 'must be an https URL (http is allowed only for localhost)'),
+);
 
 /**
  * A Redis URL without credentials (the AUTH string comes from Secret Manager): `rediss://` (TLS)
  * anywhere, plain `redis://` only on loopback (the local emulator), like http above.
  */
-const redisUrl = z.string().refine((value) => {
-  try {
-    const url = new URL(value);
-    if (url.username || url.password || (url.pathname !== '' && url.pathname !== '/')) return false;
-    return url.protocol === 'rediss:' || (url.protocol === 'redis:' && LOOPBACK_HOSTS.has(url.hostname));
-  } catch {
-    return false;
-  }
-}, 'must be rediss://HOST:PORT (redis:// only for localhost), without credentials or a path');
+const redisUrl = z.string().check(
+  z.refine((value) => {
+    try {
+      const url = new URL(value);
+      if (url.username || url.password || (url.pathname !== '' && url.pathname !== '/')) return false;
+      return url.protocol === 'rediss:' || (url.protocol === 'redis:' && LOOPBACK_HOSTS.has(url.hostname));
+    } catch {
+      return false;
+    }
+  }, 'must be rediss://HOST:PORT (redis:// only for localhost), without credentials or a path'),
+);
 
 /** A comma-separated list, trimmed, empties dropped. */
-export const csv = z.string().transform((value) =>
-  value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean),
+export const csv = z.pipe(
+  z.string(),
+  z.transform((value: string) =>
+    value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ),
 );
-const seconds = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** An integer from the environment's text, within [min, max]. */
+const int = (min: number, max: number) => z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max));
+const seconds = int; // named for the unit
 
 const algorithm = z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA']);
 const issuerSchema = z.strictObject({
-  issuer: z.string().min(1),
-  jwksUri: secureUrl.optional(),
-  audiences: z.array(z.string().min(1)).min(1).optional(),
-  algorithms: z.array(algorithm).min(1).optional(),
+  issuer: z.string().check(z.minLength(1)),
+  jwksUri: z.optional(secureUrl),
+  audiences: z.optional(z.array(z.string().check(z.minLength(1))).check(z.minLength(1))),
+  algorithms: z.optional(z.array(algorithm).check(z.minLength(1))),
 });
 export type ExternalIssuer = z.infer<typeof issuerSchema>;
 
-const jsonArray = <T extends z.ZodType>(item: T) =>
-  z
-    .string()
-    .transform((value, ctx) => {
-      try {
-        return JSON.parse(value) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.array(item));
+const jsonArray = <T extends z.core.SomeType>(item: T) =>
+  z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((value: string, ctx) => {
+        try {
+          return JSON.parse(value) as unknown;
+        } catch {
+          // zod/mini's transforms have no ctx.addIssue: the issue classic zod's would record
+          ctx.issues.push({ code: 'custom', message: 'must be valid JSON', input: value });
+          return z.NEVER;
+        }
+      }),
+    ),
+    z.array(item),
+  );
 
 const envSchema = z.object({
-  TVS_AUDIENCE: csv.pipe(
+  TVS_AUDIENCE: z.pipe(
+    csv,
     z
-      .array(z.string().min(1))
-      .min(1, 'must name the audience(s) callers put in their ID tokens (the service URL)'),
+      .array(z.string().check(z.minLength(1)))
+      .check(z.minLength(1, 'must name the audience(s) callers put in their ID tokens (the service URL)')),
   ),
-  TVS_POLICY_FILE: z.string().min(1).optional(),
-  TVS_POLICY_SECRET: z
-    .string()
-    .regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/, 'must be projects/P/secrets/S/versions/V')
-    .optional(),
-  TVS_POLICY_TTL_SECONDS: seconds(5, 86_400).default(60),
-  TVS_POLICY_MAX_STALENESS_SECONDS: seconds(5, 7 * 86_400).default(3600),
-  TVS_POLICY_NOTIFIER: z
-    .string()
-    .regex(/^[a-z0-9-]+@[a-z0-9.-]+\.gserviceaccount\.com$/, 'must be a service account email (lower case)')
-    .optional(),
-  TVS_OIDC_ISSUERS: jsonArray(issuerSchema).default([]),
-  TVS_ACCEPT_GOOGLE_ACCESS_TOKENS: z
-    .enum(['true', 'false'])
-    .default('true')
-    .transform((v) => v === 'true'),
-  TVS_GOOGLE_JWKS_URL: secureUrl.default(GOOGLE_DEFAULTS.jwksUrl),
-  TVS_GOOGLE_TOKENINFO_URL: secureUrl.default(GOOGLE_DEFAULTS.tokeninfoUrl),
-  TVS_TOKEN_URI_ALLOWLIST: csv.pipe(z.array(secureUrl).min(1)).default([GOOGLE_DEFAULTS.tokenUri]),
-  TVS_IAM_CREDENTIALS_URL: secureUrl.default(GOOGLE_DEFAULTS.iamCredentialsUrl),
-  TVS_SECRET_MANAGER_ENDPOINT: secureUrl.default(GOOGLE_DEFAULTS.secretManagerEndpoint),
-  TVS_CLOCK_SKEW_SECONDS: seconds(0, 60).default(60),
-  TVS_CACHE_MAX_ENTRIES: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
-  TVS_REFRESH_AHEAD_SECONDS: seconds(0, 1800).default(300),
-  TVS_MIN_TOKEN_LIFETIME_SECONDS: seconds(0, 1800).default(60),
-  TVS_UPSTREAM_DEADLINE_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
-  TVS_UPSTREAM_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(4),
-  TVS_AUDIT_LOG_NAME: z
-    .string()
-    .regex(/^[A-Za-z0-9_.\/-]{1,100}$/)
-    .default('token-vending-audit'),
-  GOOGLE_CLOUD_PROJECT: z.string().optional(),
+  TVS_POLICY_FILE: z.optional(z.string().check(z.minLength(1))),
+  TVS_POLICY_SECRET: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/,
+          'must be projects/P/secrets/S/versions/V',
+        ),
+      ),
+  ),
+  TVS_POLICY_TTL_SECONDS: z._default(seconds(5, 86_400), 60),
+  TVS_POLICY_MAX_STALENESS_SECONDS: z._default(seconds(5, 7 * 86_400), 3600),
+  TVS_POLICY_NOTIFIER: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^[a-z0-9-]+@[a-z0-9.-]+\.gserviceaccount\.com$/,
+          'must be a service account email (lower case)',
+        ),
+      ),
+  ),
+  TVS_OIDC_ISSUERS: z._default(jsonArray(issuerSchema), []),
+  TVS_ACCEPT_GOOGLE_ACCESS_TOKENS: z.pipe(
+    z._default(z.enum(['true', 'false']), 'true'),
+    z.transform((v) => v === 'true'),
+  ),
+  TVS_GOOGLE_JWKS_URL: z._default(secureUrl, GOOGLE_DEFAULTS.jwksUrl),
+  TVS_GOOGLE_TOKENINFO_URL: z._default(secureUrl, GOOGLE_DEFAULTS.tokeninfoUrl),
+  TVS_TOKEN_URI_ALLOWLIST: z._default(z.pipe(csv, z.array(secureUrl).check(z.minLength(1))), [
+    GOOGLE_DEFAULTS.tokenUri,
+  ]),
+  TVS_IAM_CREDENTIALS_URL: z._default(secureUrl, GOOGLE_DEFAULTS.iamCredentialsUrl),
+  TVS_SECRET_MANAGER_ENDPOINT: z._default(secureUrl, GOOGLE_DEFAULTS.secretManagerEndpoint),
+  TVS_CLOCK_SKEW_SECONDS: z._default(seconds(0, 60), 60),
+  TVS_CACHE_MAX_ENTRIES: z._default(int(1, 1_000_000), 10_000),
+  TVS_REFRESH_AHEAD_SECONDS: z._default(seconds(0, 1800), 300),
+  TVS_MIN_TOKEN_LIFETIME_SECONDS: z._default(seconds(0, 1800), 60),
+  TVS_UPSTREAM_DEADLINE_MS: z._default(int(100, 60_000), 10_000),
+  TVS_UPSTREAM_MAX_ATTEMPTS: z._default(int(1, 10), 4),
+  TVS_AUDIT_LOG_NAME: z._default(
+    z.string().check(z.regex(/^[A-Za-z0-9_.\/-]{1,100}$/)),
+    'token-vending-audit',
+  ),
+  GOOGLE_CLOUD_PROJECT: z.optional(z.string()),
   // OAuth client_credentials: failed client authentications throttled per client id.
-  TVS_OAUTH_MAX_FAILED_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(10),
-  TVS_OAUTH_FAILURE_WINDOW_SECONDS: seconds(1, 86_400).default(60),
-  TVS_OAUTH_THROTTLE_MAX_CLIENTS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  TVS_OAUTH_MAX_FAILED_ATTEMPTS: z._default(int(1, 1000), 10),
+  TVS_OAUTH_FAILURE_WINDOW_SECONDS: z._default(seconds(1, 86_400), 60),
+  TVS_OAUTH_THROTTLE_MAX_CLIENTS: z._default(int(1, 1_000_000), 10_000),
   // Google STS, where tokens of rules with an accessBoundary are downscoped.
-  TVS_STS_URL: secureUrl.default(GOOGLE_DEFAULTS.stsUrl),
+  TVS_STS_URL: z._default(secureUrl, GOOGLE_DEFAULTS.stsUrl),
   // ... and per source address (the client IP, see TVS_FORWARDED_FOR_TRUSTED_HOPS).
-  TVS_OAUTH_MAX_FAILED_ATTEMPTS_PER_SOURCE: z.coerce.number().int().min(1).max(10_000).default(30),
-  TVS_OAUTH_THROTTLE_MAX_SOURCES: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  TVS_OAUTH_MAX_FAILED_ATTEMPTS_PER_SOURCE: z._default(int(1, 10_000), 30),
+  TVS_OAUTH_THROTTLE_MAX_SOURCES: z._default(int(1, 1_000_000), 10_000),
   // X-Forwarded-For entries appended by our own proxies after Google's front end (1 behind the external LB).
-  TVS_FORWARDED_FOR_TRUSTED_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+  TVS_FORWARDED_FOR_TRUSTED_HOPS: z._default(int(0, 10), 0),
   // Policy quotas (the policy's "limits"): "off" disables them (the benchmark's baseline; an emergency switch).
-  TVS_RATE_LIMITS: z.enum(['on', 'off']).default('on'),
-  TVS_RATE_LIMIT_MAX_CALLERS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  TVS_RATE_LIMITS: z._default(z.enum(['on', 'off']), 'on'),
+  TVS_RATE_LIMIT_MAX_CALLERS: z._default(int(1, 1_000_000), 10_000),
   // The shared, encrypted cache tier (docs/shared-cache.md): unset = every instance mints for itself.
-  TVS_SHARED_CACHE_URL: redisUrl.optional(),
-  TVS_SHARED_CACHE_KMS_KEY: z
-    .string()
-    .regex(
-      /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/,
-      'must be projects/P/locations/L/keyRings/R/cryptoKeys/K',
-    )
-    .optional(),
-  TVS_SHARED_CACHE_KMS_URL: secureUrl.default(GOOGLE_DEFAULTS.kmsUrl),
-  TVS_SHARED_CACHE_AUTH_SECRET: z
-    .string()
-    .regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/, 'must be projects/P/secrets/S/versions/V')
-    .optional(),
-  TVS_SHARED_CACHE_CA: z
-    .string()
-    .refine(
-      (v) => v.includes('-----BEGIN CERTIFICATE-----'),
-      "must be PEM certificate(s) (the instance's server CA)",
-    )
-    .optional(),
-  TVS_SHARED_CACHE_OP_TIMEOUT_MS: z.coerce.number().int().min(10).max(5_000).default(100),
-  TVS_SHARED_CACHE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(10_000).default(2_000),
-  TVS_SHARED_CACHE_LOCK_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(3_000),
+  TVS_SHARED_CACHE_URL: z.optional(redisUrl),
+  TVS_SHARED_CACHE_KMS_KEY: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/,
+          'must be projects/P/locations/L/keyRings/R/cryptoKeys/K',
+        ),
+      ),
+  ),
+  TVS_SHARED_CACHE_KMS_URL: z._default(secureUrl, GOOGLE_DEFAULTS.kmsUrl),
+  TVS_SHARED_CACHE_AUTH_SECRET: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/,
+          'must be projects/P/secrets/S/versions/V',
+        ),
+      ),
+  ),
+  TVS_SHARED_CACHE_CA: z.optional(
+    z
+      .string()
+      .check(
+        z.refine(
+          (v) => v.includes('-----BEGIN CERTIFICATE-----'),
+          "must be PEM certificate(s) (the instance's server CA)",
+        ),
+      ),
+  ),
+  TVS_SHARED_CACHE_OP_TIMEOUT_MS: z._default(int(10, 5_000), 100),
+  TVS_SHARED_CACHE_CONNECT_TIMEOUT_MS: z._default(int(100, 10_000), 2_000),
+  TVS_SHARED_CACHE_LOCK_WAIT_MS: z._default(int(0, 30_000), 3_000),
 });
 
 export interface TokenServiceConfig {
@@ -218,8 +258,8 @@ export class ConfigError extends Error {
 }
 
 /** Parses `env` with `schema`, or throws `ConfigError` naming every bad variable. Shared by both functions. */
-export function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
-  const parsed = schema.safeParse(env);
+export function parseEnv<T extends z.core.$ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
+  const parsed = z.safeParse(schema, env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);

@@ -2,7 +2,7 @@
  * The rotation function's configuration: read once from the environment at cold start,
  * validated with zod, failing loudly with each bad variable's name.
  */
-import { z } from 'zod';
+import * as z from './zod.js';
 import { ConfigError, csv, GOOGLE_DEFAULTS, parseEnv, secureUrl } from './config.js';
 import { rotationBindingsJson, type RotationBindings } from './rotation-binding.js';
 
@@ -16,48 +16,57 @@ export const ROTATE_DEFAULTS = {
 /** How long the rotator waits for an API Keys long-running operation (create, delete). */
 export const API_KEY_OPERATION_DEADLINE_MS = 60_000;
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const int = (min: number, max: number) => z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max));
 
 const envSchema = z.object({
   GOOGLE_CLOUD_PROJECT: z
     .string()
-    .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be the project id that holds the managed secrets'),
+    .check(
+      z.regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be the project id that holds the managed secrets'),
+    ),
   // Which secret rotates which credential: deploy-time configuration rendered by Terraform, never
   // read from the secrets themselves. Required (`{}` rotates nothing).
-  TVS_ROTATION_BINDINGS: z
-    .string({
+  TVS_ROTATION_BINDINGS: z.pipe(
+    z.string({
       error: 'is required: the JSON map secret id → {kind, target, period, grace} (Terraform renders it)',
-    })
-    .pipe(rotationBindingsJson),
-  TVS_SECRET_MANAGER_ENDPOINT: secureUrl.default(GOOGLE_DEFAULTS.secretManagerEndpoint),
-  TVS_IAM_URL: secureUrl.default(ROTATE_DEFAULTS.iamUrl),
-  TVS_APIKEYS_URL: secureUrl.default(ROTATE_DEFAULTS.apiKeysUrl),
-  TVS_GEMINI_URL: secureUrl.default(ROTATE_DEFAULTS.geminiUrl),
-  TVS_TOKEN_URI_ALLOWLIST: csv.pipe(z.array(secureUrl).min(1)).default([GOOGLE_DEFAULTS.tokenUri]),
+    }),
+    rotationBindingsJson,
+  ),
+  TVS_SECRET_MANAGER_ENDPOINT: z._default(secureUrl, GOOGLE_DEFAULTS.secretManagerEndpoint),
+  TVS_IAM_URL: z._default(secureUrl, ROTATE_DEFAULTS.iamUrl),
+  TVS_APIKEYS_URL: z._default(secureUrl, ROTATE_DEFAULTS.apiKeysUrl),
+  TVS_GEMINI_URL: z._default(secureUrl, ROTATE_DEFAULTS.geminiUrl),
+  TVS_TOKEN_URI_ALLOWLIST: z._default(z.pipe(csv, z.array(secureUrl).check(z.minLength(1))), [
+    GOOGLE_DEFAULTS.tokenUri,
+  ]),
   // A run's claim on a secret expires after this long, so a crashed run never blocks rotation
   // for good. Longer than one run can take (Cloud Functions stops a run after 540 s), and at
   // least minClaimTtlMs (checked below).
-  TVS_ROTATION_CLAIM_TTL_SECONDS: int(60, 3600).default(600),
+  TVS_ROTATION_CLAIM_TTL_SECONDS: z._default(int(60, 3600), 600),
   // New SA keys can take ~60 s to work everywhere: verification retries this long.
-  TVS_ROTATION_VERIFY_DEADLINE_MS: int(1000, 300_000).default(120_000),
-  TVS_UPSTREAM_DEADLINE_MS: int(100, 60_000).default(10_000),
-  TVS_AUDIT_LOG_NAME: z
-    .string()
-    .regex(/^[A-Za-z0-9_.\/-]{1,100}$/)
-    .default('token-vending-rotation'),
+  TVS_ROTATION_VERIFY_DEADLINE_MS: z._default(int(1000, 300_000), 120_000),
+  TVS_UPSTREAM_DEADLINE_MS: z._default(int(100, 60_000), 10_000),
+  TVS_AUDIT_LOG_NAME: z._default(
+    z.string().check(z.regex(/^[A-Za-z0-9_.\/-]{1,100}$/)),
+    'token-vending-rotation',
+  ),
   // Who may call `rotate` over HTTP (checked in the function too, behind Cloud Run's IAM check).
-  TVS_ROTATE_INVOKERS: csv.pipe(
+  TVS_ROTATE_INVOKERS: z.pipe(
+    csv,
     z
       .array(z.email('must be service-account emails, comma-separated'))
-      .min(1, "must name the service account(s) allowed to call rotate (Cloud Scheduler's)"),
+      .check(z.minLength(1, "must name the service account(s) allowed to call rotate (Cloud Scheduler's)")),
   ),
-  TVS_ROTATE_AUDIENCE: csv.pipe(
+  TVS_ROTATE_AUDIENCE: z.pipe(
+    csv,
     z
       .array(secureUrl)
-      .min(1, "must name the rotate function's URL(s), the audience of its callers' ID tokens"),
+      .check(
+        z.minLength(1, "must name the rotate function's URL(s), the audience of its callers' ID tokens"),
+      ),
   ),
-  TVS_GOOGLE_JWKS_URL: secureUrl.default(GOOGLE_DEFAULTS.jwksUrl),
-  TVS_CLOCK_SKEW_SECONDS: int(0, 60).default(60),
+  TVS_GOOGLE_JWKS_URL: z._default(secureUrl, GOOGLE_DEFAULTS.jwksUrl),
+  TVS_CLOCK_SKEW_SECONDS: z._default(int(0, 60), 60),
 });
 
 export interface RotateConfig {

@@ -4,7 +4,7 @@
  * rotation functions' environment (`TVS_ROTATION_BINDINGS`) from the same map that creates the
  * secrets. A secret's own labels and annotations are never trusted to say what it rotates.
  */
-import { z } from 'zod';
+import * as z from './zod.js';
 
 export type CredentialKind = 'sa-key' | 'api-key';
 
@@ -26,53 +26,69 @@ export const SA_EMAIL =
 export const API_KEY_NAME = /^projects\/[^/]+\/locations\/global\/keys\/[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** `"7200s"` → 7_200_000; the format Terraform and Secret Manager use for durations. */
-export const durationSeconds = z
-  .string()
-  .regex(/^\d{1,10}s$/, 'must be a duration in seconds, e.g. 7200s')
-  .transform((s) => Number(s.slice(0, -1)) * 1000);
+export const durationSeconds = z.pipe(
+  z.string().check(z.regex(/^\d{1,10}s$/, 'must be a duration in seconds, e.g. 7200s')),
+  z.transform((s: string) => Number(s.slice(0, -1)) * 1000),
+);
 
-const bindingSchema = z
-  .strictObject({
-    kind: z.enum(['sa-key', 'api-key']),
-    target: z.string().min(1),
-    period: durationSeconds.refine((ms) => ms >= 3_600_000, 'must be at least 3600s'),
-    grace: durationSeconds.refine((ms) => ms > 3_600_000, 'must exceed 3600s, the longest token lifetime'),
-  })
-  .superRefine((b, ctx) => {
-    if (b.kind === 'sa-key' && !SA_EMAIL.test(b.target))
-      ctx.addIssue({ code: 'custom', path: ['target'], message: 'must be a service account email' });
-    if (b.kind === 'api-key' && !API_KEY_NAME.test(b.target))
-      ctx.addIssue({
-        code: 'custom',
-        path: ['target'],
-        message: 'must be projects/P/locations/global/keys/K',
-      });
-    if (b.grace >= b.period)
-      ctx.addIssue({ code: 'custom', path: ['grace'], message: 'must be shorter than the period' });
-  })
-  .transform((b): RotationBinding => ({
+const bindingSchema = z.pipe(
+  z
+    .strictObject({
+      kind: z.enum(['sa-key', 'api-key']),
+      target: z.string().check(z.minLength(1)),
+      period: durationSeconds.check(z.refine((ms) => ms >= 3_600_000, 'must be at least 3600s')),
+      grace: durationSeconds.check(
+        z.refine((ms) => ms > 3_600_000, 'must exceed 3600s, the longest token lifetime'),
+      ),
+    })
+    .check(
+      z.superRefine((b, ctx) => {
+        if (b.kind === 'sa-key' && !SA_EMAIL.test(b.target))
+          ctx.addIssue({ code: 'custom', path: ['target'], message: 'must be a service account email' });
+        if (b.kind === 'api-key' && !API_KEY_NAME.test(b.target))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['target'],
+            message: 'must be projects/P/locations/global/keys/K',
+          });
+        if (b.grace >= b.period)
+          ctx.addIssue({ code: 'custom', path: ['grace'], message: 'must be shorter than the period' });
+      }),
+    ),
+  z.transform((b): RotationBinding => ({
     kind: b.kind,
     target: b.target,
     periodMs: b.period,
     graceMs: b.grace,
-  }));
+  })),
+);
 
 /**
  * The JSON text of `TVS_ROTATION_BINDINGS`: `{"<secret id>": {"kind", "target", "period", "grace"}}`
  * (unknown fields refused). `{}` is valid: a deployment that rotates nothing.
  */
-export const rotationBindingsJson = z
-  .string()
-  .transform((value, ctx) => {
-    try {
-      return JSON.parse(value) as unknown;
-    } catch {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'must be valid JSON: {"<secret id>": {"kind", "target", "period", "grace"}}',
-      });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.record(z.string().regex(SECRET_ID, 'secret ids are 1-255 letters, digits, _ and -'), bindingSchema))
-  .transform((record): RotationBindings => new Map(Object.entries(record)));
+export const rotationBindingsJson = z.pipe(
+  z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((value: string, ctx) => {
+        try {
+          return JSON.parse(value) as unknown;
+        } catch {
+          // zod/mini's transforms have no ctx.addIssue: the issue classic zod's would record
+          ctx.issues.push({
+            code: 'custom',
+            message: 'must be valid JSON: {"<secret id>": {"kind", "target", "period", "grace"}}',
+            input: value,
+          });
+          return z.NEVER;
+        }
+      }),
+    ),
+    z.record(
+      z.string().check(z.regex(SECRET_ID, 'secret ids are 1-255 letters, digits, _ and -')),
+      bindingSchema,
+    ),
+  ),
+  z.transform((record): RotationBindings => new Map(Object.entries(record))),
+);

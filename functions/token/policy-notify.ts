@@ -10,7 +10,7 @@
  * most cause re-reads (coalesced: one running, one queued).
  */
 import type { ServerResponse } from 'node:http';
-import { z } from 'zod';
+import * as z from '../../shared/zod.js';
 import type { AuditEntry } from '../../shared/audit-log.js';
 import { GOOGLE_DEFAULTS } from '../../shared/config.js';
 import { PermissionDeniedError, UnavailableError } from '../../shared/errors.js';
@@ -47,10 +47,10 @@ const RELOADING_EVENTS = new Set([
 /** Pub/Sub's push envelope; only the attributes are read. */
 const pushEnvelope = z.object({
   message: z.object({
-    attributes: z.record(z.string(), z.string().max(1024)).default({}),
-    messageId: z.string().max(200).optional(),
+    attributes: z._default(z.record(z.string(), z.string().check(z.maxLength(1024))), {}),
+    messageId: z.optional(z.string().check(z.maxLength(200))),
   }),
-  subscription: z.string().max(1024).optional(),
+  subscription: z.optional(z.string().check(z.maxLength(1024))),
 });
 
 /** Why a message does not ask for a re-read, or undefined when it does. */

@@ -25,7 +25,7 @@ import {
 type JsonSchema = Record<string, unknown>;
 
 /** Each documented schema under its component name. */
-const COMPONENTS: Record<string, z.ZodType> = {
+const COMPONENTS: Record<string, z.core.$ZodType> = {
   GenerateAccessTokenRequest: generateAccessTokenBody,
   GenerateAccessTokenResponse: generateAccessTokenResponse,
   GenerateIdTokenRequest: generateIdTokenBody,

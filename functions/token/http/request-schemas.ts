@@ -1,6 +1,6 @@
 /** Request bodies of the IAM-compatible API, parsed strictly (unknown fields are an error, as at Google). */
 import { SERVICE_ACCOUNT_EMAIL } from '../../../shared/sts.js';
-import { z } from 'zod';
+import * as z from '../../../shared/zod.js';
 import { InvalidArgumentError } from '../../../shared/errors.js';
 import { asciiLower } from '../policy/glob.js';
 
@@ -10,34 +10,40 @@ const durationSeconds = (s: string): number => Math.ceil(Number(s.slice(0, -1)))
 
 /** Printable ASCII, no spaces: a scope or audience with whitespace or control characters is malformed. */
 const token = (max: number) =>
-  z.string().min(1).max(max).regex(PRINTABLE, 'must be printable ASCII without spaces');
+  z
+    .string()
+    .check(z.minLength(1), z.maxLength(max), z.regex(PRINTABLE, 'must be printable ASCII without spaces'));
 
 /** Google's Duration JSON: seconds with an `s`, optional fraction ("3600s", "1.5s"). */
-const duration = z.string().regex(DURATION, 'must be a duration such as "3600s"').transform(durationSeconds);
+const duration = z.pipe(
+  z.string().check(z.regex(DURATION, 'must be a duration such as "3600s"')),
+  z.transform(durationSeconds),
+);
 
-const noDelegates = z
-  .array(z.string())
-  .max(0, 'delegation chains are not supported by this service')
-  .optional();
+const noDelegates = z.optional(
+  z.array(z.string()).check(z.maxLength(0, 'delegation chains are not supported by this service')),
+);
 
 export const MAX_LIFETIME_SECONDS = 3600;
 
 export const generateAccessTokenBody = z.strictObject({
-  scope: z.array(token(512)).min(1, 'at least one scope is required').max(64),
-  lifetime: duration
-    .refine((s) => s >= 1, 'lifetime must be at least 1s')
-    .refine((s) => s <= MAX_LIFETIME_SECONDS, `lifetime must be at most ${MAX_LIFETIME_SECONDS}s`)
-    .optional(),
+  scope: z.array(token(512)).check(z.minLength(1, 'at least one scope is required'), z.maxLength(64)),
+  lifetime: z.optional(
+    duration.check(
+      z.refine((s) => s >= 1, 'lifetime must be at least 1s'),
+      z.refine((s) => s <= MAX_LIFETIME_SECONDS, `lifetime must be at most ${MAX_LIFETIME_SECONDS}s`),
+    ),
+  ),
   delegates: noDelegates,
 });
 
 export const generateIdTokenBody = z.strictObject({
   audience: token(2048),
-  includeEmail: z.boolean().optional(),
+  includeEmail: z.optional(z.boolean()),
   // Sent by google-auth-library's Impersonated.fetchIdToken; accepted (as Google does) and not used:
   // ID tokens minted through the jwt-bearer grant always carry the SA email as `email` and `azp`.
-  useEmailAzp: z.boolean().optional(),
-  organizationNumberIncluded: z.boolean().optional(),
+  useEmailAzp: z.optional(z.boolean()),
+  organizationNumberIncluded: z.optional(z.boolean()),
   delegates: noDelegates,
 });
 
@@ -123,7 +129,7 @@ export function parseServiceAccountEmail(raw: string): string {
  * values. `compiled`, when given, answers the bodies the schema accepts without a zod pass (see
  * above); whatever it declines goes through the schema.
  */
-export function parseJsonBody<T extends z.ZodType>(
+export function parseJsonBody<T extends z.core.$ZodType>(
   raw: Buffer | undefined,
   schema: T,
   compiled?: (json: unknown) => z.infer<T> | undefined,
@@ -136,7 +142,7 @@ export function parseJsonBody<T extends z.ZodType>(
   }
   const fast = compiled?.(json);
   if (fast !== undefined) return fast;
-  const parsed = schema.safeParse(json);
+  const parsed = z.safeParse(schema, json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue.path.map(String).join('.') || 'body';

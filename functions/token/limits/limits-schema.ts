@@ -6,9 +6,9 @@
  *
  * The numbers are per instance of the token function (see docs/policy.md, "Quotas and rate limits").
  */
-import { z } from 'zod';
+import * as z from '../../../shared/zod.js';
 
-const count = (max: number) => z.number().int().min(1).max(max);
+const count = (max: number) => z.number().check(z.int(), z.minimum(1), z.maximum(max));
 
 /** Bounds on what a policy may set (the bound on the distinct cap also bounds memory per caller). */
 export const LIMIT_BOUNDS = {
@@ -17,7 +17,7 @@ export const LIMIT_BOUNDS = {
   distinctTokensPerHour: 10_000,
 } as const;
 
-const d = (schema: z.ZodNumber, description: string) => schema.describe(description).optional();
+const d = (schema: z.ZodMiniNumber, description: string) => z.optional(schema.check(z.describe(description)));
 
 const perRuleSchema = z.strictObject({
   requestsPerMinute: d(
@@ -51,7 +51,7 @@ export const limitsSchema = z.strictObject({
     count(LIMIT_BOUNDS.distinctTokensPerHour),
     'Different tokens (service account, scopes or audience, lifetime) minted for one caller per hour per instance (default 100).',
   ),
-  perRule: perRuleSchema.describe('Limits over all callers of a rule together.').optional(),
+  perRule: z.optional(perRuleSchema.check(z.describe('Limits over all callers of a rule together.'))),
 });
 
 export type LimitsDocument = z.infer<typeof limitsSchema>;

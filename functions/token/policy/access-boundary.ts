@@ -14,7 +14,7 @@
  *   literal (checked at compile time with the CEL tokenizer), and its value is escaped as CEL
  *   string content, so it can never change the expression's structure.
  */
-import { z } from 'zod';
+import * as z from '../../../shared/zod.js';
 import { PermissionDeniedError } from '../../../shared/errors.js';
 import type { AccessBoundary } from '../../../shared/minting/downscope.js';
 import { CelSyntaxError, escapeCelString, tokenizeCel } from './cel-tokens.js';
@@ -93,7 +93,7 @@ function expressionProblem(template: string): string | undefined {
 
 /** Runs a template check, turning a template error into a zod issue. */
 function check(problemOf: (template: string) => string | undefined) {
-  return (template: string, ctx: z.RefinementCtx) => {
+  return (template: string, ctx: z.core.$RefinementCtx<string>) => {
     let problem: string | undefined;
     try {
       problem = problemOf(template);
@@ -106,42 +106,46 @@ function check(problemOf: (template: string) => string | undefined) {
 }
 
 const noPlaceholder = (what: string) =>
-  z
-    .string()
-    .max(500)
-    .refine((s) => !s.includes('${'), `${what} takes no placeholders`);
+  z.string().check(
+    z.maxLength(500),
+    z.refine((s) => !s.includes('${'), `${what} takes no placeholders`),
+  );
 
 /** The policy's `accessBoundary` field (a rule's, appended to ruleSchema). */
 export const accessBoundarySchema = z
   .array(
     z.strictObject({
-      availableResource: z.string().min(3).max(MAX_RESOURCE_CHARS).superRefine(check(resourceProblem)),
+      availableResource: z
+        .string()
+        .check(z.minLength(3), z.maxLength(MAX_RESOURCE_CHARS), z.superRefine(check(resourceProblem))),
       availablePermissions: z
         .array(
           z
             .string()
-            .regex(
-              /^inRole:(roles|projects\/[^/\s]+\/roles|organizations\/[0-9]+\/roles)\/[A-Za-z0-9_.]{1,100}$/,
-              'must be "inRole:roles/ROLE" (or a custom role, "inRole:organizations/ID/roles/ROLE")',
+            .check(
+              z.regex(
+                /^inRole:(roles|projects\/[^/\s]+\/roles|organizations\/[0-9]+\/roles)\/[A-Za-z0-9_.]{1,100}$/,
+                'must be "inRole:roles/ROLE" (or a custom role, "inRole:organizations/ID/roles/ROLE")',
+              ),
             ),
         )
-        .min(1)
-        .max(MAX_PERMISSIONS),
-      availabilityCondition: z
-        .strictObject({
+        .check(z.minLength(1), z.maxLength(MAX_PERMISSIONS)),
+      availabilityCondition: z.optional(
+        z.strictObject({
           expression: z
             .string()
-            .min(1)
-            .max(MAX_CONDITION_EXPRESSION_CHARS)
-            .superRefine(check(expressionProblem)),
-          title: noPlaceholder('title').optional(),
-          description: noPlaceholder('description').optional(),
-        })
-        .optional(),
+            .check(
+              z.minLength(1),
+              z.maxLength(MAX_CONDITION_EXPRESSION_CHARS),
+              z.superRefine(check(expressionProblem)),
+            ),
+          title: z.optional(noPlaceholder('title')),
+          description: z.optional(noPlaceholder('description')),
+        }),
+      ),
     }),
   )
-  .min(1)
-  .max(MAX_ACCESS_BOUNDARY_RULES);
+  .check(z.minLength(1), z.maxLength(MAX_ACCESS_BOUNDARY_RULES));
 
 export type AccessBoundaryInput = z.infer<typeof accessBoundarySchema>;
 

@@ -2,7 +2,7 @@
  * The policy document (version 1), parsed strictly: unknown keys are rejected at every level,
  * exactly-one-of fields are enforced, and every string that becomes a pattern is checked.
  */
-import { z } from 'zod';
+import * as z from '../../../shared/zod.js';
 import { ClientSecretHashError, parseClientSecretHash } from '../oauth/client-secret-hash.js';
 import { accessBoundarySchema } from './access-boundary.js';
 import { limitsSchema } from '../limits/limits-schema.js';
@@ -12,32 +12,40 @@ const REHASH =
 
 const email = z
   .string()
-  .regex(/^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$/, 'must be a lower-case email address');
-const pattern = z
-  .string()
-  .min(1)
-  .max(512)
-  .refine((s) => !/[\s\u0000-\u001f\u007f]/.test(s), 'must not contain whitespace or control characters');
+  .check(z.regex(/^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$/, 'must be a lower-case email address'));
+const pattern = z.string().check(
+  z.minLength(1),
+  z.maxLength(512),
+  z.refine((s) => !/[\s\u0000-\u001f\u007f]/.test(s), 'must not contain whitespace or control characters'),
+);
 const emailPattern = z
   .string()
-  .regex(/^[a-z0-9._%+*-]+@[a-z0-9.*-]+$/, 'must be a lower-case email or email glob');
-const scopePattern = pattern.refine(
-  (s) => /^https:\/\/[^\s]+$/.test(s),
-  'must be an https scope URL (or glob)',
+  .check(z.regex(/^[a-z0-9._%+*-]+@[a-z0-9.*-]+$/, 'must be a lower-case email or email glob'));
+const scopePattern = pattern.check(
+  z.refine((s) => /^https:\/\/[^\s]+$/.test(s), 'must be an https scope URL (or glob)'),
 );
 const secretVersion = z
   .string()
-  .regex(
-    /^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/,
-    'must be projects/P/secrets/S/versions/V (use an alias such as "current")',
+  .check(
+    z.regex(
+      /^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/,
+      'must be projects/P/secrets/S/versions/V (use an alias such as "current")',
+    ),
   );
 
+/** `ctx.addIssue` of classic zod's transforms, which zod/mini's transforms do not have: the same issue. */
+function addIssue(ctx: z.core.ParsePayload, issue: { message: string; path?: PropertyKey[] }): void {
+  ctx.issues.push({ code: 'custom', ...issue, input: ctx.value });
+}
+
 /** A target SA and how it is minted; `backend` defaults to `keyless` (no key anywhere). */
-const serviceAccountSchema = z.preprocess(
-  (value) =>
+const serviceAccountSchema = z.pipe(
+  // classic zod's `z.preprocess` is this pipe
+  z.transform((value: unknown): unknown =>
     value && typeof value === 'object' && !Array.isArray(value) && !('backend' in value)
       ? { ...value, backend: 'keyless' }
       : value,
+  ),
   z.discriminatedUnion('backend', [
     z.strictObject({ backend: z.literal('key'), keySecret: secretVersion }),
     z.strictObject({ backend: z.literal('keyless') }),
@@ -47,39 +55,39 @@ const serviceAccountSchema = z.preprocess(
 /** Names that would land on Object.prototype when used as record keys: never allowed. */
 const notPrototypeKey = (s: string) => !['__proto__', 'constructor', 'prototype'].includes(s);
 const recordKey = (pattern: RegExp, what: string) =>
-  z.string().regex(pattern, what).refine(notPrototypeKey, 'is a reserved name');
+  z.string().check(z.regex(pattern, what), z.refine(notPrototypeKey, 'is a reserved name'));
 
 /**
  * An OAuth client: its secret's scrypt hash (see `oauth/client-secret-hash.ts`), parsed and
  * bounds-checked here. The legacy unsalted `secretSha256` is refused with how to replace it.
  */
-const clientSchema = z
-  .strictObject({
-    secretHash: z.string().optional(),
-    secretSha256: z.unknown().optional(),
-    description: z.string().max(200).optional(),
-  })
-  .transform((client, ctx) => {
+const clientSchema = z.pipe(
+  z.strictObject({
+    secretHash: z.optional(z.string()),
+    secretSha256: z.optional(z.unknown()),
+    description: z.optional(z.string().check(z.maxLength(200))),
+  }),
+  z.transform((client, ctx) => {
     if (client.secretSha256 !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
+      addIssue(ctx, {
         path: ['secretSha256'],
         message: `an unsalted SHA-256 hash is no longer accepted: ${REHASH}`,
       });
       return z.NEVER;
     }
     if (client.secretHash === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['secretHash'], message: `is required (${REHASH})` });
+      addIssue(ctx, { path: ['secretHash'], message: `is required (${REHASH})` });
       return z.NEVER;
     }
     try {
       return { secretHash: parseClientSecretHash(client.secretHash), description: client.description };
     } catch (err) {
       if (!(err instanceof ClientSecretHashError)) throw err;
-      ctx.addIssue({ code: 'custom', path: ['secretHash'], message: err.message });
+      addIssue(ctx, { path: ['secretHash'], message: err.message });
       return z.NEVER;
     }
-  });
+  }),
+);
 
 /** How deep a claim pointer may reach, and how many alternatives a claim may list. */
 export const MAX_POINTER_DEPTH = 8;
@@ -120,54 +128,55 @@ export function parseClaimPointer(key: string): string[] {
  * boolean (exactly that boolean: the string "true" is not `true`), or a non-empty list of
  * patterns (any of them). Numbers, objects and null are refused.
  */
-const claimValue = z.unknown().transform((value, ctx): string | boolean | string[] => {
-  const schema =
-    typeof value === 'string'
-      ? pattern
-      : typeof value === 'boolean'
-        ? z.boolean()
-        : Array.isArray(value)
-          ? z.array(pattern).min(1).max(MAX_CLAIM_ALTERNATIVES)
-          : undefined;
-  if (!schema) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `must be a pattern string, a boolean, or a non-empty list of pattern strings (got ${value === null ? 'null' : typeof value})`,
-    });
-    return z.NEVER;
-  }
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues)
-      ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
-    return z.NEVER;
-  }
-  return parsed.data;
-});
+const claimValue = z.pipe(
+  z.unknown(),
+  z.transform((value, ctx): string | boolean | string[] => {
+    const schema =
+      typeof value === 'string'
+        ? pattern
+        : typeof value === 'boolean'
+          ? z.boolean()
+          : Array.isArray(value)
+            ? z.array(pattern).check(z.minLength(1), z.maxLength(MAX_CLAIM_ALTERNATIVES))
+            : undefined;
+    if (!schema) {
+      addIssue(ctx, {
+        message: `must be a pattern string, a boolean, or a non-empty list of pattern strings (got ${value === null ? 'null' : typeof value})`,
+      });
+      return z.NEVER;
+    }
+    const parsed = z.safeParse(schema, value);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) addIssue(ctx, { message: issue.message, path: issue.path });
+      return z.NEVER;
+    }
+    return parsed.data;
+  }),
+);
 
 const oidcCallerSchema = z
   .strictObject({
-    issuer: z.string().min(1),
-    subject: pattern.optional(),
-    email: emailPattern.optional(),
-    claims: z
-      .record(z.string(), claimValue)
-      .superRefine((claims, ctx) => {
-        for (const key of Object.keys(claims)) {
-          const problem = claimKeyProblem(key);
-          if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [key] });
-        }
-      })
-      .optional(),
+    issuer: z.string().check(z.minLength(1)),
+    subject: z.optional(pattern),
+    email: z.optional(emailPattern),
+    claims: z.optional(
+      z.record(z.string(), claimValue).check(
+        z.superRefine((claims, ctx) => {
+          for (const key of Object.keys(claims)) {
+            const problem = claimKeyProblem(key);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [key] });
+          }
+        }),
+      ),
+    ),
     /** Credentials accepted from this caller; default ID tokens only. `access_token` (Google only) is what `Impersonated` sends. */
-    credentials: z
-      .array(z.enum(['id_token', 'access_token']))
-      .min(1)
-      .optional(),
+    credentials: z.optional(z.array(z.enum(['id_token', 'access_token'])).check(z.minLength(1))),
   })
-  .refine((c) => (c.subject === undefined) !== (c.email === undefined), {
-    message: 'set exactly one of "subject" or "email"',
-  });
+  .check(
+    z.refine((c) => (c.subject === undefined) !== (c.email === undefined), {
+      error: 'set exactly one of "subject" or "email"',
+    }),
+  );
 
 const clientCallerSchema = z.strictObject({
   client: recordKey(/^[A-Za-z0-9_.-]{1,100}$/, 'client ids are plain identifiers'),
@@ -177,36 +186,40 @@ const clientCallerSchema = z.strictObject({
  * One of two schemas, chosen by `test`, so a mistake is reported in the branch meant (a
  * `z.union` of both would only say "Invalid input").
  */
-function pick<A extends z.ZodType, B extends z.ZodType>(
+function pick<A extends z.core.$ZodType, B extends z.core.$ZodType>(
   test: (value: unknown) => boolean,
   branches: { yes: A; no: B },
 ) {
-  return z.unknown().transform((value, ctx): z.output<A> | z.output<B> => {
-    const parsed = (test(value) ? branches.yes : branches.no).safeParse(value);
-    if (parsed.success) return parsed.data;
-    for (const issue of parsed.error.issues)
-      ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
-    return z.NEVER;
-  });
+  return z.pipe(
+    z.unknown(),
+    z.transform((value, ctx): z.output<A> | z.output<B> => {
+      const parsed = z.safeParse<A | B>(test(value) ? branches.yes : branches.no, value);
+      if (parsed.success) return parsed.data;
+      for (const issue of parsed.error.issues) addIssue(ctx, { message: issue.message, path: issue.path });
+      return z.NEVER;
+    }),
+  );
 }
 
 const ruleSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes'),
-  description: z.string().max(500).optional(),
+  name: z
+    .string()
+    .check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes')),
+  description: z.optional(z.string().check(z.maxLength(500))),
   caller: pick((value) => typeof value === 'object' && value !== null && 'client' in value, {
     yes: clientCallerSchema,
     no: oidcCallerSchema,
   }),
-  serviceAccounts: z.array(emailPattern).min(1),
-  scopes: z.array(scopePattern).optional(),
-  idTokenAudiences: z.array(pattern).optional(),
-  maxLifetimeSeconds: z.number().int().min(1).max(3600).default(3600),
+  serviceAccounts: z.array(emailPattern).check(z.minLength(1)),
+  scopes: z.optional(z.array(scopePattern)),
+  idTokenAudiences: z.optional(z.array(pattern)),
+  maxLifetimeSeconds: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(3600)), 3600),
   /** Which minting backend the rule's service accounts use; mixing needs an explicit "any". */
-  backend: z.enum(['key', 'keyless', 'any']).optional(),
+  backend: z.optional(z.enum(['key', 'keyless', 'any'])),
   /** A Credential Access Boundary for the access tokens this rule grants (access-boundary.ts); lazy: that module imports this one. */
-  accessBoundary: z.lazy(() => accessBoundarySchema).optional(),
+  accessBoundary: z.optional(z.lazy(() => accessBoundarySchema)),
   /** Quotas for the callers this rule admits, overriding the policy's `limits` field by field. */
-  limits: limitsSchema.optional(),
+  limits: z.optional(limitsSchema),
 });
 
 /**
@@ -215,9 +228,9 @@ const ruleSchema = z.strictObject({
  * email matches whether or not the issuer verified it.
  */
 const denyOidcCallerSchema = z.strictObject({
-  issuer: z.string().min(1),
-  subject: pattern.optional(),
-  email: emailPattern.optional(),
+  issuer: z.string().check(z.minLength(1)),
+  subject: z.optional(pattern),
+  email: z.optional(emailPattern),
   claims: oidcCallerSchema.shape.claims,
 });
 const denyCallerSchema = pick((value) => typeof value === 'object' && value !== null && 'client' in value, {
@@ -233,26 +246,29 @@ export const TOKEN_FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
  * account or issued token gets nothing, whatever the rules say.
  */
 const denySchema = z.strictObject({
-  callers: z.array(denyCallerSchema).max(1000).default([]),
-  serviceAccounts: z.array(emailPattern).max(1000).default([]),
-  tokenFingerprints: z
-    .array(z.string().regex(TOKEN_FINGERPRINT, 'must be "sha256:" and 64 lower-case hex digits'))
-    .max(10_000)
-    .default([]),
+  callers: z._default(z.array(denyCallerSchema).check(z.maxLength(1000)), []),
+  serviceAccounts: z._default(z.array(emailPattern).check(z.maxLength(1000)), []),
+  tokenFingerprints: z._default(
+    z
+      .array(z.string().check(z.regex(TOKEN_FINGERPRINT, 'must be "sha256:" and 64 lower-case hex digits')))
+      .check(z.maxLength(10_000)),
+    [],
+  ),
 });
 
 export const policySchema = z.strictObject({
   /** The JSON Schema an editor validates the file with (docs/policy.schema.json); ignored. */
-  $schema: z.string().max(2048).optional(),
+  $schema: z.optional(z.string().check(z.maxLength(2048))),
   version: z.literal(1),
   serviceAccounts: z.record(email, serviceAccountSchema),
-  clients: z
-    .record(recordKey(/^[A-Za-z0-9_.-]{1,100}$/, 'client ids are plain identifiers'), clientSchema)
-    .default({}),
-  rules: z.array(ruleSchema).max(1000),
-  deny: denySchema.optional(),
+  clients: z._default(
+    z.record(recordKey(/^[A-Za-z0-9_.-]{1,100}$/, 'client ids are plain identifiers'), clientSchema),
+    {},
+  ),
+  rules: z.array(ruleSchema).check(z.maxLength(1000)),
+  deny: z.optional(denySchema),
   /** Quotas for every caller (per caller, per instance); rules may override them. */
-  limits: limitsSchema.optional(),
+  limits: z.optional(limitsSchema),
 });
 
 export type PolicyDocument = z.infer<typeof policySchema>;

@@ -21,6 +21,7 @@ import nodeModule, { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
+import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../../emulator/index.js';
 import { stringify } from 'yaml';
@@ -131,10 +132,10 @@ const signAs = (email: string, audience: string) =>
   });
 
 /**
- * The code every cold start compiles: what the entry imports statically, transitively, plus the
+ * The files every cold start compiles: what the entry imports statically, transitively, plus the
  * function module the entry awaits (its one dynamic import, after turning on the compile cache).
  */
-function startPathCode(name: BundledFunction): string {
+function startPathFiles(name: BundledFunction): Set<string> {
   const startPath = new Set<string>();
   const follow = (file: string, pattern: RegExp): void => {
     if (startPath.has(file)) return;
@@ -144,7 +145,11 @@ function startPathCode(name: BundledFunction): string {
   };
   follow('index.js', /(?:from\s*|import\(\s*)"\.\/(?:chunks\/)?([^"]+\.js)"/g);
   expect(startPath.size).toBeGreaterThan(2);
-  return [...startPath].map((file) => readFileSync(join(out, name, file), 'utf8')).join('\n');
+  return startPath;
+}
+/** The code of {@link startPathFiles}, joined. */
+function startPathCode(name: BundledFunction): string {
+  return [...startPathFiles(name)].map((file) => readFileSync(join(out, name, file), 'utf8')).join('\n');
 }
 const STATIC_IMPORT = /from\s*"\.\/(?:chunks\/)?([^"]+\.js)"/g;
 
@@ -294,6 +299,19 @@ describe('the bundled functions', () => {
       status: 200,
       stderr: '',
     });
+  });
+
+  it('token: has zod/mini on the start path and no module of classic zod', () => {
+    // esbuild's metafile names each output's source modules; outputs are keyed relative to the repo.
+    const meta = JSON.parse(readFileSync(join(out, 'token.meta.json'), 'utf8')) as Metafile;
+    const sourcesOf = (file: string): string[] => {
+      const found = Object.entries(meta.outputs).find(([path]) => path.endsWith(`/token/${file}`));
+      if (!found) throw new Error(`${file} is not in the metafile`);
+      return Object.keys(found[1].inputs);
+    };
+    const sources = [...startPathFiles('token')].flatMap(sourcesOf);
+    expect(sources.filter((source) => source.includes('node_modules/zod/v4/mini/'))).not.toEqual([]);
+    expect(sources.filter((source) => source.includes('node_modules/zod/v4/classic/'))).toEqual([]);
   });
 
   it('rotate: answers a dry-run sweep to its invoker (Secret Manager over gRPC) and refuses anyone else', async () => {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { CALLER_TOKEN_ALGORITHMS } from '../../../functions/token/auth/types.js';
 import {
   clientCredentialsForm,
@@ -48,7 +48,7 @@ describe('docs/openapi.yaml', () => {
     expect(CALLER_TOKEN_ALGORITHMS).toHaveLength(7);
   });
 
-  it.each<[string, z.ZodType, unknown]>([
+  it.each<[string, z.core.$ZodType, unknown]>([
     [
       'generateAccessToken request',
       generateAccessTokenBody,
@@ -84,6 +84,6 @@ describe('docs/openapi.yaml', () => {
     ['GoogleError', googleErrorBody, doc.components.schemas.GoogleError.example],
   ])('its %s example satisfies the schema', (_name, schema, example) => {
     expect(example).toBeDefined();
-    expect(schema.safeParse(example).error).toBeUndefined();
+    expect(z.safeParse(schema, example).error).toBeUndefined();
   });
 });
