@@ -70,21 +70,7 @@ const issuerSchema = z.strictObject({
 export type ExternalIssuer = z.infer<typeof issuerSchema>;
 
 const jsonArray = <T extends z.core.SomeType>(item: T) =>
-  z.pipe(
-    z.pipe(
-      z.string(),
-      z.transform((value: string, ctx) => {
-        try {
-          return JSON.parse(value) as unknown;
-        } catch {
-          // zod/mini's transforms have no ctx.addIssue: the issue classic zod's would record
-          ctx.issues.push({ code: 'custom', message: 'must be valid JSON', input: value });
-          return z.NEVER;
-        }
-      }),
-    ),
-    z.array(item),
-  );
+  z.pipe(z.jsonText('must be valid JSON'), z.array(item));
 
 const envSchema = z.object({
   TVS_AUDIENCE: z.pipe(

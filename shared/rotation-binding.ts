@@ -69,22 +69,7 @@ const bindingSchema = z.pipe(
  */
 export const rotationBindingsJson = z.pipe(
   z.pipe(
-    z.pipe(
-      z.string(),
-      z.transform((value: string, ctx) => {
-        try {
-          return JSON.parse(value) as unknown;
-        } catch {
-          // zod/mini's transforms have no ctx.addIssue: the issue classic zod's would record
-          ctx.issues.push({
-            code: 'custom',
-            message: 'must be valid JSON: {"<secret id>": {"kind", "target", "period", "grace"}}',
-            input: value,
-          });
-          return z.NEVER;
-        }
-      }),
-    ),
+    z.jsonText('must be valid JSON: {"<secret id>": {"kind", "target", "period", "grace"}}'),
     z.record(
       z.string().check(z.regex(SECRET_ID, 'secret ids are 1-255 letters, digits, _ and -')),
       bindingSchema,

@@ -9,9 +9,28 @@
  * never from 'zod/mini' directly (eslint enforces it in functions/ and shared/).
  */
 // eslint-disable-next-line no-restricted-imports -- the one place that imports zod/mini
-import { config, locales } from 'zod/mini';
+import { config, locales, NEVER, pipe, string, transform } from 'zod/mini';
 
 config(locales.en());
 
 // eslint-disable-next-line no-restricted-imports -- see above
 export * from 'zod/mini';
+
+/**
+ * A string holding JSON, parsed (an environment variable's value, say); invalid JSON is one custom
+ * issue with `message`. Pipe the result into the schema of the parsed value.
+ */
+export function jsonText(message: string) {
+  return pipe(
+    string(),
+    transform((value: string, ctx) => {
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        // zod/mini's transforms have no ctx.addIssue: the issue classic zod's would record
+        ctx.issues.push({ code: 'custom', message, input: value });
+        return NEVER;
+      }
+    }),
+  );
+}

@@ -63,7 +63,10 @@ export async function createTokenFunction(
   // The function's own identity (ADC, loaded on first use): Secret Manager reads over REST,
   // keyless mints, the shared tier's KMS calls.
   const ownCredential = applicationDefaultCredential({ projectId: config.projectId });
-  const secrets = createRestSecretAccessor({ endpoint: config.secretManagerEndpoint, credential: ownCredential });
+  const secrets = createRestSecretAccessor({
+    endpoint: config.secretManagerEndpoint,
+    credential: ownCredential,
+  });
 
   const issuers = [
     {

@@ -25,5 +25,7 @@ for (const file of [...chunks.map((chunk) => `./chunks/${chunk}`), './index.js']
   }
 }
 nodeModule.flushCompileCache();
-console.log(`compile cache: ${chunks.length + 1} modules compiled into ${directory} (${stopped} stopped at configuration)`);
+console.log(
+  `compile cache: ${chunks.length + 1} modules compiled into ${directory} (${stopped} stopped at configuration)`,
+);
 process.exit(0);
