@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { deployedRuntimeEnv } from '../../bench/lib/token-target.js';
 import { LONG, recordFigures } from './support/figures.js';
 
 const SOAK_SECONDS = LONG ? 60 : 5;
@@ -34,10 +35,18 @@ function runSoak(): Promise<{
   stderr: string;
 }> {
   return new Promise((resolve, reject) => {
+    // With the runtime environment the token function is deployed with (V8 heap sizing, malloc
+    // arenas): without it, Node 24's larger default semi-spaces still grow after warm-up and read
+    // as RSS growth that production never sees.
+    const { NODE_OPTIONS: inherited = '', ...env } = process.env;
+    const { NODE_OPTIONS: deployedOptions = '', ...deployedEnv } = deployedRuntimeEnv();
     const child = spawn(
       process.execPath,
       ['--expose-gc', '--import', 'tsx', CHILD, String(SOAK_SECONDS), String(CAPACITY_SECONDS)],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...env, ...deployedEnv, NODE_OPTIONS: `${inherited} ${deployedOptions}`.trim() },
+      },
     );
     let stdout = '';
     let stderr = '';
