@@ -69,18 +69,10 @@ export interface RefreshTokenRecord {
   revoked: boolean;
 }
 
-export interface NewCode {
-  readonly clientId: string;
-  readonly redirectUri: string;
-  readonly sub: string;
-  readonly grantId: string;
-  readonly scopes: readonly string[];
-  readonly challenge?: PkceChallenge;
-  readonly accessType: 'online' | 'offline';
-  readonly issueRefreshToken: boolean;
-  readonly nonce?: string;
+/** What a new authorization code is made of: everything but what `UserGrants` assigns. */
+export type NewCode = Omit<AuthorizationCode, 'id' | 'value' | 'expiresAtMs' | 'used'> & {
   readonly nowMs?: number;
-}
+};
 
 export class UserGrants {
   /** How long a code can be exchanged. */
