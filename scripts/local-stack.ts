@@ -234,9 +234,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (value === undefined) delete env[name];
       else env[name] = value;
     }
-    // The token function's own identity (ADC: Secret Manager reads, keyless mints) comes from this
-    // emulator's metadata server, whose tokens this emulator's APIs accept.
-    process.env.GCE_METADATA_HOST = emulator.metadataHost;
+    // In process, ADC reads the process environment: the token env's metadata server (this
+    // emulator's, whose tokens its APIs accept, unless `options.env` says otherwise).
+    if (env.GCE_METADATA_HOST) process.env.GCE_METADATA_HOST = env.GCE_METADATA_HOST;
     const token = await createTokenFunction(loadTokenServiceConfig(env), {
       auditTransport: options.auditTransport,
       opsLogWrite: options.opsLogWrite,
