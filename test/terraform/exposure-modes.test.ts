@@ -17,6 +17,8 @@ const LB = 'modules/token-vendor/load-balancer.tf';
 const VARS = 'modules/token-vendor/variables.tf';
 const EXAMPLE = 'examples/complete/main.tf';
 const ROTATION = 'modules/rotation/main.tf';
+const CONSENT_MAIN = 'modules/consent-function/main.tf';
+const CONSENT_LB = 'modules/consent-function/load-balancer.tf';
 
 let sources: Record<string, string>;
 
@@ -111,6 +113,12 @@ describe('each mode rule fails on a tampered copy', () => {
     // only-token-exposed
     ['only-token-exposed', ROTATION, 'ingress_settings                 = "ALLOW_INTERNAL_ONLY"', 'ingress_settings                 = "ALLOW_INTERNAL_AND_GCLB"', 'only the token function may be reached through a load balancer'],
     ['only-token-exposed', LB, 'function = google_cloudfunctions2_function.token.name', 'function = "tvs-rotate"', 'points at something other than the token function'],
+    // the consent pages' load balancer is allowed only while IAP gates every backend of it
+    ['internal-mode', CONSENT_LB, 'iap {\n    enabled = true\n  }', 'iap {\n    enabled = false\n  }', 'load balancer resource exists in internal mode'],
+    ['only-token-exposed', CONSENT_LB, 'iap {\n    enabled = true\n  }', '', 'only the token function may be reached through a load balancer'],
+    ['only-token-exposed', CONSENT_LB, 'function = google_cloudfunctions2_function.consent.name', 'function = "tvs-rotate"', 'points at something other than the token function'],
+    ['internal-mode', CONSENT_MAIN, 'entry_point       = "consent"', 'entry_point       = "rotate"', 'load balancer resource exists in internal mode'],
+    ['no-public-principals', CONSENT_MAIN, 'member   = local.iap_service_agent', 'member   = "allUsers"', 'grants to allUsers / allAuthenticatedUsers'],
     // no-public-principals: the one exception is exactly that
     ['no-public-principals', MAIN, 'count = local.public ? 1 : 0', 'count = 1', 'grants allUsers run.invoker in internal mode'],
     ['no-public-principals', MAIN, 'member   = "allUsers"', 'member   = "allAuthenticatedUsers"', 'grants to allUsers / allAuthenticatedUsers'],

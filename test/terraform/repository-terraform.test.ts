@@ -12,11 +12,12 @@ describe('the repository Terraform', () => {
     tree = await loadTree(ROOT);
   });
 
-  it('holds the eight modules and the complete example, and the deploy README at its root', () => {
+  it('holds the nine modules and the complete example, and the deploy README at its root', () => {
     expect(tree.dirs.get('.')?.has('README.md')).toBe(true);
     expect([...tree.dirs.keys()].filter((d) => d !== '.').sort()).toEqual([
       'examples/complete',
       'modules/audit',
+      'modules/consent-function',
       'modules/iam',
       'modules/perimeter',
       'modules/rotation',
@@ -31,11 +32,11 @@ describe('the repository Terraform', () => {
     expect(RULES[name](tree)).toEqual([]);
   });
 
-  it('deploys the three entry points the code exports, as gen2 functions', () => {
+  it('deploys the four entry points the code exports, as gen2 functions', () => {
     const entryPoints = resources(tree, 'google_cloudfunctions2_function')
       .map((r) => text(blocks(r.body, 'build_config')[0]?.entry_point))
       .sort();
-    expect(entryPoints).toEqual(['rotate', 'rotateOnEvent', 'token']);
+    expect(entryPoints).toEqual(['consent', 'rotate', 'rotateOnEvent', 'token']);
   });
 
   it('passes the token function every environment variable its config requires', () => {

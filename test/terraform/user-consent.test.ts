@@ -157,7 +157,33 @@ describe('the user-consent custody Terraform', () => {
       expect(text(r.body.count), name).toBe('${var.enable_user_consent ? 1 : 0}');
     }
     const apis = tree.files.find((f) => f.path === 'examples/complete/main.tf')!;
-    expect(text((apis.json.locals as Body[])[0].apis)).toContain('var.user_consent != null ? ["cloudkms.googleapis.com", "firestore.googleapis.com"] : []');
+    expect(text((apis.json.locals as Body[])[0].apis)).toContain(
+      'var.user_consent != null ? ["cloudkms.googleapis.com", "compute.googleapis.com", "firestore.googleapis.com", "iap.googleapis.com"] : []',
+    );
+    const modules = apis.json.module as Record<string, Body[]>;
+    expect(text(modules.consent_function[0].count)).toBe('${var.user_consent != null ? 1 : 0}');
+    expect(text(modules.token_vendor[0].user_consent_environment)).toBe('${var.user_consent != null ? module.user_consent[0].environment : {}}');
+    expect(variables(tree, 'modules/token-vendor').get('user_consent_environment')?.default).toEqual({});
+  });
+
+  it('puts the consent function behind IAP only: IAP on every backend, IAP\'s agent the only invoker, members never public', () => {
+    const dir = 'modules/consent-function';
+    const here = (type: string) => resources(tree, type).filter((r) => r.file.dir === dir);
+    const [fn] = here('google_cloudfunctions2_function');
+    expect(text(blocks(fn.body, 'build_config')[0].entry_point)).toBe('consent');
+    expect(text(blocks(fn.body, 'service_config')[0].ingress_settings)).toBe('ALLOW_INTERNAL_AND_GCLB');
+    const backends = here('google_compute_backend_service');
+    expect(backends.length).toBe(1);
+    expect(blocks(backends[0].body, 'iap')[0]?.enabled).toBe(true);
+    const invokers = here('google_cloud_run_v2_service_iam_member');
+    expect(invokers.map((r) => [text(r.body.role), text(r.body.member)])).toEqual([['roles/run.invoker', '${local.iap_service_agent}']]);
+    const env = JSON.stringify(fn.file.json.locals);
+    expect(env).toContain('serviceAccount:service-${var.project_number}@gcp-sa-iap.iam.gserviceaccount.com');
+    for (const name of ['TVS_CONSENT_REDIRECT_URI', 'TVS_CONSENT_RETURN_TO_ORIGINS', 'TVS_CONSENT_SCOPES', 'TVS_IAP_AUDIENCE', 'TVS_TOKEN_FUNCTION_URL', 'GOOGLE_CLOUD_PROJECT'])
+      expect(env).toContain(name);
+    expect(env).toContain('/global/backendServices/${google_compute_backend_service.consent.generated_id}');
+    const members = variables(tree, dir).get('iap_members')!;
+    expect(JSON.stringify(members)).toContain('allAuthenticatedUsers');
   });
 
   it('puts Firestore and Cloud KMS inside the perimeter', () => {

@@ -24,7 +24,7 @@ locals {
     # The shared cache tier: Memorystore, Cloud KMS and the VPC connector.
     var.enable_shared_cache ? ["cloudkms.googleapis.com", "redis.googleapis.com", "vpcaccess.googleapis.com"] : [],
     # The user-consent broker: Firestore (the grants database) and Cloud KMS (its key).
-  var.user_consent != null ? ["cloudkms.googleapis.com", "firestore.googleapis.com"] : []))
+  var.user_consent != null ? ["cloudkms.googleapis.com", "compute.googleapis.com", "firestore.googleapis.com", "iap.googleapis.com"] : []))
 }
 
 resource "google_project_service" "apis" {
@@ -80,6 +80,22 @@ resource "google_storage_bucket_object" "rotate" {
   bucket = google_storage_bucket.sources.name
   name   = "rotate-${data.archive_file.rotate.output_sha256}.zip"
   source = data.archive_file.rotate.output_path
+}
+
+data "archive_file" "consent" {
+  count = var.user_consent != null ? 1 : 0
+
+  type        = "zip"
+  source_dir  = var.consent_source_dir
+  output_path = "${path.module}/.build/consent.zip"
+}
+
+resource "google_storage_bucket_object" "consent" {
+  count = var.user_consent != null ? 1 : 0
+
+  bucket = google_storage_bucket.sources.name
+  name   = "consent-${data.archive_file.consent[0].output_sha256}.zip"
+  source = data.archive_file.consent[0].output_path
 }
 
 resource "google_artifact_registry_repository" "functions" {
@@ -155,6 +171,7 @@ module "user_consent" {
   location            = coalesce(try(var.user_consent.location, null), var.region)
   kms_location        = coalesce(try(var.user_consent.kms_location, null), var.region)
   key_rotation_period = try(var.user_consent.key_rotation_period, "7776000s")
+  oauth_client_id     = var.user_consent.oauth_client_id
   labels              = local.labels
 
   depends_on = [google_project_service.apis]
@@ -203,10 +220,12 @@ module "token_vendor" {
   policy_secret_version    = "${module.secrets.policy_secret_id}/versions/latest"
   oidc_issuers             = var.oidc_issuers
   token_uri_allowlist      = var.token_uri_allowlist
-  invoker_members          = var.token_invoker_members
-  labels                   = local.labels
+  # The consent identity calls POST /v1/users/{sub}:revokeGrant for users who revoke on its page.
+  invoker_members = concat(var.token_invoker_members, var.user_consent != null ? ["serviceAccount:${module.user_consent[0].consent_service_account_email}"] : [])
+  labels          = local.labels
 
   shared_cache_environment = var.enable_shared_cache ? module.shared_cache[0].environment : {}
+  user_consent_environment = var.user_consent != null ? module.user_consent[0].environment : {}
   vpc_connector            = var.enable_shared_cache ? module.shared_cache[0].vpc_connector_id : null
 
   # Policy changes (a break-glass deny) apply at once on the instance the notice reaches.
@@ -220,6 +239,39 @@ module "token_vendor" {
     google_storage_bucket_iam_member.build_source_reader,
     # The function starts reading the AUTH secret and using the key at once.
     module.iam,
+  ]
+}
+
+# Optional (user_consent): the consent pages, behind IAP on their own load balancer.
+module "consent_function" {
+  source = "../../modules/consent-function"
+  count  = var.user_consent != null ? 1 : 0
+
+  project_id               = var.project_id
+  project_number           = var.project_number
+  region                   = var.region
+  function_name            = "${var.name_prefix}-consent"
+  service_account_email    = module.user_consent[0].consent_service_account_email
+  build_service_account_id = module.iam.build_service_account_id
+  source_bucket            = google_storage_bucket.sources.name
+  source_object            = google_storage_bucket_object.consent[0].name
+  docker_repository        = google_artifact_registry_repository.functions.id
+  domain                   = var.user_consent.domain
+  iap_members              = var.user_consent.iap_members
+  scopes                   = var.user_consent.scopes
+  return_to_origins        = var.user_consent.return_to_origins
+  # Public mode: the load balancer's URL. Internal mode: the function's own URL, reached through
+  # a VPC connector (the user's own, else the shared cache tier's); docs/user-consent.md.
+  token_function_url = coalesce(module.token_vendor.public_url, module.token_vendor.url)
+  vpc_connector      = try(coalesce(var.user_consent.vpc_connector, var.enable_shared_cache ? module.shared_cache[0].vpc_connector_id : null), null)
+  grants_environment = module.user_consent[0].environment
+  labels             = local.labels
+
+  depends_on = [
+    google_project_service.apis,
+    google_project_iam_member.build_log_writer,
+    google_artifact_registry_repository_iam_member.build_writer,
+    google_storage_bucket_iam_member.build_source_reader,
   ]
 }
 
@@ -258,10 +310,10 @@ module "perimeter" {
   caller_identities   = var.perimeter_caller_identities
   allowed_ip_ranges   = var.perimeter_allowed_ip_ranges
   deployer_identities = var.deployer_identities
-  function_identities = [
+  function_identities = concat([
     "serviceAccount:${module.iam.token_service_account_email}",
     "serviceAccount:${module.iam.rotator_service_account_email}",
-  ]
+  ], var.user_consent != null ? ["serviceAccount:${module.user_consent[0].consent_service_account_email}"] : [])
   build_identities        = ["serviceAccount:${module.iam.build_service_account_email}"]
   sink_writer_identities  = module.audit.sink_writer_identities
   audit_reader_identities = var.audit_reader_identities
@@ -273,11 +325,11 @@ module "audit" {
   project_id         = var.project_id
   name_prefix        = var.name_prefix
   token_service_name = module.token_vendor.function_name
-  function_service_names = [
+  function_service_names = concat([
     module.token_vendor.function_name,
     module.rotation.rotate_function_name,
     module.rotation.rotate_on_event_function_name,
-  ]
+  ], var.user_consent != null ? [module.consent_function[0].function_name] : [])
   location              = var.audit_location
   lock_retention        = var.audit_lock_retention
   notification_channels = var.notification_channels

@@ -56,6 +56,21 @@ variable "token_source_dir" {
   }
 }
 
+variable "consent_source_dir" {
+  type        = string
+  description = "The consent function bundle directory that `npm run bundle` builds (dist/bundle/consent); required when user_consent is set, unused otherwise."
+  default     = null
+
+  validation {
+    condition = var.consent_source_dir == null ? var.user_consent == null : (
+      fileexists("${var.consent_source_dir}/index.js") &&
+      fileexists("${var.consent_source_dir}/package-lock.json") &&
+      try(jsondecode(file("${var.consent_source_dir}/package.json")).main == "index.js", false)
+    )
+    error_message = "consent_source_dir must be the bundle directory built by `npm run bundle` (dist/bundle/consent), and is required when user_consent is set."
+  }
+}
+
 variable "rotate_source_dir" {
   type        = string
   description = "The rotation functions' (rotate and rotateOnEvent) bundle directory that `npm run bundle` builds (dist/bundle/rotate): index.js and chunks/ with source maps, a package.json whose main is index.js and whose only dependency is functions-framework, and its package-lock.json. Never the repository source."
@@ -282,7 +297,14 @@ variable "user_consent" {
     location            = optional(string)
     kms_location        = optional(string)
     key_rotation_period = optional(string, "7776000s")
+    # The consent side (modules/consent-function), behind IAP on an external load balancer.
+    oauth_client_id   = string
+    domain            = string
+    scopes            = list(string)
+    iap_members       = optional(list(string), [])
+    return_to_origins = optional(list(string), [])
+    vpc_connector     = optional(string)
   })
-  description = "Deploy the custody side of the user-consent broker (modules/user-consent; docs/user-consent.md): a Firestore database for users' sealed refresh tokens, its Cloud KMS key, the OAuth client's secret (added by the admin) and the consent identity; grants the token identity decrypt, grant reads and revocation writes. null (default): none of it. location and kms_location default to region."
+  description = "Deploy the custody side of the user-consent broker (modules/user-consent; docs/user-consent.md): a Firestore database for users' sealed refresh tokens, its Cloud KMS key, the OAuth client's secret (added by the admin) and the consent identity; grants the token identity decrypt, grant reads and revocation writes; deploys the consent function behind IAP at https://DOMAIN (modules/consent-function) and turns on user-token vending in the token function. oauth_client_id is the registered Web client's id, scopes what users may be asked to grant, iap_members who may open the consent pages. null (default): none of it. location and kms_location default to region."
   default     = null
 }

@@ -46,6 +46,8 @@ locals {
     var.policy_file == null ? {} : { TVS_POLICY_FILE = var.policy_file },
     # The shared cache tier (modules/shared-cache's `environment` output); empty = no tier.
     var.shared_cache_environment,
+    # User-token vending (modules/user-consent's `environment`); empty = the routes are off.
+    var.user_consent_environment,
   )
 }
 

@@ -407,6 +407,17 @@ variable "shared_cache_environment" {
   }
 }
 
+variable "user_consent_environment" {
+  type        = map(string)
+  description = "User-token vending (issue 19): modules/user-consent's `environment` output (OAuth client, its secret, grants database and key); empty = the /v1/users/* routes are off."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.user_consent_environment) : startswith(k, "TVS_USER_")])
+    error_message = "user_consent_environment may only set TVS_USER_* variables."
+  }
+}
+
 variable "vpc_connector" {
   type        = string
   description = "Serverless VPC Access connector (projects/P/locations/L/connectors/C) to reach the shared cache's private IP; null = no VPC egress."

@@ -22,3 +22,13 @@ output "consent_service_account_email" {
   description = "Runtime identity of the consent endpoints."
   value       = google_service_account.consent.email
 }
+
+output "environment" {
+  description = "Environment both the token function and the consent function read for user grants (docs/user-consent.md): the OAuth client, its secret's latest version, the grants database and key."
+  value = {
+    TVS_USER_CONSENT_CLIENT_ID     = var.oauth_client_id
+    TVS_USER_CONSENT_CLIENT_SECRET = "${google_secret_manager_secret.oauth_client.id}/versions/latest"
+    TVS_USER_GRANTS_DATABASE       = google_firestore_database.grants.name
+    TVS_USER_GRANTS_KMS_KEY        = google_kms_crypto_key.grants.id
+  }
+}

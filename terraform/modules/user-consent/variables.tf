@@ -66,3 +66,13 @@ variable "labels" {
   description = "Labels for every resource that takes them."
   default     = {}
 }
+
+variable "oauth_client_id" {
+  type        = string
+  description = "Client id of the OAuth client (Web application) the admin registered (docs/user-consent.md, \"Registering the OAuth client\"). Not a secret."
+
+  validation {
+    condition     = can(regex("^[0-9]+-[a-z0-9]+\\.apps\\.googleusercontent\\.com$", var.oauth_client_id))
+    error_message = "oauth_client_id must look like 123456789012-abc123.apps.googleusercontent.com."
+  }
+}

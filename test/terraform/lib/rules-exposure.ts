@@ -23,6 +23,24 @@ export function tokenFunction(tree: TfTree, dir: string): TfResource | undefined
   return resources(tree, 'google_cloudfunctions2_function').find((r) => r.file.dir === dir && text(blocks(r.body, 'build_config')[0]?.entry_point) === 'token');
 }
 
+/**
+ * The gen2 functions of `dir` that users reach only through IAP (issue 19: the consent pages): the
+ * directory's load balancer serves nothing else — every backend service has `iap { enabled = true }`
+ * literally, every network endpoint group points at a function of this directory with entry point
+ * `consent` — and there is at least one such backend. Empty when any of that does not hold, so
+ * the load balancer resources of such a directory are judged by the ordinary rules.
+ */
+export function iapGatedFunctions(tree: TfTree, dir: string): TfResource[] {
+  const here = (type: string) => resources(tree, type).filter((r) => r.file.dir === dir);
+  const backends = here('google_compute_backend_service');
+  if (backends.length === 0 || !backends.every((b) => blocks(b.body, 'iap').some((i) => i.enabled === true))) return [];
+  const consent = here('google_cloudfunctions2_function').filter((f) => text(blocks(f.body, 'build_config')[0]?.entry_point) === 'consent');
+  const negs = resources(tree, /_network_endpoint_group$/).filter((r) => r.file.dir === dir);
+  const targets = negs.flatMap((n) => [...blocks(n.body, 'cloud_function').map((c) => c.function), ...blocks(n.body, 'cloud_run').map((c) => c.service)].map((v) => referenced(v, 'google_cloudfunctions2_function')));
+  if (negs.length === 0 || targets.length === 0 || !targets.every((t) => consent.some((f) => f.name === t))) return [];
+  return consent.filter((f) => targets.includes(f.name));
+}
+
 /** A value in one mode of `r`'s directory, `undefined` when it cannot be evaluated. */
 const valueIn = (tree: TfTree, r: TfResource, mode: Mode, value: Json | undefined): HclValue | undefined =>
   tryEvaluate(value, modeScope(tree, r.file.dir, mode));
@@ -82,11 +100,16 @@ export function exposureVariables(tree: TfTree): Violation[] {
   return out;
 }
 
-/** internal mode: no load balancer, no public principal, Cloud Run's invoker check never disabled. */
+/**
+ * internal mode: no load balancer (but the IAP-gated one of the consent pages, see
+ * {@link iapGatedFunctions}), no public principal, Cloud Run's invoker check never disabled.
+ */
 export function internalMode(tree: TfTree): Violation[] {
   const out: Violation[] = [];
   const fail = (r: TfResource, message: string) => out.push({ rule: 'internal-mode', where: where(r), message });
-  for (const r of deployed(tree, 'internal', LOAD_BALANCER_TYPES)) fail(r, 'load balancer resource exists in internal mode');
+  for (const r of deployed(tree, 'internal', LOAD_BALANCER_TYPES)) {
+    if (iapGatedFunctions(tree, r.file.dir).length === 0) fail(r, 'load balancer resource exists in internal mode');
+  }
   for (const r of deployed(tree, 'internal', IAM_MEMBER)) {
     if (members(r).some((m) => PUBLIC_PRINCIPAL.test(m))) fail(r, 'grants to allUsers / allAuthenticatedUsers in internal mode');
   }
@@ -230,7 +253,8 @@ export function isPublicInvoker(r: TfResource, fn: TfResource): boolean {
 
 /**
  * In both modes, every function but the token function keeps internal-only ingress, and no
- * network endpoint group points at another function.
+ * network endpoint group points at another function — except the consent function behind IAP
+ * ({@link iapGatedFunctions}): internal + load balancer ingress, its NEGs feeding IAP backends only.
  */
 export function onlyTokenExposed(tree: TfTree): Violation[] {
   const out: Violation[] = [];
@@ -238,9 +262,11 @@ export function onlyTokenExposed(tree: TfTree): Violation[] {
     for (const fn of deployed(tree, mode, 'google_cloudfunctions2_function')) {
       if (tokenFunction(tree, fn.file.dir)?.name === fn.name) continue;
       const ingress = ingressOf(tree, fn, mode);
+      if (iapGatedFunctions(tree, fn.file.dir).some((f) => f.name === fn.name) && ingress === 'ALLOW_INTERNAL_AND_GCLB') continue;
       if (ingress !== 'ALLOW_INTERNAL_ONLY') out.push({ rule: 'only-token-exposed', where: where(fn), message: `ingress_settings is ${JSON.stringify(ingress ?? null)} in ${mode} mode; only the token function may be reached through a load balancer` });
     }
     for (const neg of deployed(tree, mode, /_network_endpoint_group$/)) {
+      if (iapGatedFunctions(tree, neg.file.dir).length > 0) continue;
       const target = [...blocks(neg.body, 'cloud_function').map((c) => c.function), ...blocks(neg.body, 'cloud_run').map((c) => c.service)].map((v) => referenced(v, 'google_cloudfunctions2_function'));
       const tokens = target.filter((name) => name !== undefined && tokenFunction(tree, neg.file.dir)?.name === name);
       if (tokens.length === 0 || tokens.length !== target.length) out.push({ rule: 'only-token-exposed', where: where(neg), message: `in ${mode} mode this NEG points at something other than the token function` });
