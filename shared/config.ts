@@ -261,6 +261,10 @@ export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): To
   }
   const userGrants = userGrantsConfigOf(e);
   const shared = [...sharedCacheProblems(e), ...userGrants.problems];
+  if (userGrants.config && !e.GOOGLE_CLOUD_PROJECT)
+    shared.push(
+      "GOOGLE_CLOUD_PROJECT: required with TVS_USER_CONSENT_CLIENT_ID (the grants' Firestore project)",
+    );
   if (shared.length > 0) throw new ConfigError(`Invalid configuration:\n  ${shared.join('\n  ')}`);
   if (e.TVS_POLICY_MAX_STALENESS_SECONDS < e.TVS_POLICY_TTL_SECONDS) {
     // Otherwise a healthy policy would go stale between two scheduled re-reads.
