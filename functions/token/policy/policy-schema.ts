@@ -201,15 +201,18 @@ function pick<A extends z.core.$ZodType, B extends z.core.$ZodType>(
   );
 }
 
+/** A rule's caller: an OAuth client, or an OIDC identity; one schema for every section of the policy. */
+const callerSchema = pick((value) => typeof value === 'object' && value !== null && 'client' in value, {
+  yes: clientCallerSchema,
+  no: oidcCallerSchema,
+});
+
 const ruleSchema = z.strictObject({
   name: z
     .string()
     .check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes')),
   description: z.optional(z.string().check(z.maxLength(500))),
-  caller: pick((value) => typeof value === 'object' && value !== null && 'client' in value, {
-    yes: clientCallerSchema,
-    no: oidcCallerSchema,
-  }),
+  caller: callerSchema,
   serviceAccounts: z.array(emailPattern).check(z.minLength(1)),
   scopes: z.optional(z.array(scopePattern)),
   idTokenAudiences: z.optional(z.array(pattern)),
@@ -299,11 +302,6 @@ const userLimitsSchema = z.extend(limitsSchema, {
       ),
     }),
   ),
-});
-
-const callerSchema = pick((value) => typeof value === 'object' && value !== null && 'client' in value, {
-  yes: clientCallerSchema,
-  no: oidcCallerSchema,
 });
 
 /** Which callers may have which users' access tokens, for which scopes (each must also be consented by the user). */
