@@ -46,7 +46,7 @@ async function raw(path: string, email = WORKLOAD) {
   });
   const text = await response.text();
   // Express (under functions-framework) refuses a malformed percent-escape itself, in HTML, before any handler.
-  return { status: response.status, json: text.startsWith('{') ? (JSON.parse(text)) : undefined };
+  return { status: response.status, json: text.startsWith('{') ? JSON.parse(text) : undefined };
 }
 
 describe('scope escalation', () => {
