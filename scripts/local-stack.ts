@@ -135,6 +135,48 @@ export function localSharedCacheEnv(emulator: Emulator): Record<string, string> 
   return env;
 }
 
+/** The user-grant KMS key and client secret in the emulator (what Terraform's user-consent module creates). */
+export const LOCAL_USER_GRANTS = {
+  keyRing: 'tvs-user-grants',
+  cryptoKey: 'user-grants',
+  clientSecretId: 'oauth-client-secret',
+} as const;
+
+/**
+ * The token function's user-token environment (issue 19) on an emulator, after doing locally what
+ * Terraform does: the grants' KMS key (the function's identity, the metadata server's default
+ * account, may encrypt and decrypt) and the OAuth client's secret in Secret Manager. `clientId`
+ * defaults to the seed's first OAuth client. Idempotent.
+ */
+export function localUserGrantsEnv(emulator: Emulator, clientId?: string): Record<string, string> {
+  const client = clientId ? emulator.state.oauthClients.get(clientId) : emulator.state.oauthClients.list()[0];
+  if (!client) throw new Error('localUserGrantsEnv: the emulator has no such OAuth client');
+  const keyName = `projects/${emulator.projectId}/locations/global/keyRings/${LOCAL_USER_GRANTS.keyRing}/cryptoKeys/${LOCAL_USER_GRANTS.cryptoKey}`;
+  if (!emulator.state.kms.has(keyName)) {
+    emulator.state.kms.createKey(keyName);
+    const identity = emulator.state.metadata.defaultServiceAccount;
+    if (identity) emulator.state.kms.grant(keyName, `serviceAccount:${identity}`, KMS_ENCRYPTER_DECRYPTER);
+  }
+  const secretId = clientId
+    ? `oauth-client-secret-${client.clientId.split('.')[0].slice(-40)}`
+    : LOCAL_USER_GRANTS.clientSecretId;
+  const secret = `projects/${emulator.projectId}/secrets/${secretId}`;
+  try {
+    emulator.state.secrets.getSecret(secret);
+  } catch {
+    emulator.state.secrets.seedSecret(secretId, {}, [Buffer.from(client.clientSecret, 'utf8')]);
+  }
+  return {
+    TVS_USER_CONSENT_CLIENT_ID: client.clientId,
+    TVS_USER_CONSENT_CLIENT_SECRET: `${secret}/versions/latest`,
+    TVS_USER_GRANTS_KMS_KEY: keyName,
+    TVS_FIRESTORE_URL: emulator.httpUrl,
+    TVS_KMS_URL: emulator.httpUrl,
+    TVS_GOOGLE_OAUTH_TOKEN_URL: emulator.tokenUrl,
+    TVS_GOOGLE_OAUTH_REVOKE_URL: emulator.revokeUrl,
+  };
+}
+
 /**
  * The rotation function's environment for an emulator and the `rotate` URL (the audience of its
  * callers' ID tokens). Locally the metadata server's default identity stands in for Cloud

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { startEmulator } from '../emulator/index.js';
-import { localRotateEnv, localSharedCacheEnv, startLocalStack } from './local-stack.js';
+import { localRotateEnv, localSharedCacheEnv, localUserGrantsEnv, startLocalStack } from './local-stack.js';
 import { createStatusTee, emulatorRotationState } from './status/index.js';
 import { startStatusServer } from './status/server.js';
 import { loadRotateConfig } from '../shared/rotate-config.js';
@@ -50,6 +50,11 @@ const stack = await startLocalStack({
     // TVS_SHARED_CACHE=off runs without it, as a deployment without the tier does.
     ...(process.env.TVS_SHARED_CACHE === 'off' ? {} : localSharedCacheEnv(emulator)),
     ...(process.env.TVS_POLICY_FILE ? { TVS_POLICY_FILE: process.env.TVS_POLICY_FILE } : {}),
+    // User-token vending and grant revocation (issue 19) on the emulated Firestore, KMS and OAuth
+    // endpoints, for the seed's OAuth client; TVS_USER_TOKENS=off runs without them.
+    ...(process.env.TVS_USER_TOKENS === 'off' || emulator.state.oauthClients.list().length === 0
+      ? {}
+      : localUserGrantsEnv(emulator)),
   },
   ...(bindingsFile ? { rotateEnv: { TVS_ROTATION_BINDINGS: readFileSync(bindingsFile, 'utf8') } } : {}),
 });

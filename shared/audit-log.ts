@@ -30,6 +30,11 @@ export interface AuditEntry {
     backend?: string;
     /** A downscoped token: number of boundary rules and the rendered boundary's fingerprint (no claim values). */
     accessBoundary?: { rules: number; fingerprint: string };
+    /** User-delegated tokens and grant revocation (issue 19): whose grant. */
+    user?: { sub: string; email?: string };
+    /** Grant revocation: why, and whether Google confirmed it. */
+    revokedReason?: string;
+    revokedAtGoogle?: boolean;
   };
   rule?: string;
   cacheHit?: boolean;

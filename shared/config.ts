@@ -2,7 +2,15 @@
  * The token function's configuration: read once from the environment at cold start, validated
  * with zod, failing loudly with the variable's name and what was wrong.
  */
+import { LOOPBACK_HOSTS, secureUrl } from './secure-url.js';
+import {
+  userGrantsConfigOf,
+  userGrantsEnvSchema,
+  type UserGrantsConfig,
+} from './user-grants/user-grants-config.js';
 import * as z from './zod.js';
+
+export { secureUrl };
 
 /** Google's production endpoints; every one is overridable so the same code runs on the emulator. */
 export const GOOGLE_DEFAULTS = {
@@ -15,20 +23,6 @@ export const GOOGLE_DEFAULTS = {
   stsUrl: 'https://sts.googleapis.com/v1/token',
   kmsUrl: 'https://cloudkms.googleapis.com',
 } as const;
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
-/** https everywhere; plain http only for loopback (the local emulator). Shared by both functions' configs. */
-export const secureUrl = z.string().check(
-  z.refine((value) => {
-    try {
-      const url = new URL(value);
-      return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
-    } catch {
-      return false;
-    }
-  }, 'must be an https URL (http is allowed only for localhost)'),
-);
 
 /**
  * A Redis URL without credentials (the AUTH string comes from Secret Manager): `rediss://` (TLS)
@@ -175,6 +169,8 @@ const envSchema = z.object({
   TVS_SHARED_CACHE_OP_TIMEOUT_MS: z._default(int(10, 5_000), 100),
   TVS_SHARED_CACHE_CONNECT_TIMEOUT_MS: z._default(int(100, 10_000), 2_000),
   TVS_SHARED_CACHE_LOCK_WAIT_MS: z._default(int(0, 30_000), 3_000),
+  // User-token vending and grant revocation (issue 19): off unless TVS_USER_CONSENT_CLIENT_ID is set.
+  ...userGrantsEnvSchema.shape,
 });
 
 export interface TokenServiceConfig {
@@ -216,6 +212,8 @@ export interface TokenServiceConfig {
   rateLimits: { maxCallers: number } | undefined;
   /** The shared, encrypted cache tier; `undefined` when TVS_SHARED_CACHE_URL is unset. */
   sharedCache?: SharedCacheConfig;
+  /** User-token vending and grant revocation; `undefined` when TVS_USER_CONSENT_CLIENT_ID is unset. */
+  userGrants?: UserGrantsConfig;
 }
 
 /** Where the shared cache tier lives and how long it may take (docs/shared-cache.md). */
@@ -261,7 +259,12 @@ export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): To
       'Invalid configuration:\n  TVS_POLICY_FILE / TVS_POLICY_SECRET: set exactly one of them',
     );
   }
-  const shared = sharedCacheProblems(e);
+  const userGrants = userGrantsConfigOf(e);
+  const shared = [...sharedCacheProblems(e), ...userGrants.problems];
+  if (userGrants.config && !e.GOOGLE_CLOUD_PROJECT)
+    shared.push(
+      "GOOGLE_CLOUD_PROJECT: required with TVS_USER_CONSENT_CLIENT_ID (the grants' Firestore project)",
+    );
   if (shared.length > 0) throw new ConfigError(`Invalid configuration:\n  ${shared.join('\n  ')}`);
   if (e.TVS_POLICY_MAX_STALENESS_SECONDS < e.TVS_POLICY_TTL_SECONDS) {
     // Otherwise a healthy policy would go stale between two scheduled re-reads.
@@ -307,6 +310,7 @@ export function loadTokenServiceConfig(env: NodeJS.ProcessEnv = process.env): To
     },
     forwardedForTrustedHops: e.TVS_FORWARDED_FOR_TRUSTED_HOPS,
     rateLimits: e.TVS_RATE_LIMITS === 'on' ? { maxCallers: e.TVS_RATE_LIMIT_MAX_CALLERS } : undefined,
+    ...(userGrants.config ? { userGrants: userGrants.config } : {}),
     ...(e.TVS_SHARED_CACHE_URL
       ? {
           sharedCache: {

@@ -73,6 +73,13 @@ export function createTokenHandler(deps: TokenServices): TokenHandler {
         return generateIdToken(deps, req, res, ctx, route.serviceAccount);
       case 'policyNotify':
         return handlePolicyNotification(deps, req, res, ctx);
+      // The user routes load their modules on first use: off the cold-start path.
+      case 'userGenerateAccessToken':
+        return import('./user-tokens.js').then((m) =>
+          m.generateUserAccessToken(deps, req, res, ctx, route.sub),
+        );
+      case 'userRevokeGrant':
+        return import('./user-grant-admin.js').then((m) => m.revokeUserGrant(deps, req, res, ctx, route.sub));
       default:
         return undefined;
     }

@@ -14,6 +14,7 @@ import { createKeylessBackend } from '../../shared/minting/keyless-backend.js';
 import { createMinter, type Minter } from '../../shared/minting/minter.js';
 import { createDownscoper, type Downscoper } from '../../shared/minting/downscoped-tokens.js';
 import { createOpsLog } from '../../shared/ops-log.js';
+import type { UserTokenService } from './user-grants/user-token-service.js';
 import { sharedTierFromConfig } from '../../shared/minting/shared-tier/from-config.js';
 import type { SharedTier } from '../../shared/minting/shared-tier/shared-tier.js';
 import { policyHealthLog } from './policy/policy-health-log.js';
@@ -41,6 +42,8 @@ export interface TokenFunction {
   sharedTier?: SharedTier;
   /** Resolves when audit entries written so far reached the transport. */
   flushAudit(): Promise<void>;
+  /** The user-token service (built on first use); absent when user tokens are off. */
+  userTokens?: () => Promise<UserTokenService>;
 }
 
 export interface TokenFunctionOverrides {
@@ -153,6 +156,27 @@ export async function createTokenFunction(
       }),
   });
 
+  // User-delegated tokens (issue 19): built on the first user request, so the SA paths and the cold
+  // start never load the grant store, KMS or Firestore code.
+  const userGrants = config.userGrants;
+  let userTokens: Promise<UserTokenService> | undefined;
+  let userCache: UserTokenService['cache'] | undefined;
+  const loadUserTokens = (): Promise<UserTokenService> =>
+    (userTokens ??= import('./user-grants/user-token-service.js').then((m) => {
+      const service = m.createUserTokenService({
+        config: userGrants!,
+        projectId: config.projectId!,
+        secrets,
+        credential: ownCredential,
+        cache: config.cache,
+        upstream: config.upstream,
+        log,
+        ...(config.rateLimits ? { maxUsers: config.rateLimits.maxCallers } : {}),
+      });
+      userCache = service.cache;
+      return service;
+    }));
+
   const audit = createAuditLog({
     logName: config.auditLogName,
     projectId: config.projectId,
@@ -187,12 +211,14 @@ export async function createTokenFunction(
           maxCallers: config.rateLimits.maxCallers,
           // Served from the cache, or joining a mint already running: neither costs a new mint.
           isCached: (cacheKey) =>
-            [minter.cache, downscoper.cache].some(
-              (cache) => cache.peek(cacheKey) !== undefined || cache.pending(cacheKey),
+            [minter.cache, downscoper.cache, userCache].some(
+              (cache) =>
+                cache !== undefined && (cache.peek(cacheKey) !== undefined || cache.pending(cacheKey)),
             ),
         })
       : undefined,
     forwardedForTrustedHops: config.forwardedForTrustedHops,
+    ...(userGrants ? { userTokens: loadUserTokens } : {}),
   });
   // Back-pressure: while more audit lines wait than the writer's bound, a request waits for them
   // to reach stdout before it is handled, so entries are never dropped and memory stays bounded.
@@ -206,5 +232,6 @@ export async function createTokenFunction(
     policy,
     ...(sharedTier ? { sharedTier } : {}),
     flushAudit: () => audit.flush(),
+    ...(userGrants ? { userTokens: loadUserTokens } : {}),
   };
 }

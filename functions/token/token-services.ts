@@ -9,6 +9,7 @@ import type { CallerLimits } from './limits/caller-limits.js';
 import type { ClientAuthenticator } from './oauth/client-authenticator.js';
 import type { PolicyProvider } from './policy/policy-provider.js';
 import type { PolicyNotifications } from './policy-notify.js';
+import type { UserTokenService } from './user-grants/user-token-service.js';
 
 export interface TokenServices {
   /** Verifies an `Authorization` header value (IAM Credentials-compatible routes). */
@@ -34,6 +35,11 @@ export interface TokenServices {
   now?: () => number;
   /** The policy's quotas per caller and rule (absent: TVS_RATE_LIMITS=off). */
   limits?: CallerLimits;
+  /**
+   * User-delegated tokens and grant revocation (issue 19), built on first use; absent when
+   * TVS_USER_CONSENT_CLIENT_ID is unset (the user routes then answer 501 USER_TOKENS_NOT_ENABLED).
+   */
+  userTokens?: () => Promise<UserTokenService>;
   /** X-Forwarded-For entries our own proxies append after Google's front end (default 0). */
   forwardedForTrustedHops?: number;
 }

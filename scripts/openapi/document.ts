@@ -64,8 +64,15 @@ const responses = {
       'cache hits cost none), `RULE_RATE_LIMITED` / `RULE_MINT_RATE_LIMITED` (all callers of the rule ' +
       'together) or `TOO_MANY_DISTINCT_TOKENS` (different tokens per caller per hour). Nothing was ' +
       'minted. `Retry-After` is the exact wait, in whole seconds rounded up, until the request would ' +
-      'be admitted; retry after it.',
+      'be admitted; retry after it. The user routes add `USER_RATE_LIMITED` / `USER_MINT_RATE_LIMITED` ' +
+      "(one user's tokens, all callers of a `userTokenRules` rule together).",
     headers: { 'Retry-After': ref('headers', 'RetryAfter') },
+    content: googleError,
+  },
+  NotImplemented: {
+    description:
+      'User-delegated access is not enabled in this deployment (`USER_TOKENS_NOT_ENABLED`: ' +
+      '`TVS_USER_CONSENT_CLIENT_ID` is unset). Not retryable.',
     content: googleError,
   },
   Internal: {
@@ -154,6 +161,14 @@ export function openApiDocument(): Record<string, unknown> {
     components: {
       securitySchemes,
       parameters: {
+        UserSub: {
+          name: 'sub',
+          in: 'path',
+          required: true,
+          description: "The user's Google account id (the `sub` of their ID token): digits only.",
+          schema: { type: 'string', pattern: '^[0-9]{1,255}$' },
+          example: '110248495921238986420',
+        },
         ServiceAccount: {
           name: 'serviceAccount',
           in: 'path',

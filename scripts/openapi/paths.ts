@@ -90,6 +90,68 @@ export function paths(limits: { bodyKib: number; maxLifetimeSeconds: number }): 
         },
       },
     },
+    '/v1/users/{sub}:generateAccessToken': {
+      post: {
+        tags: ['User-delegated access'],
+        operationId: 'generateUserAccessToken',
+        summary: 'An OAuth 2.0 access token of a user who consented (issue 19)',
+        description:
+          'Granted when a `userTokenRules` rule names the caller, the user (by `sub:` or by the email\n' +
+          'stored with their grant) and every requested scope, and the user consented to every one of\n' +
+          'them. Refusals: 403 `USER_TOKEN_NOT_ALLOWED` (the same whether or not the user has a grant),\n' +
+          '403 `SCOPE_NOT_CONSENTED`, 404 `USER_GRANT_NOT_FOUND` (to a caller named by `sub:` only),\n' +
+          '400 `FAILED_PRECONDITION` `USER_GRANT_REVOKED` with ErrorInfo metadata `revokedReason`\n' +
+          '(`USER`, `ADMIN` or `GOOGLE_INVALID_GRANT`), 429 per caller or per user, 501\n' +
+          '`USER_TOKENS_NOT_ENABLED` when the deployment has no OAuth client configured.\n',
+        security: iamSecurity,
+        parameters: [ref('parameters', 'UserSub')],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: ref('schemas', 'GenerateUserAccessTokenRequest'),
+              example: { scope: ['https://www.googleapis.com/auth/drive.readonly'] },
+            },
+          },
+        },
+        responses: {
+          '200': {
+            description: "The user's token (its lifetime is Google's).",
+            content: json('GenerateAccessTokenResponse'),
+          },
+          ...IAM_ERRORS,
+          '501': ref('responses', 'NotImplemented'),
+        },
+      },
+    },
+    '/v1/users/{sub}:revokeGrant': {
+      post: {
+        tags: ['User-delegated access'],
+        operationId: 'revokeUserGrant',
+        summary: "Revokes a user's grant here and at Google",
+        description:
+          "For callers named by the policy's `userGrantAdmins`. Tombstones the grant (the refresh\n" +
+          "token is erased), drops the instance's cached tokens of the user and revokes the refresh\n" +
+          'token at Google. Already revoked: 200 with `revokedAtGoogle: false`. Other callers get 403\n' +
+          '`USER_GRANT_REVOKE_NOT_ALLOWED` whether or not the user has a grant.\n',
+        security: iamSecurity,
+        parameters: [ref('parameters', 'UserSub')],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: ref('schemas', 'RevokeGrantRequest'),
+              example: { reason: 'ADMIN' },
+            },
+          },
+        },
+        responses: {
+          '200': { description: 'Revoked.', content: json('RevokeGrantResponse') },
+          ...IAM_ERRORS,
+          '501': ref('responses', 'NotImplemented'),
+        },
+      },
+    },
     '/v1/token': {
       post: {
         tags: ['OAuth 2.0'],

@@ -20,7 +20,9 @@ import {
   healthResponse,
   oauthErrorBody,
   oauthTokenResponse,
+  revokeGrantResponse,
 } from '../../functions/token/http/response-schemas.js';
+import { revokeGrantBody, userAccessTokenBody } from '../../functions/token/http/user-request-schemas.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -37,6 +39,9 @@ const COMPONENTS: Record<string, z.core.$ZodType> = {
   GoogleError: googleErrorBody,
   ErrorInfo: errorInfo,
   HealthResponse: healthResponse,
+  GenerateUserAccessTokenRequest: userAccessTokenBody,
+  RevokeGrantRequest: revokeGrantBody,
+  RevokeGrantResponse: revokeGrantResponse,
 };
 
 /** Documentation added to a schema's JSON Schema (for schemas that carry none themselves). */

@@ -60,3 +60,11 @@ export const googleErrorBody = z.strictObject({
 });
 
 export const healthResponse = z.strictObject({ status: z.literal('ok') });
+
+/** `:revokeGrant`'s answer. */
+export const revokeGrantResponse = z.strictObject({
+  sub: z.string(),
+  revoked: z.literal(true),
+  /** False when Google no longer knew the token (already revoked) or the call to Google failed (logged). */
+  revokedAtGoogle: z.boolean(),
+});

@@ -5,12 +5,17 @@ export type Route =
   | { kind: 'generateIdToken'; serviceAccount: string }
   | { kind: 'oauthToken' }
   | { kind: 'policyNotify' }
+  | { kind: 'userGenerateAccessToken'; sub: string }
+  | { kind: 'userRevokeGrant'; sub: string }
   | { kind: 'health' };
 
 export type RouteResult =
   { route: Route } | { error: 'not_found' } | { error: 'method_not_allowed'; allow: string };
 
 const IAM_PATH = /^\/v1\/projects\/([^/]+)\/serviceAccounts\/([^/:]+):(generateAccessToken|generateIdToken)$/;
+
+/** `{sub}` is checked by the handler (after authentication): here only "no slash, no colon". */
+const USER_PATH = /^\/v1\/users\/([^/:]+):(generateAccessToken|revokeGrant)$/;
 
 /** Matches `method` and the path of `url` (query ignored) to a route. */
 export function matchRoute(method: string, url: string): RouteResult {
@@ -27,6 +32,19 @@ export function matchRoute(method: string, url: string): RouteResult {
     return method === 'POST'
       ? { route: { kind: 'policyNotify' } }
       : { error: 'method_not_allowed', allow: 'POST' };
+  const u = USER_PATH.exec(path);
+  if (u) {
+    if (method !== 'POST') return { error: 'method_not_allowed', allow: 'POST' };
+    let sub: string;
+    try {
+      sub = decodeURIComponent(u[1]);
+    } catch {
+      return { error: 'not_found' };
+    }
+    return {
+      route: { kind: u[2] === 'generateAccessToken' ? 'userGenerateAccessToken' : 'userRevokeGrant', sub },
+    };
+  }
   const m = IAM_PATH.exec(path);
   if (!m) return { error: 'not_found' };
   if (method !== 'POST') return { error: 'method_not_allowed', allow: 'POST' };

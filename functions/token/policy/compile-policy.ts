@@ -10,7 +10,8 @@ import {
   type ClientSecretHash,
 } from '../oauth/client-secret-hash.js';
 import { compileAccessBoundary, type CompiledAccessBoundary } from './access-boundary.js';
-import { compileClaim } from './claim-matcher.js';
+import { compileCallerMatcher, type CallerMatch } from './caller-matcher.js';
+import { compileUserPolicy, type CompiledUserPolicy } from './user-token-rules.js';
 import { compileDenyList, type DenyList } from './deny-list.js';
 import { asciiLower, compileGlob, type GlobOptions, type Matcher } from './glob.js';
 import { policySchema, type PolicyDocument, type ServiceAccountEntry } from './policy-schema.js';
@@ -87,19 +88,14 @@ export interface CompiledPolicy {
   readonly deny: DenyList;
   /** Deny by default: allowed only if ONE rule matches the caller and covers the whole request. */
   authorize(caller: PolicyCaller, request: PolicyRequest): Decision;
+  /** `userTokenRules` and `userGrantAdmins` (user-token-rules.ts). */
+  readonly users?: CompiledUserPolicy;
 }
 
 /** A policy that does not parse or compile; the message names the rule and field. */
 export class PolicyError extends Error {
   override readonly name = 'PolicyError';
 }
-
-/**
- * How a caller fares against one rule: `match`, `unrelated` (another issuer, credential kind or
- * a client), or `differs` with the caller fields that did not match, in rule order.
- */
-type CallerMatch =
-  { kind: 'match' } | { kind: 'unrelated' } | { kind: 'differs'; fields: string[]; of: number };
 
 interface CompiledRule {
   name: string;
@@ -156,6 +152,10 @@ export function compilePolicy(input: unknown, options: CompileOptions = {}): Com
     deny,
     authorize: (caller, request) =>
       authorize(rules, caller, request, (email) => accounts.get(asciiLower(email))),
+    users: compileUserPolicy(
+      doc,
+      (where, message) => new PolicyError(`Invalid policy:\n  ${where}: ${message}`),
+    ),
   };
 }
 
@@ -214,41 +214,13 @@ function compileRule(
     throw new PolicyError(`Invalid policy:\n  ${where}: grant "scopes", "idTokenAudiences" or both`);
   }
 
-  const caller = rule.caller;
-  let matchCaller: (c: PolicyCaller) => CallerMatch;
-  if ('client' in caller) {
-    if (!Object.hasOwn(doc.clients, caller.client))
-      throw new PolicyError(
-        `Invalid policy:\n  ${where}.caller.client: ${caller.client} is not listed under "clients"`,
-      );
-    matchCaller = (c) => (c.kind === 'client' && c.clientId === caller.client ? MATCH : UNRELATED);
-  } else {
-    const checks: Array<{ field: string; matches: (c: Exclude<PolicyCaller, ClientCaller>) => boolean }> = [];
-    if (caller.subject !== undefined) {
-      const subject = glob('caller.subject', caller.subject, { allowDoubleStar: true });
-      checks.push({ field: 'subject', matches: (c) => subject(c.subject) });
-    }
-    if (caller.email !== undefined) {
-      const email = glob('caller.email', caller.email, { caseInsensitiveAscii: true });
-      // An email only counts when the issuer verified it.
-      checks.push({
-        field: 'email',
-        matches: (c) => c.email !== undefined && c.emailVerified === true && email(c.email),
-      });
-    }
-    for (const [key, expected] of Object.entries(caller.claims ?? {})) {
-      const claim = compileClaim(key, expected, glob);
-      checks.push({ field: `claims.${key}`, matches: (c) => claim.matches(c.claims) });
-    }
-    const credentials = new Set(caller.credentials ?? ['id_token']);
-    matchCaller = (c) => {
-      if (c.kind === 'client' || c.issuer !== caller.issuer) return UNRELATED;
-      // Access tokens are not bound to this service's audience: a rule must opt in to them.
-      if (!credentials.has(c.kind === 'google_access_token' ? 'access_token' : 'id_token')) return UNRELATED;
-      const fields = checks.filter((check) => !check.matches(c)).map((check) => check.field);
-      return fields.length === 0 ? MATCH : { kind: 'differs', fields, of: checks.length };
-    };
-  }
+  const matchCaller = compileCallerMatcher(
+    doc,
+    rule.caller,
+    glob,
+    (client) =>
+      new PolicyError(`Invalid policy:\n  ${where}.caller.client: ${client} is not listed under "clients"`),
+  );
 
   const audiences = (rule.idTokenAudiences ?? []).map((p, i) => glob(`idTokenAudiences[${i}]`, p));
   for (const [i, p] of (rule.idTokenAudiences ?? []).entries()) {
@@ -305,9 +277,6 @@ function compileClientSecrets(doc: PolicyDocument): ClientSecretHash {
   }
   return dummyClientSecretHash(Object.values(doc.clients).map((c) => c.secretHash));
 }
-
-const MATCH: CallerMatch = { kind: 'match' };
-const UNRELATED: CallerMatch = { kind: 'unrelated' };
 
 const DENIAL_ORDER: DenialReason[] = [
   'NO_RULE_FOR_CALLER',

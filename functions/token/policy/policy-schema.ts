@@ -201,15 +201,18 @@ function pick<A extends z.core.$ZodType, B extends z.core.$ZodType>(
   );
 }
 
+/** A rule's caller: an OAuth client, or an OIDC identity; one schema for every section of the policy. */
+const callerSchema = pick((value) => typeof value === 'object' && value !== null && 'client' in value, {
+  yes: clientCallerSchema,
+  no: oidcCallerSchema,
+});
+
 const ruleSchema = z.strictObject({
   name: z
     .string()
     .check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes')),
   description: z.optional(z.string().check(z.maxLength(500))),
-  caller: pick((value) => typeof value === 'object' && value !== null && 'client' in value, {
-    yes: clientCallerSchema,
-    no: oidcCallerSchema,
-  }),
+  caller: callerSchema,
   serviceAccounts: z.array(emailPattern).check(z.minLength(1)),
   scopes: z.optional(z.array(scopePattern)),
   idTokenAudiences: z.optional(z.array(pattern)),
@@ -256,6 +259,69 @@ const denySchema = z.strictObject({
   ),
 });
 
+/**
+ * Whose user tokens a rule covers: an email glob (matched against the grant's stored email, which
+ * the consent flow took from a verified ID token) or `sub:<digits>` (one Google account, stable).
+ */
+const userPattern = z
+  .string()
+  .check(
+    z.regex(
+      /^(sub:[0-9]{1,255}|[a-z0-9._%+*-]+@[a-z0-9.*-]+)$/,
+      'must be a lower-case email or email glob, or "sub:" and a numeric Google account id',
+    ),
+  );
+
+/** The user-token quotas: per caller (as a rule's `limits`, same defaults) plus per user (all callers of the rule together). */
+const userLimitsSchema = z.extend(limitsSchema, {
+  perUser: z.optional(
+    z.strictObject({
+      requestsPerMinute: z.optional(
+        z
+          .number()
+          .check(
+            z.int(),
+            z.minimum(1),
+            z.maximum(1_000_000),
+            z.describe(
+              "Requests for one user's tokens per minute per instance, all callers of the rule together (default 600).",
+            ),
+          ),
+      ),
+      mintsPerMinute: z.optional(
+        z
+          .number()
+          .check(
+            z.int(),
+            z.minimum(1),
+            z.maximum(100_000),
+            z.describe(
+              'Refreshes at Google for one user per minute per instance, all callers of the rule together (default 10).',
+            ),
+          ),
+      ),
+    }),
+  ),
+});
+
+/** Which callers may have which users' access tokens, for which scopes (each must also be consented by the user). */
+const userTokenRuleSchema = z.strictObject({
+  name: ruleSchema.shape.name,
+  description: z.optional(z.string().check(z.maxLength(500))),
+  caller: callerSchema,
+  users: z.array(userPattern).check(z.minLength(1), z.maxLength(1000)),
+  scopes: z.array(scopePattern).check(z.minLength(1)),
+  limits: z.optional(userLimitsSchema),
+});
+
+/** Who may revoke users' grants (`:revokeGrant`); `users` narrows whose (default: everyone's). */
+const userGrantAdminSchema = z.strictObject({
+  name: ruleSchema.shape.name,
+  description: z.optional(z.string().check(z.maxLength(500))),
+  caller: callerSchema,
+  users: z.optional(z.array(userPattern).check(z.minLength(1), z.maxLength(1000))),
+});
+
 export const policySchema = z.strictObject({
   /** The JSON Schema an editor validates the file with (docs/policy.schema.json); ignored. */
   $schema: z.optional(z.string().check(z.maxLength(2048))),
@@ -269,6 +335,10 @@ export const policySchema = z.strictObject({
   deny: z.optional(denySchema),
   /** Quotas for every caller (per caller, per instance); rules may override them. */
   limits: z.optional(limitsSchema),
+  /** User-delegated access tokens (issue 19): who may have which users' tokens. */
+  userTokenRules: z._default(z.array(userTokenRuleSchema).check(z.maxLength(1000)), []),
+  /** Who may revoke users' grants. */
+  userGrantAdmins: z._default(z.array(userGrantAdminSchema).check(z.maxLength(100)), []),
 });
 
 export type PolicyDocument = z.infer<typeof policySchema>;
@@ -288,7 +358,10 @@ export const policySchemaParts = {
   denyOidcCaller: denyOidcCallerSchema,
   pattern,
   scope: scopePattern,
+  userPattern,
   maxClaimAlternatives: MAX_CLAIM_ALTERNATIVES,
 } as const;
 export type PolicyRule = PolicyDocument['rules'][number];
 export type ServiceAccountEntry = PolicyDocument['serviceAccounts'][string];
+export type UserTokenRuleDocument = PolicyDocument['userTokenRules'][number];
+export type UserGrantAdminDocument = PolicyDocument['userGrantAdmins'][number];
