@@ -53,6 +53,11 @@ export const userGrantsEnvSchema = z.object({
   TVS_KMS_URL: z._default(secureUrl, USER_GRANT_DEFAULTS.kmsUrl),
   TVS_GOOGLE_OAUTH_TOKEN_URL: z._default(secureUrl, USER_GRANT_DEFAULTS.oauthTokenUrl),
   TVS_GOOGLE_OAUTH_REVOKE_URL: z._default(secureUrl, USER_GRANT_DEFAULTS.oauthRevokeUrl),
+  /** Token function: how long a cached user token is served before the grant is read again (0 = every request). */
+  TVS_USER_GRANT_RECHECK_SECONDS: z._default(
+    z.coerce.number().check(z.int(), z.minimum(0), z.maximum(3600)),
+    60,
+  ),
 });
 
 /** Where users' grants are and how the OAuth client reaches Google; absent when the feature is off. */
@@ -69,6 +74,12 @@ export interface UserGrantsConfig {
   kmsUrl: string;
   oauthTokenUrl: string;
   oauthRevokeUrl: string;
+  /**
+   * Token function: a user's cached tokens are served without reading the grant for at most this
+   * long; then the grant is read again (one Firestore read per user per instance per period), so a
+   * revocation written by another instance or by the consent function stops every instance within it.
+   */
+  grantRecheckMs: number;
 }
 
 /**
@@ -112,6 +123,7 @@ export function userGrantsConfigOf(e: z.infer<typeof userGrantsEnvSchema>): {
       kmsUrl: e.TVS_KMS_URL.replace(/\/+$/, ''),
       oauthTokenUrl: e.TVS_GOOGLE_OAUTH_TOKEN_URL,
       oauthRevokeUrl: e.TVS_GOOGLE_OAUTH_REVOKE_URL,
+      grantRecheckMs: e.TVS_USER_GRANT_RECHECK_SECONDS * 1000,
     },
   };
 }

@@ -6,9 +6,10 @@
  *
  * Cache (`TokenCache`, as the minter's): key = (OAuth client, user `sub`, sorted scopes); refreshed
  * ahead of expiry by reads; concurrent misses share one refresh at Google. Tokens of a user are
- * dropped when this instance revokes the grant or Google answers `invalid_grant`. A grant
- * tombstoned by another instance (or by the consent function) is noticed at this instance's next
- * refresh, at the latest when the cached token reaches the refresh-ahead window.
+ * dropped when this instance revokes the grant or Google answers `invalid_grant`. A cached token is
+ * served without reading the grant for at most `grantRecheckMs` (TVS_USER_GRANT_RECHECK_SECONDS,
+ * default 60 s) after the grant was last read live; then the grant is read again, so a tombstone
+ * written by another instance or by the consent function stops this instance within that period.
  *
  * Google's `invalid_grant` on refresh tombstones the grant (reason GOOGLE_INVALID_GRANT) before the
  * request is answered, and the answer is the same USER_GRANT_REVOKED every later request gets.
@@ -157,9 +158,47 @@ export function createUserTokenService(options: UserTokenServiceOptions): UserTo
   const cacheKey = (sub: string, scopes: readonly string[]) =>
     `${config.clientId}|${sub}|${[...new Set(scopes)].sort().join(' ')}`;
 
-  const loadGrant = (sub: string) => loads.do(sub, () => grants.load(config.clientId, sub));
+  /** When each user's grant was last read here and found live (bounded like the quota tables). */
+  const grantSeenAt = new Map<string, number>();
+  const sawLiveGrant = (sub: string) => {
+    grantSeenAt.delete(sub);
+    grantSeenAt.set(sub, now());
+    while (grantSeenAt.size > maxUsers) grantSeenAt.delete(grantSeenAt.keys().next().value!);
+  };
+  const recheckDue = (sub: string) => {
+    const seen = grantSeenAt.get(sub);
+    return seen === undefined || now() - seen >= config.grantRecheckMs;
+  };
 
-  const dropUser = (sub: string) => cache.deleteWhere((t) => t.sub === sub);
+  const loadGrant = (sub: string) =>
+    loads.do(sub, async () => {
+      const loaded = await grants.load(config.clientId, sub);
+      if (loaded && !loaded.grant.revoked) sawLiveGrant(sub);
+      else grantSeenAt.delete(sub);
+      return loaded;
+    });
+
+  const dropUser = (sub: string) => {
+    grantSeenAt.delete(sub);
+    return cache.deleteWhere((t) => t.sub === sub);
+  };
+
+  /**
+   * Before a cached token is served: the grant read again when the last read is older than the
+   * recheck period. A grant gone or tombstoned meanwhile (another instance, the consent function)
+   * drops the user's tokens here and refuses as every later request will.
+   */
+  const recheckGrant = async (sub: string, loaded?: LoadedGrant): Promise<void> => {
+    if (loaded !== undefined || !recheckDue(sub)) return;
+    const fresh = await loadGrant(sub);
+    if (fresh && !fresh.grant.revoked) return;
+    dropUser(sub);
+    if (!fresh)
+      throw new NotFoundError('The user has not granted access to this service.', {
+        reason: 'USER_GRANT_NOT_FOUND',
+      });
+    throw grantRevokedError(fresh.grant.revoked!.reason);
+  };
 
   const refresh = async (sub: string, scopes: readonly string[], given?: LoadedGrant) => {
     const loaded = given ?? (await loadGrant(sub));
@@ -234,12 +273,15 @@ export function createUserTokenService(options: UserTokenServiceOptions): UserTo
     },
 
     cached(sub, scopes) {
+      if (recheckDue(sub)) return undefined;
       const key = cacheKey(sub, scopes);
       return cache.getCached(key, () => refresh(sub, scopes));
     },
 
-    accessToken(sub, scopes, loaded) {
-      return cache.get(cacheKey(sub, scopes), () => refresh(sub, scopes, loaded));
+    async accessToken(sub, scopes, loaded) {
+      const key = cacheKey(sub, scopes);
+      if (cache.peek(key) !== undefined) await recheckGrant(sub, loaded);
+      return cache.get(key, () => refresh(sub, scopes, loaded));
     },
 
     async revoke(sub, reason) {
