@@ -22,6 +22,7 @@ export interface ConsentFunction {
 export interface ConsentFunctionOverrides {
   /** Where operational log lines go (default: stderr). */
   opsLogWrite?: (line: string) => void;
+  /** The clock of flow cookies, CSRF tokens and grant timestamps (not of IAP assertions). */
   now?: () => number;
   /** Replaces single dependencies (tests). */
   deps?: Partial<ConsentDeps>;
@@ -42,7 +43,8 @@ export async function createConsentFunction(
     config,
     clientSecret,
     keys: deriveConsentKeys(clientSecret),
-    verifyIap: createIapVerifier({ jwksUrl: config.iapJwksUrl, audience: config.iapAudience, now }),
+    // IAP's assertions are checked against the real clock (they are minted by IAP in real time).
+    verifyIap: createIapVerifier({ jwksUrl: config.iapJwksUrl, audience: config.iapAudience }),
     verifyIdToken: createIdTokenVerifier({ jwksUrl: config.googleJwksUrl, clientId: config.clientId }),
     grants: createFirestoreGrantStore({
       firestoreUrl: config.firestoreUrl,
