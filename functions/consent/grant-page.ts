@@ -9,7 +9,7 @@ import type { ServerResponse } from 'node:http';
 import type { StoredGrant } from '../../shared/user-grants/grant-store.js';
 import type { ConsentDeps } from './consent-deps.js';
 import { issueCsrfToken } from './csrf-token.js';
-import { escapeHtml, page, sendHtml } from './html.js';
+import { contentSecurityPolicy, escapeHtml, page, sendHtml } from './html.js';
 import type { IapUser } from './iap-user.js';
 
 export const NOTICES = {
@@ -31,7 +31,11 @@ export async function showGrantPage(
   const notice = params.get('notice');
   const noticeText =
     notice !== null && Object.hasOwn(NOTICES, notice) ? NOTICES[notice as Notice] : undefined;
-  sendHtml(res, 200, renderGrantPage(deps, user, grant, noticeText));
+  sendHtml(res, 200, renderGrantPage(deps, user, grant, noticeText), {
+    'content-security-policy': contentSecurityPolicy([new URL(deps.config.authUrl).origin]),
+    // Under no-referrer, browsers send `Origin: null` with the revoke form; the page holds no secret.
+    'referrer-policy': 'same-origin',
+  });
 }
 
 export function renderGrantPage(

@@ -11,8 +11,17 @@ h1{font-size:1.4rem}ul{padding-left:1.2rem}code{font-size:.9rem}.notice{padding:
 .revoked{color:#a50e0e}button{font:inherit;padding:.4rem 1rem}`;
 const STYLE_HASH = createHash('sha256').update(STYLE, 'utf8').digest('base64');
 
+/**
+ * `form-action` also governs where a form submission may be redirected: the grant form's GET to
+ * `/v1/consent/start` ends at Google's authorization endpoint, so a page with that form names its
+ * origin (`formTargets`).
+ */
+export function contentSecurityPolicy(formTargets: readonly string[] = []): string {
+  return `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; form-action ${["'self'", ...formTargets].join(' ')}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
 const SECURITY_HEADERS: Record<string, string> = {
-  'content-security-policy': `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+  'content-security-policy': contentSecurityPolicy(),
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',

@@ -34,6 +34,8 @@ export interface TokenFunctionStub {
   calls: RevokeCall[];
   /** 'ok' answers 200 revoked; 'fail' answers 503; 'down' resets the connection. */
   mode: 'ok' | 'fail' | 'down';
+  /** What the stand-in does for an accepted call (default nothing), e.g. tombstone the grant as the real one would. */
+  onRevoke?: (sub: string) => Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -73,10 +75,11 @@ export async function startTokenFunctionStub(emulator: Emulator): Promise<TokenF
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') as unknown;
         stub.calls.push({ path: req.url ?? '', body, caller });
         const sub = /^\/v1\/users\/(\d+):revokeGrant$/.exec(req.url ?? '')?.[1];
-        const [status, answer] =
-          stub.mode === 'fail' || !caller || !sub
-            ? [503, { error: { code: 503, status: 'UNAVAILABLE', message: 'unavailable' } }]
-            : [200, { sub, revoked: true, revokedAtGoogle: true }];
+        const refused = stub.mode === 'fail' || !caller || !sub;
+        if (!refused) await stub.onRevoke?.(sub);
+        const [status, answer] = refused
+          ? [503, { error: { code: 503, status: 'UNAVAILABLE', message: 'unavailable' } }]
+          : [200, { sub, revoked: true, revokedAtGoogle: true }];
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(answer));
       })();
