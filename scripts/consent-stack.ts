@@ -66,6 +66,58 @@ async function listen(server: Server, port: number, host: string): Promise<strin
   return `http://${host.includes(':') ? `[${host}]` : host}:${(server.address() as AddressInfo).port}`;
 }
 
+/**
+ * Does locally what Terraform and the OAuth client registration do, for a consent side served at
+ * `publicUrl` (its IAP's address): the OAuth client (the seeded one when it lists the callback,
+ * else a new one), its secret in Secret Manager, the grants KMS key with the metadata identity's
+ * grant; returns the function's environment.
+ */
+export function localConsentEnv(
+  emulator: Emulator,
+  options: { publicUrl: string; audience: string; tokenFunctionUrl: string; encryptOnlyIdentity?: boolean },
+): { env: Record<string, string>; client: { clientId: string; clientSecret: string }; kmsKey: string } {
+  const { state } = emulator;
+  const n = ++counter;
+  const redirectUri = `${options.publicUrl}/v1/consent/callback`;
+  const client =
+    state.oauthClients.list().find((c) => c.redirectUris.includes(redirectUri)) ??
+    state.oauthClients.create({ redirectUris: [redirectUri], displayName: `Local consent ${n}` });
+  const secretId = `tvs-consent-client-secret-${n}`;
+  state.secrets.seedSecret(secretId, {}, [Buffer.from(client.clientSecret, 'utf8')]);
+  const kmsKey = `projects/${emulator.projectId}/locations/global/keyRings/${LOCAL_USER_GRANTS_KEY_RING}/cryptoKeys/${LOCAL_USER_GRANTS_KEY}${options.encryptOnlyIdentity ? `-encrypt-only-${n}` : ''}`;
+  if (!state.kms.has(kmsKey)) {
+    state.kms.createKey(kmsKey);
+    const identity = state.metadata.defaultServiceAccount;
+    if (identity)
+      state.kms.grant(
+        kmsKey,
+        `serviceAccount:${identity}`,
+        options.encryptOnlyIdentity ? 'roles/cloudkms.cryptoKeyEncrypter' : KMS_ENCRYPTER_DECRYPTER,
+      );
+  }
+  const env: Record<string, string> = {
+    GOOGLE_CLOUD_PROJECT: emulator.projectId,
+    GCE_METADATA_HOST: emulator.metadataHost,
+    TVS_USER_CONSENT_CLIENT_ID: client.clientId,
+    TVS_USER_CONSENT_CLIENT_SECRET: `projects/${emulator.projectId}/secrets/${secretId}/versions/latest`,
+    TVS_USER_GRANTS_KMS_KEY: kmsKey,
+    TVS_FIRESTORE_URL: emulator.httpUrl,
+    TVS_KMS_URL: emulator.httpUrl,
+    TVS_SECRET_MANAGER_ENDPOINT: emulator.httpUrl,
+    TVS_GOOGLE_OAUTH_TOKEN_URL: emulator.tokenUrl,
+    TVS_GOOGLE_OAUTH_REVOKE_URL: emulator.revokeUrl,
+    TVS_CONSENT_AUTH_URL: emulator.authUrl,
+    TVS_CONSENT_REDIRECT_URI: redirectUri,
+    TVS_CONSENT_RETURN_TO_ORIGINS: '',
+    TVS_CONSENT_SCOPES: LOCAL_CONSENT_SCOPES.join(' '),
+    TVS_IAP_AUDIENCE: options.audience,
+    TVS_IAP_JWKS_URL: emulator.iapJwksUrl,
+    TVS_GOOGLE_JWKS_URL: emulator.jwksUrl,
+    TVS_TOKEN_FUNCTION_URL: options.tokenFunctionUrl,
+  };
+  return { env, client, kmsKey };
+}
+
 export async function startConsentStack(options: ConsentStackOptions): Promise<ConsentStack> {
   const { emulator } = options;
   const { state } = emulator;
@@ -83,43 +135,12 @@ export async function startConsentStack(options: ConsentStackOptions): Promise<C
   let proxy: IapProxy | undefined;
   try {
     proxy = await startIapProxy({ state, target: functionUrl, audience, host, port: options.port ?? 0 });
-    const redirectUri = `${proxy.url}/v1/consent/callback`;
-    const client =
-      state.oauthClients.list().find((c) => c.redirectUris.includes(redirectUri)) ??
-      state.oauthClients.create({ redirectUris: [redirectUri], displayName: `Local consent ${n}` });
-    const secretId = `tvs-consent-client-secret-${n}`;
-    state.secrets.seedSecret(secretId, {}, [Buffer.from(client.clientSecret, 'utf8')]);
-    const kmsKey = `projects/${emulator.projectId}/locations/global/keyRings/${LOCAL_USER_GRANTS_KEY_RING}/cryptoKeys/${LOCAL_USER_GRANTS_KEY}${options.encryptOnlyIdentity ? `-encrypt-only-${n}` : ''}`;
-    if (!state.kms.has(kmsKey)) {
-      state.kms.createKey(kmsKey);
-      const identity = state.metadata.defaultServiceAccount;
-      if (identity)
-        state.kms.grant(
-          kmsKey,
-          `serviceAccount:${identity}`,
-          options.encryptOnlyIdentity ? 'roles/cloudkms.cryptoKeyEncrypter' : KMS_ENCRYPTER_DECRYPTER,
-        );
-    }
-    const env: Record<string, string> = {
-      GOOGLE_CLOUD_PROJECT: emulator.projectId,
-      GCE_METADATA_HOST: emulator.metadataHost,
-      TVS_USER_CONSENT_CLIENT_ID: client.clientId,
-      TVS_USER_CONSENT_CLIENT_SECRET: `projects/${emulator.projectId}/secrets/${secretId}/versions/latest`,
-      TVS_USER_GRANTS_KMS_KEY: kmsKey,
-      TVS_FIRESTORE_URL: emulator.httpUrl,
-      TVS_KMS_URL: emulator.httpUrl,
-      TVS_SECRET_MANAGER_ENDPOINT: emulator.httpUrl,
-      TVS_GOOGLE_OAUTH_TOKEN_URL: emulator.tokenUrl,
-      TVS_GOOGLE_OAUTH_REVOKE_URL: emulator.revokeUrl,
-      TVS_CONSENT_AUTH_URL: emulator.authUrl,
-      TVS_CONSENT_REDIRECT_URI: redirectUri,
-      TVS_CONSENT_RETURN_TO_ORIGINS: '',
-      TVS_CONSENT_SCOPES: LOCAL_CONSENT_SCOPES.join(' '),
-      TVS_IAP_AUDIENCE: audience,
-      TVS_IAP_JWKS_URL: emulator.iapJwksUrl,
-      TVS_GOOGLE_JWKS_URL: emulator.jwksUrl,
-      TVS_TOKEN_FUNCTION_URL: options.tokenFunctionUrl,
-    };
+    const { env, client, kmsKey } = localConsentEnv(emulator, {
+      publicUrl: proxy.url,
+      audience,
+      tokenFunctionUrl: options.tokenFunctionUrl,
+      encryptOnlyIdentity: options.encryptOnlyIdentity ?? false,
+    });
     for (const [name, value] of Object.entries(options.env ?? {})) {
       if (value === undefined) delete env[name];
       else env[name] = value;
