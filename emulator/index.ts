@@ -43,6 +43,8 @@ import { ConsentScript } from './state/consent-script.js';
 import { OAuthClientRegistry } from './state/oauth-clients.js';
 import { OAuthUserRegistry } from './state/oauth-users.js';
 import { UserGrants } from './state/user-grants.js';
+import { IapState } from './state/iap.js';
+import { iapRoutes } from './http/iap.js';
 import { createOrgPolicy } from './state/org-policy.js';
 import { ServiceAccountRegistry } from './state/service-accounts.js';
 
@@ -66,6 +68,8 @@ export type { ConsentAnswer, ConsentScript } from './state/consent-script.js';
 export type { UserGrant, UserGrants, AuthorizationCode, RefreshTokenRecord } from './state/user-grants.js';
 export type { GoogleKeyFile } from './state/key-file.js';
 export type { GoogleSigningKeys } from './state/google-signing-keys.js';
+export { IAP_ISSUER, type IapState, type IapAssertionRequest } from './state/iap.js';
+export { startIapProxy, type IapProxy, type IapProxyOptions } from './iap-proxy.js';
 export { IamGrants, TOKEN_CREATOR_ROLE, serviceAccountMember, type IamBinding } from './state/iam-grants.js';
 export type { Route, RequestContext } from './http/router.js';
 export type { HttpDeps } from './http/deps.js';
@@ -127,6 +131,8 @@ export interface Emulator {
   userinfoUrl: string;
   /** `${httpUrl}/oauth2/v1/certs`: the signing keys as PEM certificates (google-auth-library's `verifyIdToken`) */
   pemCertsUrl: string;
+  /** `${httpUrl}/iap/verify/public_key-jwk` (Google: `https://www.gstatic.com/iap/verify/public_key-jwk`) */
+  iapJwksUrl: string;
   /** `host:port` for `GCE_METADATA_HOST`. */
   metadataHost: string;
   projectId: string;
@@ -150,6 +156,7 @@ function httpRoutes(deps: HttpDeps, pubsub: PubSubPush, issuers: CiIssuers): Rou
     ...adminRoutes(deps),
     ...testControlRoutes(deps, pubsub),
     ...testControlOAuthRoutes(deps),
+    ...iapRoutes(deps),
     ...issuerRoutes(issuers),
     ...oauthTokenRoutes(deps),
     ...oauthCertsRoutes(deps),
@@ -211,6 +218,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       oauthUsers: new OAuthUserRegistry(),
       consent: new ConsentScript(),
       userGrants: new UserGrants(tokens),
+      iap: new IapState(),
     };
     await applySeed(state, seed);
     seedIamGrants(state.iam, seed);
@@ -243,6 +251,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       revokeUrl: `${http.url}/revoke`,
       userinfoUrl: `${http.url}/oauth2/v3/userinfo`,
       pemCertsUrl: `${http.url}/oauth2/v1/certs`,
+      iapJwksUrl: `${http.url}/iap/verify/public_key-jwk`,
       metadataHost: `${urlHost(host)}:${http.port}`,
       projectId: seed.projectId,
       projectNumber: seed.projectNumber,

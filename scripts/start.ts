@@ -5,12 +5,14 @@
  * TVS_POLICY_FILE (JSON or YAML) replaces the demo policy, e.g. with a recipe's rule from docs/recipes.md.
  * STATUS_PORT (8087): the status page, http://127.0.0.1:STATUS_PORT/status (always loopback).
  * EMULATOR_REDIS_PORT (8088): the emulated Redis of the shared cache tier; TVS_SHARED_CACHE=off runs without the tier.
+ * CONSENT_PORT (8089): the consent function behind the emulated IAP (sign in: POST /__admin/iap/login on the emulator).
  */
 import { readFileSync } from 'node:fs';
 import { startEmulator } from '../emulator/index.js';
 import { localRotateEnv, localSharedCacheEnv, localUserGrantsEnv, startLocalStack } from './local-stack.js';
 import { createStatusTee, emulatorRotationState } from './status/index.js';
 import { startStatusServer } from './status/server.js';
+import { startConsentStack } from './consent-stack.js';
 import { loadRotateConfig } from '../shared/rotate-config.js';
 
 const port = (name: string, fallback: number): number => {
@@ -59,6 +61,15 @@ const stack = await startLocalStack({
   ...(bindingsFile ? { rotateEnv: { TVS_ROTATION_BINDINGS: readFileSync(bindingsFile, 'utf8') } } : {}),
 });
 
+// The consent function (issue 19), browser-facing behind the emulated IAP; revokes go to the token function.
+const consent = await startConsentStack({
+  emulator,
+  host,
+  port: port('CONSENT_PORT', 8089),
+  tokenFunctionUrl: stack.tokenUrl,
+  overrides: { opsLogWrite: tee.opsLogWrite },
+});
+
 const status = await startStatusServer({
   aggregator: tee.aggregator,
   rotationState: emulatorRotationState(
@@ -89,6 +100,8 @@ Token vending service — local stack (everything Google is the emulator; nothin
   shared cache       ${process.env.TVS_SHARED_CACHE === 'off' ? 'off (TVS_SHARED_CACHE=off)' : `${emulator.redis.url} (Redis, AUTH in Secret Manager), tokens sealed under a KMS-wrapped data key`}
   metadata server    GCE_METADATA_HOST=${emulator.metadataHost}   identity: workload@tvs-local.iam.gserviceaccount.com
   policy             ${stack.env.TVS_POLICY_FILE}
+  consent page       ${consent.url}/v1/consent   behind the emulated IAP: sign in first with
+                     curl -s -X POST ${emulator.httpUrl}/__admin/iap/login -d '{"user":"ada@example.com"}'
   status page        ${status.url}   decisions, cache hit ratio, mint latency, rotation (this process only)
   CI issuers         ${emulator.httpUrl}/issuers/{github-actions,gitlab,kubernetes}   (trusted; recipes: docs/recipes.md)
 
@@ -128,7 +141,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    void Promise.all([stack.stop(), status.stop()])
+    void Promise.all([stack.stop(), status.stop(), consent.stop()])
       .then(() => emulator.stop())
       .finally(() => process.exit(0));
   });

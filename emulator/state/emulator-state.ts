@@ -4,6 +4,7 @@ import type { FirestoreDocuments } from './firestore-documents.js';
 import type { ConsentScript } from './consent-script.js';
 import type { GoogleSigningKeys } from './google-signing-keys.js';
 import type { IamGrants } from './iam-grants.js';
+import type { IapState } from './iap.js';
 import type { IssuedTokens } from './issued-tokens.js';
 import type { KmsKeyRegistry } from './kms-keys.js';
 import type { OAuthClientRegistry } from './oauth-clients.js';
@@ -66,4 +67,6 @@ export interface EmulatorState {
   readonly consent: ConsentScript;
   /** Users' grants to clients, authorization codes and refresh tokens. */
   readonly userGrants: UserGrants;
+  /** Identity-Aware Proxy: its ES256 signing keys and the signed-in user (emulator/iap-proxy.ts). */
+  readonly iap: IapState;
 }

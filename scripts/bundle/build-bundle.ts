@@ -19,6 +19,7 @@ export const BUNDLE_ROOT = join(ROOT, 'dist/bundle');
 export const BUNDLED_FUNCTIONS = {
   token: { entry: 'functions/token/deployed-entry.ts', targets: ['token'] },
   rotate: { entry: 'functions/rotate/deployed-entry.ts', targets: ['rotate', 'rotateOnEvent'] },
+  consent: { entry: 'functions/consent/deployed-entry.ts', targets: ['consent'] },
 } as const;
 export type BundledFunction = keyof typeof BUNDLED_FUNCTIONS;
 

@@ -1,6 +1,6 @@
 /**
  * `npm run bundle`: builds the deployable source directory of each function,
- * `dist/bundle/token/` and `dist/bundle/rotate/` (index.js, index.js.map, package.json,
+ * `dist/bundle/token/`, `dist/bundle/rotate/` and `dist/bundle/consent/` (index.js, index.js.map, package.json,
  * package-lock.json); `dist/bundle/<function>.meta.json` says what went into each bundle.
  */
 import { statSync } from 'node:fs';

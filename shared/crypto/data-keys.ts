@@ -10,6 +10,14 @@
  * (or from another use of the same KMS key) does not unwrap. An id that cannot be unwrapped
  * (missing, refused by KMS as not ours) is remembered for a while, so an entry naming it costs no
  * further KMS call.
+ *
+ * Encrypt-only mode (`encryptOnly: true`), for an identity that holds KMS `useToEncrypt` but not
+ * `useToDecrypt` (the consent side of user grants): each instance generates its own DEK per
+ * period, wraps it with KMS `encrypt`, stores the wrapped copy (so a decrypting reader can open
+ * what it sealed), and never reads the period pointer or another instance's key — reading one
+ * would need `decrypt`. It makes no KMS decrypt call, ever: `byId` serves only keys this instance
+ * generated (still in memory) and rejects every other id. The cost is one DEK (and one KMS
+ * encrypt) per instance per period instead of one per fleet per period.
  */
 import { SingleFlight } from '../http/singleflight.js';
 import { isDataKeyId, newDataKey, type DataKey } from './data-key.js';
@@ -50,6 +58,8 @@ export interface DataKeysOptions {
   maxKeys?: number;
   /** How long an id that did not unwrap is not tried again (default 60 s). */
   negativeTtlMs?: number;
+  /** Never call KMS `decrypt` (see the module comment): per-instance DEKs, no shared pointer. */
+  encryptOnly?: boolean;
   now?: () => number;
 }
 
@@ -92,6 +102,8 @@ export function createDataKeys(options: DataKeysOptions): DataKeys {
     const known = unwrapped.get(id);
     if (known) return Promise.resolve(remember(known));
     if (!isDataKeyId(id)) return Promise.reject(new DataKeyRejected('MALFORMED'));
+    // Another instance's key (or one this instance forgot) would need KMS decrypt.
+    if (options.encryptOnly) return Promise.reject(new DataKeyRejected('UNKNOWN_DATA_KEY'));
     if ((refusedUntil.get(id) ?? 0) > now()) return Promise.reject(new DataKeyRejected('DATA_KEY_REFUSED'));
     return flights.do(`id:${id}`, async () => {
       const wrapped = await store.getWrapped(id);
@@ -122,8 +134,14 @@ export function createDataKeys(options: DataKeysOptions): DataKeys {
           await store.putWrapped(fresh.id, wrapped);
           return fresh;
         };
-        const published = await store.getCurrent(period);
         let key: DataKey;
+        if (options.encryptOnly) {
+          // This instance's own key for the period: stored wrapped for readers, never published.
+          key = remember(await create());
+          mine = { period, key };
+          return key;
+        }
+        const published = await store.getCurrent(period);
         if (published !== null) {
           try {
             key = await byId(published);

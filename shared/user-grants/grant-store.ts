@@ -15,6 +15,12 @@
  *   consents again after revoking) replaces it with a fresh grant: the old scopes are not merged,
  *   because revocation at Google removed them.
  *
+ * Encrypt-only (`encryptOnly: true`, the consent side, whose identity holds KMS `useToEncrypt`
+ * only): `save` seals under this instance's own data keys (shared/crypto/data-keys.ts) and the
+ * store makes no KMS decrypt call; it reads grants with `describe` and erases them with
+ * `tombstone`, neither of which opens the sealed token. `load` and `revoke` (which open it) are
+ * refused there with a `TypeError`: calling them is a wiring mistake.
+ *
  * Failures: Firestore or KMS unreachable / 5xx / 429 → `UpstreamUnavailable` (nothing is written
  * before the sealed token is ready, so an outage never leaves half a grant); a sealed value that
  * does not open, a DEK that is unknown or not ours, a malformed document → `InternalError` reason
@@ -60,6 +66,18 @@ export interface GrantStore {
     sub: string,
     reason: RevocationReason,
   ): Promise<{ refreshToken?: string } | undefined>;
+  /** The grant without opening its refresh token (no KMS call); undefined if none. */
+  describe(clientId: string, sub: string): Promise<StoredGrant | undefined>;
+  /**
+   * Writes the tombstone without opening the refresh token (an identity without KMS decrypt):
+   * the token is erased from storage but NOT revoked at Google. `alreadyRevoked` when a tombstone
+   * was there (its first reason stays); undefined when there is no grant.
+   */
+  tombstone(
+    clientId: string,
+    sub: string,
+    reason: RevocationReason,
+  ): Promise<{ alreadyRevoked: boolean } | undefined>;
 }
 
 /** The KMS AAD purpose of the grant store's data keys: they never unwrap for another use of the key. */
@@ -75,6 +93,8 @@ export interface FirestoreGrantStoreOptions {
   credential: OwnCredential;
   /** Cloud KMS: base URL (`https://cloudkms.googleapis.com`) and `projects/…/cryptoKeys/K`. */
   kms: { url: string; keyName: string; timeoutMs?: number };
+  /** The identity may only KMS-encrypt (module comment): per-instance DEKs, no `load`/`revoke`. */
+  encryptOnly?: boolean;
   /** How long one DEK seals new grants (default 30 days): the fleet's DEK count grows by one a period. */
   dekPeriodMs?: number;
   /** Unwrapped DEKs kept in memory (default 64: five years of 30-day DEKs). */
@@ -115,7 +135,12 @@ export function createFirestoreGrantStore(options: FirestoreGrantStoreOptions): 
     periodMs: options.dekPeriodMs ?? 30 * 86_400_000,
     maxKeys: options.maxDataKeys ?? 64,
     now,
+    ...(options.encryptOnly ? { encryptOnly: true } : {}),
   });
+  const refuseInEncryptOnly = (what: string): void => {
+    if (options.encryptOnly)
+      throw new TypeError(`${what}: this grant store is encrypt-only and cannot open refresh tokens`);
+  };
 
   /** Runs `fn`, turning every failure into our typed errors; integrity failures are logged (log-safe). */
   const guarded = async <T>(what: string, path: string, fn: () => Promise<T>): Promise<T> => {
@@ -194,6 +219,7 @@ export function createFirestoreGrantStore(options: FirestoreGrantStoreOptions): 
     },
 
     load(clientId, sub) {
+      refuseInEncryptOnly('load');
       checkId('clientId', clientId);
       checkId('sub', sub);
       const path = grantPath(clientId, sub);
@@ -207,6 +233,7 @@ export function createFirestoreGrantStore(options: FirestoreGrantStoreOptions): 
     },
 
     revoke(clientId, sub, reason) {
+      refuseInEncryptOnly('revoke');
       checkId('clientId', clientId);
       checkId('sub', sub);
       if (!REVOCATION_REASONS.includes(reason)) throw new TypeError('revoke: unknown revocation reason');
@@ -242,6 +269,36 @@ export function createFirestoreGrantStore(options: FirestoreGrantStoreOptions): 
           if (written !== 'conflict') return refreshToken === undefined ? {} : { refreshToken };
         }
         throw contention('revoke', path);
+      });
+    },
+
+    describe(clientId, sub) {
+      checkId('clientId', clientId);
+      checkId('sub', sub);
+      const path = grantPath(clientId, sub);
+      return guarded('describe', path, async () => (await read(path, clientId, sub))?.record.grant);
+    },
+
+    tombstone(clientId, sub, reason) {
+      checkId('clientId', clientId);
+      checkId('sub', sub);
+      if (!REVOCATION_REASONS.includes(reason)) throw new TypeError('tombstone: unknown revocation reason');
+      const path = grantPath(clientId, sub);
+      return guarded('tombstone', path, async () => {
+        for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+          const found = await read(path, clientId, sub);
+          if (!found) return undefined;
+          if (found.record.grant.revoked) return { alreadyRevoked: true };
+          const at = new Date(now());
+          const written = await documents.patch(
+            path,
+            encodeFields({ revokedAt: at, revokedReason: reason, updatedAt: at }),
+            TOMBSTONE_MASK,
+            { updateTime: found.doc.updateTime },
+          );
+          if (written !== 'conflict') return { alreadyRevoked: false };
+        }
+        throw contention('tombstone', path);
       });
     },
   };

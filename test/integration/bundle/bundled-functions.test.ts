@@ -38,6 +38,7 @@ import {
   type BundledFunction,
 } from '../../../scripts/bundle/build-bundle.js';
 import { freePort } from '../../support/free-port.js';
+import { localConsentEnv } from '../../../scripts/consent-stack.js';
 
 const execFileAsync = promisify(execFile);
 const FRAMEWORK = '@google-cloud/functions-framework';
@@ -58,7 +59,7 @@ beforeAll(async () => {
   [emulator] = await Promise.all([startEmulator(), bundleAll(out)]);
   // The framework installed beside each bundle, as `npm ci` of its package.json would; the
   // framework's own dependencies resolve from its real location, the bundle's from here only.
-  for (const name of ['token', 'rotate'] satisfies BundledFunction[]) {
+  for (const name of ['token', 'rotate', 'consent'] satisfies BundledFunction[]) {
     mkdirSync(join(out, name, 'node_modules', '@google-cloud'), { recursive: true });
     symlinkSync(FRAMEWORK_DIR, join(out, name, 'node_modules', FRAMEWORK), 'dir');
   }
@@ -349,5 +350,23 @@ describe('the bundled functions', () => {
     await expect(serve('token', 'rotate', (u) => localTokenEnv(emulator, u))).rejects.toThrow(
       /rotate exited [1-9]/,
     );
+  });
+
+  it('consent: starts under the framework CLI, refuses a request without IAP, serves the page to an IAP user', async () => {
+    const audience = '/projects/123456789012/global/backendServices/77';
+    const { url, stderr } = await serve(
+      'consent',
+      'consent',
+      (u) =>
+        localConsentEnv(emulator, { publicUrl: u, audience, tokenFunctionUrl: 'http://127.0.0.1:9' }).env,
+    );
+    expect((await fetch(`${url}/v1/consent`)).status, stderr()).toBe(401);
+    const assertion = await emulator.state.iap.sign({
+      audience,
+      user: { sub: '110248495921238986420', email: 'ada@example.com' },
+    });
+    const res = await fetch(`${url}/v1/consent`, { headers: { 'x-goog-iap-jwt-assertion': assertion } });
+    expect(res.status, stderr()).toBe(200);
+    expect(await res.text()).toContain('ada@example.com');
   });
 });

@@ -408,3 +408,81 @@ describe('the Firestore grant store', () => {
     expect(emulator.faults.snapshot()).toEqual(before);
   });
 });
+
+describe('the grant store of an encrypt-only identity (the consent side)', () => {
+  const ENCRYPT_ONLY_KEY = 'projects/tvs-local/locations/global/keyRings/tvs/cryptoKeys/user-grants-consent';
+
+  beforeAll(() => {
+    emulator.state.kms.createKey(ENCRYPT_ONLY_KEY);
+    // The consent identity's grant on the key: useToEncrypt, and nothing else (as in Terraform).
+    emulator.state.kms.grant(
+      ENCRYPT_ONLY_KEY,
+      `serviceAccount:${IDENTITY}`,
+      'roles/cloudkms.cryptoKeyEncrypter',
+    );
+  });
+
+  const consentStore = (extra: Partial<FirestoreGrantStoreOptions> = {}) =>
+    store({ kms: { url: emulator.httpUrl, keyName: ENCRYPT_ONLY_KEY }, encryptOnly: true, ...extra });
+
+  it('saves, describes and tombstones grants with zero KMS decrypt calls; a decrypting reader opens what it sealed', async () => {
+    const people = [newUser(), newUser(), newUser()];
+    const before = emulator.state.kms.calls(ENCRYPT_ONLY_KEY);
+    const a = consentStore();
+    const b = consentStore();
+    await a.save({ ...people[0], clientId: CLIENT, scopes: [DRIVE], refreshToken: people[0].token });
+    // A second instance of the consent side: its own data key, never the first one's.
+    await b.save({ ...people[1], clientId: CLIENT, scopes: [DRIVE], refreshToken: people[1].token });
+    await b.save({ ...people[1], clientId: CLIENT, scopes: [SHEETS], refreshToken: `${people[1].token}-2` });
+    await a.save({ ...people[2], clientId: CLIENT, scopes: [DRIVE], refreshToken: people[2].token });
+    await expect(a.describe(CLIENT, people[1].sub)).resolves.toMatchObject({
+      sub: people[1].sub,
+      scopes: [DRIVE, SHEETS].sort(),
+    });
+    await expect(a.describe(CLIENT, newUser().sub)).resolves.toBeUndefined();
+    await expect(b.tombstone(CLIENT, people[2].sub, 'USER')).resolves.toEqual({ alreadyRevoked: false });
+    await expect(a.tombstone(CLIENT, people[2].sub, 'ADMIN')).resolves.toEqual({ alreadyRevoked: true });
+    await expect(a.tombstone(CLIENT, newUser().sub, 'USER')).resolves.toBeUndefined();
+    const revoked = await a.describe(CLIENT, people[2].sub);
+    expect(revoked?.revoked).toEqual({ at: expect.any(Date), reason: 'USER' });
+    expect(rawDoc(CLIENT, people[2].sub)?.fields.sealed).toBeUndefined();
+    const after = emulator.state.kms.calls(ENCRYPT_ONLY_KEY);
+    expect({ encrypt: after.encrypt - before.encrypt, decrypt: after.decrypt - before.decrypt }).toEqual({
+      encrypt: 2,
+      decrypt: 0,
+    });
+    // The token side (decrypt) opens both instances' seals.
+    emulator.state.kms.grant(
+      ENCRYPT_ONLY_KEY,
+      `serviceAccount:${IDENTITY}`,
+      'roles/cloudkms.cryptoKeyDecrypter',
+    );
+    try {
+      const reader = store({ kms: { url: emulator.httpUrl, keyName: ENCRYPT_ONLY_KEY } });
+      await expect(reader.load(CLIENT, people[0].sub)).resolves.toHaveProperty(
+        'refreshToken',
+        people[0].token,
+      );
+      await expect(reader.load(CLIENT, people[1].sub)).resolves.toHaveProperty(
+        'refreshToken',
+        `${people[1].token}-2`,
+      );
+      await expect(reader.load(CLIENT, people[2].sub)).resolves.toEqual({ grant: revoked });
+    } finally {
+      emulator.state.kms.revoke(ENCRYPT_ONLY_KEY, `serviceAccount:${IDENTITY}`);
+      emulator.state.kms.grant(
+        ENCRYPT_ONLY_KEY,
+        `serviceAccount:${IDENTITY}`,
+        'roles/cloudkms.cryptoKeyEncrypter',
+      );
+    }
+  });
+
+  it('refuses load and revoke (they open the token) with TypeError, before any call', () => {
+    const grants = consentStore();
+    const before = emulator.faults.snapshot();
+    expect(() => grants.load(CLIENT, '1')).toThrow(TypeError);
+    expect(() => grants.revoke(CLIENT, '1', 'USER')).toThrow(TypeError);
+    expect(emulator.faults.snapshot()).toEqual(before);
+  });
+});

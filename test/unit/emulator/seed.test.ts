@@ -17,6 +17,7 @@ import { ConsentScript } from '../../../emulator/state/consent-script.js';
 import { OAuthClientRegistry } from '../../../emulator/state/oauth-clients.js';
 import { OAuthUserRegistry } from '../../../emulator/state/oauth-users.js';
 import { UserGrants } from '../../../emulator/state/user-grants.js';
+import { IapState } from '../../../emulator/state/iap.js';
 
 const SA = 'workload@tvs-local.iam.gserviceaccount.com';
 const base = { projectId: 'tvs-local', projectNumber: '123456789012' };
@@ -164,6 +165,7 @@ describe('applySeed', () => {
       oauthUsers: new OAuthUserRegistry(),
       consent: new ConsentScript(),
       userGrants: new UserGrants(tokens),
+      iap: new IapState(),
     };
 
     await applySeed(state, seed);

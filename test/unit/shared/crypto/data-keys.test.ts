@@ -135,3 +135,32 @@ describe('data keys (over the shared cache’s Redis)', () => {
     await expect(keys.byId(real.id)).resolves.toEqual(real);
   });
 });
+
+describe('data keys in encrypt-only mode (an identity without KMS decrypt)', () => {
+  it('seals with a key of its own per instance and period, stored wrapped, and never calls KMS decrypt', async () => {
+    const store = memoryStore();
+    const kms = fakeKms();
+    let now = 1_800_000_000_000;
+    // A decrypting instance published the period's fleet key first: encrypt-only instances ignore it.
+    const reader = createDataKeys({ store, kms, now: () => now });
+    const fleet = await reader.current();
+    const a = createDataKeys({ store, kms, now: () => now, encryptOnly: true });
+    const b = createDataKeys({ store, kms, now: () => now, encryptOnly: true });
+    const keyA = await a.current();
+    const keyB = await b.current();
+    expect(keyA.id).not.toBe(fleet.id);
+    expect(keyB.id).not.toBe(keyA.id);
+    expect(await a.current()).toBe(keyA);
+    expect(await a.byId(keyA.id)).toBe(keyA);
+    // Another instance's key (or the fleet's) would need decrypt: refused without asking KMS.
+    await expect(a.byId(keyB.id)).rejects.toEqual(new DataKeyRejected('UNKNOWN_DATA_KEY'));
+    await expect(a.byId(fleet.id)).rejects.toEqual(new DataKeyRejected('UNKNOWN_DATA_KEY'));
+    now += 3_600_000;
+    const next = await a.current();
+    expect(next.id).not.toBe(keyA.id);
+    expect(kms.calls).toEqual({ encrypt: 4, decrypt: 0 });
+    // What it sealed opens for a decrypting reader: the wrapped copy is stored under its id.
+    const cold = createDataKeys({ store, kms, now: () => now });
+    expect((await cold.byId(keyA.id)).key).toEqual(keyA.key);
+  });
+});
