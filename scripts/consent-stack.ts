@@ -12,7 +12,7 @@ import type { Server } from 'node:http';
 import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { KMS_ENCRYPTER_DECRYPTER, startIapProxy, type Emulator, type IapProxy } from '../emulator/index.js';
-import { installBodyParserGuard } from '../functions/token/http/body-parser-guard.js';
+import { installBodyParserGuard } from '../shared/http/body-parser-guard.js';
 import { loadConsentConfig } from '../functions/consent/consent-config.js';
 import {
   createConsentFunction,

@@ -17,7 +17,7 @@ import {
   type EmulatorOptions,
 } from '../emulator/index.js';
 import { loadTokenServiceConfig } from '../shared/config.js';
-import { installBodyParserGuard } from '../functions/token/http/body-parser-guard.js';
+import { installBodyParserGuard } from '../shared/http/body-parser-guard.js';
 import { MAX_BODY_BYTES } from '../functions/token/http/request-context.js';
 import { createTokenFunction, type TokenFunction } from '../functions/token/create-token-function.js';
 import {

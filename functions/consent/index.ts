@@ -2,7 +2,7 @@
  * Cloud Functions entry point `consent`: configuration, wiring, registration. Nothing else.
  */
 import * as functions from '@google-cloud/functions-framework';
-import { installBodyParserGuard } from '../token/http/body-parser-guard.js';
+import { installBodyParserGuard } from '../../shared/http/body-parser-guard.js';
 import { loadConsentConfig } from './consent-config.js';
 import { createConsentFunction } from './create-consent-function.js';
 

@@ -3,7 +3,7 @@
  */
 import * as functions from '@google-cloud/functions-framework';
 import { loadTokenServiceConfig } from '../../shared/config.js';
-import { installBodyParserGuard } from './http/body-parser-guard.js';
+import { installBodyParserGuard } from '../../shared/http/body-parser-guard.js';
 import { MAX_BODY_BYTES } from './http/request-context.js';
 import { createTokenFunction } from './create-token-function.js';
 

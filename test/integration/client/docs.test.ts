@@ -53,7 +53,7 @@ afterAll(async () => {
 });
 
 describe('docs/openapi.yaml', () => {
-  it('is OpenAPI 3.1 with the five paths of the token API', () => {
+  it('is OpenAPI 3.1 with the seven paths of the token API', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/healthz',
@@ -61,6 +61,8 @@ describe('docs/openapi.yaml', () => {
       '/v1/projects/-/serviceAccounts/{serviceAccount}:generateAccessToken',
       '/v1/projects/-/serviceAccounts/{serviceAccount}:generateIdToken',
       '/v1/token',
+      '/v1/users/{sub}:generateAccessToken',
+      '/v1/users/{sub}:revokeGrant',
     ]);
     expect(Object.keys(doc.components.securitySchemes as object).sort()).toEqual([
       'googleAccessToken',
