@@ -114,7 +114,7 @@ async function vend(email: string) {
     headers: { authorization: `Bearer ${idToken}`, 'content-type': 'application/json' },
     body: JSON.stringify({ scope: [DRIVE_RO] }),
   });
-  return { status: res.status, json: (await res.json()) as any };
+  return { status: res.status, json: await res.json() };
 }
 
 function liveRefreshTokens(): string[] {
