@@ -11,8 +11,9 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { KMS_ENCRYPTER_DECRYPTER, startIapProxy, type Emulator, type IapProxy } from '../emulator/index.js';
+import { startIapProxy, type Emulator, type IapProxy } from '../emulator/index.js';
 import { installBodyParserGuard } from '../shared/http/body-parser-guard.js';
+import { localUserGrantsEnv } from './local-stack.js';
 import { loadConsentConfig } from '../functions/consent/consent-config.js';
 import {
   createConsentFunction,
@@ -20,8 +21,6 @@ import {
   type ConsentFunctionOverrides,
 } from '../functions/consent/create-consent-function.js';
 
-export const LOCAL_USER_GRANTS_KEY_RING = 'tvs-user-grants';
-export const LOCAL_USER_GRANTS_KEY = 'user-grants';
 /** The scopes the local consent side offers (the emulator knows them all). */
 export const LOCAL_CONSENT_SCOPES = [
   'https://www.googleapis.com/auth/drive.readonly',
@@ -82,30 +81,15 @@ export function localConsentEnv(
   const client =
     state.oauthClients.list().find((c) => c.redirectUris.includes(redirectUri)) ??
     state.oauthClients.create({ redirectUris: [redirectUri], displayName: `Local consent ${n}` });
-  const secretId = `tvs-consent-client-secret-${n}`;
-  state.secrets.seedSecret(secretId, {}, [Buffer.from(client.clientSecret, 'utf8')]);
-  const kmsKey = `projects/${emulator.projectId}/locations/global/keyRings/${LOCAL_USER_GRANTS_KEY_RING}/cryptoKeys/${LOCAL_USER_GRANTS_KEY}${options.encryptOnlyIdentity ? `-encrypt-only-${n}` : ''}`;
-  if (!state.kms.has(kmsKey)) {
-    state.kms.createKey(kmsKey);
-    const identity = state.metadata.defaultServiceAccount;
-    if (identity)
-      state.kms.grant(
-        kmsKey,
-        `serviceAccount:${identity}`,
-        options.encryptOnlyIdentity ? 'roles/cloudkms.cryptoKeyEncrypter' : KMS_ENCRYPTER_DECRYPTER,
-      );
-  }
+  const grants = localUserGrantsEnv(emulator, client.clientId, {
+    ...(options.encryptOnlyIdentity ? { encryptOnlyIdentity: true } : {}),
+  });
+  const kmsKey = grants.TVS_USER_GRANTS_KMS_KEY;
   const env: Record<string, string> = {
     GOOGLE_CLOUD_PROJECT: emulator.projectId,
     GCE_METADATA_HOST: emulator.metadataHost,
-    TVS_USER_CONSENT_CLIENT_ID: client.clientId,
-    TVS_USER_CONSENT_CLIENT_SECRET: `projects/${emulator.projectId}/secrets/${secretId}/versions/latest`,
-    TVS_USER_GRANTS_KMS_KEY: kmsKey,
-    TVS_FIRESTORE_URL: emulator.httpUrl,
-    TVS_KMS_URL: emulator.httpUrl,
     TVS_SECRET_MANAGER_ENDPOINT: emulator.httpUrl,
-    TVS_GOOGLE_OAUTH_TOKEN_URL: emulator.tokenUrl,
-    TVS_GOOGLE_OAUTH_REVOKE_URL: emulator.revokeUrl,
+    ...grants,
     TVS_CONSENT_AUTH_URL: emulator.authUrl,
     TVS_CONSENT_REDIRECT_URI: redirectUri,
     TVS_CONSENT_RETURN_TO_ORIGINS: '',

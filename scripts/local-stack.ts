@@ -143,19 +143,29 @@ export const LOCAL_USER_GRANTS = {
 } as const;
 
 /**
- * The token function's user-token environment (issue 19) on an emulator, after doing locally what
- * Terraform does: the grants' KMS key (the function's identity, the metadata server's default
- * account, may encrypt and decrypt) and the OAuth client's secret in Secret Manager. `clientId`
- * defaults to the seed's first OAuth client. Idempotent.
+ * The user-grant environment both functions share (issue 19) on an emulator, after doing locally
+ * what Terraform does: the grants' KMS key with the metadata server's default account (the
+ * functions' identity) as encrypter and decrypter — or encrypter only (`encryptOnlyIdentity`, the
+ * consent side's real grant, on a key of its own) — and the OAuth client's secret in Secret Manager.
+ * `clientId` defaults to the seed's first OAuth client. Idempotent.
  */
-export function localUserGrantsEnv(emulator: Emulator, clientId?: string): Record<string, string> {
+export function localUserGrantsEnv(
+  emulator: Emulator,
+  clientId?: string,
+  options: { encryptOnlyIdentity?: boolean } = {},
+): Record<string, string> {
   const client = clientId ? emulator.state.oauthClients.get(clientId) : emulator.state.oauthClients.list()[0];
   if (!client) throw new Error('localUserGrantsEnv: the emulator has no such OAuth client');
-  const keyName = `projects/${emulator.projectId}/locations/global/keyRings/${LOCAL_USER_GRANTS.keyRing}/cryptoKeys/${LOCAL_USER_GRANTS.cryptoKey}`;
+  const keyName = `projects/${emulator.projectId}/locations/global/keyRings/${LOCAL_USER_GRANTS.keyRing}/cryptoKeys/${LOCAL_USER_GRANTS.cryptoKey}${options.encryptOnlyIdentity ? '-encrypt-only' : ''}`;
   if (!emulator.state.kms.has(keyName)) {
     emulator.state.kms.createKey(keyName);
     const identity = emulator.state.metadata.defaultServiceAccount;
-    if (identity) emulator.state.kms.grant(keyName, `serviceAccount:${identity}`, KMS_ENCRYPTER_DECRYPTER);
+    if (identity)
+      emulator.state.kms.grant(
+        keyName,
+        `serviceAccount:${identity}`,
+        options.encryptOnlyIdentity ? 'roles/cloudkms.cryptoKeyEncrypter' : KMS_ENCRYPTER_DECRYPTER,
+      );
   }
   const secretId = clientId
     ? `oauth-client-secret-${client.clientId.split('.')[0].slice(-40)}`
