@@ -3,17 +3,14 @@
  * with zod, failing loudly with each bad variable's name. Names shared with the token function
  * (issue 19 contract) mean the same thing in both.
  */
-import { csv, parseEnv, secureUrl } from '../../shared/config.js';
+import { ConfigError, csv, parseEnv, secureUrl } from '../../shared/config.js';
+import { userGrantsConfigOf, userGrantsEnvSchema } from '../../shared/user-grants/user-grants-config.js';
 import * as z from '../../shared/zod.js';
 
 export const CONSENT_DEFAULTS = {
   authUrl: 'https://accounts.google.com/o/oauth2/v2/auth',
-  tokenUrl: 'https://oauth2.googleapis.com/token',
-  revokeUrl: 'https://oauth2.googleapis.com/revoke',
   iapJwksUrl: 'https://www.gstatic.com/iap/verify/public_key-jwk',
   googleJwksUrl: 'https://www.googleapis.com/oauth2/v3/certs',
-  firestoreUrl: 'https://firestore.googleapis.com',
-  kmsUrl: 'https://cloudkms.googleapis.com',
   secretManagerEndpoint: 'https://secretmanager.googleapis.com',
 } as const;
 
@@ -49,34 +46,10 @@ const scopeList = z.pipe(
   z.transform((v: string) => v.split(/[\s,]+/).filter(Boolean)),
 );
 
-const envSchema = z.object({
+/** The user-grant variables both functions share (shared/user-grants), and the consent side's own. */
+const envSchema = z.extend(userGrantsEnvSchema, {
   GOOGLE_CLOUD_PROJECT: z.string().check(z.minLength(1, 'must name the project of the grants database')),
-  TVS_USER_CONSENT_CLIENT_ID: z.string().check(z.minLength(1, 'must be the OAuth client id')),
-  TVS_USER_CONSENT_CLIENT_SECRET: z
-    .string()
-    .check(
-      z.regex(
-        /^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/,
-        'must be projects/P/secrets/S/versions/V',
-      ),
-    ),
-  TVS_USER_GRANTS_DATABASE: z._default(
-    z.string().check(z.regex(/^(\(default\)|[a-z][a-z0-9-]{2,62})$/)),
-    '(default)',
-  ),
-  TVS_USER_GRANTS_KMS_KEY: z
-    .string()
-    .check(
-      z.regex(
-        /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/,
-        'must be projects/P/locations/L/keyRings/R/cryptoKeys/K',
-      ),
-    ),
-  TVS_FIRESTORE_URL: z._default(secureUrl, CONSENT_DEFAULTS.firestoreUrl),
-  TVS_KMS_URL: z._default(secureUrl, CONSENT_DEFAULTS.kmsUrl),
   TVS_SECRET_MANAGER_ENDPOINT: z._default(secureUrl, CONSENT_DEFAULTS.secretManagerEndpoint),
-  TVS_GOOGLE_OAUTH_TOKEN_URL: z._default(secureUrl, CONSENT_DEFAULTS.tokenUrl),
-  TVS_GOOGLE_OAUTH_REVOKE_URL: z._default(secureUrl, CONSENT_DEFAULTS.revokeUrl),
   TVS_CONSENT_AUTH_URL: z._default(secureUrl, CONSENT_DEFAULTS.authUrl),
   TVS_CONSENT_REDIRECT_URI: secureUrl.check(
     z.refine((v) => new URL(v).pathname === '/v1/consent/callback', 'must end in /v1/consent/callback'),
@@ -122,18 +95,26 @@ export interface ConsentConfig {
 /** Parses the consent function's environment; throws `ConfigError` naming each bad variable. */
 export function loadConsentConfig(env: NodeJS.ProcessEnv = process.env): ConsentConfig {
   const e = parseEnv(envSchema, env);
+  // The consent side exists only for an OAuth client: the shared group's "off" state is an error here.
+  const { config: grants, problems } = e.TVS_USER_CONSENT_CLIENT_ID
+    ? userGrantsConfigOf(e)
+    : {
+        config: undefined,
+        problems: ['TVS_USER_CONSENT_CLIENT_ID: required (the OAuth client users consent to)'],
+      };
+  if (!grants) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   const trim = (url: string) => url.replace(/\/+$/, '');
   return {
     projectId: e.GOOGLE_CLOUD_PROJECT,
-    clientId: e.TVS_USER_CONSENT_CLIENT_ID,
-    clientSecretVersion: e.TVS_USER_CONSENT_CLIENT_SECRET,
-    grantsDatabase: e.TVS_USER_GRANTS_DATABASE,
-    kmsKey: e.TVS_USER_GRANTS_KMS_KEY,
-    firestoreUrl: trim(e.TVS_FIRESTORE_URL),
-    kmsUrl: trim(e.TVS_KMS_URL),
+    clientId: grants.clientId,
+    clientSecretVersion: grants.clientSecretVersion,
+    grantsDatabase: grants.databaseId,
+    kmsKey: grants.kmsKey,
+    firestoreUrl: grants.firestoreUrl,
+    kmsUrl: grants.kmsUrl,
     secretManagerEndpoint: trim(e.TVS_SECRET_MANAGER_ENDPOINT),
-    tokenUrl: e.TVS_GOOGLE_OAUTH_TOKEN_URL,
-    revokeUrl: e.TVS_GOOGLE_OAUTH_REVOKE_URL,
+    tokenUrl: grants.oauthTokenUrl,
+    revokeUrl: grants.oauthRevokeUrl,
     authUrl: e.TVS_CONSENT_AUTH_URL,
     redirectUri: e.TVS_CONSENT_REDIRECT_URI,
     selfOrigin: new URL(e.TVS_CONSENT_REDIRECT_URI).origin,

@@ -16,7 +16,7 @@ export const NOTICES = {
   granted: 'Access granted and stored.',
   revoked: 'Access revoked, here and at Google.',
   'revoked-pending':
-    'Access revoked here. Revocation at Google is pending: the stored token has been erased and can no longer be used by this service.',
+    'Access revoked here. Revocation at Google is pending: the stored token has been erased and can no longer be used by this service. To end it at Google now, remove this app at myaccount.google.com/permissions.',
   'revoke-failed': 'Your access could not be revoked. Try again in a moment.',
 } as const;
 export type Notice = keyof typeof NOTICES;

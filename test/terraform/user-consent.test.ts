@@ -182,6 +182,11 @@ describe('the user-consent custody Terraform', () => {
     for (const name of ['TVS_CONSENT_REDIRECT_URI', 'TVS_CONSENT_RETURN_TO_ORIGINS', 'TVS_CONSENT_SCOPES', 'TVS_IAP_AUDIENCE', 'TVS_TOKEN_FUNCTION_URL', 'GOOGLE_CLOUD_PROJECT'])
       expect(env).toContain(name);
     expect(env).toContain('/global/backendServices/${google_compute_backend_service.consent.generated_id}');
+    expect(env).toContain('var.grants_environment');
+    // The grants' variables both functions require (shared/user-grants/user-grants-config.ts) come from the custody module.
+    const output = JSON.stringify(tree.files.find((f) => f.path === 'modules/user-consent/outputs.tf')!.json.output);
+    for (const name of ['TVS_USER_CONSENT_CLIENT_ID', 'TVS_USER_CONSENT_CLIENT_SECRET', 'TVS_USER_GRANTS_DATABASE', 'TVS_USER_GRANTS_KMS_KEY'])
+      expect(output).toContain(name);
     const members = variables(tree, dir).get('iap_members')!;
     expect(JSON.stringify(members)).toContain('allAuthenticatedUsers');
   });
