@@ -44,11 +44,14 @@ output "perimeter_enforced" {
 }
 
 output "user_consent" {
-  description = "The user-consent broker's grants database, KMS key, OAuth client secret (add the secret as a version after registering the client) and consent identity; null when user_consent is null."
+  description = "The user-consent broker's grants database, KMS key, OAuth client secret (add the secret as a version after registering the client), consent identity, and the consent pages' URL, redirect URI and load balancer address (point the domain's A record at it); null when user_consent is null."
   value = var.user_consent == null ? null : {
     database_name                 = module.user_consent[0].database_name
     crypto_key_id                 = module.user_consent[0].crypto_key_id
     client_secret_id              = module.user_consent[0].client_secret_id
     consent_service_account_email = module.user_consent[0].consent_service_account_email
+    consent_url                   = module.consent_function[0].consent_url
+    redirect_uri                  = module.consent_function[0].redirect_uri
+    ip_address                    = module.consent_function[0].ip_address
   }
 }
