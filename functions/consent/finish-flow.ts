@@ -31,6 +31,15 @@ function sameText(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+
+/** Identity scopes as Google reports them in a token response (and their short request names). */
+const STORED_IDENTITY_SCOPES = new Set([
+  'openid',
+  'email',
+  'profile',
+  'https://www.googleapis.com/auth/userinfo.email',
+  'https://www.googleapis.com/auth/userinfo.profile',
+]);
 export async function finishFlow(
   deps: ConsentDeps,
   res: ServerResponse,
@@ -154,9 +163,20 @@ export async function finishFlow(
       'Access not stored',
       'Google returned no long-lived access. Nothing was stored; start again.',
     );
-  const scopes = tokens.scope.split(/\s+/).filter(Boolean);
-  if (scopes.length === 0)
+  // Only what this service offers is kept: Google reports every scope of the grant, including one
+  // the user added to the authorization URL by hand or granted this client in another flow
+  // (include_granted_scopes). Identity scopes come back under Google's long names.
+  const granted = tokens.scope.split(/\s+/).filter(Boolean);
+  const kept = granted.filter((s) => config.allowedScopes.includes(s) || STORED_IDENTITY_SCOPES.has(s));
+  if (!kept.some((s) => config.allowedScopes.includes(s)))
     return refuse(502, 'NO_SCOPES', 'Access not stored', 'Google granted no access. Nothing was stored.');
+  if (kept.length < granted.length)
+    log('WARNING', 'consent granted scopes this service does not offer; they are not stored', {
+      event: 'consent_scopes_dropped',
+      user: user.googleSub,
+      dropped: granted.filter((s) => !kept.includes(s)).slice(0, 20),
+    });
+  const scopes = kept;
 
   try {
     const saved = await deps.grants.save({

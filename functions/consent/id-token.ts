@@ -1,7 +1,8 @@
 /**
  * The ID token of the code exchange, verified with jose against Google's keys
  * (`TVS_GOOGLE_JWKS_URL`): RS256 pinned, `iss` `accounts.google.com` or `https://accounts.google.com`
- * (Google issues both), `aud` our client id, `exp`/`iat`, the `nonce` this flow sent, and
+ * (Google issues both), `aud` our client id (and `azp` when present or with several audiences),
+ * `exp`/`iat`, the `nonce` this flow sent, and
  * `email_verified` true. The caller compares `sub` with the IAP user's.
  */
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
@@ -38,6 +39,9 @@ export function createIdTokenVerifier(
     } catch {
       throw new IdTokenRejected('INVALID');
     }
+    // OIDC Core 3.1.3.7 (4, 5): with several audiences, or an azp at all, azp must be this client.
+    if ((Array.isArray(payload.aud) && payload.aud.length > 1) || payload.azp !== undefined)
+      if (payload.azp !== options.clientId) throw new IdTokenRejected('INVALID');
     if (payload.nonce !== nonce) throw new IdTokenRejected('NONCE_MISMATCH');
     if (payload.email_verified !== true || typeof payload.email !== 'string')
       throw new IdTokenRejected('EMAIL_NOT_VERIFIED');

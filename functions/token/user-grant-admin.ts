@@ -36,7 +36,7 @@ export function revokeUserGrant(
 
       let decision = users.authorizeAdmin(caller, sub);
       if (!decision.allowed && decision.needsEmail) {
-        const email = (await service.loadGrant(sub))?.grant.email;
+        const email = await service.grantEmail(sub);
         if (email !== undefined) {
           call.target.user = { sub, email };
           decision = users.authorizeAdmin(caller, sub, email);

@@ -20,7 +20,6 @@ import { parseJsonBody } from './http/request-schemas.js';
 import { parseUserSub, userAccessTokenBody } from './http/user-request-schemas.js';
 import { rfc3339 } from './iam-credentials.js';
 import type { TokenServices } from './token-services.js';
-import type { LoadedGrant } from './user-grants/user-token-service.js';
 import { runUserRoute, userTokenNotAllowed } from './user-route-context.js';
 
 /** Quota rule names of user token rules: never the same key as an SA rule of the same name. */
@@ -46,12 +45,11 @@ export function generateUserAccessToken(
       call.target.scopes = scopes;
 
       let decision = users.authorizeToken(caller, sub, scopes);
-      let loaded: LoadedGrant | undefined;
       if (!decision.allowed && decision.needsEmail) {
-        // The rule names users by email: the grant's (a cached token remembers it).
+        // The rule names users by email: the grant's (a cached token remembers it). Read without
+        // opening the refresh token: a caller the policy then refuses costs one Firestore read.
         const email =
-          service.cache.peek(service.cacheKey(sub, scopes))?.email ??
-          (loaded = await service.loadGrant(sub))?.grant.email;
+          service.cache.peek(service.cacheKey(sub, scopes))?.email ?? (await service.grantEmail(sub));
         if (email !== undefined) decision = users.authorizeToken(caller, sub, scopes, email);
       }
       if (!decision.allowed) throw userTokenNotAllowed(decision.detail);
@@ -63,7 +61,7 @@ export function generateUserAccessToken(
       service.admitUser(sub, rule, decision.userLimits, key);
       if (quotaKey !== undefined) deps.limits?.admitMint(quotaKey, quotaRule, decision.limits, key);
 
-      const { value, hit } = await service.accessToken(sub, scopes, loaded);
+      const { value, hit } = await service.accessToken(sub, scopes);
       call.target.user = { sub, email: value.email };
       sendJson(res, 200, { accessToken: value.token, expireTime: rfc3339(value.expiresAtMs) });
       return {

@@ -218,6 +218,33 @@ describe('start: open redirect and scope escalation', () => {
     expect(res.status).toBe(400);
     expect(res.headers.get('set-cookie')).toBeNull();
   });
+
+  it('stores only offered scopes when the user widens the scope at Google’s authorization endpoint', async () => {
+    const CLOUD = 'https://www.googleapis.com/auth/cloud-platform';
+    await iapLogin(bed.emulator, GRACE.email);
+    const session = new Session();
+    const url = new URL(`${bed.stack.url}/v1/consent/start`);
+    url.searchParams.set('scopes', DRIVE);
+    const started = await session.get(url.toString());
+    expect(started.status).toBe(302);
+    // The user edits the authorization URL before following it: Google grants what it names.
+    const authorize = new URL(started.headers.get('location')!);
+    authorize.searchParams.set('scope', `${authorize.searchParams.get('scope')} ${CLOUD}`);
+    await queueConsent(bed.emulator, {
+      user: GRACE.email,
+      decision: 'approve',
+      clientId: bed.stack.clientId,
+    });
+    const google = await session.get(authorize.toString());
+    expect(google.status).toBe(302);
+    const seen = bed.log.entries().length;
+    const done = await session.get(google.headers.get('location')!);
+    expect(done.status).toBe(303);
+    const stored = JSON.stringify(grantDoc(GRACE.sub));
+    expect(stored).toContain(DRIVE);
+    expect(stored).not.toContain(CLOUD);
+    expect(events().slice(seen)).toContain('consent_scopes_dropped:');
+  });
 });
 
 describe('forged IAP assertions (sent straight to the function, bypassing IAP)', () => {

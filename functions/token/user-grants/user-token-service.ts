@@ -77,6 +77,12 @@ export interface UserTokenService {
   cacheKey(sub: string, scopes: readonly string[]): string;
   /** The grant (one read shared by concurrent requests for the user); undefined when there is none. */
   loadGrant(sub: string): Promise<LoadedGrant | undefined>;
+  /**
+   * The email stored with the user's grant (live or revoked), for rules that name users by email:
+   * a Firestore read that never opens the refresh token (no KMS, no decryption) — what a caller
+   * the policy may still refuse can make us do.
+   */
+  grantEmail(sub: string): Promise<string | undefined>;
   /** Per-user quotas of `rule`: one request, and a refresh unless `cacheKey` is cached or being refreshed. */
   admitUser(sub: string, rule: string, limits: ResolvedUserLimits, cacheKey: string): void;
   /** The cached token, synchronously, or undefined. */
@@ -129,6 +135,7 @@ export function createUserTokenService(options: UserTokenServiceOptions): UserTo
       }),
   });
   const loads = new SingleFlight<string, LoadedGrant | undefined>();
+  const describes = new SingleFlight<string, StoredGrant | undefined>();
   const timeoutMs = Math.min(5_000, options.upstream.deadlineMs);
   const retry = {
     maxAttempts: options.upstream.maxAttempts,
@@ -178,6 +185,15 @@ export function createUserTokenService(options: UserTokenServiceOptions): UserTo
       return loaded;
     });
 
+  /** The grant's record without its token (no KMS call); a live one counts as a recheck. */
+  const describeGrant = (sub: string) =>
+    describes.do(sub, async () => {
+      const grant = await grants.describe(config.clientId, sub);
+      if (grant && !grant.revoked) sawLiveGrant(sub);
+      else grantSeenAt.delete(sub);
+      return grant;
+    });
+
   const dropUser = (sub: string) => {
     grantSeenAt.delete(sub);
     return cache.deleteWhere((t) => t.sub === sub);
@@ -190,14 +206,14 @@ export function createUserTokenService(options: UserTokenServiceOptions): UserTo
    */
   const recheckGrant = async (sub: string, loaded?: LoadedGrant): Promise<void> => {
     if (loaded !== undefined || !recheckDue(sub)) return;
-    const fresh = await loadGrant(sub);
-    if (fresh && !fresh.grant.revoked) return;
+    const fresh = await describeGrant(sub);
+    if (fresh && !fresh.revoked) return;
     dropUser(sub);
     if (!fresh)
       throw new NotFoundError('The user has not granted access to this service.', {
         reason: 'USER_GRANT_NOT_FOUND',
       });
-    throw grantRevokedError(fresh.grant.revoked!.reason);
+    throw grantRevokedError(fresh.revoked!.reason);
   };
 
   const refresh = async (sub: string, scopes: readonly string[], given?: LoadedGrant) => {
@@ -255,6 +271,7 @@ export function createUserTokenService(options: UserTokenServiceOptions): UserTo
     cacheKey,
     loadGrant,
     dropUser,
+    grantEmail: async (sub) => (await describeGrant(sub))?.email,
 
     admitUser(sub, rule, limits, key) {
       const t = now();
