@@ -31,7 +31,6 @@ function sameText(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-
 /** Identity scopes as Google reports them in a token response (and their short request names). */
 const STORED_IDENTITY_SCOPES = new Set([
   'openid',
