@@ -47,6 +47,12 @@ export function revokeUserGrant(
           reason: 'USER_GRANT_REVOKE_NOT_ALLOWED',
           ...(decision.detail ? { detail: decision.detail } : {}),
         });
+      // "The user revoked" is recorded (and shown to the user) only for the entries allowed to say so.
+      if (!decision.reasons.includes(reason))
+        throw new PermissionDeniedError(`The caller may not record a revocation with reason ${reason}.`, {
+          reason: 'USER_GRANT_REVOKE_NOT_ALLOWED',
+          detail: `userGrantAdmins ${decision.rule} allows reasons ${decision.reasons.join(', ')}`,
+        });
 
       const outcome = await service.revoke(sub, reason);
       if (!outcome.found)

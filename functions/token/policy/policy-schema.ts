@@ -314,12 +314,17 @@ const userTokenRuleSchema = z.strictObject({
   limits: z.optional(userLimitsSchema),
 });
 
-/** Who may revoke users' grants (`:revokeGrant`); `users` narrows whose (default: everyone's). */
+/**
+ * Who may revoke users' grants (`:revokeGrant`); `users` narrows whose (default: everyone's);
+ * `reasons` which revocation reasons the entry may record (default `ADMIN` only: `USER` — "the user
+ * revoked" — is for the consent function acting on the user's own request).
+ */
 const userGrantAdminSchema = z.strictObject({
   name: ruleSchema.shape.name,
   description: z.optional(z.string().check(z.maxLength(500))),
   caller: callerSchema,
   users: z.optional(z.array(userPattern).check(z.minLength(1), z.maxLength(1000))),
+  reasons: z._default(z.array(z.enum(['USER', 'ADMIN'])).check(z.minLength(1), z.maxLength(2)), ['ADMIN']),
 });
 
 export const policySchema = z.strictObject({

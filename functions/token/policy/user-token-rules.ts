@@ -33,7 +33,8 @@ export type UserDecision =
   | { allowed: false; needsEmail: boolean; detail?: string };
 
 export type AdminDecision =
-  { allowed: true; rule: string } | { allowed: false; needsEmail: boolean; detail?: string };
+  | { allowed: true; rule: string; reasons: readonly ('USER' | 'ADMIN')[] }
+  | { allowed: false; needsEmail: boolean; detail?: string };
 
 export interface CompiledUserPolicy {
   readonly ruleCount: number;
@@ -95,6 +96,7 @@ export function compileUserPolicy(
     checkName('userGrantAdmins', admin.name);
     return {
       name: admin.name,
+      reasons: admin.reasons,
       matchCaller: callerOf(where, admin.caller),
       users: admin.users ? compileUsers(admin.users, globFor(where)) : undefined,
     };
@@ -128,7 +130,7 @@ export function compileUserPolicy(
         if (admin.matchCaller(caller).kind !== 'match') continue;
         const user = admin.users ? userMatch(admin.users, sub, email) : true;
         if (user === 'needs_email') needsEmail = true;
-        if (user === true) return { allowed: true, rule: admin.name };
+        if (user === true) return { allowed: true, rule: admin.name, reasons: admin.reasons };
       }
       return { allowed: false, needsEmail, detail: 'no user grant admin entry for caller and user' };
     },

@@ -64,7 +64,7 @@ beforeAll(async () => {
           scopes: [DRIVE_RO],
         },
       ],
-      userGrantAdmins: [{ name: 'consent-function', caller: caller(FUNCTIONS_IDENTITY) }],
+      userGrantAdmins: [{ name: 'consent-function', caller: caller(FUNCTIONS_IDENTITY), reasons: ['USER'] }],
     }),
   );
   // The consent side's public address (its IAP) is the OAuth client's one redirect URI.

@@ -187,6 +187,18 @@ describe('admin revocation', () => {
   });
 });
 
+describe('revocation reasons', () => {
+  it('lets an admin entry record only the reasons it lists (default ADMIN: "the user revoked" is not an operator\'s to say)', async () => {
+    const user = '100000000000000000555';
+    const asUser = await t.call(STRANGER, `/v1/users/${user}:revokeGrant`, { reason: 'USER' });
+    expect(asUser.status).toBe(403);
+    expect(reasonOf(asUser.json)).toBe('USER_GRANT_REVOKE_NOT_ALLOWED');
+    const asAdmin = await t.call(STRANGER, `/v1/users/${user}:revokeGrant`, { reason: 'ADMIN' });
+    expect(asAdmin.status).toBe(404);
+    expect(reasonOf(asAdmin.json)).toBe('USER_GRANT_NOT_FOUND');
+  });
+});
+
 describe('quotas', () => {
   it('answers 429 with Retry-After past the per-user request quota', async () => {
     secrets.push(await t.consentAndSave({ email: 'ada@example.com', sub: ADA.sub }, [DRIVE_RO]));

@@ -83,7 +83,11 @@ export function policyFor(extra: Record<string, unknown> = {}) {
         limits: { requestsPerMinute: 1000, perUser: { requestsPerMinute: 3 } },
       },
     ],
-    userGrantAdmins: [{ name: 'consent-function', caller: caller(CONSENT) }],
+    userGrantAdmins: [
+      { name: 'consent-function', caller: caller(CONSENT), reasons: ['ADMIN', 'USER'] },
+      // An operator entry with the default reasons (ADMIN only), for one user nobody consented as.
+      { name: 'narrow-operator', caller: caller(STRANGER), users: ['sub:100000000000000000555'] },
+    ],
     ...extra,
   };
 }
