@@ -46,6 +46,8 @@ export interface UserAccessToken {
   expiresAtMs: number;
   sub: string;
   email: string;
+  /** The `updatedAt` of the grant it was refreshed from: a newer grant (revoked and consented again) retires it. */
+  grantUpdatedAtMs: number;
 }
 
 /** A grant as read for one request: its record and, while it is live, its refresh token. */
@@ -207,7 +209,12 @@ export function createUserTokenService(options: UserTokenServiceOptions): UserTo
   const recheckGrant = async (sub: string, loaded?: LoadedGrant): Promise<void> => {
     if (loaded !== undefined || !recheckDue(sub)) return;
     const fresh = await describeGrant(sub);
-    if (fresh && !fresh.revoked) return;
+    if (fresh && !fresh.revoked) {
+      // Replaced since (revoked and consented again, or scopes added): tokens of the old grant go.
+      const updatedAtMs = fresh.updatedAt.getTime();
+      cache.deleteWhere((t) => t.sub === sub && t.grantUpdatedAtMs !== updatedAtMs);
+      return;
+    }
     dropUser(sub);
     if (!fresh)
       throw new NotFoundError('The user has not granted access to this service.', {
@@ -247,7 +254,7 @@ export function createUserTokenService(options: UserTokenServiceOptions): UserTo
           }),
         retry,
       );
-      return { ...minted, sub, email: grant.email };
+      return { ...minted, sub, email: grant.email, grantUpdatedAtMs: grant.updatedAt.getTime() };
     } catch (err) {
       if (err instanceof GrantRejectedByGoogle) {
         // The grant is dead at Google: erase the refresh token for good and say so, now and later.

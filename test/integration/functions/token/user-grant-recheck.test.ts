@@ -55,6 +55,25 @@ describe('a grant tombstoned elsewhere, recheck every request', () => {
   });
 });
 
+describe('a grant replaced elsewhere, recheck every request', () => {
+  const stack = withStack({ TVS_USER_GRANT_RECHECK_SECONDS: '0' });
+
+  it('retires tokens of the old grant when the user revoked and consented again meanwhile', async () => {
+    const t = stack();
+    await t.consentAndSave(GRACE, [DRIVE_RO]);
+    const before = await vend(t, GRACE.sub);
+    expect(before.status).toBe(200);
+    // Another instance revoked, and the user consented again: a new grant, a new refresh token.
+    await t.grants.revoke(CLIENT_ID, GRACE.sub, 'USER');
+    await t.consentAndSave(GRACE, [DRIVE_RO]);
+    t.stack.emulator.faults.reset();
+    const after = await vend(t, GRACE.sub);
+    expect(after.status).toBe(200);
+    expect(after.json.accessToken).not.toBe(before.json.accessToken);
+    expect(t.stack.emulator.faults.count('oauth.token')).toBe(1);
+  });
+});
+
 describe('a grant tombstoned elsewhere, recheck hourly', () => {
   const stack = withStack({ TVS_USER_GRANT_RECHECK_SECONDS: '3600' });
 
