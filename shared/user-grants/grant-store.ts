@@ -165,6 +165,17 @@ export function createFirestoreGrantStore(options: FirestoreGrantStoreOptions): 
     return openRefreshToken(dek, record.grant.clientId, record.grant.sub, sealed.bytes);
   };
 
+  /** The tombstone, if the document is still as read (`updateTime`): erases the sealed token. */
+  const writeTombstone = (path: string, updateTime: string, reason: RevocationReason) => {
+    const at = new Date(now());
+    return documents.patch(
+      path,
+      encodeFields({ revokedAt: at, revokedReason: reason, updatedAt: at }),
+      TOMBSTONE_MASK,
+      { updateTime },
+    );
+  };
+
   const read = async (path: string, clientId: string, sub: string) => {
     const doc = await documents.get(path);
     return doc ? { doc, record: decodeGrant(doc, clientId, sub) } : undefined;
@@ -259,13 +270,7 @@ export function createFirestoreGrantStore(options: FirestoreGrantStoreOptions): 
               detail: mapped.detail,
             });
           }
-          const at = new Date(now());
-          const written = await documents.patch(
-            path,
-            encodeFields({ revokedAt: at, revokedReason: reason, updatedAt: at }),
-            TOMBSTONE_MASK,
-            { updateTime: found.doc.updateTime },
-          );
+          const written = await writeTombstone(path, found.doc.updateTime, reason);
           if (written !== 'conflict') return refreshToken === undefined ? {} : { refreshToken };
         }
         throw contention('revoke', path);
@@ -289,13 +294,7 @@ export function createFirestoreGrantStore(options: FirestoreGrantStoreOptions): 
           const found = await read(path, clientId, sub);
           if (!found) return undefined;
           if (found.record.grant.revoked) return { alreadyRevoked: true };
-          const at = new Date(now());
-          const written = await documents.patch(
-            path,
-            encodeFields({ revokedAt: at, revokedReason: reason, updatedAt: at }),
-            TOMBSTONE_MASK,
-            { updateTime: found.doc.updateTime },
-          );
+          const written = await writeTombstone(path, found.doc.updateTime, reason);
           if (written !== 'conflict') return { alreadyRevoked: false };
         }
         throw contention('tombstone', path);
