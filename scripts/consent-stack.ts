@@ -66,6 +66,25 @@ async function listen(server: Server, port: number, host: string): Promise<strin
 }
 
 /**
+ * The OAuth client of a consent side served at `publicUrl`: the emulator's client whose redirect
+ * URI is its callback (the demo seed's for `npm start`'s default port), else a new one. The token
+ * function must vend for the same client, so `npm start` asks before starting either.
+ */
+export function localConsentClient(
+  emulator: Emulator,
+  publicUrl: string,
+): { clientId: string; clientSecret: string } {
+  const redirectUri = `${publicUrl}/v1/consent/callback`;
+  return (
+    emulator.state.oauthClients.list().find((c) => c.redirectUris.includes(redirectUri)) ??
+    emulator.state.oauthClients.create({
+      redirectUris: [redirectUri],
+      displayName: `Local consent ${++counter}`,
+    })
+  );
+}
+
+/**
  * Does locally what Terraform and the OAuth client registration do, for a consent side served at
  * `publicUrl` (its IAP's address): the OAuth client (the seeded one when it lists the callback,
  * else a new one), its secret in Secret Manager, the grants KMS key with the metadata identity's
@@ -75,12 +94,8 @@ export function localConsentEnv(
   emulator: Emulator,
   options: { publicUrl: string; audience: string; tokenFunctionUrl: string; encryptOnlyIdentity?: boolean },
 ): { env: Record<string, string>; client: { clientId: string; clientSecret: string }; kmsKey: string } {
-  const { state } = emulator;
-  const n = ++counter;
   const redirectUri = `${options.publicUrl}/v1/consent/callback`;
-  const client =
-    state.oauthClients.list().find((c) => c.redirectUris.includes(redirectUri)) ??
-    state.oauthClients.create({ redirectUris: [redirectUri], displayName: `Local consent ${n}` });
+  const client = localConsentClient(emulator, options.publicUrl);
   const grants = localUserGrantsEnv(emulator, client.clientId, {
     ...(options.encryptOnlyIdentity ? { encryptOnlyIdentity: true } : {}),
   });

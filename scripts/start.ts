@@ -12,7 +12,7 @@ import { startEmulator } from '../emulator/index.js';
 import { localRotateEnv, localSharedCacheEnv, localUserGrantsEnv, startLocalStack } from './local-stack.js';
 import { createStatusTee, emulatorRotationState } from './status/index.js';
 import { startStatusServer } from './status/server.js';
-import { startConsentStack } from './consent-stack.js';
+import { localConsentClient, startConsentStack } from './consent-stack.js';
 import { loadRotateConfig } from '../shared/rotate-config.js';
 
 const port = (name: string, fallback: number): number => {
@@ -40,6 +40,12 @@ process.env.GCE_METADATA_HOST = emulator.metadataHost;
 const bindingsFile = process.env.ROTATION_BINDINGS_FILE;
 // The status page reads the same audit and ops lines that are printed below (and that the production log metrics count).
 const tee = createStatusTee();
+// The OAuth client users consent to on the consent page, and the token function vends for: one.
+const consentPort = port('CONSENT_PORT', 8089);
+const consentClient = localConsentClient(
+  emulator,
+  `http://${host.includes(':') ? `[${host}]` : host}:${consentPort}`,
+);
 const stack = await startLocalStack({
   auditTransport: tee.auditTransport,
   opsLogWrite: tee.opsLogWrite,
@@ -53,10 +59,8 @@ const stack = await startLocalStack({
     ...(process.env.TVS_SHARED_CACHE === 'off' ? {} : localSharedCacheEnv(emulator)),
     ...(process.env.TVS_POLICY_FILE ? { TVS_POLICY_FILE: process.env.TVS_POLICY_FILE } : {}),
     // User-token vending and grant revocation (issue 19) on the emulated Firestore, KMS and OAuth
-    // endpoints, for the seed's OAuth client; TVS_USER_TOKENS=off runs without them.
-    ...(process.env.TVS_USER_TOKENS === 'off' || emulator.state.oauthClients.list().length === 0
-      ? {}
-      : localUserGrantsEnv(emulator)),
+    // endpoints, for the consent page's OAuth client; TVS_USER_TOKENS=off runs without them.
+    ...(process.env.TVS_USER_TOKENS === 'off' ? {} : localUserGrantsEnv(emulator, consentClient.clientId)),
   },
   ...(bindingsFile ? { rotateEnv: { TVS_ROTATION_BINDINGS: readFileSync(bindingsFile, 'utf8') } } : {}),
 });
@@ -65,7 +69,7 @@ const stack = await startLocalStack({
 const consent = await startConsentStack({
   emulator,
   host,
-  port: port('CONSENT_PORT', 8089),
+  port: consentPort,
   tokenFunctionUrl: stack.tokenUrl,
   overrides: { opsLogWrite: tee.opsLogWrite },
 });
