@@ -44,7 +44,8 @@ export async function revokeGrant(
       user: user.googleSub,
       revokedAtGoogle: outcome.revokedAtGoogle,
     });
-    return back('revoked');
+    // The token function erased the grant; if Google could not be reached, say so, as below.
+    return back(outcome.revokedAtGoogle ? 'revoked' : 'revoked-pending');
   }
   log('WARNING', 'token function did not revoke; tombstoning the grant here', {
     event: 'consent_revoke_fallback',

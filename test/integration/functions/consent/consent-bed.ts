@@ -32,8 +32,8 @@ export interface RevokeCall {
 export interface TokenFunctionStub {
   url: string;
   calls: RevokeCall[];
-  /** 'ok' answers 200 revoked; 'fail' answers 503; 'down' resets the connection. */
-  mode: 'ok' | 'fail' | 'down';
+  /** 'ok' answers 200 revoked; 'google-down' 200 revoked here only (revokedAtGoogle false); 'fail' answers 503; 'down' resets the connection. */
+  mode: 'ok' | 'google-down' | 'fail' | 'down';
   /** What the stand-in does for an accepted call (default nothing), e.g. tombstone the grant as the real one would. */
   onRevoke?: (sub: string) => Promise<void>;
   stop(): Promise<void>;
@@ -79,7 +79,7 @@ export async function startTokenFunctionStub(emulator: Emulator): Promise<TokenF
         if (!refused) await stub.onRevoke?.(sub);
         const [status, answer] = refused
           ? [503, { error: { code: 503, status: 'UNAVAILABLE', message: 'unavailable' } }]
-          : [200, { sub, revoked: true, revokedAtGoogle: true }];
+          : [200, { sub, revoked: true, revokedAtGoogle: stub.mode !== 'google-down' }];
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(answer));
       })();

@@ -153,6 +153,21 @@ describe('the consent function', () => {
     },
   );
 
+  it('says Google-side revocation is pending when the token function revoked here but could not reach Google', async () => {
+    const session = new Session();
+    expect((await consent(session, [DRIVE])).status).toBe(303);
+    bed.tokenFunction.mode = 'google-down';
+    const html = await (await session.get(`${bed.stack.url}/v1/consent`)).text();
+    const res = await session.postForm(
+      `${bed.stack.url}/v1/consent/revoke`,
+      { csrf: csrfOf(html) },
+      { origin: bed.stack.url },
+    );
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe(`${bed.stack.url}/v1/consent?notice=revoked-pending`);
+    expect(bed.tokenFunction.calls.map((c) => c.path)).toEqual([`/v1/users/${ADA.sub}:revokeGrant`]);
+  });
+
   it('shows "not granted" and stores nothing when the user denies', async () => {
     const before = JSON.stringify(bed.emulator.state.firestore.raw(grantPath(bed.stack.clientId, ADA.sub)));
     const session = new Session();
