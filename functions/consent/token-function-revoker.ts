@@ -26,8 +26,8 @@ export function createTokenFunctionRevoker(options: {
     client.catch(() => (client = undefined));
     return client;
   };
-  return async (sub) => {
-    if (!/^\d{1,30}$/.test(sub)) throw new TypeError('revokeGrant: sub must be a numeric Google id');
+  /** One call; `retry` when another attempt may succeed (transport failure, 429, 5xx). */
+  const attempt = async (sub: string): Promise<RevokeOutcome & { retry?: boolean }> => {
     let response;
     try {
       response = await (
@@ -41,7 +41,7 @@ export function createTokenFunctionRevoker(options: {
         validateStatus: () => true,
       });
     } catch (err) {
-      return { ok: false, detail: `unreachable: ${err instanceof Error ? err.name : 'error'}` };
+      return { ok: false, retry: true, detail: `unreachable: ${err instanceof Error ? err.name : 'error'}` };
     }
     const body = response.data as {
       revoked?: unknown;
@@ -51,6 +51,19 @@ export function createTokenFunctionRevoker(options: {
     if (response.status === 200 && body?.revoked === true)
       return { ok: true, revokedAtGoogle: body.revokedAtGoogle === true };
     const status = typeof body?.error?.status === 'string' ? ` ${body.error.status}` : '';
-    return { ok: false, detail: `HTTP ${response.status}${status}` };
+    return {
+      ok: false,
+      retry: response.status === 429 || response.status >= 500,
+      detail: `HTTP ${response.status}${status}`,
+    };
+  };
+  return async (sub) => {
+    if (!/^\d{1,30}$/.test(sub)) throw new TypeError('revokeGrant: sub must be a numeric Google id');
+    // revokeGrant is idempotent: one more try on a transient failure before the caller falls back
+    // to a tombstone that cannot revoke at Google.
+    let outcome = await attempt(sub);
+    if (!outcome.ok && outcome.retry) outcome = await attempt(sub);
+    if (outcome.ok) return outcome;
+    return { ok: false, detail: outcome.detail };
   };
 }

@@ -32,8 +32,8 @@ export interface RevokeCall {
 export interface TokenFunctionStub {
   url: string;
   calls: RevokeCall[];
-  /** 'ok' answers 200 revoked; 'google-down' 200 revoked here only (revokedAtGoogle false); 'fail' answers 503; 'down' resets the connection. */
-  mode: 'ok' | 'google-down' | 'fail' | 'down';
+  /** 'ok' answers 200 revoked; 'google-down' 200 revoked here only (revokedAtGoogle false); 'fail' answers 503; 'fail-once' 503 then 'ok'; 'down' resets the connection. */
+  mode: 'ok' | 'google-down' | 'fail' | 'fail-once' | 'down';
   /** What the stand-in does for an accepted call (default nothing), e.g. tombstone the grant as the real one would. */
   onRevoke?: (sub: string) => Promise<void>;
   stop(): Promise<void>;
@@ -75,7 +75,9 @@ export async function startTokenFunctionStub(emulator: Emulator): Promise<TokenF
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') as unknown;
         stub.calls.push({ path: req.url ?? '', body, caller });
         const sub = /^\/v1\/users\/(\d+):revokeGrant$/.exec(req.url ?? '')?.[1];
-        const refused = stub.mode === 'fail' || !caller || !sub;
+        const failOnce = stub.mode === 'fail-once';
+        if (failOnce) stub.mode = 'ok';
+        const refused = stub.mode === 'fail' || failOnce || !caller || !sub;
         if (!refused) await stub.onRevoke?.(sub);
         const [status, answer] = refused
           ? [503, { error: { code: 503, status: 'UNAVAILABLE', message: 'unavailable' } }]

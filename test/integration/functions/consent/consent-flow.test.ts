@@ -115,7 +115,11 @@ describe('the consent function', () => {
       { origin: bed.stack.url },
     );
     expect(res.status).toBe(303);
-    expect(res.headers.get('location')).toBe(`${bed.stack.url}/v1/consent?notice=revoked`);
+    // On a failure, say why the consent side fell back (its log line names the failure's kind).
+    const fallback = JSON.stringify(
+      bed.log.entries().filter((e: { event?: string }) => e.event === 'consent_revoke_fallback'),
+    );
+    expect(res.headers.get('location'), fallback).toBe(`${bed.stack.url}/v1/consent?notice=revoked`);
     expect(bed.tokenFunction.calls).toHaveLength(1);
     const [call] = bed.tokenFunction.calls;
     expect(call.path).toBe(`/v1/users/${ADA.sub}:revokeGrant`);
@@ -152,6 +156,20 @@ describe('the consent function', () => {
       expect(bed.emulator.state.kms.calls(bed.stack.kmsKey).decrypt).toBe(0);
     },
   );
+
+  it('tries the token function once more after a transient failure before falling back', async () => {
+    const session = new Session();
+    expect((await consent(session, [DRIVE])).status).toBe(303);
+    bed.tokenFunction.mode = 'fail-once';
+    const html = await (await session.get(`${bed.stack.url}/v1/consent`)).text();
+    const res = await session.postForm(
+      `${bed.stack.url}/v1/consent/revoke`,
+      { csrf: csrfOf(html) },
+      { origin: bed.stack.url },
+    );
+    expect(res.headers.get('location')).toBe(`${bed.stack.url}/v1/consent?notice=revoked`);
+    expect(bed.tokenFunction.calls).toHaveLength(2);
+  });
 
   it('says Google-side revocation is pending when the token function revoked here but could not reach Google', async () => {
     const session = new Session();
