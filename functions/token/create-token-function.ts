@@ -14,7 +14,7 @@ import { createKeylessBackend } from '../../shared/minting/keyless-backend.js';
 import { createMinter, type Minter } from '../../shared/minting/minter.js';
 import { createDownscoper, type Downscoper } from '../../shared/minting/downscoped-tokens.js';
 import { createOpsLog } from '../../shared/ops-log.js';
-import type { UserTokenService } from './user-grants/user-token-service.js';
+import { createUserTokenService, type UserTokenService } from './user-grants/user-token-service.js';
 import { sharedTierFromConfig } from '../../shared/minting/shared-tier/from-config.js';
 import type { SharedTier } from '../../shared/minting/shared-tier/shared-tier.js';
 import { policyHealthLog } from './policy/policy-health-log.js';
@@ -156,14 +156,16 @@ export async function createTokenFunction(
       }),
   });
 
-  // User-delegated tokens (issue 19): built on the first user request, so the SA paths and the cold
-  // start never load the grant store, KMS or Firestore code.
+  // User-delegated tokens (issue 19): the service is built on the first user request (no grant
+  // store, KMS or Firestore client before then). Its code is imported statically: a lazy import
+  // made esbuild split the start path into 12 chunks, ~10 ms slower to load than one (A/B in
+  // docs/performance.md).
   const userGrants = config.userGrants;
   let userTokens: Promise<UserTokenService> | undefined;
   let userCache: UserTokenService['cache'] | undefined;
   const loadUserTokens = (): Promise<UserTokenService> =>
-    (userTokens ??= import('./user-grants/user-token-service.js').then((m) => {
-      const service = m.createUserTokenService({
+    (userTokens ??= Promise.resolve().then(() => {
+      const service = createUserTokenService({
         config: userGrants!,
         projectId: config.projectId!,
         secrets,

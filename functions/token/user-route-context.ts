@@ -1,7 +1,7 @@
 /**
  * What both user routes share: the feature switch, the caller, the policy's user sections with the
  * break-glass caller deny list, and the one audit entry per decision naming the caller and the user
- * (never a token). Loaded with the user routes, never on the start path.
+ * (never a token).
  */
 import type { ServerResponse } from 'node:http';
 import type { AuditEntry } from '../../shared/audit-log.js';

@@ -1,8 +1,8 @@
 /**
  * User-delegated access tokens (issue 19): a user's stored grant (shared/user-grants) turned into
  * short-lived access tokens, cached and coalesced like the service-account path, and the admin
- * revocation of a grant. Loaded lazily by the token function on the first user route, so neither
- * its cold start nor its service-account hit path pays for it.
+ * revocation of a grant. Created by the token function on the first user route, so its cold start
+ * opens no grant store, KMS or Firestore client and its service-account hit path never touches it.
  *
  * Cache (`TokenCache`, as the minter's): key = (OAuth client, user `sub`, sorted scopes); refreshed
  * ahead of expiry by reads; concurrent misses share one refresh at Google. Tokens of a user are
