@@ -6,6 +6,8 @@
  * Run, ADC anywhere else. Loaded lazily, off the cold-start path.
  */
 
+import { withRetry } from '../../shared/http/retry.js';
+
 export type RevokeOutcome =
   | { ok: true; revokedAtGoogle: boolean }
   /** `detail` is log-safe: HTTP status and Google status/reason, or the failure's kind. */
@@ -26,8 +28,9 @@ export function createTokenFunctionRevoker(options: {
     client.catch(() => (client = undefined));
     return client;
   };
+  const timeoutMs = options.timeoutMs ?? 10_000;
   /** One call; `retry` when another attempt may succeed (transport failure, 429, 5xx). */
-  const attempt = async (sub: string): Promise<RevokeOutcome & { retry?: boolean }> => {
+  const attempt = async (sub: string, signal: AbortSignal): Promise<RevokeOutcome & { retry?: boolean }> => {
     let response;
     try {
       response = await (
@@ -36,8 +39,9 @@ export function createTokenFunctionRevoker(options: {
         url: `${options.tokenFunctionUrl}/v1/users/${sub}:revokeGrant`,
         method: 'POST',
         data: { reason: 'USER' },
-        timeout: options.timeoutMs ?? 10_000,
+        timeout: timeoutMs,
         retry: false,
+        signal,
         validateStatus: () => true,
       });
     } catch (err) {
@@ -59,11 +63,37 @@ export function createTokenFunctionRevoker(options: {
   };
   return async (sub) => {
     if (!/^\d{1,30}$/.test(sub)) throw new TypeError('revokeGrant: sub must be a numeric Google id');
-    // revokeGrant is idempotent: one more try on a transient failure before the caller falls back
-    // to a tombstone that cannot revoke at Google.
-    let outcome = await attempt(sub);
-    if (!outcome.ok && outcome.retry) outcome = await attempt(sub);
-    if (outcome.ok) return outcome;
-    return { ok: false, detail: outcome.detail };
+    // revokeGrant is idempotent: one more try on a transient failure (shared backoff and deadline)
+    // before the caller falls back to a tombstone that cannot revoke at Google.
+    try {
+      return await withRetry(
+        async (signal) => {
+          const outcome = await attempt(sub, signal);
+          if (!outcome.ok && outcome.retry) throw new TransientRevokeFailure(outcome.detail);
+          return outcome.ok ? outcome : { ok: false as const, detail: outcome.detail };
+        },
+        {
+          maxAttempts: 2,
+          baseDelayMs: 100,
+          maxDelayMs: 500,
+          deadlineMs: 2 * timeoutMs,
+          classify: (err) => ({ retryable: err instanceof TransientRevokeFailure }),
+        },
+      );
+    } catch (err) {
+      const last = err instanceof TransientRevokeFailure ? err : (err as { cause?: unknown })?.cause;
+      return {
+        ok: false,
+        detail: last instanceof TransientRevokeFailure ? last.detail : 'deadline exceeded',
+      };
+    }
   };
+}
+
+/** A failure another attempt may cure; `detail` is log-safe. */
+class TransientRevokeFailure extends Error {
+  override readonly name = 'TransientRevokeFailure';
+  constructor(readonly detail: string) {
+    super(`revokeGrant failed: ${detail}`);
+  }
 }
