@@ -38,6 +38,16 @@ function csrfOf(html: string): string {
   return /name="csrf" value="([^"]+)"/.exec(html)![1];
 }
 
+/** Opens the grant page and submits its Revoke form (same origin, the page's CSRF token). */
+async function revokeOnPage(session: Session): Promise<Response> {
+  const html = await (await session.get(`${bed.stack.url}/v1/consent`)).text();
+  return session.postForm(
+    `${bed.stack.url}/v1/consent/revoke`,
+    { csrf: csrfOf(html) },
+    { origin: bed.stack.url },
+  );
+}
+
 async function consent(session: Session, scopes: string[]): Promise<Response> {
   const { callbackUrl } = await startAndAuthorize(bed, session, {
     user: ADA.email,
@@ -108,12 +118,7 @@ describe('the consent function', () => {
 
   it('revokes through the token function with its own verified Google ID token', async () => {
     const session = new Session();
-    const html = await (await session.get(`${bed.stack.url}/v1/consent`)).text();
-    const res = await session.postForm(
-      `${bed.stack.url}/v1/consent/revoke`,
-      { csrf: csrfOf(html) },
-      { origin: bed.stack.url },
-    );
+    const res = await revokeOnPage(session);
     expect(res.status).toBe(303);
     // On a failure, say why the consent side fell back (its log line names the failure's kind).
     const fallback = JSON.stringify(
@@ -139,12 +144,7 @@ describe('the consent function', () => {
       const session = new Session();
       expect((await consent(session, [DRIVE])).status).toBe(303);
       bed.tokenFunction.mode = mode;
-      const html = await (await session.get(`${bed.stack.url}/v1/consent`)).text();
-      const res = await session.postForm(
-        `${bed.stack.url}/v1/consent/revoke`,
-        { csrf: csrfOf(html) },
-        { origin: bed.stack.url },
-      );
+      const res = await revokeOnPage(session);
       expect(res.status).toBe(303);
       expect(res.headers.get('location')).toBe(`${bed.stack.url}/v1/consent?notice=revoked-pending`);
       const doc = bed.emulator.state.firestore.raw(grantPath(bed.stack.clientId, ADA.sub));
@@ -161,12 +161,7 @@ describe('the consent function', () => {
     const session = new Session();
     expect((await consent(session, [DRIVE])).status).toBe(303);
     bed.tokenFunction.mode = 'fail-once';
-    const html = await (await session.get(`${bed.stack.url}/v1/consent`)).text();
-    const res = await session.postForm(
-      `${bed.stack.url}/v1/consent/revoke`,
-      { csrf: csrfOf(html) },
-      { origin: bed.stack.url },
-    );
+    const res = await revokeOnPage(session);
     expect(res.headers.get('location')).toBe(`${bed.stack.url}/v1/consent?notice=revoked`);
     expect(bed.tokenFunction.calls).toHaveLength(2);
   });
@@ -175,12 +170,7 @@ describe('the consent function', () => {
     const session = new Session();
     expect((await consent(session, [DRIVE])).status).toBe(303);
     bed.tokenFunction.mode = 'google-down';
-    const html = await (await session.get(`${bed.stack.url}/v1/consent`)).text();
-    const res = await session.postForm(
-      `${bed.stack.url}/v1/consent/revoke`,
-      { csrf: csrfOf(html) },
-      { origin: bed.stack.url },
-    );
+    const res = await revokeOnPage(session);
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe(`${bed.stack.url}/v1/consent?notice=revoked-pending`);
     expect(bed.tokenFunction.calls.map((c) => c.path)).toEqual([`/v1/users/${ADA.sub}:revokeGrant`]);
