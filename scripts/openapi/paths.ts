@@ -133,7 +133,8 @@ export function paths(limits: { bodyKib: number; maxLifetimeSeconds: number }): 
           "For callers named by the policy's `userGrantAdmins`. Tombstones the grant (the refresh\n" +
           "token is erased), drops the instance's cached tokens of the user and revokes the refresh\n" +
           'token at Google. Already revoked: 200 with `revokedAtGoogle: false`. Other callers get 403\n' +
-          '`USER_GRANT_REVOKE_NOT_ALLOWED` whether or not the user has a grant.\n',
+          '`USER_GRANT_REVOKE_NOT_ALLOWED` whether or not the user has a grant, and so does an entry\n' +
+          'recording a `reason` its `reasons` do not list (`USER` is for the consent function).\n',
         security: iamSecurity,
         parameters: [ref('parameters', 'UserSub')],
         requestBody: {
