@@ -4,6 +4,7 @@
  * name, and the replay of a revoked grant's refresh token. None of them gets a token, none makes
  * Google refresh anything, and the refusals give nothing away about who consented.
  */
+import { grantPath } from '../../shared/user-grants/grant-document.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { postToken } from '../integration/emulator/support/user-consent.js';
 import {
@@ -12,6 +13,7 @@ import {
   CONSENT,
   DRIVE_META,
   DRIVE_RO,
+  GRACE,
   LINUS,
   SHEETS,
   startUserTokenStack,
@@ -150,5 +152,27 @@ describe('replay of a revoked grant', () => {
     expect(JSON.stringify(t.rawGrant(ADA.sub))).not.toContain('"sealed"');
     await t.stack.token.flushAudit();
     expect(t.audit.text() + t.ops.text()).not.toContain(adaRefreshToken);
+  });
+});
+
+describe('a grant whose stored scopes were widened behind our back (Firestore write access only)', () => {
+  it('gets no token for the added scope: the refresh asks for it and the token endpoint refuses to widen the grant', async () => {
+    await t.consentAndSave(GRACE, [DRIVE_RO]);
+    t.stack.emulator.faults.reset();
+    const path = grantPath(CLIENT_ID, GRACE.sub);
+    const doc = t.stack.emulator.state.firestore.raw(path)!;
+    const widened = { arrayValue: { values: [DRIVE_RO, SHEETS].map((stringValue) => ({ stringValue })) } };
+    t.stack.emulator.state.firestore.overwriteFields(path, { ...doc.fields, scopes: widened });
+    try {
+      const answer = await t.call(WORKLOAD, `/v1/users/${GRACE.sub}:generateAccessToken`, {
+        scope: [SHEETS],
+      });
+      expect(answer.status).toBe(500);
+      expect(reasonOf(answer.json)).toBe('USER_TOKEN_REFRESH_REFUSED');
+      expect(answer.json.accessToken).toBeUndefined();
+      expect(t.stack.emulator.faults.count('oauth.token')).toBe(1);
+    } finally {
+      t.stack.emulator.state.firestore.overwriteFields(path, doc.fields);
+    }
   });
 });
