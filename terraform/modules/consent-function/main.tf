@@ -5,11 +5,12 @@
 # own URL stays closed: ingress admits internal traffic and the load balancer only, and Cloud
 # Run's invoker check stays on with run.invoker granted to IAP's service agent alone (IAP calls
 # the service with its own ID token in X-Serverless-Authorization: Google's "Enabling IAP for
-# Cloud Run", backend-service method).
+# Cloud Run", backend-service method, https://cloud.google.com/iap/docs/enabling-cloud-run).
 
 locals {
   # IAP's signed-header audience for a backend service (Google's "Securing your app with signed
-  # headers"): /projects/PROJECT_NUMBER/global/backendServices/SERVICE_ID.
+  # headers", https://cloud.google.com/iap/docs/signed-headers-howto):
+  # /projects/PROJECT_NUMBER/global/backendServices/SERVICE_ID.
   iap_audience = "/projects/${var.project_number}/global/backendServices/${google_compute_backend_service.consent.generated_id}"
 
   iap_service_agent = "serviceAccount:service-${var.project_number}@gcp-sa-iap.iam.gserviceaccount.com"
@@ -59,7 +60,7 @@ resource "google_cloudfunctions2_function" "consent" {
     environment_variables          = local.environment
 
     # Cloud Run counts a call from another Cloud Run service as internal only when it leaves
-    # through a VPC (Cloud Run ingress docs): with the token function on internal ingress, the
+    # through a VPC (https://cloud.google.com/run/docs/securing/ingress): with the token function on internal ingress, the
     # revocation call needs this connector and all-traffic egress. Without one (token function
     # public, or no connector) the call goes over the internet to token_function_url.
     vpc_connector                 = var.vpc_connector
