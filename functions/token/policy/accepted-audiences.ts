@@ -45,18 +45,21 @@ export interface AcceptedAudiences {
 /** Builds the set of accepted audiences once, at cold start. */
 export function acceptedAudiences(values: readonly string[]): AcceptedAudiences {
   const normalized = new Set(values.map(normalizeAudience));
+  // Each accepted audience's normalised form and spellings, worked out once for every pattern.
+  let forms: Array<{ audience: string; normalized: string; spellings: string[] }> | undefined;
   return {
     values: [...values],
     includes: (audience) => normalized.has(normalizeAudience(audience)),
     matchedByPattern(pattern) {
       // A glob is matched against the literal requested audience, so try the spellings a
       // request could use for each accepted audience, and the pattern itself normalised.
+      forms ??= values.map((audience) => {
+        const n = normalizeAudience(audience);
+        return { audience, normalized: n, spellings: spellings(audience, n) };
+      });
       const raw = compileGlob(pattern);
       const folded = compileGlob(normalizeAudience(pattern));
-      return values.find((audience) => {
-        const n = normalizeAudience(audience);
-        return folded(n) || spellings(audience, n).some(raw);
-      });
+      return forms.find((form) => folded(form.normalized) || form.spellings.some(raw))?.audience;
     },
   };
 }

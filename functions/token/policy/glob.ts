@@ -17,7 +17,8 @@ export interface GlobOptions {
 
 /** Characters a `*` never matches. */
 const SEPARATORS = new Set(['/', '.', '@', ':', '?', '#']);
-const isSegmentChar = (c: string) => !SEPARATORS.has(c) && !/\s/u.test(c);
+const WHITESPACE = /\s/u;
+const isSegmentChar = (c: string) => !SEPARATORS.has(c) && !WHITESPACE.test(c);
 /** A `**` also matches `/` and `.`. */
 const isPathChar = (c: string) => c === '/' || c === '.' || isSegmentChar(c);
 
@@ -42,7 +43,7 @@ export function compileGlob(pattern: string, options: GlobOptions = {}): Matcher
   if (normalized.includes('**') && !options.allowDoubleStar)
     throw new TypeError('"**" is allowed only in subject and claims patterns');
   const tokens = tokenize(normalized);
-  return (value) => matchTokens(tokens, [...fold(value)]);
+  return (value) => matchTokens(tokens, fold(value));
 }
 
 function tokenize(pattern: string): Token[] {
@@ -58,37 +59,57 @@ function tokenize(pattern: string): Token[] {
   return tokens;
 }
 
-/** State j = "the first j pattern tokens are matched"; a wildcard consumes one or more characters it allows. */
-function matchTokens(tokens: readonly Token[], input: readonly string[]): boolean {
+/** Whether `token` consumes the character `c` (`segmentChar`/`pathChar`: what a wildcard may consume). */
+function accepts(token: Token | undefined, c: string, segmentChar: boolean, pathChar: boolean): boolean {
+  return token === STAR ? segmentChar : token === DOUBLE_STAR ? pathChar : token === c;
+}
+
+/**
+ * The automaton's two state rows, reused by every match: matching is synchronous, so no two
+ * matches interleave, and a policy check allocates nothing per character.
+ */
+let currentRow = new Uint8Array(64);
+let nextRow = new Uint8Array(64);
+
+/**
+ * State j = "the first j pattern tokens are matched"; a wildcard consumes one or more characters it
+ * allows. `input` is walked by code point, as the pattern was tokenized.
+ */
+function matchTokens(tokens: readonly Token[], input: string): boolean {
   const m = tokens.length;
-  let current = new Uint8Array(m + 1);
-  let next = new Uint8Array(m + 1);
+  if (currentRow.length < m + 1) {
+    currentRow = new Uint8Array(2 * (m + 1));
+    nextRow = new Uint8Array(2 * (m + 1));
+  }
+  let current = currentRow;
+  let next = nextRow;
+  current.fill(0, 0, m + 1);
   current[0] = 1;
   for (const c of input) {
-    next.fill(0);
+    next.fill(0, 0, m + 1);
     const segmentChar = isSegmentChar(c);
     const pathChar = isPathChar(c);
     // Past either end of the pattern (`tokens[m]`, `tokens[-1]`) there is no token: it accepts nothing.
-    const accepts = (token: Token | undefined) =>
-      token === STAR ? segmentChar : token === DOUBLE_STAR ? pathChar : token === c;
     // Stryker disable next-line BooleanLiteral: only the early exit below reads it (speed, not answers)
     let any = false;
     for (let j = 0; j <= m; j++) {
       if (!current[j]) continue;
-      if (accepts(tokens[j])) {
+      if (accepts(tokens[j], c, segmentChar, pathChar)) {
         next[j + 1] = 1;
         any = true;
       }
       // Reached through a wildcard that already consumed a character: it may consume more.
       const previous = tokens[j - 1] as Token | undefined;
-      if (typeof previous === 'number' && accepts(previous)) {
+      if (typeof previous === 'number' && accepts(previous, c, segmentChar, pathChar)) {
         next[j] = 1;
         any = true;
       }
     }
     // Stryker disable next-line ConditionalExpression: an early exit once no state is alive; the final check gives the same answer
     if (!any) return false;
-    [current, next] = [next, current];
+    const swap = current;
+    current = next;
+    next = swap;
   }
   return current[m] === 1;
 }

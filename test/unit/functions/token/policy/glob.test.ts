@@ -147,6 +147,36 @@ describe('compileGlob with **', () => {
     );
   });
 
+  // The automaton's state rows are shared by every matcher and grow for long patterns: matchers of
+  // very different lengths, used in turn, must not see each other's states.
+  it('agrees with the reference when long and short matchers are used in turn', () => {
+    const longPatternArb = fc
+      .array(fc.constantFrom('a', 'b', '/', '.', '*', '**'), { minLength: 60, maxLength: 160 })
+      .map((parts) => parts.join(''))
+      .filter((p) => !p.includes('***'));
+    const longValueArb = fc
+      .array(fc.constantFrom('a', 'b', '/', '.', ':'), { minLength: 0, maxLength: 200 })
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(
+        longPatternArb,
+        patternArb,
+        longValueArb,
+        valueArb,
+        (long, short, longValue, shortValue) => {
+          const [longGlob, shortGlob] = [glob(long), glob(short)];
+          for (const value of [longValue, shortValue, `${longValue}${shortValue}`])
+            for (const [matcher, pattern] of [
+              [longGlob, long],
+              [shortGlob, short],
+            ] as const)
+              expect(matcher(value)).toBe(reference(pattern).test(value));
+        },
+      ),
+      { numRuns: 400, seed: 20_261_207 },
+    );
+  });
+
   it('a ** never matches a value holding : @ ? # or whitespace where the pattern has none', () => {
     fc.assert(
       fc.property(
