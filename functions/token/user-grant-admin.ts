@@ -13,7 +13,7 @@ import { sendJson } from './http/respond.js';
 import { parseJsonBody } from './http/request-schemas.js';
 import { parseUserSub, revokeGrantBody } from './http/user-request-schemas.js';
 import type { TokenServices } from './token-services.js';
-import { runUserRoute } from './user-route-context.js';
+import { decideForUser, runUserRoute } from './user-route-context.js';
 
 export function revokeUserGrant(
   deps: TokenServices,
@@ -34,14 +34,14 @@ export function revokeUserGrant(
       const { reason } = parseJsonBody(readBody(req, 'application/json'), revokeGrantBody);
       call.target.revokedReason = reason;
 
-      let decision = users.authorizeAdmin(caller, sub);
-      if (!decision.allowed && decision.needsEmail) {
-        const email = await service.grantEmail(sub);
-        if (email !== undefined) {
-          call.target.user = { sub, email };
-          decision = users.authorizeAdmin(caller, sub, email);
-        }
-      }
+      const decision = await decideForUser(
+        (email) => users.authorizeAdmin(caller, sub, email),
+        async () => {
+          const email = await service.grantEmail(sub);
+          if (email !== undefined) call.target.user = { sub, email };
+          return email;
+        },
+      );
       if (!decision.allowed)
         throw new PermissionDeniedError("The caller is not allowed to revoke this user's grant.", {
           reason: 'USER_GRANT_REVOKE_NOT_ALLOWED',

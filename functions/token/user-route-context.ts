@@ -39,6 +39,21 @@ export function checkCallerNotDenied(
     });
 }
 
+/**
+ * Judges a user route's caller: first without the user's email, then — when a rule that admits the
+ * caller names users by email — once more with the grant's email, which `email()` reads only then.
+ * Without a grant (no email) the first answer stands.
+ */
+export async function decideForUser<D extends { allowed: boolean; needsEmail?: boolean }>(
+  decide: (email?: string) => D,
+  email: () => Promise<string | undefined>,
+): Promise<D> {
+  const first = decide();
+  if (first.allowed || !first.needsEmail) return first;
+  const found = await email();
+  return found === undefined ? first : decide(found);
+}
+
 export interface UserCall {
   caller?: CallerIdentity;
   target: NonNullable<AuditEntry['target']>;

@@ -20,7 +20,7 @@ import { parseJsonBody } from './http/request-schemas.js';
 import { parseUserSub, userAccessTokenBody } from './http/user-request-schemas.js';
 import { rfc3339 } from './iam-credentials.js';
 import type { TokenServices } from './token-services.js';
-import { runUserRoute, userTokenNotAllowed } from './user-route-context.js';
+import { decideForUser, runUserRoute, userTokenNotAllowed } from './user-route-context.js';
 
 /** Quota rule names of user token rules: never the same key as an SA rule of the same name. */
 export const USER_RULE_QUOTA_PREFIX = 'user-token:';
@@ -44,14 +44,13 @@ export function generateUserAccessToken(
       const { scope: scopes } = parseJsonBody(readBody(req, 'application/json'), userAccessTokenBody);
       call.target.scopes = scopes;
 
-      let decision = users.authorizeToken(caller, sub, scopes);
-      if (!decision.allowed && decision.needsEmail) {
-        // The rule names users by email: the grant's (a cached token remembers it). Read without
-        // opening the refresh token: a caller the policy then refuses costs one Firestore read.
-        const email =
-          service.cache.peek(service.cacheKey(sub, scopes))?.email ?? (await service.grantEmail(sub));
-        if (email !== undefined) decision = users.authorizeToken(caller, sub, scopes, email);
-      }
+      const decision = await decideForUser(
+        (email) => users.authorizeToken(caller, sub, scopes, email),
+        // The grant's email (a cached token remembers it), read without opening the refresh token:
+        // a caller the policy then refuses costs one Firestore read.
+        async () =>
+          service.cache.peek(service.cacheKey(sub, scopes))?.email ?? (await service.grantEmail(sub)),
+      );
       if (!decision.allowed) throw userTokenNotAllowed(decision.detail);
 
       const rule = decision.rule;
