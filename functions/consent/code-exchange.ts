@@ -4,7 +4,7 @@
  * redirects. Nothing of the request or the response goes into an error or a log: a rejection
  * carries Google's `error` code only (e.g. `invalid_grant` for a replayed code or a wrong verifier).
  */
-import { boundedFetch } from '../../shared/http/bounded-fetch.js';
+import { boundedFetch, postForm } from '../../shared/http/bounded-fetch.js';
 import { parseJsonObject } from '../../shared/json.js';
 
 export interface ExchangedTokens {
@@ -37,24 +37,24 @@ export interface CodeExchangeRequest {
 }
 
 export async function exchangeCode(request: CodeExchangeRequest): Promise<ExchangedTokens> {
-  const form = new URLSearchParams({
-    grant_type: 'authorization_code',
-    code: request.code,
-    redirect_uri: request.redirectUri,
-    client_id: request.clientId,
-    client_secret: request.clientSecret,
-    code_verifier: request.verifier,
-  });
   let response;
   try {
-    response = await boundedFetch(request.tokenUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: form.toString(),
-      timeoutMs: 10_000,
-      maxBytes: 64 * 1024,
-      ...(request.fetchImpl ? { fetchImpl: request.fetchImpl } : {}),
-    });
+    response = await postForm(
+      request.tokenUrl,
+      {
+        grant_type: 'authorization_code',
+        code: request.code,
+        redirect_uri: request.redirectUri,
+        client_id: request.clientId,
+        client_secret: request.clientSecret,
+        code_verifier: request.verifier,
+      },
+      {
+        timeoutMs: 10_000,
+        maxBytes: 64 * 1024,
+        ...(request.fetchImpl ? { fetchImpl: request.fetchImpl } : {}),
+      },
+    );
   } catch (err) {
     throw new CodeExchangeFailed('unavailable', (err as Error).message);
   }

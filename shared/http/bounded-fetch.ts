@@ -59,6 +59,25 @@ export function postJsonWithBearer(
   });
 }
 
+/** A form POST to an OAuth endpoint (JSON expected back), bounded like {@link boundedFetch}. */
+export function postForm(
+  url: string,
+  form: Record<string, string>,
+  options: Pick<BoundedFetchOptions, 'timeoutMs' | 'maxBytes' | 'signal' | 'fetchImpl'>,
+): Promise<BoundedResponse> {
+  return boundedFetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: new URLSearchParams(form).toString(),
+    ...options,
+  });
+}
+
+/** "`what` timed out" or "`what` unreachable": a transport failure of a call, for a log or an error's detail. */
+export function transportFailure(what: string, err: unknown): string {
+  return `${what} ${err instanceof FetchError && err.kind === 'timeout' ? 'timed out' : 'unreachable'}`;
+}
+
 /**
  * Fetches `url` without following redirects (a redirect could point key material elsewhere),
  * within `timeoutMs`, reading at most `maxBytes` of body. Any status is returned to the caller;

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { InternalError, UpstreamUnavailable } from '../errors.js';
 import { readGoogleError } from '../google-error.js';
-import { boundedFetch, FetchError } from '../http/bounded-fetch.js';
+import { postForm, transportFailure } from '../http/bounded-fetch.js';
 import { parseRetryAfter } from '../http/retry.js';
 import { parseJsonObject } from '../json.js';
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from '../sts.js';
@@ -79,24 +79,24 @@ export async function downscopeAccessToken(
   const sentAtMs = now();
   let response;
   try {
-    response = await boundedFetch(stsUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({
+    response = await postForm(
+      stsUrl,
+      {
         grant_type: TOKEN_EXCHANGE_GRANT,
         subject_token_type: ACCESS_TOKEN_TYPE,
         requested_token_type: ACCESS_TOKEN_TYPE,
         subject_token: sourceToken,
         options: JSON.stringify({ accessBoundary: JSON.parse(canonicalBoundary(boundary)) as unknown }),
-      }).toString(),
-      timeoutMs: options.timeoutMs,
-      maxBytes: MAX_RESPONSE_BYTES,
-      signal: options.signal,
-      fetchImpl: options.fetchImpl,
-    });
+      },
+      {
+        timeoutMs: options.timeoutMs,
+        maxBytes: MAX_RESPONSE_BYTES,
+        signal: options.signal,
+        fetchImpl: options.fetchImpl,
+      },
+    );
   } catch (err) {
-    const timedOut = err instanceof FetchError && err.kind === 'timeout';
-    throw unavailable(`STS ${timedOut ? 'timed out' : 'unreachable'}`, undefined, err);
+    throw unavailable(transportFailure('STS', err), undefined, err);
   }
   const body = parseJsonObject(response.text);
   if (response.status !== 200) {

@@ -6,7 +6,7 @@
  */
 import { InternalError, InvalidArgumentError, UpstreamUnavailable } from '../errors.js';
 import { readGoogleError } from '../google-error.js';
-import { boundedFetch, FetchError } from '../http/bounded-fetch.js';
+import { postForm, transportFailure } from '../http/bounded-fetch.js';
 import { parseRetryAfter } from '../http/retry.js';
 import { parseJsonObject } from '../json.js';
 import { idTokenExpiryMs } from './id-token-expiry.js';
@@ -45,18 +45,18 @@ export async function exchangeAssertion(
   const sentAtMs = now();
   let response;
   try {
-    response = await boundedFetch(tokenUri, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion }).toString(),
-      timeoutMs: options.timeoutMs,
-      maxBytes: MAX_RESPONSE_BYTES,
-      signal: options.signal,
-      fetchImpl: options.fetchImpl,
-    });
+    response = await postForm(
+      tokenUri,
+      { grant_type: JWT_BEARER_GRANT, assertion },
+      {
+        timeoutMs: options.timeoutMs,
+        maxBytes: MAX_RESPONSE_BYTES,
+        signal: options.signal,
+        fetchImpl: options.fetchImpl,
+      },
+    );
   } catch (err) {
-    const timedOut = err instanceof FetchError && err.kind === 'timeout';
-    throw unavailable(`token endpoint ${timedOut ? 'timed out' : 'unreachable'}`, undefined, err);
+    throw unavailable(transportFailure('token endpoint', err), undefined, err);
   }
 
   const body = parseJsonObject(response.text);

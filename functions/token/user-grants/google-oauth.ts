@@ -18,7 +18,7 @@
  */
 import { InternalError, UpstreamUnavailable } from '../../../shared/errors.js';
 import { readGoogleError } from '../../../shared/google-error.js';
-import { boundedFetch, FetchError } from '../../../shared/http/bounded-fetch.js';
+import { postForm, transportFailure } from '../../../shared/http/bounded-fetch.js';
 import { parseRetryAfter } from '../../../shared/http/retry.js';
 import { parseJsonObject } from '../../../shared/json.js';
 
@@ -108,18 +108,14 @@ export async function revokeAtGoogle(
 
 async function post(url: string, form: Record<string, string>, options: CallOptions, what: string) {
   try {
-    return await boundedFetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams(form).toString(),
+    return await postForm(url, form, {
       timeoutMs: options.timeoutMs,
       maxBytes: MAX_RESPONSE_BYTES,
       signal: options.signal,
       fetchImpl: options.fetchImpl,
     });
   } catch (err) {
-    const timedOut = err instanceof FetchError && err.kind === 'timeout';
-    throw unavailable(`${what} ${timedOut ? 'timed out' : 'unreachable'}`, undefined, err);
+    throw unavailable(transportFailure(what, err), undefined, err);
   }
 }
 
