@@ -2,6 +2,11 @@
 
 const ref = (kind: string, name: string) => ({ $ref: `#/components/${kind}/${name}` });
 const json = (schema: string) => ({ 'application/json': { schema: ref('schemas', schema) } });
+/** A required JSON request body of component schema `schema`, with an example. */
+const jsonRequest = (schema: string, example: unknown) => ({
+  required: true,
+  content: { 'application/json': { schema: ref('schemas', schema), example } },
+});
 const iamSecurity = [{ workloadIdToken: [] }, { googleAccessToken: [] }];
 
 /** The error responses every IAM-compatible method can give. */
@@ -38,19 +43,11 @@ export function paths(limits: { bodyKib: number; maxLifetimeSeconds: number }): 
           'hour; `expireTime` reports the real expiry.\n',
         security: iamSecurity,
         parameters: [ref('parameters', 'ServiceAccount')],
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: ref('schemas', 'GenerateAccessTokenRequest'),
-              example: {
-                scope: ['https://www.googleapis.com/auth/cloud-platform'],
-                lifetime: `${limits.maxLifetimeSeconds}s`,
-                delegates: [],
-              },
-            },
-          },
-        },
+        requestBody: jsonRequest('GenerateAccessTokenRequest', {
+          scope: ['https://www.googleapis.com/auth/cloud-platform'],
+          lifetime: `${limits.maxLifetimeSeconds}s`,
+          delegates: [],
+        }),
         responses: {
           '200': {
             description: 'The token.',
@@ -72,15 +69,10 @@ export function paths(limits: { bodyKib: number; maxLifetimeSeconds: number }): 
         summary: 'A Google-signed OpenID Connect ID token for a service account',
         security: iamSecurity,
         parameters: [ref('parameters', 'ServiceAccount')],
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: ref('schemas', 'GenerateIdTokenRequest'),
-              example: { audience: 'https://example.com', includeEmail: true },
-            },
-          },
-        },
+        requestBody: jsonRequest('GenerateIdTokenRequest', {
+          audience: 'https://example.com',
+          includeEmail: true,
+        }),
         responses: {
           '200': {
             description: 'The ID token (a JWT signed by Google, `iss` https://accounts.google.com).',
@@ -105,15 +97,9 @@ export function paths(limits: { bodyKib: number; maxLifetimeSeconds: number }): 
           '`USER_TOKENS_NOT_ENABLED` when the deployment has no OAuth client configured.\n',
         security: iamSecurity,
         parameters: [ref('parameters', 'UserSub')],
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: ref('schemas', 'GenerateUserAccessTokenRequest'),
-              example: { scope: ['https://www.googleapis.com/auth/drive.readonly'] },
-            },
-          },
-        },
+        requestBody: jsonRequest('GenerateUserAccessTokenRequest', {
+          scope: ['https://www.googleapis.com/auth/drive.readonly'],
+        }),
         responses: {
           '200': {
             description: "The user's token (its lifetime is Google's).",
@@ -137,15 +123,7 @@ export function paths(limits: { bodyKib: number; maxLifetimeSeconds: number }): 
           'recording a `reason` its `reasons` do not list (`USER` is for the consent function).\n',
         security: iamSecurity,
         parameters: [ref('parameters', 'UserSub')],
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: ref('schemas', 'RevokeGrantRequest'),
-              example: { reason: 'ADMIN' },
-            },
-          },
-        },
+        requestBody: jsonRequest('RevokeGrantRequest', { reason: 'ADMIN' }),
         responses: {
           '200': { description: 'Revoked.', content: json('RevokeGrantResponse') },
           ...IAM_ERRORS,
