@@ -23,6 +23,7 @@ import {
   TvsError,
 } from '../../../shared/errors.js';
 import { describe } from '../../../shared/google-error.js';
+import type { TokenServiceConfig } from '../../../shared/config.js';
 import type { SecretAccessor } from '../../../shared/gcp/secret-access.js';
 import { retryUpstreamUnavailable, withRetry } from '../../../shared/http/retry.js';
 import { SingleFlight } from '../../../shared/http/singleflight.js';
@@ -62,8 +63,8 @@ export interface UserTokenServiceOptions {
   secrets: SecretAccessor;
   /** The function's own identity: Firestore, KMS. */
   credential: OwnCredential;
-  cache: { maxEntries: number; refreshAheadMs: number; minRemainingMs: number };
-  upstream: { deadlineMs: number; maxAttempts: number };
+  cache: TokenServiceConfig['cache'];
+  upstream: TokenServiceConfig['upstream'];
   log: OpsLog;
   /** Users per quota table (LRU beyond). */
   maxUsers?: number;
