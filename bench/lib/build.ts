@@ -75,6 +75,9 @@ export function buildAll(log: (line: string) => void): void {
         fileName: file,
       });
       writeFileSync(join(out, file.replace(/\.ts$/, '.js')), outputText);
+      // The same hello-world as an `.mjs` entry, as the bundles are deployed (figure 3f).
+      if (folder === 'fixtures' && file === 'hello-function.ts')
+        writeFileSync(join(out, 'hello-function.mjs'), outputText);
     }
   }
 }

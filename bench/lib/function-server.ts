@@ -10,10 +10,11 @@ import { FIXTURES_OUT, FUNCTIONS_FRAMEWORK_MAIN, ROOT, TOKEN_BUNDLE_SOURCE, TOKE
 import { freePort, SERVER_CORE, spawnNode, type Child } from './processes.js';
 
 /** `token`: the deployed bundle; `tokenUnbundled`: tsc's `dist/` (one module per source file). */
-export type FunctionKind = 'hello' | 'helloAudit' | 'heavyHello' | 'token' | 'tokenUnbundled';
+export type FunctionKind = 'hello' | 'helloMjs' | 'helloAudit' | 'heavyHello' | 'token' | 'tokenUnbundled';
 
 const SOURCES: Record<FunctionKind, string> = {
   hello: join(FIXTURES_OUT, 'hello-function.js'),
+  helloMjs: join(FIXTURES_OUT, 'hello-function.mjs'),
   helloAudit: join(FIXTURES_OUT, 'hello-function.js'),
   heavyHello: join(FIXTURES_OUT, 'heavy-hello-function.js'),
   token: TOKEN_BUNDLE_SOURCE,
@@ -59,7 +60,7 @@ export async function spawnFunction(
     ...profile,
     ...nodeArgs,
     FUNCTIONS_FRAMEWORK_MAIN,
-    `--target=${kind === 'tokenUnbundled' ? 'token' : kind}`,
+    `--target=${kind === 'tokenUnbundled' ? 'token' : kind === 'helloMjs' ? 'hello' : kind}`,
     `--source=${SOURCES[kind]}`,
     `--port=${port}`,
   ];

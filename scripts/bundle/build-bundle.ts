@@ -23,6 +23,16 @@ export const BUNDLED_FUNCTIONS = {
 } as const;
 export type BundledFunction = keyof typeof BUNDLED_FUNCTIONS;
 
+/**
+ * Every module of a bundle ends in `.mjs`, the entry (`package.json` `main`) included. The
+ * extension is what tells functions-framework's loader the entry is an ES module; for a `.js`
+ * entry it imports `read-package-up` (with normalize-package-data, spdx-correct and their license
+ * tables) to read the nearest package.json's `type`, ~45–60 ms of every cold start. See
+ * docs/performance.md ("3a Cold start").
+ */
+export const MODULE_EXTENSION = '.mjs';
+export const ENTRY_FILE = `index${MODULE_EXTENSION}`;
+
 /** The deploy-time step that fills the bundle's compile cache (shared/compile-cache.ts). */
 export const WARM_COMPILE_CACHE = 'warm-compile-cache.mjs';
 
@@ -48,7 +58,7 @@ interface RootPackage {
 export interface BundleResult {
   name: BundledFunction;
   /**
-   * The directory to deploy: index.js and chunks/ with source maps, package.json (whose
+   * The directory to deploy: index.mjs and chunks/ with source maps, package.json (whose
    * `gcp-build` runs warm-compile-cache.mjs at deploy), package-lock.json.
    */
   dir: string;
@@ -72,6 +82,7 @@ export async function bundleFunction(
     // into chunks/ that are read and compiled only when first used, after the server listens.
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
+    outExtension: { '.js': MODULE_EXTENSION },
     plugins: [cjsDynamicImports(), zodEnglishOnly()],
     platform: 'node',
     format: 'esm',
@@ -104,7 +115,7 @@ export async function bundleFunction(
     version: root.version,
     private: true,
     type: 'module',
-    main: 'index.js',
+    main: ENTRY_FILE,
     engines: root.engines,
     // The buildpack runs `gcp-build` after `npm ci`: it fills the bundle's compile cache.
     scripts: { 'gcp-build': `node ${WARM_COMPILE_CACHE}` },

@@ -15,9 +15,9 @@ if (typeof nodeModule.enableCompileCache !== 'function') {
 for (const name of Object.keys(process.env)) if (name.startsWith('TVS_')) delete process.env[name];
 const directory = fileURLToPath(new URL('./.compile-cache/', import.meta.url));
 nodeModule.enableCompileCache(directory);
-const chunks = readdirSync(new URL('./chunks/', import.meta.url)).filter((file) => file.endsWith('.js'));
+const chunks = readdirSync(new URL('./chunks/', import.meta.url)).filter((file) => file.endsWith('.mjs'));
 let stopped = 0;
-for (const file of [...chunks.map((chunk) => `./chunks/${chunk}`), './index.js']) {
+for (const file of [...chunks.map((chunk) => `./chunks/${chunk}`), './index.mjs']) {
   try {
     await import(file);
   } catch {

@@ -42,17 +42,17 @@ variable "name_prefix" {
 
 variable "token_source_dir" {
   type        = string
-  description = "The token function bundle directory that `npm run bundle` builds (dist/bundle/token): index.js and chunks/ with source maps, a package.json whose main is index.js and whose only dependency is functions-framework, and its package-lock.json. Never the repository source."
+  description = "The token function bundle directory that `npm run bundle` builds (dist/bundle/token): index.mjs and chunks/ with source maps, a package.json whose main is index.mjs and whose only dependency is functions-framework, and its package-lock.json. Never the repository source."
 
   # What is deployed is the bundle: a directory of repository sources or tsc output fails here.
   validation {
     condition = (
-      fileexists("${var.token_source_dir}/index.js") &&
+      fileexists("${var.token_source_dir}/index.mjs") &&
       fileexists("${var.token_source_dir}/package-lock.json") &&
-      try(jsondecode(file("${var.token_source_dir}/package.json")).main == "index.js", false) &&
+      try(jsondecode(file("${var.token_source_dir}/package.json")).main == "index.mjs", false) &&
       try(jsonencode(keys(jsondecode(file("${var.token_source_dir}/package.json")).dependencies)) == jsonencode(["@google-cloud/functions-framework"]), false)
     )
-    error_message = "token_source_dir must be the bundle directory built by `npm run bundle` (dist/bundle/token): index.js, package-lock.json, and a package.json with main index.js whose only dependency is @google-cloud/functions-framework."
+    error_message = "token_source_dir must be the bundle directory built by `npm run bundle` (dist/bundle/token): index.mjs, package-lock.json, and a package.json with main index.mjs whose only dependency is @google-cloud/functions-framework."
   }
 }
 
@@ -63,9 +63,9 @@ variable "consent_source_dir" {
 
   validation {
     condition = var.consent_source_dir == null ? var.user_consent == null : (
-      fileexists("${var.consent_source_dir}/index.js") &&
+      fileexists("${var.consent_source_dir}/index.mjs") &&
       fileexists("${var.consent_source_dir}/package-lock.json") &&
-      try(jsondecode(file("${var.consent_source_dir}/package.json")).main == "index.js", false)
+      try(jsondecode(file("${var.consent_source_dir}/package.json")).main == "index.mjs", false)
     )
     error_message = "consent_source_dir must be the bundle directory built by `npm run bundle` (dist/bundle/consent), and is required when user_consent is set."
   }
@@ -73,17 +73,17 @@ variable "consent_source_dir" {
 
 variable "rotate_source_dir" {
   type        = string
-  description = "The rotation functions' (rotate and rotateOnEvent) bundle directory that `npm run bundle` builds (dist/bundle/rotate): index.js and chunks/ with source maps, a package.json whose main is index.js and whose only dependency is functions-framework, and its package-lock.json. Never the repository source."
+  description = "The rotation functions' (rotate and rotateOnEvent) bundle directory that `npm run bundle` builds (dist/bundle/rotate): index.mjs and chunks/ with source maps, a package.json whose main is index.mjs and whose only dependency is functions-framework, and its package-lock.json. Never the repository source."
 
   # What is deployed is the bundle: a directory of repository sources or tsc output fails here.
   validation {
     condition = (
-      fileexists("${var.rotate_source_dir}/index.js") &&
+      fileexists("${var.rotate_source_dir}/index.mjs") &&
       fileexists("${var.rotate_source_dir}/package-lock.json") &&
-      try(jsondecode(file("${var.rotate_source_dir}/package.json")).main == "index.js", false) &&
+      try(jsondecode(file("${var.rotate_source_dir}/package.json")).main == "index.mjs", false) &&
       try(jsonencode(keys(jsondecode(file("${var.rotate_source_dir}/package.json")).dependencies)) == jsonencode(["@google-cloud/functions-framework"]), false)
     )
-    error_message = "rotate_source_dir must be the bundle directory built by `npm run bundle` (dist/bundle/rotate): index.js, package-lock.json, and a package.json with main index.js whose only dependency is @google-cloud/functions-framework."
+    error_message = "rotate_source_dir must be the bundle directory built by `npm run bundle` (dist/bundle/rotate): index.mjs, package-lock.json, and a package.json with main index.mjs whose only dependency is @google-cloud/functions-framework."
   }
 }
 

@@ -33,6 +33,7 @@ import {
 } from '../../../scripts/local-stack.js';
 import {
   bundleAll,
+  ENTRY_FILE,
   RUNTIME_DEPENDENCIES,
   WARM_COMPILE_CACHE,
   type BundledFunction,
@@ -144,7 +145,7 @@ function startPathFiles(name: BundledFunction): Set<string> {
     const text = readFileSync(join(out, name, file), 'utf8');
     for (const [, chunk] of text.matchAll(pattern)) follow(`chunks/${chunk}`, STATIC_IMPORT); // chunks import each other from their own directory
   };
-  follow('index.js', /(?:from\s*|import\(\s*)"\.\/(?:chunks\/)?([^"]+\.js)"/g);
+  follow(ENTRY_FILE, /(?:from\s*|import\(\s*)"\.\/(?:chunks\/)?([^"]+\.mjs)"/g);
   expect(startPath.size).toBeGreaterThan(2);
   return startPath;
 }
@@ -152,7 +153,7 @@ function startPathFiles(name: BundledFunction): Set<string> {
 function startPathCode(name: BundledFunction): string {
   return [...startPathFiles(name)].map((file) => readFileSync(join(out, name, file), 'utf8')).join('\n');
 }
-const STATIC_IMPORT = /from\s*"\.\/(?:chunks\/)?([^"]+\.js)"/g;
+const STATIC_IMPORT = /from\s*"\.\/(?:chunks\/)?([^"]+\.mjs)"/g;
 
 describe('the bundled functions', () => {
   it('are an ESM entry with a source map, and need nothing installed but functions-framework', () => {
@@ -161,14 +162,15 @@ describe('the bundled functions', () => {
         string,
         unknown
       >;
-      expect(pkg).toMatchObject({ type: 'module', main: 'index.js' });
+      // `.mjs`: functions-framework then knows the entry is ESM without loading read-package-up.
+      expect(pkg).toMatchObject({ type: 'module', main: 'index.mjs' });
       expect(Object.keys(pkg.dependencies as object)).toEqual([...RUNTIME_DEPENDENCIES]);
-      const map = JSON.parse(readFileSync(join(out, name, 'index.js.map'), 'utf8')) as { sources: string[] };
+      const map = JSON.parse(readFileSync(join(out, name, 'index.mjs.map'), 'utf8')) as { sources: string[] };
       expect(
         map.sources.filter((source) => source.endsWith(`/functions/${name}/deployed-entry.ts`)),
       ).toHaveLength(1);
-      expect(readFileSync(join(out, name, 'index.js'), 'utf8')).toMatch(
-        /\n\/\/# sourceMappingURL=index\.js\.map\n$/,
+      expect(readFileSync(join(out, name, 'index.mjs'), 'utf8')).toMatch(
+        /\n\/\/# sourceMappingURL=index\.mjs\.map\n$/,
       );
     }
   });
@@ -213,7 +215,7 @@ describe('the bundled functions', () => {
   });
 
   it('token: holds no gRPC Secret Manager client (the function reads secrets over REST)', () => {
-    const chunks = readdirSync(join(out, 'token', 'chunks')).filter((file) => file.endsWith('.js'));
+    const chunks = readdirSync(join(out, 'token', 'chunks')).filter((file) => file.endsWith('.mjs'));
     for (const file of chunks)
       expect(readFileSync(join(out, 'token', 'chunks', file), 'utf8')).not.toContain(
         'SecretManagerServiceClient',
