@@ -20,6 +20,8 @@ const SOURCES: Record<FunctionKind, string> = {
   token: TOKEN_BUNDLE_SOURCE,
   tokenUnbundled: TOKEN_SOURCE,
 };
+/** The target each kind registers under, where it is not the kind's own name. */
+const TARGETS: Partial<Record<FunctionKind, string>> = { helloMjs: 'hello', tokenUnbundled: 'token' };
 
 export interface FunctionServer {
   kind: FunctionKind;
@@ -60,7 +62,7 @@ export async function spawnFunction(
     ...profile,
     ...nodeArgs,
     FUNCTIONS_FRAMEWORK_MAIN,
-    `--target=${kind === 'tokenUnbundled' ? 'token' : kind === 'helloMjs' ? 'hello' : kind}`,
+    `--target=${TARGETS[kind] ?? kind}`,
     `--source=${SOURCES[kind]}`,
     `--port=${port}`,
   ];

@@ -5,7 +5,8 @@
 // configuration check because the build has no TVS_* configuration: by then every module on the
 // start path has been compiled. Without `module.enableCompileCache` (Node < 22.1) it does nothing.
 import nodeModule from 'node:module';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 if (typeof nodeModule.enableCompileCache !== 'function') {
@@ -15,9 +16,13 @@ if (typeof nodeModule.enableCompileCache !== 'function') {
 for (const name of Object.keys(process.env)) if (name.startsWith('TVS_')) delete process.env[name];
 const directory = fileURLToPath(new URL('./.compile-cache/', import.meta.url));
 nodeModule.enableCompileCache(directory);
-const chunks = readdirSync(new URL('./chunks/', import.meta.url)).filter((file) => file.endsWith('.mjs'));
+// The entry is what the package.json names (`main`); the chunks share its extension.
+const { main } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+const chunks = readdirSync(new URL('./chunks/', import.meta.url)).filter(
+  (file) => extname(file) === extname(main),
+);
 let stopped = 0;
-for (const file of [...chunks.map((chunk) => `./chunks/${chunk}`), './index.mjs']) {
+for (const file of [...chunks.map((chunk) => `./chunks/${chunk}`), `./${main}`]) {
   try {
     await import(file);
   } catch {
