@@ -4,6 +4,7 @@
  * a key: server messages are shortened and scrubbed of anything shaped like one.
  */
 import { codeForHttpStatus, codeForStatus } from '../shared/google-error.js';
+import type { ResponseHeaders } from '../shared/http/bounded-fetch.js';
 
 /** Google's canonical codes, plus `UNKNOWN` for answers that carry none. */
 export type ClientErrorCode =
@@ -37,9 +38,9 @@ export interface ClientErrorOptions {
 
 /** Thrown inside an attempt for a non-2xx answer; shaped like a gaxios error so one reader serves both. */
 export class HttpAnswerError extends Error {
-  readonly response: { status: number; data: unknown; headers: Headers };
+  readonly response: { status: number; data: unknown; headers: ResponseHeaders };
 
-  constructor(status: number, data: unknown, headers: Headers) {
+  constructor(status: number, data: unknown, headers: ResponseHeaders) {
     super(`HTTP ${status}`);
     this.name = 'HttpAnswerError';
     this.response = { status, data, headers };

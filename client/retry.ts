@@ -4,6 +4,7 @@
  * of times inside an overall deadline; the final failure surfaces as a friendly error.
  */
 import { UnavailableError } from '../shared/errors.js';
+import type { ResponseHeaders } from '../shared/http/bounded-fetch.js';
 import { parseRetryAfter, withRetry } from '../shared/http/retry.js';
 import type { ClientErrorService } from './errors.js';
 import { clientError, isTransient, toFriendlyError } from './friendly-error.js';
@@ -69,7 +70,9 @@ export async function retryTransient<T>(
 function retryAfterOf(err: unknown): number | undefined {
   const headers = (err as { response?: { headers?: unknown } } | null)?.response?.headers;
   let value: unknown;
-  if (headers instanceof Headers) value = headers.get('retry-after');
+  // `Headers` (gaxios 7) and our bounded fetch's reader both have `get`; older gaxios, a plain object.
+  if (typeof (headers as { get?: unknown } | null)?.get === 'function')
+    value = (headers as ResponseHeaders).get('retry-after');
   else if (typeof headers === 'object' && headers !== null)
     value = (headers as Record<string, unknown>)['retry-after'];
   return typeof value === 'string' ? parseRetryAfter(value, Date.now()) : undefined;

@@ -1,8 +1,10 @@
+import type { ResponseHeaders } from '../../../shared/http/bounded-fetch.js';
+
 /**
  * Seconds a response may be used for according to `Cache-Control: max-age` minus `Age`
  * (RFC 9111 §4.2); `no-store`/`no-cache` give 0; `undefined` when the response says nothing.
  */
-export function freshnessSeconds(headers: Headers): number | undefined {
+export function freshnessSeconds(headers: ResponseHeaders): number | undefined {
   const cacheControl = headers.get('cache-control');
   if (cacheControl === null) return undefined;
   const directives = cacheControl.split(',').map((d) => d.trim().toLowerCase());

@@ -1,4 +1,4 @@
-import { boundedFetch } from '../../../shared/http/bounded-fetch.js';
+import { boundedFetch, type ResponseHeaders } from '../../../shared/http/bounded-fetch.js';
 import { isJsonObject } from '../../../shared/json.js';
 
 /** Limits for fetching a public JSON document (discovery, JWKS). */
@@ -10,7 +10,7 @@ export interface DocumentFetchLimits {
 
 export interface JsonDocument {
   body: Record<string, unknown>;
-  headers: Headers;
+  headers: ResponseHeaders;
 }
 
 /**

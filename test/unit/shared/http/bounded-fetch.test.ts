@@ -1,7 +1,15 @@
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { selfSignedCertificatePem } from '../../../../emulator/state/x509-self-signed.js';
 import { boundedFetch, FetchError } from '../../../../shared/http/bounded-fetch.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -217,5 +225,122 @@ describe('boundedFetch', () => {
     const error = await boundedFetch(url, { timeoutMs: 1000, maxBytes: 1 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TypeError);
     expect(inspect(error, { depth: 10 })).not.toContain('SECRET');
+  });
+});
+
+describe("boundedFetch over Node's HTTP client (no fetchImpl)", () => {
+  it('reuses one keep-alive connection for requests in sequence', async () => {
+    const connections: unknown[] = [];
+    const onConnection = (socket: unknown): void => void connections.push(socket);
+    server.on('connection', onConnection);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const response = await boundedFetch(`${base}/again`, { timeoutMs: 2000, maxBytes: 100 });
+        expect(response.text).toBe('ok');
+      }
+    } finally {
+      server.off('connection', onConnection);
+    }
+    expect(requests).toHaveLength(3);
+    expect(connections).toHaveLength(1);
+  });
+
+  it('reads headers case-insensitively and joins repeated ones like Headers.get', async () => {
+    handler = (_req, res) => {
+      res.setHeader('Cache-Control', ['max-age=60', 'public']);
+      res.end('ok');
+    };
+    const response = await boundedFetch(`${base}/headers`, { timeoutMs: 2000, maxBytes: 100 });
+    expect(response.headers.get('CACHE-CONTROL')).toBe('max-age=60, public');
+    expect(response.headers.get('retry-after')).toBeNull();
+  });
+
+  it('reports a connection lost in the middle of the body as a network error, not a short body', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('only part of it');
+      setImmediate(() => res.destroy());
+    };
+    const error = await fetchError(boundedFetch(`${base}/cut`, { timeoutMs: 2000, maxBytes: 1000 }));
+    expect(error.kind).toBe('network');
+  });
+
+  it('stops reading a body sent without Content-Length or chunking once it passes maxBytes', async () => {
+    let wrote = 0;
+    const raw = createTcpServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.write('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n'); // body runs until close
+      const timer = setInterval(() => {
+        if (socket.destroyed || wrote > 10_000_000) {
+          clearInterval(timer);
+          socket.destroy();
+          return;
+        }
+        wrote += 4096;
+        socket.write('z'.repeat(4096));
+      }, 1);
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (raw.address() as AddressInfo).port;
+      const error = await fetchError(
+        boundedFetch(`http://127.0.0.1:${port}/`, { timeoutMs: 5000, maxBytes: 10_000 }),
+      );
+      expect(error.kind).toBe('too_large');
+      expect(wrote).toBeLessThan(10_000_000);
+    } finally {
+      raw.close();
+    }
+  });
+
+  describe('https', () => {
+    let tls: ReturnType<typeof createHttpsServer>;
+    let tlsPort: number;
+    let dir: string;
+
+    beforeAll(async () => {
+      const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const cert = selfSignedCertificatePem({
+        privateKey,
+        publicKey,
+        commonName: 'localhost',
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + 3_600_000),
+      });
+      dir = mkdtempSync(join(tmpdir(), 'tvs-bounded-fetch-'));
+      writeFileSync(join(dir, 'ca.pem'), cert);
+      tls = createHttpsServer(
+        { key: privateKey.export({ type: 'pkcs8', format: 'pem' }), cert },
+        (_req, res) => res.end('over tls'),
+      );
+      await new Promise<void>((resolve) => tls.listen(0, resolve)); // both families: localhost may be ::1
+      tlsPort = (tls.address() as AddressInfo).port;
+    });
+
+    afterAll(async () => {
+      tls.closeAllConnections();
+      await new Promise<void>((resolve) => tls.close(() => resolve()));
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('refuses a server whose certificate the runtime does not trust (verification stays on)', async () => {
+      const error = await fetchError(
+        boundedFetch(`https://localhost:${tlsPort}/`, { timeoutMs: 5000, maxBytes: 100 }),
+      );
+      expect(error.kind).toBe('network');
+    });
+
+    it('fetches over TLS from a server the runtime trusts (NODE_EXTRA_CA_CERTS)', async () => {
+      const module = new URL('../../../../shared/http/bounded-fetch.ts', import.meta.url).href;
+      const script = `const { boundedFetch } = await import(${JSON.stringify(module)});
+        const r = await boundedFetch('https://localhost:${tlsPort}/', { timeoutMs: 5000, maxBytes: 100 });
+        process.stdout.write(JSON.stringify({ status: r.status, text: r.text }));`;
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', script],
+        { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') }, timeout: 60_000 },
+      );
+      expect(JSON.parse(stdout)).toEqual({ status: 200, text: 'over tls' });
+    });
   });
 });
