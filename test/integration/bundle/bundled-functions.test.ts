@@ -317,6 +317,16 @@ describe('the bundled functions', () => {
     expect(sources.filter((source) => source.includes('node_modules/zod/v4/classic/'))).toEqual([]);
   });
 
+  it('token: imports node:http and node:https on its start path only through process.getBuiltinModule', () => {
+    // An ES import of node:http builds its ES facade, which reads every export, and one of them
+    // loads undici: ~50 ms of a cold start (docs/performance.md, fifth pass).
+    const startCode = startPathCode('token');
+    expect({
+      reachesTheClient: startCode.includes('getBuiltinModule("node:http")'), // the walk got that far
+      esImports: startCode.match(/(?:from|import\()\s*"(?:node:)?https?"/g) ?? [],
+    }).toEqual({ reachesTheClient: true, esImports: [] });
+  });
+
   it('rotate: answers a dry-run sweep to its invoker (Secret Manager over gRPC) and refuses anyone else', async () => {
     const { url } = await serve('rotate', 'rotate', (u) => localRotateEnv(emulator, u));
     const post = async (email: string) =>
