@@ -20,6 +20,7 @@ import {
   type TvsErrorOptions,
 } from '../errors.js';
 import { codeForHttpStatus, describe, readGoogleError } from '../google-error.js';
+import { boundedFetch } from '../http/bounded-fetch.js';
 import { parseRetryAfter, withRetry } from '../http/retry.js';
 import { parseJson } from '../json.js';
 
@@ -81,20 +82,31 @@ export function googleAuthTransport(options: { projectId?: string } = {}): RestT
   };
 }
 
-/** A transport without credentials (calls authenticated by an API key header). */
-export function fetchTransport(fetchImpl: typeof fetch = fetch): RestTransport {
+/** Largest REST answer {@link boundedTransport} reads; Google's answers to these calls are a few KiB. */
+export const MAX_REST_RESPONSE_BYTES = 1024 * 1024;
+
+/**
+ * A transport without credentials (calls authenticated by an API key header), through
+ * {@link boundedFetch}: a deadline, no redirects and at most {@link MAX_REST_RESPONSE_BYTES} read.
+ */
+export function boundedTransport(fetchImpl?: typeof fetch): RestTransport {
   return async (request) => {
-    const signals = [AbortSignal.timeout(request.timeoutMs), ...(request.signal ? [request.signal] : [])];
-    const response = await fetchImpl(request.url, {
+    const response = await boundedFetch(request.url, {
       method: request.method,
-      headers: { accept: 'application/json', ...request.headers },
+      headers: {
+        accept: 'application/json',
+        ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...request.headers,
+      },
       ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
-      redirect: 'error',
-      signal: AbortSignal.any(signals),
+      timeoutMs: request.timeoutMs,
+      maxBytes: MAX_REST_RESPONSE_BYTES,
+      ...(request.signal === undefined ? {} : { signal: request.signal }),
+      ...(fetchImpl === undefined ? {} : { fetchImpl }),
     });
     return {
       status: response.status,
-      json: bodyJson(await response.text()),
+      json: bodyJson(response.text),
       retryAfter: response.headers.get('retry-after'),
     };
   };

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { FailedPreconditionError, NotFoundError } from '../../../shared/errors.js';
 import type { ApiKeyInfo, ApiKeys, NewApiKey } from '../../../shared/gcp/api-keys.js';
-import { callGoogle, fetchTransport, type RestTransport } from '../../../shared/gcp/google-rest.js';
+import { callGoogle, boundedTransport, type RestTransport } from '../../../shared/gcp/google-rest.js';
 import type { RotationConfig } from '../state.js';
 import type { Credential, KeyStatus } from './credential.js';
 
@@ -77,7 +77,7 @@ function notOurs(found: ApiKeyInfo, wanted: NewApiKey): string | undefined {
 
 export function apiKeyCredential(options: ApiKeyCredentialOptions): Credential {
   const { apiKeys } = options;
-  const transport = options.transport ?? fetchTransport();
+  const transport = options.transport ?? boundedTransport();
   const nameOf = (config: RotationConfig, keyId: string) =>
     `${splitKeyName(config.target).parent}/keys/${keyId}`;
 

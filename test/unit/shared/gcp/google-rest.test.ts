@@ -2,7 +2,9 @@
  * How a Google REST answer becomes our error, and which ones `callGoogle` retries, against a fake
  * of OUR transport interface (it answers like Google's REST APIs: status, JSON body, Retry-After).
  */
-import { describe, expect, it } from 'vitest';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AbortedError,
   FailedPreconditionError,
@@ -15,7 +17,9 @@ import {
   UnavailableError,
 } from '../../../../shared/errors.js';
 import {
+  boundedTransport,
   callGoogle,
+  MAX_REST_RESPONSE_BYTES,
   restError,
   type RestResponse,
   type RestTransport,
@@ -192,5 +196,56 @@ describe('callGoogle', () => {
     );
     expect(error).toBeInstanceOf(UnavailableError);
     expect((error as UnavailableError).cause).toMatchObject({ retryAfterSeconds: 2 });
+  });
+});
+
+describe('boundedTransport (API-key calls, over HTTP)', () => {
+  let server: Server;
+  let base: string;
+  let answer: (req: IncomingMessage, res: ServerResponse) => void;
+  const seen: { method?: string; headers: IncomingMessage['headers'] }[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      seen.push({ method: req.method, headers: req.headers });
+      req.resume().on('end', () => answer(req, res));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('sends the API key header and reads the status, JSON body and Retry-After', async () => {
+    answer = (_req, res) => {
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '7' });
+      res.end(JSON.stringify(body(429, 'RESOURCE_EXHAUSTED')));
+    };
+    const response = await boundedTransport()({
+      method: 'GET',
+      url: `${base}/v1beta/models?pageSize=1`,
+      headers: { 'x-goog-api-key': 'AIzaTEST' },
+      timeoutMs: 2000,
+    });
+    expect(response).toEqual({ status: 429, json: body(429, 'RESOURCE_EXHAUSTED'), retryAfter: '7' });
+    expect(seen.at(-1)?.headers['x-goog-api-key']).toBe('AIzaTEST');
+  });
+
+  it(`refuses an answer over ${MAX_REST_RESPONSE_BYTES} bytes: callGoogle reports the upstream unreachable`, async () => {
+    answer = (_req, res) => res.end(`"${'x'.repeat(MAX_REST_RESPONSE_BYTES)}"`);
+    const error = await callGoogle(
+      boundedTransport(),
+      { method: 'GET', url: `${base}/huge` },
+      'Gemini models.list',
+      { deadlineMs: 2000, timeoutMs: 1000, maxAttempts: 1 },
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnavailableError);
+    const attempt = (error as UnavailableError).cause as UnavailableError; // withRetry keeps the last attempt's error
+    expect(attempt.detail).toBe(
+      `Gemini models.list: FetchError: response body exceeded ${MAX_REST_RESPONSE_BYTES} bytes`,
+    );
   });
 });
