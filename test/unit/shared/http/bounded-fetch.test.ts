@@ -52,6 +52,25 @@ async function fetchError(promise: Promise<unknown>): Promise<FetchError> {
   return error as FetchError;
 }
 
+/** A body that never ends: 4 KiB a millisecond into `stream` until the client goes away (or 10 MB). */
+function endlessBody() {
+  let wrote = 0;
+  return {
+    wrote: () => wrote,
+    into(stream: { destroyed: boolean; write(chunk: string): unknown; destroy(): unknown }): void {
+      const timer = setInterval(() => {
+        if (stream.destroyed || wrote > 10_000_000) {
+          clearInterval(timer);
+          stream.destroy();
+          return;
+        }
+        wrote += 4096;
+        stream.write('y'.repeat(4096));
+      }, 1);
+    },
+  };
+}
+
 describe('boundedFetch', () => {
   it('returns the status, headers and body text of a response', async () => {
     handler = (_req, res) => {
@@ -93,22 +112,14 @@ describe('boundedFetch', () => {
   });
 
   it('rejects a streamed body that grows past maxBytes without a Content-Length', async () => {
-    let wrote = 0;
+    const drip = endlessBody();
     handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' }); // chunked: no Content-Length
-      const timer = setInterval(() => {
-        if (res.destroyed || wrote > 10_000_000) {
-          clearInterval(timer);
-          res.destroy();
-          return;
-        }
-        wrote += 4096;
-        res.write('y'.repeat(4096));
-      }, 1);
+      drip.into(res);
     };
     const error = await fetchError(boundedFetch(`${base}/stream`, { timeoutMs: 5000, maxBytes: 10_000 }));
     expect(error.kind).toBe('too_large');
-    expect(wrote).toBeLessThan(10_000_000);
+    expect(drip.wrote()).toBeLessThan(10_000_000);
   });
 
   it('counts streamed bytes even when Content-Length claims a small body', async () => {
@@ -266,19 +277,11 @@ describe("boundedFetch over Node's HTTP client (no fetchImpl)", () => {
   });
 
   it('stops reading a body sent without Content-Length or chunking once it passes maxBytes', async () => {
-    let wrote = 0;
+    const drip = endlessBody();
     const raw = createTcpServer((socket) => {
       socket.on('error', () => undefined);
       socket.write('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n'); // body runs until close
-      const timer = setInterval(() => {
-        if (socket.destroyed || wrote > 10_000_000) {
-          clearInterval(timer);
-          socket.destroy();
-          return;
-        }
-        wrote += 4096;
-        socket.write('z'.repeat(4096));
-      }, 1);
+      drip.into(socket);
     });
     await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
     try {
@@ -287,7 +290,7 @@ describe("boundedFetch over Node's HTTP client (no fetchImpl)", () => {
         boundedFetch(`http://127.0.0.1:${port}/`, { timeoutMs: 5000, maxBytes: 10_000 }),
       );
       expect(error.kind).toBe('too_large');
-      expect(wrote).toBeLessThan(10_000_000);
+      expect(drip.wrote()).toBeLessThan(10_000_000);
     } finally {
       raw.close();
     }
