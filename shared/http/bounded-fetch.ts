@@ -41,7 +41,7 @@ export interface BoundedFetchOptions {
 
 /** The response headers a caller reads (`Headers` of a `fetch` response satisfies it). */
 export interface ResponseHeaders {
-  /** The header's value (repeated headers joined with ", "), or null when absent. */
+  /** The header's value, or null when absent (repeated headers: see {@link headerReader}). */
   get(name: string): string | null;
 }
 
@@ -102,6 +102,7 @@ export async function boundedFetch(url: string, options: BoundedFetchOptions): P
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
     throw new TypeError('boundedFetch: maxBytes must be a non-negative integer');
   const target = parseHttpUrl(url);
+  const headers = requestHeaders(options.headers);
 
   if (options.signal?.aborted) throw new FetchError('aborted', 'request aborted by the caller');
 
@@ -117,8 +118,8 @@ export async function boundedFetch(url: string, options: BoundedFetchOptions): P
 
   try {
     return options.fetchImpl
-      ? await viaFetch(options.fetchImpl, target, options, controller)
-      : await viaNodeHttp(target, options, controller.signal);
+      ? await viaFetch(options.fetchImpl, target, { ...options, headers }, controller)
+      : await viaNodeHttp(target, { ...options, headers }, controller.signal);
   } catch (error) {
     if (error instanceof FetchError) throw error;
     if (timedOut)
@@ -143,7 +144,34 @@ function parseHttpUrl(url: string): URL {
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
     throw new TypeError('boundedFetch: url must use http or https');
   }
+  // fetch refuses these; Node's client would send them as Basic credentials (a JWKS URL is attacker-chosen).
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new TypeError('boundedFetch: url must not carry credentials');
+  }
   return parsed;
+}
+
+/** Default `user-agent`: some CDN-fronted JWKS endpoints refuse requests without one. */
+const USER_AGENT = 'token-vending-service';
+
+/** What Node accepts in a header value (its `checkInvalidHeaderChar`): no CR, LF or NUL. */
+const VALID_HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * The request's headers: names lower-cased, values trimmed of leading and trailing whitespace as
+ * `fetch` trims them (a token read from a file often ends in a newline), a `user-agent` unless one
+ * is given. A value that still holds a control character is a caller's bug, refused as a
+ * `TypeError` naming the header only (never retried as a network failure, never echoing a token).
+ */
+function requestHeaders(given: Record<string, string> = {}): Record<string, string> {
+  const headers: Record<string, string> = { 'user-agent': USER_AGENT };
+  for (const [name, value] of Object.entries(given)) {
+    const trimmed = value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
+    if (!VALID_HEADER_VALUE.test(trimmed))
+      throw new TypeError(`boundedFetch: header ${JSON.stringify(name.slice(0, 64))} has an invalid value`);
+    headers[name.toLowerCase()] = trimmed;
+  }
+  return headers;
 }
 
 /** The request as `fetchImpl` sends it; the response read like {@link viaNodeHttp} reads it. */
@@ -170,6 +198,8 @@ async function viaFetch(
   return { status: response.status, headers: response.headers, text };
 }
 
+const UTF8 = new TextDecoder('utf-8');
+
 /** The statuses `fetch` treats as redirects; `redirect: 'error'` makes each a network error. */
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
@@ -178,6 +208,14 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
  * before a server's usual 5 s idle timeout can close it under a request being sent.
  */
 const AGENT_OPTIONS = { keepAlive: true, scheduling: 'lifo', timeout: 4_000 } as const;
+
+/**
+ * With `NODE_USE_ENV_PROXY=1` Node 24's own agents and `fetch` honour `HTTP(S)_PROXY`/`NO_PROXY`;
+ * ours do too (`proxyEnv`, Node ≥ 24.5; Node 20 has neither and ignores the option).
+ */
+function agentOptions(): ConstructorParameters<typeof Agent>[0] & { proxyEnv?: NodeJS.ProcessEnv } {
+  return process.env.NODE_USE_ENV_PROXY === '1' ? { ...AGENT_OPTIONS, proxyEnv: process.env } : AGENT_OPTIONS;
+}
 
 interface Client {
   request: (typeof import('node:http'))['request'];
@@ -196,7 +234,7 @@ function clientFor(target: URL): Client {
   if (client === undefined) {
     const module =
       scheme === 'https:' ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http');
-    client = { request: module.request, agent: new module.Agent(AGENT_OPTIONS) };
+    client = { request: module.request, agent: new module.Agent(agentOptions()) };
     clients[scheme] = client;
   }
   return client;
@@ -242,7 +280,7 @@ async function viaNodeHttp(
         resolve({
           status,
           headers: headerReader(res.headers),
-          text: Buffer.concat(chunks, received).toString('utf8'),
+          text: UTF8.decode(Buffer.concat(chunks, received)), // like fetch's text(): a leading BOM dropped
         }),
       );
       res.on('error', reject);
@@ -255,11 +293,15 @@ async function viaNodeHttp(
   });
 }
 
-/** Reads Node's (lower-cased) response headers the way `Headers.get` does. */
+/**
+ * Reads Node's (lower-cased) response headers. Node joins most repeated headers with ", " as
+ * `Headers.get` does, but keeps only the first of a few (e.g. `retry-after`, `content-type`, `age`).
+ */
 function headerReader(headers: IncomingHttpHeaders): ResponseHeaders {
   return {
     get(name) {
-      const value = headers[name.toLowerCase()];
+      const key = name.toLowerCase();
+      const value = Object.hasOwn(headers, key) ? headers[key] : undefined;
       if (value === undefined) return null;
       return Array.isArray(value) ? value.join(', ') : value;
     },

@@ -6,8 +6,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { inspect } from 'node:util';
+import { inspect, promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { selfSignedCertificatePem } from '../../../../emulator/state/x509-self-signed.js';
 import { boundedFetch, FetchError } from '../../../../shared/http/bounded-fetch.js';
@@ -50,6 +49,26 @@ async function fetchError(promise: Promise<unknown>): Promise<FetchError> {
   );
   expect(error).toBeInstanceOf(FetchError);
   return error as FetchError;
+}
+
+/** Node ≥ 24.5: agents take `proxyEnv` (Node 20 has no such option). */
+function nodeHasProxyEnv(): boolean {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  return major > 24 || (major === 24 && minor >= 5);
+}
+
+/** One boundedFetch in a fresh Node with `env` added (settings Node reads only at start-up). */
+async function runBoundedFetch(url: string, env: Record<string, string>): Promise<unknown> {
+  const module = new URL('../../../../shared/http/bounded-fetch.ts', import.meta.url).href;
+  const script = `const { boundedFetch } = await import(${JSON.stringify(module)});
+    const r = await boundedFetch(${JSON.stringify(url)}, { timeoutMs: 5000, maxBytes: 100 });
+    process.stdout.write(JSON.stringify({ status: r.status, text: r.text }));`;
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', script],
+    { env: { ...process.env, ...env }, timeout: 60_000 },
+  );
+  return JSON.parse(stdout);
 }
 
 /** A body that never ends: 4 KiB a millisecond into `stream` until the client goes away (or 10 MB). */
@@ -241,20 +260,79 @@ describe('boundedFetch', () => {
 
 describe("boundedFetch over Node's HTTP client (no fetchImpl)", () => {
   it('reuses one keep-alive connection for requests in sequence', async () => {
-    const connections: unknown[] = [];
-    const onConnection = (socket: unknown): void => void connections.push(socket);
-    server.on('connection', onConnection);
-    try {
-      for (let i = 0; i < 3; i++) {
-        const response = await boundedFetch(`${base}/again`, { timeoutMs: 2000, maxBytes: 100 });
-        expect(response.text).toBe('ok');
-      }
-    } finally {
-      server.off('connection', onConnection);
+    const sockets: unknown[] = [];
+    handler = (req, res) => {
+      sockets.push(req.socket);
+      res.end('ok');
+    };
+    for (let i = 0; i < 3; i++) {
+      const response = await boundedFetch(`${base}/again`, { timeoutMs: 2000, maxBytes: 100 });
+      expect(response.text).toBe('ok');
     }
-    expect(requests).toHaveLength(3);
-    expect(connections).toHaveLength(1);
+    expect(sockets).toHaveLength(3);
+    expect(new Set(sockets).size).toBe(1);
   });
+
+  it('trims header values like fetch, sends a user-agent unless given one, and drops a UTF-8 BOM', async () => {
+    handler = (_req, res) => res.end('\uFEFF{"ok":true}');
+    const response = await boundedFetch(`${base}/trim`, {
+      headers: { Authorization: ' Bearer tok\n' },
+      timeoutMs: 2000,
+      maxBytes: 100,
+    });
+    expect(JSON.parse(response.text)).toEqual({ ok: true });
+    expect(requests[0].headers.authorization).toBe('Bearer tok');
+    expect(requests[0].headers['user-agent']).toBe('token-vending-service');
+    await boundedFetch(`${base}/ua`, { headers: { 'user-agent': 'mine/1' }, timeoutMs: 2000, maxBytes: 100 });
+    expect(requests[1].headers['user-agent']).toBe('mine/1');
+  });
+
+  it('refuses a header value with a control character as a TypeError naming the header only', async () => {
+    const error = await boundedFetch(`${base}/bad`, {
+      headers: { authorization: 'Bearer SECRET\r\nx-injected: 1' },
+      timeoutMs: 2000,
+      maxBytes: 100,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as TypeError).message).toBe('boundedFetch: header "authorization" has an invalid value');
+    expect(inspect(error, { depth: 10 })).not.toContain('SECRET');
+    expect(requests).toHaveLength(0);
+  });
+
+  it('refuses a URL carrying credentials (Node would send them as Basic auth) without echoing it', async () => {
+    const error = await boundedFetch(`http://user:SECRET@127.0.0.1:1/jwks`, {
+      timeoutMs: 2000,
+      maxBytes: 100,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as TypeError).message).toBe('boundedFetch: url must not carry credentials');
+    expect(inspect(error, { depth: 10 })).not.toContain('SECRET');
+  });
+
+  it.runIf(nodeHasProxyEnv())(
+    'goes through HTTP_PROXY when NODE_USE_ENV_PROXY=1, as Node 24 fetch does (Node ≥ 24.5)',
+    async () => {
+      const seen: string[] = [];
+      const proxy = createServer((req, res) => {
+        seen.push(req.url ?? '');
+        res.end('via proxy');
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+      try {
+        const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+        const out = await runBoundedFetch('http://tvs-proxy-test.invalid/doc', {
+          NODE_USE_ENV_PROXY: '1',
+          HTTP_PROXY: proxyUrl,
+          NO_PROXY: '',
+        });
+        expect(out).toEqual({ status: 200, text: 'via proxy' });
+        expect(seen).toEqual(['http://tvs-proxy-test.invalid/doc']);
+      } finally {
+        proxy.closeAllConnections();
+        proxy.close();
+      }
+    },
+  );
 
   it('reads headers case-insensitively and joins repeated ones like Headers.get', async () => {
     handler = (_req, res) => {
@@ -331,19 +409,14 @@ describe("boundedFetch over Node's HTTP client (no fetchImpl)", () => {
         boundedFetch(`https://localhost:${tlsPort}/`, { timeoutMs: 5000, maxBytes: 100 }),
       );
       expect(error.kind).toBe('network');
+      expect((error.cause as { code?: string }).code).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
     });
 
     it('fetches over TLS from a server the runtime trusts (NODE_EXTRA_CA_CERTS)', async () => {
-      const module = new URL('../../../../shared/http/bounded-fetch.ts', import.meta.url).href;
-      const script = `const { boundedFetch } = await import(${JSON.stringify(module)});
-        const r = await boundedFetch('https://localhost:${tlsPort}/', { timeoutMs: 5000, maxBytes: 100 });
-        process.stdout.write(JSON.stringify({ status: r.status, text: r.text }));`;
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        ['--import', 'tsx', '--input-type=module', '-e', script],
-        { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') }, timeout: 60_000 },
-      );
-      expect(JSON.parse(stdout)).toEqual({ status: 200, text: 'over tls' });
+      const out = await runBoundedFetch(`https://localhost:${tlsPort}/`, {
+        NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'),
+      });
+      expect(out).toEqual({ status: 200, text: 'over tls' });
     });
   });
 });
