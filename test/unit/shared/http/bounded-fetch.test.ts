@@ -51,6 +51,15 @@ async function fetchError(promise: Promise<unknown>): Promise<FetchError> {
   return error as FetchError;
 }
 
+/** A local port nothing listens on (a server bound it, then closed). */
+async function closedPort(): Promise<number> {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  return port;
+}
+
 /** Node ≥ 24.5: agents take `proxyEnv` (Node 20 has no such option). */
 function nodeHasProxyEnv(): boolean {
   const [major, minor] = process.versions.node.split('.').map(Number);
@@ -191,6 +200,18 @@ describe('boundedFetch', () => {
     expect(error.kind).toBe('aborted');
   });
 
+  it('reports a caller abort after the headers were sent as aborted', async () => {
+    const controller = new AbortController();
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('first part', () => controller.abort()); // once headers and part of the body are sent
+    };
+    const error = await fetchError(
+      boundedFetch(`${base}/abort-late`, { timeoutMs: 10_000, maxBytes: 1000, signal: controller.signal }),
+    );
+    expect(error.kind).toBe('aborted');
+  });
+
   it('refuses to start with an already aborted signal', async () => {
     const error = await fetchError(
       boundedFetch(`${base}/x`, { timeoutMs: 1000, maxBytes: 100, signal: AbortSignal.abort() }),
@@ -214,26 +235,31 @@ describe('boundedFetch', () => {
   });
 
   it('reports a refused connection as a network error', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
     const error = await fetchError(
-      boundedFetch(`http://127.0.0.1:${port}/`, { timeoutMs: 2000, maxBytes: 100 }),
+      boundedFetch(`http://127.0.0.1:${await closedPort()}/`, { timeoutMs: 2000, maxBytes: 100 }),
     );
     expect(error.kind).toBe('network');
   });
 
-  it('keeps query strings, request bodies and auth headers out of errors', async () => {
-    handler = () => undefined;
+  it.each([
+    ['a timeout', () => `${base}/q`],
+    ['a refused connection', async () => `http://127.0.0.1:${await closedPort()}/q`],
+    ['a connection cut mid-body', () => `${base}/cut-secret`],
+  ])('keeps query strings, request bodies and auth headers out of errors: %s', async (_name, target) => {
+    handler = (req, res) => {
+      if (!req.url?.startsWith('/cut-secret')) return; // never answers: the deadline fires
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial');
+      setImmediate(() => res.destroy());
+    };
     const secret = 'ya29.SECRET-token-value';
     const error = await fetchError(
-      boundedFetch(`${base}/q?access_token=${secret}`, {
+      boundedFetch(`${await target()}?access_token=${secret}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${secret}` },
         body: `assertion=${secret}`,
-        timeoutMs: 100,
-        maxBytes: 100,
+        timeoutMs: 300,
+        maxBytes: 1000,
       }),
     );
     expect(inspect(error, { depth: 10 })).not.toContain('SECRET');
