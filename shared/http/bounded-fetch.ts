@@ -241,25 +241,53 @@ function clientFor(target: URL): Client {
 }
 
 /**
- * One request with Node's client. Settles once: with the response, or with the first failure —
- * a refused redirect, a body over `maxBytes` (announced or counted), a connection lost before the
- * body ended, or the `signal` (deadline or caller) destroying the request.
+ * One request with Node's client; a GET whose kept-alive connection the server had already closed
+ * (reset before any answer: the request never reached a live connection) is sent once more on a
+ * fresh one, within the same deadline. Other methods are not resent: their callers retry what is
+ * safe to retry.
  */
 async function viaNodeHttp(
   target: URL,
   options: BoundedFetchOptions,
   signal: AbortSignal,
 ): Promise<BoundedResponse> {
+  try {
+    return await attempt(target, options, signal);
+  } catch (error) {
+    if (!(error instanceof StaleConnection)) throw error;
+    if (signal.aborted) throw error.cause;
+    return attempt(target, options, signal, { reuse: false });
+  }
+}
+
+/** A reused keep-alive connection was reset before any response: nothing reached a live server. */
+class StaleConnection extends Error {}
+
+/**
+ * One exchange. Settles once: with the response, or with the first failure — a refused redirect, a
+ * body over `maxBytes` (announced or counted), a connection lost before the body ended, or the
+ * `signal` (deadline or caller) destroying the request.
+ */
+function attempt(
+  target: URL,
+  options: BoundedFetchOptions,
+  signal: AbortSignal,
+  { reuse }: { reuse: boolean } = { reuse: true },
+): Promise<BoundedResponse> {
   const { request, agent } = clientFor(target);
   const body = options.body === undefined ? undefined : Buffer.from(options.body, 'utf8');
+  const method = options.method ?? 'GET';
   const requestOptions: RequestOptions = {
-    method: options.method ?? 'GET',
+    method,
     headers: { ...options.headers, ...(body === undefined ? {} : { 'content-length': String(body.length) }) },
-    agent,
+    // A resend gets a connection of its own (the pool may hold more sockets the server closed).
+    agent: reuse ? agent : false,
     signal,
   };
   return new Promise<BoundedResponse>((resolve, reject) => {
+    let answered = false;
     const req = request(target, requestOptions, (res: IncomingMessage) => {
+      answered = true;
       const fail = (error: Error): void => {
         req.destroy();
         reject(error);
@@ -288,7 +316,10 @@ async function viaNodeHttp(
         if (!res.complete) reject(new FetchError('network', 'connection closed before the response ended'));
       });
     });
-    req.on('error', reject);
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      const stale = reuse && method === 'GET' && req.reusedSocket && !answered && error.code === 'ECONNRESET';
+      reject(stale ? new StaleConnection('stale keep-alive connection', { cause: error }) : error);
+    });
     req.end(body);
   });
 }

@@ -299,6 +299,38 @@ describe("boundedFetch over Node's HTTP client (no fetchImpl)", () => {
     expect(new Set(sockets).size).toBe(1);
   });
 
+  it.each([
+    ['GET', 'sends it once more on a fresh connection', 200],
+    ['POST', 'does not send it again (callers retry what is safe)', undefined],
+  ] as const)(
+    'a %s on a kept-alive connection the server closed: %s',
+    async (method, _what, expectedStatus) => {
+      const served = new Map<unknown, number>();
+      handler = (req, res) => {
+        const count = (served.get(req.socket) ?? 0) + 1;
+        served.set(req.socket, count);
+        if (count === 2)
+          req.socket.destroy(); // the server dropped the idle connection
+        else res.end('ok');
+      };
+      const call = () => boundedFetch(`${base}/stale`, { method, timeoutMs: 2000, maxBytes: 100 });
+      expect((await call()).status).toBe(200);
+      const second = await call().then(
+        (r) => r.status,
+        (e: unknown) => e,
+      );
+      if (expectedStatus === undefined) {
+        expect(second).toBeInstanceOf(FetchError);
+        expect((second as FetchError).kind).toBe('network');
+        expect(requests).toHaveLength(2);
+      } else {
+        expect(second).toBe(expectedStatus);
+        expect(requests).toHaveLength(3);
+        expect(served.size).toBe(2);
+      }
+    },
+  );
+
   it('trims header values like fetch, sends a user-agent unless given one, and drops a UTF-8 BOM', async () => {
     handler = (_req, res) => res.end('\uFEFF{"ok":true}');
     const response = await boundedFetch(`${base}/trim`, {
