@@ -10,6 +10,7 @@ import { inspect, promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { selfSignedCertificatePem } from '../../../../emulator/state/x509-self-signed.js';
 import { boundedFetch, FetchError } from '../../../../shared/http/bounded-fetch.js';
+import { freePort } from '../../../support/free-port.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
@@ -49,15 +50,6 @@ async function fetchError(promise: Promise<unknown>): Promise<FetchError> {
   );
   expect(error).toBeInstanceOf(FetchError);
   return error as FetchError;
-}
-
-/** A local port nothing listens on (a server bound it, then closed). */
-async function closedPort(): Promise<number> {
-  const closed = createServer();
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-  const port = (closed.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => closed.close(() => resolve()));
-  return port;
 }
 
 /** Node ≥ 24.5: agents take `proxyEnv` (Node 20 has no such option). */
@@ -236,14 +228,14 @@ describe('boundedFetch', () => {
 
   it('reports a refused connection as a network error', async () => {
     const error = await fetchError(
-      boundedFetch(`http://127.0.0.1:${await closedPort()}/`, { timeoutMs: 2000, maxBytes: 100 }),
+      boundedFetch(`http://127.0.0.1:${await freePort()}/`, { timeoutMs: 2000, maxBytes: 100 }),
     );
     expect(error.kind).toBe('network');
   });
 
   it.each([
     ['a timeout', () => `${base}/q`],
-    ['a refused connection', async () => `http://127.0.0.1:${await closedPort()}/q`],
+    ['a refused connection', async () => `http://127.0.0.1:${await freePort()}/q`],
     ['a connection cut mid-body', () => `${base}/cut-secret`],
   ])('keeps query strings, request bodies and auth headers out of errors: %s', async (_name, target) => {
     handler = (req, res) => {
@@ -345,27 +337,31 @@ describe("boundedFetch over Node's HTTP client (no fetchImpl)", () => {
     expect(requests[1].headers['user-agent']).toBe('mine/1');
   });
 
-  it('refuses a header value with a control character as a TypeError naming the header only', async () => {
-    const error = await boundedFetch(`${base}/bad`, {
-      headers: { authorization: 'Bearer SECRET\r\nx-injected: 1' },
-      timeoutMs: 2000,
-      maxBytes: 100,
-    }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(TypeError);
-    expect((error as TypeError).message).toBe('boundedFetch: header "authorization" has an invalid value');
-    expect(inspect(error, { depth: 10 })).not.toContain('SECRET');
-    expect(requests).toHaveLength(0);
-  });
-
-  it('refuses a URL carrying credentials (Node would send them as Basic auth) without echoing it', async () => {
-    const error = await boundedFetch(`http://user:SECRET@127.0.0.1:1/jwks`, {
-      timeoutMs: 2000,
-      maxBytes: 100,
-    }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(TypeError);
-    expect((error as TypeError).message).toBe('boundedFetch: url must not carry credentials');
-    expect(inspect(error, { depth: 10 })).not.toContain('SECRET');
-  });
+  it.each([
+    [
+      'a header value with a control character (the header is named, not its value)',
+      () => `${base}/bad`,
+      { authorization: 'Bearer SECRET\r\nx-injected: 1' },
+      'boundedFetch: header "authorization" has an invalid value',
+    ],
+    [
+      'a URL carrying credentials (Node would send them as Basic auth)',
+      () => 'http://user:SECRET@127.0.0.1:1/jwks',
+      {},
+      'boundedFetch: url must not carry credentials',
+    ],
+  ])(
+    'refuses %s as a TypeError without echoing it, sending nothing',
+    async (_name, url, headers, message) => {
+      const error = await boundedFetch(url(), { headers, timeoutMs: 2000, maxBytes: 100 }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as TypeError).message).toBe(message);
+      expect(inspect(error, { depth: 10 })).not.toContain('SECRET');
+      expect(requests).toHaveLength(0);
+    },
+  );
 
   it.runIf(nodeHasProxyEnv())(
     'goes through HTTP_PROXY when NODE_USE_ENV_PROXY=1, as Node 24 fetch does (Node ≥ 24.5)',
