@@ -63,6 +63,18 @@ describe('retryTransient', () => {
     expect(delays).toEqual([3000]);
   });
 
+  it("reads Retry-After from the service's answer as boundedFetch returns it (a get() reader, not Headers)", async () => {
+    const reader = { get: (name: string) => (name.toLowerCase() === 'retry-after' ? '5' : null) };
+    const fromBoundedFetch = new HttpAnswerError(
+      503,
+      { error: { code: 503, status: 'UNAVAILABLE' } },
+      reader,
+    );
+    const { result, delays } = await run([fromBoundedFetch]);
+    expect(result).toBe('done');
+    expect(delays).toEqual([5000]);
+  });
+
   it('does not retry a refusal and throws it as a friendly error after one attempt', async () => {
     const { result, calls } = await run([answer(403)]);
     expect(result).toBeInstanceOf(GeminiError);
